@@ -1,0 +1,58 @@
+using System.Runtime.InteropServices;
+
+namespace Sluice.Audit.Interop;
+
+// linux/audit.h: message types, struct audit_status and its mask and feature bits.
+internal static partial class Interop
+{
+    public const ushort AUDIT_GET = 1000;
+    public const ushort AUDIT_SET = 1001;
+    public const ushort AUDIT_USER = 1005;
+    public const ushort AUDIT_SIGNAL_INFO = 1010;
+    public const ushort AUDIT_ADD_RULE = 1011;
+    public const ushort AUDIT_DEL_RULE = 1012;
+    public const ushort AUDIT_LIST_RULES = 1013;
+    public const ushort AUDIT_GET_FEATURE = 1019;
+    public const ushort AUDIT_FIRST_USER_MSG = 1100;
+    public const ushort AUDIT_SYSCALL = 1300;
+    public const ushort AUDIT_EOE = 1320;
+    public const ushort AUDIT_REPLACE = 1329;
+
+    public const int AUDIT_NLGRP_READLOG = 1;
+
+    public const uint AUDIT_STATUS_ENABLED = 0x0001;
+    public const uint AUDIT_STATUS_FAILURE = 0x0002;
+    public const uint AUDIT_STATUS_PID = 0x0004;
+    public const uint AUDIT_STATUS_RATE_LIMIT = 0x0008;
+    public const uint AUDIT_STATUS_BACKLOG_LIMIT = 0x0010;
+    public const uint AUDIT_STATUS_BACKLOG_WAIT_TIME = 0x0020;
+    public const uint AUDIT_STATUS_LOST = 0x0040;
+    public const uint AUDIT_STATUS_BACKLOG_WAIT_TIME_ACTUAL = 0x0080;
+
+    public const uint AUDIT_FEATURE_BITMAP_BACKLOG_LIMIT = 0x00000001;
+    public const uint AUDIT_FEATURE_BITMAP_BACKLOG_WAIT_TIME = 0x00000002;
+    public const uint AUDIT_FEATURE_BITMAP_EXECUTABLE_PATH = 0x00000004;
+    public const uint AUDIT_FEATURE_BITMAP_EXCLUDE_EXTEND = 0x00000008;
+    public const uint AUDIT_FEATURE_BITMAP_SESSIONID_FILTER = 0x00000010;
+    public const uint AUDIT_FEATURE_BITMAP_LOST_RESET = 0x00000020;
+    public const uint AUDIT_FEATURE_BITMAP_FILTER_FS = 0x00000040;
+
+    /// <summary>Size of the full 11-field struct; older kernels send a prefix of it.</summary>
+    public const int AUDIT_STATUS_SIZE = 44;
+
+    [StructLayout(LayoutKind.Explicit, Size = AUDIT_STATUS_SIZE)]
+    public struct audit_status
+    {
+        [FieldOffset(0)] public uint mask;
+        [FieldOffset(4)] public uint enabled;
+        [FieldOffset(8)] public uint failure;
+        [FieldOffset(12)] public uint pid;
+        [FieldOffset(16)] public uint rate_limit;
+        [FieldOffset(20)] public uint backlog_limit;
+        [FieldOffset(24)] public uint lost;
+        [FieldOffset(28)] public uint backlog;
+        [FieldOffset(32)] public uint feature_bitmap; // union with "version"
+        [FieldOffset(36)] public uint backlog_wait_time;
+        [FieldOffset(40)] public uint backlog_wait_time_actual;
+    }
+}
