@@ -1,0 +1,118 @@
+using System.CommandLine;
+using System.Text.Json;
+using Sluice.Audit.Netlink;
+
+namespace Sluice.Agent.Cli;
+
+/// <summary><c>sluice-agent status [--json]</c>: the kernel's audit status, as <c>auditctl -s</c> shows it, and more.</summary>
+internal static class StatusCommand
+{
+    public static Command Create()
+    {
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var command = new Command("status", "Show the kernel audit status (the fields of auditctl -s), the consumer's name and the rule count.");
+        command.Options.Add(json);
+        command.SetAction(parse => Run(parse.GetValue(json), Console.Out, Console.Error));
+        return command;
+    }
+
+    internal static int Run(bool json, TextWriter stdout, TextWriter stderr)
+    {
+        AuditStatus status;
+        int rules;
+        try
+        {
+            using var client = AuditControlClient.Open();
+            status = client.GetStatus();
+            rules = client.ListRules().Count;
+        }
+        catch (AuditException e)
+        {
+            stderr.WriteLine($"sluice-agent status: {e.Message}");
+            return e.Kind == AuditErrorKind.PermissionDenied ? 4 : 1;
+        }
+        string? comm = ProcessNames.Comm(status.Pid);
+        if (json)
+        {
+            stdout.WriteLine(ToJson(status, comm, rules));
+        }
+        else
+        {
+            WriteText(stdout, status, comm, rules);
+        }
+        return 0;
+    }
+
+    internal static string ToJson(AuditStatus status, string? comm, int rules)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("enabled", status.Enabled);
+            w.WriteNumber("failure", status.Failure);
+            w.WriteNumber("pid", status.Pid);
+            w.WriteNumber("rate_limit", status.RateLimit);
+            w.WriteNumber("backlog_limit", status.BacklogLimit);
+            w.WriteNumber("lost", status.Lost);
+            w.WriteNumber("backlog", status.Backlog);
+            WriteOptional(w, "backlog_wait_time", status.BacklogWaitTime);
+            WriteOptional(w, "backlog_wait_time_actual", status.BacklogWaitTimeActual);
+            WriteOptional(w, "feature_bitmap", status.FeatureBitmap);
+            w.WriteStartArray("features");
+            foreach (var f in status.Features)
+            {
+                w.WriteStringValue(f);
+            }
+            w.WriteEndArray();
+            if (comm is null)
+            {
+                w.WriteNull("consumer_comm");
+            }
+            else
+            {
+                w.WriteString("consumer_comm", comm);
+            }
+            w.WriteNumber("rules", rules);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteOptional(Utf8JsonWriter w, string name, uint? value)
+    {
+        if (value is uint v)
+        {
+            w.WriteNumber(name, v);
+        }
+    }
+
+    // Same names and order as auditctl -s, then our additions.
+    internal static void WriteText(TextWriter o, AuditStatus s, string? comm, int rules)
+    {
+        o.WriteLine($"enabled {s.Enabled}");
+        o.WriteLine($"failure {s.Failure}");
+        o.WriteLine(s.Pid == 0 ? "pid 0" : $"pid {s.Pid} ({comm ?? "unknown"})");
+        o.WriteLine($"rate_limit {s.RateLimit}");
+        o.WriteLine($"backlog_limit {s.BacklogLimit}");
+        o.WriteLine($"lost {s.Lost}");
+        o.WriteLine($"backlog {s.Backlog}");
+        if (s.BacklogWaitTime is uint wait)
+        {
+            o.WriteLine($"backlog_wait_time {wait}");
+        }
+        if (s.BacklogWaitTimeActual is uint actual)
+        {
+            o.WriteLine($"backlog_wait_time_actual {actual}");
+        }
+        if (s.FeatureBitmap is uint bits)
+        {
+            o.WriteLine($"feature_bitmap 0x{bits:x} ({string.Join(", ", s.Features)})");
+        }
+        o.WriteLine($"rules {rules}");
+        if (s.IsImmutable)
+        {
+            o.WriteLine("note: audit configuration is locked (immutable) until reboot");
+        }
+    }
+}
