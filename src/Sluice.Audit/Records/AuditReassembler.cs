@@ -126,8 +126,9 @@ public sealed class AuditReassembler
                 // completed already (timeout, eviction): this record starts a second event for the serial
                 _lateRecords++;
             }
-            else
+            else if (type is < 1200 or > 1299)
             {
+                // 1200-1299 are auditd's own records (DAEMON_START, ...), numbered by auditd, not by the kernel
                 _trackers[nodeId].Observe(header.Serial);
             }
             while (_inFlight.Count >= _options.MaxInFlightEvents && _oldest is not null)
