@@ -19,11 +19,13 @@ internal static class StatusCommand
     internal static int Run(bool json, TextWriter stdout, TextWriter stderr)
     {
         AuditStatus status;
+        AuditFeatureState features;
         int rules;
         try
         {
             using var client = AuditControlClient.Open();
             status = client.GetStatus();
+            features = client.GetFeatures();
             rules = client.ListRules().Count;
         }
         catch (AuditException e)
@@ -34,16 +36,16 @@ internal static class StatusCommand
         string? comm = ProcessNames.Comm(status.Pid);
         if (json)
         {
-            stdout.WriteLine(ToJson(status, comm, rules));
+            stdout.WriteLine(ToJson(status, features, comm, rules));
         }
         else
         {
-            WriteText(stdout, status, comm, rules);
+            WriteText(stdout, status, features, comm, rules);
         }
         return 0;
     }
 
-    internal static string ToJson(AuditStatus status, string? comm, int rules)
+    internal static string ToJson(AuditStatus status, AuditFeatureState features, string? comm, int rules)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -58,6 +60,8 @@ internal static class StatusCommand
             w.WriteNumber("backlog", status.Backlog);
             WriteOptional(w, "backlog_wait_time", status.BacklogWaitTime);
             WriteOptional(w, "backlog_wait_time_actual", status.BacklogWaitTimeActual);
+            w.WriteNumber("loginuid_immutable", features.LoginUidImmutable ? 1 : 0);
+            w.WriteBoolean("loginuid_immutable_locked", features.Locked);
             WriteOptional(w, "feature_bitmap", status.FeatureBitmap);
             w.WriteStartArray("features");
             foreach (var f in status.Features)
@@ -88,7 +92,7 @@ internal static class StatusCommand
     }
 
     // Same names and order as auditctl -s, then our additions.
-    internal static void WriteText(TextWriter o, AuditStatus s, string? comm, int rules)
+    internal static void WriteText(TextWriter o, AuditStatus s, AuditFeatureState features, string? comm, int rules)
     {
         o.WriteLine($"enabled {s.Enabled}");
         o.WriteLine($"failure {s.Failure}");
@@ -105,6 +109,7 @@ internal static class StatusCommand
         {
             o.WriteLine($"backlog_wait_time_actual {actual}");
         }
+        o.WriteLine($"loginuid_immutable {(features.LoginUidImmutable ? 1 : 0)} {(features.Locked ? "locked" : "unlocked")}");
         if (s.FeatureBitmap is uint bits)
         {
             o.WriteLine($"feature_bitmap 0x{bits:x} ({string.Join(", ", s.Features)})");

@@ -17,7 +17,7 @@ public sealed class InteropLayoutTests
             .ToDictionary(p => string.Join(' ', p[..^1]), p => long.Parse(p[^1]));
     });
 
-    public static TheoryData<string> Structs => new() { "sockaddr_nl", "nlmsghdr", "nlmsgerr", "audit_status", "audit_rule_data" };
+    public static TheoryData<string> Structs => new() { "sockaddr_nl", "nlmsghdr", "nlmsgerr", "audit_status", "audit_rule_data", "audit_features" };
 
     [Theory]
     [MemberData(nameof(Structs))]
@@ -30,7 +30,7 @@ public sealed class InteropLayoutTests
         Assert.NotEmpty(fields);
         foreach (var field in fields)
         {
-            string key = $"offsetof {name}.{field.Name}";
+            string key = $"offsetof {name}.{field.Name.TrimStart('@')}";
             Assert.True(s_native.Value.ContainsKey(key), $"layout.c does not check {key}");
             Assert.Equal(s_native.Value[key], (long)Marshal.OffsetOf(type, field.Name));
         }

@@ -23,6 +23,8 @@ int main(void)
     S(audit_rule_data); O(audit_rule_data, flags); O(audit_rule_data, action); O(audit_rule_data, field_count);
     O(audit_rule_data, mask); O(audit_rule_data, fields); O(audit_rule_data, values); O(audit_rule_data, fieldflags);
     O(audit_rule_data, buflen);
+    S(audit_features); O(audit_features, vers); O(audit_features, mask); O(audit_features, features); O(audit_features, lock);
+    C(AUDIT_FEATURE_ONLY_UNSET_LOGINUID); C(AUDIT_FEATURE_LOGINUID_IMMUTABLE);
     C(AF_NETLINK); C(NETLINK_AUDIT); C(SOL_NETLINK); C(NETLINK_ADD_MEMBERSHIP); C(NETLINK_DROP_MEMBERSHIP); C(NETLINK_NO_ENOBUFS);
     C(NLM_F_REQUEST); C(NLM_F_MULTI); C(NLM_F_ACK); C(NLMSG_NOOP); C(NLMSG_ERROR); C(NLMSG_DONE); C(NLMSG_OVERRUN);
     C(NLMSG_ALIGNTO); C(NLMSG_HDRLEN); C(SO_MEMINFO); C(SK_MEMINFO_RMEM_ALLOC); C(SK_MEMINFO_RCVBUF); C(SK_MEMINFO_DROPS); C(SK_MEMINFO_VARS);
