@@ -46,7 +46,7 @@ public static class AuditEventInterpreter
         execve.Finish(summary);
         if (summary.Arch is uint arch)
         {
-            summary.ArchName = AuditArch.Name(arch);
+            summary.ArchName = AuditArch.Name(arch) ?? "0x" + arch.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
             if (summary.SyscallNumber is int number)
             {
                 summary.Syscall = SyscallTable.TryGetName(arch, number, out string? name) && name is not null
