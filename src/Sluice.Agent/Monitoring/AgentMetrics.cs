@@ -44,6 +44,9 @@ public sealed class AgentMetrics
     public volatile int RulesLoaded;
     public volatile string RulesHash = "";
 
+    /// <summary>Per filter rule counts, supplied by the pipeline.</summary>
+    public Func<IReadOnlyList<Filtering.FilterCount>>? FilterCounts { get; set; }
+
     public void AddRecords(long n) => Interlocked.Add(ref _records, n);
     public void AddEvent() => Interlocked.Increment(ref _events);
     public void AddFiltered() => Interlocked.Increment(ref _filtered);
@@ -97,6 +100,7 @@ public sealed class AgentMetrics
         Immutable = Immutable,
         RulesLoaded = RulesLoaded,
         RulesHash = RulesHash,
+        FilterRules = FilterCounts?.Invoke() ?? [],
     };
 }
 
@@ -136,6 +140,7 @@ public sealed record MetricsSnapshot
     public bool Immutable { get; init; }
     public int RulesLoaded { get; init; }
     public string RulesHash { get; init; } = "";
+    public IReadOnlyList<Filtering.FilterCount> FilterRules { get; init; } = [];
 
     /// <summary>Every kind of loss added up: what the host produced and nobody will see.</summary>
     public long TotalLoss => KernelLost + SocketDrops + SerialGaps + ReassemblyEvicted + SpoolDropped;
