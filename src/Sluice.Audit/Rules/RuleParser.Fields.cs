@@ -241,7 +241,7 @@ public static partial class RuleParser
                     break;
                 case FieldTable.Perm:
                     RequireExitList(pair, name);
-                    v = ParsePerms(value);
+                    v = ParsePerms(value, pair);
                     break;
                 case FieldTable.FileType:
                     RequireExitList(pair, name);

@@ -331,7 +331,7 @@ public static partial class RuleParser
             {
                 throw new RuleSyntaxException(perms, "-p needs a watch (-w) before it on the line");
             }
-            uint value = ParsePerms(perms);
+            uint value = ParsePerms(perms, perms);
             if (IsWatch)
             {
                 int i = _fields.FindIndex(f => f.Field == FieldTable.Perm);
@@ -343,15 +343,15 @@ public static partial class RuleParser
             }
         }
 
-        private uint ParsePerms(string perms)
+        private uint ParsePerms(string perms, string token)
         {
             if (_list == AUDIT_FILTER_URING_EXIT)
             {
-                throw new RuleSyntaxException(perms, "perm cannot be used on the io_uring list (the kernel refuses it)");
+                throw new RuleSyntaxException(token, "perm cannot be used on the io_uring list (the kernel refuses it)");
             }
             if (perms.Length > 4)
             {
-                throw new RuleSyntaxException(perms, "permissions are some of r, w, x, a");
+                throw new RuleSyntaxException(token, "permissions are some of r, w, x, a");
             }
             uint value = 0;
             foreach (char c in perms)
@@ -362,7 +362,7 @@ public static partial class RuleParser
                     'w' => 2u,
                     'x' => 1u,
                     'a' => 8u,
-                    _ => throw new RuleSyntaxException(perms, $"permission '{c}' is not one of r, w, x, a"),
+                    _ => throw new RuleSyntaxException(token, $"permission '{c}' is not one of r, w, x, a"),
                 };
             }
             return value;
