@@ -106,8 +106,13 @@ public sealed class KernelOptions
 
 public sealed class RulesOptions
 {
-    /// <summary>Rules files in auditctl syntax, loaded in order. Empty: load no rules.</summary>
-    public List<string> Files { get; set; } = ["/etc/sluice/audit.rules"];
+    public const string DefaultFile = "/etc/sluice/audit.rules";
+
+    /// <summary>Rules files in auditctl syntax, loaded in order. Not set: /etc/sluice/audit.rules; empty: no rules.</summary>
+    /// <remarks>Null by default because the configuration binder appends to a pre-filled list.</remarks>
+    public List<string>? Files { get; set; }
+
+    public IReadOnlyList<string> EffectiveFiles => Files ?? [DefaultFile];
 
     /// <summary>Delete every loaded rule not in the files, not only those the agent added before.</summary>
     public bool OwnAllRules { get; set; }

@@ -37,9 +37,9 @@ public sealed class AgentOptionsCrossValidator : IValidateOptions<AgentOptions>
         {
             errors.Add($"StateDirectory must be an absolute path, not '{o.StateDirectory}'");
         }
-        for (int i = 0; i < o.Rules.Files.Count; i++)
+        for (int i = 0; i < o.Rules.EffectiveFiles.Count; i++)
         {
-            if (string.IsNullOrWhiteSpace(o.Rules.Files[i]))
+            if (string.IsNullOrWhiteSpace(o.Rules.EffectiveFiles[i]))
             {
                 errors.Add($"Rules:Files:{i} is empty");
             }

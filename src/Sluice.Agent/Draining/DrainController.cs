@@ -166,9 +166,13 @@ public sealed partial class DrainController(AgentOptions options, AgentMetrics m
 
     public void Dispose()
     {
-        _pipeline?.Dispose();
-        _socket?.Dispose();
-        _socket = null;
+        lock (_gate)
+        {
+            _pipeline?.Dispose();
+            _pipeline = null;
+            _socket?.Dispose();
+            _socket = null;
+        }
     }
 
     private static partial class Log

@@ -26,6 +26,8 @@ public sealed partial class LossMonitorJob(
     private long _overruns;
     private long _replaces;
     private long _truncated;
+    private long _events;
+    private long _eventsStamp;
     private PipelineLoss _pipeline;
 
     public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
@@ -77,6 +79,14 @@ public sealed partial class LossMonitorJob(
         metrics.AddParseErrors(parseErrors);
         metrics.AddTruncated(counters.Truncated - _truncated);
         _truncated = counters.Truncated;
+        long events = metrics.Snapshot().Events;
+        long stamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_eventsStamp != 0)
+        {
+            double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_eventsStamp, stamp).TotalSeconds;
+            metrics.EventsPerSecond = seconds > 0 ? (float)((events - _events) / seconds) : 0;
+        }
+        (_events, _eventsStamp) = (events, stamp);
         metrics.Backlog = (int)status.Backlog;
         metrics.BacklogLimit = (int)status.BacklogLimit;
         metrics.SocketFill = (float)memory.Fill;

@@ -35,8 +35,15 @@ public sealed class JsonLinesSink : IEventSink
 
     public void Flush() => _stream.Flush();
 
+    private bool _disposed;
+
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         _stream.Flush();
         _stream.Dispose();
     }
