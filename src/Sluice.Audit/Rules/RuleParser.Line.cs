@@ -337,6 +337,11 @@ public static partial class RuleParser
                 int i = _fields.FindIndex(f => f.Field == FieldTable.Perm);
                 _fields[i] = _fields[i] with { Value = value };
             }
+            else if (_fields.FindIndex(f => f.Field == FieldTable.Perm) is int existing and >= 0)
+            {
+                // auditctl's -p updates the rule's perm field when it has one.
+                _fields[existing] = _fields[existing] with { Value = value };
+            }
             else
             {
                 AddField(new FieldValue(FieldTable.Perm, AuditOps.Equal, value, null, perms));
@@ -375,6 +380,10 @@ public static partial class RuleParser
             if (!deferred && !_deleteAll && HasRule && !KeyAllowed)
             {
                 throw new RuleSyntaxException(key, "a key (-k) needs a syscall (-S), a watch (-w or -F path/dir) or -F exe before it");
+            }
+            if (HasRule && _list == AUDIT_FILTER_EXCLUDE)
+            {
+                throw new RuleSyntaxException(key, "keys cannot be used on the exclude list");
             }
             if (key.Length == 0)
             {
@@ -426,7 +435,8 @@ public static partial class RuleParser
                 // auditctl audits every syscall when none is named; task rules carry no syscalls.
                 Array.Fill(_mask, uint.MaxValue);
             }
-            if (_keys.Count > 0 && _keys.Any(k => k.Deferred) && !(KeyAllowed || _list is AUDIT_FILTER_EXIT or AUDIT_FILTER_URING_EXIT))
+            // -F key= is checked once the rule is complete (auditctl adds the key last).
+            if (_keys.Any(k => k.Deferred) && !KeyAllowed)
             {
                 throw new RuleSyntaxException(_keys.First(k => k.Deferred).Token,
                     "a key needs a syscall (-S), a watch (-w or -F path/dir) or -F exe in the rule");

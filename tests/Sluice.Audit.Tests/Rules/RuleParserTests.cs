@@ -89,6 +89,11 @@ public class RuleParserTests
     [InlineData("-a always,exit -F arch=b64 -S open -F uid=0755", "-a always,exit -F arch=b64 -S open -F uid=493")]
     [InlineData("-a always,exit -F arch=aarch64 -S openat", "-a always,exit -F arch=b64 -S openat")]
     [InlineData("-Aalways,exit -Farch=b64 -Sopen -kx", "-a always,exit -F arch=b64 -S open -F key=x")]
+    [InlineData("-a always,exit -F arch=b64 -S open -F perm=r -p wa", "-a always,exit -F arch=b64 -S open -F perm=wa")]
+    [InlineData("-w /etc/x -p wa -p r", "-w /etc/x -p r")]
+    [InlineData("-a always,exit -F key=k1 -F arch=b64 -S openat -k k2", "-a always,exit -F arch=b64 -S openat -F key=k1 -F key=k2")]
+    [InlineData("-a always,user -F exe=/bin/ls -F key=x", "-a always,user -F exe=/bin/ls -F key=x")]
+    [InlineData("-a always,exit -F arch=b64 -S open -F key=", "-a always,exit -F arch=b64 -S open")]
     public void Parse_Rule_PrintsAsAuditctl(string line, string listed)
     {
         var set = Parse(line);
@@ -210,6 +215,10 @@ public class RuleParserTests
     [InlineData("-a never,exclude -S open", "open", "only be used on the exit and io_uring lists, not exclude")]
     [InlineData("-a always,user -F auid=0 -k k", "k", "a key (-k) needs a syscall")]
     [InlineData("-a always,exit -F arch=b64 -k k -S open", "k", "a key (-k) needs a syscall")]
+    [InlineData("-a always,exit -F auid=5 -F key=x", "x", "a key needs a syscall")]
+    [InlineData("-a always,task -F uid=0 -F key=x", "x", "a key needs a syscall")]
+    [InlineData("-a never,exclude -F exe=/bin/ls -k x", "x", "keys cannot be used on the exclude list")]
+    [InlineData("-a never,exclude -F exe=/bin/ls -F key=x", "key=x", "only msgtype, pid, uid, gid, auid, subj_* and exe")]
     [InlineData("-a always,exit -F arch=b64 -S open -F filetype=pipe", "filetype=pipe", "unknown file type 'pipe'")]
     [InlineData("-a always,filesystem -F fstype=ext4", "fstype=ext4", "unknown file system type 'ext4'")]
     [InlineData("-a always,exit -F arch=b64 -S open -F fstype=debugfs", "fstype=debugfs", "fstype can only be used on the filesystem list")]
