@@ -64,9 +64,10 @@ public static partial class RuleParser
         public readonly List<ParsedRule> Rules = [];
         public readonly List<RuleControl> Controls = [];
         public readonly List<RuleError> Errors = [];
+        public readonly List<RuleError> Warnings = [];
         public readonly Dictionary<KernelRule, ParsedRule> Added = [];
 
-        public RuleSet Finish() => new(Rules, Controls, Errors);
+        public RuleSet Finish() => new(Rules, Controls, Errors, Warnings);
     }
 
     private static void ParseInto(Accumulator acc, string text, string fileName, RuleParserOptions options)
@@ -100,6 +101,10 @@ public static partial class RuleParser
                     acc.Rules.Add(parsed);
                 }
                 acc.Controls.AddRange(parser.Controls);
+                foreach (var (token, reason) in parser.Warnings)
+                {
+                    acc.Warnings.Add(new RuleError(fileName, lineNo, token, reason));
+                }
             }
             catch (RuleSyntaxException e)
             {
