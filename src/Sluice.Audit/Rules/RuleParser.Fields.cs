@@ -242,6 +242,7 @@ public static partial class RuleParser
                 case FieldTable.Perm:
                     RequireExitList(pair, name);
                     v = ParsePerms(value, pair);
+                    _watchOrPathAdded = true; // a perm makes a key acceptable, as in auditctl
                     break;
                 case FieldTable.FileType:
                     RequireExitList(pair, name);

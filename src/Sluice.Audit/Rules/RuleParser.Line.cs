@@ -412,8 +412,9 @@ public static partial class RuleParser
             }
         }
 
-        // auditctl accepts a key on filesystem rules at once (they are given all syscalls).
-        private bool KeyAllowed => _syscallAdded || _watchOrPathAdded || _exeAdded || (HasRule && _list == AUDIT_FILTER_FS);
+        // auditctl accepts a key on a filesystem rule once it has its fstype.
+        private bool KeyAllowed => _syscallAdded || _watchOrPathAdded || _exeAdded
+            || (HasRule && _list == AUDIT_FILTER_FS && _fields.Exists(f => f.Field == FieldTable.FsType));
 
         private void AddField(FieldValue field)
         {

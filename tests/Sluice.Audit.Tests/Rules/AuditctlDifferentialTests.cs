@@ -64,7 +64,7 @@ public sealed class AuditctlDifferentialTests : IDisposable
         var baseline = client.ListRules();
         var mismatches = new List<string>();
         int accepted = 0, refused = 0;
-        for (int i = 0; i < 300; i++)
+        for (int i = 0; i < 200; i++)
         {
             string line = Generate(random);
             var ours = RuleParser.Parse(line, "diff.rules");
@@ -74,6 +74,10 @@ public sealed class AuditctlDifferentialTests : IDisposable
             if (stderr.Contains("No such file or directory", StringComparison.Ordinal))
             {
                 continue; // the kernel looked the path up at load time; a compiler cannot know
+            }
+            if (KnownDeviation(line, stderr, ours))
+            {
+                continue;
             }
             bool theirs = code == 0 && added.Count == 1;
             if (theirs)
@@ -100,6 +104,14 @@ public sealed class AuditctlDifferentialTests : IDisposable
         Assert.True(mismatches.Count == 0, $"seed {seed}:\n" + string.Join('\n', mismatches));
         Assert.True(accepted > 30 && refused > 30, $"accepted {accepted}, refused {refused}: the generator does not reach both");
     }
+
+    // Deliberate differences, documented on RuleParser:
+    // - -S also takes the kernel header's name where libaudit spells it otherwise
+    //   (i386 kexec_load, which libaudit calls sys_kexec_load);
+    // - -F key!=... is refused: a key labels a rule, it is not a condition.
+    private static bool KnownDeviation(string line, string stderr, RuleSet ours) =>
+        (ours.IsValid && stderr.Contains("Syscall name unknown: kexec_load", StringComparison.Ordinal))
+        || (!ours.IsValid && line.Contains("key!=", StringComparison.Ordinal));
 
     private static string Generate(Random random)
     {
