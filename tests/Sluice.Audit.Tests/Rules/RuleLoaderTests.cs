@@ -196,6 +196,20 @@ public sealed class RuleLoaderTests : IDisposable
     }
 
     [Fact]
+    public void DeleteOwned_AfterLoad_RemovesOnlyOurRulesAndEmptiesState()
+    {
+        var foreign = Compiled(Rule("getuid", "foreign"));
+        _client.AddRule(foreign);
+        RuleLoader.Apply(_client, Parse(Rule("getppid", "a"), Rule("getpid", "b")), Options());
+
+        var result = RuleLoader.DeleteOwned(_client, Options());
+
+        Assert.Equal(2, result.Deleted.Count);
+        Assert.Equal([foreign], Loaded());
+        Assert.Empty(RuleStateFile.Load(StatePath));
+    }
+
+    [Fact]
     public void Apply_CorruptStateFile_RefusedWithPath()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(StatePath)!);
