@@ -210,6 +210,18 @@ public sealed class RuleLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Apply_IoUringRule_KernelListsItAsCompiled()
+    {
+        // auditctl 3.0.x cannot write io_uring rules, so the kernel is the only judge here.
+        var set = Parse($"-a always,io_uring -S 18,19 -F uid=0 -k {_tag}-uring");
+
+        var result = RuleLoader.Apply(_client, set, Options());
+
+        Assert.Equal([set.Rules[0].Listed], Loaded());
+        Assert.Equal($"-a always,io_uring -S 18,19 -F uid=0 -F key={_tag}-uring", RuleFormatter.Format(Assert.Single(result.Added)));
+    }
+
+    [Fact]
     public void Apply_CorruptStateFile_RefusedWithPath()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(StatePath)!);
