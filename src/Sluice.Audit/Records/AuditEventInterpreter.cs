@@ -38,6 +38,9 @@ public static class AuditEventInterpreter
                 case AuditRecordType.Sockaddr:
                     ReadSockaddr(record, summary);
                     break;
+                case >= 1321 and <= 1323:
+                    // BPRM_FCAPS, CAPSET, MMAP: capability and mmap details, nothing for the summary
+                    break;
                 default:
                     ReadProcessFields(record, summary, fromSyscall: false);
                     break;
