@@ -10,7 +10,7 @@ namespace Sluice.Benchmarks.Records;
 /// One execve event from the corpus (<c>/bin/ls -la /tmp</c>: SYSCALL, EXECVE, CWD, 2 PATH, PROCTITLE,
 /// serial 1173841), from records to an interpreted summary; then to the protocol Event and its JSON line.
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn, MedianColumn]
 public class InterpretBenchmarks
 {
     private const uint Serial = 1173841;

@@ -4,7 +4,7 @@ using Sluice.Audit.Records;
 namespace Sluice.Benchmarks.Records;
 
 /// <summary>Parsing one record: its header and every field (key, value, kind), over all 3799 corpus records.</summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn, MedianColumn]
 public class ParseBenchmarks
 {
     private (int Type, byte[] Text)[] _records = [];

@@ -8,7 +8,7 @@ namespace Sluice.Benchmarks.Records;
 /// serial, copy into the pooled event, completion, serial tracking; the handler disposes each event
 /// (what happens to events a filter drops).
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn, MedianColumn]
 public class ReassembleBenchmarks
 {
     private (int Type, byte[] Text)[] _records = [];
