@@ -12,20 +12,9 @@ namespace Sluice.Audit.Tests.Records;
 public sealed class LiveExecveTests : IDisposable
 {
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(20);
-    private readonly KernelStateGuard _guard = new();
-    private readonly AuditControlClient _control = AuditControlClient.Open();
+    private readonly KernelTestSession _session = new();
 
-    public LiveExecveTests()
-    {
-        _control.SetBacklogWaitTime(0);
-        _control.SetEnabled(1);
-    }
-
-    public void Dispose()
-    {
-        _control.Dispose();
-        _guard.Dispose();
-    }
+    public void Dispose() => _session.Dispose();
 
     [Fact]
     public void Reassemble_TrickyCommandLineLive_ArgvExactAndReplaySame()
@@ -71,7 +60,7 @@ public sealed class LiveExecveTests : IDisposable
         using var socket = AuditEventSocket.Open(AuditReceiveMode.Unicast);
         socket.SetReceiveBuffer(16 << 20);
         socket.ClaimConsumer();
-        _control.AddRule(rule);
+        _session.Control.AddRule(rule);
         try
         {
             // bash puts the non-UTF-8 argument together from $'\xNN' escapes, then execs /bin/true with all of them
@@ -97,7 +86,7 @@ public sealed class LiveExecveTests : IDisposable
         }
         finally
         {
-            _control.DeleteRule(rule);
+            _session.Control.DeleteRule(rule);
         }
 
         var ev = Assert.Single(live);
@@ -150,8 +139,8 @@ public sealed class LiveExecveTests : IDisposable
         using var socket = AuditEventSocket.Open(AuditReceiveMode.Unicast);
         socket.SetReceiveBuffer(32 << 20);
         socket.ClaimConsumer();
-        _control.SetBacklogLimit(16384);
-        _control.AddRule(rule);
+        _session.Control.SetBacklogLimit(16384);
+        _session.Control.AddRule(rule);
         try
         {
             var (code, _) = NativeTools.Run(NativeTools.Get("syscall_burst"), "2000");
@@ -165,7 +154,7 @@ public sealed class LiveExecveTests : IDisposable
         }
         finally
         {
-            _control.DeleteRule(rule);
+            _session.Control.DeleteRule(rule);
         }
 
         Assert.Equal(2000, serials.Count);
