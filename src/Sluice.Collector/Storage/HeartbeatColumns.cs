@@ -5,11 +5,11 @@ namespace Sluice.Collector.Storage;
 /// <summary>The heartbeats table's columns in one order shared by both stores.</summary>
 internal static class HeartbeatColumns
 {
-    /// <summary>KernelSettings fields, prefixed so they don't collide with the loss columns; null when the agent sent none.</summary>
+    /// <summary>KernelSettings (the kernel's audit_status), prefixed status_ so they don't collide with the loss columns; null when the agent sent none.</summary>
     public static readonly string[] KernelNames =
     [
-        "kernel_enabled", "kernel_failure", "kernel_pid", "kernel_rate_limit", "kernel_backlog_limit",
-        "kernel_backlog_wait_time", "kernel_lost", "kernel_backlog", "kernel_backlog_wait_time_actual_now",
+        "status_enabled", "status_failure", "status_pid", "status_rate_limit", "status_backlog_limit",
+        "status_backlog_wait_time", "status_lost", "status_backlog", "status_backlog_wait_time_actual",
     ];
 
     public static readonly string[] All =

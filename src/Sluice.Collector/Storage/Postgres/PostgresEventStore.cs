@@ -205,7 +205,7 @@ public sealed class PostgresEventStore : IEventStore
             await using (var tx = await connection.BeginTransactionAsync(ct))
             {
                 // Another collector process, or another call here, may be creating the same partition.
-                await ExecAsync(connection, $"SELECT pg_advisory_xact_lock(7361636502, {day % int.MaxValue})", ct);
+                await ExecAsync(connection, $"SELECT pg_advisory_xact_lock({7_361_636_500_000L + day})", ct);
                 await ExecAsync(connection,
                     $"CREATE TABLE IF NOT EXISTS {PostgresSchema.PartitionName(day)} PARTITION OF events " +
                     $"FOR VALUES FROM ({day * PostgresSchema.DayMs}) TO ({(day + 1) * PostgresSchema.DayMs})", ct);
