@@ -48,8 +48,40 @@ internal readonly record struct EventSummary(
         SearchText(e.Comm),
         Join(e.Argv.Count > 0 ? e.Argv : e.Proctitle));
 
+    // Most events repeat a handful of record type sequences and of key/exe/comm values: reuse
+    // their strings instead of rebuilding them per event. Both caches stop growing at a fixed size.
+    private const int MaxCached = 4096;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> TypeLists = new(StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<ByteString, string> Texts = new();
+
     /// <summary>",SYSCALL,EXECVE,PATH," : distinct type names in record order, comma-fenced so LIKE '%,PATH,%' matches whole names.</summary>
     private static string RecordTypeList(Event e)
+    {
+        Span<char> key = stackalloc char[Math.Min(e.Records.Count, 64) * 2];
+        int n = 0;
+        foreach (var r in e.Records)
+        {
+            if (n == key.Length)
+            {
+                return BuildTypeList(e);
+            }
+            key[n++] = (char)(r.Type >> 16);
+            key[n++] = (char)r.Type;
+        }
+        var lookup = TypeLists.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (lookup.TryGetValue(key[..n], out var cached))
+        {
+            return cached;
+        }
+        string built = BuildTypeList(e);
+        if (TypeLists.Count < MaxCached)
+        {
+            TypeLists.TryAdd(new string(key[..n]), built);
+        }
+        return built;
+    }
+
+    private static string BuildTypeList(Event e)
     {
         var seen = new List<uint>(e.Records.Count);
         var sb = new StringBuilder(",");
@@ -66,7 +98,23 @@ internal readonly record struct EventSummary(
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : Sanitize(s);
 
-    internal static string? SearchText(ByteString b) => b.IsEmpty ? null : Sanitize(Encoding.UTF8.GetString(b.Span));
+    internal static string? SearchText(ByteString b)
+    {
+        if (b.IsEmpty)
+        {
+            return null;
+        }
+        if (Texts.TryGetValue(b, out var cached))
+        {
+            return cached;
+        }
+        string text = Sanitize(Encoding.UTF8.GetString(b.Span));
+        if (b.Length <= 256 && Texts.Count < MaxCached)
+        {
+            Texts.TryAdd(b, text);
+        }
+        return text;
+    }
 
     private static string? Join(Google.Protobuf.Collections.RepeatedField<ByteString> parts)
     {

@@ -20,7 +20,7 @@ public sealed class SqliteStoreFactory : IStoreFactory, IDisposable
 
     public StoreKind Kind => StoreKind.Sqlite;
 
-    public async Task<(IEventStore, string)> CreateAsync()
+    public async Task<(IEventStore Store, string Spec)> CreateAsync()
     {
         string path = Path.Combine(_dir, $"store{Interlocked.Increment(ref _n)}.db");
         var store = new SqliteEventStore(path);
@@ -39,7 +39,7 @@ public sealed class PostgresStoreFactory(PostgresCluster cluster) : IStoreFactor
 {
     public StoreKind Kind => StoreKind.Postgres;
 
-    public async Task<(IEventStore, string)> CreateAsync()
+    public async Task<(IEventStore Store, string Spec)> CreateAsync()
     {
         string cs = await cluster.CreateDatabaseAsync();
         var store = new PostgresEventStore(cs);

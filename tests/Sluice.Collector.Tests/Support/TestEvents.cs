@@ -7,7 +7,7 @@ namespace Sluice.Collector.Tests.Support;
 /// <summary>Builds batches of events shaped like the kernel's (SYSCALL, EXECVE, CWD, PATH, PROCTITLE, EOE).</summary>
 public static class TestEvents
 {
-    /// <summary>2026-11-25T00:00:00Z: a fixed base so partitions and exports are predictable.</summary>
+    /// <summary>2025-11-25T00:00:00Z: a fixed base so partitions and exports are predictable.</summary>
     public const long BaseUnixMs = 1_764_028_800_000;
 
     public static EventBatch Batch(string agentId, ulong sequence, int events, long firstSerial = 1, long startUnixMs = BaseUnixMs, long stepMs = 10)

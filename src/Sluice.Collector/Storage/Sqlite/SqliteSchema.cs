@@ -43,7 +43,9 @@ internal static class SqliteSchema
 
         -- One row per event. payload is the protobuf sluice.v1.Event, raw records included: the exact copy.
         -- The other columns are for finding events; see EventSummary.
+        -- A rowid table: rows carry a payload of hundreds of bytes, which WITHOUT ROWID handles badly.
         CREATE TABLE IF NOT EXISTS events (
+            id INTEGER PRIMARY KEY,
             batch_id INTEGER NOT NULL,
             ordinal INTEGER NOT NULL,
             agent INTEGER NOT NULL,
@@ -65,9 +67,8 @@ internal static class SqliteSchema
             exe TEXT,
             comm TEXT,
             argv TEXT,
-            payload BLOB NOT NULL,
-            PRIMARY KEY (batch_id, ordinal)
-        ) WITHOUT ROWID;
+            payload BLOB NOT NULL
+        );
         CREATE INDEX IF NOT EXISTS events_time ON events (time_ms);
         CREATE INDEX IF NOT EXISTS events_agent_time ON events (agent, time_ms);
         CREATE INDEX IF NOT EXISTS events_key_time ON events (key, time_ms) WHERE key IS NOT NULL;
