@@ -59,6 +59,9 @@ public sealed class CollectorServer : IAsyncDisposable
         try
         {
             var builder = WebApplication.CreateSlimBuilder();
+            // One line per request at 100 calls/s is noise, and costs: ASP.NET Core and gRPC log warnings and up.
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            builder.Logging.AddFilter("Grpc", LogLevel.Warning);
             if (logging is not null)
             {
                 logging(builder.Logging);

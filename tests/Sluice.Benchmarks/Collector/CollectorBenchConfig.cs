@@ -4,10 +4,14 @@ using BenchmarkDotNet.Engines;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 namespace Sluice.Benchmarks.Collector;
 
-/// <summary>Ingest benchmarks store tens of thousands of events per invocation: one invocation per iteration, no pilot.</summary>
+/// <summary>
+/// Ingest benchmarks store tens of thousands of events per invocation: one invocation per iteration, no pilot.
+/// They run in process: their cost is I/O and the database's, and a separate build per run only adds minutes on a busy VM.
+/// </summary>
 internal sealed class CollectorBenchConfig : ManualConfig
 {
     public CollectorBenchConfig()
@@ -16,8 +20,9 @@ internal sealed class CollectorBenchConfig : ManualConfig
             .WithStrategy(RunStrategy.Monitoring)
             .WithLaunchCount(1)
             .WithWarmupCount(2)
-            .WithIterationCount(8));
-        AddColumn(new EventsPerSecondColumn());
+            .WithIterationCount(8)
+            .WithToolchain(InProcessEmitToolchain.Instance));
+        AddColumn(new EventsPerSecondColumn(), new CpuPerEventColumn());
     }
 }
 

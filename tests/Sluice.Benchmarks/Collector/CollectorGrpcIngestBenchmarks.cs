@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
 using Sluice.Collector.Auth;
 using Sluice.Collector.Hosting;
 using Sluice.Collector.Storage;
@@ -47,7 +48,7 @@ public class CollectorGrpcIngestBenchmarks
             Listen = "127.0.0.1:0",
             Store = new StoreLocation(StoreKind.Sqlite, "given"),
             TokensFile = tokens,
-        }, store).GetAwaiter().GetResult();
+        }, store, logging => logging.SetMinimumLevel(LogLevel.Warning)).GetAwaiter().GetResult();
         _channel = GrpcChannel.ForAddress(_server.Address);
         _client = new Ingest.IngestClient(_channel);
         _auth = new Metadata { { "authorization", "Bearer " + Token } };
@@ -55,12 +56,15 @@ public class CollectorGrpcIngestBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = BatchCount * EventsPerBatch)]
-    public Task Ingest() => Transport switch
-    {
-        "unary-1" => UnaryAsync(1),
-        "unary-8" => UnaryAsync(8),
-        _ => StreamAsync(),
-    };
+    public Task Ingest() => CollectorCpuMeter.MeasureAsync(
+        CollectorCpuMeter.Key((nameof(Store), Store), (nameof(Transport), Transport)),
+        BatchCount * EventsPerBatch,
+        () => Transport switch
+        {
+            "unary-1" => UnaryAsync(1),
+            "unary-8" => UnaryAsync(8),
+            _ => StreamAsync(),
+        });
 
     private async Task UnaryAsync(int inFlight)
     {

@@ -29,7 +29,10 @@ public class CollectorStoreIngestBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = BatchCount * EventsPerBatch)]
-    public async Task StoreBatches()
+    public Task StoreBatches() =>
+        CollectorCpuMeter.MeasureAsync(CollectorCpuMeter.Key((nameof(Store), Store), (nameof(InFlight), InFlight)), BatchCount * EventsPerBatch, StoreAllAsync);
+
+    private async Task StoreAllAsync()
     {
         int next = -1;
         var workers = Enumerable.Range(0, InFlight).Select(async _ =>

@@ -16,23 +16,11 @@ namespace Sluice.Collector.Storage.Postgres;
 /// </remarks>
 public sealed class PostgresEventStore : IEventStore
 {
-    private static readonly string[] EventColumns =
-    [
-        "batch_id", "ordinal", "agent", "time_ms", "serial", "node", "first_type", "record_types", "syscall", "success",
-        "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload",
-    ];
-
-    private static readonly string[] BatchColumns =
-    [
-        "agent", "sequence", "hostname", "boot_id", "created_ms", "interval_start_ms", "interval_end_ms",
-        "received_ms", "event_count", "rules_hash", .. LossColumns.Names,
-    ];
-
-    private static readonly string CopyEvents = $"COPY events ({string.Join(", ", EventColumns)}) FROM STDIN (FORMAT BINARY)";
+    private static readonly string CopyEvents = $"COPY events ({string.Join(", ", StoreSchema.EventColumns)}) FROM STDIN (FORMAT BINARY)";
 
     private static readonly string InsertBatch = $"""
-        INSERT INTO batches ({string.Join(", ", BatchColumns)})
-        VALUES ({string.Join(", ", BatchColumns.Select((_, i) => "$" + (i + 1)))})
+        INSERT INTO batches ({string.Join(", ", StoreSchema.BatchColumns)})
+        VALUES ({string.Join(", ", StoreSchema.BatchColumns.Select((_, i) => "$" + (i + 1)))})
         ON CONFLICT (agent, sequence) DO NOTHING
         RETURNING id
         """;
@@ -78,17 +66,17 @@ public sealed class PostgresEventStore : IEventStore
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         // Serialise concurrent first starts of several collectors on one database.
         await ExecAsync(connection, "SELECT pg_advisory_xact_lock(7361636501)", cancellationToken);
-        await ExecAsync(connection, PostgresSchema.Ddl, cancellationToken);
+        await ExecAsync(connection, StoreSchema.Ddl(SqlDialect.Postgres), cancellationToken);
         await using (var check = new NpgsqlCommand("SELECT version FROM schema_info", connection))
         {
             var version = await check.ExecuteScalarAsync(cancellationToken);
             if (version is null)
             {
-                await ExecAsync(connection, $"INSERT INTO schema_info VALUES ({PostgresSchema.Version})", cancellationToken);
+                await ExecAsync(connection, $"INSERT INTO schema_info VALUES ({StoreSchema.Version})", cancellationToken);
             }
-            else if ((int)version != PostgresSchema.Version)
+            else if (Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture) != StoreSchema.Version)
             {
-                throw new InvalidOperationException($"PostgreSQL store has schema version {version}; this collector uses {PostgresSchema.Version}");
+                throw new InvalidOperationException($"PostgreSQL store has schema version {version}; this collector uses {StoreSchema.Version}");
             }
         }
         await tx.CommitAsync(cancellationToken);
@@ -152,9 +140,9 @@ public sealed class PostgresEventStore : IEventStore
         {
             var e = batch.Events[i];
             var s = EventSummary.From(e);
-            await copy.StartRowAsync(ct);
+            copy.StartRow();
             copy.Write(batchId, NpgsqlDbType.Bigint);
-            copy.Write(i, NpgsqlDbType.Integer);
+            copy.Write((long)i, NpgsqlDbType.Bigint);
             copy.Write(agent, NpgsqlDbType.Bigint);
             copy.Write(e.TimeUnixMs, NpgsqlDbType.Bigint);
             copy.Write((long)e.Serial, NpgsqlDbType.Bigint);

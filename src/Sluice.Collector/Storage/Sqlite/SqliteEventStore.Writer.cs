@@ -96,12 +96,6 @@ public sealed partial class SqliteEventStore
     /// <summary>Prepared statements on the writer connection; used only by the writer task.</summary>
     private sealed class Statements : IDisposable
     {
-        private static readonly string[] EventColumns =
-        [
-            "batch_id", "ordinal", "agent", "time_ms", "serial", "node", "first_type", "record_types", "syscall", "success",
-            "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload",
-        ];
-
         private readonly SqliteCommand _upsertAgent;
         private readonly SqliteCommand _insertBatch;
         private readonly SqliteCommand _countDuplicate;
@@ -123,11 +117,7 @@ public sealed partial class SqliteEventStore
                     rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE rules_hash END
                 RETURNING id
                 """, "agent_id", "hostname", "boot_id", "now", "rules_hash");
-            string[] batchColumns =
-            [
-                "agent", "sequence", "hostname", "boot_id", "created_ms", "interval_start_ms", "interval_end_ms",
-                "received_ms", "event_count", "rules_hash", .. LossColumns.Names,
-            ];
+            string[] batchColumns = StoreSchema.BatchColumns;
             _insertBatch = Command(c, $"""
                 INSERT INTO batches ({string.Join(", ", batchColumns)})
                 VALUES ({string.Join(", ", batchColumns.Select(n => "@" + n))})
@@ -137,8 +127,8 @@ public sealed partial class SqliteEventStore
             _countDuplicate = Command(c, "UPDATE agents SET duplicates = duplicates + 1 WHERE id = @id", "id");
             _db = c.Handle!;
             Check(raw.sqlite3_prepare_v2(_db, $"""
-                INSERT INTO events ({string.Join(", ", EventColumns)})
-                VALUES ({string.Join(", ", EventColumns.Select(_ => "?"))})
+                INSERT INTO events ({string.Join(", ", StoreSchema.EventColumns)})
+                VALUES ({string.Join(", ", StoreSchema.EventColumns.Select(_ => "?"))})
                 """, out _insertEvent));
             _insertHeartbeat = Command(c, $"""
                 INSERT INTO heartbeats ({string.Join(", ", HeartbeatColumns.All)})

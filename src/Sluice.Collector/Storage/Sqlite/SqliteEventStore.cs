@@ -53,18 +53,18 @@ public sealed partial class SqliteEventStore : IEventStore
         Exec(_writeConnection, "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;");
         using (var tx = _writeConnection.BeginTransaction())
         {
-            Exec(_writeConnection, SqliteSchema.Ddl, tx);
+            Exec(_writeConnection, StoreSchema.Ddl(SqlDialect.Sqlite), tx);
             using var check = _writeConnection.CreateCommand();
             check.Transaction = tx;
             check.CommandText = "SELECT version FROM schema_info";
             var version = check.ExecuteScalar();
             if (version is null)
             {
-                Exec(_writeConnection, $"INSERT INTO schema_info VALUES ({SqliteSchema.Version})", tx);
+                Exec(_writeConnection, $"INSERT INTO schema_info VALUES ({StoreSchema.Version})", tx);
             }
-            else if (Convert.ToInt32(version, System.Globalization.CultureInfo.InvariantCulture) != SqliteSchema.Version)
+            else if (Convert.ToInt32(version, System.Globalization.CultureInfo.InvariantCulture) != StoreSchema.Version)
             {
-                throw new InvalidOperationException($"SQLite store {Path} has schema version {version}; this collector uses {SqliteSchema.Version}");
+                throw new InvalidOperationException($"SQLite store {Path} has schema version {version}; this collector uses {StoreSchema.Version}");
             }
             tx.Commit();
         }
