@@ -41,10 +41,12 @@ public sealed class CollectorServer : IAsyncDisposable
     public IngestCounters Counters => _app.Services.GetRequiredService<IngestCounters>();
 
     /// <summary>Opens the store (unless one is given), binds and starts serving.</summary>
+    /// <param name="faults">Faults to inject into ingest, for fault tests; none by default.</param>
     public static async Task<CollectorServer> StartAsync(
         CollectorOptions options,
         IEventStore? store = null,
         Action<ILoggingBuilder>? logging = null,
+        IIngestFaults? faults = null,
         CancellationToken cancellationToken = default)
     {
         options.Validate();
@@ -100,6 +102,7 @@ public sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton(TimeProvider.System);
             builder.Services.AddSingleton(sp => new BatchValidator(options.Limits, sp.GetRequiredService<TimeProvider>()));
             builder.Services.AddSingleton<IngestCounters>();
+            builder.Services.AddSingleton(faults ?? NoIngestFaults.Instance);
 
             var app = builder.Build();
             app.MapGrpcService<IngestService>();

@@ -20,6 +20,7 @@ public sealed class IngestService(
     BatchValidator validator,
     IngestCounters counters,
     TimeProvider time,
+    IIngestFaults faults,
     ILogger<IngestService> logger) : Sluice.Protocol.V1.Ingest.IngestBase
 {
     /// <summary>Batches of one stream being stored at once; the stream stops reading beyond this.</summary>
@@ -29,7 +30,7 @@ public sealed class IngestService(
     {
         string? agent = Authenticate(context, "Send");
         Check(agent, request, context);
-        return await StoreAsync(request, context.CancellationToken);
+        return await StoreAsync(request, context);
     }
 
     public override async Task SendStream(IAsyncStreamReader<EventBatch> requestStream, IServerStreamWriter<Ack> responseStream, ServerCallContext context)
@@ -60,7 +61,7 @@ public sealed class IngestService(
                     refusal = e;
                     break;
                 }
-                await pending.Writer.WriteAsync(StoreAsync(batch, cts.Token), cts.Token);
+                await pending.Writer.WriteAsync(StoreAsync(batch, context, cts.Token), cts.Token);
             }
         }
         catch (OperationCanceledException) when (acks.IsFaulted)
@@ -159,8 +160,21 @@ public sealed class IngestService(
         IngestLog.Refused(logger, call, context.Peer, e.StatusCode, e.Status.Detail);
     }
 
-    private async Task<Ack> StoreAsync(EventBatch batch, CancellationToken cancellationToken)
+    private async Task<Ack> StoreAsync(EventBatch batch, ServerCallContext context, CancellationToken? token = null)
     {
+        var cancellationToken = token ?? context.CancellationToken;
+        var fault = faults.Next(batch);
+        switch (fault.Kind)
+        {
+            case IngestFaultKind.Delay:
+                await Task.Delay(fault.Delay, time, cancellationToken);
+                break;
+            case IngestFaultKind.FailBeforeStore:
+                throw new RpcException(new Status(fault.Code, $"injected fault: {fault.Code} before storing batch {batch.Sequence}"));
+            case IngestFaultKind.Abort:
+                context.GetHttpContext().Abort();
+                throw new RpcException(new Status(StatusCode.Unavailable, $"injected fault: connection cut before storing batch {batch.Sequence}"));
+        }
         StoreOutcome outcome;
         try
         {
@@ -171,6 +185,10 @@ public sealed class IngestService(
             counters.StoreFailure();
             IngestLog.StoreFailed(logger, e, batch.Sequence, batch.AgentId);
             throw new RpcException(new Status(StatusCode.Unavailable, $"the collector's store failed to record batch {batch.Sequence}; retry later"));
+        }
+        if (fault.Kind == IngestFaultKind.FailAfterStore)
+        {
+            throw new RpcException(new Status(fault.Code, $"injected fault: {fault.Code} after storing batch {batch.Sequence}"));
         }
         if (outcome.Duplicate)
         {
