@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using Sluice.Audit.Netlink;
 using Sluice.Audit.Records;
-using Sluice.Audit.Tests.Native;
 using Sluice.Testing;
 
 namespace Sluice.Audit.Tests.Records;
