@@ -27,6 +27,12 @@ public sealed class Shipper : IDisposable
         AuthenticationFailed,
         Unexpected,
         Cancelled,
+        DroppedFromSpool,
+    }
+
+    /// <summary>Ends the attempts of a batch the spool dropped while it was in flight (its loss is already reported).</summary>
+    private sealed class DroppedFromSpoolException : Exception
+    {
     }
 
     private readonly record struct Outcome(OutcomeKind Kind, Ack? Ack = null, Status Status = default, string? Reason = null);
@@ -144,6 +150,7 @@ public sealed class Shipper : IDisposable
                         head.Dispose();
                         break;
                     case OutcomeKind.Cancelled:
+                    case OutcomeKind.DroppedFromSpool:
                         head.Dispose();
                         break;
                     default:
@@ -241,9 +248,16 @@ public sealed class Shipper : IDisposable
         try
         {
             var ack = await _pipeline.ExecuteAsync(
-                static async (ctx, state) => await state.Transport.SendAsync(state.Entry, ctx.CancellationToken).ConfigureAwait(false),
+                static async (ctx, state) =>
+                {
+                    if (state.Spool.IsDropped(state.Entry.Sequence))
+                    {
+                        throw new DroppedFromSpoolException();
+                    }
+                    return await state.Transport.SendAsync(state.Entry, ctx.CancellationToken).ConfigureAwait(false);
+                },
                 context,
-                (Transport: _transport, Entry: entry)).ConfigureAwait(false);
+                (Transport: _transport, Spool: _spool, Entry: entry)).ConfigureAwait(false);
             return ack.Sequence == entry.Sequence
                 ? new Outcome(OutcomeKind.Acked, ack)
                 : new Outcome(OutcomeKind.Unexpected, Reason: $"an ack for sequence {ack.Sequence}");
@@ -251,6 +265,10 @@ public sealed class Shipper : IDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return new Outcome(OutcomeKind.Cancelled);
+        }
+        catch (DroppedFromSpoolException)
+        {
+            return new Outcome(OutcomeKind.DroppedFromSpool);
         }
         catch (RpcException e)
         {

@@ -26,7 +26,7 @@ public sealed partial class DiskSpool
                 var span = buffer.AsSpan(0, total);
                 int read = RandomAccess.Read(segment.Handle, span, info.Offset);
                 if (read == total
-                    && SpoolEntryFormat.TryReadHeader(span, _maxPayload, out int length, out ulong sequence, out _) is null
+                    && SpoolEntryFormat.TryReadHeader(span, _maxPayload, out int length, out ulong sequence, out _, out _, out _) is null
                     && length == info.PayloadLength
                     && sequence == info.Sequence
                     && SpoolEntryFormat.ChecksumMatches(span, span.Slice(SpoolEntryFormat.HeaderSize, length)))
@@ -37,8 +37,8 @@ public sealed partial class DiskSpool
                 SpoolLog.CorruptOnRead(_logger, info.Sequence, segment.Path);
                 _droppedBatches++;
                 _droppedEvents += info.EventCount;
-                _pendingDroppedBatches++;
-                _pendingDroppedEvents += (ulong)info.EventCount;
+                _pendingDroppedBatches += 1 + info.CarriedBatches;
+                _pendingDroppedEvents += (ulong)info.EventCount + info.CarriedEvents;
             }
         }
     }
@@ -57,6 +57,15 @@ public sealed partial class DiskSpool
                 _readable = NewSignal();
             }
             return new ValueTask(_readable.Task.WaitAsync(cancellationToken));
+        }
+    }
+
+    /// <summary>True when the cap dropped this batch from the spool: it is reported as lost, so it must not be delivered any more.</summary>
+    public bool IsDropped(ulong sequence)
+    {
+        lock (_lock)
+        {
+            return sequence <= _droppedThrough && sequence > _ackedThrough;
         }
     }
 

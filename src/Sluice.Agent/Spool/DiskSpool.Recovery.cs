@@ -160,7 +160,7 @@ public sealed partial class DiskSpool
         }
         Span<byte> header = stackalloc byte[SpoolEntryFormat.HeaderSize];
         RandomAccess.Read(handle, header, offset);
-        string? reason = SpoolEntryFormat.TryReadHeader(header, _maxPayload, out int payloadLength, out ulong sequence, out int events);
+        string? reason = SpoolEntryFormat.TryReadHeader(header, _maxPayload, out int payloadLength, out ulong sequence, out int events, out ulong carriedBatches, out ulong carriedEvents);
         if (reason is not null)
         {
             return reason;
@@ -188,7 +188,7 @@ public sealed partial class DiskSpool
         {
             return $"sequence {sequence} does not follow {previous}";
         }
-        info = new EntryInfo(sequence, offset, payloadLength, events);
+        info = new EntryInfo(sequence, offset, payloadLength, events, carriedBatches, carriedEvents);
         return null;
     }
 }

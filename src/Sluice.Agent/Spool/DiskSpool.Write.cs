@@ -48,6 +48,10 @@ public sealed partial class DiskSpool
                 loss.SpoolDroppedBatches += pendingBatches;
                 batch.Loss = loss;
             }
+            // Whatever spool drop this batch reports (added here, or already set by the caller) is
+            // re-reported if this batch is dropped in turn.
+            ulong carriedBatches = batch.Loss?.SpoolDroppedBatches ?? 0;
+            ulong carriedEvents = batch.Loss?.SpoolDroppedEvents ?? 0;
 
             int payloadLength = batch.CalculateSize();
             int total = SpoolEntryFormat.HeaderSize + payloadLength;
@@ -58,7 +62,7 @@ public sealed partial class DiskSpool
             try
             {
                 batch.WriteTo(buffer.AsSpan(SpoolEntryFormat.HeaderSize, payloadLength));
-                SpoolEntryFormat.WriteHeader(buffer.AsSpan(0, total), payloadLength, sequence, events);
+                SpoolEntryFormat.WriteHeader(buffer.AsSpan(0, total), payloadLength, sequence, events, carriedBatches, carriedEvents);
                 segment = EnsureActive(total, sequence);
                 offset = segment.Length;
                 RandomAccess.Write(segment.Handle, buffer.AsSpan(0, total), offset);
@@ -94,7 +98,7 @@ public sealed partial class DiskSpool
                 ArrayPool<byte>.Shared.Return(buffer);
             }
 
-            var info = new EntryInfo(sequence, offset, payloadLength, events);
+            var info = new EntryInfo(sequence, offset, payloadLength, events, carriedBatches, carriedEvents);
             lock (_lock)
             {
                 _nextSequence = sequence + 1;
@@ -268,17 +272,21 @@ public sealed partial class DiskSpool
                 }
                 long batches = 0;
                 long events = 0;
+                ulong carriedBatches = 0;
+                ulong carriedEvents = 0;
                 for (int i = oldest.FirstLive; i < oldest.Entries.Count; i++)
                 {
                     batches++;
                     events += oldest.Entries[i].EventCount;
+                    carriedBatches += oldest.Entries[i].CarriedBatches;
+                    carriedEvents += oldest.Entries[i].CarriedEvents;
                 }
                 ulong from = oldest.FirstLive < oldest.Entries.Count ? oldest.Entries[oldest.FirstLive].Sequence : 0;
                 ulong to = oldest.LastSequence;
                 long depthBefore = _depthBytes;
                 _droppedThrough = Math.Max(_droppedThrough, to);
-                _pendingDroppedBatches += (ulong)batches;
-                _pendingDroppedEvents += (ulong)events;
+                _pendingDroppedBatches += (ulong)batches + carriedBatches;
+                _pendingDroppedEvents += (ulong)events + carriedEvents;
                 _pendingCarrier = _nextSequence;
                 _droppedBatches += batches;
                 _droppedEvents += events;

@@ -36,7 +36,7 @@ public sealed partial class DiskSpool : IDisposable
         public ulong LastSequence => Entries.Count > 0 ? Entries[^1].Sequence : 0;
     }
 
-    private readonly record struct EntryInfo(ulong Sequence, long Offset, int PayloadLength, int EventCount);
+    private readonly record struct EntryInfo(ulong Sequence, long Offset, int PayloadLength, int EventCount, ulong CarriedBatches, ulong CarriedEvents);
 
     private readonly SpoolOptions _options;
     private readonly TimeProvider _time;

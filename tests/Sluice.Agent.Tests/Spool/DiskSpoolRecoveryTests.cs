@@ -7,7 +7,7 @@ namespace Sluice.Agent.Tests.Spool;
 /// <summary>Recovery from torn and corrupt segment tails, at exact byte positions.</summary>
 public sealed class DiskSpoolRecoveryTests : IDisposable
 {
-    private const int HeaderSize = 32;
+    private const int HeaderSize = 48;
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
