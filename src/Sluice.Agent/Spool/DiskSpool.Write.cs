@@ -23,13 +23,7 @@ public sealed partial class DiskSpool
         lock (_writeGate)
         {
             ThrowIfDisposed();
-            int measured = batch.CalculateSize() + LossCounterReserve;
-            if (measured > _maxPayload)
-            {
-                throw new ArgumentException($"batch of {measured - LossCounterReserve} bytes does not fit a spool segment (at most {_maxPayload} bytes; raise {SpoolOptions.Section}:SegmentBytes or lower the batch size)", nameof(batch));
-            }
-            MakeRoom(SpoolEntryFormat.HeaderSize + measured);
-
+            var savedLoss = batch.Loss;
             ulong sequence;
             ulong pendingEvents;
             ulong pendingBatches;
@@ -39,21 +33,35 @@ public sealed partial class DiskSpool
                 pendingEvents = _pendingDroppedEvents;
                 pendingBatches = _pendingDroppedBatches;
             }
-            var savedLoss = batch.Loss;
             batch.Sequence = sequence;
-            if (pendingEvents != 0 || pendingBatches != 0)
+            ApplyPendingDrop(batch, savedLoss, pendingEvents, pendingBatches);
+            int payloadLength = batch.CalculateSize();
+            if (payloadLength + LossCounterReserve > _maxPayload)
             {
-                var loss = batch.Loss?.Clone() ?? new LossCounters();
-                loss.SpoolDroppedEvents += pendingEvents;
-                loss.SpoolDroppedBatches += pendingBatches;
-                batch.Loss = loss;
+                batch.Loss = savedLoss;
+                throw new ArgumentException($"batch of {payloadLength} bytes does not fit a spool segment (at most {_maxPayload - LossCounterReserve} bytes; raise {SpoolOptions.Section}:SegmentBytes or lower the batch size)", nameof(batch));
+            }
+            MakeRoom(SpoolEntryFormat.HeaderSize + payloadLength + LossCounterReserve);
+            lock (_lock)
+            {
+                if (_pendingDroppedEvents != pendingEvents || _pendingDroppedBatches != pendingBatches)
+                {
+                    // Making room dropped segments: this batch carries that drop too.
+                    pendingEvents = _pendingDroppedEvents;
+                    pendingBatches = _pendingDroppedBatches;
+                    ApplyPendingDrop(batch, savedLoss, pendingEvents, pendingBatches);
+                    payloadLength = -1;
+                }
+            }
+            if (payloadLength < 0)
+            {
+                payloadLength = batch.CalculateSize();
             }
             // Whatever spool drop this batch reports (added here, or already set by the caller) is
             // re-reported if this batch is dropped in turn.
             ulong carriedBatches = batch.Loss?.SpoolDroppedBatches ?? 0;
             ulong carriedEvents = batch.Loss?.SpoolDroppedEvents ?? 0;
 
-            int payloadLength = batch.CalculateSize();
             int total = SpoolEntryFormat.HeaderSize + payloadLength;
             int events = batch.Events.Count;
             byte[] buffer = ArrayPool<byte>.Shared.Rent(total);
@@ -123,6 +131,19 @@ public sealed partial class DiskSpool
             }
             return sequence;
         }
+    }
+
+    private static void ApplyPendingDrop(EventBatch batch, LossCounters? callerLoss, ulong pendingEvents, ulong pendingBatches)
+    {
+        if (pendingEvents == 0 && pendingBatches == 0)
+        {
+            batch.Loss = callerLoss;
+            return;
+        }
+        var loss = callerLoss?.Clone() ?? new LossCounters();
+        loss.SpoolDroppedEvents += pendingEvents;
+        loss.SpoolDroppedBatches += pendingBatches;
+        batch.Loss = loss;
     }
 
     /// <summary>With <see cref="FsyncMode.Interval"/>: fsyncs and publishes what was written since the last fsync. Otherwise does nothing.</summary>

@@ -1,13 +1,6 @@
-using System.Net;
 using BenchmarkDotNet.Attributes;
-using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Sluice.Agent.Shipping;
 using Sluice.Agent.Spool;
 using Sluice.Protocol.V1;
@@ -39,15 +32,8 @@ public class ShipperBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddGrpc();
-        builder.Services.AddSingleton<AckCounter>();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
-        _sink = builder.Build();
-        _sink.MapGrpcService<SinkIngestService>();
-        _sink.StartAsync().GetAwaiter().GetResult();
-        string url = _sink.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        _sink = SinkCollector.Start(0);
+        string url = SinkCollector.Url(_sink);
 
         _dir = Directory.CreateTempSubdirectory("sluice-bench-ship-").FullName;
         _spool = DiskSpool.Open(new SpoolOptions { Directory = Path.Combine(_dir, "spool"), MaxBytes = 1024L * 1024 * 1024, SegmentBytes = 16 * 1024 * 1024, Fsync = FsyncMode.Never });
@@ -79,42 +65,12 @@ public class ShipperBenchmarks
     [Benchmark(OperationsPerInvoke = EventsPerBatch * BatchesPerOperation)]
     public async Task AppendAndShip()
     {
-        var acks = _sink.Services.GetRequiredService<AckCounter>();
+        var acks = _sink.Services.GetRequiredService<SinkCollector.AckCounter>();
         var done = acks.WaitFor(BatchesPerOperation);
         foreach (var batch in _batches)
         {
             _spool.Append(batch);
         }
         await done;
-    }
-
-    private sealed class AckCounter
-    {
-        private int _remaining;
-        private TaskCompletionSource _done = new();
-
-        public Task WaitFor(int count)
-        {
-            _done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _remaining, count);
-            return _done.Task;
-        }
-
-        public void Acked()
-        {
-            if (Interlocked.Decrement(ref _remaining) == 0)
-            {
-                _done.TrySetResult();
-            }
-        }
-    }
-
-    private sealed class SinkIngestService(AckCounter acks) : Ingest.IngestBase
-    {
-        public override Task<Ack> Send(EventBatch request, ServerCallContext context)
-        {
-            acks.Acked();
-            return Task.FromResult(new Ack { Sequence = request.Sequence, EventsStored = (uint)request.Events.Count });
-        }
     }
 }
