@@ -1,5 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
+using Sluice.Agent.Configuration;
+using Sluice.Agent.Monitoring;
+using Sluice.Agent.Status;
 using Sluice.Audit.Netlink;
 
 namespace Sluice.Agent.Cli;
@@ -10,20 +13,27 @@ internal static class StatusCommand
     public static Command Create()
     {
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var socket = new Option<string?>("--socket")
+        {
+            Description = "Status socket of a running agent (default: Status:Socket from the agent config, /run/sluice/agent.sock).",
+        };
         var command = new Command("status", "Show the kernel audit status (the fields of auditctl -s), the consumer's name and the rule count.");
         command.Options.Add(json);
-        command.SetAction(parse => Run(parse.GetValue(json), Console.Out, Console.Error));
+        command.Options.Add(socket);
+        command.SetAction(parse => Run(parse.GetValue(json), Console.Out, Console.Error, parse.GetValue(socket)));
         return command;
     }
 
-    internal static int Run(bool json, TextWriter stdout, TextWriter stderr)
+    internal static int Run(bool json, TextWriter stdout, TextWriter stderr, string? socketPath = null)
     {
         AuditStatus status;
+        AuditFeatureState features;
         int rules;
         try
         {
             using var client = AuditControlClient.Open();
             status = client.GetStatus();
+            features = client.GetFeatures();
             rules = client.ListRules().Count;
         }
         catch (AuditException e)
@@ -32,18 +42,53 @@ internal static class StatusCommand
             return e.Kind == AuditErrorKind.PermissionDenied ? 4 : 1;
         }
         string? comm = ProcessNames.Comm(status.Pid);
+        var agent = StatusServer.Query(socketPath ?? DefaultSocket(), TimeSpan.FromSeconds(2));
         if (json)
         {
-            stdout.WriteLine(ToJson(status, comm, rules));
+            stdout.WriteLine(ToJson(status, features, comm, rules, agent));
         }
         else
         {
-            WriteText(stdout, status, comm, rules);
+            WriteText(stdout, status, features, comm, rules);
+            if (agent is not null)
+            {
+                WriteAgent(stdout, agent);
+            }
         }
         return 0;
     }
 
-    internal static string ToJson(AuditStatus status, string? comm, int rules)
+    private static string DefaultSocket()
+    {
+        try
+        {
+            return AgentConfiguration.Load(null).Status.Socket;
+        }
+        catch (ConfigurationException)
+        {
+            return new StatusOptions().Socket;
+        }
+    }
+
+    internal static void WriteAgent(TextWriter o, MetricsSnapshot a)
+    {
+        o.WriteLine($"agent running since {a.StartedUtc:u}, mode {a.Mode}{(a.Immutable ? " (kernel immutable)" : "")}");
+        o.WriteLine($"  rate        {a.EventsPerSecond:0.0} events/s, {a.RecordsPerSecond:0.0} records/s (peak {a.PeakRecordsPerSecond:0.0})");
+        o.WriteLine($"  events      {a.Records} records drained, {a.Events} events, {a.Filtered} filtered, {a.Written} written, {a.WriteFailures} write failures");
+        o.WriteLine($"  loss        kernel_lost {a.KernelLost}, socket_drops {a.SocketDrops} ({a.SocketOverrunErrors} ENOBUFS), serial_gaps {a.SerialGaps}, " +
+            $"evicted {a.ReassemblyEvicted}, spool_dropped {a.SpoolDropped}, truncated {a.Truncated}, total {a.TotalLoss}");
+        o.WriteLine($"  stalls      backlog_wait_time_actual +{a.BacklogWaitTimeActual} since start");
+        o.WriteLine($"  drain       every {a.IntervalMs} ms{(a.Continuous ? " (continuous)" : "")}, buffer {a.ReceiveBufferBytes} bytes " +
+            $"(sized {a.WantedBufferBytes}), fill {a.SocketFill:P1}, truesize {a.TruesizeBytes} B/record");
+        o.WriteLine($"  kernel      backlog {a.Backlog}/{a.BacklogLimit}, {a.Adjustments} adjustments, {a.WatchdogReasserts} reasserted, {a.ReplaceRequests} claim attempts by others");
+        o.WriteLine($"  rules       {a.RulesLoaded} loaded, hash {a.RulesHash}");
+        foreach (var f in a.FilterRules)
+        {
+            o.WriteLine($"  filter      {f.Name} ({f.Action}): matched {f.Matched}, dropped {f.Dropped}");
+        }
+    }
+
+    internal static string ToJson(AuditStatus status, AuditFeatureState features, string? comm, int rules, MetricsSnapshot? agent = null)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -58,6 +103,8 @@ internal static class StatusCommand
             w.WriteNumber("backlog", status.Backlog);
             WriteOptional(w, "backlog_wait_time", status.BacklogWaitTime);
             WriteOptional(w, "backlog_wait_time_actual", status.BacklogWaitTimeActual);
+            w.WriteNumber("loginuid_immutable", features.LoginUidImmutable ? 1 : 0);
+            w.WriteBoolean("loginuid_immutable_locked", features.Locked);
             WriteOptional(w, "feature_bitmap", status.FeatureBitmap);
             w.WriteStartArray("features");
             foreach (var f in status.Features)
@@ -74,6 +121,11 @@ internal static class StatusCommand
                 w.WriteString("consumer_comm", comm);
             }
             w.WriteNumber("rules", rules);
+            if (agent is not null)
+            {
+                w.WritePropertyName("agent");
+                JsonSerializer.Serialize(w, agent, StatusJson.Default.MetricsSnapshot);
+            }
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
@@ -88,7 +140,7 @@ internal static class StatusCommand
     }
 
     // Same names and order as auditctl -s, then our additions.
-    internal static void WriteText(TextWriter o, AuditStatus s, string? comm, int rules)
+    internal static void WriteText(TextWriter o, AuditStatus s, AuditFeatureState features, string? comm, int rules)
     {
         o.WriteLine($"enabled {s.Enabled}");
         o.WriteLine($"failure {s.Failure}");
@@ -105,6 +157,7 @@ internal static class StatusCommand
         {
             o.WriteLine($"backlog_wait_time_actual {actual}");
         }
+        o.WriteLine($"loginuid_immutable {(features.LoginUidImmutable ? 1 : 0)} {(features.Locked ? "locked" : "unlocked")}");
         if (s.FeatureBitmap is uint bits)
         {
             o.WriteLine($"feature_bitmap 0x{bits:x} ({string.Join(", ", s.Features)})");

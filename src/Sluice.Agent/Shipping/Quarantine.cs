@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Grpc.Core;
+using GrpcStatus = Grpc.Core.Status;
 using Sluice.Agent.Spool;
 
 namespace Sluice.Agent.Shipping;
@@ -33,7 +33,7 @@ internal sealed class Quarantine
     /// <summary>Quarantined batches deleted to keep the directory under its cap.</summary>
     public long DeletedOverCap => Interlocked.Read(ref _deleted);
 
-    public void Put(ulong sequence, ReadOnlyMemory<byte> payload, Status status)
+    public void Put(ulong sequence, ReadOnlyMemory<byte> payload, GrpcStatus status)
     {
         Directory.CreateDirectory(_directory);
         string stem = Path.Combine(_directory, sequence.ToString("D20", CultureInfo.InvariantCulture));

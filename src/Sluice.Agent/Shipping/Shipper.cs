@@ -1,4 +1,5 @@
 using Grpc.Core;
+using GrpcStatus = Grpc.Core.Status;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
@@ -35,7 +36,7 @@ public sealed class Shipper : IDisposable
     {
     }
 
-    private readonly record struct Outcome(OutcomeKind Kind, Ack? Ack = null, Status Status = default, string? Reason = null);
+    private readonly record struct Outcome(OutcomeKind Kind, Ack? Ack = null, GrpcStatus Status = default, string? Reason = null);
 
     private readonly DiskSpool _spool;
     private readonly ShipperOptions _options;

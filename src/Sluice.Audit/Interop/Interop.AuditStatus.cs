@@ -37,6 +37,18 @@ internal static partial class Interop
     public const uint AUDIT_FEATURE_BITMAP_LOST_RESET = 0x00000020;
     public const uint AUDIT_FEATURE_BITMAP_FILTER_FS = 0x00000040;
 
+    public const uint AUDIT_FEATURE_ONLY_UNSET_LOGINUID = 0;
+    public const uint AUDIT_FEATURE_LOGINUID_IMMUTABLE = 1;
+
+    [StructLayout(LayoutKind.Explicit, Size = 16)]
+    public struct audit_features
+    {
+        [FieldOffset(0)] public uint vers;
+        [FieldOffset(4)] public uint mask;
+        [FieldOffset(8)] public uint features;
+        [FieldOffset(12)] public uint @lock;
+    }
+
     /// <summary>Size of the full 11-field struct; older kernels send a prefix of it.</summary>
     public const int AUDIT_STATUS_SIZE = 44;
 

@@ -171,5 +171,26 @@ internal sealed unsafe class NetlinkAuditSocket : IDisposable
         public long tv_usec;
     }
 
+    /// <summary>Waits until the socket is readable; false on timeout.</summary>
+    public bool Poll(TimeSpan timeout)
+    {
+        pollfd pfd = default;
+        pfd.fd = Fd;
+        pfd.events = POLLIN;
+        int ms = timeout == Timeout.InfiniteTimeSpan ? -1 : (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+        while (true)
+        {
+            int rc = poll(&pfd, 1, ms);
+            if (rc >= 0)
+            {
+                return rc > 0;
+            }
+            if (LibC.errno != EINTR)
+            {
+                return false;
+            }
+        }
+    }
+
     public void Dispose() => _handle.Dispose();
 }

@@ -43,6 +43,17 @@ public sealed class AuditControlClient : IDisposable
     /// <summary>AUDIT_GET: the current status. Accepts the shorter struct of older kernels.</summary>
     public AuditStatus GetStatus()
     {
+        var status = TryGetStatus(out int errno);
+        if (status is null)
+        {
+            throw errno == Errno.EPERM ? PermissionError(errno, "read the audit status (AUDIT_GET)") : Error(errno, "read the audit status (AUDIT_GET)");
+        }
+        return status;
+    }
+
+    /// <summary>AUDIT_GET without throwing for a refused request (used while explaining another error).</summary>
+    private AuditStatus? TryGetStatus(out int errno)
+    {
         AuditStatus? status = null;
         int rc = _channel.Request(AUDIT_GET, default, (type, body) =>
         {
@@ -53,11 +64,35 @@ public sealed class AuditControlClient : IDisposable
             status = ParseStatus(body.ToArray());
             return true;
         });
+        errno = rc < 0 ? -rc : 0;
+        if (rc >= 0 && status is null)
+        {
+            throw new AuditException(AuditErrorKind.Protocol, 0, "AUDIT_GET was acknowledged without a status reply");
+        }
+        return rc < 0 ? null : status;
+    }
+
+    /// <summary>AUDIT_GET_FEATURE: the loginuid_immutable feature and whether it is locked.</summary>
+    public AuditFeatureState GetFeatures()
+    {
+        AuditFeatureState? state = null;
+        int rc = _channel.Request(AUDIT_GET_FEATURE, default, (type, body) =>
+        {
+            if (type != AUDIT_GET_FEATURE || body.Length < 16)
+            {
+                return false;
+            }
+            uint features = BinaryPrimitives.ReadUInt32LittleEndian(body.Slice(8));
+            uint locked = BinaryPrimitives.ReadUInt32LittleEndian(body.Slice(12));
+            uint bit = 1u << (int)AUDIT_FEATURE_LOGINUID_IMMUTABLE;
+            state = new AuditFeatureState((features & bit) != 0, (locked & bit) != 0);
+            return true;
+        });
         if (rc < 0)
         {
-            throw Error(-rc, "read the audit status (AUDIT_GET)");
+            throw Error(-rc, "read the audit features (AUDIT_GET_FEATURE)");
         }
-        return status ?? throw new AuditException(AuditErrorKind.Protocol, 0, "AUDIT_GET was acknowledged without a status reply");
+        return state ?? throw new AuditException(AuditErrorKind.Protocol, 0, "AUDIT_GET_FEATURE was acknowledged without a reply");
     }
 
     internal static AuditStatus ParseStatus(ReadOnlySpan<byte> body)
@@ -197,14 +232,7 @@ public sealed class AuditControlClient : IDisposable
         if (errno == Errno.EPERM)
         {
             // EPERM means either "locked" or "not allowed"; only the status tells which.
-            bool immutable = false;
-            try
-            {
-                immutable = GetStatus().IsImmutable;
-            }
-            catch (AuditException)
-            {
-            }
+            bool immutable = TryGetStatus(out _)?.IsImmutable == true;
             return immutable
                 ? new AuditException(AuditErrorKind.Immutable, errno,
                     $"cannot {what}: audit configuration is locked (immutable) until reboot")
@@ -229,15 +257,7 @@ public sealed class AuditControlClient : IDisposable
     {
         if (errno == Errno.EEXIST)
         {
-            uint pid = 0;
-            try
-            {
-                pid = GetStatus().Pid;
-            }
-            catch (AuditException)
-            {
-            }
-            return ConsumerRegistered(pid);
+            return ConsumerRegistered(TryGetStatus(out _)?.Pid ?? 0);
         }
         if (errno == Errno.EACCES && requested == 0)
         {

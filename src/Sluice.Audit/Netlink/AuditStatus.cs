@@ -56,3 +56,8 @@ public static class AuditFeatures
         return names;
     }
 }
+
+/// <summary>The loginuid_immutable feature (AUDIT_GET_FEATURE), as <c>auditctl -s</c> shows it.</summary>
+/// <param name="LoginUidImmutable">Once set, a process's loginuid cannot change.</param>
+/// <param name="Locked">The feature's setting is locked until reboot.</param>
+public readonly record struct AuditFeatureState(bool LoginUidImmutable, bool Locked);

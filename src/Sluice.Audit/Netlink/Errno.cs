@@ -1,6 +1,6 @@
 namespace Sluice.Audit.Netlink;
 
-/// <summary>Linux errno numbers and their symbolic names (asm-generic/errno-base.h, errno.h).</summary>
+/// <summary>The errno numbers the netlink code checks for, and their names for messages.</summary>
 public static class Errno
 {
     public const int EPERM = 1;
@@ -18,21 +18,5 @@ public static class Errno
     public const int EAFNOSUPPORT = 97;
 
     /// <summary>The symbolic name of an errno, e.g. 13 → "EACCES", or "errno N".</summary>
-    public static string Name(int errno) => errno switch
-    {
-        EPERM => "EPERM",
-        ENOENT => "ENOENT",
-        ESRCH => "ESRCH",
-        EINTR => "EINTR",
-        EAGAIN => "EAGAIN",
-        ENOMEM => "ENOMEM",
-        EACCES => "EACCES",
-        EEXIST => "EEXIST",
-        EINVAL => "EINVAL",
-        ENOBUFS => "ENOBUFS",
-        ECONNREFUSED => "ECONNREFUSED",
-        EPROTONOSUPPORT => "EPROTONOSUPPORT",
-        EAFNOSUPPORT => "EAFNOSUPPORT",
-        _ => $"errno {errno}",
-    };
+    public static string Name(int errno) => Tables.ErrnoTable.Name(errno) ?? $"errno {errno}";
 }

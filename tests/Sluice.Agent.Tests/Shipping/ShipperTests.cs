@@ -235,13 +235,13 @@ public sealed class ShipperTests
     [InlineData(StatusCode.Unimplemented, false)]
     public void IsTransient_StatusCode_OnlyTransientCodesRetried(StatusCode code, bool transient)
     {
-        Assert.Equal(transient, ShippingResilience.IsTransient(new RpcException(new Status(code, "x"))));
+        Assert.Equal(transient, ShippingResilience.IsTransient(new RpcException(new Grpc.Core.Status(code, "x"))));
     }
 
     [Fact]
     public void IsTransient_ResourceExhaustedWithPushback_RetriedAfterTheHint()
     {
-        var e = new RpcException(new Status(StatusCode.ResourceExhausted, "busy"), new Metadata { { ShippingResilience.PushbackTrailer, "250" } });
+        var e = new RpcException(new Grpc.Core.Status(StatusCode.ResourceExhausted, "busy"), new Metadata { { ShippingResilience.PushbackTrailer, "250" } });
         Assert.True(ShippingResilience.IsTransient(e));
         Assert.Equal(TimeSpan.FromMilliseconds(250), ShippingResilience.ServerDelay(e));
     }

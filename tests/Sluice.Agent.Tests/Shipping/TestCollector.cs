@@ -159,20 +159,20 @@ public sealed class TestCollector : IAsyncDisposable
         switch (fault)
         {
             case Fault.Unavailable:
-                throw new RpcException(new Status(StatusCode.Unavailable, "scripted: collector unavailable"));
+                throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable, "scripted: collector unavailable"));
             case Fault.Internal:
-                throw new RpcException(new Status(StatusCode.Internal, "scripted: internal error"));
+                throw new RpcException(new Grpc.Core.Status(StatusCode.Internal, "scripted: internal error"));
             case Fault.ResourceExhaustedWithHint:
-                throw new RpcException(new Status(StatusCode.ResourceExhausted, "scripted: shedding load"), new Metadata { { "grpc-retry-pushback-ms", "30" } });
+                throw new RpcException(new Grpc.Core.Status(StatusCode.ResourceExhausted, "scripted: shedding load"), new Metadata { { "grpc-retry-pushback-ms", "30" } });
             case Fault.ResourceExhaustedNoHint:
-                throw new RpcException(new Status(StatusCode.ResourceExhausted, "scripted: message too large"));
+                throw new RpcException(new Grpc.Core.Status(StatusCode.ResourceExhausted, "scripted: message too large"));
             case Fault.InvalidArgument:
-                throw new RpcException(new Status(StatusCode.InvalidArgument, $"scripted: batch {batch.Sequence} events[0].serial is 0"));
+                throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"scripted: batch {batch.Sequence} events[0].serial is 0"));
             case Fault.Unimplemented:
-                throw new RpcException(new Status(StatusCode.Unimplemented, "scripted: unknown method"));
+                throw new RpcException(new Grpc.Core.Status(StatusCode.Unimplemented, "scripted: unknown method"));
             case Fault.CutBeforeStore:
                 context.GetHttpContext().Abort();
-                throw new RpcException(new Status(StatusCode.Cancelled, "scripted: cut"));
+                throw new RpcException(new Grpc.Core.Status(StatusCode.Cancelled, "scripted: cut"));
         }
         var ack = Store(batch);
         switch (fault)
@@ -182,7 +182,7 @@ public sealed class TestCollector : IAsyncDisposable
                 break;
             case Fault.CutAfterStore:
                 context.GetHttpContext().Abort();
-                throw new RpcException(new Status(StatusCode.Cancelled, "scripted: cut"));
+                throw new RpcException(new Grpc.Core.Status(StatusCode.Cancelled, "scripted: cut"));
         }
         return ack;
     }
@@ -220,11 +220,11 @@ public sealed class TestCollector : IAsyncDisposable
         string? header = context.RequestHeaders.GetValue("authorization");
         if (header is null)
         {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "no bearer token"));
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Unauthenticated, "no bearer token"));
         }
         if (header != "Bearer " + Token)
         {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "unknown agent token"));
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Unauthenticated, "unknown agent token"));
         }
     }
 

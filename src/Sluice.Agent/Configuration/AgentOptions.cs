@@ -1,0 +1,215 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Sluice.Agent.Configuration;
+
+/// <summary>How the agent gets records.</summary>
+public enum AgentMode
+{
+    /// <summary>Own kernel audit: stop auditd, configure the kernel, load rules, claim the consumer PID.</summary>
+    Unicast,
+    /// <summary>Compatibility: leave auditd running and listen on AUDIT_NLGRP_READLOG. No settings or rules change.</summary>
+    Multicast,
+}
+
+/// <summary>What to do when another process is the registered audit consumer at start.</summary>
+public enum TakeoverPolicy
+{
+    /// <summary>Stop auditd; refuse any other consumer, naming it.</summary>
+    Auditd,
+    /// <summary>Stop auditd, and SIGTERM any other consumer too.</summary>
+    Force,
+    /// <summary>Never stop anything: refuse if any consumer is registered.</summary>
+    Never,
+}
+
+/// <summary>The agent's configuration: agent.json, overridden by SLUICE_* environment variables.</summary>
+public sealed class AgentOptions
+{
+    public AgentMode Mode { get; set; } = AgentMode.Unicast;
+
+    public TakeoverPolicy Takeover { get; set; } = TakeoverPolicy.Auditd;
+
+    /// <summary>Disable (systemd) auditd.service and audit-rules.service while the agent owns audit.</summary>
+    public bool DisableAuditdService { get; set; } = true;
+
+    /// <summary>Seconds to wait for the kernel to show no consumer after stopping auditd.</summary>
+    [Range(1, 300)]
+    public int TakeoverTimeoutSeconds { get; set; } = 15;
+
+    /// <summary>Holds the kernel snapshot (kernel-state.json) and the rules the agent added.</summary>
+    [Required(AllowEmptyStrings = false)]
+    public string StateDirectory { get; set; } = "/var/lib/sluice";
+
+    [Required]
+    [ValidateObjectMembers]
+    public KernelOptions Kernel { get; set; } = new();
+
+    [Required]
+    public RulesOptions Rules { get; set; } = new();
+
+    [Required]
+    [ValidateObjectMembers]
+    public DrainOptions Drain { get; set; } = new();
+
+    [Required]
+    [ValidateObjectMembers]
+    public ReservoirOptions Reservoir { get; set; } = new();
+
+    [Required]
+    [ValidateObjectMembers]
+    public MonitorOptions Monitor { get; set; } = new();
+
+    [Required]
+    [ValidateObjectMembers]
+    public ReassemblyOptions Reassembly { get; set; } = new();
+
+    /// <summary>Ordered filter rules; the first that matches decides. No match keeps the event.</summary>
+    [ValidateEnumeratedItems]
+    public List<FilterRuleOptions> Filters { get; set; } = new();
+
+    [Required]
+    public SinkOptions Sink { get; set; } = new();
+
+    [Required]
+    [ValidateObjectMembers]
+    public StatusOptions Status { get; set; } = new();
+}
+
+/// <summary>Kernel settings applied at start, one field at a time.</summary>
+public sealed class KernelOptions
+{
+    /// <summary>0 silent, 1 printk (default), 2 panic (only with AllowPanic).</summary>
+    [Range(0, 2)]
+    public uint Failure { get; set; } = 1;
+
+    [Range(1, 16_777_216)]
+    public uint BacklogLimit { get; set; } = 65752;
+
+    /// <summary>Upper bound the loss monitor may raise backlog_limit to.</summary>
+    [Range(1, 16_777_216)]
+    public uint MaxBacklogLimit { get; set; } = 524_288;
+
+    /// <summary>Jiffies a task may sleep when the backlog is full; 0 = never stall the host.</summary>
+    [Range(0, 600_000)]
+    public uint BacklogWaitTime { get; set; }
+
+    [Range(0, 1_000_000)]
+    public uint RateLimit { get; set; }
+
+    /// <summary>Allow "-e 2" (immutable until reboot) from the rules file.</summary>
+    public bool AllowImmutable { get; set; }
+
+    /// <summary>Allow failure mode 2 (panic on the first lost record).</summary>
+    public bool AllowPanic { get; set; }
+}
+
+public sealed class RulesOptions
+{
+    public const string DefaultFile = "/etc/sluice/audit.rules";
+
+    /// <summary>Rules files in auditctl syntax, loaded in order. Not set: /etc/sluice/audit.rules; empty: no rules.</summary>
+    /// <remarks>Null by default because the configuration binder appends to a pre-filled list.</remarks>
+    public List<string>? Files { get; set; }
+
+    public IReadOnlyList<string> EffectiveFiles => Files ?? [DefaultFile];
+
+    /// <summary>Delete every loaded rule not in the files, not only those the agent added before.</summary>
+    public bool OwnAllRules { get; set; }
+}
+
+public sealed class DrainOptions
+{
+    /// <summary>Time between drains when calm.</summary>
+    [Range(1, 60_000)]
+    public int IntervalMs { get; set; } = 200;
+
+    /// <summary>Shortest interval under pressure; at this floor the drain reads continuously.</summary>
+    [Range(1, 60_000)]
+    public int MinIntervalMs { get; set; } = 10;
+
+    /// <summary>At most this many records per drain; a drain that hits it runs again at once.</summary>
+    [Range(64, 10_000_000)]
+    public int BatchCap { get; set; } = 50_000;
+
+    /// <summary>Datagrams per recvmmsg call.</summary>
+    [Range(1, 1024)]
+    public int ReceiveBatch { get; set; } = 64;
+}
+
+public sealed class ReservoirOptions
+{
+    /// <summary>Receive buffer requested at start, before any rate is measured.</summary>
+    [Range(65_536, int.MaxValue / 2)]
+    public int InitialBufferBytes { get; set; } = 32 << 20;
+
+    /// <summary>Cap for the receive buffer (SO_RCVBUFFORCE).</summary>
+    [Range(65_536, int.MaxValue / 2)]
+    public int MaxBufferBytes { get; set; } = 256 << 20;
+
+    /// <summary>Estimated kernel memory per queued record (skb truesize), until measured.</summary>
+    [Range(256, 65_536)]
+    public int RecordTruesizeBytes { get; set; } = 1280;
+
+    /// <summary>Safety factor over rate × interval × truesize.</summary>
+    [Range(1.0, 100.0)]
+    public double Headroom { get; set; } = 4.0;
+}
+
+public sealed class MonitorOptions
+{
+    [Range(100, 60_000)]
+    public int IntervalMs { get; set; } = 1000;
+
+    /// <summary>Socket fill (0..1) above which the drain is sped up.</summary>
+    [Range(0.05, 0.95)]
+    public double FillThreshold { get; set; } = 0.5;
+
+    /// <summary>Calm monitor ticks before the interval is relaxed one step.</summary>
+    [Range(1, 3600)]
+    public int CalmTicksToRelax { get; set; } = 30;
+
+    /// <summary>Check that nobody else changed settings or rules, and reassert them.</summary>
+    public bool Watchdog { get; set; } = true;
+}
+
+public sealed class ReassemblyOptions
+{
+    [Range(1, 600_000)]
+    public int TimeoutMs { get; set; } = 2000;
+
+    [Range(16, 10_000_000)]
+    public int MaxInFlightEvents { get; set; } = 65_536;
+
+    [Range(65_536, int.MaxValue)]
+    public long MaxInFlightBytes { get; set; } = 64L << 20;
+}
+
+/// <summary>Where events go.</summary>
+public enum SinkType
+{
+    /// <summary>JSON Lines, one event per line, in the replay format, to a file.</summary>
+    JsonLines,
+    /// <summary>JSON Lines to standard output.</summary>
+    Stdout,
+    /// <summary>Disk spool, then gRPC to the collector.</summary>
+    Collector,
+}
+
+public sealed class SinkOptions
+{
+    public SinkType Type { get; set; } = SinkType.JsonLines;
+
+    /// <summary>File for <see cref="SinkType.JsonLines"/>.</summary>
+    public string Path { get; set; } = "/var/log/sluice/events.jsonl";
+}
+
+public sealed class StatusOptions
+{
+    /// <summary>Unix socket on which the running agent answers status queries.</summary>
+    [Required(AllowEmptyStrings = false)]
+    public string Socket { get; set; } = "/run/sluice/agent.sock";
+
+    /// <summary>"127.0.0.1:9464" to serve Prometheus text metrics; empty for none.</summary>
+    public string MetricsListen { get; set; } = "";
+}

@@ -1,0 +1,155 @@
+using Microsoft.Extensions.Logging;
+using Sluice.Audit.Netlink;
+
+namespace Sluice.Agent.Kernel;
+
+/// <summary>Stops, starts, disables and enables the audit daemon on this host.</summary>
+public sealed partial class AuditdService(ICommandRunner commands, ILogger<AuditdService> logger, TimeProvider time)
+{
+    private static readonly TimeSpan s_commandTimeout = TimeSpan.FromSeconds(60);
+
+    // Units that would fight the agent over settings and rules at reboot or on
+    // `augenrules --load` (DESIGN.md "Taking over from auditd").
+    private static readonly string[] s_units = ["auditd.service", "audit-rules.service"];
+
+    public static bool IsSystemd => Directory.Exists("/run/systemd/system");
+
+    /// <summary>
+    /// Stops auditd (registered as consumer <paramref name="pid"/>): `service auditd stop`, else
+    /// `auditctl --signal stop`, else SIGTERM; then waits until the kernel shows no consumer.
+    /// </summary>
+    /// <exception cref="TimeoutException">The consumer is still registered after the timeout.</exception>
+    public void Stop(AuditControlClient control, uint pid, TimeSpan timeout)
+    {
+        // On systemd, `systemctl stop auditd` is refused (RefuseManualStop=yes); `service`
+        // goes through the unit's own stop path or the init script.
+        var attempts = new List<(string File, string[] Args)>();
+        if (commands.Exists("service"))
+        {
+            attempts.Add(("service", ["auditd", "stop"]));
+        }
+        if (commands.Exists("auditctl"))
+        {
+            attempts.Add(("auditctl", ["--signal", "stop"]));
+        }
+        foreach (var (file, args) in attempts)
+        {
+            var (code, output) = commands.Run(file, args, s_commandTimeout);
+            Log.StopAttempt(logger, $"{file} {string.Join(' ', args)}", code, output);
+            if (WaitForNoConsumer(control, TimeSpan.FromSeconds(Math.Min(5, timeout.TotalSeconds))))
+            {
+                return;
+            }
+        }
+        Terminate(pid);
+        if (!WaitForNoConsumer(control, timeout))
+        {
+            throw new TimeoutException($"auditd (pid {pid}) is still the registered audit consumer {timeout.TotalSeconds:0}s after being asked to stop");
+        }
+    }
+
+    /// <summary>Sends SIGTERM to a consumer that is not auditd (takeover: force).</summary>
+    public void Terminate(uint pid)
+    {
+        Log.Terminating(logger, pid, ProcessNames.Comm(pid) ?? "unknown");
+        if (Tmds.Linux.LibC.kill((int)pid, Tmds.Linux.LibC.SIGTERM) < 0)
+        {
+            Log.KillFailed(logger, pid, Tmds.Linux.LibC.errno);
+        }
+    }
+
+    /// <summary>Polls AUDIT_GET until no consumer is registered, or the dead one is gone.</summary>
+    public bool WaitForNoConsumer(AuditControlClient control, TimeSpan timeout)
+    {
+        long start = time.GetTimestamp();
+        while (true)
+        {
+            uint pid = control.GetStatus().Pid;
+            // A consumer that exited leaves its pid until kauditd next fails to reach it; a
+            // process that no longer exists cannot hold the claim (the next claim succeeds).
+            if (pid == 0 || !Directory.Exists($"/proc/{pid}"))
+            {
+                return true;
+            }
+            if (time.GetElapsedTime(start) > timeout)
+            {
+                return false;
+            }
+            Thread.Sleep(100);
+        }
+    }
+
+    /// <summary>Disables the audit units that are enabled; returns the ones it disabled.</summary>
+    public List<string> DisableUnits()
+    {
+        var disabled = new List<string>();
+        if (!IsSystemd || !commands.Exists("systemctl"))
+        {
+            return disabled;
+        }
+        foreach (var unit in s_units)
+        {
+            var (_, state) = commands.Run("systemctl", ["is-enabled", unit], s_commandTimeout);
+            if (state.Trim() != "enabled")
+            {
+                continue;
+            }
+            var (code, output) = commands.Run("systemctl", ["disable", unit], s_commandTimeout);
+            Log.UnitChanged(logger, "disable", unit, code, output);
+            if (code == 0)
+            {
+                disabled.Add(unit);
+            }
+        }
+        return disabled;
+    }
+
+    public void EnableUnits(IEnumerable<string> units)
+    {
+        foreach (var unit in units)
+        {
+            var (code, output) = commands.Run("systemctl", ["enable", unit], s_commandTimeout);
+            Log.UnitChanged(logger, "enable", unit, code, output);
+        }
+    }
+
+    /// <summary>Starts auditd again and waits until it is the registered consumer.</summary>
+    /// <returns>True if auditd registered within the timeout.</returns>
+    public bool Start(AuditControlClient control, TimeSpan timeout)
+    {
+        var (file, args) = commands.Exists("service")
+            ? ("service", new[] { "auditd", "start" })
+            : IsSystemd ? ("systemctl", new[] { "start", "auditd.service" }) : ("auditd", Array.Empty<string>());
+        var (code, output) = commands.Run(file, args, s_commandTimeout);
+        Log.StartAttempt(logger, $"{file} {string.Join(' ', args)}", code, output);
+        long start = time.GetTimestamp();
+        while (time.GetElapsedTime(start) < timeout)
+        {
+            uint pid = control.GetStatus().Pid;
+            if (pid != 0 && ProcessNames.Comm(pid) == "auditd")
+            {
+                return true;
+            }
+            Thread.Sleep(100);
+        }
+        return false;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Asked auditd to stop with `{Command}`: exit {Code} {Output}")]
+        public static partial void StopAttempt(ILogger logger, string command, int code, string output);
+
+        [LoggerMessage(2, LogLevel.Warning, "Sending SIGTERM to the audit consumer pid {Pid} ({Comm})")]
+        public static partial void Terminating(ILogger logger, uint pid, string comm);
+
+        [LoggerMessage(3, LogLevel.Warning, "kill({Pid}, SIGTERM) failed: errno {Errno}")]
+        public static partial void KillFailed(ILogger logger, uint pid, int errno);
+
+        [LoggerMessage(4, LogLevel.Information, "systemctl {Verb} {Unit}: exit {Code} {Output}")]
+        public static partial void UnitChanged(ILogger logger, string verb, string unit, int code, string output);
+
+        [LoggerMessage(5, LogLevel.Information, "Started auditd with `{Command}`: exit {Code} {Output}")]
+        public static partial void StartAttempt(ILogger logger, string command, int code, string output);
+    }
+}

@@ -1,0 +1,154 @@
+using Microsoft.Extensions.Logging;
+using Quartz;
+using Sluice.Agent.Configuration;
+using Sluice.Agent.Draining;
+using Sluice.Agent.Kernel;
+using Sluice.Audit.Netlink;
+
+namespace Sluice.Agent.Monitoring;
+
+/// <summary>
+/// Every second, on a control socket of its own: reads every loss signal (kernel lost,
+/// socket drops and ENOBUFS, serial gaps, evictions, backlog, stall time, socket fill), adds
+/// them to the totals, and pushes back through the <see cref="BackpressurePolicy"/>.
+/// </summary>
+[DisallowConcurrentExecution]
+public sealed partial class LossMonitorJob(
+    DrainController controller, AgentMetrics metrics, AgentOptions options, KernelSession session, ILogger<LossMonitorJob> logger) : IJob
+{
+    public static readonly JobKey Key = new("loss-monitor", "sluice");
+
+    private readonly BackpressurePolicy _policy = new(options.Monitor.FillThreshold, options.Monitor.CalmTicksToRelax);
+    private bool _primed;
+    private uint _lost;
+    private uint _waitActual;
+    private uint _drops;
+    private long _overruns;
+    private long _replaces;
+    private long _truncated;
+    private long _events;
+    private long _eventsStamp;
+    private PipelineLoss _pipeline;
+
+    public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+    {
+        if (!controller.IsRunning)
+        {
+            return ValueTask.CompletedTask;
+        }
+        Tick(session.MonitorControl);
+        return ValueTask.CompletedTask;
+    }
+
+    internal void Tick(AuditControlClient control)
+    {
+        var status = control.GetStatus();
+        var socket = controller.Socket;
+        var memory = socket.GetMemoryInfo();
+        var counters = socket.Counters;
+        var pipeline = controller.PipelineLoss;
+        uint waitActual = status.BacklogWaitTimeActual ?? 0;
+        if (!_primed)
+        {
+            // Loss before the agent started is not the agent's to report; start from here.
+            (_lost, _waitActual, _drops, _overruns, _replaces, _pipeline, _primed) =
+                (status.Lost, waitActual, memory.Drops, counters.Overruns, counters.ReplaceRequests, pipeline, true);
+            _truncated = counters.Truncated;
+        }
+        var reading = new LossReading(
+            KernelLost: Delta(status.Lost, _lost),
+            SocketDrops: Delta(memory.Drops, _drops),
+            OverrunErrors: counters.Overruns - _overruns,
+            SerialGaps: pipeline.SerialGaps - _pipeline.SerialGaps,
+            Evicted: pipeline.Evicted - _pipeline.Evicted,
+            WaitTimeActual: Delta(waitActual, _waitActual),
+            SocketFill: memory.Fill,
+            Backlog: status.Backlog,
+            BacklogLimit: status.BacklogLimit);
+        long parseErrors = pipeline.ParseErrors - _pipeline.ParseErrors;
+        long replaces = counters.ReplaceRequests - _replaces;
+        (_lost, _waitActual, _drops, _overruns, _replaces, _pipeline) =
+            (status.Lost, waitActual, memory.Drops, counters.Overruns, counters.ReplaceRequests, pipeline);
+
+        metrics.AddKernelLost(reading.KernelLost);
+        metrics.AddSocketDrops(reading.SocketDrops);
+        metrics.AddSocketOverrunErrors(reading.OverrunErrors);
+        metrics.AddSerialGaps(reading.SerialGaps);
+        metrics.AddEvicted(reading.Evicted);
+        metrics.AddWaitActual(reading.WaitTimeActual);
+        metrics.AddParseErrors(parseErrors);
+        metrics.AddTruncated(counters.Truncated - _truncated);
+        _truncated = counters.Truncated;
+        long events = metrics.Snapshot().Events;
+        long stamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_eventsStamp != 0)
+        {
+            double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_eventsStamp, stamp).TotalSeconds;
+            metrics.EventsPerSecond = seconds > 0 ? (float)((events - _events) / seconds) : 0;
+        }
+        (_events, _eventsStamp) = (events, stamp);
+        metrics.Backlog = (int)status.Backlog;
+        metrics.BacklogLimit = (int)status.BacklogLimit;
+        metrics.SocketFill = (float)memory.Fill;
+        if (replaces > 0)
+        {
+            metrics.AddReplaceRequests(replaces);
+            Log.ReplaceRequested(logger, replaces, counters.LastReplacePid, ProcessNames.Comm(counters.LastReplacePid) ?? "gone");
+        }
+        if (reading.AnyLoss)
+        {
+            Log.Loss(logger, reading.KernelLost, reading.SocketDrops, reading.OverrunErrors, reading.SerialGaps, reading.Evicted);
+        }
+
+        var decision = _policy.Decide(reading);
+        var interval = TimeSpan.FromMilliseconds(controller.IntervalMs);
+        if (decision.SpeedUp && controller.SpeedUp(decision.Reason))
+        {
+            metrics.AddAdjustment();
+            interval = TimeSpan.FromMilliseconds(controller.IntervalMs);
+        }
+        // Size the reservoir for the recent peak at the interval now in force; under loss, at
+        // least double it.
+        int wanted = Draining.ReservoirSizer.Size(controller.PeakRecordsPerSecond, interval, (int)controller.TruesizeBytes,
+            options.Reservoir.Headroom, options.Reservoir.InitialBufferBytes, options.Reservoir.MaxBufferBytes);
+        if (decision.GrowBuffer)
+        {
+            wanted = Math.Max(wanted, (int)Math.Min(options.Reservoir.MaxBufferBytes, (long)socket.ReceiveBufferSize));
+        }
+        metrics.WantedBufferBytes = wanted;
+        int before = socket.ReceiveBufferSize;
+        if (controller.GrowBuffer(wanted, decision.GrowBuffer ? decision.Reason : "sizing for the measured rate") != before)
+        {
+            metrics.AddAdjustment();
+        }
+        if (decision.GrowBacklog && options.Mode == AgentMode.Unicast && !status.IsImmutable
+            && status.BacklogLimit < options.Kernel.MaxBacklogLimit)
+        {
+            uint next = (uint)Math.Min(options.Kernel.MaxBacklogLimit, (long)status.BacklogLimit * 2);
+            control.SetBacklogLimit(next);
+            session.WantedBacklogLimit = next;
+            metrics.BacklogLimit = (int)next;
+            metrics.AddAdjustment();
+            Log.BacklogRaised(logger, status.BacklogLimit, next, decision.Reason);
+        }
+        if (decision.Relax && controller.Relax())
+        {
+            metrics.AddAdjustment();
+        }
+    }
+
+    // Kernel counters are u32 and can be reset by others; a smaller value means a reset.
+    private static long Delta(uint now, uint before) => now >= before ? now - before : now;
+
+    private static partial class Log
+    {
+        [LoggerMessage(40, LogLevel.Warning, "Loss: kernel lost {Lost}, socket dropped {Drops} ({Enobufs} ENOBUFS), {Gaps} serials missing, {Evicted} events evicted")]
+        public static partial void Loss(ILogger logger, long lost, long drops, long enobufs, long gaps, long evicted);
+
+        [LoggerMessage(41, LogLevel.Information, "backlog_limit {Old} -> {New} ({Reason})")]
+        public static partial void BacklogRaised(ILogger logger, uint old, uint @new, string reason);
+
+        [LoggerMessage(42, LogLevel.Warning, "{Count} attempt(s) to take the audit consumer PID; last by pid {Pid} ({Comm}); ignored")]
+        public static partial void ReplaceRequested(ILogger logger, long count, uint pid, string comm);
+    }
+}

@@ -1,0 +1,108 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Sluice.Agent.Configuration;
+using Sluice.Agent.Draining;
+using Sluice.Agent.Events;
+using Sluice.Agent.Filtering;
+using Sluice.Agent.Monitoring;
+using Sluice.Agent.Sinks;
+using Sluice.Audit.Records;
+
+namespace Sluice.Agent.Pipeline;
+
+/// <summary>
+/// Drained records → reassembler → filters (on raw fields, before interpretation) →
+/// interpretation → sink. Runs on the drain thread.
+/// </summary>
+public sealed partial class EventPipeline : IRecordPipeline
+{
+    private readonly AuditReassembler _reassembler;
+    private readonly EventFilter _filter;
+    private readonly IEventSink _sink;
+    private readonly AgentMetrics _metrics;
+    private readonly ILogger _logger;
+
+    public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger)
+    {
+        _sink = sink;
+        _metrics = metrics;
+        _logger = logger;
+        _filter = new EventFilter(options.Filters, time);
+        metrics.FilterCounts = () => _filter.Counts;
+        _reassembler = new AuditReassembler(OnEvent, time, new AuditReassemblerOptions
+        {
+            Timeout = TimeSpan.FromMilliseconds(options.Reassembly.TimeoutMs),
+            MaxInFlightEvents = options.Reassembly.MaxInFlightEvents,
+            MaxInFlightBytes = options.Reassembly.MaxInFlightBytes,
+        });
+    }
+
+    /// <summary>Builds the pipeline with the sink the configuration names.</summary>
+    public static EventPipeline Create(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<AgentOptions>();
+        IEventSink sink = services.GetService<IEventSink>() ?? options.Sink.Type switch
+        {
+            SinkType.Stdout => new JsonLinesSink(Console.OpenStandardOutput()),
+            SinkType.JsonLines => JsonLinesSink.OpenFile(options.Sink.Path),
+            _ => throw new ConfigurationException($"Sink:Type {options.Sink.Type} is not available in this build"),
+        };
+        return new EventPipeline(options, sink, services.GetRequiredService<AgentMetrics>(),
+            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<EventPipeline>>());
+    }
+
+    public void OnRecord(ushort type, ReadOnlySpan<byte> text) => _reassembler.Add(type, text);
+
+    private void OnEvent(AuditEvent ev)
+    {
+        using (ev)
+        {
+            _metrics.AddEvent();
+            if (!_filter.Keep(ev))
+            {
+                _metrics.AddFiltered();
+                return;
+            }
+            try
+            {
+                _sink.Write(AuditEventMapper.ToProto(ev));
+                _metrics.AddWritten();
+            }
+            catch (IOException e)
+            {
+                // The event is counted as a write failure, never dropped silently.
+                _metrics.AddWriteFailure();
+                Log.WriteFailed(_logger, ev.Serial, e.Message);
+            }
+        }
+    }
+
+    public void Tick()
+    {
+        _reassembler.CompleteExpired();
+        _sink.Flush();
+    }
+
+    public void Flush()
+    {
+        _reassembler.Flush();
+        _sink.Flush();
+    }
+
+    public PipelineLoss Loss
+    {
+        get
+        {
+            var c = _reassembler.Counters;
+            return new PipelineLoss(c.SerialGaps, c.EvictedByCount + c.EvictedByBytes, c.RecordsRejected);
+        }
+    }
+
+    public void Dispose() => _sink.Dispose();
+
+    private static partial class Log
+    {
+        [LoggerMessage(90, LogLevel.Error, "Could not write event {Serial} to the sink: {Message}")]
+        public static partial void WriteFailed(ILogger logger, uint serial, string message);
+    }
+}

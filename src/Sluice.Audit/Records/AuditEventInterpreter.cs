@@ -1,0 +1,323 @@
+using System.Buffers.Text;
+using Sluice.Audit.Tables;
+
+namespace Sluice.Audit.Records;
+
+/// <summary>Interprets an event's records into an <see cref="AuditEventSummary"/>.</summary>
+/// <remarks>
+/// The SYSCALL record's fields win; other records (user-space messages, CONFIG_CHANGE) fill in
+/// what is still unset. The records themselves are untouched.
+/// </remarks>
+public static class AuditEventInterpreter
+{
+    /// <summary>Interprets <paramref name="ev"/>.</summary>
+    public static AuditEventSummary Interpret(AuditEvent ev)
+    {
+        var summary = new AuditEventSummary();
+        ExecveBuilder execve = default;
+        for (int i = 0; i < ev.Count; i++)
+        {
+            AuditRecord record = ev[i];
+            switch (record.Type)
+            {
+                case AuditRecordType.Syscall:
+                    ReadProcessFields(record, summary, fromSyscall: true);
+                    break;
+                case AuditRecordType.Execve:
+                    execve.Read(record, summary);
+                    break;
+                case AuditRecordType.Cwd:
+                    ReadCwd(record, summary);
+                    break;
+                case AuditRecordType.Path:
+                    ReadPath(record, summary);
+                    break;
+                case AuditRecordType.Proctitle:
+                    ReadProctitle(record, summary);
+                    break;
+                case AuditRecordType.Sockaddr:
+                    ReadSockaddr(record, summary);
+                    break;
+                default:
+                    ReadProcessFields(record, summary, fromSyscall: false);
+                    break;
+            }
+        }
+        execve.Finish(summary);
+        if (summary.Arch is uint arch)
+        {
+            summary.ArchName = AuditArch.Name(arch) ?? "0x" + arch.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+            if (summary.SyscallNumber is int number)
+            {
+                summary.Syscall = SyscallTable.TryGetName(arch, number, out string? name) && name is not null
+                    ? name
+                    : number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        if (summary.Exit is long exit && exit < 0 && exit >= -4095)
+        {
+            summary.ExitName = ErrnoTable.Name((int)-exit);
+        }
+        return summary;
+    }
+
+    // SYSCALL fields, and the same names in other records (user-space messages carry pid/uid/auid/ses, and exe/res in msg='...')
+    private static void ReadProcessFields(AuditRecord record, AuditEventSummary s, bool fromSyscall)
+    {
+        AuditRecordReader r = record.Fields();
+        while (r.Read())
+        {
+            ReadOnlySpan<byte> k = r.Key;
+            ReadOnlySpan<byte> v = r.Value;
+            bool ok = true;
+            switch (k.Length)
+            {
+                case 3:
+                    if (k.SequenceEqual("pid"u8)) { s.Pid = Pick(v, s.Pid, fromSyscall, ref ok); }
+                    else if (k.SequenceEqual("uid"u8)) { s.Uid = Pick(v, s.Uid, fromSyscall, ref ok); }
+                    else if (k.SequenceEqual("gid"u8)) { s.Gid = Pick(v, s.Gid, fromSyscall, ref ok); }
+                    else if (k.SequenceEqual("ses"u8)) { s.Ses = Pick(v, s.Ses, fromSyscall, ref ok); }
+                    else if (k.SequenceEqual("tty"u8)) { if (fromSyscall || s.Tty is null) { s.Tty = System.Text.Encoding.UTF8.GetString(v); } }
+                    else if (k.SequenceEqual("key"u8)) { if (fromSyscall || s.Key is null) { s.Key = AuditValues.DecodeString(v, r.ValueKind) ?? s.Key; } }
+                    else if (k.SequenceEqual("exe"u8)) { if (fromSyscall || s.Exe is null) { s.Exe = AuditValues.DecodeString(v, r.ValueKind); } }
+                    else if (k.SequenceEqual("res"u8) && !fromSyscall && s.Success is null)
+                    {
+                        // user-space res=success|failed, CONFIG_CHANGE res=1|0
+                        s.Success = v.SequenceEqual("success"u8) || v.SequenceEqual("1"u8) || v.SequenceEqual("yes"u8);
+                    }
+                    break;
+                case 4:
+                    if (k.SequenceEqual("ppid"u8)) { s.Ppid = Pick(v, s.Ppid, fromSyscall, ref ok); }
+                    else if (k.SequenceEqual("auid"u8)) { s.Auid = Pick(v, s.Auid, fromSyscall, ref ok); }
+                    else if (k.SequenceEqual("euid"u8)) { s.Euid = Pick(v, s.Euid, fromSyscall, ref ok); }
+                    else if (k.SequenceEqual("egid"u8)) { s.Egid = Pick(v, s.Egid, fromSyscall, ref ok); }
+                    else if (k.SequenceEqual("comm"u8)) { if (fromSyscall || s.Comm is null) { s.Comm = AuditValues.DecodeString(v, r.ValueKind); } }
+                    else if (k.SequenceEqual("arch"u8) && fromSyscall) { ok = AuditValues.TryParseHexUInt32(v, out uint a); s.Arch = ok ? a : null; }
+                    else if (k.SequenceEqual("exit"u8) && fromSyscall) { ok = AuditValues.TryParseInt64(v, out long e); s.Exit = ok ? e : null; }
+                    break;
+                case 7:
+                    if (fromSyscall)
+                    {
+                        if (k.SequenceEqual("syscall"u8)) { ok = Utf8Parser.TryParse(v, out int n, out int used) && used == v.Length; s.SyscallNumber = ok ? n : null; }
+                        else if (k.SequenceEqual("success"u8)) { s.Success = v.SequenceEqual("yes"u8); }
+                    }
+                    break;
+            }
+            if (!ok)
+            {
+                s.FieldErrors++;
+            }
+        }
+        if (r.Error != AuditParseError.None)
+        {
+            s.FieldErrors++;
+        }
+    }
+
+    // A number field: the SYSCALL record's value wins; other records only fill an unset one.
+    private static uint? Pick(ReadOnlySpan<byte> v, uint? current, bool overwrite, ref bool ok)
+    {
+        if (!overwrite && current is not null)
+        {
+            return current;
+        }
+        if (AuditValues.TryParseUInt32(v, out uint x))
+        {
+            return x;
+        }
+        // "unset" in some user-space messages, where the kernel writes 4294967295
+        if (v.SequenceEqual("unset"u8))
+        {
+            return uint.MaxValue;
+        }
+        ok = false;
+        return current;
+    }
+
+    private static void ReadCwd(AuditRecord record, AuditEventSummary s)
+    {
+        AuditRecordReader r = record.Fields();
+        if (r.TryFind("cwd"u8))
+        {
+            s.Cwd = AuditValues.DecodeString(r.Value, r.ValueKind);
+        }
+        else if (r.Error != AuditParseError.None)
+        {
+            s.FieldErrors++;
+        }
+    }
+
+    private static void ReadPath(AuditRecord record, AuditEventSummary s)
+    {
+        AuditRecordReader r = record.Fields();
+        s.Paths ??= [];
+        if (r.TryFind("name"u8))
+        {
+            s.Paths.Add(AuditValues.DecodeString(r.Value, r.ValueKind) ?? []);
+        }
+        else
+        {
+            s.Paths.Add([]);
+            if (r.Error != AuditParseError.None)
+            {
+                s.FieldErrors++;
+            }
+        }
+    }
+
+    private static void ReadProctitle(AuditRecord record, AuditEventSummary s)
+    {
+        AuditRecordReader r = record.Fields();
+        if (!r.TryFind("proctitle"u8))
+        {
+            if (r.Error != AuditParseError.None)
+            {
+                s.FieldErrors++;
+            }
+            return;
+        }
+        byte[]? all = AuditValues.DecodeString(r.Value, r.ValueKind);
+        var parts = new List<byte[]>();
+        if (all is not null)
+        {
+            ReadOnlySpan<byte> rest = all;
+            // the cmdline is NUL-separated; a trailing NUL ends the last argument, it does not start another
+            if (!rest.IsEmpty && rest[^1] == 0)
+            {
+                rest = rest[..^1];
+            }
+            while (true)
+            {
+                int nul = rest.IndexOf((byte)0);
+                if (nul < 0)
+                {
+                    parts.Add(rest.ToArray());
+                    break;
+                }
+                parts.Add(rest[..nul].ToArray());
+                rest = rest[(nul + 1)..];
+            }
+        }
+        s.Proctitle = parts;
+    }
+
+    private static void ReadSockaddr(AuditRecord record, AuditEventSummary s)
+    {
+        AuditRecordReader r = record.Fields();
+        if (r.TryFind("saddr"u8) && AuditValues.IsHex(r.Value))
+        {
+            byte[] bytes = new byte[r.Value.Length / 2];
+            AuditValues.DecodeHex(r.Value, bytes);
+            if (SocketAddressInfo.TryDecode(bytes, out SocketAddressInfo info))
+            {
+                s.SocketAddress = info;
+                return;
+            }
+        }
+        s.FieldErrors++;
+    }
+
+    /// <summary>
+    /// Rebuilds argv from EXECVE records (kernel/auditsc.c audit_log_execve_info): <c>argc=N</c>, then each
+    /// argument as <c>aN=VALUE</c>, or, when it is long, <c>aN_len=L aN[0]=.. aN[1]=..</c>, possibly
+    /// continued in the next EXECVE record. Each value or chunk is quoted or hex on its own.
+    /// </summary>
+    private struct ExecveBuilder
+    {
+        private List<byte[]>? _argv;
+        private List<byte>? _long;
+        private int _longIndex;
+        private int _nextChunk;
+        private bool _broken;
+        private bool _seen;
+
+        public void Read(AuditRecord record, AuditEventSummary s)
+        {
+            _seen = true;
+            _argv ??= [];
+            AuditRecordReader r = record.Fields();
+            while (r.Read())
+            {
+                ReadOnlySpan<byte> k = r.Key;
+                if (k.SequenceEqual("argc"u8))
+                {
+                    if (Utf8Parser.TryParse(r.Value, out int argc, out int used) && used == r.Value.Length && argc >= 0)
+                    {
+                        s.Argc = argc;
+                    }
+                    else
+                    {
+                        s.FieldErrors++;
+                    }
+                    continue;
+                }
+                if (k.Length < 2 || k[0] != (byte)'a' || !Utf8Parser.TryParse(k[1..], out int index, out int digits) || index < 0)
+                {
+                    continue;
+                }
+                ReadOnlySpan<byte> suffix = k[(1 + digits)..];
+                if (suffix.IsEmpty)
+                {
+                    CloseLong();
+                    if (index != _argv.Count)
+                    {
+                        _broken = true;
+                    }
+                    _argv.Add(AuditValues.DecodeString(r.Value, r.ValueKind) ?? []);
+                }
+                else if (suffix.SequenceEqual("_len"u8))
+                {
+                    CloseLong();
+                    if (index != _argv.Count)
+                    {
+                        _broken = true;
+                    }
+                    _long = new List<byte>(Math.Min(AuditValues.TryParseUInt32(r.Value, out uint len) ? (int)Math.Min(len, 1u << 20) : 0, 1 << 20));
+                    _longIndex = index;
+                    _nextChunk = 0;
+                }
+                else if (suffix.Length > 2 && suffix[0] == (byte)'[' && suffix[^1] == (byte)']'
+                    && Utf8Parser.TryParse(suffix[1..^1], out int chunk, out int chunkDigits) && chunkDigits == suffix.Length - 2)
+                {
+                    if (_long is null || index != _longIndex || chunk != _nextChunk)
+                    {
+                        _broken = true;
+                        if (_long is null || index != _longIndex)
+                        {
+                            CloseLong();
+                            _long = [];
+                            _longIndex = index;
+                        }
+                    }
+                    AuditValues.AppendString(r.Value, r.ValueKind, _long);
+                    _nextChunk = chunk + 1;
+                }
+            }
+            if (r.Error != AuditParseError.None)
+            {
+                s.FieldErrors++;
+                _broken = true;
+            }
+        }
+
+        public void Finish(AuditEventSummary s)
+        {
+            if (!_seen)
+            {
+                return;
+            }
+            CloseLong();
+            s.Argv = _argv;
+            s.ArgvComplete = !_broken && s.Argc == _argv!.Count;
+        }
+
+        private void CloseLong()
+        {
+            if (_long is not null)
+            {
+                _argv!.Add([.. _long]);
+                _long = null;
+            }
+        }
+    }
+}

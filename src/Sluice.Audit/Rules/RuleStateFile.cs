@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Sluice.Audit.Rules;
+
+/// <summary>
+/// The rules Sluice itself added to the kernel, kept across runs so that a later load deletes
+/// only its own rules. JSON with the base64 audit_rule_data of each rule (as the kernel lists
+/// it), written atomically with mode 0600.
+/// </summary>
+public static class RuleStateFile
+{
+    private sealed class State
+    {
+        [JsonPropertyName("version")]
+        public int Version { get; set; } = 1;
+
+        [JsonPropertyName("rules")]
+        public List<string> Rules { get; set; } = [];
+    }
+
+    /// <summary>Reads the state; a missing file means Sluice has added nothing.</summary>
+    /// <exception cref="InvalidDataException">The file exists but is not a state file.</exception>
+    public static HashSet<KernelRule> Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+        try
+        {
+            var state = JsonSerializer.Deserialize<State>(File.ReadAllText(path))
+                ?? throw new InvalidDataException("empty");
+            if (state.Version != 1)
+            {
+                throw new InvalidDataException($"version {state.Version} is not supported");
+            }
+            return [.. state.Rules.Select(r => KernelRule.FromBytes(Convert.FromBase64String(r)))];
+        }
+        catch (Exception e) when (e is JsonException or FormatException or ArgumentException or InvalidDataException)
+        {
+            throw new InvalidDataException($"the rules state file {path} is not valid ({e.Message}); " +
+                "move it away to start over (Sluice will then treat the loaded rules as not its own)", e);
+        }
+    }
+
+    /// <summary>Writes the state: temp file, fsync, rename; mode 0600 from creation on.</summary>
+    public static void Save(string path, IEnumerable<KernelRule> rules)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("kernel audit rules exist only on Linux");
+        }
+        var state = new State { Rules = [.. rules.Select(r => Convert.ToBase64String(r.Bytes))] };
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null)
+        {
+            Directory.CreateDirectory(dir);
+        }
+        string temp = path + ".tmp";
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        using (var stream = new FileStream(temp, options))
+        {
+            JsonSerializer.Serialize(stream, state);
+            stream.Flush(flushToDisk: true);
+        }
+        // A pre-existing temp file keeps its old mode; force it.
+        File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(temp, path, overwrite: true);
+    }
+}

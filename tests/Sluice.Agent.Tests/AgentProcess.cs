@@ -1,0 +1,39 @@
+using System.Diagnostics;
+
+namespace Sluice.Agent.Tests;
+
+/// <summary>Runs the built <c>sluice-agent</c> as a separate process, as a user would.</summary>
+internal static class AgentProcess
+{
+    public static string DllPath => Path.Combine(AppContext.BaseDirectory, "sluice-agent.dll");
+
+    public static (int ExitCode, string Stdout, string Stderr) Run(string args, string? runAsUser = null, TimeSpan? timeout = null)
+    {
+        var psi = runAsUser is null
+            ? new ProcessStartInfo("dotnet", $"{DllPath} {args}")
+            : new ProcessStartInfo("setpriv", $"--reuid={runAsUser} --regid={runAsUser} --clear-groups --inh-caps=-all dotnet {DllPath} {args}");
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.Environment["DOTNET_CLI_HOME"] = Path.GetTempPath();
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        if (!p.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"sluice-agent {args} did not finish");
+        }
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public static (int ExitCode, string Output) RunTool(string file, string args)
+    {
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout + stderr.Result);
+    }
+}

@@ -1,0 +1,7 @@
+using Sluice.Testing;
+
+namespace Sluice.Audit.Tests;
+
+/// <summary>Every test that touches the kernel's audit state runs in this one serialized collection.</summary>
+[CollectionDefinition(KernelAuditFixture.Collection, DisableParallelization = true)]
+public sealed class KernelCollection : ICollectionFixture<KernelAuditFixture>;
