@@ -156,7 +156,9 @@ public sealed class Shipper : IDisposable
                         break;
                     default:
                         head.Dispose();
-                        sends = await StallAsync(outcome, head.Sequence, inFlight, sends, cancellationToken).ConfigureAwait(false);
+                        await StallAsync(outcome, head.Sequence, inFlight, sends, cancellationToken).ConfigureAwait(false);
+                        sends.Dispose();
+                        sends = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                         break;
                 }
             }
@@ -198,7 +200,7 @@ public sealed class Shipper : IDisposable
     // Stops shipping after a failure no retry fixes: in-flight calls are abandoned (their batches
     // stay in the spool), and after StallProbeInterval the shipper reads again from the first
     // unacknowledged batch.
-    private async Task<CancellationTokenSource> StallAsync(Outcome outcome, ulong sequence, Queue<(SpoolEntry Entry, Task<Outcome> Send)> inFlight, CancellationTokenSource sends, CancellationToken cancellationToken)
+    private async Task StallAsync(Outcome outcome, ulong sequence, Queue<(SpoolEntry Entry, Task<Outcome> Send)> inFlight, CancellationTokenSource sends, CancellationToken cancellationToken)
     {
         if (outcome.Kind == OutcomeKind.AuthenticationFailed)
         {
@@ -214,8 +216,6 @@ public sealed class Shipper : IDisposable
         }
         await sends.CancelAsync().ConfigureAwait(false);
         await AbandonAsync(inFlight).ConfigureAwait(false);
-        sends.Dispose();
-        _spool.RewindReader();
         await Task.Delay(_options.StallProbeInterval, _time, cancellationToken).ConfigureAwait(false);
         if (outcome.Kind == OutcomeKind.AuthenticationFailed && !string.IsNullOrEmpty(_options.TokenFile))
         {
@@ -228,7 +228,6 @@ public sealed class Shipper : IDisposable
                 ShipperLog.TokenReloadFailed(_logger, e);
             }
         }
-        return CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
     }
 
     private async Task AbandonAsync(Queue<(SpoolEntry Entry, Task<Outcome> Send)> inFlight)

@@ -183,6 +183,23 @@ public sealed class ShipperTests
     }
 
     [Fact]
+    public async Task RunAsync_StoppedWhileAuthenticationFailed_EndsCleanlyAndKeepsTheBatches()
+    {
+        await using var collector = await TestCollector.StartAsync();
+        await using var harness = ShippingHarness.Create(collector, o =>
+        {
+            o.Token = "wrong-token";
+            o.StallProbeInterval = TimeSpan.FromMinutes(10);
+        });
+        harness.Append(1);
+        harness.Start();
+        await ShippingHarness.WaitForAsync(() => harness.Shipper.Status.State == ShipperState.AuthenticationFailed, "authentication failure");
+        await harness.StopAsync(); // throws if RunAsync faulted
+        Assert.Equal(ShipperState.Stopped, harness.Shipper.Status.State);
+        Assert.Equal(1, harness.Spool.Counters.DepthBatches);
+    }
+
+    [Fact]
     public async Task RunAsync_CollectorAnswersUnimplemented_StallsWithoutLosingBatches()
     {
         await using var collector = await TestCollector.StartAsync();
