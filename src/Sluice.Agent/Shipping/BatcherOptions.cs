@@ -25,14 +25,7 @@ public sealed class BatcherOptions
 public sealed partial class BatcherOptionsValidator : IValidateOptions<BatcherOptions>
 {
     /// <summary>Throws <see cref="OptionsValidationException"/> listing every failure.</summary>
-    public static void ThrowIfInvalid(BatcherOptions options)
-    {
-        var result = new BatcherOptionsValidator().Validate(null, options);
-        if (result.Failed)
-        {
-            throw new OptionsValidationException(BatcherOptions.Section, typeof(BatcherOptions), result.Failures);
-        }
-    }
+    public static void ThrowIfInvalid(BatcherOptions options) => Sluice.Agent.Spool.OptionsValidation.ThrowIfInvalid(new BatcherOptionsValidator(), options, BatcherOptions.Section);
 }
 
 /// <summary>Who this agent is, stamped on every batch and heartbeat.</summary>

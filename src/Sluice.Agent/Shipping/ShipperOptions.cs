@@ -164,12 +164,5 @@ public sealed class ShipperOptionsValidator : IValidateOptions<ShipperOptions>
     }
 
     /// <summary>Throws <see cref="OptionsValidationException"/> listing every failure.</summary>
-    public static void ThrowIfInvalid(ShipperOptions options)
-    {
-        var result = new ShipperOptionsValidator().Validate(null, options);
-        if (result.Failed)
-        {
-            throw new OptionsValidationException(ShipperOptions.Section, typeof(ShipperOptions), result.Failures);
-        }
-    }
+    public static void ThrowIfInvalid(ShipperOptions options) => Sluice.Agent.Spool.OptionsValidation.ThrowIfInvalid(new ShipperOptionsValidator(), options, ShipperOptions.Section);
 }

@@ -85,12 +85,5 @@ public sealed class SpoolOptionsValidator : IValidateOptions<SpoolOptions>
     }
 
     /// <summary>Throws <see cref="OptionsValidationException"/> listing every failure.</summary>
-    public static void ThrowIfInvalid(SpoolOptions options)
-    {
-        var result = new SpoolOptionsValidator().Validate(null, options);
-        if (result.Failed)
-        {
-            throw new OptionsValidationException(SpoolOptions.Section, typeof(SpoolOptions), result.Failures);
-        }
-    }
+    public static void ThrowIfInvalid(SpoolOptions options) => Sluice.Agent.Spool.OptionsValidation.ThrowIfInvalid(new SpoolOptionsValidator(), options, SpoolOptions.Section);
 }
