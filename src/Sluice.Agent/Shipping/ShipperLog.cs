@@ -1,0 +1,31 @@
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Sluice.Agent.Shipping;
+
+internal static partial class ShipperLog
+{
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Shipping to {CollectorUrl} with up to {MaxInFlight} batches in flight")]
+    public static partial void Started(ILogger logger, string collectorUrl, int maxInFlight);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Batch {Sequence}: attempt {Attempt} failed ({Reason}); retrying in {Delay}")]
+    public static partial void Retrying(ILogger logger, ulong sequence, int attempt, string reason, TimeSpan delay);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Error, Message = "Batch {Sequence} ({Events} events) refused by the collector: {Code} {Detail}; moved to quarantine {Directory}")]
+    public static partial void Quarantined(ILogger logger, ulong sequence, int events, StatusCode code, string detail, string directory);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Critical, Message = "The collector refused this agent's credentials ({Code}: {Detail}); shipping is stopped, events stay in the spool. Next try in {Probe}")]
+    public static partial void AuthenticationFailed(ILogger logger, StatusCode code, string detail, TimeSpan probe);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Critical, Message = "The collector answered batch {Sequence} with {Reason}; shipping is stopped, events stay in the spool. Next try in {Probe}")]
+    public static partial void Stalled(ILogger logger, ulong sequence, string reason, TimeSpan probe);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Information, Message = "Shipping resumed")]
+    public static partial void Resumed(ILogger logger);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Error, Message = "Cannot re-read the token file")]
+    public static partial void TokenReloadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Warning, Message = "Heartbeat failed: {Reason}")]
+    public static partial void HeartbeatFailed(ILogger logger, string reason);
+}

@@ -1,0 +1,168 @@
+using System.ComponentModel.DataAnnotations;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Options;
+
+namespace Sluice.Agent.Shipping;
+
+/// <summary>How request messages are compressed on the wire.</summary>
+public enum ShippingCompression
+{
+    /// <summary>gzip (grpc-encoding: gzip), which every gRPC server accepts.</summary>
+    Gzip,
+    None,
+}
+
+/// <summary>Where and how batches are shipped to the collector (config section "Shipping").</summary>
+public sealed class ShipperOptions
+{
+    public const string Section = "Shipping";
+
+    /// <summary>Collector address, e.g. https://collector.example:7443.</summary>
+    [Required]
+    public string CollectorUrl { get; set; } = "";
+
+    /// <summary>PEM file of the CA that signed the collector's certificate. Unset: the system trust store.</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>This agent's enrolment token, sent as "authorization: Bearer TOKEN". Set this or <see cref="TokenFile"/>.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>File holding the token (first line). Re-read after the collector refuses the token.</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>Permits an http:// collector URL (no TLS). For tests on loopback only: the token would travel in clear.</summary>
+    public bool AllowInsecureTransport { get; set; }
+
+    public ShippingCompression Compression { get; set; } = ShippingCompression.Gzip;
+
+    /// <summary>Batches sent but not yet acknowledged. Acknowledgements are still applied in order.</summary>
+    [Range(1, 64)]
+    public int MaxInFlight { get; set; } = 4;
+
+    /// <summary>Time allowed to one attempt of one call before it is abandoned and retried.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>First retry delay; it doubles per attempt, with jitter, up to <see cref="RetryMaxDelay"/>. Retries of transient failures never give up.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Circuit breaker: share of failed attempts in <see cref="BreakerSamplingDuration"/> that opens it.</summary>
+    [Range(0.01, 1.0)]
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    [Range(2, int.MaxValue)]
+    public int BreakerMinimumThroughput { get; set; } = 8;
+
+    [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
+    public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
+    public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>After the collector refuses our credentials, or answers in a way the agent does not understand, shipping stops and is probed again this often.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "1.00:00:00")]
+    public TimeSpan StallProbeInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Where batches the collector refuses as invalid are set aside, with the server's reason.</summary>
+    [Required]
+    public string QuarantineDirectory { get; set; } = "/var/lib/sluice/quarantine";
+
+    /// <summary>Cap of the quarantine directory; the oldest quarantined batches are deleted (and counted) beyond it.</summary>
+    [Range(1024L, long.MaxValue)]
+    public long QuarantineMaxBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>The token: <see cref="Token"/>, or the first line of <see cref="TokenFile"/>.</summary>
+    public string ReadToken()
+    {
+        if (!string.IsNullOrEmpty(Token))
+        {
+            return Token;
+        }
+        string path = TokenFile ?? throw new InvalidOperationException($"{Section}: neither Token nor TokenFile is set");
+        string token = File.ReadLines(path).FirstOrDefault()?.Trim() ?? "";
+        if (token.Length == 0)
+        {
+            throw new InvalidDataException($"{Section}:TokenFile: {path} is empty");
+        }
+        return token;
+    }
+}
+
+/// <summary>Attribute-based checks of <see cref="ShipperOptions"/>, generated at compile time.</summary>
+[OptionsValidator]
+public sealed partial class ShipperOptionsAttributeValidator : IValidateOptions<ShipperOptions>
+{
+}
+
+/// <summary>Checks of <see cref="ShipperOptions"/> that span several fields or touch files.</summary>
+public sealed class ShipperOptionsValidator : IValidateOptions<ShipperOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ShipperOptions o)
+    {
+        const string S = ShipperOptions.Section;
+        var failures = new List<string>();
+        var attributes = new ShipperOptionsAttributeValidator().Validate(name, o);
+        if (attributes.Failed)
+        {
+            failures.AddRange(attributes.Failures);
+        }
+        if (!Uri.TryCreate(o.CollectorUrl, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))
+        {
+            failures.Add($"{S}:CollectorUrl: '{o.CollectorUrl}' is not an absolute https:// URL.");
+        }
+        else if (url.Scheme == Uri.UriSchemeHttp && !o.AllowInsecureTransport)
+        {
+            failures.Add($"{S}:CollectorUrl: '{o.CollectorUrl}' is plain http; the token would travel in clear. Use https://, or set {S}:AllowInsecureTransport for a test collector.");
+        }
+        bool hasToken = !string.IsNullOrEmpty(o.Token);
+        bool hasTokenFile = !string.IsNullOrEmpty(o.TokenFile);
+        if (hasToken == hasTokenFile)
+        {
+            failures.Add($"{S}:Token / {S}:TokenFile: set exactly one of them (found {(hasToken ? "both" : "neither")}).");
+        }
+        else if (hasTokenFile)
+        {
+            try
+            {
+                o.ReadToken();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                failures.Add($"{S}:TokenFile: cannot read a token from '{o.TokenFile}': {e.Message}");
+            }
+        }
+        if (!string.IsNullOrEmpty(o.CaFile))
+        {
+            try
+            {
+                if (CollectorChannel.LoadCaCertificates(o.CaFile).Count == 0)
+                {
+                    failures.Add($"{S}:CaFile: '{o.CaFile}' holds no PEM certificate.");
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+            {
+                failures.Add($"{S}:CaFile: cannot load '{o.CaFile}': {e.Message}");
+            }
+        }
+        if (o.RetryMaxDelay < o.RetryBaseDelay)
+        {
+            failures.Add($"{S}:RetryMaxDelay: {o.RetryMaxDelay} is shorter than {S}:RetryBaseDelay ({o.RetryBaseDelay}).");
+        }
+        if (!Enum.IsDefined(o.Compression))
+        {
+            failures.Add($"{S}:Compression: '{o.Compression}' is not one of Gzip, None.");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Throws <see cref="OptionsValidationException"/> listing every failure.</summary>
+    public static void ThrowIfInvalid(ShipperOptions options) => Sluice.Agent.Spool.OptionsValidation.ThrowIfInvalid(new ShipperOptionsValidator(), options, ShipperOptions.Section);
+}

@@ -1,0 +1,34 @@
+namespace Sluice.Agent.Shipping;
+
+/// <summary>What the shipper is doing.</summary>
+public enum ShipperState
+{
+    /// <summary>Not started, or stopped.</summary>
+    Stopped,
+    /// <summary>Sending, or waiting for batches.</summary>
+    Running,
+    /// <summary>Transient failures: retrying with backoff.</summary>
+    Retrying,
+    /// <summary>The collector refused this agent's credentials (Unauthenticated/PermissionDenied). Nothing is shipped; probed every StallProbeInterval.</summary>
+    AuthenticationFailed,
+    /// <summary>The collector answered in a way the agent does not handle (e.g. Unimplemented). Nothing is shipped; probed every StallProbeInterval.</summary>
+    Stalled,
+}
+
+/// <summary>A snapshot of the shipper's state and counters, for <c>sluice-agent status</c> and heartbeats.</summary>
+public sealed record ShipperStatus
+{
+    public ShipperState State { get; init; }
+    public long AttemptsFailed { get; init; }
+    public long Retries { get; init; }
+    public long AckedBatches { get; init; }
+    public long AckedEvents { get; init; }
+    /// <summary>Acks that said the collector already had the batch (a resend after a lost ack or a restart).</summary>
+    public long DuplicateAcks { get; init; }
+    public long QuarantinedBatches { get; init; }
+    public long QuarantineDeletedOverCap { get; init; }
+    public int InFlight { get; init; }
+    public string? LastError { get; init; }
+    public DateTimeOffset? LastErrorAt { get; init; }
+    public DateTimeOffset? LastAckAt { get; init; }
+}

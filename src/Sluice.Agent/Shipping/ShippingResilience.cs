@@ -1,0 +1,94 @@
+using System.Globalization;
+using Grpc.Core;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Sluice.Agent.Shipping;
+
+/// <summary>
+/// The one resilience pipeline around every Send attempt: retry (outermost; exponential backoff
+/// with jitter, never gives up on a transient failure), circuit breaker, per-attempt timeout
+/// (innermost). Which failures are transient is decided here and only here.
+/// </summary>
+internal static class ShippingResilience
+{
+    /// <summary>Trailer by which a gRPC server asks the client to wait before retrying (gRFC A6, "Pushback").</summary>
+    public const string PushbackTrailer = "grpc-retry-pushback-ms";
+
+    public static ResiliencePipeline Create(ShipperOptions options, TimeProvider time, Action<OnRetryArguments<object>>? onRetry = null)
+    {
+        return new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is { } e && ShouldRetry(e)),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.RetryBaseDelay,
+                MaxDelay = options.RetryMaxDelay,
+                DelayGenerator = static args => ValueTask.FromResult(ServerDelay(args.Outcome.Exception)),
+                OnRetry = args =>
+                {
+                    onRetry?.Invoke(args);
+                    return default;
+                },
+            })
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsTransient(e)),
+                FailureRatio = options.BreakerFailureRatio,
+                MinimumThroughput = options.BreakerMinimumThroughput,
+                SamplingDuration = options.BreakerSamplingDuration,
+                BreakDuration = options.BreakerBreakDuration,
+            })
+            .AddTimeout(options.AttemptTimeout)
+            .Build();
+    }
+
+    /// <summary>
+    /// Transient gRPC failures, worth another attempt of the same batch (the collector
+    /// deduplicates on (agent, sequence), so a resend of a batch it stored is harmless):
+    /// <list type="bullet">
+    /// <item>Unavailable: collector down, restarting, connection refused or reset.</item>
+    /// <item>DeadlineExceeded, and our own per-attempt timeout.</item>
+    /// <item>Aborted: the server gave up on a conflict (e.g. a concurrent write).</item>
+    /// <item>Internal: in grpc-dotnet a connection cut mid-call surfaces as Internal ("response
+    /// ended prematurely", RST_STREAM). A batch the collector refuses for its content comes back
+    /// as InvalidArgument, never Internal, so retrying Internal cannot loop on a bad batch.</item>
+    /// <item>ResourceExhausted only with a server pushback hint (the collector is shedding load);
+    /// without one it means the message was too large, which no retry fixes.</item>
+    /// </list>
+    /// </summary>
+    public static bool IsTransient(Exception exception) => exception switch
+    {
+        TimeoutRejectedException => true,
+        RpcException rpc => rpc.StatusCode switch
+        {
+            StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Aborted or StatusCode.Internal => true,
+            StatusCode.ResourceExhausted => Pushback(rpc) is not null,
+            _ => false,
+        },
+        _ => false,
+    };
+
+    /// <summary>A transient failure, or the breaker being open (retried after the break).</summary>
+    public static bool ShouldRetry(Exception exception) => exception is BrokenCircuitException || IsTransient(exception);
+
+    /// <summary>The server's pushback, or how long the breaker stays open; null lets the backoff decide.</summary>
+    public static TimeSpan? ServerDelay(Exception? exception) => exception switch
+    {
+        RpcException rpc => Pushback(rpc),
+        BrokenCircuitException { RetryAfter: { } after } => after,
+        _ => null,
+    };
+
+    public static TimeSpan? Pushback(RpcException rpc)
+    {
+        string? value = rpc.Trailers.GetValue(PushbackTrailer);
+        return value is not null && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long ms)
+            ? TimeSpan.FromMilliseconds(ms)
+            : null;
+    }
+}
