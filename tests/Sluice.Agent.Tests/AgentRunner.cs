@@ -61,7 +61,7 @@ internal sealed class AgentRunner : IDisposable
         {
           "StateDirectory": "{{dir}}/state",
           "Rules": { "Files": [ "{{dir}}/audit.rules" ] },
-          "Sink": { "Type": "JsonLines", "Path": "{{dir}}/events.jsonl" },
+          {{(extraJson.Contains("\"Sink\"") ? "" : $"\"Sink\": {{ \"Type\": \"JsonLines\", \"Path\": \"{dir}/events.jsonl\" }},")}}
           "Status": { "Socket": "{{dir}}/agent.sock" }{{(extraJson.Length > 0 ? "," : "")}}
           {{extraJson}}
         }

@@ -28,6 +28,9 @@ public sealed class AgentOptions
 {
     public AgentMode Mode { get; set; } = AgentMode.Unicast;
 
+    /// <summary>This agent's id at the collector; default /etc/machine-id.</summary>
+    public string? AgentId { get; set; }
+
     public TakeoverPolicy Takeover { get; set; } = TakeoverPolicy.Auditd;
 
     /// <summary>Disable (systemd) auditd.service and audit-rules.service while the agent owns audit.</summary>
@@ -74,6 +77,16 @@ public sealed class AgentOptions
     [Required]
     [ValidateObjectMembers]
     public StatusOptions Status { get; set; } = new();
+
+    // Sink:Type Collector: the delivery sections, validated by their own validators.
+    [ValidateObjectMembers]
+    public Spool.SpoolOptions Spool { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public Shipping.ShipperOptions Shipping { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public Shipping.BatcherOptions Batching { get; set; } = new();
 }
 
 /// <summary>Kernel settings applied at start, one field at a time.</summary>

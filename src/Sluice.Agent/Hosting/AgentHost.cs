@@ -8,6 +8,7 @@ using Sluice.Agent.Configuration;
 using Sluice.Agent.Draining;
 using Sluice.Agent.Kernel;
 using Sluice.Agent.Monitoring;
+using Sluice.Agent.Shipping;
 using Sluice.Agent.Status;
 
 namespace Sluice.Agent.Hosting;
@@ -59,6 +60,13 @@ public static class AgentHost
             o.WaitForJobsToComplete = true;
         });
         services.AddHostedService<JobScheduler>();
+        if (configuration["Sink:Type"] is string sink && sink.Equals(nameof(SinkType.Collector), StringComparison.OrdinalIgnoreCase))
+        {
+            // Spool and shipper start after the agent service and stop before it, so the final
+            // drain's events are spooled even if the collector cannot take them now.
+            services.AddSingleton(sp => AgentIdentity.ForThisHost(sp.GetRequiredService<AgentOptions>().AgentId));
+            services.AddSluiceDelivery(configuration);
+        }
         services.AddHostedService<StatusServer>();
         configure?.Invoke(services);
         return builder.Build();

@@ -44,6 +44,12 @@ public sealed class AgentMetrics
     public volatile int RulesLoaded;
     public volatile string RulesHash = "";
 
+    /// <summary>Takes each monitor tick's loss, to carry it to the collector (set by the collector sink).</summary>
+    public Action<Sluice.Protocol.V1.LossCounters>? LossReporter { get; set; }
+
+    /// <summary>The spool's figures, when events go to a collector.</summary>
+    public Func<Spool.SpoolCounters>? SpoolCounters { get; set; }
+
     /// <summary>Per filter rule counts, supplied by the pipeline.</summary>
     public Func<IReadOnlyList<Filtering.FilterCount>>? FilterCounts { get; set; }
 
@@ -101,6 +107,7 @@ public sealed class AgentMetrics
         RulesLoaded = RulesLoaded,
         RulesHash = RulesHash,
         FilterRules = FilterCounts?.Invoke() ?? [],
+        Spool = SpoolCounters?.Invoke(),
     };
 }
 
@@ -141,7 +148,8 @@ public sealed record MetricsSnapshot
     public int RulesLoaded { get; init; }
     public string RulesHash { get; init; } = "";
     public IReadOnlyList<Filtering.FilterCount> FilterRules { get; init; } = [];
+    public Spool.SpoolCounters? Spool { get; init; }
 
     /// <summary>Every kind of loss added up: what the host produced and nobody will see.</summary>
-    public long TotalLoss => KernelLost + SocketDrops + SerialGaps + ReassemblyEvicted + SpoolDropped;
+    public long TotalLoss => KernelLost + SocketDrops + SerialGaps + ReassemblyEvicted + (Spool?.DroppedEvents ?? SpoolDropped);
 }

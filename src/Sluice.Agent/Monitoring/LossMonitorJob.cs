@@ -95,6 +95,18 @@ public sealed partial class LossMonitorJob(
             metrics.AddReplaceRequests(replaces);
             Log.ReplaceRequested(logger, replaces, counters.LastReplacePid, ProcessNames.Comm(counters.LastReplacePid) ?? "gone");
         }
+        if (reading.AnyLoss || reading.WaitTimeActual > 0 || parseErrors > 0 || counters.Truncated != _truncated)
+        {
+            metrics.LossReporter?.Invoke(new Sluice.Protocol.V1.LossCounters
+            {
+                KernelLost = (ulong)reading.KernelLost,
+                SocketOverruns = (ulong)reading.SocketDrops,
+                SerialGaps = (ulong)reading.SerialGaps,
+                ReassemblyEvicted = (ulong)reading.Evicted,
+                ParseErrors = (ulong)parseErrors,
+                BacklogWaitTimeActual = (ulong)reading.WaitTimeActual,
+            });
+        }
         if (reading.AnyLoss)
         {
             Log.Loss(logger, reading.KernelLost, reading.SocketDrops, reading.OverrunErrors, reading.SerialGaps, reading.Evicted);
