@@ -1,7 +1,9 @@
-var builder = WebApplication.CreateBuilder(args);
-builder.Services.AddGrpc();
-var app = builder.Build();
+using System.CommandLine;
+using Sluice.Collector.Cli;
 
-app.MapGet("/healthz", () => Results.Text("ok\n"));
-
-app.Run();
+// Each verb lives in Cli/<Verb>Command.cs and exposes a static Create().
+var root = new RootCommand("Sluice collection server: receives, authenticates, deduplicates and stores audit event batches.");
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(StatsCommand.Create());
+root.Subcommands.Add(ExportCommand.Create());
+return await root.Parse(args).InvokeAsync();

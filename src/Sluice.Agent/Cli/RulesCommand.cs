@@ -202,6 +202,10 @@ internal static class RulesCommand
 
     private static bool ReportErrors(RuleSet set, TextWriter stderr, string verb)
     {
+        foreach (var w in set.Warnings)
+        {
+            stderr.WriteLine($"warning: {w}");
+        }
         if (set.IsValid)
         {
             return true;

@@ -93,11 +93,11 @@ public sealed partial class DrainController(AgentOptions options, AgentMetrics m
         }
     }
 
-    /// <summary>Halves the interval, down to the floor (continuous reading).</summary>
-    public bool SpeedUp(string reason)
+    /// <summary>Halves the interval, or with <paramref name="toFloor"/> goes straight to the floor (continuous reading).</summary>
+    public bool SpeedUp(string reason, bool toFloor = false)
     {
         int old = IntervalMs;
-        int next = Math.Max(options.Drain.MinIntervalMs, old / 2);
+        int next = toFloor ? options.Drain.MinIntervalMs : Math.Max(options.Drain.MinIntervalMs, old / 2);
         if (next == old)
         {
             return false;

@@ -17,11 +17,12 @@ public readonly record struct LossReading(
 }
 
 /// <summary>What the monitor should do about a reading.</summary>
-public readonly record struct BackpressureDecision(bool SpeedUp, bool GrowBuffer, bool GrowBacklog, bool Relax, string Reason);
+/// <param name="ToFloor">Records were lost: go straight to continuous reading rather than halving.</param>
+public readonly record struct BackpressureDecision(bool SpeedUp, bool ToFloor, bool GrowBuffer, bool GrowBacklog, bool Relax, string Reason);
 
 /// <summary>
-/// Pushes back before events are lost: any loss signal or a filling socket shortens the drain
-/// interval and grows the reservoir; a kernel backlog that fills or overflows grows
+/// Pushes back before events are lost: a filling socket halves the drain interval, any loss
+/// signal goes straight to continuous reading; both grow the reservoir; a kernel backlog that fills or overflows grows
 /// backlog_limit; a run of calm readings relaxes the interval one step.
 /// </summary>
 public sealed class BackpressurePolicy(double fillThreshold, int calmTicksToRelax)
@@ -48,11 +49,12 @@ public sealed class BackpressurePolicy(double fillThreshold, int calmTicksToRela
             {
                 _calm = 0;
             }
-            return new BackpressureDecision(false, false, false, relax, relax ? "calm" : "");
+            return new BackpressureDecision(false, false, false, false, relax, relax ? "calm" : "");
         }
         _calm = 0;
         return new BackpressureDecision(
             SpeedUp: true,
+            ToFloor: r.AnyLoss,
             GrowBuffer: r.SocketDrops > 0 || r.OverrunErrors > 0 || filling || r.SerialGaps > 0 || r.KernelLost > 0,
             GrowBacklog: r.KernelLost > 0 || backlogHigh || r.WaitTimeActual > 0,
             Relax: false,

@@ -102,7 +102,7 @@ public sealed partial class LossMonitorJob(
 
         var decision = _policy.Decide(reading);
         var interval = TimeSpan.FromMilliseconds(controller.IntervalMs);
-        if (decision.SpeedUp && controller.SpeedUp(decision.Reason))
+        if (decision.SpeedUp && controller.SpeedUp(decision.Reason, decision.ToFloor))
         {
             metrics.AddAdjustment();
             interval = TimeSpan.FromMilliseconds(controller.IntervalMs);
@@ -113,7 +113,10 @@ public sealed partial class LossMonitorJob(
             options.Reservoir.Headroom, options.Reservoir.InitialBufferBytes, options.Reservoir.MaxBufferBytes);
         if (decision.GrowBuffer)
         {
-            wanted = Math.Max(wanted, (int)Math.Min(options.Reservoir.MaxBufferBytes, (long)socket.ReceiveBufferSize));
+            // The kernel reports twice what was asked, so asking for the reported size doubles
+            // the real buffer; under loss, quadruple it.
+            long grown = (long)socket.ReceiveBufferSize * (reading.AnyLoss ? 2 : 1);
+            wanted = (int)Math.Max(wanted, Math.Min(options.Reservoir.MaxBufferBytes, grown));
         }
         metrics.WantedBufferBytes = wanted;
         int before = socket.ReceiveBufferSize;

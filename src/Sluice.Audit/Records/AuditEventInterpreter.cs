@@ -38,6 +38,9 @@ public static class AuditEventInterpreter
                 case AuditRecordType.Sockaddr:
                     ReadSockaddr(record, summary);
                     break;
+                case >= 1321 and <= 1323:
+                    // BPRM_FCAPS, CAPSET, MMAP: capability and mmap details, nothing for the summary
+                    break;
                 default:
                     ReadProcessFields(record, summary, fromSyscall: false);
                     break;
@@ -77,7 +80,7 @@ public static class AuditEventInterpreter
                     else if (k.SequenceEqual("uid"u8)) { s.Uid = Pick(v, s.Uid, fromSyscall, ref ok); }
                     else if (k.SequenceEqual("gid"u8)) { s.Gid = Pick(v, s.Gid, fromSyscall, ref ok); }
                     else if (k.SequenceEqual("ses"u8)) { s.Ses = Pick(v, s.Ses, fromSyscall, ref ok); }
-                    else if (k.SequenceEqual("tty"u8)) { if (fromSyscall || s.Tty is null) { s.Tty = System.Text.Encoding.UTF8.GetString(v); } }
+                    else if (k.SequenceEqual("tty"u8)) { if (fromSyscall || s.Tty is null) { s.Tty = v.SequenceEqual("(none)"u8) ? "(none)" : System.Text.Encoding.UTF8.GetString(v); } }
                     else if (k.SequenceEqual("key"u8)) { if (fromSyscall || s.Key is null) { s.Key = AuditValues.DecodeString(v, r.ValueKind) ?? s.Key; } }
                     else if (k.SequenceEqual("exe"u8)) { if (fromSyscall || s.Exe is null) { s.Exe = AuditValues.DecodeString(v, r.ValueKind); } }
                     else if (k.SequenceEqual("res"u8) && !fromSyscall && s.Success is null)

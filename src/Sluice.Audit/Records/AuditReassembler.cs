@@ -21,7 +21,8 @@ namespace Sluice.Audit.Records;
 /// </remarks>
 public sealed class AuditReassembler
 {
-    private const int RecentCapacity = 256;
+    // an EOE trails its PROCTITLE by a few records at most: 64 recent completions cover interleaving
+    private const int RecentCapacity = 64;
 
     private readonly AuditReassemblerOptions _options;
     private readonly TimeProvider _time;

@@ -46,6 +46,8 @@ public ref struct AuditRecordReader
     private readonly ReadOnlySpan<byte> _text;
     private int _position;
     private bool _inMessage;
+    private int _peekStart;
+    private int _peekStop;
 
     /// <summary>Reads the fields of <paramref name="fields"/>, which holds no header.</summary>
     public AuditRecordReader(ReadOnlySpan<byte> fields)
@@ -54,6 +56,8 @@ public ref struct AuditRecordReader
         _text = gs < 0 ? fields : fields[..gs];
         _position = 0;
         _inMessage = false;
+        _peekStart = -1;
+        _peekStop = 0;
         Key = default;
         Value = default;
         ValueKind = AuditValueKind.Unquoted;
@@ -110,17 +114,16 @@ public ref struct AuditRecordReader
                 p++;
                 continue;
             }
-            int tokenEnd = TokenEnd(text, p);
-            int eq = text[p..tokenEnd].IndexOf((byte)'=');
-            if (eq <= 0)
+            // keys are short: a scalar scan beats a vectorized search here
+            int k = p == _peekStart ? _peekStop : ScanKey(text, p);
+            if (k >= text.Length || text[k] != (byte)'=' || k == p)
             {
                 // a word that is not key=value (an AVC's "avc:  denied  { read } for"): skip it
-                p = tokenEnd;
+                p = TokenEnd(text, k);
                 continue;
             }
-            int keyEnd = p + eq;
-            Key = text[p..keyEnd];
-            int v = keyEnd + 1;
+            Key = text[p..k];
+            int v = k + 1;
             InMessage = _inMessage;
             if (v < text.Length && text[v] == (byte)'"')
             {
@@ -155,18 +158,42 @@ public ref struct AuditRecordReader
                 {
                     break;
                 }
-                int nextEnd = TokenEnd(text, q);
-                if (text[q..nextEnd].IndexOf((byte)'=') >= 0)
+                int stop = ScanKey(text, q);
+                if (stop < text.Length && text[stop] == (byte)'=')
                 {
+                    // the next field; remember where its key ends so the next Read does not scan it again
+                    _peekStart = q;
+                    _peekStop = stop;
                     break;
                 }
-                end = nextEnd;
+                end = TokenEnd(text, stop);
             }
             Value = text[v..end];
-            ValueKind = Value.SequenceEqual("(null)"u8) ? AuditValueKind.Null : AuditValueKind.Unquoted;
+            ValueKind = Value.Length == 6 && Value.SequenceEqual("(null)"u8) ? AuditValueKind.Null : AuditValueKind.Unquoted;
             _position = end;
             return true;
         }
+    }
+
+    // Index of the first '=', space or (inside msg='...') quote at or after start; text.Length if none.
+    private readonly int ScanKey(ReadOnlySpan<byte> text, int start)
+    {
+        int i = start;
+        if (_inMessage)
+        {
+            while (i < text.Length && text[i] is not ((byte)'=' or (byte)' ' or (byte)'\''))
+            {
+                i++;
+            }
+        }
+        else
+        {
+            while (i < text.Length && text[i] is not ((byte)'=' or (byte)' '))
+            {
+                i++;
+            }
+        }
+        return i;
     }
 
     /// <summary>Reads fields until one named <paramref name="key"/>; false if there is none.</summary>
@@ -185,8 +212,35 @@ public ref struct AuditRecordReader
     // A token ends at a space, at the end, or (inside msg='...') at the closing quote.
     private readonly int TokenEnd(ReadOnlySpan<byte> text, int start)
     {
-        ReadOnlySpan<byte> rest = text[start..];
+        // most values are short numbers: look at the first bytes one by one, then search vectorized
+        int limit = Math.Min(text.Length, start + 16);
+        int j = start;
+        if (_inMessage)
+        {
+            for (; j < limit; j++)
+            {
+                if (text[j] is (byte)' ' or (byte)'\'')
+                {
+                    return j;
+                }
+            }
+        }
+        else
+        {
+            for (; j < limit; j++)
+            {
+                if (text[j] == (byte)' ')
+                {
+                    return j;
+                }
+            }
+        }
+        if (j >= text.Length)
+        {
+            return text.Length;
+        }
+        ReadOnlySpan<byte> rest = text[j..];
         int i = _inMessage ? rest.IndexOfAny((byte)' ', (byte)'\'') : rest.IndexOf((byte)' ');
-        return i < 0 ? text.Length : start + i;
+        return i < 0 ? text.Length : j + i;
     }
 }

@@ -63,6 +63,11 @@ public sealed class RuleLoadException(ParsedRule rule, AuditException inner)
 /// before and no longer wants (or every unwanted rule, when it owns them all), and applies the
 /// control lines under a policy that refuses the irreversible ones unless allowed.
 /// </summary>
+/// <remarks>
+/// Rules already loaded keep their place; new ones go to the end of their list (or the head,
+/// for -A). Where the order of rules already loaded matters (never before always), delete
+/// them first (<see cref="DeleteOwned"/>) and load again.
+/// </remarks>
 public static class RuleLoader
 {
     /// <summary>Applies <paramref name="set"/>. A set with errors is refused whole.</summary>
@@ -155,6 +160,30 @@ public static class RuleLoader
         {
             ApplyControls(client, set, options, result);
         }
+        return result;
+    }
+
+    /// <summary>
+    /// Deletes every loaded rule Sluice added (the agent's shutdown and restore), and empties
+    /// the state file. Rules others added stay.
+    /// </summary>
+    public static RuleLoadResult DeleteOwned(AuditControlClient client, RuleLoadOptions options)
+    {
+        var owned = RuleStateFile.Load(options.StateFile);
+        var result = new RuleLoadResult();
+        foreach (var rule in client.ListRules())
+        {
+            if (owned.Contains(rule))
+            {
+                client.DeleteRule(rule);
+                result.Deleted.Add(rule);
+            }
+            else
+            {
+                result.Foreign.Add(rule);
+            }
+        }
+        RuleStateFile.Save(options.StateFile, []);
         return result;
     }
 

@@ -242,6 +242,7 @@ public static partial class RuleParser
                 case FieldTable.Perm:
                     RequireExitList(pair, name);
                     v = ParsePerms(value, pair);
+                    _watchOrPathAdded = true; // a perm makes a key acceptable, as in auditctl
                     break;
                 case FieldTable.FileType:
                     RequireExitList(pair, name);
@@ -261,6 +262,10 @@ public static partial class RuleParser
                         : throw new RuleSyntaxException(pair, $"unknown file system type '{value}' (debugfs, tracefs)");
                     break;
                 case FieldTable.SessionId:
+                    if (_list == AUDIT_FILTER_TASK)
+                    {
+                        throw new RuleSyntaxException(pair, "sessionid can only be used on the exit, user and exclude lists");
+                    }
                     v = value == "unset" ? uint.MaxValue : UnsignedNumber(pair, name, value);
                     break;
                 case FieldTable.SaddrFam:
@@ -270,11 +275,11 @@ public static partial class RuleParser
                         throw new RuleSyntaxException(pair, $"saddr_fam must be below {AfMax} (AF_MAX)");
                     }
                     break;
-                case FieldTable.Inode or FieldTable.Ppid or FieldTable.Success:
+                case FieldTable.Inode or FieldTable.Ppid or FieldTable.Success or FieldTable.DevMajor or FieldTable.DevMinor:
                     RequireExitList(pair, name);
                     v = UnsignedNumber(pair, name, value);
                     break;
-                default: // pid, pers, devmajor, devminor
+                default: // pid, pers
                     v = UnsignedNumber(pair, name, value);
                     break;
             }

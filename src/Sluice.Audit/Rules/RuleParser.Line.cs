@@ -25,11 +25,15 @@ public static partial class RuleParser
         private readonly List<(string Key, string Token, bool Deferred)> _keys = [];
         private bool _hasControls;
         private bool _deleteAll;
+        private bool _warnedArch;
 
         public KernelRule? Rule { get; private set; }
         public RuleOperation Operation { get; private set; }
         public bool Prepend { get; private set; }
         public List<RuleControl> Controls { get; } = [];
+
+        /// <summary>Accepted, as auditctl accepts them, but probably not what was meant.</summary>
+        public List<(string Token, string Reason)> Warnings { get; } = [];
 
         private bool HasRule => _ruleOption != 0;
         private bool IsWatch => _ruleOption is 'w' or 'W';
@@ -276,9 +280,10 @@ public static partial class RuleParser
             RequireRule(arg, "-S");
             if (IsWatch)
             {
-                throw new RuleSyntaxException(arg, "-S cannot be used with a watch (-w); use -a always,exit -F path=... instead");
+                // auditctl checks the names but a watch always covers every syscall.
+                Warnings.Add((arg, "-S has no effect on a watch (-w), which covers every syscall; use -a always,exit -F path=... -S ... to limit it"));
             }
-            if (_list is not (AUDIT_FILTER_EXIT or AUDIT_FILTER_URING_EXIT))
+            else if (_list is not (AUDIT_FILTER_EXIT or AUDIT_FILTER_URING_EXIT))
             {
                 throw new RuleSyntaxException(arg, $"syscalls (-S) can only be used on the exit and io_uring lists, not {ListName(_list)}");
             }
@@ -311,6 +316,11 @@ public static partial class RuleParser
                 }
                 else if (SyscallTable.TryGetNumber(NameArch, name, out int number))
                 {
+                    if (_arch is null && !_warnedArch)
+                    {
+                        _warnedArch = true;
+                        Warnings.Add((name, $"no -F arch before -S: the numbers are those of {AuditArch.Name(NameArch)}, and 32-bit programs are not matched"));
+                    }
                     SetSyscall(number);
                 }
                 else
@@ -331,11 +341,21 @@ public static partial class RuleParser
             {
                 throw new RuleSyntaxException(perms, "-p needs a watch (-w) before it on the line");
             }
+            if (!IsWatch && _fields.Count == 0)
+            {
+                throw new RuleSyntaxException(perms, "-p on an -a rule needs a field (-F) before it, as auditctl requires");
+            }
             uint value = ParsePerms(perms, perms);
+            _watchOrPathAdded = true;
             if (IsWatch)
             {
                 int i = _fields.FindIndex(f => f.Field == FieldTable.Perm);
                 _fields[i] = _fields[i] with { Value = value };
+            }
+            else if (_fields.FindIndex(f => f.Field == FieldTable.Perm) is int existing and >= 0)
+            {
+                // auditctl's -p updates the rule's perm field when it has one.
+                _fields[existing] = _fields[existing] with { Value = value };
             }
             else
             {
@@ -376,6 +396,10 @@ public static partial class RuleParser
             {
                 throw new RuleSyntaxException(key, "a key (-k) needs a syscall (-S), a watch (-w or -F path/dir) or -F exe before it");
             }
+            if (HasRule && _list == AUDIT_FILTER_EXCLUDE)
+            {
+                throw new RuleSyntaxException(key, "keys cannot be used on the exclude list");
+            }
             if (key.Length == 0)
             {
                 return; // auditctl ignores an empty -F key=
@@ -388,8 +412,9 @@ public static partial class RuleParser
             }
         }
 
-        // auditctl accepts a key on filesystem rules at once (they are given all syscalls).
-        private bool KeyAllowed => _syscallAdded || _watchOrPathAdded || _exeAdded || (HasRule && _list == AUDIT_FILTER_FS);
+        // auditctl accepts a key on a filesystem rule once it has its fstype.
+        private bool KeyAllowed => _syscallAdded || _watchOrPathAdded || _exeAdded
+            || (HasRule && _list == AUDIT_FILTER_FS && _fields.Exists(f => f.Field == FieldTable.FsType));
 
         private void AddField(FieldValue field)
         {
@@ -420,13 +445,14 @@ public static partial class RuleParser
             {
                 throw new RuleSyntaxException(tokens[0], "control options (-D, -b, -e, -f, -r, ...) cannot share a line with a rule");
             }
-            if (_list is AUDIT_FILTER_EXIT or AUDIT_FILTER_URING_EXIT or AUDIT_FILTER_USER or AUDIT_FILTER_EXCLUDE or AUDIT_FILTER_FS
-                && !_syscallAdded)
+            if (IsWatch || (_list is AUDIT_FILTER_EXIT or AUDIT_FILTER_URING_EXIT or AUDIT_FILTER_USER or AUDIT_FILTER_EXCLUDE or AUDIT_FILTER_FS
+                && !_syscallAdded))
             {
                 // auditctl audits every syscall when none is named; task rules carry no syscalls.
                 Array.Fill(_mask, uint.MaxValue);
             }
-            if (_keys.Count > 0 && _keys.Any(k => k.Deferred) && !(KeyAllowed || _list is AUDIT_FILTER_EXIT or AUDIT_FILTER_URING_EXIT))
+            // -F key= is checked once the rule is complete (auditctl adds the key last).
+            if (_keys.Any(k => k.Deferred) && !KeyAllowed)
             {
                 throw new RuleSyntaxException(_keys.First(k => k.Deferred).Token,
                     "a key needs a syscall (-S), a watch (-w or -F path/dir) or -F exe in the rule");

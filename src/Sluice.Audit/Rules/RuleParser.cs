@@ -28,6 +28,22 @@ public sealed class RuleParserOptions
 /// audit_rule_data auditctl would send. Refuses, with file, line, token and reason, what
 /// auditctl or the kernel would refuse.
 /// </summary>
+/// <remarks>
+/// Judged against auditctl 3.0.x on a 6.x kernel. Deliberate differences:
+/// <list type="bullet">
+/// <item>numbers that do not fit in 32 bits are refused (auditctl truncates them), and so is
+/// trailing text after a number ("5abc");</item>
+/// <item>-S also accepts the kernel headers' syscall names where libaudit spells them
+/// otherwise (pread64, i386 kexec_load);</item>
+/// <item>-F key!=... is refused: a key labels a rule, it is not a condition;</item>
+/// <item>a second identical rule is refused at parse time (the kernel would answer EEXIST);</item>
+/// <item>the io_uring list is accepted with operation numbers (auditctl 3.0.x predates it);</item>
+/// <item>kernel refusals that depend on the host at load time (a dir= that does not exist,
+/// a watch whose parent directory does not exist) surface when loading, naming the line.</item>
+/// </list>
+/// Like auditctl, user and group names resolve on this host, and a -w path that is a directory
+/// here becomes a tree watch (see <see cref="RuleParserOptions"/>).
+/// </remarks>
 public static partial class RuleParser
 {
     /// <summary>Parses rules text. <paramref name="fileName"/> is only used in errors.</summary>
@@ -64,9 +80,10 @@ public static partial class RuleParser
         public readonly List<ParsedRule> Rules = [];
         public readonly List<RuleControl> Controls = [];
         public readonly List<RuleError> Errors = [];
+        public readonly List<RuleError> Warnings = [];
         public readonly Dictionary<KernelRule, ParsedRule> Added = [];
 
-        public RuleSet Finish() => new(Rules, Controls, Errors);
+        public RuleSet Finish() => new(Rules, Controls, Errors, Warnings);
     }
 
     private static void ParseInto(Accumulator acc, string text, string fileName, RuleParserOptions options)
@@ -100,6 +117,10 @@ public static partial class RuleParser
                     acc.Rules.Add(parsed);
                 }
                 acc.Controls.AddRange(parser.Controls);
+                foreach (var (token, reason) in parser.Warnings)
+                {
+                    acc.Warnings.Add(new RuleError(fileName, lineNo, token, reason));
+                }
             }
             catch (RuleSyntaxException e)
             {

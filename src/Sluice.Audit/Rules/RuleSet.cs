@@ -57,11 +57,13 @@ public sealed record RuleControl(RuleControlKind Kind, uint Value, string? Key, 
 /// </summary>
 public sealed class RuleSet
 {
-    internal RuleSet(IReadOnlyList<ParsedRule> rules, IReadOnlyList<RuleControl> controls, IReadOnlyList<RuleError> errors)
+    internal RuleSet(IReadOnlyList<ParsedRule> rules, IReadOnlyList<RuleControl> controls, IReadOnlyList<RuleError> errors,
+        IReadOnlyList<RuleError> warnings)
     {
         Rules = rules;
         Controls = controls;
         Errors = errors;
+        Warnings = warnings;
     }
 
     /// <summary>Every rule line, additions and deletions, in file order.</summary>
@@ -70,6 +72,9 @@ public sealed class RuleSet
     public IReadOnlyList<RuleControl> Controls { get; }
 
     public IReadOnlyList<RuleError> Errors { get; }
+
+    /// <summary>Lines accepted, as auditctl accepts them, that probably do not do what was meant.</summary>
+    public IReadOnlyList<RuleError> Warnings { get; }
 
     public bool IsValid => Errors.Count == 0;
 

@@ -84,7 +84,7 @@ public static class ByteStringJson
     /// <returns>False if the content is not a valid JSON string, or holds a lone surrogate outside \udc80..\udcff.</returns>
     public static bool TryDecode(ReadOnlySpan<byte> escaped, out byte[] bytes)
     {
-        var output = new ArrayBufferWriter<byte>(escaped.Length);
+        var output = new ArrayBufferWriter<byte>(Math.Max(16, escaped.Length));
         bytes = [];
         int i = 0;
         while (i < escaped.Length)

@@ -1,7 +1,8 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-using Sluice.Audit.Tests.Native;
 using I = Sluice.Audit.Interop.Interop;
+
+using Sluice.Testing;
 
 namespace Sluice.Audit.Tests.Interop;
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Sluice.Audit.Netlink;
 using Sluice.Audit.Rules;
-using Sluice.Audit.Tests.Native;
 using Sluice.Testing;
 
 namespace Sluice.Audit.Tests.Netlink;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Sluice.Audit.Netlink;
-using Sluice.Audit.Tests.Native;
 using Sluice.Testing;
 
 namespace Sluice.Audit.Tests.Netlink;

@@ -120,6 +120,19 @@ public sealed class AuditReassemblerTests
     }
 
     [Fact]
+    public void AddLogLine_UnknownTypeWithOddText_KeptWhole()
+    {
+        var r = Create();
+        string odd = "audit(1.000:8): some words { not fields } key= \"unterminated \u00e9";
+        r.AddLogLine(Encoding.UTF8.GetBytes("type=UNKNOWN[1999] msg=" + odd));
+        r.Flush();
+
+        var ev = Assert.Single(_events);
+        Assert.Equal([1999], ev.Types);
+        Assert.Equal([odd], ev.Texts);
+    }
+
+    [Fact]
     public void CompleteExpired_AfterTimeout_CompletesOnlyOldEvents()
     {
         var r = Create(new AuditReassemblerOptions { Timeout = TimeSpan.FromSeconds(2) });

@@ -100,5 +100,5 @@ public sealed class AuditctlOracleTests : IDisposable
         return lines.Count == 0 ? "No rules\n" : string.Join('\n', lines) + "\n";
     }
 
-    public void Dispose() => _guard.Dispose();
+    public void Dispose() => KernelLeftAsFound.RestoreAndVerify(_guard);
 }

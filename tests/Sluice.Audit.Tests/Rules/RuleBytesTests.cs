@@ -71,5 +71,5 @@ public sealed class RuleBytesTests : IDisposable
         Assert.Equal(listed, Assert.Single(ours));
     }
 
-    public void Dispose() => _guard.Dispose();
+    public void Dispose() => KernelLeftAsFound.RestoreAndVerify(_guard);
 }

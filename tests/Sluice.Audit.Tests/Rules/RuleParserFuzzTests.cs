@@ -6,12 +6,17 @@ namespace Sluice.Audit.Tests.Rules;
 /// <summary>Random token sequences never crash the parser: each line is compiled or refused with an error.</summary>
 public class RuleParserFuzzTests
 {
+    private static readonly string[] s_listActions =
+    [
+        "always,exit", "exit,always", "never,task", "always,user", "never,exclude", "always,filesystem", "always,io_uring",
+        "always,", ",exit", ",", "always,exit,x", "entry,always",
+    ];
+
     private static readonly string[] s_tokens =
     [
         "-a", "-A", "-d", "-w", "-W", "-S", "-F", "-C", "-k", "-p", "-D", "-b", "-f", "-e", "-r", "-i", "-c", "-l",
         "--backlog_wait_time", "--loginuid-immutable", "--nope", "-", "--", "-x", "-Farch=b64", "-Sall", "-kk",
-        "always,exit", "exit,always", "never,task", "always,user", "never,exclude", "always,filesystem", "always,io_uring",
-        "always,", ",exit", ",", "always,exit,x", "entry,always",
+        .. s_listActions,
         "arch=b64", "arch=b32", "arch!=b64", "arch=x86_64", "arch=3221225534", "arch=0x1", "arch>b64",
         "open", "openat,close", "all", "59", "2031", "2032", "-1", "nosuch", ",,", "open,", "execve,all",
         "uid=0", "auid>=1000", "auid!=unset", "auid=-1", "gid=root", "euid=daemon", "uid=4294967295", "pid=99999999999",
@@ -39,16 +44,7 @@ public class RuleParserFuzzTests
         int compiled = 0, refused = 0, controls = 0;
         for (int iteration = 0; iteration < 20000; iteration++)
         {
-            int count = random.Next(0, 12);
-            var tokens = new string[count];
-            for (int t = 0; t < count; t++)
-            {
-                tokens[t] = s_tokens[random.Next(s_tokens.Length)];
-                if (random.Next(20) == 0)
-                {
-                    tokens[t] = Mutate(tokens[t], random);
-                }
-            }
+            var tokens = random.Next(2) == 0 ? RandomTokens(random) : ShapedTokens(random);
             string line = string.Join(' ', tokens);
             RuleSet set;
             try
@@ -60,7 +56,8 @@ public class RuleParserFuzzTests
                 Assert.Fail($"parser threw {e.GetType().Name} on: {line}\n{e}");
                 return;
             }
-            bool blank = tokens.Length == 0 || tokens[0].StartsWith('#') || string.IsNullOrWhiteSpace(line);
+            var words = RuleParser.Tokenize(line);
+            bool blank = words.Count == 0 || words[0].StartsWith('#');
             int outcomes = set.Rules.Count + set.Errors.Count + (set.Controls.Count > 0 ? 1 : 0);
             Assert.True(blank ? outcomes == 0 : outcomes == 1, $"line gave {outcomes} outcomes: {line}");
             foreach (var error in set.Errors)
@@ -82,6 +79,46 @@ public class RuleParserFuzzTests
         Assert.True(compiled > 100, $"only {compiled} lines compiled");
         Assert.True(refused > 1000, $"only {refused} lines refused");
         Assert.True(controls > 10, $"only {controls} control lines");
+    }
+
+    // Any tokens in any order.
+    private static string[] RandomTokens(Random random)
+    {
+        int count = random.Next(0, 12);
+        var tokens = new string[count];
+        for (int t = 0; t < count; t++)
+        {
+            tokens[t] = s_tokens[random.Next(s_tokens.Length)];
+            if (random.Next(20) == 0)
+            {
+                tokens[t] = Mutate(tokens[t], random);
+            }
+        }
+        return tokens;
+    }
+
+    private static readonly string[] s_starts = ["-a", "-A", "-d", "-w", "-W"];
+    private static readonly string[] s_options = ["-F", "-F", "-F", "-S", "-k", "-C", "-p"];
+
+    // Rule-shaped lines: a start option, then option/value pairs with values drawn from all tokens.
+    private static string[] ShapedTokens(Random random)
+    {
+        var tokens = new List<string>();
+        string start = s_starts[random.Next(s_starts.Length)];
+        tokens.Add(start);
+        tokens.Add(start is "-w" or "-W" ? "/etc/fuzz" + random.Next(3) : s_listActions[random.Next(s_listActions.Length)]);
+        if (start is not ("-w" or "-W") && random.Next(2) == 0)
+        {
+            tokens.AddRange(["-F", random.Next(2) == 0 ? "arch=b64" : "arch=b32"]);
+        }
+        int pairs = random.Next(0, 6);
+        for (int p = 0; p < pairs; p++)
+        {
+            tokens.Add(s_options[random.Next(s_options.Length)]);
+            string value = s_tokens[random.Next(s_tokens.Length)];
+            tokens.Add(random.Next(20) == 0 ? Mutate(value, random) : value);
+        }
+        return [.. tokens];
     }
 
     private static string Mutate(string token, Random random)

@@ -89,6 +89,11 @@ public class RuleParserTests
     [InlineData("-a always,exit -F arch=b64 -S open -F uid=0755", "-a always,exit -F arch=b64 -S open -F uid=493")]
     [InlineData("-a always,exit -F arch=aarch64 -S openat", "-a always,exit -F arch=b64 -S openat")]
     [InlineData("-Aalways,exit -Farch=b64 -Sopen -kx", "-a always,exit -F arch=b64 -S open -F key=x")]
+    [InlineData("-a always,exit -F arch=b64 -S open -F perm=r -p wa", "-a always,exit -F arch=b64 -S open -F perm=wa")]
+    [InlineData("-w /etc/x -p wa -p r", "-w /etc/x -p r")]
+    [InlineData("-a always,exit -F key=k1 -F arch=b64 -S openat -k k2", "-a always,exit -F arch=b64 -S openat -F key=k1 -F key=k2")]
+    [InlineData("-a always,user -F exe=/bin/ls -F key=x", "-a always,user -F exe=/bin/ls -F key=x")]
+    [InlineData("-a always,exit -F arch=b64 -S open -F key=", "-a always,exit -F arch=b64 -S open")]
     public void Parse_Rule_PrintsAsAuditctl(string line, string listed)
     {
         var set = Parse(line);
@@ -210,6 +215,10 @@ public class RuleParserTests
     [InlineData("-a never,exclude -S open", "open", "only be used on the exit and io_uring lists, not exclude")]
     [InlineData("-a always,user -F auid=0 -k k", "k", "a key (-k) needs a syscall")]
     [InlineData("-a always,exit -F arch=b64 -k k -S open", "k", "a key (-k) needs a syscall")]
+    [InlineData("-a always,exit -F auid=5 -F key=x", "x", "a key needs a syscall")]
+    [InlineData("-a always,task -F uid=0 -F key=x", "x", "a key needs a syscall")]
+    [InlineData("-a never,exclude -F exe=/bin/ls -k x", "x", "keys cannot be used on the exclude list")]
+    [InlineData("-a never,exclude -F exe=/bin/ls -F key=x", "key=x", "only msgtype, pid, uid, gid, auid, subj_* and exe")]
     [InlineData("-a always,exit -F arch=b64 -S open -F filetype=pipe", "filetype=pipe", "unknown file type 'pipe'")]
     [InlineData("-a always,filesystem -F fstype=ext4", "fstype=ext4", "unknown file system type 'ext4'")]
     [InlineData("-a always,exit -F arch=b64 -S open -F fstype=debugfs", "fstype=debugfs", "fstype can only be used on the filesystem list")]
@@ -221,7 +230,9 @@ public class RuleParserTests
     [InlineData("-a always,task -C auid!=uid", "auid!=uid", "-C can only be used on the exit list")]
     [InlineData("-w /etc/x -p rwz", "rwz", "permission 'z' is not one of r, w, x, a")]
     [InlineData("-p wa -w /etc/x", "wa", "-p needs a watch (-w) before it")]
-    [InlineData("-w /etc/x -p wa -S open", "open", "-S cannot be used with a watch")]
+    [InlineData("-a always,exit -p wa -S all", "wa", "-p on an -a rule needs a field (-F) before it")]
+    [InlineData("-a always,user -F devminor=1", "devminor=1", "devminor can only be used on the exit list")]
+    [InlineData("-a always,task -F sessionid=1", "sessionid=1", "sessionid can only be used on the exit, user and exclude lists")]
     [InlineData("-a always,exit,foo -F arch=b64 -S open", "always,exit,foo", "expected list,action")]
     [InlineData("-a always,entry -F arch=b64 -S open", "always,entry", "the entry list is deprecated")]
     [InlineData("-a possible,exit -F arch=b64 -S open", "possible,exit", "the possible action is deprecated")]
@@ -255,6 +266,32 @@ public class RuleParserTests
         }
         Assert.Contains(reason, error.Reason);
         Assert.StartsWith("test.rules:2: ", error.ToString());
+    }
+
+    [Fact]
+    public void Parse_SyscallsOnAWatch_AcceptedAsAuditctlWithAWarning()
+    {
+        var set = Parse("-w /etc/x -p wa -S open\n");
+        Assert.True(set.IsValid);
+        Assert.Equal("-w /etc/x -p wa", RuleFormatter.Format(set.Rules[0].Listed, AuditArch.X86_64));
+        var warning = Assert.Single(set.Warnings, w => w.Reason.Contains("-S has no effect on a watch"));
+        Assert.Equal(1, warning.Line);
+    }
+
+    [Fact]
+    public void Parse_SyscallWithoutArch_Warns()
+    {
+        var set = Parse("-a always,exit -S open -S close\n");
+        Assert.True(set.IsValid);
+        Assert.Contains("no -F arch before -S", Assert.Single(set.Warnings).Reason);
+    }
+
+    [Fact]
+    public void Parse_PermOnTaskRuleAfterAField_AllowsKeyAsAuditctl()
+    {
+        var set = Parse("-a always,task -F arch=b64 -p wa -k k\n");
+        Assert.True(set.IsValid, string.Join("; ", set.Errors));
+        Assert.Equal("-a always,task -F arch=b64 -F perm=wa -F key=k", RuleFormatter.Format(set.Rules[0].Listed, AuditArch.X86_64));
     }
 
     [Fact]

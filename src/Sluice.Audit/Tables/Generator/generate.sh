@@ -12,6 +12,7 @@
 # script, and commit inputs and outputs together. Needs bash, gcc and awk.
 # Usage: generate.sh [OUTPUT_DIR]   (default: the Tables folder above this script)
 set -euo pipefail
+export LC_ALL=C # sort order must not depend on the locale
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 in="$here/inputs"
 out="${1:-$here/..}"

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Sluice.Audit.Tests.Native;
+namespace Sluice.Testing;
 
 /// <summary>Compiles the small C helpers in Native/ with gcc, once per test run.</summary>
-internal static class NativeTools
+public static class NativeTools
 {
     private static readonly string s_dir = Path.Combine(Path.GetTempPath(), $"sluice-native-{Environment.ProcessId}");
     private static readonly Dictionary<string, string> s_built = new();

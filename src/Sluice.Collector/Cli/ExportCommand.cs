@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Sluice.Collector.Export;
+using Sluice.Collector.Storage;
+
+namespace Sluice.Collector.Cli;
+
+/// <summary><c>sluice-collector export</c>: stored events as JSON Lines in the replay format.</summary>
+internal static class ExportCommand
+{
+    public static Command Create()
+    {
+        var store = CliOptions.Store();
+        var agent = new Option<string?>("--agent") { Description = "Only this agent id." };
+        var from = new Option<string?>("--from") { Description = "Events at or after this time (ISO 8601, unix seconds, or now)." };
+        var to = new Option<string?>("--to") { Description = "Events before this time." };
+        var output = new Option<string?>("--out") { Description = "Write to this file instead of stdout." };
+        var command = new Command("export", "Write stored events as JSON Lines in the replay format, oldest first, with agent_id, hostname and batch_sequence added.");
+        foreach (var o in new Option[] { store, agent, from, to, output })
+        {
+            command.Options.Add(o);
+        }
+        command.SetAction((parse, ct) => RunAsync(
+            parse.GetValue(store)!, parse.GetValue(agent), parse.GetValue(from), parse.GetValue(to), parse.GetValue(output), Console.Error, ct));
+        return command;
+    }
+
+    internal static async Task<int> RunAsync(string storeSpec, string? agent, string? from, string? to, string? outPath, TextWriter stderr, CancellationToken ct)
+    {
+        EventQuery query;
+        try
+        {
+            query = new EventQuery(
+                agent,
+                from is null ? null : CliOptions.ParseTime(from, "--from"),
+                to is null ? null : CliOptions.ParseTime(to, "--to"));
+        }
+        catch (FormatException e)
+        {
+            stderr.WriteLine($"sluice-collector export: {e.Message}");
+            return 2;
+        }
+        try
+        {
+            await using var store = await CliOptions.OpenExistingAsync(storeSpec, ct);
+            await using Stream output = outPath is null ? Console.OpenStandardOutput() : File.Create(outPath);
+            long n = await EventExporter.ExportAsync(store, query, output, ct);
+            stderr.WriteLine($"sluice-collector export: {n} events");
+            return 0;
+        }
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+        {
+            stderr.WriteLine($"sluice-collector export: {e.Message}");
+            return e is FormatException ? 2 : 1;
+        }
+    }
+}

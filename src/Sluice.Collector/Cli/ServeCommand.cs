@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Sluice.Collector.Hosting;
+using Sluice.Collector.Ingest;
+using Sluice.Collector.Storage;
+
+namespace Sluice.Collector.Cli;
+
+/// <summary><c>sluice-collector serve</c>: run the gRPC ingest server until SIGTERM or Ctrl-C.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on (e.g. 0.0.0.0:7443; port 0 picks a free one).", Required = true };
+        var store = CliOptions.Store();
+        var tokens = new Option<string?>("--tokens") { Description = "Token file: one 'AGENT_ID TOKEN' or 'AGENT_ID sha256:HEX' per line." };
+        var noAuth = new Option<bool>("--insecure-no-auth") { Description = "Accept batches from any agent without a token (development only)." };
+        var cert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) to serve TLS with." };
+        var key = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
+        var maxMessage = new Option<int?>("--max-message-bytes") { Description = "Largest accepted gRPC message, decompressed (default 16 MiB)." };
+        var maxEvents = new Option<int?>("--max-events-per-batch") { Description = "Most events accepted in one batch (default 50000)." };
+
+        var command = new Command("serve", "Receive event batches and heartbeats from agents over gRPC and store them.");
+        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents })
+        {
+            command.Options.Add(o);
+        }
+        command.SetAction(async (parse, ct) =>
+        {
+            CollectorOptions options;
+            try
+            {
+                var limits = new IngestLimits();
+                if (parse.GetValue(maxMessage) is int m) limits = limits with { MaxMessageBytes = m };
+                if (parse.GetValue(maxEvents) is int e) limits = limits with { MaxEventsPerBatch = e };
+                options = new CollectorOptions
+                {
+                    Listen = parse.GetValue(listen)!,
+                    Store = StoreLocation.Parse(parse.GetValue(store)!),
+                    TokensFile = parse.GetValue(tokens),
+                    AllowAnonymous = parse.GetValue(noAuth),
+                    TlsCertificatePath = parse.GetValue(cert),
+                    TlsKeyPath = parse.GetValue(key),
+                    Limits = limits,
+                };
+                options.Validate();
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException)
+            {
+                Console.Error.WriteLine($"sluice-collector serve: {e.Message}");
+                return 2;
+            }
+            try
+            {
+                await using var server = await CollectorServer.StartAsync(options, cancellationToken: ct);
+                Console.Out.WriteLine($"sluice-collector: listening on {server.Address} ({(options.TlsCertificatePath is null ? "h2c" : "TLS")}), store {options.Store}, {(options.AllowAnonymous ? "authentication OFF" : "token authentication")}");
+                await server.WaitForShutdownAsync(ct);
+                return 0;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return 0;
+            }
+            catch (Exception e) when (e is FormatException or IOException or System.Security.Cryptography.CryptographicException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+            {
+                Console.Error.WriteLine($"sluice-collector serve: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+}

@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Sluice.Collector.Storage;
+
+namespace Sluice.Collector.Cli;
+
+/// <summary><c>sluice-collector stats</c>: per agent batches, events, duplicates, last seen and loss.</summary>
+internal static class StatsCommand
+{
+    public static Command Create()
+    {
+        var store = CliOptions.Store();
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
+        var command = new Command("stats", "Per agent: batches and events stored, duplicates rejected, last seen, loss reported.");
+        command.Options.Add(store);
+        command.Options.Add(json);
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(store)!, parse.GetValue(json), Console.Out, Console.Error, ct));
+        return command;
+    }
+
+    internal static async Task<int> RunAsync(string storeSpec, bool json, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        IReadOnlyList<AgentStats> stats;
+        try
+        {
+            await using var store = await CliOptions.OpenExistingAsync(storeSpec, ct);
+            stats = await store.GetAgentStatsAsync(ct);
+        }
+        catch (Exception e) when (e is FormatException or IOException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+        {
+            stderr.WriteLine($"sluice-collector stats: {e.Message}");
+            return e is FormatException ? 2 : 1;
+        }
+        stdout.Write(json ? ToJson(stats) : ToText(stats));
+        return 0;
+    }
+
+    internal static string ToJson(IReadOnlyList<AgentStats> stats)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("agents");
+            foreach (var a in stats)
+            {
+                w.WriteStartObject();
+                w.WriteString("agent_id", a.AgentId);
+                w.WriteString("hostname", a.Hostname);
+                w.WriteString("boot_id", a.BootId);
+                w.WriteNumber("batches", a.Batches);
+                w.WriteNumber("events", a.Events);
+                w.WriteNumber("duplicates", a.Duplicates);
+                w.WriteNumber("max_sequence", a.MaxSequence);
+                WriteTime(w, "last_seen", a.LastSeenUnixMs);
+                WriteTime(w, "last_heartbeat", a.LastHeartbeatUnixMs);
+                w.WriteString("rules_hash", a.RulesHash);
+                w.WriteStartObject("loss");
+                w.WriteNumber("total_lost", a.Loss.TotalLost);
+                var values = LossValues(a.Loss);
+                for (int i = 0; i < LossColumns.Names.Length; i++)
+                {
+                    w.WriteNumber(LossColumns.Names[i], values[i]);
+                }
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+    }
+
+    private static long[] LossValues(LossTotals l) =>
+    [
+        l.KernelLost, l.SocketOverruns, l.SerialGaps, l.SpoolDroppedEvents, l.SpoolDroppedBatches,
+        l.ReassemblyEvicted, l.Truncated, l.ParseErrors, l.BacklogWaitTimeActual, l.Filtered,
+    ];
+
+    private static void WriteTime(Utf8JsonWriter w, string name, long? unixMs)
+    {
+        if (unixMs is long ms)
+        {
+            w.WriteString(name, DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+            w.WriteNumber(name + "_unix_ms", ms);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
+    }
+
+    internal static string ToText(IReadOnlyList<AgentStats> stats)
+    {
+        if (stats.Count == 0)
+        {
+            return "no agents\n";
+        }
+        var rows = new List<string[]>
+        {
+            new[] { "AGENT", "HOST", "BATCHES", "EVENTS", "DUPLICATES", "LAST SEEN (UTC)", "LOST", "KERNEL", "OVERRUN", "GAPS", "SPOOL", "EVICTED" },
+        };
+        foreach (var a in stats)
+        {
+            rows.Add(
+            [
+                a.AgentId, a.Hostname, N(a.Batches), N(a.Events), N(a.Duplicates),
+                a.LastSeenUnixMs is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "-",
+                N(a.Loss.TotalLost), N(a.Loss.KernelLost), N(a.Loss.SocketOverruns), N(a.Loss.SerialGaps), N(a.Loss.SpoolDroppedEvents), N(a.Loss.ReassemblyEvicted),
+            ]);
+        }
+        var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
+        var sb = new System.Text.StringBuilder();
+        foreach (var r in rows)
+        {
+            sb.AppendJoin("  ", r.Select((cell, c) => c is >= 2 and not 5 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).Append('\n');
+        }
+        return sb.ToString().Replace(" \n", "\n", StringComparison.Ordinal);
+    }
+
+    private static string N(long v) => v.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,151 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Sluice.Collector.Auth;
+using Sluice.Collector.Ingest;
+using Sluice.Collector.Storage;
+
+namespace Sluice.Collector.Hosting;
+
+/// <summary>A running collector: Kestrel with the gRPC ingest service, /healthz and /api/ingest, over one store.</summary>
+/// <remarks>
+/// Without TLS the endpoint speaks HTTP/2 only (h2c with prior knowledge, as gRPC clients do):
+/// Kestrel cannot offer HTTP/1.1 and HTTP/2 side by side on a cleartext port. With TLS it offers
+/// both, chosen by ALPN.
+/// </remarks>
+public sealed class CollectorServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly bool _ownsStore;
+
+    private CollectorServer(WebApplication app, IEventStore store, bool ownsStore, Uri address)
+    {
+        _app = app;
+        Store = store;
+        _ownsStore = ownsStore;
+        Address = address;
+    }
+
+    /// <summary>The address the server listens on, with the real port when 0 was asked.</summary>
+    public Uri Address { get; }
+
+    public IEventStore Store { get; }
+
+    public IngestCounters Counters => _app.Services.GetRequiredService<IngestCounters>();
+
+    /// <summary>Opens the store (unless one is given), binds and starts serving.</summary>
+    /// <param name="faults">Faults to inject into ingest, for fault tests; none by default.</param>
+    public static async Task<CollectorServer> StartAsync(
+        CollectorOptions options,
+        IEventStore? store = null,
+        Action<ILoggingBuilder>? logging = null,
+        IIngestFaults? faults = null,
+        CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var tokens = options.TokensFile is null ? null : AgentTokens.Load(options.TokensFile);
+        var endpoint = ListenEndpoint.Parse(options.Listen);
+        X509Certificate2? certificate = options.TlsCertificatePath is null
+            ? null
+            : X509Certificate2.CreateFromPemFile(options.TlsCertificatePath, options.TlsKeyPath);
+
+        bool ownsStore = store is null;
+        store ??= await options.Store.OpenAsync(mustExist: false, cancellationToken);
+        try
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            // One line per request at 100 calls/s is noise, and costs: ASP.NET Core and gRPC log warnings and up.
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+            if (logging is not null)
+            {
+                logging(builder.Logging);
+            }
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.Limits.MaxRequestBodySize = null; // gRPC's own limit applies, with a gRPC status
+                void Configure(ListenOptions listen)
+                {
+                    if (certificate is null)
+                    {
+                        listen.Protocols = HttpProtocols.Http2;
+                    }
+                    else
+                    {
+                        listen.Protocols = HttpProtocols.Http1AndHttp2;
+                        listen.UseHttps(certificate);
+                    }
+                }
+                if (endpoint.Address is null)
+                {
+                    kestrel.ListenLocalhost(endpoint.Port, Configure);
+                }
+                else
+                {
+                    kestrel.Listen(endpoint.Address, endpoint.Port, Configure);
+                }
+            });
+            builder.Services.AddGrpc(grpc =>
+            {
+                grpc.MaxReceiveMessageSize = options.Limits.MaxMessageBytes;
+                grpc.EnableDetailedErrors = false;
+            });
+            builder.Services.AddSingleton(store);
+            builder.Services.AddSingleton(new AgentAuthenticator(tokens));
+            builder.Services.AddSingleton(TimeProvider.System);
+            builder.Services.AddSingleton(sp => new BatchValidator(options.Limits, sp.GetRequiredService<TimeProvider>()));
+            builder.Services.AddSingleton<IngestCounters>();
+            builder.Services.AddSingleton(faults ?? NoIngestFaults.Instance);
+
+            var app = builder.Build();
+            app.MapGrpcService<IngestService>();
+            app.MapGet("/healthz", () => Results.Text("ok\n"));
+            app.MapGet("/api/ingest", (IngestCounters c) => Results.Text(CountersJson(c), "application/json"));
+            await app.StartAsync(cancellationToken);
+
+            var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var address = new Uri(bound.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
+            return new CollectorServer(app, store, ownsStore, address);
+        }
+        catch
+        {
+            if (ownsStore)
+            {
+                await store.DisposeAsync();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Runs until the host is asked to stop (SIGTERM, Ctrl-C).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    private static string CountersJson(IngestCounters c) => JsonSerializer.Serialize(new Dictionary<string, long>
+    {
+        ["batches_stored"] = c.BatchesStored,
+        ["events_stored"] = c.EventsStored,
+        ["duplicates"] = c.Duplicates,
+        ["heartbeats"] = c.Heartbeats,
+        ["refused_unauthenticated"] = c.RefusedUnauthenticated,
+        ["refused_permission_denied"] = c.RefusedPermission,
+        ["refused_invalid"] = c.RefusedInvalid,
+        ["store_failures"] = c.StoreFailures,
+    });
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        if (_ownsStore)
+        {
+            await Store.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,36 @@
+namespace Sluice.Collector.Ingest;
+
+/// <summary>What the ingest service accepted and refused since start; served at <c>/api/ingest</c>.</summary>
+public sealed class IngestCounters
+{
+    private long _batchesStored;
+    private long _eventsStored;
+    private long _duplicates;
+    private long _heartbeats;
+    private long _refusedUnauthenticated;
+    private long _refusedPermission;
+    private long _refusedInvalid;
+    private long _storeFailures;
+
+    public long BatchesStored => Volatile.Read(ref _batchesStored);
+    public long EventsStored => Volatile.Read(ref _eventsStored);
+    public long Duplicates => Volatile.Read(ref _duplicates);
+    public long Heartbeats => Volatile.Read(ref _heartbeats);
+    public long RefusedUnauthenticated => Volatile.Read(ref _refusedUnauthenticated);
+    public long RefusedPermission => Volatile.Read(ref _refusedPermission);
+    public long RefusedInvalid => Volatile.Read(ref _refusedInvalid);
+    public long StoreFailures => Volatile.Read(ref _storeFailures);
+
+    internal void Stored(int events)
+    {
+        Interlocked.Increment(ref _batchesStored);
+        Interlocked.Add(ref _eventsStored, events);
+    }
+
+    internal void Duplicate() => Interlocked.Increment(ref _duplicates);
+    internal void Heartbeat() => Interlocked.Increment(ref _heartbeats);
+    internal void Unauthenticated() => Interlocked.Increment(ref _refusedUnauthenticated);
+    internal void PermissionDenied() => Interlocked.Increment(ref _refusedPermission);
+    internal void Invalid() => Interlocked.Increment(ref _refusedInvalid);
+    internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);
+}

@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Logging;
+
+namespace Sluice.Collector.Ingest;
+
+internal static partial class IngestLog
+{
+    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "Refused {Call} from {Peer}: {Code} {Reason}")]
+    public static partial void Refused(ILogger logger, string call, string peer, Grpc.Core.StatusCode code, string reason);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Debug, Message = "Batch {Sequence} from {AgentId} is a duplicate; acknowledged, not stored again")]
+    public static partial void Duplicate(ILogger logger, ulong sequence, string agentId);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "Storing batch {Sequence} from {AgentId} failed")]
+    public static partial void StoreFailed(ILogger logger, Exception exception, ulong sequence, string agentId);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "Storing a heartbeat from {AgentId} failed")]
+    public static partial void HeartbeatFailed(ILogger logger, Exception exception, string agentId);
+}

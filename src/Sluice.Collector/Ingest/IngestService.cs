@@ -1,0 +1,204 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Sluice.Collector.Auth;
+using Sluice.Collector.Storage;
+using Sluice.Protocol.V1;
+
+namespace Sluice.Collector.Ingest;
+
+/// <summary>The gRPC <c>sluice.v1.Ingest</c> service: authenticate, validate, store, acknowledge.</summary>
+/// <remarks>
+/// Order of checks for each batch: token (Unauthenticated), then the batch itself (InvalidArgument),
+/// then that it belongs to the token's agent (PermissionDenied). Nothing of a refused batch is stored.
+/// A store failure is returned as Unavailable: the agent keeps the batch and retries, and the
+/// (agent_id, sequence) constraint makes the retry safe.
+/// </remarks>
+public sealed class IngestService(
+    IEventStore store,
+    AgentAuthenticator authenticator,
+    BatchValidator validator,
+    IngestCounters counters,
+    TimeProvider time,
+    IIngestFaults faults,
+    ILogger<IngestService> logger) : Sluice.Protocol.V1.Ingest.IngestBase
+{
+    /// <summary>Batches of one stream being stored at once; the stream stops reading beyond this.</summary>
+    internal const int StreamWindow = 16;
+
+    public override async Task<Ack> Send(EventBatch request, ServerCallContext context)
+    {
+        string? agent = Authenticate(context, "Send");
+        Check(agent, request, context);
+        return await StoreAsync(request, context);
+    }
+
+    public override async Task SendStream(IAsyncStreamReader<EventBatch> requestStream, IServerStreamWriter<Ack> responseStream, ServerCallContext context)
+    {
+        string? agent = Authenticate(context, "SendStream");
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        // Wait when full: the stream stops reading, and HTTP/2 flow control pushes back on the agent.
+        var pending = Channel.CreateBounded<Task<Ack>>(new BoundedChannelOptions(StreamWindow)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        var acks = WriteAcksAsync(pending.Reader, responseStream, cts);
+        RpcException? refusal = null;
+        try
+        {
+            while (await requestStream.MoveNext(cts.Token))
+            {
+                var batch = requestStream.Current;
+                try
+                {
+                    Check(agent, batch, context);
+                }
+                catch (RpcException e)
+                {
+                    // The batches before it are stored and acknowledged; the stream ends with the reason.
+                    refusal = e;
+                    break;
+                }
+                await pending.Writer.WriteAsync(StoreAsync(batch, context, cts.Token), cts.Token);
+            }
+        }
+        catch (OperationCanceledException) when (acks.IsFaulted)
+        {
+        }
+        finally
+        {
+            pending.Writer.TryComplete();
+        }
+        await acks;
+        if (refusal is not null)
+        {
+            throw refusal;
+        }
+    }
+
+    private static async Task WriteAcksAsync(ChannelReader<Task<Ack>> pending, IServerStreamWriter<Ack> responses, CancellationTokenSource cts)
+    {
+        try
+        {
+            await foreach (var ack in pending.ReadAllAsync(CancellationToken.None))
+            {
+                await responses.WriteAsync(await ack);
+            }
+        }
+        catch
+        {
+            await cts.CancelAsync();
+            throw;
+        }
+    }
+
+    public override async Task<HeartbeatReply> Heartbeat(AgentHeartbeat request, ServerCallContext context)
+    {
+        string? agent = Authenticate(context, "Heartbeat");
+        try
+        {
+            validator.Ensure(request);
+            AgentAuthenticator.CheckAgent(agent, request.AgentId, "heartbeat");
+        }
+        catch (RpcException e)
+        {
+            Refuse(e, "Heartbeat", context);
+            throw;
+        }
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        try
+        {
+            await store.StoreHeartbeatAsync(request, now, context.CancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            counters.StoreFailure();
+            IngestLog.HeartbeatFailed(logger, e, request.AgentId);
+            throw new RpcException(new Status(StatusCode.Unavailable, "the collector's store failed to record the heartbeat; retry later"));
+        }
+        counters.Heartbeat();
+        return new HeartbeatReply { ServerTimeUnixMs = now };
+    }
+
+    private string? Authenticate(ServerCallContext context, string call)
+    {
+        try
+        {
+            return authenticator.Authenticate(context);
+        }
+        catch (RpcException e)
+        {
+            Refuse(e, call, context);
+            throw;
+        }
+    }
+
+    private void Check(string? agent, EventBatch batch, ServerCallContext context)
+    {
+        try
+        {
+            validator.Ensure(batch);
+            AgentAuthenticator.CheckAgent(agent, batch.AgentId, $"batch {batch.Sequence}");
+        }
+        catch (RpcException e)
+        {
+            Refuse(e, "batch", context);
+            throw;
+        }
+    }
+
+    private void Refuse(RpcException e, string call, ServerCallContext context)
+    {
+        switch (e.StatusCode)
+        {
+            case StatusCode.Unauthenticated: counters.Unauthenticated(); break;
+            case StatusCode.PermissionDenied: counters.PermissionDenied(); break;
+            default: counters.Invalid(); break;
+        }
+        IngestLog.Refused(logger, call, context.Peer, e.StatusCode, e.Status.Detail);
+    }
+
+    private async Task<Ack> StoreAsync(EventBatch batch, ServerCallContext context, CancellationToken? token = null)
+    {
+        var cancellationToken = token ?? context.CancellationToken;
+        var fault = faults.Next(batch);
+        switch (fault.Kind)
+        {
+            case IngestFaultKind.Delay:
+                await Task.Delay(fault.Delay, time, cancellationToken);
+                break;
+            case IngestFaultKind.FailBeforeStore:
+                throw new RpcException(new Status(fault.Code, $"injected fault: {fault.Code} before storing batch {batch.Sequence}"));
+            case IngestFaultKind.Abort:
+                context.GetHttpContext().Abort();
+                throw new RpcException(new Status(StatusCode.Unavailable, $"injected fault: connection cut before storing batch {batch.Sequence}"));
+        }
+        StoreOutcome outcome;
+        try
+        {
+            outcome = await store.StoreBatchAsync(batch, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            counters.StoreFailure();
+            IngestLog.StoreFailed(logger, e, batch.Sequence, batch.AgentId);
+            throw new RpcException(new Status(StatusCode.Unavailable, $"the collector's store failed to record batch {batch.Sequence}; retry later"));
+        }
+        if (fault.Kind == IngestFaultKind.FailAfterStore)
+        {
+            throw new RpcException(new Status(fault.Code, $"injected fault: {fault.Code} after storing batch {batch.Sequence}"));
+        }
+        if (outcome.Duplicate)
+        {
+            counters.Duplicate();
+            IngestLog.Duplicate(logger, batch.Sequence, batch.AgentId);
+        }
+        else
+        {
+            counters.Stored(outcome.EventsStored);
+        }
+        return new Ack { Sequence = batch.Sequence, Duplicate = outcome.Duplicate, EventsStored = (uint)outcome.EventsStored };
+    }
+}

@@ -1,0 +1,257 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using Npgsql;
+using NpgsqlTypes;
+using Sluice.Protocol.V1;
+
+namespace Sluice.Collector.Storage.Postgres;
+
+/// <summary>The fleet store: PostgreSQL, events written with binary COPY into day partitions.</summary>
+/// <remarks>
+/// Each batch is one transaction on its own pooled connection, so batches from many agents are
+/// written in parallel and PostgreSQL groups their commits. The batch row goes in first with
+/// ON CONFLICT DO NOTHING on (agent, sequence): a concurrent resend waits on the unique index until
+/// the first commits, then sees the conflict and is counted as a duplicate.
+/// </remarks>
+public sealed class PostgresEventStore : IEventStore
+{
+    private static readonly string CopyEvents = $"COPY events ({string.Join(", ", StoreSchema.EventColumns)}) FROM STDIN (FORMAT BINARY)";
+
+    private static readonly string InsertBatch = $"""
+        INSERT INTO batches ({string.Join(", ", StoreSchema.BatchColumns)})
+        VALUES ({string.Join(", ", StoreSchema.BatchColumns.Select((_, i) => "$" + (i + 1)))})
+        ON CONFLICT (agent, sequence) DO NOTHING
+        RETURNING id
+        """;
+
+    private const string UpsertAgent = """
+        INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, rules_hash)
+        VALUES ($1, $2, $3, $4, $4, $5)
+        ON CONFLICT (agent_id) DO UPDATE SET
+            hostname = excluded.hostname, boot_id = excluded.boot_id,
+            last_seen_ms = greatest(agents.last_seen_ms, excluded.last_seen_ms),
+            rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE agents.rules_hash END
+        RETURNING id
+        """;
+
+    private const string HeartbeatAgent = """
+        INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, last_heartbeat_ms, version, rules_hash)
+        VALUES ($1, $2, $3, $4, $4, $5, $6, $7)
+        ON CONFLICT (agent_id) DO UPDATE SET
+            hostname = excluded.hostname, boot_id = excluded.boot_id, version = excluded.version,
+            last_seen_ms = greatest(agents.last_seen_ms, excluded.last_seen_ms),
+            last_heartbeat_ms = greatest(coalesce(agents.last_heartbeat_ms, 0), excluded.last_heartbeat_ms),
+            rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE agents.rules_hash END
+        RETURNING id
+        """;
+
+    private static readonly string InsertHeartbeat = $"""
+        INSERT INTO heartbeats ({string.Join(", ", HeartbeatColumns.All)})
+        VALUES ({string.Join(", ", HeartbeatColumns.All.Select((_, i) => "$" + (i + 1)))})
+        """;
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly ConcurrentDictionary<long, bool> _partitions = new();
+
+    public PostgresEventStore(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        _dataSource = builder.Build();
+    }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        // Serialise concurrent first starts of several collectors on one database.
+        await ExecAsync(connection, "SELECT pg_advisory_xact_lock(7361636501)", cancellationToken);
+        await ExecAsync(connection, StoreSchema.Ddl(SqlDialect.Postgres), cancellationToken);
+        await using (var check = new NpgsqlCommand("SELECT version FROM schema_info", connection))
+        {
+            var version = await check.ExecuteScalarAsync(cancellationToken);
+            if (version is null)
+            {
+                await ExecAsync(connection, $"INSERT INTO schema_info VALUES ({StoreSchema.Version})", cancellationToken);
+            }
+            else if (Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture) != StoreSchema.Version)
+            {
+                throw new InvalidOperationException($"PostgreSQL store has schema version {version}; this collector uses {StoreSchema.Version}");
+            }
+        }
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    public async Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await EnsurePartitionsAsync(connection, batch, cancellationToken);
+
+        // The agent row is updated in its own short statement: holding its lock for the whole
+        // COPY would serialise an agent's in-flight batches.
+        long agent;
+        await using (var upsert = new NpgsqlCommand(UpsertAgent, connection))
+        {
+            upsert.Parameters.Add(new() { Value = batch.AgentId });
+            upsert.Parameters.Add(new() { Value = batch.Hostname });
+            upsert.Parameters.Add(new() { Value = batch.BootId });
+            upsert.Parameters.Add(new() { Value = receivedUnixMs });
+            upsert.Parameters.Add(new() { Value = batch.RulesHash });
+            agent = (long)(await upsert.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        object? batchId;
+        await using (var insert = new NpgsqlCommand(InsertBatch, connection, tx))
+        {
+            object[] values =
+            [
+                agent, (long)batch.Sequence, batch.Hostname, batch.BootId, batch.CreatedUnixMs, batch.IntervalStartUnixMs,
+                batch.IntervalEndUnixMs, receivedUnixMs, (long)batch.Events.Count, batch.RulesHash,
+                .. LossColumns.Values(batch.Loss).Cast<object>(),
+            ];
+            foreach (var v in values)
+            {
+                insert.Parameters.Add(new() { Value = v });
+            }
+            batchId = await insert.ExecuteScalarAsync(cancellationToken);
+        }
+        if (batchId is null)
+        {
+            await using var dup = new NpgsqlCommand("UPDATE agents SET duplicates = duplicates + 1 WHERE id = $1", connection, tx);
+            dup.Parameters.Add(new() { Value = agent });
+            await dup.ExecuteNonQueryAsync(cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+            return new StoreOutcome(Duplicate: true, EventsStored: 0);
+        }
+
+        if (batch.Events.Count > 0)
+        {
+            await CopyEventsAsync(connection, (long)batchId, agent, batch, cancellationToken);
+        }
+        await tx.CommitAsync(cancellationToken);
+        return new StoreOutcome(Duplicate: false, EventsStored: batch.Events.Count);
+    }
+
+    private static async Task CopyEventsAsync(NpgsqlConnection connection, long batchId, long agent, EventBatch batch, CancellationToken ct)
+    {
+        await using var copy = await connection.BeginBinaryImportAsync(CopyEvents, ct);
+        for (int i = 0; i < batch.Events.Count; i++)
+        {
+            var e = batch.Events[i];
+            var s = EventSummary.From(e);
+            copy.StartRow();
+            copy.Write(batchId, NpgsqlDbType.Bigint);
+            copy.Write((long)i, NpgsqlDbType.Bigint);
+            copy.Write(agent, NpgsqlDbType.Bigint);
+            copy.Write(e.TimeUnixMs, NpgsqlDbType.Bigint);
+            copy.Write((long)e.Serial, NpgsqlDbType.Bigint);
+            WriteText(copy, s.Node);
+            copy.Write(s.FirstType, NpgsqlDbType.Text);
+            copy.Write(s.RecordTypes, NpgsqlDbType.Text);
+            WriteText(copy, s.Syscall);
+            if (s.Success is bool ok) copy.Write(ok, NpgsqlDbType.Boolean); else copy.WriteNull();
+            WriteLong(copy, s.Exit);
+            WriteLong(copy, s.Pid);
+            WriteLong(copy, s.Ppid);
+            WriteLong(copy, s.Uid);
+            WriteLong(copy, s.Auid);
+            WriteLong(copy, s.Euid);
+            WriteLong(copy, s.Ses);
+            WriteText(copy, s.Key);
+            WriteText(copy, s.Exe);
+            WriteText(copy, s.Comm);
+            WriteText(copy, s.Argv);
+            copy.Write(e.ToByteArray(), NpgsqlDbType.Bytea);
+        }
+        await copy.CompleteAsync(ct);
+    }
+
+    private static void WriteText(NpgsqlBinaryImporter copy, string? value)
+    {
+        if (value is null) copy.WriteNull(); else copy.Write(value, NpgsqlDbType.Text);
+    }
+
+    private static void WriteLong(NpgsqlBinaryImporter copy, long? value)
+    {
+        if (value is long v) copy.Write(v, NpgsqlDbType.Bigint); else copy.WriteNull();
+    }
+
+    /// <summary>Creates the day partitions this batch needs, each once, before its transaction starts.</summary>
+    private async Task EnsurePartitionsAsync(NpgsqlConnection connection, EventBatch batch, CancellationToken ct)
+    {
+        long lastDay = long.MinValue;
+        foreach (var e in batch.Events)
+        {
+            long day = Math.DivRem(e.TimeUnixMs, PostgresSchema.DayMs).Quotient;
+            if (day == lastDay || _partitions.ContainsKey(day))
+            {
+                lastDay = day;
+                continue;
+            }
+            lastDay = day;
+            await using (var tx = await connection.BeginTransactionAsync(ct))
+            {
+                // Another collector process, or another call here, may be creating the same partition.
+                await ExecAsync(connection, $"SELECT pg_advisory_xact_lock({7_361_636_500_000L + day})", ct);
+                await ExecAsync(connection,
+                    $"CREATE TABLE IF NOT EXISTS {PostgresSchema.PartitionName(day)} PARTITION OF events " +
+                    $"FOR VALUES FROM ({day * PostgresSchema.DayMs}) TO ({(day + 1) * PostgresSchema.DayMs})", ct);
+                await tx.CommitAsync(ct);
+            }
+            _partitions[day] = true;
+        }
+    }
+
+    public async Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        long agent;
+        await using (var upsert = new NpgsqlCommand(HeartbeatAgent, connection, tx))
+        {
+            foreach (var v in new object[] { heartbeat.AgentId, heartbeat.Hostname, heartbeat.BootId, receivedUnixMs, heartbeat.TimeUnixMs, heartbeat.Version, heartbeat.RulesHash })
+            {
+                upsert.Parameters.Add(new() { Value = v });
+            }
+            agent = (long)(await upsert.ExecuteScalarAsync(cancellationToken))!;
+        }
+        await using (var insert = new NpgsqlCommand(InsertHeartbeat, connection, tx))
+        {
+            foreach (var v in HeartbeatColumns.Values(agent, heartbeat, receivedUnixMs))
+            {
+                insert.Parameters.Add(v is null ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint } : new NpgsqlParameter { Value = v });
+            }
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        return await StoreSql.ReadAgentStatsAsync(command, cancellationToken);
+    }
+
+    public async IAsyncEnumerable<StoredEvent> ReadEventsAsync(EventQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        StoreSql.PrepareEventQuery(command, query);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var payload = reader.GetFieldValue<byte[]>(3);
+            yield return new StoredEvent(reader.GetString(0), reader.GetString(1), (ulong)reader.GetInt64(2), Event.Parser.ParseFrom(payload));
+        }
+    }
+
+    private static async Task ExecAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+}

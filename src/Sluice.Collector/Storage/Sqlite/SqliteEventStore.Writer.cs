@@ -1,0 +1,256 @@
+using Google.Protobuf;
+using Microsoft.Data.Sqlite;
+using Sluice.Protocol.V1;
+using SQLitePCL;
+
+namespace Sluice.Collector.Storage.Sqlite;
+
+public sealed partial class SqliteEventStore
+{
+    private Statements? _statements;
+
+    private abstract class WriteRequest
+    {
+        public TaskCompletionSource<StoreOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public abstract int EventCount { get; }
+        public abstract StoreOutcome Apply(Statements s, SqliteTransaction tx);
+    }
+
+    private sealed class BatchWrite(EventBatch batch, long receivedUnixMs) : WriteRequest
+    {
+        private readonly EventRow[] _rows = EventRow.From(batch);
+        public override int EventCount => batch.Events.Count;
+        public override StoreOutcome Apply(Statements s, SqliteTransaction tx) => s.WriteBatch(tx, batch, _rows, receivedUnixMs);
+    }
+
+    private sealed class HeartbeatWrite(AgentHeartbeat heartbeat, long receivedUnixMs) : WriteRequest
+    {
+        public override int EventCount => 0;
+        public override StoreOutcome Apply(Statements s, SqliteTransaction tx)
+        {
+            s.WriteHeartbeat(tx, heartbeat, receivedUnixMs);
+            return default;
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var reader = _queue.Reader;
+        var group = new List<WriteRequest>();
+        var outcomes = new List<StoreOutcome>();
+        while (await reader.WaitToReadAsync())
+        {
+            group.Clear();
+            int events = 0;
+            while (events < _options.MaxGroupEvents && reader.TryRead(out var request))
+            {
+                group.Add(request);
+                events += request.EventCount;
+            }
+            try
+            {
+                outcomes.Clear();
+                using (var tx = _writeConnection!.BeginTransaction())
+                {
+                    foreach (var request in group)
+                    {
+                        outcomes.Add(request.Apply(_statements!, tx));
+                    }
+                    tx.Commit();
+                }
+                for (int i = 0; i < group.Count; i++)
+                {
+                    group[i].Completion.TrySetResult(outcomes[i]);
+                }
+            }
+            catch (Exception) when (group.Count > 1)
+            {
+                // Isolate the write that failed: each one alone, in its own transaction.
+                foreach (var request in group)
+                {
+                    ApplyAlone(request);
+                }
+            }
+            catch (Exception e)
+            {
+                group[0].Completion.TrySetException(e);
+            }
+        }
+    }
+
+    private void ApplyAlone(WriteRequest request)
+    {
+        try
+        {
+            using var tx = _writeConnection!.BeginTransaction();
+            var outcome = request.Apply(_statements!, tx);
+            tx.Commit();
+            request.Completion.TrySetResult(outcome);
+        }
+        catch (Exception e)
+        {
+            request.Completion.TrySetException(e);
+        }
+    }
+
+    /// <summary>Prepared statements on the writer connection; used only by the writer task.</summary>
+    private sealed class Statements : IDisposable
+    {
+        private readonly SqliteCommand _upsertAgent;
+        private readonly SqliteCommand _insertBatch;
+        private readonly SqliteCommand _countDuplicate;
+        // Events go through SQLite's own API: at 100k rows/s the ADO.NET parameter layer is the cost.
+        private readonly sqlite3 _db;
+        private readonly sqlite3_stmt _insertEvent;
+        private readonly SqliteCommand _insertHeartbeat;
+        private readonly SqliteCommand _heartbeatAgent;
+        private readonly SqliteParameter[] _heartbeatParameters;
+
+        public Statements(SqliteConnection c)
+        {
+            _upsertAgent = Command(c, """
+                INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, rules_hash)
+                VALUES (@agent_id, @hostname, @boot_id, @now, @now, @rules_hash)
+                ON CONFLICT (agent_id) DO UPDATE SET
+                    hostname = excluded.hostname, boot_id = excluded.boot_id,
+                    last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
+                    rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE rules_hash END
+                RETURNING id
+                """, "agent_id", "hostname", "boot_id", "now", "rules_hash");
+            string[] batchColumns = StoreSchema.BatchColumns;
+            _insertBatch = Command(c, $"""
+                INSERT INTO batches ({string.Join(", ", batchColumns)})
+                VALUES ({string.Join(", ", batchColumns.Select(n => "@" + n))})
+                ON CONFLICT (agent, sequence) DO NOTHING
+                RETURNING id
+                """, batchColumns);
+            _countDuplicate = Command(c, "UPDATE agents SET duplicates = duplicates + 1 WHERE id = @id", "id");
+            _db = c.Handle!;
+            Check(raw.sqlite3_prepare_v2(_db, $"""
+                INSERT INTO events ({string.Join(", ", StoreSchema.EventColumns)})
+                VALUES ({string.Join(", ", StoreSchema.EventColumns.Select(_ => "?"))})
+                """, out _insertEvent));
+            _insertHeartbeat = Command(c, $"""
+                INSERT INTO heartbeats ({string.Join(", ", HeartbeatColumns.All)})
+                VALUES ({string.Join(", ", HeartbeatColumns.All.Select(n => "@" + n))})
+                """, HeartbeatColumns.All);
+            _heartbeatParameters = [.. _insertHeartbeat.Parameters.Cast<SqliteParameter>()];
+            _heartbeatAgent = Command(c, """
+                INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, last_heartbeat_ms, version, rules_hash)
+                VALUES (@agent_id, @hostname, @boot_id, @now, @now, @time, @version, @rules_hash)
+                ON CONFLICT (agent_id) DO UPDATE SET
+                    hostname = excluded.hostname, boot_id = excluded.boot_id, version = excluded.version,
+                    last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
+                    last_heartbeat_ms = max(coalesce(last_heartbeat_ms, 0), excluded.last_heartbeat_ms),
+                    rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE rules_hash END
+                RETURNING id
+                """, "agent_id", "hostname", "boot_id", "now", "time", "version", "rules_hash");
+        }
+
+        public StoreOutcome WriteBatch(SqliteTransaction tx, EventBatch b, EventRow[] rows, long receivedUnixMs)
+        {
+            long agent = (long)Run(_upsertAgent, tx, b.AgentId, b.Hostname, b.BootId, receivedUnixMs, b.RulesHash)!;
+            object?[] batchValues =
+            [
+                agent, (long)b.Sequence, b.Hostname, b.BootId, b.CreatedUnixMs, b.IntervalStartUnixMs, b.IntervalEndUnixMs,
+                receivedUnixMs, (long)b.Events.Count, b.RulesHash, .. LossColumns.Values(b.Loss).Cast<object?>(),
+            ];
+            object? batchId = Run(_insertBatch, tx, batchValues);
+            if (batchId is null)
+            {
+                Run(_countDuplicate, tx, agent);
+                return new StoreOutcome(Duplicate: true, EventsStored: 0);
+            }
+            var st = _insertEvent;
+            for (int i = 0; i < rows.Length; i++)
+            {
+                var (e, m, payload) = rows[i];
+                raw.sqlite3_bind_int64(st, 1, (long)batchId);
+                raw.sqlite3_bind_int64(st, 2, i);
+                raw.sqlite3_bind_int64(st, 3, agent);
+                raw.sqlite3_bind_int64(st, 4, e.TimeUnixMs);
+                raw.sqlite3_bind_int64(st, 5, (long)e.Serial);
+                Bind(st, 6, m.Node);
+                Bind(st, 7, m.FirstType);
+                Bind(st, 8, m.RecordTypes);
+                Bind(st, 9, m.Syscall);
+                Bind(st, 10, m.Success is bool ok ? (ok ? 1L : 0L) : null);
+                Bind(st, 11, m.Exit);
+                Bind(st, 12, m.Pid);
+                Bind(st, 13, m.Ppid);
+                Bind(st, 14, m.Uid);
+                Bind(st, 15, m.Auid);
+                Bind(st, 16, m.Euid);
+                Bind(st, 17, m.Ses);
+                Bind(st, 18, m.Key);
+                Bind(st, 19, m.Exe);
+                Bind(st, 20, m.Comm);
+                Bind(st, 21, m.Argv);
+                raw.sqlite3_bind_blob(st, 22, payload);
+                int rc = raw.sqlite3_step(st);
+                raw.sqlite3_reset(st);
+                if (rc != raw.SQLITE_DONE)
+                {
+                    Check(rc);
+                }
+            }
+            return new StoreOutcome(Duplicate: false, EventsStored: b.Events.Count);
+        }
+
+        public void WriteHeartbeat(SqliteTransaction tx, AgentHeartbeat h, long receivedUnixMs)
+        {
+            long agent = (long)Run(_heartbeatAgent, tx, h.AgentId, h.Hostname, h.BootId, receivedUnixMs, h.TimeUnixMs, h.Version, h.RulesHash)!;
+            Run(_insertHeartbeat, tx, HeartbeatColumns.Values(agent, h, receivedUnixMs));
+        }
+
+        private static void Bind(sqlite3_stmt st, int index, string? value)
+        {
+            if (value is null) raw.sqlite3_bind_null(st, index); else raw.sqlite3_bind_text(st, index, value);
+        }
+
+        private static void Bind(sqlite3_stmt st, int index, long? value)
+        {
+            if (value is long v) raw.sqlite3_bind_int64(st, index, v); else raw.sqlite3_bind_null(st, index);
+        }
+
+        private void Check(int rc)
+        {
+            if (rc is not (raw.SQLITE_OK or raw.SQLITE_DONE or raw.SQLITE_ROW))
+            {
+                throw new SqliteException(raw.sqlite3_errmsg(_db).utf8_to_string(), rc);
+            }
+        }
+
+        private static SqliteCommand Command(SqliteConnection c, string sql, params string[] parameters)
+        {
+            var command = c.CreateCommand();
+            command.CommandText = sql;
+            foreach (var name in parameters)
+            {
+                command.Parameters.Add(new SqliteParameter("@" + name, null));
+            }
+            return command;
+        }
+
+        private static object? Run(SqliteCommand command, SqliteTransaction tx, params object?[] values)
+        {
+            command.Transaction = tx;
+            for (int i = 0; i < values.Length; i++)
+            {
+                command.Parameters[i].Value = values[i] ?? DBNull.Value;
+            }
+            object? result = command.ExecuteScalar();
+            return result is DBNull ? null : result;
+        }
+
+        public void Dispose()
+        {
+            _upsertAgent.Dispose();
+            _insertBatch.Dispose();
+            _countDuplicate.Dispose();
+            _insertEvent.Dispose();
+            _insertHeartbeat.Dispose();
+            _heartbeatAgent.Dispose();
+        }
+    }
+}

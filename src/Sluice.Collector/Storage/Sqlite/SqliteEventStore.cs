@@ -1,0 +1,153 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Google.Protobuf;
+using Microsoft.Data.Sqlite;
+using Sluice.Protocol.V1;
+
+namespace Sluice.Collector.Storage.Sqlite;
+
+/// <summary>The embedded store: one SQLite file in WAL mode.</summary>
+/// <remarks>
+/// SQLite has one writer at a time, so every write goes through one bounded queue to one
+/// writer task. The writer takes whatever is queued (up to <see cref="SqliteStoreOptions.MaxGroupEvents"/>)
+/// and commits it in one transaction: under load many batches share one commit and one WAL sync;
+/// when idle a batch commits alone at once. Callers are completed only after the commit.
+/// If a group fails, each of its writes is retried in its own transaction, so one failing batch
+/// cannot take others down with it. Readers use their own connections (WAL lets them run beside the writer).
+/// </remarks>
+public sealed partial class SqliteEventStore : IEventStore
+{
+    private readonly string _connectionString;
+    private readonly SqliteStoreOptions _options;
+    // FullMode.Wait: a full queue holds back the gRPC calls (the agent keeps the batch in its
+    // spool and its call waits or times out) rather than dropping accepted data.
+    private readonly Channel<WriteRequest> _queue;
+    private Task? _writer;
+    private SqliteConnection? _writeConnection;
+
+    public SqliteEventStore(string path, SqliteStoreOptions? options = null)
+    {
+        _options = options ?? new SqliteStoreOptions();
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+        }.ToString();
+        _queue = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions(_options.QueueCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        _writeConnection = new SqliteConnection(_connectionString);
+        await _writeConnection.OpenAsync(cancellationToken);
+        Exec(_writeConnection, "PRAGMA journal_mode = WAL;");
+        Exec(_writeConnection, $"PRAGMA synchronous = {(_options.SyncEveryCommit ? "FULL" : "NORMAL")};");
+        Exec(_writeConnection, "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;");
+        using (var tx = _writeConnection.BeginTransaction())
+        {
+            Exec(_writeConnection, StoreSchema.Ddl(SqlDialect.Sqlite), tx);
+            using var check = _writeConnection.CreateCommand();
+            check.Transaction = tx;
+            check.CommandText = "SELECT version FROM schema_info";
+            var version = check.ExecuteScalar();
+            if (version is null)
+            {
+                Exec(_writeConnection, $"INSERT INTO schema_info VALUES ({StoreSchema.Version})", tx);
+            }
+            else if (Convert.ToInt32(version, System.Globalization.CultureInfo.InvariantCulture) != StoreSchema.Version)
+            {
+                throw new InvalidOperationException($"SQLite store {Path} has schema version {version}; this collector uses {StoreSchema.Version}");
+            }
+            tx.Commit();
+        }
+        _statements = new Statements(_writeConnection);
+        _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
+    }
+
+    public Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken) =>
+        EnqueueAsync(new BatchWrite(batch, receivedUnixMs), cancellationToken);
+
+    public async Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) =>
+        await EnqueueAsync(new HeartbeatWrite(heartbeat, receivedUnixMs), cancellationToken);
+
+    private async Task<StoreOutcome> EnqueueAsync(WriteRequest request, CancellationToken cancellationToken)
+    {
+        if (_writer is null)
+        {
+            throw new InvalidOperationException("the store is not initialized");
+        }
+        await _queue.Writer.WriteAsync(request, cancellationToken);
+        return await request.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        return await StoreSql.ReadAgentStatsAsync(command, cancellationToken);
+    }
+
+    public async IAsyncEnumerable<StoredEvent> ReadEventsAsync(EventQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        StoreSql.PrepareEventQuery(command, query);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var payload = (byte[])reader.GetValue(3);
+            yield return new StoredEvent(reader.GetString(0), reader.GetString(1), (ulong)reader.GetInt64(2), Event.Parser.ParseFrom(payload));
+        }
+    }
+
+    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        Exec(connection, "PRAGMA busy_timeout = 10000;");
+        return connection;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_writer is not null)
+        {
+            await _writer;
+        }
+        _statements?.Dispose();
+        if (_writeConnection is not null)
+        {
+            await _writeConnection.DisposeAsync();
+        }
+    }
+
+    private static void Exec(SqliteConnection connection, string sql, SqliteTransaction? tx = null)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}
+
+/// <summary>Tuning of the SQLite store.</summary>
+public sealed record SqliteStoreOptions
+{
+    /// <summary>Writes waiting for the writer; beyond this, callers wait (backpressure).</summary>
+    public int QueueCapacity { get; init; } = 256;
+
+    /// <summary>Events committed together at most (a single larger batch still commits alone).</summary>
+    public int MaxGroupEvents { get; init; } = 50_000;
+
+    /// <summary>synchronous=FULL: every commit reaches the disk before any caller is acknowledged. NORMAL survives a process crash but not a power cut.</summary>
+    public bool SyncEveryCommit { get; init; } = true;
+}

@@ -1,0 +1,77 @@
+using Sluice.Collector.Storage.Postgres;
+using Sluice.Collector.Storage.Sqlite;
+
+namespace Sluice.Collector.Storage;
+
+/// <summary>A <c>--store</c> value: <c>sqlite:PATH</c> or <c>postgres:CONNSTRING</c>.</summary>
+public sealed record StoreLocation(StoreKind Kind, string Target)
+{
+    public static StoreLocation Parse(string value)
+    {
+        int colon = value.IndexOf(':');
+        string scheme = colon < 0 ? "" : value[..colon];
+        string target = colon < 0 ? "" : value[(colon + 1)..];
+        StoreKind kind = scheme.ToLowerInvariant() switch
+        {
+            "sqlite" => StoreKind.Sqlite,
+            "postgres" or "postgresql" => StoreKind.Postgres,
+            _ => throw new FormatException($"--store '{value}': expected sqlite:PATH or postgres:CONNSTRING"),
+        };
+        if (target.Length == 0)
+        {
+            throw new FormatException($"--store '{value}': the {scheme} store needs a {(kind == StoreKind.Sqlite ? "file path" : "connection string")} after '{scheme}:'");
+        }
+        return new StoreLocation(kind, target);
+    }
+
+    /// <summary>Opens the store and creates its schema if needed.</summary>
+    /// <param name="mustExist">For read-only verbs: a SQLite file that does not exist is an error, not a new empty store.</param>
+    public async Task<IEventStore> OpenAsync(bool mustExist, CancellationToken cancellationToken)
+    {
+        if (Kind == StoreKind.Sqlite && mustExist && !File.Exists(Target))
+        {
+            throw new FileNotFoundException($"no SQLite store at {Target}", Target);
+        }
+        IEventStore store = Kind switch
+        {
+            StoreKind.Sqlite => new SqliteEventStore(Target),
+            _ => new PostgresEventStore(Target),
+        };
+        try
+        {
+            await store.InitializeAsync(cancellationToken);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>For messages: the connection string's password is not shown.</summary>
+    public override string ToString() => Kind == StoreKind.Sqlite ? $"sqlite:{Target}" : "postgres:" + RedactPassword(Target);
+
+    private static string RedactPassword(string connectionString)
+    {
+        try
+        {
+            var b = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            if (!string.IsNullOrEmpty(b.Password))
+            {
+                b.Password = "***";
+            }
+            return b.ToString();
+        }
+        catch (ArgumentException)
+        {
+            return "(unparsable connection string)";
+        }
+    }
+}
+
+public enum StoreKind
+{
+    Sqlite,
+    Postgres,
+}

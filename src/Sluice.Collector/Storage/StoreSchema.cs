@@ -1,0 +1,129 @@
+namespace Sluice.Collector.Storage;
+
+/// <summary>The column types and table options that differ between the stores.</summary>
+internal sealed record SqlDialect(string Id, string Int, string Text, string Bool, string Blob, string EventsRowId, string EventsOptions, string ExtraIndexes)
+{
+    public static readonly SqlDialect Sqlite = new(
+        Id: "INTEGER PRIMARY KEY", Int: "INTEGER", Text: "TEXT", Bool: "INTEGER", Blob: "BLOB",
+        // A rowid table: rows carry a payload of hundreds of bytes, which WITHOUT ROWID handles badly.
+        EventsRowId: "id INTEGER PRIMARY KEY,", EventsOptions: "", ExtraIndexes: "");
+
+    public static readonly SqlDialect Postgres = new(
+        Id: "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", Int: "bigint", Text: "text", Bool: "boolean", Blob: "bytea",
+        // Partitioned by day on time_ms; partitions events_pYYYYMMDD are created on demand.
+        // Indexes declared on the parent are created on every partition.
+        EventsRowId: "", EventsOptions: " PARTITION BY RANGE (time_ms)",
+        ExtraIndexes: "CREATE INDEX IF NOT EXISTS events_batch ON events (batch_id, ordinal);");
+}
+
+/// <summary>The one schema of every store: same tables, same column names and meanings.</summary>
+internal static class StoreSchema
+{
+    public const int Version = 1;
+
+    public static readonly string[] EventColumns =
+    [
+        "batch_id", "ordinal", "agent", "time_ms", "serial", "node", "first_type", "record_types", "syscall", "success",
+        "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload",
+    ];
+
+    public static readonly string[] BatchColumns =
+    [
+        "agent", "sequence", "hostname", "boot_id", "created_ms", "interval_start_ms", "interval_end_ms",
+        "received_ms", "event_count", "rules_hash", .. LossColumns.Names,
+    ];
+
+    public static string Ddl(SqlDialect d) => $"""
+        CREATE TABLE IF NOT EXISTS schema_info (version {d.Int} NOT NULL);
+
+        -- One row per agent ever seen. duplicates counts resent batches acknowledged but not stored.
+        CREATE TABLE IF NOT EXISTS agents (
+            id {d.Id},
+            agent_id {d.Text} NOT NULL UNIQUE,
+            hostname {d.Text} NOT NULL,
+            boot_id {d.Text} NOT NULL,
+            first_seen_ms {d.Int} NOT NULL,
+            last_seen_ms {d.Int} NOT NULL,
+            last_heartbeat_ms {d.Int},
+            version {d.Text},
+            rules_hash {d.Text} NOT NULL DEFAULT '',
+            duplicates {d.Int} NOT NULL DEFAULT 0
+        );
+
+        -- One row per stored batch: the interval it covers and the loss counted in it.
+        CREATE TABLE IF NOT EXISTS batches (
+            id {d.Id},
+            agent {d.Int} NOT NULL REFERENCES agents(id),
+            sequence {d.Int} NOT NULL,
+            hostname {d.Text} NOT NULL,
+            boot_id {d.Text} NOT NULL,
+            created_ms {d.Int} NOT NULL,
+            interval_start_ms {d.Int} NOT NULL,
+            interval_end_ms {d.Int} NOT NULL,
+            received_ms {d.Int} NOT NULL,
+            event_count {d.Int} NOT NULL,
+            rules_hash {d.Text} NOT NULL,
+            {string.Join(",\n    ", LossColumns.Names.Select(n => $"{n} {d.Int} NOT NULL"))},
+            UNIQUE (agent, sequence)
+        );
+        CREATE INDEX IF NOT EXISTS batches_agent_interval ON batches (agent, interval_start_ms);
+        CREATE INDEX IF NOT EXISTS batches_interval ON batches (interval_start_ms);
+
+        -- One row per event. payload is the protobuf sluice.v1.Event, raw records included: the exact copy.
+        -- The other columns are for finding events; see EventSummary.
+        CREATE TABLE IF NOT EXISTS events (
+            {d.EventsRowId}
+            batch_id {d.Int} NOT NULL,
+            ordinal {d.Int} NOT NULL,
+            agent {d.Int} NOT NULL,
+            time_ms {d.Int} NOT NULL,
+            serial {d.Int} NOT NULL,
+            node {d.Text},
+            first_type {d.Text} NOT NULL,
+            record_types {d.Text} NOT NULL,
+            syscall {d.Text},
+            success {d.Bool},
+            exit {d.Int},
+            pid {d.Int},
+            ppid {d.Int},
+            uid {d.Int},
+            auid {d.Int},
+            euid {d.Int},
+            ses {d.Int},
+            key {d.Text},
+            exe {d.Text},
+            comm {d.Text},
+            argv {d.Text},
+            payload {d.Blob} NOT NULL
+        ){d.EventsOptions};
+        {d.ExtraIndexes}
+        CREATE INDEX IF NOT EXISTS events_time ON events (time_ms);
+        CREATE INDEX IF NOT EXISTS events_agent_time ON events (agent, time_ms);
+        CREATE INDEX IF NOT EXISTS events_key_time ON events (key, time_ms) WHERE key IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS events_auid_time ON events (auid, time_ms) WHERE auid IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS events_syscall_time ON events (syscall, time_ms) WHERE syscall IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS events_type_time ON events (first_type, time_ms);
+        CREATE INDEX IF NOT EXISTS events_exe_time ON events (exe, time_ms) WHERE exe IS NOT NULL;
+
+        -- Every heartbeat, for coverage intervals: when the agent was up and what it reported.
+        CREATE TABLE IF NOT EXISTS heartbeats (
+            agent {d.Int} NOT NULL REFERENCES agents(id),
+            received_ms {d.Int} NOT NULL,
+            time_ms {d.Int} NOT NULL,
+            started_ms {d.Int} NOT NULL,
+            boot_id {d.Text} NOT NULL,
+            hostname {d.Text} NOT NULL,
+            version {d.Text} NOT NULL,
+            mode {d.Text} NOT NULL,
+            rules_hash {d.Text} NOT NULL,
+            rules_count {d.Int} NOT NULL,
+            {string.Join(",\n    ", HeartbeatColumns.KernelNames.Select(n => $"{n} {d.Int}"))},
+            {string.Join(",\n    ", LossColumns.Names.Select(n => $"{n} {d.Int} NOT NULL"))},
+            spool_depth_bytes {d.Int} NOT NULL,
+            spool_depth_batches {d.Int} NOT NULL,
+            socket_buffer_bytes {d.Int} NOT NULL,
+            drain_interval_ms {d.Int} NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS heartbeats_agent_time ON heartbeats (agent, time_ms);
+        """;
+}

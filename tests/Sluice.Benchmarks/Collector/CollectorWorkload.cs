@@ -1,0 +1,69 @@
+using System.Text;
+using Google.Protobuf;
+using Sluice.Protocol.V1;
+
+namespace Sluice.Benchmarks.Collector;
+
+/// <summary>Batches shaped like the design's benchmark workload: one getppid event = SYSCALL + PROCTITLE + EOE, about 150 bytes each.</summary>
+internal static class CollectorWorkload
+{
+    public static EventBatch[] Batches(string agentId, int batches, int eventsPerBatch)
+    {
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000;
+        var result = new EventBatch[batches];
+        long serial = 1;
+        for (int b = 0; b < batches; b++)
+        {
+            var batch = new EventBatch
+            {
+                AgentId = agentId,
+                Hostname = agentId + ".bench",
+                BootId = "5e1f0c1a-0000-4000-8000-000000000001",
+                IntervalStartUnixMs = t0,
+                IntervalEndUnixMs = t0 + 1000,
+                CreatedUnixMs = t0 + 1000,
+                RulesHash = "sha256:bench",
+                Loss = new LossCounters { KernelLost = 1 },
+            };
+            for (int i = 0; i < eventsPerBatch; i++, serial++)
+            {
+                batch.Events.Add(Getppid(serial, t0 + serial / 100));
+            }
+            result[b] = batch;
+        }
+        return result;
+    }
+
+    private static Event Getppid(long serial, long unixMs)
+    {
+        string ts = $"{unixMs / 1000}.{unixMs % 1000:000}";
+        string head = $"audit({ts}:{serial}): ";
+        var e = new Event
+        {
+            Serial = (ulong)serial,
+            Timestamp = ts,
+            TimeUnixMs = unixMs,
+            Syscall = "getppid",
+            Success = true,
+            Exit = 4321,
+            Pid = 5555,
+            Ppid = 4321,
+            Uid = 1000,
+            Auid = 1000,
+            Euid = 1000,
+            Ses = 3,
+            Comm = ByteString.CopyFromUtf8("loadgen"),
+            Exe = ByteString.CopyFromUtf8("/usr/local/bin/loadgen"),
+            Key = ByteString.CopyFromUtf8("bench"),
+            Arch = "x86_64",
+            FirstType = "SYSCALL",
+        };
+        e.Proctitle.Add(ByteString.CopyFromUtf8("loadgen"));
+        e.Records.Add(Rec(1300, head + "arch=c000003e syscall=110 success=yes exit=4321 a0=0 a1=0 a2=0 a3=0 items=0 ppid=4321 pid=5555 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 comm=\"loadgen\" exe=\"/usr/local/bin/loadgen\" subj=unconfined key=\"bench\""));
+        e.Records.Add(Rec(1327, head + "proctitle=6C6F616467656E002D2D72617465003230303030"));
+        e.Records.Add(Rec(1320, head.TrimEnd()));
+        return e;
+    }
+
+    private static Record Rec(uint type, string raw) => new() { Type = type, Raw = ByteString.CopyFrom(Encoding.ASCII.GetBytes(raw)) };
+}

@@ -1,0 +1,166 @@
+using System.Data.Common;
+using Sluice.Collector.Storage;
+using Sluice.Collector.Tests.Support;
+using Sluice.Protocol.V1;
+
+namespace Sluice.Collector.Tests.Storage;
+
+/// <summary>The store contract, and the summary columns the compliance queries filter on, for each store.</summary>
+public abstract class EventStoreTests
+{
+    protected abstract IStoreFactory Stores { get; }
+
+    /// <summary>A plain SQL connection to the store, to check what the reports will query.</summary>
+    protected abstract DbConnection Connect(string spec);
+
+    private static async Task<long> ScalarAsync(DbConnection c, string sql)
+    {
+        await using var command = c.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public async Task StoreBatchAsync_ExecAndLoginEvents_SummaryColumnsAnswerComplianceFilters()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await using var _ = store;
+        var batch = TestEvents.Batch("host-1", 1, 20);
+        batch.Events.Add(TestEvents.Login(900, TestEvents.BaseUnixMs + 5000));
+        await store.StoreBatchAsync(batch, TestEvents.BaseUnixMs + 6000, CancellationToken.None);
+        var events = batch.Events;
+        await using var c = Connect(spec);
+        await c.OpenAsync();
+
+        Assert.Equal(events.Count(e => e.Key.ToStringUtf8() == "priv"), await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE key = 'priv'"));
+        Assert.Equal(events.Count(e => e.HasAuid && e.Auid == 1001), await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE auid = 1001"));
+        Assert.Equal(events.Count(e => e.HasAuid && e.Auid == 4294967295), await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE auid = 4294967295"));
+        Assert.Equal(20, await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE syscall = 'execve'"));
+        Assert.Equal(events.Count(e => e.Exe.ToStringUtf8() == "/usr/bin/sudo"), await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE exe = '/usr/bin/sudo'"));
+        Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE first_type = 'USER_LOGIN'"));
+        Assert.Equal(20, await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE record_types LIKE '%,EXECVE,%'"));
+        Assert.Equal(events.Count(e => e.HasSuccess && !e.Success && e.Exit == -13), await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE exit = -13"));
+        Assert.Equal(events.Count(e => e.Argv.Any(a => a.ToStringUtf8() == "/tmp/file 1")), await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE argv LIKE '% -l /tmp/file 1'"));
+        Assert.Equal(10, await ScalarAsync(c, $"SELECT COUNT(*) FROM events e JOIN agents a ON a.id = e.agent WHERE a.hostname = 'host-1.example' AND e.time_ms >= {TestEvents.BaseUnixMs + 100} AND e.time_ms < {TestEvents.BaseUnixMs + 200}"));
+        Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM batches WHERE kernel_lost = 1 AND socket_overruns = 2 AND serial_gaps = 3 AND filtered = 5 AND event_count = 21"));
+    }
+
+    [Fact]
+    public async Task StoreBatchAsync_SameSequenceTwice_SecondIsDuplicateAndCounted()
+    {
+        var (store, _) = await Stores.CreateAsync();
+        await using var _s = store;
+        var batch = TestEvents.Batch("a", 5, 4);
+
+        var first = await store.StoreBatchAsync(batch, 1, CancellationToken.None);
+        var second = await store.StoreBatchAsync(TestEvents.Batch("a", 5, 9), 2, CancellationToken.None);
+        var other = await store.StoreBatchAsync(TestEvents.Batch("b", 5, 2), 3, CancellationToken.None);
+
+        Assert.Equal(new StoreOutcome(false, 4), first);
+        Assert.Equal(new StoreOutcome(true, 0), second);
+        Assert.Equal(new StoreOutcome(false, 2), other);
+        var stats = await store.GetAgentStatsAsync(CancellationToken.None);
+        Assert.Equal([(4L, 1L), (2L, 0L)], stats.Select(s => (s.Events, s.Duplicates)));
+    }
+
+    [Fact]
+    public async Task StoreHeartbeatAsync_Heartbeats_OneRowEachWithKernelStatusAndLoss()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await using var _s = store;
+        for (int i = 0; i < 3; i++)
+        {
+            await store.StoreHeartbeatAsync(new AgentHeartbeat
+            {
+                AgentId = "hb", Hostname = "hb.example", BootId = "b", Version = "1", Mode = "unicast",
+                TimeUnixMs = TestEvents.BaseUnixMs + i * 30_000, StartedUnixMs = TestEvents.BaseUnixMs,
+                Kernel = i == 2 ? null : new KernelSettings { Enabled = 1, Lost = (uint)i },
+                LossTotals = new LossCounters { KernelLost = (ulong)i * 10 }, SpoolDepthBatches = (ulong)i,
+            }, TestEvents.BaseUnixMs + i * 30_000 + 5, CancellationToken.None);
+        }
+        await using var c = Connect(spec);
+        await c.OpenAsync();
+
+        Assert.Equal(3, await ScalarAsync(c, "SELECT COUNT(*) FROM heartbeats"));
+        Assert.Equal(30, await ScalarAsync(c, "SELECT SUM(kernel_lost) FROM heartbeats"));
+        Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM heartbeats WHERE status_lost = 1 AND status_enabled = 1"));
+        Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM heartbeats WHERE status_enabled IS NULL"));
+        var stats = (await store.GetAgentStatsAsync(CancellationToken.None)).Single();
+        Assert.Equal(TestEvents.BaseUnixMs + 60_000, stats.LastHeartbeatUnixMs);
+        Assert.Equal(TestEvents.BaseUnixMs + 60_005, stats.LastSeenUnixMs);
+    }
+
+    [Fact]
+    public async Task InitializeAsync_Reopened_KeepsWhatWasStored()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await store.StoreBatchAsync(TestEvents.Batch("a", 1, 7), 1, CancellationToken.None);
+        await store.DisposeAsync();
+
+        await using var reopened = await StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None);
+
+        Assert.Equal(7, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
+        Assert.True((await reopened.StoreBatchAsync(TestEvents.Batch("a", 1, 7), 2, CancellationToken.None)).Duplicate);
+    }
+}
+
+public sealed class SqliteEventStoreTests : EventStoreTests, IDisposable
+{
+    private readonly SqliteStoreFactory _stores = new();
+    protected override IStoreFactory Stores => _stores;
+    protected override DbConnection Connect(string spec) => new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + spec["sqlite:".Length..]);
+    public void Dispose() => _stores.Dispose();
+
+    [Fact]
+    public async Task StoreBatchAsync_ManyConcurrentCallers_AllStoredWithDistinctSequences()
+    {
+        var (store, _) = await _stores.CreateAsync();
+        await using var _s = store;
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(1, 200).Select(i =>
+            Task.Run(() => store.StoreBatchAsync(TestEvents.Batch("a", (ulong)(i % 100) + 1, 5), i, CancellationToken.None))));
+
+        Assert.Equal(100, outcomes.Count(o => !o.Duplicate));
+        Assert.Equal(100, outcomes.Count(o => o.Duplicate));
+        var stats = (await store.GetAgentStatsAsync(CancellationToken.None)).Single();
+        Assert.Equal((100L, 500L, 100L), (stats.Batches, stats.Events, stats.Duplicates));
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresEventStoreTests(PostgresFixture pg) : EventStoreTests
+{
+    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
+    protected override DbConnection Connect(string spec) => new Npgsql.NpgsqlConnection(spec["postgres:".Length..]);
+
+    [Fact]
+    public async Task StoreBatchAsync_EventsOverThreeDays_OnePartitionPerDayCreatedOnDemand()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await using var _s = store;
+        const long day = 86_400_000;
+        // 2025-11-24 23:59:59.990 .. 2025-11-26 00:00:00.010, in two concurrent batches.
+        var b1 = TestEvents.Batch("a", 1, 3, startUnixMs: TestEvents.BaseUnixMs - 10, stepMs: 10);
+        var b2 = TestEvents.Batch("a", 2, 3, firstSerial: 10, startUnixMs: TestEvents.BaseUnixMs + day - 10, stepMs: 10);
+
+        await Task.WhenAll(store.StoreBatchAsync(b1, 1, CancellationToken.None), store.StoreBatchAsync(b2, 1, CancellationToken.None));
+
+        await using var c = Connect(spec);
+        await c.OpenAsync();
+        await using var command = c.CreateCommand();
+        command.CommandText = """
+            SELECT child.relname, (SELECT COUNT(*) FROM events e WHERE e.tableoid = child.oid)
+            FROM pg_inherits JOIN pg_class parent ON parent.oid = inhparent JOIN pg_class child ON child.oid = inhrelid
+            WHERE parent.relname = 'events' ORDER BY child.relname
+            """;
+        var partitions = new List<(string, long)>();
+        await using (var r = await command.ExecuteReaderAsync())
+        {
+            while (await r.ReadAsync())
+            {
+                partitions.Add((r.GetString(0), r.GetInt64(1)));
+            }
+        }
+        Assert.Equal([("events_p20251124", 1L), ("events_p20251125", 3L), ("events_p20251126", 2L)], partitions);
+    }
+}
