@@ -63,9 +63,10 @@ public sealed class ShipperTests
         harness.AssertStoredExactlyOnce(collector);
         // The faults happened: resends reached the collector and were deduplicated.
         Assert.True(collector.Duplicates >= 15 + 3, $"duplicates {collector.Duplicates}");
-        Assert.Equal(1 + 2, collector.AttemptsFor(12));
-        Assert.Equal(2, collector.AttemptsFor(13));
-        Assert.Equal(4, collector.AttemptsFor(17));
+        // At least the scripted failures plus the success (a slow machine may add a timed-out attempt).
+        Assert.True(collector.AttemptsFor(12) >= 3, $"attempts for 12: {collector.AttemptsFor(12)}");
+        Assert.True(collector.AttemptsFor(13) >= 2, $"attempts for 13: {collector.AttemptsFor(13)}");
+        Assert.True(collector.AttemptsFor(17) >= 4, $"attempts for 17: {collector.AttemptsFor(17)}");
         var status = harness.Shipper.Status;
         Assert.Equal(150, status.AckedBatches);
         Assert.True(status.Retries >= 15 * 4 + 15 * 2, $"retries {status.Retries}");
@@ -129,7 +130,8 @@ public sealed class ShipperTests
             7 => Fault.ResourceExhaustedNoHint,
             _ => Fault.None,
         };
-        await using var harness = ShippingHarness.Create(collector);
+        // No attempt may time out here: the refusals are counted exactly.
+        await using var harness = ShippingHarness.Create(collector, o => o.AttemptTimeout = TimeSpan.FromSeconds(30));
         for (int i = 0; i < 10; i++)
         {
             harness.Append(2);
