@@ -78,15 +78,15 @@ public sealed class AgentOptions
     [ValidateObjectMembers]
     public StatusOptions Status { get; set; } = new();
 
-    // Sink:Type Collector: the delivery sections, validated by their own validators.
-    [ValidateObjectMembers]
+    // Sink:Type Collector: the delivery sections. They are validated by their own validators,
+    // and only when a collector is the sink (CollectorUrl is required then, not otherwise).
+#pragma warning disable SYSLIB1212
     public Spool.SpoolOptions Spool { get; set; } = new();
 
-    [ValidateObjectMembers]
     public Shipping.ShipperOptions Shipping { get; set; } = new();
 
-    [ValidateObjectMembers]
     public Shipping.BatcherOptions Batching { get; set; } = new();
+#pragma warning restore SYSLIB1212
 }
 
 /// <summary>Kernel settings applied at start, one field at a time.</summary>

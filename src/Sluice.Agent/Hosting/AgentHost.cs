@@ -43,6 +43,7 @@ public static class AgentHost
         services.AddSingleton<AuditdService>();
         services.AddSingleton<KernelOwnership>();
         services.AddSingleton<DrainController>();
+        services.AddSingleton<LossMonitor>();
         services.AddSingleton<IRulesLoader, AgentRulesLoader>();
         services.AddSingleton<Func<IRecordPipeline>>(sp => () => Pipeline.EventPipeline.Create(sp));
 

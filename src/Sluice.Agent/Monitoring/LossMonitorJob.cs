@@ -12,11 +12,13 @@ namespace Sluice.Agent.Monitoring;
 /// socket drops and ENOBUFS, serial gaps, evictions, backlog, stall time, socket fill), adds
 /// them to the totals, and pushes back through the <see cref="BackpressurePolicy"/>.
 /// </summary>
-[DisallowConcurrentExecution]
-public sealed partial class LossMonitorJob(
-    DrainController controller, AgentMetrics metrics, AgentOptions options, KernelSession session, ILogger<LossMonitorJob> logger) : IJob
+/// <remarks>
+/// A singleton: it keeps the previous readings to compute deltas. Quartz creates a new job
+/// object for every run, so the job (<see cref="LossMonitorJob"/>) only calls into this.
+/// </remarks>
+public sealed partial class LossMonitor(
+    DrainController controller, AgentMetrics metrics, AgentOptions options, ILogger<LossMonitor> logger)
 {
-    public static readonly JobKey Key = new("loss-monitor", "sluice");
 
     private readonly BackpressurePolicy _policy = new(options.Monitor.FillThreshold, options.Monitor.CalmTicksToRelax);
     private bool _primed;
@@ -28,19 +30,13 @@ public sealed partial class LossMonitorJob(
     private long _truncated;
     private long _events;
     private long _eventsStamp;
+    private long _recordsAtLastTick = -1;
+
+    /// <summary>Text of the USER record the monitor asks the kernel to log; the pipeline drops it.</summary>
+    public const string SerialProbe = "sluice-serial-probe";
     private PipelineLoss _pipeline;
 
-    public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
-    {
-        if (!controller.IsRunning)
-        {
-            return ValueTask.CompletedTask;
-        }
-        Tick(session.MonitorControl);
-        return ValueTask.CompletedTask;
-    }
-
-    internal void Tick(AuditControlClient control)
+    internal void Tick(AuditControlClient control, KernelSession session)
     {
         var status = control.GetStatus();
         var socket = controller.Socket;
@@ -150,6 +146,30 @@ public sealed partial class LossMonitorJob(
         {
             metrics.AddAdjustment();
         }
+        ProbeSerialIfIdle(control, counters.Records);
+    }
+
+    /// <summary>
+    /// A serial gap shows only when a later serial arrives, so the tail of a burst the kernel
+    /// dropped would stay unseen on a quiet host. When nothing arrived during a tick, ask the
+    /// kernel to log one USER record: its fresh serial exposes any gap before it.
+    /// </summary>
+    private void ProbeSerialIfIdle(AuditControlClient control, long records)
+    {
+        bool idle = records == _recordsAtLastTick;
+        _recordsAtLastTick = records;
+        if (!idle || options.Mode != AgentMode.Unicast)
+        {
+            return;
+        }
+        try
+        {
+            control.SendUserMessage(SerialProbe);
+        }
+        catch (AuditException e)
+        {
+            Log.ProbeFailed(logger, e.Message);
+        }
     }
 
     // Kernel counters are u32 and can be reset by others; a smaller value means a reset.
@@ -163,7 +183,28 @@ public sealed partial class LossMonitorJob(
         [LoggerMessage(41, LogLevel.Information, "backlog_limit {Old} -> {New} ({Reason})")]
         public static partial void BacklogRaised(ILogger logger, uint old, uint @new, string reason);
 
+        [LoggerMessage(43, LogLevel.Debug, "Serial probe not sent: {Message}")]
+        public static partial void ProbeFailed(ILogger logger, string message);
+
         [LoggerMessage(42, LogLevel.Warning, "{Count} attempt(s) to take the audit consumer PID; last by pid {Pid} ({Comm}); ignored")]
         public static partial void ReplaceRequested(ILogger logger, long count, uint pid, string comm);
+    }
+}
+
+/// <summary>Runs the <see cref="LossMonitor"/> every Monitor:IntervalMs, on its own control socket.</summary>
+[DisallowConcurrentExecution]
+public sealed class LossMonitorJob(LossMonitor monitor, DrainController controller, KernelSession session) : IJob
+{
+    public static readonly JobKey Key = new("loss-monitor", "sluice");
+
+    public const string SerialProbe = LossMonitor.SerialProbe;
+
+    public ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+    {
+        if (controller.IsRunning)
+        {
+            monitor.Tick(session.MonitorControl, session);
+        }
+        return ValueTask.CompletedTask;
     }
 }

@@ -59,6 +59,10 @@ public sealed partial class EventPipeline : IRecordPipeline
     {
         using (ev)
         {
+            if (IsOwnProbe(ev))
+            {
+                return;
+            }
             _metrics.AddEvent();
             if (!_filter.Keep(ev))
             {
@@ -78,6 +82,16 @@ public sealed partial class EventPipeline : IRecordPipeline
             }
         }
     }
+
+    private static readonly int s_pid = Environment.ProcessId;
+
+    /// <summary>The loss monitor's serial probe: a USER record from this process with the probe text.</summary>
+    private static bool IsOwnProbe(AuditEvent ev) =>
+        ev.MainType == 1005
+        && ev.TryGetField(1005, "pid"u8, out var pid, out _) && AuditValues.TryParseUInt32(pid, out uint p) && p == s_pid
+        && ev[ev.IndexOf(1005)].Text.IndexOf(s_probe) >= 0;
+
+    private static readonly byte[] s_probe = System.Text.Encoding.ASCII.GetBytes($"msg='{Monitoring.LossMonitorJob.SerialProbe}");
 
     public void Tick()
     {

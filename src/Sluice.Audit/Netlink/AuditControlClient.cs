@@ -181,6 +181,21 @@ public sealed class AuditControlClient : IDisposable
         return channel.Request(AUDIT_SET, payload);
     }
 
+    /// <summary>
+    /// Sends an AUDIT_USER message: the kernel logs it as a USER record with a serial of its own
+    /// (kernel/audit.c audit_receive_msg). Needs CAP_AUDIT_WRITE.
+    /// </summary>
+    public void SendUserMessage(string text)
+    {
+        var bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(text) + 1];
+        System.Text.Encoding.UTF8.GetBytes(text, bytes);
+        int rc = _channel.Request(AUDIT_USER, bytes);
+        if (rc < 0)
+        {
+            throw Error(-rc, "send a user message (AUDIT_USER)");
+        }
+    }
+
     /// <summary>ADD_RULE.</summary>
     /// <exception cref="AuditException">Kind <see cref="AuditErrorKind.RuleExists"/> if it is already loaded.</exception>
     public void AddRule(KernelRule rule)
