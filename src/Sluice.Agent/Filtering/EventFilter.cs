@@ -181,17 +181,23 @@ public sealed class EventFilter
                 return false;
             }
             // auditctl joins several keys of one rule with 0x01.
-            foreach (var part in key.Split((byte)1))
+            while (true)
             {
+                int end = key.IndexOf((byte)1);
+                var part = end < 0 ? key : key[..end];
                 foreach (var wanted in _keys!)
                 {
-                    if (key[part].SequenceEqual(wanted))
+                    if (part.SequenceEqual(wanted))
                     {
                         return true;
                     }
                 }
+                if (end < 0)
+                {
+                    return false;
+                }
+                key = key[(end + 1)..];
             }
-            return false;
         }
 
         private static bool MatchGlob(AuditEvent ev, int main, ReadOnlySpan<byte> field, byte[][] patterns, Span<byte> buffer)

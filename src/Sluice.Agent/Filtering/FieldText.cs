@@ -18,7 +18,7 @@ internal static class FieldText
             default:
                 if (AuditValues.IsHex(value) && value.Length / 2 <= buffer.Length)
                 {
-                    AuditValues.DecodeHex(value, buffer);
+                    AuditValues.DecodeHex(value, buffer[..(value.Length / 2)]);
                     text = buffer[..(value.Length / 2)];
                     return true;
                 }
