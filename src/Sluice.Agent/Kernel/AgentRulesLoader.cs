@@ -22,8 +22,18 @@ public sealed partial class AgentRulesLoader(AgentOptions options, ILogger<Agent
 
     public void Validate() => _set = Parse();
 
+    /// <summary>Name under which the built-in baseline appears in messages.</summary>
+    public const string BuiltInName = "<built-in baseline rules>";
+
     private RuleSet Parse()
     {
+        if (options.Rules.Files is null && !File.Exists(RulesOptions.DefaultFile))
+        {
+            using var stream = typeof(AgentRulesLoader).Assembly.GetManifestResourceStream("Sluice.Agent.baseline.rules")!;
+            var builtIn = RuleParser.Parse(new StreamReader(stream).ReadToEnd(), BuiltInName);
+            Log.BuiltIn(logger, RulesOptions.DefaultFile);
+            return builtIn.IsValid ? builtIn : throw new RulesFileException(string.Join("\n  ", builtIn.Errors));
+        }
         foreach (var file in options.Rules.EffectiveFiles)
         {
             if (!File.Exists(file))
@@ -56,7 +66,7 @@ public sealed partial class AgentRulesLoader(AgentOptions options, ILogger<Agent
             OwnAllRules = options.Rules.OwnAllRules,
             ApplyControls = false,
         });
-        Log.Loaded(logger, string.Join(", ", options.Rules.EffectiveFiles), result.Added.Count, result.Kept.Count, result.Deleted.Count, result.Foreign.Count);
+        Log.Loaded(logger, options.Rules.Files is null && !File.Exists(RulesOptions.DefaultFile) ? BuiltInName : string.Join(", ", options.Rules.EffectiveFiles), result.Added.Count, result.Kept.Count, result.Deleted.Count, result.Foreign.Count);
         foreach (var (rule, reason) in result.Failed)
         {
             Log.RuleFailed(logger, rule.File, rule.Line, reason);
@@ -102,6 +112,9 @@ public sealed partial class AgentRulesLoader(AgentOptions options, ILogger<Agent
 
         [LoggerMessage(22, LogLevel.Information, "{File}:{Line}: control line {Kind} {Value} not applied: kernel settings come from agent.json Kernel:*")]
         public static partial void ControlIgnored(ILogger logger, string file, int line, string kind, uint value);
+
+        [LoggerMessage(24, LogLevel.Information, "No rules file configured and no {Path}: loading the built-in baseline rules")]
+        public static partial void BuiltIn(ILogger logger, string path);
 
         [LoggerMessage(23, LogLevel.Warning, "Kernel audit set immutable (-e 2, allowed by Kernel:AllowImmutable): no setting or rule can change until reboot")]
         public static partial void Immutable(ILogger logger);
