@@ -15,6 +15,10 @@ public static class BenchmarkProgram
         {
             return AgentCpuMeasurement.Run(args);
         }
+        if (args.Length > 0 && args[0] == "receive")
+        {
+            return Receive.ReceiveMeasurement.Run(args);
+        }
         if (args.Length > 0 && args[0] == "sink")
         {
             return AgentCpuMeasurement.Sink();
