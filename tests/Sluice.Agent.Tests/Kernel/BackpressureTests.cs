@@ -68,6 +68,7 @@ public sealed class BackpressureTests : IDisposable
         Assert.Equal(events, secondDelivered);
         Assert.Equal(settled.TotalLoss, after.TotalLoss);
         Assert.Contains("Loss: ", agent.Output);
-        Assert.Contains("Drain interval 2000 ms -> 10 ms", agent.Output);
+        // A filling socket may halve the interval first; loss takes it to the floor.
+        Assert.Matches(@"Drain interval \d+ ms -> 10 ms", agent.Output);
     }
 }
