@@ -27,13 +27,5 @@ internal static class AgentProcess
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    public static (int ExitCode, string Output) RunTool(string file, string args)
-    {
-        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout + stderr.Result);
-    }
+    public static (int ExitCode, string Output) RunTool(string file, string args) => Sluice.Testing.NativeTools.Run(file, args);
 }

@@ -221,7 +221,7 @@ public sealed class EventFilter
             for (int i = ev.IndexOf(AuditRecordType.Path); i >= 0; i = ev.IndexOf(AuditRecordType.Path, i + 1))
             {
                 var reader = ev[i].Fields();
-                if (!reader.TryFind("name"u8) || !FieldText.TryDecode(reader.Value, reader.ValueKind, buffer, out var name))
+                if (!reader.TryFind("name"u8) || !AuditValues.TryDecodeString(reader.Value, reader.ValueKind, buffer, out var name))
                 {
                     continue;
                 }

@@ -25,9 +25,12 @@ public sealed partial class AgentRulesLoader(AgentOptions options, ILogger<Agent
     /// <summary>Name under which the built-in baseline appears in messages.</summary>
     public const string BuiltInName = "<built-in baseline rules>";
 
+    /// <summary>No rules file configured and none installed: the built-in baseline applies.</summary>
+    private bool UsesBuiltIn => options.Rules.Files is null && !File.Exists(RulesOptions.DefaultFile);
+
     private RuleSet Parse()
     {
-        if (options.Rules.Files is null && !File.Exists(RulesOptions.DefaultFile))
+        if (UsesBuiltIn)
         {
             using var stream = typeof(AgentRulesLoader).Assembly.GetManifestResourceStream("Sluice.Agent.baseline.rules")!;
             var builtIn = RuleParser.Parse(new StreamReader(stream).ReadToEnd(), BuiltInName);
@@ -66,7 +69,7 @@ public sealed partial class AgentRulesLoader(AgentOptions options, ILogger<Agent
             OwnAllRules = options.Rules.OwnAllRules,
             ApplyControls = false,
         });
-        Log.Loaded(logger, options.Rules.Files is null && !File.Exists(RulesOptions.DefaultFile) ? BuiltInName : string.Join(", ", options.Rules.EffectiveFiles), result.Added.Count, result.Kept.Count, result.Deleted.Count, result.Foreign.Count);
+        Log.Loaded(logger, UsesBuiltIn ? BuiltInName : string.Join(", ", options.Rules.EffectiveFiles), result.Added.Count, result.Kept.Count, result.Deleted.Count, result.Foreign.Count);
         foreach (var (rule, reason) in result.Failed)
         {
             Log.RuleFailed(logger, rule.File, rule.Line, reason);

@@ -55,6 +55,7 @@ public sealed class AgentMetrics
 
     public void AddRecords(long n) => Interlocked.Add(ref _records, n);
     public void AddEvent() => Interlocked.Increment(ref _events);
+    public long Events => Volatile.Read(ref _events);
     public void AddFiltered() => Interlocked.Increment(ref _filtered);
     public void AddWritten() => Interlocked.Increment(ref _written);
     public void AddWriteFailure() => Interlocked.Increment(ref _writeFailures);
@@ -76,7 +77,7 @@ public sealed class AgentMetrics
         StartedUtc = StartedUtc,
         Mode = Mode,
         Records = Volatile.Read(ref _records),
-        Events = Volatile.Read(ref _events),
+        Events = Events,
         Filtered = Volatile.Read(ref _filtered),
         Written = Volatile.Read(ref _written),
         WriteFailures = Volatile.Read(ref _writeFailures),

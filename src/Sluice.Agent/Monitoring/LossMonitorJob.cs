@@ -75,7 +75,7 @@ public sealed partial class LossMonitor(
         metrics.AddParseErrors(parseErrors);
         metrics.AddTruncated(counters.Truncated - _truncated);
         _truncated = counters.Truncated;
-        long events = metrics.Snapshot().Events;
+        long events = metrics.Events;
         long stamp = System.Diagnostics.Stopwatch.GetTimestamp();
         if (_eventsStamp != 0)
         {

@@ -31,6 +31,34 @@ public static class AuditValues
         }
     }
 
+    /// <summary>
+    /// Decodes a string field like <see cref="DecodeString"/>, but into <paramref name="buffer"/>
+    /// without allocating: for filters that match before interpretation. False for <c>(null)</c>;
+    /// hex too long for the buffer is returned undecoded.
+    /// </summary>
+    public static bool TryDecodeString(ReadOnlySpan<byte> value, AuditValueKind kind, Span<byte> buffer, out ReadOnlySpan<byte> text)
+    {
+        switch (kind)
+        {
+            case AuditValueKind.Null:
+                text = default;
+                return false;
+            case AuditValueKind.Quoted:
+                text = value;
+                return true;
+            default:
+                if (IsHex(value) && value.Length / 2 <= buffer.Length)
+                {
+                    var decoded = buffer[..(value.Length / 2)];
+                    DecodeHex(value, decoded);
+                    text = decoded;
+                    return true;
+                }
+                text = value;
+                return true;
+        }
+    }
+
     /// <summary>Appends the decoded bytes of a string field to <paramref name="destination"/> (see <see cref="DecodeString"/>).</summary>
     public static void AppendString(ReadOnlySpan<byte> value, AuditValueKind kind, List<byte> destination)
     {
