@@ -105,6 +105,10 @@ public sealed class AgentTokens
         return null;
     }
 
+    /// <summary>The agent whose token has this SHA-256 digest, or null.</summary>
+    internal string? FindAgentByDigest(byte[] digest) =>
+        _byDigestHex.TryGetValue(Convert.ToHexString(digest), out var entry) ? entry.AgentId : null;
+
     /// <summary>The line to put in a token file for a token, without the token itself.</summary>
     public static string HashedLine(string agentId, string token) =>
         $"{agentId} {HashPrefix}{Convert.ToHexStringLower(Digest(token))}";

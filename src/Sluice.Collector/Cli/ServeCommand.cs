@@ -5,7 +5,7 @@ using Sluice.Collector.Storage;
 
 namespace Sluice.Collector.Cli;
 
-/// <summary><c>sluice-collector serve</c>: run the gRPC ingest server until SIGTERM or Ctrl-C.</summary>
+/// <summary><c>sluice-collector serve</c>: run the gRPC ingest server and the dashboard until SIGTERM or Ctrl-C.</summary>
 internal static class ServeCommand
 {
     public static Command Create()
@@ -18,9 +18,11 @@ internal static class ServeCommand
         var key = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
         var maxMessage = new Option<int?>("--max-message-bytes") { Description = "Largest accepted gRPC message, decompressed (default 16 MiB)." };
         var maxEvents = new Option<int?>("--max-events-per-batch") { Description = "Most events accepted in one batch (default 50000)." };
+        var noDashboard = new Option<bool>("--no-dashboard") { Description = "Do not serve the dashboard and its JSON API." };
+        var dashboardToken = new Option<string?>("--dashboard-token-file") { Description = "File with the dashboard's token (or sha256:HEX); without it the dashboard API answers loopback clients only." };
 
         var command = new Command("serve", "Receive event batches and heartbeats from agents over gRPC and store them.");
-        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents })
+        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, noDashboard, dashboardToken })
         {
             command.Options.Add(o);
         }
@@ -41,6 +43,8 @@ internal static class ServeCommand
                     TlsCertificatePath = parse.GetValue(cert),
                     TlsKeyPath = parse.GetValue(key),
                     Limits = limits,
+                    Dashboard = !parse.GetValue(noDashboard),
+                    DashboardTokenFile = parse.GetValue(dashboardToken),
                 };
                 options.Validate();
             }
@@ -52,7 +56,11 @@ internal static class ServeCommand
             try
             {
                 await using var server = await CollectorServer.StartAsync(options, cancellationToken: ct);
-                Console.Out.WriteLine($"sluice-collector: listening on {server.Address} ({(options.TlsCertificatePath is null ? "h2c" : "TLS")}), store {options.Store}, {(options.AllowAnonymous ? "authentication OFF" : "token authentication")}");
+                Console.Out.WriteLine($"sluice-collector: listening on {server.Address} ({(options.TlsCertificatePath is null ? "h2c and HTTP/1.1" : "TLS")}), store {options.Store}, {(options.AllowAnonymous ? "authentication OFF" : "token authentication")}");
+                if (options.Dashboard)
+                {
+                    Console.Out.WriteLine($"sluice-collector: dashboard at {server.Address} ({(options.DashboardTokenFile is null ? "API for loopback clients only" : "API needs the dashboard token")})");
+                }
                 await server.WaitForShutdownAsync(ct);
                 return 0;
             }

@@ -22,6 +22,12 @@ public sealed record CollectorOptions
 
     public IngestLimits Limits { get; init; } = new();
 
+    /// <summary>Serve the dashboard and its JSON API on the same port (on by default).</summary>
+    public bool Dashboard { get; init; } = true;
+
+    /// <summary>File holding the dashboard's bearer token (or its sha256:HEX); without it the dashboard API answers loopback clients only.</summary>
+    public string? DashboardTokenFile { get; init; }
+
     /// <summary>Checks that the options make sense together; throws with the option's name.</summary>
     public void Validate()
     {
@@ -36,6 +42,10 @@ public sealed record CollectorOptions
         if ((TlsCertificatePath is null) != (TlsKeyPath is null))
         {
             throw new ArgumentException("--tls-cert and --tls-key go together");
+        }
+        if (DashboardTokenFile is not null && !Dashboard)
+        {
+            throw new ArgumentException("--dashboard-token-file and --no-dashboard exclude each other");
         }
         Limits.Validate();
         ListenEndpoint.Parse(Listen);

@@ -9,16 +9,17 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Collector.Auth;
+using Sluice.Collector.Dashboard;
 using Sluice.Collector.Ingest;
 using Sluice.Collector.Storage;
 
 namespace Sluice.Collector.Hosting;
 
-/// <summary>A running collector: Kestrel with the gRPC ingest service, /healthz and /api/ingest, over one store.</summary>
+/// <summary>A running collector: Kestrel with the gRPC ingest service, /healthz, /api/ingest and the dashboard, over one store.</summary>
 /// <remarks>
-/// Without TLS the endpoint speaks HTTP/2 only (h2c with prior knowledge, as gRPC clients do):
-/// Kestrel cannot offer HTTP/1.1 and HTTP/2 side by side on a cleartext port. With TLS it offers
-/// both, chosen by ALPN.
+/// One port serves gRPC and the dashboard. With TLS, ALPN chooses HTTP/2 or HTTP/1.1. Without TLS,
+/// gRPC clients speak h2c with prior knowledge and browsers HTTP/1.1, and Kestrel's
+/// Http1AndHttp2 cannot tell them apart on a cleartext port: see <see cref="CleartextProtocols"/>.
 /// </remarks>
 public sealed class CollectorServer : IAsyncDisposable
 {
@@ -51,6 +52,9 @@ public sealed class CollectorServer : IAsyncDisposable
     {
         options.Validate();
         var tokens = options.TokensFile is null ? null : AgentTokens.Load(options.TokensFile);
+        var dashboardAccess = !options.Dashboard ? null
+            : options.DashboardTokenFile is null ? DashboardAccess.LocalOnly
+            : DashboardAccess.Load(options.DashboardTokenFile, tokens);
         var endpoint = ListenEndpoint.Parse(options.Listen);
         X509Certificate2? certificate = options.TlsCertificatePath is null
             ? null
@@ -71,11 +75,21 @@ public sealed class CollectorServer : IAsyncDisposable
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.Limits.MaxRequestBodySize = null; // gRPC's own limit applies, with a gRPC status
+                ListenOptions? http1 = null;
+                if (certificate is null && options.Dashboard)
+                {
+                    kestrel.Listen(new Http1PipelineEndPoint(), listen => http1 = listen);
+                    http1!.Protocols = HttpProtocols.Http1;
+                }
                 void Configure(ListenOptions listen)
                 {
                     if (certificate is null)
                     {
                         listen.Protocols = HttpProtocols.Http2;
+                        if (http1 is not null)
+                        {
+                            CleartextProtocols.UseHttp1Fallback(listen, http1);
+                        }
                     }
                     else
                     {
@@ -97,6 +111,7 @@ public sealed class CollectorServer : IAsyncDisposable
                 grpc.MaxReceiveMessageSize = options.Limits.MaxMessageBytes;
                 grpc.EnableDetailedErrors = false;
             });
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, PipelineOnlyListenerFactory>();
             builder.Services.AddSingleton(store);
             builder.Services.AddSingleton(new AgentAuthenticator(tokens));
             builder.Services.AddSingleton(TimeProvider.System);
@@ -108,9 +123,14 @@ public sealed class CollectorServer : IAsyncDisposable
             app.MapGrpcService<IngestService>();
             app.MapGet("/healthz", () => Results.Text("ok\n"));
             app.MapGet("/api/ingest", (IngestCounters c) => Results.Text(CountersJson(c), "application/json"));
+            if (dashboardAccess is not null)
+            {
+                app.MapDashboard(dashboardAccess);
+            }
             await app.StartAsync(cancellationToken);
 
-            var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+                .First(a => a.StartsWith("http", StringComparison.Ordinal) && !a.Contains(new Http1PipelineEndPoint().ToString(), StringComparison.Ordinal));
             var address = new Uri(bound.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
             return new CollectorServer(app, store, ownsStore, address);
         }

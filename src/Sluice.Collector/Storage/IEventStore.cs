@@ -28,6 +28,9 @@ public interface IEventStore : IAsyncDisposable
 
     /// <summary>Stored events in time order (then batch, then position in batch).</summary>
     IAsyncEnumerable<StoredEvent> ReadEventsAsync(EventQuery query, CancellationToken cancellationToken);
+
+    /// <summary>One page of events matching <paramref name="search"/>, newest first (see <see cref="EventSearch"/>).</summary>
+    Task<EventPage> SearchEventsAsync(EventSearch search, CancellationToken cancellationToken);
 }
 
 /// <summary>Result of storing one batch.</summary>

@@ -63,5 +63,6 @@ internal sealed class DiscardingEventStore : IEventStore
         await Task.CompletedTask;
         yield break;
     }
+    public Task<EventPage> SearchEventsAsync(EventSearch search, CancellationToken cancellationToken) => Task.FromResult(new EventPage([], null));
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

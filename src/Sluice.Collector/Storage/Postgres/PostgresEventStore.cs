@@ -14,7 +14,7 @@ namespace Sluice.Collector.Storage.Postgres;
 /// ON CONFLICT DO NOTHING on (agent, sequence): a concurrent resend waits on the unique index until
 /// the first commits, then sees the conflict and is counted as a duplicate.
 /// </remarks>
-public sealed class PostgresEventStore : IEventStore
+public sealed partial class PostgresEventStore : IEventStore
 {
     private static readonly string CopyEvents = $"COPY events ({string.Join(", ", StoreSchema.EventColumns)}) FROM STDIN (FORMAT BINARY)";
 

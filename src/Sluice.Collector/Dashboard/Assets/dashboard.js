@@ -1,0 +1,362 @@
+// The collector's dashboard. Reads only the collector's own JSON API (same origin); draws its charts as inline SVG.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const HOUR = 3600 * 1000;
+const TOKEN_KEY = "sluice-dashboard-token";
+const LOSS_KINDS = [
+  ["kernelLost", "kernel lost"],
+  ["socketOverruns", "socket overruns"],
+  ["serialGaps", "serial gaps"],
+  ["spoolDropped", "spool dropped"],
+  ["reassemblyEvicted", "reassembly evicted"],
+];
+
+const state = { from: 0, to: 0, agent: null, next: null, searchParams: null };
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v !== null && v !== undefined) e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c === null || c === undefined ? "" : c);
+  return e;
+}
+
+function svg(tag, attrs, ...children) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  for (const c of children) e.append(c);
+  return e;
+}
+
+const fmt = new Intl.NumberFormat("en-US");
+const num = (n) => fmt.format(n);
+const iso = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
+const short = (ms) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
+const uid = (v) => (v === null || v === undefined ? "" : v === 4294967295 ? "unset" : String(v));
+
+// ---- API ---------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(path, params) {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== null && v !== undefined && v !== "") query.set(k, v);
+  }
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = "Bearer " + token;
+  const response = await fetch(path + (query.size ? "?" + query : ""), { headers, credentials: "omit", cache: "no-store" });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const message = body && body.error ? body.error : `${path}: HTTP ${response.status}`;
+    if (response.status === 401) askToken(message);
+    throw new ApiError(response.status, message);
+  }
+  return body;
+}
+
+function showError(e) {
+  const box = $("error");
+  if (e) {
+    box.textContent = e.message || String(e);
+    box.hidden = false;
+  } else {
+    box.hidden = true;
+  }
+}
+
+function askToken(reason) {
+  $("token-reason").textContent = reason;
+  $("token-bar").hidden = false;
+}
+
+// ---- time range ---------------------------------------------------------------------------
+
+function toInput(ms) {
+  return new Date(ms).toISOString().slice(0, 19);
+}
+
+function fromInput(value) {
+  const ms = Date.parse(value + "Z");
+  return Number.isNaN(ms) ? null : ms;
+}
+
+function setRange(from, to) {
+  state.from = from;
+  state.to = to;
+  $("range-from").value = toInput(from);
+  $("range-to").value = toInput(to);
+  const url = new URL(location.href);
+  url.searchParams.set("from", iso(from));
+  url.searchParams.set("to", iso(to));
+  if (state.agent) url.searchParams.set("host", state.agent);
+  else url.searchParams.delete("host");
+  history.replaceState(null, "", url);
+  const label = `${short(from)} – ${short(to)} UTC`;
+  $("fleet-range").textContent = label;
+}
+
+function initialRange() {
+  const p = new URLSearchParams(location.search);
+  const from = Date.parse(p.get("from") || "");
+  const to = Date.parse(p.get("to") || "");
+  state.agent = p.get("host");
+  if (!Number.isNaN(from) && !Number.isNaN(to) && to > from) return [from, to];
+  const end = Math.ceil(Date.now() / HOUR) * HOUR;
+  return [end - 24 * HOUR, end];
+}
+
+function rangeParams() {
+  return { from: iso(state.from), to: iso(state.to) };
+}
+
+// ---- fleet --------------------------------------------------------------------------------
+
+async function loadFleet() {
+  const fleet = await api("/api/fleet", rangeParams());
+  const body = $("fleet-table").tBodies[0];
+  body.replaceChildren();
+  const agents = $("search-agent");
+  const chosen = agents.value;
+  agents.replaceChildren(el("option", { value: "" }, "all"));
+  for (const h of fleet.hosts) {
+    const row = el("tr", { "data-agent": h.agentId },
+      el("td", { "data-col": "hostname" }, h.hostname),
+      el("td", { "data-col": "agent" }, h.agentId),
+      el("td", { "data-col": "lastSeen", class: "time" }, h.lastSeenUnixMs ? short(h.lastSeenUnixMs) : "never"),
+      el("td", { "data-col": "verdict", class: h.complete ? "ok" : "gap" }, h.verdict),
+      el("td", { "data-col": "events", class: "num" }, num(h.events)),
+      el("td", { "data-col": "lost", class: "num" }, num(h.loss.total)),
+      ...LOSS_KINDS.map(([k]) => el("td", { "data-col": k, class: "num" }, num(h.loss[k]))));
+    row.addEventListener("click", () => selectHost(h.agentId));
+    if (h.agentId === state.agent) row.classList.add("selected");
+    body.append(row);
+    agents.append(el("option", { value: h.agentId }, `${h.hostname} (${h.agentId})`));
+  }
+  agents.value = chosen;
+  const t = fleet.totals;
+  $("fleet-summary").textContent =
+    `${num(t.hosts)} hosts, ${num(t.complete)} continuous and complete; ${num(t.events)} events, ${num(t.loss.total)} lost.`;
+}
+
+async function selectHost(agentId) {
+  state.agent = agentId;
+  for (const r of $("fleet-table").tBodies[0].rows) r.classList.toggle("selected", r.dataset.agent === agentId);
+  setRange(state.from, state.to);
+  await loadHost();
+}
+
+// ---- host drill-down ------------------------------------------------------------------------
+
+async function loadHost() {
+  const section = $("host");
+  if (!state.agent) {
+    section.hidden = true;
+    return;
+  }
+  const view = await api("/api/hosts/" + encodeURIComponent(state.agent), rangeParams());
+  const h = view.host;
+  section.hidden = false;
+  section.dataset.agent = h.agentId;
+  $("host-name").textContent = h.hostname;
+  $("host-agent").textContent = `${h.agentId}, last seen ${h.lastSeenUnixMs ? short(h.lastSeenUnixMs) + " UTC" : "never"}, rules ${h.rulesHash || "unknown"}`;
+  const verdict = $("host-verdict");
+  verdict.textContent = h.verdict;
+  verdict.className = "verdict " + (h.complete ? "ok" : "gap");
+
+  coverageChart($("chart-coverage"), view.fromUnixMs, view.toUnixMs, h.intervals);
+  const rows = $("intervals-table").tBodies[0];
+  rows.replaceChildren();
+  for (const i of h.intervals) {
+    rows.append(el("tr", { "data-connected": String(i.connected) },
+      el("td", { class: "time" }, short(i.startUnixMs)),
+      el("td", { class: "time" }, short(i.endUnixMs)),
+      el("td", { class: i.connected ? "ok" : "gap" }, i.connected ? "connected" : "not connected"),
+      el("td", { class: "num" }, num(i.loss.total)),
+      ...LOSS_KINDS.map(([k]) => el("td", { class: "num" }, num(i.loss[k])))));
+  }
+
+  barChart($("chart-events"), view.eventsPerHour.map((p) => ({ t: p.hourUnixMs, parts: [p.events] })), ["bar"], ["events"]);
+  barChart($("chart-loss"), view.lossOverTime.map((p) => ({ t: p.hourUnixMs, parts: LOSS_KINDS.map(([k]) => p.loss[k]) })),
+    LOSS_KINDS.map((_, i) => "k" + i), LOSS_KINDS.map(([, name]) => name));
+  const legend = $("chart-loss").querySelector(".legend");
+  legend.replaceChildren(...LOSS_KINDS.map(([, name], i) => el("span", {}, el("span", { class: "swatch k" + i }), name)));
+
+  fillEvents($("recent-table").tBodies[0], view.recentEvents, false);
+}
+
+// A stacked bar per hour. parts[i] is drawn with classes[i]; every bar carries data-hour and data-value (its sum).
+function barChart(figure, points, classes, names) {
+  const plot = figure.querySelector(".plot");
+  const W = 900, H = 180, left = 48, bottom = 22, top = 8, right = 8;
+  const total = points.reduce((s, p) => s + p.parts.reduce((a, b) => a + b, 0), 0);
+  const max = Math.max(1, ...points.map((p) => p.parts.reduce((a, b) => a + b, 0)));
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "data-total": total, "data-max": max, "data-bars": points.length });
+  chart.append(svg("title", {}, `${names.join(", ")}: ${num(total)} in ${points.length} hours`));
+  const width = (W - left - right) / Math.max(1, points.length);
+  const y = (v) => top + (H - top - bottom) * (1 - v / max);
+  chart.append(svg("line", { class: "axis", x1: left, y1: H - bottom, x2: W - right, y2: H - bottom }));
+  chart.append(svg("line", { class: "axis", x1: left, y1: top, x2: left, y2: H - bottom }));
+  chart.append(svg("text", { class: "tick", x: left - 4, y: top + 8, "text-anchor": "end" }, num(max)));
+  chart.append(svg("text", { class: "tick", x: left - 4, y: H - bottom, "text-anchor": "end" }, "0"));
+  points.forEach((p, i) => {
+    const sum = p.parts.reduce((a, b) => a + b, 0);
+    const g = svg("g", { class: "hour", "data-hour": iso(p.t), "data-value": sum });
+    g.append(svg("title", {}, `${short(p.t)} UTC: ${p.parts.map((v, k) => `${num(v)} ${names[k]}`).join(", ")}`));
+    let base = 0;
+    p.parts.forEach((v, k) => {
+      if (v <= 0) return;
+      g.append(svg("rect", {
+        class: classes[k] + " bar-part", "data-value": v,
+        x: left + i * width + width * 0.1, width: Math.max(1, width * 0.8),
+        y: y(base + v), height: y(base) - y(base + v),
+      }));
+      base += v;
+    });
+    chart.append(g);
+  });
+  const labels = Math.min(points.length, 8);
+  for (let j = 0; j < labels; j++) {
+    const i = Math.floor((j * points.length) / labels);
+    chart.append(svg("text", { class: "tick", x: left + i * width, y: H - 6 }, short(points[i].t).slice(5, 16)));
+  }
+  plot.replaceChildren(chart);
+  figure.querySelector(".chart-total").textContent = `(${num(total)} in ${points.length} hours)`;
+  figure.dataset.total = String(total);
+}
+
+function coverageChart(figure, from, to, intervals) {
+  const W = 900, H = 40, left = 48, right = 8;
+  const x = (t) => left + ((W - left - right) * (t - from)) / (to - from);
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
+  for (const i of intervals) {
+    chart.append(svg("rect", {
+      class: i.connected ? "connected" : "disconnected", "data-connected": String(i.connected),
+      x: x(i.startUnixMs), width: Math.max(1, x(i.endUnixMs) - x(i.startUnixMs)), y: 4, height: 18,
+    }, svg("title", {}, `${i.connected ? "connected" : "not connected"} ${short(i.startUnixMs)} – ${short(i.endUnixMs)} UTC`)));
+  }
+  chart.append(svg("text", { class: "tick", x: left, y: H - 4 }, short(from)));
+  chart.append(svg("text", { class: "tick", x: W - right, y: H - 4, "text-anchor": "end" }, short(to)));
+  figure.querySelector(".plot").replaceChildren(chart);
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+function fillEvents(body, events, withHost) {
+  body.replaceChildren();
+  appendEvents(body, events, withHost);
+}
+
+function appendEvents(body, events, withHost) {
+  for (const e of events) {
+    const result = e.success === null ? "" : e.success ? "ok" : `failed (${e.exit})`;
+    const cells = [el("td", { class: "time" }, short(e.timeUnixMs))];
+    if (withHost) cells.push(el("td", {}, e.hostname));
+    cells.push(
+      el("td", {}, e.syscall ? `${e.firstType} ${e.syscall}` : e.firstType),
+      el("td", { class: "num" }, uid(e.auid)),
+      el("td", { class: "num" }, uid(e.uid)),
+      el("td", { class: "num" }, uid(e.euid)),
+      el("td", {}, e.exe || ""),
+      el("td", {}, e.key || ""),
+      el("td", { class: e.success === false ? "gap" : "" }, result),
+      el("td", { class: "argv" }, e.argv || ""));
+    body.append(el("tr", { "data-agent": e.agentId, "data-serial": e.serial }, ...cells));
+  }
+}
+
+function searchParams() {
+  const f = $("search-form");
+  const p = { ...rangeParams() };
+  for (const name of ["key", "user", "exe", "argv", "agent", "limit"]) {
+    const v = f.elements[name].value.trim();
+    if (v) p[name] = v;
+  }
+  return p;
+}
+
+async function search(more) {
+  const params = more ? { ...state.searchParams, before: state.next } : searchParams();
+  const page = await api("/api/events", params);
+  state.searchParams = more ? state.searchParams : params;
+  state.next = page.next;
+  const body = $("search-table").tBodies[0];
+  if (more) appendEvents(body, page.events, true);
+  else fillEvents(body, page.events, true);
+  $("search-more").hidden = !page.next;
+  $("search-summary").textContent = `${num(body.rows.length)} events shown${page.next ? ", more older ones" : ""}.`;
+}
+
+// ---- wiring ---------------------------------------------------------------------------------
+
+async function refresh() {
+  showError(null);
+  try {
+    await loadFleet();
+    await loadHost();
+    document.body.dataset.loaded = "true";
+  } catch (e) {
+    showError(e);
+    document.body.dataset.loaded = "error";
+  }
+}
+
+function guard(action) {
+  return async (event) => {
+    if (event) event.preventDefault();
+    showError(null);
+    try {
+      await action();
+    } catch (e) {
+      showError(e);
+    }
+  };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const [from, to] = initialRange();
+  setRange(from, to);
+  $("range").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const f = fromInput($("range-from").value);
+    const t = fromInput($("range-to").value);
+    if (f === null || t === null || t <= f) {
+      showError(new Error("The range needs a From before its To."));
+      return;
+    }
+    setRange(f, t);
+    refresh();
+  });
+  for (const b of document.querySelectorAll(".presets button")) {
+    b.addEventListener("click", () => {
+      const end = Math.ceil(Date.now() / HOUR) * HOUR;
+      setRange(end - Number(b.dataset.hours) * HOUR, end);
+      refresh();
+    });
+  }
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("token-input").value);
+    $("token-input").value = "";
+    $("token-bar").hidden = true;
+    refresh();
+  });
+  $("search-form").addEventListener("submit", guard(() => search(false)));
+  $("search-more").addEventListener("click", guard(() => search(true)));
+  refresh();
+});

@@ -1,0 +1,15 @@
+namespace Sluice.Collector.Storage.Postgres;
+
+public sealed partial class PostgresEventStore
+{
+    public async Task<EventPage> SearchEventsAsync(EventSearch search, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        EventSearchSql.Prepare(command, search,
+            contains: (column, p) => $"strpos({column}, {p}) > 0",
+            endsWith: (column, p) => $"right({column}, length({p})) = {p}");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await EventSearchSql.ReadAsync(reader, search.Limit, cancellationToken);
+    }
+}
