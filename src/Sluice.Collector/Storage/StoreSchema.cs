@@ -24,7 +24,7 @@ internal static class StoreSchema
     public static readonly string[] EventColumns =
     [
         "batch_id", "ordinal", "agent", "time_ms", "serial", "node", "first_type", "record_types", "syscall", "success",
-        "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload",
+        "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload", "paths",
     ];
 
     public static readonly string[] BatchColumns =
@@ -94,7 +94,8 @@ internal static class StoreSchema
             exe {d.Text},
             comm {d.Text},
             argv {d.Text},
-            payload {d.Blob} NOT NULL
+            payload {d.Blob} NOT NULL,
+            paths {d.Text}
         ){d.EventsOptions};
         {d.ExtraIndexes}
         CREATE INDEX IF NOT EXISTS events_time ON events (time_ms);
@@ -104,6 +105,8 @@ internal static class StoreSchema
         CREATE INDEX IF NOT EXISTS events_syscall_time ON events (syscall, time_ms) WHERE syscall IS NOT NULL;
         CREATE INDEX IF NOT EXISTS events_type_time ON events (first_type, time_ms);
         CREATE INDEX IF NOT EXISTS events_exe_time ON events (exe, time_ms) WHERE exe IS NOT NULL;
+        -- Access failures (EACCES, EPERM) for the compliance report: few rows, so a small partial index.
+        CREATE INDEX IF NOT EXISTS events_denied_time ON events (time_ms) WHERE exit IN (-13, -1);
 
         -- Every heartbeat, for coverage intervals: when the agent was up and what it reported.
         CREATE TABLE IF NOT EXISTS heartbeats (
@@ -125,5 +128,15 @@ internal static class StoreSchema
             drain_interval_ms {d.Int} NOT NULL
         );
         CREATE INDEX IF NOT EXISTS heartbeats_agent_time ON heartbeats (agent, time_ms);
+
+        -- The rule lines (auditctl -l form) each agent reported, once per distinct rules hash, for baseline checks.
+        CREATE TABLE IF NOT EXISTS agent_rules (
+            agent {d.Int} NOT NULL REFERENCES agents(id),
+            rules_hash {d.Text} NOT NULL,
+            rules {d.Text} NOT NULL,
+            first_seen_ms {d.Int} NOT NULL,
+            last_seen_ms {d.Int} NOT NULL,
+            UNIQUE (agent, rules_hash)
+        );
         """;
 }

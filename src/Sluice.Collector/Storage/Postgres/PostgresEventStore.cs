@@ -163,6 +163,7 @@ public sealed partial class PostgresEventStore : IEventStore
             WriteText(copy, s.Comm);
             WriteText(copy, s.Argv);
             copy.Write(e.ToByteArray(), NpgsqlDbType.Bytea);
+            WriteText(copy, s.Paths);
         }
         await copy.CompleteAsync(ct);
     }
@@ -223,6 +224,15 @@ public sealed partial class PostgresEventStore : IEventStore
                 insert.Parameters.Add(v is null ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint } : new NpgsqlParameter { Value = v });
             }
             await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        if (AgentRulesSql.Text(heartbeat) is string rules)
+        {
+            await using var upsert = new NpgsqlCommand(AgentRulesSql.Upsert("greatest"), connection, tx);
+            foreach (var (name, value) in new (string, object)[] { ("agent", agent), ("rules_hash", heartbeat.RulesHash), ("rules", rules), ("time", heartbeat.TimeUnixMs) })
+            {
+                upsert.Parameters.AddWithValue(name, value);
+            }
+            await upsert.ExecuteNonQueryAsync(cancellationToken);
         }
         await tx.CommitAsync(cancellationToken);
     }

@@ -105,6 +105,7 @@ public sealed partial class SqliteEventStore
         private readonly SqliteCommand _insertHeartbeat;
         private readonly SqliteCommand _heartbeatAgent;
         private readonly SqliteParameter[] _heartbeatParameters;
+        private readonly SqliteCommand _upsertRules;
 
         public Statements(SqliteConnection c)
         {
@@ -145,6 +146,7 @@ public sealed partial class SqliteEventStore
                     rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE rules_hash END
                 RETURNING id
                 """, "agent_id", "hostname", "boot_id", "now", "time", "version", "rules_hash");
+            _upsertRules = Command(c, AgentRulesSql.Upsert("max"), "agent", "rules_hash", "rules", "time");
         }
 
         public StoreOutcome WriteBatch(SqliteTransaction tx, EventBatch b, EventRow[] rows, long receivedUnixMs)
@@ -187,6 +189,7 @@ public sealed partial class SqliteEventStore
                 Bind(st, 20, m.Comm);
                 Bind(st, 21, m.Argv);
                 raw.sqlite3_bind_blob(st, 22, payload);
+                Bind(st, 23, m.Paths);
                 int rc = raw.sqlite3_step(st);
                 raw.sqlite3_reset(st);
                 if (rc != raw.SQLITE_DONE)
@@ -201,6 +204,10 @@ public sealed partial class SqliteEventStore
         {
             long agent = (long)Run(_heartbeatAgent, tx, h.AgentId, h.Hostname, h.BootId, receivedUnixMs, h.TimeUnixMs, h.Version, h.RulesHash)!;
             Run(_insertHeartbeat, tx, HeartbeatColumns.Values(agent, h, receivedUnixMs));
+            if (AgentRulesSql.Text(h) is string rules)
+            {
+                Run(_upsertRules, tx, agent, h.RulesHash, rules, h.TimeUnixMs);
+            }
         }
 
         private static void Bind(sqlite3_stmt st, int index, string? value)
@@ -251,6 +258,7 @@ public sealed partial class SqliteEventStore
             _insertEvent.Dispose();
             _insertHeartbeat.Dispose();
             _heartbeatAgent.Dispose();
+            _upsertRules.Dispose();
         }
     }
 }
