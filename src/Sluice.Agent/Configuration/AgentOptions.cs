@@ -67,6 +67,9 @@ public sealed class AgentOptions
     [ValidateObjectMembers]
     public ReassemblyOptions Reassembly { get; set; } = new();
 
+    [Required]
+    public InterpretationOptions Interpretation { get; set; } = new();
+
     /// <summary>Ordered filter rules; the first that matches decides. No match keeps the event.</summary>
     [ValidateEnumeratedItems]
     public List<FilterRuleOptions> Filters { get; set; } = new();
@@ -196,6 +199,20 @@ public sealed class ReassemblyOptions
 
     [Range(65_536, int.MaxValue)]
     public long MaxInFlightBytes { get; set; } = 64L << 20;
+}
+
+/// <summary>What the interpretation adds to each event.</summary>
+public sealed class InterpretationOptions
+{
+    /// <summary>
+    /// Add account names of the ids (uid_name, auid_name, euid_name, gid_name, egid_name, ...) from this host's
+    /// passwd and group files, read directly (no NSS: LDAP or sssd users stay numeric) and cached.
+    /// Off by default: the numbers are what the kernel logged, and names are only right for the host that resolves them.
+    /// </summary>
+    public bool ResolveNames { get; set; }
+
+    /// <summary>Directory holding etc/passwd and etc/group; "/" for this host's.</summary>
+    public string AccountsRoot { get; set; } = "/";
 }
 
 /// <summary>Where events go.</summary>

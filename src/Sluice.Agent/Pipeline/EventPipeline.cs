@@ -6,6 +6,7 @@ using Sluice.Agent.Events;
 using Sluice.Agent.Filtering;
 using Sluice.Agent.Monitoring;
 using Sluice.Agent.Sinks;
+using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
 
 namespace Sluice.Agent.Pipeline;
@@ -21,6 +22,7 @@ public sealed partial class EventPipeline : IRecordPipeline
     private readonly IEventSink _sink;
     private readonly AgentMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly AccountNameCache? _names;
 
     public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger)
     {
@@ -29,6 +31,10 @@ public sealed partial class EventPipeline : IRecordPipeline
         _logger = logger;
         _filter = new EventFilter(options.Filters, time);
         metrics.FilterCounts = () => _filter.Counts;
+        if (options.Interpretation.ResolveNames)
+        {
+            _names = new AccountNameCache(options.Interpretation.AccountsRoot, time, OnAccountsLoaded);
+        }
         _reassembler = new AuditReassembler(OnEvent, time, new AuditReassemblerOptions
         {
             Timeout = TimeSpan.FromMilliseconds(options.Reassembly.TimeoutMs),
@@ -71,7 +77,7 @@ public sealed partial class EventPipeline : IRecordPipeline
             }
             try
             {
-                _sink.Write(AuditEventMapper.ToProto(ev));
+                _sink.Write(AuditEventMapper.ToProto(ev, AuditEventInterpreter.Interpret(ev, _names)));
                 _metrics.AddWritten();
             }
             catch (IOException e)
@@ -92,6 +98,26 @@ public sealed partial class EventPipeline : IRecordPipeline
         && ev[ev.IndexOf(1005)].Text.IndexOf(s_probe) >= 0;
 
     private static readonly byte[] s_probe = System.Text.Encoding.ASCII.GetBytes($"msg='{Monitoring.LossMonitorJob.SerialProbe}");
+
+    private void OnAccountsLoaded(AccountFileStatus status)
+    {
+        if (status.LastError is not null)
+        {
+            Log.AccountsUnreadable(_logger, status.LastError);
+        }
+        else if (!status.Exists)
+        {
+            Log.AccountsMissing(_logger, status.Path);
+        }
+        else if (status.MalformedLines > 0)
+        {
+            Log.AccountsMalformed(_logger, status.Path, status.MalformedLines, status.FirstMalformedLine, status.Entries);
+        }
+        else
+        {
+            Log.AccountsLoaded(_logger, status.Path, status.Entries);
+        }
+    }
 
     public void Tick()
     {
@@ -120,5 +146,17 @@ public sealed partial class EventPipeline : IRecordPipeline
     {
         [LoggerMessage(90, LogLevel.Error, "Could not write event {Serial} to the sink: {Message}")]
         public static partial void WriteFailed(ILogger logger, uint serial, string message);
+
+        [LoggerMessage(91, LogLevel.Information, "Account names from {Path}: {Entries} ids")]
+        public static partial void AccountsLoaded(ILogger logger, string path, int entries);
+
+        [LoggerMessage(92, LogLevel.Warning, "Account names from {Path}: {Malformed} malformed lines skipped (the first is line {Line}); {Entries} ids")]
+        public static partial void AccountsMalformed(ILogger logger, string path, int malformed, int line, int entries);
+
+        [LoggerMessage(93, LogLevel.Warning, "Cannot read account names, keeping those loaded before: {Error}")]
+        public static partial void AccountsUnreadable(ILogger logger, string error);
+
+        [LoggerMessage(94, LogLevel.Warning, "No account file {Path}: those ids stay numeric")]
+        public static partial void AccountsMissing(ILogger logger, string path);
     }
 }

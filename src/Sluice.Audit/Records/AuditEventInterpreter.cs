@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using Sluice.Audit.Accounts;
 using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Records;
@@ -7,21 +8,30 @@ namespace Sluice.Audit.Records;
 /// <remarks>
 /// The SYSCALL record's fields win; other records (user-space messages, CONFIG_CHANGE) fill in
 /// what is still unset. The records themselves are untouched.
+/// Account names are optional: without an <see cref="AccountNameCache"/> nothing about them is read or
+/// allocated. With one, the extra ids (suid, fsuid, sgid, fsgid, and each PATH's ouid and ogid) are read in
+/// the same pass, and the names are the cache's strings.
 /// </remarks>
 public static class AuditEventInterpreter
 {
-    /// <summary>Interprets <paramref name="ev"/>.</summary>
-    public static AuditEventSummary Interpret(AuditEvent ev)
+    /// <summary>Interprets <paramref name="ev"/>; with <paramref name="names"/>, also names its uids and gids (<see cref="AuditEventSummary.Names"/>).</summary>
+    public static AuditEventSummary Interpret(AuditEvent ev, AccountNameCache? names = null)
     {
         var summary = new AuditEventSummary();
         ExecveBuilder execve = default;
+        Naming naming = default;
+        if (names is not null)
+        {
+            naming.On = true;
+            naming.Lookup = names.Current();
+        }
         for (int i = 0; i < ev.Count; i++)
         {
             AuditRecord record = ev[i];
             switch (record.Type)
             {
                 case AuditRecordType.Syscall:
-                    ReadProcessFields(record, summary, fromSyscall: true);
+                    ReadProcessFields(record, summary, fromSyscall: true, ref naming);
                     break;
                 case AuditRecordType.Execve:
                     execve.Read(record, summary);
@@ -30,7 +40,7 @@ public static class AuditEventInterpreter
                     ReadCwd(record, summary);
                     break;
                 case AuditRecordType.Path:
-                    ReadPath(record, summary);
+                    ReadPath(record, summary, ref naming);
                     break;
                 case AuditRecordType.Proctitle:
                     ReadProctitle(record, summary);
@@ -42,7 +52,7 @@ public static class AuditEventInterpreter
                     // BPRM_FCAPS, CAPSET, MMAP: capability and mmap details, nothing for the summary
                     break;
                 default:
-                    ReadProcessFields(record, summary, fromSyscall: false);
+                    ReadProcessFields(record, summary, fromSyscall: false, ref naming);
                     break;
             }
         }
@@ -61,11 +71,61 @@ public static class AuditEventInterpreter
         {
             summary.ExitName = ErrnoTable.Name((int)-exit);
         }
+        if (naming.On)
+        {
+            NameIds(summary, in naming);
+        }
         return summary;
     }
 
+    /// <summary>Name resolution state of one interpretation: the tables, and the ids the summary has no field for.</summary>
+    private struct Naming
+    {
+        public bool On;
+        public AccountNameLookup Lookup;
+        public uint? Suid;
+        public uint? Fsuid;
+        public uint? Sgid;
+        public uint? Fsgid;
+
+        // 4294967295 is (uid_t)-1: "unset" for auid, "no id" for the others; it never has a name
+        public readonly string? User(uint? id) => id is uint v && v != uint.MaxValue ? Lookup.User(v) : null;
+
+        public readonly string? Group(uint? id) => id is uint v && v != uint.MaxValue ? Lookup.Group(v) : null;
+    }
+
+    private static void NameIds(AuditEventSummary s, in Naming naming)
+    {
+        string? uid = naming.User(s.Uid), auid = naming.User(s.Auid), euid = naming.User(s.Euid);
+        string? suid = naming.User(naming.Suid), fsuid = naming.User(naming.Fsuid);
+        string? gid = naming.Group(s.Gid), egid = naming.Group(s.Egid), sgid = naming.Group(naming.Sgid), fsgid = naming.Group(naming.Fsgid);
+        if (s.Names is null && (uid ?? auid ?? euid ?? suid ?? fsuid ?? gid ?? egid ?? sgid ?? fsgid) is null)
+        {
+            return;
+        }
+        AuditEventNames n = s.Names ??= new AuditEventNames();
+        n.Uid = uid;
+        n.Auid = auid;
+        n.Euid = euid;
+        n.Suid = suid;
+        n.Fsuid = fsuid;
+        n.Gid = gid;
+        n.Egid = egid;
+        n.Sgid = sgid;
+        n.Fsgid = fsgid;
+    }
+
+    // suid, fsuid, sgid, fsgid: only the SYSCALL record has them, and only names need them
+    private static void ReadExtraId(ReadOnlySpan<byte> v, ref uint? id)
+    {
+        if (AuditValues.TryParseUInt32(v, out uint x))
+        {
+            id = x;
+        }
+    }
+
     // SYSCALL fields, and the same names in other records (user-space messages carry pid/uid/auid/ses, and exe/res in msg='...')
-    private static void ReadProcessFields(AuditRecord record, AuditEventSummary s, bool fromSyscall)
+    private static void ReadProcessFields(AuditRecord record, AuditEventSummary s, bool fromSyscall, ref Naming naming)
     {
         AuditRecordReader r = record.Fields();
         while (r.Read())
@@ -97,6 +157,18 @@ public static class AuditEventInterpreter
                     else if (k.SequenceEqual("comm"u8)) { if (fromSyscall || s.Comm is null) { s.Comm = AuditValues.DecodeString(v, r.ValueKind); } }
                     else if (k.SequenceEqual("arch"u8) && fromSyscall) { ok = AuditValues.TryParseHexUInt32(v, out uint a); s.Arch = ok ? a : null; }
                     else if (k.SequenceEqual("exit"u8) && fromSyscall) { ok = AuditValues.TryParseInt64(v, out long e); s.Exit = ok ? e : null; }
+                    else if (naming.On && fromSyscall)
+                    {
+                        if (k.SequenceEqual("suid"u8)) { ReadExtraId(v, ref naming.Suid); }
+                        else if (k.SequenceEqual("sgid"u8)) { ReadExtraId(v, ref naming.Sgid); }
+                    }
+                    break;
+                case 5:
+                    if (naming.On && fromSyscall)
+                    {
+                        if (k.SequenceEqual("fsuid"u8)) { ReadExtraId(v, ref naming.Fsuid); }
+                        else if (k.SequenceEqual("fsgid"u8)) { ReadExtraId(v, ref naming.Fsgid); }
+                    }
                     break;
                 case 7:
                     if (fromSyscall)
@@ -150,7 +222,7 @@ public static class AuditEventInterpreter
         }
     }
 
-    private static void ReadPath(AuditRecord record, AuditEventSummary s)
+    private static void ReadPath(AuditRecord record, AuditEventSummary s, ref Naming naming)
     {
         AuditRecordReader r = record.Fields();
         s.Paths ??= [];
@@ -166,6 +238,49 @@ public static class AuditEventInterpreter
                 s.FieldErrors++;
             }
         }
+        if (naming.On)
+        {
+            NamePathOwner(ref r, s, in naming);
+        }
+    }
+
+    // The PATH record's inode owner, after its name: item=0 name=.. inode=.. dev=.. mode=.. ouid=0 ogid=0 rdev=..
+    private static void NamePathOwner(ref AuditRecordReader r, AuditEventSummary s, in Naming naming)
+    {
+        uint? ouid = null, ogid = null;
+        while (r.Read())
+        {
+            if (r.Key.SequenceEqual("ouid"u8))
+            {
+                ReadExtraId(r.Value, ref ouid);
+            }
+            else if (r.Key.SequenceEqual("ogid"u8))
+            {
+                ReadExtraId(r.Value, ref ogid);
+                break;
+            }
+        }
+        string? owner = naming.User(ouid), group = naming.Group(ogid);
+        AuditEventNames? n = s.Names;
+        if (n?.PathOuid is null)
+        {
+            if (owner is null && group is null)
+            {
+                return;
+            }
+            // the first PATH with a name: the lists start here, with nulls for the PATHs before it
+            n = s.Names ??= new AuditEventNames();
+            int before = s.Paths!.Count - 1;
+            n.PathOuid = new List<string?>(before + 1);
+            n.PathOgid = new List<string?>(before + 1);
+            for (int i = 0; i < before; i++)
+            {
+                n.PathOuid.Add(null);
+                n.PathOgid.Add(null);
+            }
+        }
+        n.PathOuid.Add(owner);
+        n.PathOgid!.Add(group);
     }
 
     private static void ReadProctitle(AuditRecord record, AuditEventSummary s)
