@@ -19,6 +19,14 @@ public static class BenchmarkProgram
         {
             return Receive.ReceiveMeasurement.Run(args);
         }
+        if (args.Length > 0 && args[0] == "interpret-names")
+        {
+            return Records.InterpretNamesMeasurement.Run(args);
+        }
+        if (args.Length > 0 && args[0] == "interpret-names-loop")
+        {
+            return Records.InterpretNamesMeasurement.Loop(args);
+        }
         if (args.Length > 0 && args[0] == "sink")
         {
             return AgentCpuMeasurement.Sink();

@@ -132,14 +132,16 @@ public static class AuditEventMapper
         if (n.Fsgid is not null) { e.FsgidName = n.Fsgid; }
         if (n.PathOuid is not null && n.PathOgid is not null)
         {
+            var owners = new PathOwnerNames();
             foreach (string? owner in n.PathOuid)
             {
-                e.PathOuidNames.Add(owner ?? "");
+                owners.OuidNames.Add(owner ?? "");
             }
             foreach (string? group in n.PathOgid)
             {
-                e.PathOgidNames.Add(group ?? "");
+                owners.OgidNames.Add(group ?? "");
             }
+            e.PathOwnerNames = owners;
         }
     }
 

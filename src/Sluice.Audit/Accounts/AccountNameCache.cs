@@ -31,6 +31,7 @@ public sealed class AccountNameCache
 
     private readonly AccountTable _users;
     private readonly AccountTable _groups;
+    private readonly TimeProvider _time;
 
     /// <param name="root">Directory holding <c>etc/passwd</c> and <c>etc/group</c>.</param>
     /// <param name="time">Clock for the check interval; <see cref="TimeProvider.System"/> by default.</param>
@@ -40,6 +41,7 @@ public sealed class AccountNameCache
         ArgumentException.ThrowIfNullOrEmpty(root);
         Root = root;
         time ??= TimeProvider.System;
+        _time = time;
         _users = new AccountTable(AccountFile.PathOf(root, AccountKind.User), AccountKind.User, time, loaded);
         _groups = new AccountTable(AccountFile.PathOf(root, AccountKind.Group), AccountKind.Group, time, loaded);
     }
@@ -47,10 +49,10 @@ public sealed class AccountNameCache
     public string Root { get; }
 
     /// <summary>The passwd file's state (loads it if it was never loaded).</summary>
-    public AccountFileStatus Users => _users.Status;
+    public AccountFileStatus Users => _users.Status(_time.GetTimestamp());
 
     /// <summary>The group file's state (loads it if it was never loaded).</summary>
-    public AccountFileStatus Groups => _groups.Status;
+    public AccountFileStatus Groups => _groups.Status(_time.GetTimestamp());
 
     /// <summary>The name of <paramref name="uid"/>, or null.</summary>
     public string? UserName(uint uid) => Current().User(uid);
@@ -59,7 +61,11 @@ public sealed class AccountNameCache
     public string? GroupName(uint gid) => Current().Group(gid);
 
     /// <summary>The current tables, checked for changes if the interval has passed: take it once per event.</summary>
-    public AccountNameLookup Current() => new(_users.Current(), _groups.Current());
+    public AccountNameLookup Current()
+    {
+        long now = _time.GetTimestamp();
+        return new(_users.Current(now), _groups.Current(now));
+    }
 
     /// <summary>One file's names, as loaded at one time.</summary>
     internal sealed class Table(Dictionary<uint, string> names, FileStamp stamp)
@@ -83,21 +89,17 @@ public sealed class AccountNameCache
         private bool _checked;
         private AccountFileStatus _status = new(path, false, 0, 0, 0, 0, 0, null);
 
-        public AccountFileStatus Status
+        public AccountFileStatus Status(long now)
         {
-            get
+            Current(now);
+            lock (_lock)
             {
-                Current();
-                lock (_lock)
-                {
-                    return _status;
-                }
+                return _status;
             }
         }
 
-        public Table Current()
+        public Table Current(long now)
         {
-            long now = time.GetTimestamp();
             if (!Volatile.Read(ref _checked) || now - Volatile.Read(ref _nextCheck) >= 0)
             {
                 Check(now);

@@ -18,8 +18,8 @@ public sealed class AuditEventNames
     public string? Fsgid { get; set; }
 
     /// <summary>Owner (ouid) name of each PATH record's inode, in <see cref="AuditEventSummary.Paths"/> order; null when none resolved.</summary>
-    public List<string?>? PathOuid { get; set; }
+    public string?[]? PathOuid { get; set; }
 
     /// <summary>Group (ogid) name of each PATH record's inode, in <see cref="AuditEventSummary.Paths"/> order; null when none resolved.</summary>
-    public List<string?>? PathOgid { get; set; }
+    public string?[]? PathOgid { get; set; }
 }

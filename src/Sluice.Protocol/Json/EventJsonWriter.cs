@@ -140,8 +140,11 @@ public static class EventJsonWriter
             writer.WriteBoolean("argv_incomplete"u8, true);
         }
         WriteList(writer, "paths"u8, e.Paths);
-        WriteNames(writer, "path_ouid_names"u8, e.PathOuidNames);
-        WriteNames(writer, "path_ogid_names"u8, e.PathOgidNames);
+        if (e.PathOwnerNames is PathOwnerNames owners)
+        {
+            WriteNames(writer, "path_ouid_names"u8, owners.OuidNames);
+            WriteNames(writer, "path_ogid_names"u8, owners.OgidNames);
+        }
         WriteList(writer, "proctitle"u8, e.Proctitle);
         if (e.Sockaddr is SocketAddress sa)
         {

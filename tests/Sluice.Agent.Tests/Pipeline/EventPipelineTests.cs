@@ -57,7 +57,7 @@ public sealed class EventPipelineTests
         Assert.False(e.HasUidName);
         Assert.False(e.HasAuidName);
         Assert.False(e.HasEgidName);
-        Assert.Empty(e.PathOgidNames);
+        Assert.Null(e.PathOwnerNames);
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public sealed class EventPipelineTests
         Assert.Equal(1001u, e.Uid);
         Assert.Equal(("corpususer", "corpususer", "root", "corpususer", "shadow"), (e.UidName, e.AuidName, e.EuidName, e.GidName, e.EgidName));
         Assert.Equal(("root", "root", "shadow", "shadow"), (e.SuidName, e.FsuidName, e.SgidName, e.FsgidName));
-        Assert.Equal(["root"], e.PathOuidNames);
-        Assert.Equal(["shadow"], e.PathOgidNames);
+        Assert.Equal(["root"], e.PathOwnerNames.OuidNames);
+        Assert.Equal(["shadow"], e.PathOwnerNames.OgidNames);
     }
 }

@@ -224,8 +224,8 @@ public sealed class AuditEventInterpreterTests
         AuditEventNames n = Assert.IsType<AuditEventNames>(s.Names);
         Assert.Equal(("corpususer", "corpususer", "root", "daemon", "nobody"), (n.Uid, n.Auid, n.Euid, n.Suid, n.Fsuid));
         Assert.Equal(("corpususer", "shadow", "daemon", "nogroup"), (n.Gid, n.Egid, n.Sgid, n.Fsgid));
-        Assert.Equal(["root", "root"], n.PathOuid!);
-        Assert.Equal(["root", "shadow"], n.PathOgid!);
+        Assert.Equal<string?>(["root", "root"], n.PathOuid!.AsEnumerable());
+        Assert.Equal<string?>(["root", "shadow"], n.PathOgid!.AsEnumerable());
         // the numbers are untouched
         Assert.Equal((1001u, 1001u, 0u, 1001u, 42u), (s.Uid!.Value, s.Auid!.Value, s.Euid!.Value, s.Gid!.Value, s.Egid!.Value));
     }
@@ -281,9 +281,24 @@ public sealed class AuditEventInterpreterTests
 
         AuditEventNames n = Assert.IsType<AuditEventNames>(s.Names);
         Assert.Equal(4, s.Paths!.Count);
-        Assert.Equal([null, null, null, "corpususer"], n.PathOuid!);
-        Assert.Equal([null, null, "daemon", null], n.PathOgid!);
+        Assert.Equal<string?>([null, null, null, "corpususer"], n.PathOuid!.AsEnumerable());
+        Assert.Equal<string?>([null, null, "daemon", null], n.PathOgid!.AsEnumerable());
         Assert.Null(n.Uid);
+    }
+
+    [Theory]
+    [InlineData("\"/tmp/a ouid=1001\"")]
+    [InlineData("2F746D702F61206F7569643D31303031")]
+    public void Interpret_PathNameHoldsOuidText_OwnerFromTheField(string name)
+    {
+        var s = InterpretLines(FixtureNames,
+            NamedSyscall,
+            $"type=PATH msg=audit(1795567850.751:1173900): item=0 name={name} inode=20 dev=fe:00 mode=0100640 ouid=0 ogid=42 rdev=00:00 nametype=NORMAL",
+            "type=EOE msg=audit(1795567850.751:1173900): ");
+
+        Assert.Equal("/tmp/a ouid=1001", S(s.Paths![0]));
+        Assert.Equal("root", s.Names!.PathOuid![0]);
+        Assert.Equal("shadow", s.Names.PathOgid![0]);
     }
 
     [Fact]

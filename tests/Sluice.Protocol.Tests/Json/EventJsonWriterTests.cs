@@ -72,10 +72,7 @@ public sealed class EventJsonWriterTests
         var e = new Event { Serial = 8, Timestamp = "1700000000.002", Uid = 0, UidName = "root", Auid = 4294967295, Egid = 42, EgidName = "shadow", FsgidName = "shadow" };
         e.Paths.Add(ByteString.CopyFromUtf8("/etc/"));
         e.Paths.Add(ByteString.CopyFromUtf8("/tmp/x"));
-        e.PathOuidNames.Add("root");
-        e.PathOuidNames.Add("");
-        e.PathOgidNames.Add("root");
-        e.PathOgidNames.Add("shadow");
+        e.PathOwnerNames = new PathOwnerNames { OuidNames = { "root", "" }, OgidNames = { "root", "shadow" } };
 
         var root = JsonDocument.Parse(Line(e)).RootElement;
 
