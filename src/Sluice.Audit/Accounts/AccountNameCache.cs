@@ -115,24 +115,36 @@ public sealed class AccountNameCache
                 {
                     return;
                 }
+                // other readers go on with the current table while this one checks; the very first load they wait for
                 Volatile.Write(ref _nextCheck, now + _interval);
-                Volatile.Write(ref _checked, true);
-                FileStamp stamp;
                 try
                 {
-                    stamp = Stat(path);
+                    StatAndLoad();
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                finally
                 {
-                    Failed(e.Message);
-                    return;
+                    Volatile.Write(ref _checked, true);
                 }
-                if (stamp == _table.Stamp && _status.Loads > 0)
-                {
-                    return;
-                }
-                Load(stamp);
             }
+        }
+
+        private void StatAndLoad()
+        {
+            FileStamp stamp;
+            try
+            {
+                stamp = Stat(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Failed(e.Message);
+                return;
+            }
+            if (stamp == _table.Stamp && _status.Loads > 0)
+            {
+                return;
+            }
+            Load(stamp);
         }
 
         private void Load(FileStamp stamp)
