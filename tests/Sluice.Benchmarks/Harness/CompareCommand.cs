@@ -212,9 +212,9 @@ public static class CompareCommand
     /// <summary>
     /// The same load, under a rule of its own with another key, before the measured window: what
     /// runs only once in a consumer's life (the agent's JIT compilation, first allocations) is not
-    /// charged to the trial. Every consumer gets it.
+    /// charged to the trial. Every consumer gets it. Returns once the consumer is idle again.
     /// </summary>
-    private static void Warmup(AuditControlClient control, CompareOptions options, int rate, string key, CancellationToken cancel)
+    private static void Warmup(AuditControlClient control, CompareOptions options, CpuMeter meter, int rate, string key, CancellationToken cancel)
     {
         using var generator = LoadGenerator.Start(options.Load, options.WarmupSeconds, rate == 0 ? 20000 : rate);
         var rule = RuleParser.Parse(RuleText(options.Load, generator.Pid, key)).Rules[0].Rule;
@@ -222,15 +222,62 @@ public static class CompareCommand
         try
         {
             generator.Go(cancel);
-            // Time to deliver what the warm-up produced (the agent batches for up to 1 s).
-            if (cancel.WaitHandle.WaitOne(TimeSpan.FromSeconds(3)))
-            {
-                cancel.ThrowIfCancellationRequested();
-            }
         }
         finally
         {
             ConsumerWait.DeleteRule(control, rule);
+        }
+        var idle = new IdleWatch(meter);
+        var sw = Stopwatch.StartNew();
+        while (!idle.IsIdle(TimeSpan.FromSeconds(1)))
+        {
+            if (sw.Elapsed.TotalSeconds > options.DrainTimeoutSeconds)
+            {
+                throw new TimeoutException($"the consumer was still busy {options.DrainTimeoutSeconds:0} s after the warm-up");
+            }
+            if (cancel.WaitHandle.WaitOne(PollMs))
+            {
+                cancel.ThrowIfCancellationRequested();
+            }
+            idle.Sample();
+        }
+    }
+
+    /// <summary>
+    /// Whether a consumer (collector included) is idle: it used less than <see cref="IdleCores"/> of
+    /// one core over a window. A consumer that is still working through a backlog is not idle even
+    /// when none of the trial's events has come out yet.
+    /// </summary>
+    private sealed class IdleWatch(CpuMeter meter)
+    {
+        public const double IdleCores = 0.05;
+
+        private readonly List<(long Ms, long Ticks)> _samples = [];
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public CpuMeter.CpuSample Sample()
+        {
+            var s = meter.Sample();
+            _samples.Add((_clock.ElapsedMilliseconds, s.Consumer + s.Collector));
+            return s;
+        }
+
+        public bool IsIdle(TimeSpan window)
+        {
+            if (_samples.Count == 0)
+            {
+                return false;
+            }
+            var last = _samples[^1];
+            // The latest sample at least a whole window before the last one; none yet: not watched long enough.
+            int i = _samples.FindLastIndex(x => x.Ms <= last.Ms - (long)window.TotalMilliseconds);
+            if (i < 0)
+            {
+                return false;
+            }
+            var first = _samples[i];
+            double cores = ProcStat.TicksToMicroseconds(last.Ticks - first.Ticks) / 1000.0 / (last.Ms - first.Ms);
+            return cores < IdleCores;
         }
     }
 
@@ -267,9 +314,10 @@ public static class CompareCommand
             }
             var trial = new TrialContext(key, options.Load == LoadKind.Exec ? "execve" : "getppid", ruleText, parsed.Rules[0].Rule, dir, options.BacklogLimit, options.BacklogWaitTime, control);
             consumer.Start(trial, cancel);
+            var meter = new CpuMeter(consumer.ConsumerPids, consumer.CollectorPids, threads: kind == ConsumerKind.Sluice);
             if (options.WarmupSeconds > 0)
             {
-                Warmup(control, options, rate, key + "-warmup", cancel);
+                Warmup(control, options, meter, rate, key + "-warmup", cancel);
             }
             // Let start-up work (JIT, plugin start, the warm-up's delivery) finish before the window opens.
             if (cancel.WaitHandle.WaitOne(1000))
@@ -277,7 +325,6 @@ public static class CompareCommand
                 cancel.ThrowIfCancellationRequested();
             }
 
-            var meter = new CpuMeter(consumer.ConsumerPids, consumer.CollectorPids, threads: kind == ConsumerKind.Sluice);
             var before = control.GetStatus();
             var start = meter.Sample();
             var load = generator.Go(cancel);
@@ -285,7 +332,8 @@ public static class CompareCommand
             var sinceChange = Stopwatch.StartNew();
             var total = Stopwatch.StartNew();
             long delivered = 0;
-            var atChange = meter.Sample();
+            var idle = new IdleWatch(meter);
+            var atChange = idle.Sample();
             bool timedOut = false;
             while (delivered < load.Operations)
             {
@@ -294,15 +342,16 @@ public static class CompareCommand
                     cancel.ThrowIfCancellationRequested();
                 }
                 long now = consumer.Delivered();
+                var sample = idle.Sample();
                 if (now > delivered)
                 {
                     delivered = now;
-                    atChange = meter.Sample();
+                    atChange = sample;
                     sinceChange.Restart();
                 }
-                else if (sinceChange.Elapsed.TotalSeconds > options.SettleSeconds)
+                else if (sinceChange.Elapsed.TotalSeconds > options.SettleSeconds && idle.IsIdle(TimeSpan.FromSeconds(options.SettleSeconds)))
                 {
-                    break;
+                    break; // nothing new for a while, and nothing being worked on: what is missing is lost
                 }
                 if (total.Elapsed.TotalSeconds > options.DrainTimeoutSeconds)
                 {
@@ -332,6 +381,7 @@ public static class CompareCommand
                 ConsumerPeakRssKb = meter.PeakRssKb(consumer.ConsumerPids),
                 CollectorCpuUs = consumer.CollectorPids.Count > 0 ? ProcStat.TicksToMicroseconds(atChange.Collector - start.Collector) : null,
                 CollectorPeakRssKb = consumer.CollectorPids.Count > 0 ? meter.PeakRssKb(consumer.CollectorPids) : null,
+                KauditdCpuUs = CpuMeter.HasKauditd ? ProcStat.TicksToMicroseconds(atChange.Kauditd - start.Kauditd) : null,
                 BacklogLimitAtEnd = after.BacklogLimit,
                 TimedOut = timedOut,
                 Details = details,
@@ -365,7 +415,7 @@ public static class CompareCommand
         ? $"run {t.Run}, {CompareOptions.RateName(t.Rate)}/s, {t.Consumer}: failed"
         : $"run {t.Run}, {CompareOptions.RateName(t.Rate)}/s, {t.Consumer}: offered {t.Offered:N0} at {t.AchievedRate:N0}/s ({t.HostImpact:P1} of audit off), " +
             $"delivered {t.Delivered:N0}, kernel lost {t.KernelLost:N0}, uncounted {t.UncountedLoss:N0}, CPU {t.CpuPerEventUs:0.00} µs/event, " +
-            $"peak RSS {t.ConsumerPeakRssKb / 1024.0:0} MB" +
+            $"peak RSS {t.ConsumerPeakRssKb / 1024.0:0} MB, kauditd {t.KauditdCpuPerEventUs:0.00} µs/event" +
             (t.CollectorCpuPerEventUs is double c ? $", collector {c:0.00} µs/event, {t.CollectorPeakRssKb / 1024.0:0} MB" : "") +
             (t.WaitActual != 0 ? $", backlog_wait_time_actual +{t.WaitActual}" : "") +
             (t.Details is { } d ? $"\n    {d}" : "");

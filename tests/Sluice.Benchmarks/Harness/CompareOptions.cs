@@ -34,7 +34,7 @@ public sealed class CompareOptions
     public uint BacklogWaitTime { get; private set; }
 
     /// <summary>Seconds of the same load, under another key, before each measured window (0: none). Rate "max" warms up at 20,000/s.</summary>
-    public double WarmupSeconds { get; private set; } = 2;
+    public double WarmupSeconds { get; private set; } = 5;
 
     /// <summary>A consumer whose delivered count has not moved for this long is done.</summary>
     public double SettleSeconds { get; private set; } = 5;
@@ -54,7 +54,7 @@ public sealed class CompareOptions
     public const string Usage = """
         usage: compare [--rates 5000,20000,40000,60000,max] [--runs 3] [--seconds 10]
                        [--consumers bare,auditd,laurel,sluice] [--load getppid|exec] [--out FILE.md]
-                       [--backlog-limit 65752] [--backlog-wait-time 0] [--warmup 2] [--settle 5] [--drain-timeout 300]
+                       [--backlog-limit 65752] [--backlog-wait-time 0] [--warmup 5] [--settle 5] [--drain-timeout 300]
                        [--agent PATH] [--collector PATH] [--keep]
         """;
 

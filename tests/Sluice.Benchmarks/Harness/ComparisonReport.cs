@@ -32,7 +32,7 @@ public static class ComparisonReport
     public sealed record Row(int Rate, string Consumer, int Runs, int Failed,
         double? Offered, double? AchievedRate, double? HostImpact, double? Delivered, double? DeliveredFraction,
         double? KernelLost, double? Uncounted, double? CpuPerEventUs, double? PeakRssMb, double? WaitActual,
-        double? CollectorCpuPerEventUs, double? CollectorPeakRssMb, double? BacklogLimitAtEnd, double? DeliveredPerSecond);
+        double? CollectorCpuPerEventUs, double? CollectorPeakRssMb, double? BacklogLimitAtEnd, double? DeliveredPerSecond, double? KauditdCpuPerEventUs);
 
     public static IReadOnlyList<Row> Rows(IReadOnlyList<TrialResult> trials)
     {
@@ -45,7 +45,7 @@ public static class ComparisonReport
                 M(t => t.Offered), M(t => t.AchievedRate), M(t => t.HostImpact), M(t => t.Delivered), M(t => t.DeliveredFraction),
                 M(t => t.KernelLost), M(t => t.UncountedLoss), M(t => t.CpuPerEventUs), M(t => t.ConsumerPeakRssKb / 1024.0), M(t => t.WaitActual),
                 M(t => t.CollectorCpuPerEventUs), M(t => t.CollectorPeakRssKb / 1024.0), M(t => t.BacklogLimitAtEnd),
-                M(t => t.GeneratorSeconds > 0 ? t.Delivered / t.GeneratorSeconds : null)));
+                M(t => t.GeneratorSeconds > 0 ? t.Delivered / t.GeneratorSeconds : null), M(t => t.KauditdCpuPerEventUs)));
         }
         return rows;
     }
@@ -60,10 +60,12 @@ public static class ComparisonReport
 
         sb.AppendLine("Medians of the runs. *offered*: events the generator caused; *host impact*: the generator's rate against its rate with audit off; "
             + "*uncounted*: offered − delivered − kernel lost; *CPU/event*: the consumer's utime+stime from the start of the load to its last delivered event, per delivered event "
-            + "(auditd + laurel: both processes summed); *peak RSS*: VmHWM (summed for auditd + laurel); *wait Δ*: growth of `backlog_wait_time_actual`.")
+            + "(auditd + laurel: both processes summed; Sluice: the agent, the collector in its own column); *kauditd*: the kernel thread that sends records to the consumer, same window; "
+            + "*peak RSS*: VmHWM (summed for auditd + laurel); *wait Δ*: growth of `backlog_wait_time_actual`; "
+            + "*kernel lost* counts records the kernel could not queue (about one per dropped event), so *uncounted* can be slightly negative.")
             .AppendLine();
-        sb.AppendLine("| rate | consumer | runs | offered | generator rate | host impact | delivered | delivered % | kernel lost | uncounted | CPU/event µs | peak RSS MB | wait Δ | collector CPU/event µs | collector RSS MB | backlog_limit at end |");
-        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| rate | consumer | runs | offered | generator rate | host impact | delivered | delivered % | kernel lost | uncounted | CPU/event µs | peak RSS MB | wait Δ | collector CPU/event µs | collector RSS MB | kauditd CPU/event µs | backlog_limit at end |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (int rate in rates)
         {
             foreach (var row in rows.Where(r => r.Rate == rate).OrderBy(r => Array.IndexOf(order, r.Consumer)))
@@ -71,7 +73,7 @@ public static class ComparisonReport
                 string runs = row.Failed > 0 ? $"{row.Runs} ({row.Failed} failed)" : row.Runs.ToString(Inv);
                 sb.AppendLine($"| {CompareOptions.RateName(rate)} | {row.Consumer} | {runs} | {N(row.Offered)} | {N(row.AchievedRate)}/s | {P(row.HostImpact)} | "
                     + $"{N(row.Delivered)} | {P(row.DeliveredFraction, 2)} | {N(row.KernelLost)} | {N(row.Uncounted)} | {F(row.CpuPerEventUs)} | {F(row.PeakRssMb, 0)} | "
-                    + $"{N(row.WaitActual)} | {F(row.CollectorCpuPerEventUs)} | {F(row.CollectorPeakRssMb, 0)} | {N(row.BacklogLimitAtEnd)} |");
+                    + $"{N(row.WaitActual)} | {F(row.CollectorCpuPerEventUs)} | {F(row.CollectorPeakRssMb, 0)} | {F(row.KauditdCpuPerEventUs)} | {N(row.BacklogLimitAtEnd)} |");
             }
         }
         sb.AppendLine();
@@ -133,21 +135,27 @@ public static class ComparisonReport
         {
             return ["Sluice was not measured."];
         }
-        var high = sluice.Where(t => t.Rate >= 40000).ToList();
+        // Judged on the rate the generator reached with Sluice running, not the target: a host
+        // that Sluice slows down does not get to claim the target rate.
+        var high = sluice.Where(t => t.AchievedRate >= 40000 * 0.95).ToList();
+        var targeted = sluice.Where(t => t.Rate >= 40000 || t.Rate == 0).ToList();
         if (high.Count == 0)
         {
-            goals.Add("Zero loss at ≥ 40k events/s: not measured (no rate ≥ 40,000).");
+            goals.Add(targeted.Count == 0
+                ? "Zero loss at ≥ 40k events/s: not measured (no rate ≥ 40,000)."
+                : $"Zero loss at ≥ 40k events/s: **not shown**: with Sluice running the generator reached only {string.Join(", ", targeted.Select(t => $"{t.AchievedRate:N0}/s (target {CompareOptions.RateName(t.Rate)})"))}"
+                    + $"; stored {string.Join(", ", targeted.Select(t => $"{t.Delivered:N0} of {t.Offered:N0}"))}.");
         }
         else
         {
             var lossy = high.Where(t => t.Delivered < t.Offered).ToList();
             goals.Add(lossy.Count == 0
-                ? $"Zero loss at ≥ 40k events/s: **met** ({high.Count} trials at {string.Join(", ", high.Select(t => t.Rate).Distinct().Select(CompareOptions.RateName))}/s, every event stored)."
-                : $"Zero loss at ≥ 40k events/s: **not met**: {string.Join("; ", lossy.Select(t => $"run {t.Run} at {CompareOptions.RateName(t.Rate)}/s stored {t.Delivered:N0} of {t.Offered:N0} (kernel lost {t.KernelLost:N0})"))}.");
+                ? $"Zero loss at ≥ 40k events/s: **met** ({high.Count} trials at generator rates {string.Join(", ", high.Select(t => t.AchievedRate.ToString("N0", Inv)))}/s, every event stored)."
+                : $"Zero loss at ≥ 40k events/s: **not met**: {string.Join("; ", lossy.Select(t => $"run {t.Run} at {t.AchievedRate:N0}/s stored {t.Delivered:N0} of {t.Offered:N0} (kernel lost {t.KernelLost:N0})"))}.");
         }
         var at20 = rows.FirstOrDefault(r => r.Consumer == Sluice && r.Rate == 20000);
         goals.Add(at20?.CpuPerEventUs is double cpu
-            ? $"Agent CPU ≤ 8 µs/event at 20k events/s: **{(cpu <= 8 ? "met" : "not met")}** (median {cpu:0.00} µs; collector apart {F(at20.CollectorCpuPerEventUs)} µs)."
+            ? $"Agent CPU ≤ 8 µs/event at 20k events/s: **{(cpu <= 8 ? "met" : "not met")}** (median {cpu:0.00} µs at a generator rate of {N(at20.AchievedRate)}/s; the collector apart: {F(at20.CollectorCpuPerEventUs)} µs)."
             : "Agent CPU ≤ 8 µs/event at 20k events/s: not measured (no 20,000 rate).");
         long peak = sluice.Max(t => t.ConsumerPeakRssKb);
         goals.Add($"Agent peak RSS ≤ 100 MB: **{(peak <= 100 * 1024 ? "met" : "not met")}** (highest {peak / 1024.0:0} MB).");

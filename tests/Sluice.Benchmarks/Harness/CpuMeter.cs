@@ -6,10 +6,12 @@ namespace Sluice.Benchmarks.Harness;
 /// </summary>
 public sealed class CpuMeter(IReadOnlyList<int> consumer, IReadOnlyList<int> collector, bool threads)
 {
+    private static readonly Lazy<int?> s_kauditd = new(FindKauditd);
+
     private readonly Dictionary<int, long> _last = new();
 
     /// <summary>One sample: ticks of the consumer's and of the collector's processes (children that exited included), and per thread.</summary>
-    public sealed record CpuSample(long Consumer, long Collector, IReadOnlyDictionary<(string Process, int Tid), (string Name, long Ticks)> Threads,
+    public sealed record CpuSample(long Consumer, long Collector, long Kauditd, IReadOnlyDictionary<(string Process, int Tid), (string Name, long Ticks)> Threads,
         IReadOnlyDictionary<string, long> ProcessTicks);
 
     public CpuSample Sample()
@@ -39,7 +41,32 @@ public sealed class CpuMeter(IReadOnlyList<int> consumer, IReadOnlyList<int> col
             }
             return total;
         }
-        return new CpuSample(Sum(consumer, "agent"), Sum(collector, "collector"), perThread, perProcess);
+        long kernel = s_kauditd.Value is int k ? ProcStat.Cpu(k)?.Own ?? 0 : 0;
+        return new CpuSample(Sum(consumer, "agent"), Sum(collector, "collector"), kernel, perThread, perProcess);
+    }
+
+    /// <summary>True when the kernel's kauditd thread was found (its CPU is the kernel's cost of delivering records).</summary>
+    public static bool HasKauditd => s_kauditd.Value is not null;
+
+    private static int? FindKauditd()
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), out int pid))
+            {
+                try
+                {
+                    if (File.ReadAllText(Path.Combine(dir, "comm")).Trim() == "kauditd")
+                    {
+                        return pid;
+                    }
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+        return null;
     }
 
     /// <summary>Sum of the processes' peak RSS (VmHWM), kB.</summary>

@@ -23,7 +23,12 @@ public sealed record TrialResult
 
     public long Delivered { get; init; }
 
-    /// <summary>Kernel <c>lost</c> delta over the trial.</summary>
+    /// <summary>
+    /// Kernel <c>lost</c> delta over the trial. It counts records the kernel could not queue: an
+    /// event dropped whole costs one (the kernel abandons an event whose SYSCALL record it cannot
+    /// queue), an event that lost only a later record costs one and is still delivered, so
+    /// <see cref="UncountedLoss"/> can come out slightly negative.
+    /// </summary>
     public long KernelLost { get; init; }
 
     /// <summary>Kernel <c>backlog_wait_time_actual</c> delta over the trial (jiffies tasks slept on a full backlog).</summary>
@@ -37,6 +42,9 @@ public sealed record TrialResult
     public double? CollectorCpuUs { get; init; }
 
     public long? CollectorPeakRssKb { get; init; }
+
+    /// <summary>CPU of the kernel's kauditd thread over the same window, in µs: the kernel's cost of sending the records to the consumer.</summary>
+    public double? KauditdCpuUs { get; init; }
 
     /// <summary>Kernel backlog_limit at the end of the trial (the agent may raise its own).</summary>
     public uint BacklogLimitAtEnd { get; init; }
@@ -56,6 +64,8 @@ public sealed record TrialResult
     public double? CpuPerEventUs => Delivered > 0 ? ConsumerCpuUs / Delivered : null;
 
     public double? CollectorCpuPerEventUs => Delivered > 0 && CollectorCpuUs is double c ? c / Delivered : null;
+
+    public double? KauditdCpuPerEventUs => Delivered > 0 && KauditdCpuUs is double k ? k / Delivered : null;
 
     public double? HostImpact => BaselineRate > 0 ? AchievedRate / BaselineRate : null;
 
