@@ -17,6 +17,7 @@ namespace Sluice.Benchmarks.Harness;
 public static class CompareCommand
 {
     private const int PollMs = 250;
+    private const int WarmupMaxRate = 20000;
 
     public static int Run(string[] args)
     {
@@ -216,7 +217,8 @@ public static class CompareCommand
     /// </summary>
     private static void Warmup(AuditControlClient control, CompareOptions options, CpuMeter meter, int rate, string key, CancellationToken cancel)
     {
-        using var generator = LoadGenerator.Start(options.Load, options.WarmupSeconds, rate == 0 ? 20000 : rate);
+        // JIT promotion depends on calls, not on rate: 20,000/s at most keeps the warm-up short for the slow consumers.
+        using var generator = LoadGenerator.Start(options.Load, options.WarmupSeconds, rate == 0 ? WarmupMaxRate : Math.Min(rate, WarmupMaxRate));
         var rule = RuleParser.Parse(RuleText(options.Load, generator.Pid, key)).Rules[0].Rule;
         control.AddRule(rule);
         try

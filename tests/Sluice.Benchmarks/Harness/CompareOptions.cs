@@ -33,8 +33,8 @@ public sealed class CompareOptions
     /// <summary>backlog_wait_time in jiffies for every consumer (Kernel:BacklogWaitTime for Sluice).</summary>
     public uint BacklogWaitTime { get; private set; }
 
-    /// <summary>Seconds of the same load, under another key, before each measured window (0: none). Rate "max" warms up at 20,000/s.</summary>
-    public double WarmupSeconds { get; private set; } = 5;
+    /// <summary>Seconds of the same load, under another key, before each measured window (0: none), at the trial's rate but at most 20,000/s.</summary>
+    public double WarmupSeconds { get; private set; } = 10;
 
     /// <summary>A consumer whose delivered count has not moved for this long is done.</summary>
     public double SettleSeconds { get; private set; } = 5;
@@ -54,7 +54,7 @@ public sealed class CompareOptions
     public const string Usage = """
         usage: compare [--rates 5000,20000,40000,60000,max] [--runs 3] [--seconds 10]
                        [--consumers bare,auditd,laurel,sluice] [--load getppid|exec] [--out FILE.md]
-                       [--backlog-limit 65752] [--backlog-wait-time 0] [--warmup 5] [--settle 5] [--drain-timeout 300]
+                       [--backlog-limit 65752] [--backlog-wait-time 0] [--warmup 10] [--settle 5] [--drain-timeout 300]
                        [--agent PATH] [--collector PATH] [--keep]
         """;
 
