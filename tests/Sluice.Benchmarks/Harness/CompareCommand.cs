@@ -71,9 +71,11 @@ public static class CompareCommand
         string header = Header(options, args);
         Console.Error.WriteLine($"trial files under {root}{(options.KeepFiles ? " (kept)" : "")}");
         int exit = 0;
+        bool locked = false;
         try
         {
-            using var guard = HostGuard.Acquire(TimeSpan.FromMinutes(60), Console.Error);
+            using var guard = HostGuard.Acquire(TimeSpan.FromMinutes(60), Console.Error, cts.Token);
+            locked = true;
             using var control = AuditControlClient.Open();
             int leftovers = HostGuard.DeleteHarnessRules(control);
             if (leftovers > 0)
@@ -125,6 +127,10 @@ public static class CompareCommand
             Console.Error.WriteLine($"compare: {e.Message}");
             exit = 1;
         }
+        catch (OperationCanceledException)
+        {
+            // Interrupted while waiting for the lock: nothing was changed.
+        }
         finally
         {
             Console.CancelKeyPress -= onCancel;
@@ -133,7 +139,9 @@ public static class CompareCommand
                 TryDelete(root);
             }
         }
-        Console.Error.WriteLine("host restored: rules deleted, audit status as found" + (exit == 0 ? "" : " (after an error)"));
+        Console.Error.WriteLine(locked
+            ? "host restored: rules deleted, audit status as found" + (exit == 0 ? "" : " (after an error)")
+            : "the kernel was not touched (the lock was never taken)");
         if (cts.IsCancellationRequested)
         {
             header += "\n\n**Interrupted: partial results.**";

@@ -31,17 +31,28 @@ public sealed class HostGuard : IDisposable
 
     public bool AuditdWasRunning => _auditdWasRunning;
 
-    public static HostGuard Acquire(TimeSpan timeout, TextWriter log)
+    /// <summary>Waits for the lock (Ctrl-C ends the wait), then takes the snapshot and stops auditd.</summary>
+    public static HostGuard Acquire(TimeSpan timeout, TextWriter log, CancellationToken cancel)
     {
         log.WriteLine($"waiting for the kernel audit lock {KernelLock.DefaultPath} (up to {timeout.TotalMinutes:0} min)...");
-        KernelLock kernelLock;
-        try
+        KernelLock? kernelLock = null;
+        var sw = Stopwatch.StartNew();
+        while (kernelLock is null)
         {
-            kernelLock = KernelLock.Acquire(timeout);
-        }
-        catch (IOException e)
-        {
-            throw new TimeoutException($"another program held the kernel audit lock {KernelLock.DefaultPath} for {timeout.TotalMinutes:0} min: {e.Message}", e);
+            cancel.ThrowIfCancellationRequested();
+            try
+            {
+                kernelLock = KernelLock.Acquire(TimeSpan.FromSeconds(1));
+            }
+            catch (IOException) when (sw.Elapsed < timeout)
+            {
+                // Held by someone else: try again.
+            }
+            catch (IOException e)
+            {
+                throw new TimeoutException($"another program held the kernel audit lock {KernelLock.DefaultPath} for {timeout.TotalMinutes:0} min " +
+                    "(a process started under `flock` without -o, auditd for one, keeps it while it runs): " + e.Message, e);
+            }
         }
         try
         {
