@@ -109,5 +109,12 @@ public sealed class HarnessParsingTests : IDisposable
     {
         Assert.Equal("-a always,exit -F arch=b64 -S getppid -F pid=77 -F key=k", CompareCommand.RuleText(LoadKind.Getppid, 77, "k"));
         Assert.Equal("-a always,exit -F arch=b64 -S execve -F ppid=77 -F key=k", CompareCommand.RuleText(LoadKind.Exec, 77, "k"));
+        // Both compile with the agent's own rules compiler (the agent loads the same text from its rules file).
+        foreach (var load in new[] { LoadKind.Getppid, LoadKind.Exec })
+        {
+            var set = Sluice.Audit.Rules.RuleParser.Parse(CompareCommand.RuleText(load, 77, "sluice-bench-cmp-1-1"));
+            Assert.Empty(set.Errors);
+            Assert.Single(set.Rules);
+        }
     }
 }
