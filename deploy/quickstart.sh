@@ -103,8 +103,8 @@ collector_bin="$pub/collector/sluice-collector"
 
 # ---------------------------------------------------------------- one user of kernel audit at a time
 # The Sluice kernel tests and benchmarks take this lock; so does this script. A caller that
-# already holds it (a test running this script) sets SLUICE_KERNEL_LOCK to an empty string.
-lock=${SLUICE_KERNEL_LOCK-/run/lock/sluice-kernel-audit-tests.lock}
+# already holds it (a test running this script) sets KERNEL_AUDIT_LOCK to an empty string.
+lock=${KERNEL_AUDIT_LOCK-/run/lock/sluice-kernel-audit-tests.lock}
 if [ -n "$lock" ]; then
   mkdir -p "$(dirname "$lock")"
   exec 9>"$lock"

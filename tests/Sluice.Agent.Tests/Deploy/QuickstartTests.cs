@@ -55,7 +55,7 @@ public sealed class QuickstartTests : IDisposable
                 psi.ArgumentList.Add(a);
             }
             // The kernel test collection holds the kernel lock the script would otherwise take.
-            psi.Environment["SLUICE_KERNEL_LOCK"] = "";
+            psi.Environment["KERNEL_AUDIT_LOCK"] = "";
             var output = new StringBuilder();
             using var progress = new ManualResetEventSlim();
             using var script = new Process { StartInfo = psi };
@@ -75,12 +75,14 @@ public sealed class QuickstartTests : IDisposable
                 }
             };
             script.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
+            script.EnableRaisingEvents = true;
+            script.Exited += (_, _) => progress.Set();
             script.Start();
             script.BeginOutputReadLine();
             script.BeginErrorReadLine();
             string Output() { lock (output) { return output.ToString(); } }
 
-            Assert.True(progress.Wait(TimeSpan.FromSeconds(90)), $"no progress line from the quickstart:\n{Output()}");
+            Assert.True(progress.Wait(TimeSpan.FromSeconds(90)) && !script.HasExited, $"no progress line from the quickstart:\n{Output()}");
             // The agent took auditd's place.
             Assert.False(Auditd.IsRunning(), $"auditd still runs next to the agent:\n{Output()}");
             const int n = 10;
