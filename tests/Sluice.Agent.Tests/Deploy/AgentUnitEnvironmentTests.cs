@@ -12,8 +12,15 @@ namespace Sluice.Agent.Tests.Deploy;
 /// The agent as deploy/systemd/sluice-agent.service runs it, as far as this machine can without
 /// systemd as init: only the capabilities of the unit's CapabilityBoundingSet, no_new_privs,
 /// a parent process named systemd and a NOTIFY_SOCKET (so the host's systemd integration is
-/// on), auditd running at start.
+/// on).
 /// </summary>
+/// <remarks>
+/// auditd is not running here. Without systemd, the agent's `service auditd start` at stop would
+/// run auditd as the agent's own child, inside the agent's bounding set, where auditd cannot
+/// raise its priority (CAP_SYS_NICE, priority_boost) and exits; under systemd, PID 1 starts it
+/// in its own unit. The takeover from a running auditd is covered by the quickstart test and
+/// the kernel tests, with full capabilities.
+/// </remarks>
 [Collection(KernelAuditFixture.Collection)]
 public sealed class AgentUnitEnvironmentTests : IDisposable
 {
@@ -31,12 +38,12 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
     }
 
     [Fact]
-    public void Agent_WithUnitCapabilitiesUnderNotify_ReadyAfterTakeoverFromAuditdStoppingAtStopAuditdBack()
+    public void Agent_WithUnitCapabilitiesUnderNotify_ReadyAfterTakeoverStoppingAtStopHostRestored()
     {
         bool auditdWasRunning = Auditd.IsRunning();
-        if (!auditdWasRunning)
+        if (auditdWasRunning)
         {
-            Auditd.Start();
+            Auditd.Stop();
         }
         var guard = new KernelStateGuard();
         Process? wrapper = null;
@@ -81,11 +88,10 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
 
             string ready = Receive(notify, Log);
             Assert.Contains("READY=1", ready);
-            // READY comes after the takeover: auditd is gone and the agent is the consumer.
+            // READY comes after the takeover: the agent is the consumer.
             using var control = AuditControlClient.Open();
             uint agentPid = control.GetStatus().Pid;
             Assert.True(agentPid != 0 && ParentPid(agentPid) == wrapper.Id, $"the consumer is pid {agentPid}, not the agent under the wrapper\n{Log()}");
-            Assert.False(Auditd.IsRunning(), Log());
             // The limited capabilities still allow every part of the work.
             Assert.Equal(caps.Order(), Capabilities(agentPid).Order());
             // The status socket is bound by a background service, which may come just after READY.
@@ -115,11 +121,6 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
             wrapper.WaitForExit();
             Assert.True(wrapper.ExitCode == 0, $"exit {wrapper.ExitCode}\n{Log()}");
 
-            // The agent starts auditd again. Here, without systemd, `service auditd start` runs
-            // auditd as the agent's child, inside its capability bounding set, and auditd exits
-            // because it cannot raise its priority (CAP_SYS_NICE, auditd.conf priority_boost).
-            // Under systemd the same command asks PID 1, which starts auditd in its own unit.
-            Assert.Contains("Started auditd with `service auditd start`", Log());
             var differences = before.Differences(KernelSnapshot.Take()).Where(d => !d.StartsWith("pid:", StringComparison.Ordinal)).ToList();
             Assert.True(differences.Count == 0, "not restored: " + string.Join("; ", differences));
         }
@@ -130,8 +131,6 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
                 wrapper.Kill(entireProcessTree: true);
             }
             wrapper?.Dispose();
-            // The auditd the agent started carries the agent's limited capabilities: replace it.
-            Auditd.Stop();
             guard.Dispose();
             if (auditdWasRunning)
             {
