@@ -205,7 +205,7 @@ cleanup() {
     if auditd_running; then say "auditd was running before, and is running again"
     else say "auditd was running before and is NOT running now: start it with 'service auditd start'"; rc=1; fi
   fi
-  if [ -f "$dir/collector.db" ]; then
+  if [ -n "$collector_pid" ] && [ -f "$dir/collector.db" ]; then
     echo
     say "what the collector stored ($store):"
     "$collector_bin" stats --store "$store" 2>&1 | sed 's/^/  /' || true
@@ -214,11 +214,12 @@ cleanup() {
 The data stays in $dir:
   store    $dir/collector.db (SQLite; the tables are described in src/Sluice.Collector/README.md)
   logs     $dir/agent.log  $dir/collector.log
+  spool    $dir/spool: events of the last drain not yet acknowledged; the next run sends them
 Query it:
   $collector_bin stats --store $store
   $collector_bin stats --store $store --json
   $collector_bin export --store $store --out events.jsonl
-  sqlite3 $dir/collector.db "select key, count(*) from events group by key"
+  sqlite3 $dir/collector.db "select key, count(*) from events group by key"   (if sqlite3 is installed)
 EOF
   fi
 }

@@ -22,7 +22,7 @@ internal static partial class StatusCommand
         };
         var interval = new Option<double>("--interval")
         {
-            Description = "Seconds between refreshes with --watch (default 1).",
+            Description = "Seconds between refreshes with --watch.",
             DefaultValueFactory = _ => 1.0,
         };
         interval.Validators.Add(r =>
