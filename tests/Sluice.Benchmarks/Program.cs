@@ -19,6 +19,10 @@ public static class BenchmarkProgram
         {
             return Receive.ReceiveMeasurement.Run(args);
         }
+        if (args.Length > 0 && args[0] == "collector-ingest")
+        {
+            return Collector.CollectorIngestMeasurement.Run(args);
+        }
         if (args.Length > 0 && args[0] == "sink")
         {
             return AgentCpuMeasurement.Sink();
