@@ -12,8 +12,7 @@ internal sealed record SqlDialect(string Id, string Int, string Text, string Boo
         Id: "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", Int: "bigint", Text: "text", Bool: "boolean", Blob: "bytea",
         // Partitioned by day on time_ms; partitions events_pYYYYMMDD are created on demand.
         // Indexes declared on the parent are created on every partition.
-        EventsRowId: "", EventsOptions: " PARTITION BY RANGE (time_ms)",
-        ExtraIndexes: "CREATE INDEX IF NOT EXISTS events_batch ON events (batch_id, ordinal);");
+        EventsRowId: "", EventsOptions: " PARTITION BY RANGE (time_ms)", ExtraIndexes: "");
 }
 
 /// <summary>The one schema of every store: same tables, same column names and meanings.</summary>

@@ -8,7 +8,8 @@ namespace Sluice.Benchmarks.Collector;
 /// <c>collector-ingest STORE IN_FLIGHT ROUNDS</c>: the store-alone ingest of
 /// <see cref="CollectorStoreIngestBenchmarks"/> without BenchmarkDotNet, for profiling under
 /// <c>perf</c> and for quick before/after checks. Each round stores 50 batches of 1000 events into
-/// the same store; prints the median events/s and the median CPU time of this process per event.
+/// the same store; prints the median events/s, the median CPU time of this process per event and,
+/// for PostgreSQL, that of the database server's processes.
 /// </summary>
 internal static class CollectorIngestMeasurement
 {
@@ -31,10 +32,12 @@ internal static class CollectorIngestMeasurement
         ulong sequence = 0;
         var rates = new List<double>();
         var cpus = new List<double>();
+        var dbCpus = new List<double>();
         for (int round = -2; round < rounds; round++)
         {
             var process = Process.GetCurrentProcess();
             var cpu0 = process.TotalProcessorTime;
+            var db0 = stores.DatabaseCpuTime();
             var watch = Stopwatch.StartNew();
             int next = -1;
             await Task.WhenAll(Enumerable.Range(0, inFlight).Select(async _ =>
@@ -54,15 +57,17 @@ internal static class CollectorIngestMeasurement
             watch.Stop();
             process.Refresh();
             var cpu = process.TotalProcessorTime - cpu0;
+            var db = stores.DatabaseCpuTime() - db0;
             if (round >= 0)
             {
                 rates.Add(BatchCount * EventsPerBatch / watch.Elapsed.TotalSeconds);
                 cpus.Add(cpu.TotalMicroseconds / (BatchCount * EventsPerBatch));
+                dbCpus.Add(db.TotalMicroseconds / (BatchCount * EventsPerBatch));
             }
         }
         await store.DisposeAsync();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{kind} in-flight={inFlight} rounds={rounds}: median {Median(rates):N0} events/s, median CPU/event {Median(cpus):F2} us (min {cpus.Min():F2}, max {cpus.Max():F2})"));
+            $"{kind} in-flight={inFlight} rounds={rounds}: median {Median(rates):N0} events/s, median CPU/event {Median(cpus):F2} us (min {cpus.Min():F2}, max {cpus.Max():F2}), database server CPU/event {Median(dbCpus):F2} us"));
         return 0;
     }
 
