@@ -102,6 +102,36 @@ public abstract class EventStoreTests
         Assert.Equal(7, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
         Assert.True((await reopened.StoreBatchAsync(TestEvents.Batch("a", 1, 7), 2, CancellationToken.None)).Duplicate);
     }
+
+    [Fact]
+    public async Task InitializeAsync_StoreOfSchemaVersion1_RefusedNamingVersionAndUpgrade_ThenOpensAfterIt()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await store.StoreBatchAsync(TestEvents.Batch("a", 1, 3), 1, CancellationToken.None);
+        await store.DisposeAsync();
+        await using (var c = Connect(spec))
+        {
+            await c.OpenAsync();
+            await ScalarAsync(c, "UPDATE schema_info SET version = 1; SELECT 0");
+        }
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None));
+
+        Assert.Contains("schema version 1, older than this collector's 2", refused.Message);
+        Assert.Contains(StoreSchema.UpgradeFrom1(Stores.Kind), refused.Message);
+        await using (var c = Connect(spec))
+        {
+            await c.OpenAsync();
+            await using var tx = await c.BeginTransactionAsync();
+            await using var upgrade = c.CreateCommand();
+            upgrade.Transaction = tx;
+            upgrade.CommandText = StoreSchema.UpgradeFrom1(Stores.Kind);
+            await upgrade.ExecuteNonQueryAsync();
+            await tx.CommitAsync();
+        }
+        await using var reopened = await StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None);
+        Assert.Equal(3, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
+    }
 }
 
 public sealed class SqliteEventStoreTests : EventStoreTests, IDisposable

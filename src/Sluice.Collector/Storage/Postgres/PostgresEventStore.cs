@@ -78,7 +78,9 @@ public sealed class PostgresEventStore : IEventStore
             }
             else if (Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture) != StoreSchema.Version)
             {
-                throw new InvalidOperationException($"PostgreSQL store has schema version {version}; this collector uses {StoreSchema.Version}");
+                throw new InvalidOperationException(StoreSchema.VersionMismatch(
+                    $"PostgreSQL store {connection.Database} on {connection.Host}:{connection.Port}", StoreKind.Postgres,
+                    Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)));
             }
         }
         await tx.CommitAsync(cancellationToken);

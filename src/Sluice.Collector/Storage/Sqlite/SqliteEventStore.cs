@@ -67,7 +67,7 @@ public sealed partial class SqliteEventStore : IEventStore
             }
             else if (Convert.ToInt32(version, System.Globalization.CultureInfo.InvariantCulture) != StoreSchema.Version)
             {
-                throw new InvalidOperationException($"SQLite store {Path} has schema version {version}; this collector uses {StoreSchema.Version}");
+                throw new InvalidOperationException(StoreSchema.VersionMismatch($"SQLite store {Path}", StoreKind.Sqlite, Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)));
             }
             tx.Commit();
         }
