@@ -74,12 +74,6 @@ internal sealed class EncodedRows : IDisposable
         return true;
     }
 
-    public ReadOnlyMemory<byte> PayloadOf(int index)
-    {
-        int at = (index * Slots + Payload) * 2;
-        return _buffer.AsMemory(_spans[at], _spans[at + 1]);
-    }
-
     private void Put(int slot, string? text)
     {
         if (text is null)
