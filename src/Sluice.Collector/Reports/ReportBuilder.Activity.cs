@@ -117,17 +117,13 @@ public sealed partial class ReportBuilder
         {
             c.CommandText = $"SELECT COUNT(*) FROM ({Sql(c)}) g";
             Bind(c, q);
-            long groups = ReportSql.Long(await ReadOneAsync(c, ct), 0);
+            long groups = await ScalarAsync(c, ct);
             return (rows, groups - rows.Count);
         }
     }
 
-    private static async Task<DbDataReader> ReadOneAsync(DbCommand c, CancellationToken ct)
-    {
-        var r = await c.ExecuteReaderAsync(ct);
-        await r.ReadAsync(ct);
-        return r;
-    }
+    private static async Task<long> ScalarAsync(DbCommand c, CancellationToken ct) =>
+        Convert.ToInt64(await c.ExecuteScalarAsync(ct) ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
 
     private static void Bind(DbCommand c, Query q)
     {
@@ -250,8 +246,7 @@ public sealed partial class ReportBuilder
         long total;
         await using (var c = q.Command($"SELECT COUNT(*) FROM events WHERE time_ms >= @from AND time_ms < @to AND exit IN (-13, -1){q.AgentFilter()}"))
         {
-            await using var r = await ReadOneAsync(c, ct);
-            total = ReportSql.Long(r, 0);
+            total = await ScalarAsync(c, ct);
         }
         var (rows, omitted) = await TopGroupsAsync(q, "auid, uid, exit, paths, exe", _ => "exit IN (-13, -1)",
             r => new AccessFailure(Id(q, ReportSql.Long(r, 0)), Host(q, ReportSql.Long(r, 0)), ReportTime.User(ReportSql.NullableLong(r, 1)),

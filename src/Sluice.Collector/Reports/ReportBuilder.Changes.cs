@@ -26,7 +26,7 @@ public sealed partial class ReportBuilder
             c.CommandText = $"""
                 SELECT agent, {Category(c)} AS category, COUNT(*) FROM events
                 WHERE time_ms >= @from AND time_ms < @to AND {Where(c)}{q.AgentFilter()}
-                GROUP BY agent, {Category(c)}
+                GROUP BY agent, category
                 """;
             Bind(c, q);
             foreach (var (agent, category, n) in await ReportSql.ReadAsync(c, r => (ReportSql.Long(r, 0), r.GetString(1), ReportSql.Long(r, 2)), ct))
