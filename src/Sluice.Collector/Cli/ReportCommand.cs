@@ -30,7 +30,7 @@ internal static class ReportCommand
     }
 
     internal static async Task<int> RunAsync(string storeSpec, string from, string to, string? agent, string format, string outPath,
-        string? baseline, int? maxSilenceSeconds, int? maxRows, TextWriter stderr, CancellationToken ct)
+        string? baseline, int? maxSilenceSeconds, int? maxRows, TextWriter stderr, CancellationToken ct, TimeProvider? time = null)
     {
         ReportRequest request;
         ReportFormat fmt;
@@ -55,7 +55,7 @@ internal static class ReportCommand
         try
         {
             await using var store = await CliOptions.OpenExistingAsync(storeSpec, ct);
-            var report = await new ReportBuilder(store).BuildAsync(request, ct);
+            var report = await new ReportBuilder(store, time).BuildAsync(request, ct);
             var files = await ReportWriter.WriteAsync(report, fmt, outPath, ct);
             int complete = report.Coverage.Count(h => h.Complete);
             stderr.WriteLine($"sluice-collector report: {report.Coverage.Count} hosts, {complete} continuous and complete; wrote {string.Join(", ", files)}");
