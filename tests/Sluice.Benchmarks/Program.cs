@@ -19,6 +19,14 @@ public static class BenchmarkProgram
         {
             return Receive.ReceiveMeasurement.Run(args);
         }
+        if (args.Length > 0 && args[0] == "report-dataset")
+        {
+            return Reports.ReportDatasetGenerator.RunAsync(args).GetAwaiter().GetResult();
+        }
+        if (args.Length > 0 && args[0] == "report-bench")
+        {
+            return Reports.ReportBenchmark.RunAsync(args).GetAwaiter().GetResult();
+        }
         if (args.Length > 0 && args[0] == "sink")
         {
             return AgentCpuMeasurement.Sink();

@@ -93,7 +93,7 @@ public static class ReportHtml
         var series = byHost.Take(MaxChartHosts).Select(x => (Name: x.Agent, Values: Series(x.Points, firstHour, hours))).ToList();
         if (byHost.Count > MaxChartHosts)
         {
-            series.Add(($"others ({byHost.Count - MaxChartHosts})", Series(byHost.Skip(MaxChartHosts).SelectMany(x => x.Points), firstHour, hours)));
+            series.Add(($"others ({byHost.Count - MaxChartHosts}, sum)", Series(byHost.Skip(MaxChartHosts).SelectMany(x => x.Points), firstHour, hours)));
         }
         long max = Math.Max(1, series.SelectMany(s => s.Values).DefaultIfEmpty(0).Max());
         Frame(sb, "events-per-hour", r, max, "events/h");
@@ -107,7 +107,7 @@ public static class ReportHtml
                 sb.Append(F(X(i, hours))).Append(',').Append(F(Y(values[i], max))).Append(' ');
             }
             sb.Append($"\"><title>{E(name)}: {values.Sum()} events</title></polyline>\n");
-            sb.Append($"<text x=\"{W - Right + 8}\" y=\"{Top + 12 + s * 14}\" fill=\"{color}\">{E(name)}</text>\n");
+            sb.Append($"<text x=\"{W - Right + 8}\" y=\"{Top + 12 + s * 14}\" style=\"fill:{color}\">{E(name)}</text>\n");
         }
         sb.Append("</svg>\n");
     }
@@ -146,7 +146,7 @@ public static class ReportHtml
         }
         for (int k = 0; k < kinds.Length; k++)
         {
-            sb.Append($"<text x=\"{W - Right + 8}\" y=\"{Top + 12 + k * 14}\" fill=\"{Palette[k + 3]}\">{kinds[k].Name}</text>\n");
+            sb.Append($"<text x=\"{W - Right + 8}\" y=\"{Top + 12 + k * 14}\" style=\"fill:{Palette[k + 3]}\">{kinds[k].Name}</text>\n");
         }
         if (perHour.Count == 0)
         {

@@ -165,6 +165,24 @@ public abstract class ReportBuilderTests
     }
 
     [Fact]
+    public async Task RulesHash_BackToAnEarlierHash_EachChangeListed()
+    {
+        var (store, _) = await Stores.CreateAsync();
+        await using var _s = store;
+        string[] hashes = ["h1", "h1", "h2", "h2", "h1", "h3"];
+        for (int i = 0; i < hashes.Length; i++)
+        {
+            await store.StoreHeartbeatAsync(Heartbeat("f", T0 + i * Minute, started: T0 - Minute, hash: hashes[i]), T0 + i * Minute, CancellationToken.None);
+        }
+
+        var r = await new ReportBuilder(store, Fixed).BuildAsync(new ReportRequest(T0, T0 + 6 * Minute, null, null), CancellationToken.None);
+
+        var f = Host(r, "f");
+        Assert.Equal([(T0, "h1"), (T0 + 2 * Minute, "h2"), (T0 + 4 * Minute, "h1"), (T0 + 5 * Minute, "h3")], f.RulesHashes.Select(c => (c.AtUnixMs, c.RulesHash)));
+        Assert.Equal(3, r.AuditChanges.Counts.Single(c => c.Category == "rules-change").Count);
+    }
+
+    [Fact]
     public async Task UnknownAgent_ArgumentErrorNamingIt()
     {
         var e = await Assert.ThrowsAsync<ArgumentException>(() => BuildAsync(new ReportRequest(T0, End, "nope", null)));
