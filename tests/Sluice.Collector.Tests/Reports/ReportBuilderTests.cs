@@ -48,7 +48,7 @@ public abstract class ReportBuilderTests
         Assert.Equal([(T0 + 30 * Minute, T0 + 40 * Minute, 4L)], a.LossReports.Select(l => (l.StartUnixMs, l.EndUnixMs, l.Loss.Total)));
         Assert.Equal("gaps: 4 lost 2025-11-25 00:30:00 to 2025-11-25 00:40:00 (kernel 3, overrun 1)", a.Verdict);
         Assert.False(a.Complete);
-        Assert.Equal((26L, 12L, 120L), (a.Events, a.Batches, a.Heartbeats));
+        Assert.Equal((27L, 12L, 120L), (a.Events, a.Batches, a.Heartbeats));
         Assert.Equal([(T0, "h1"), (T0 + 60 * Minute, "h2")], a.RulesHashes.Select(c => (c.AtUnixMs, c.RulesHash)));
         Assert.Equal("h2", a.RulesHash);
         Assert.Equal(End + 10 * Minute + 5, a.LastSeenUnixMs);
@@ -72,7 +72,7 @@ public abstract class ReportBuilderTests
         Assert.True(d.Complete);
         Assert.Equal((0L, 60L), (d.Events, d.Heartbeats));
 
-        Assert.Equal([("a", T0, 18L), ("a", T0 + 60 * Minute, 8L), ("b", T0 + 60 * Minute, 1L)], r.EventsPerHour.Select(h => (h.AgentId, h.HourUnixMs, h.Events)));
+        Assert.Equal([("a", T0, 18L), ("a", T0 + 60 * Minute, 9L), ("b", T0 + 60 * Minute, 1L)], r.EventsPerHour.Select(h => (h.AgentId, h.HourUnixMs, h.Events)));
         Assert.Equal([("a", T0, 4L)], r.LossOverTime.Select(l => (l.AgentId, l.HourUnixMs, l.Loss.Total)));
     }
 
@@ -129,9 +129,10 @@ public abstract class ReportBuilderTests
     {
         var s = (await BuildAsync()).AuditChanges;
 
-        Assert.Equal([("a", "audit-config", 1L), ("a", "kernel-module", 1L), ("a", "rules-change", 1L), ("a", "time", 1L), ("b", "agent-silent", 1L), ("b", "agent-start", 1L)],
+        Assert.Equal([("a", "audit-config", 2L), ("a", "kernel-module", 1L), ("a", "rules-change", 1L), ("a", "time", 1L), ("b", "agent-silent", 1L), ("b", "agent-start", 1L)],
             s.Counts.Select(x => (x.AgentId, x.Category, x.Count)));
-        Assert.Equal(6, s.Changes.Count);
+        Assert.Equal(7, s.Changes.Count);
+        Assert.Equal(["CONFIG_CHANGE", "CONFIG_CHANGE (sendto)"], s.Changes.Where(c => c.Category == "audit-config").Select(c => c.Type));
         Assert.Equal("rules hash h1 -> h2", s.Changes.Single(c => c.Category == "rules-change").Detail);
         Assert.Equal(T0 + 70 * Minute, s.Changes.Single(c => c.Category == "agent-start").TimeUnixMs);
         Assert.Equal(T0 + 30 * Minute, s.Changes.Single(c => c.Category == "agent-silent").TimeUnixMs);

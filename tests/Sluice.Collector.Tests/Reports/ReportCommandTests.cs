@@ -48,7 +48,7 @@ public sealed partial class ReportCommandTests : IDisposable
         Assert.DoesNotContain("<link", html);
         Assert.Contains("<svg id=\"events-per-hour\"", html);
         Assert.Equal(["a", "b"], HostLineRegex().Matches(html).Select(m => m.Groups[1].Value));
-        Assert.Contains("<title>a: 26 events</title>", html);
+        Assert.Contains("<title>a: 27 events</title>", html);
         Assert.Equal(["3", "1"], LossBarRegex().Matches(html).Select(m => m.Groups[1].Value));
         Assert.Contains("times in UTC", html);
         Assert.Contains("PCI DSS v4.0 10.2.1.2", html);

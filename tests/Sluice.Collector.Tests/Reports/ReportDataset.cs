@@ -113,6 +113,10 @@ public static class ReportDataset
         if (from == T0 + 60 * Minute)
         {
             all.Add(User("CONFIG_CHANGE", T0 + 60 * Minute + 100, ++serial, auid: 0, success: true));
+            // auditctl's change as the kernel logs it with syscall auditing on: CONFIG_CHANGE inside its sendto.
+            var sendto = FileCall("sendto", T0 + 60 * Minute + 150, ++serial, auid: 1000, uid: 0, exit: 1084);
+            sendto.Records.Insert(0, new Sluice.Protocol.V1.Record { Type = 1305, Raw = ByteString.CopyFromUtf8($"audit({sendto.Timestamp}:{sendto.Serial}): op=add_rule key=\"k\" list=4 res=1") });
+            all.Add(sendto);
             all.Add(FileCall("init_module", T0 + 60 * Minute + 200, ++serial, auid: 0, uid: 0, exit: 0));
             all.Add(FileCall("settimeofday", T0 + 60 * Minute + 300, ++serial, auid: 0, uid: 0, exit: 0));
             for (int i = 0; i < 4; i++) all.Add(Exec(T0 + 60 * Minute + 1000 + i, ++serial, euid: 0, auid: 0, uid: 0, "/usr/bin/id", "id"));
