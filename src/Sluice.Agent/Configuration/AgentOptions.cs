@@ -187,6 +187,10 @@ public sealed class MonitorOptions
 
     /// <summary>Check that nobody else changed settings or rules, and reassert them.</summary>
     public bool Watchdog { get; set; } = true;
+
+    /// <summary>With the Collector sink: how often the agent sends a heartbeat (its figures, loss totals and rules in force).</summary>
+    [Range(1000, 3_600_000)]
+    public int HeartbeatIntervalMs { get; set; } = 30_000;
 }
 
 public sealed class ReassemblyOptions

@@ -54,6 +54,7 @@ public static class AgentHost
             q.AddJob<DrainJob>(j => j.WithIdentity(DrainJob.Key).StoreDurably());
             q.AddJob<LossMonitorJob>(j => j.WithIdentity(LossMonitorJob.Key).StoreDurably());
             q.AddJob<WatchdogJob>(j => j.WithIdentity(WatchdogJob.Key).StoreDurably());
+            q.AddJob<HeartbeatJob>(j => j.WithIdentity(HeartbeatJob.Key).StoreDurably());
         });
         services.AddQuartzHostedService(o =>
         {

@@ -16,10 +16,10 @@ namespace Sluice.Collector.Storage;
 /// </remarks>
 internal sealed class EncodedRows : IDisposable
 {
-    /// <summary>Per event: node, first_type, record_types, syscall, key, exe, comm, argv, payload.</summary>
-    public const int Slots = 9;
+    /// <summary>Per event: node, first_type, record_types, syscall, key, exe, comm, argv, payload, paths.</summary>
+    public const int Slots = 10;
 
-    public const int Node = 0, FirstType = 1, RecordTypes = 2, Syscall = 3, Key = 4, Exe = 5, Comm = 6, Argv = 7, Payload = 8;
+    public const int Node = 0, FirstType = 1, RecordTypes = 2, Syscall = 3, Key = 4, Exe = 5, Comm = 6, Argv = 7, Payload = 8, Paths = 9;
 
     private byte[] _buffer;
     private int _used;
@@ -56,6 +56,7 @@ internal sealed class EncodedRows : IDisposable
             rows.Put(slot + Argv, s.Argv);
             int size = e.CalculateSize();
             e.WriteTo(rows.Reserve(slot + Payload, size));
+            rows.Put(slot + Paths, s.Paths);
         }
         return rows;
     }

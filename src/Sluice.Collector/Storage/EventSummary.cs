@@ -28,7 +28,8 @@ internal readonly record struct EventSummary(
     string? Key,
     string? Exe,
     string? Comm,
-    string? Argv)
+    string? Argv,
+    string? Paths)
 {
     public static EventSummary From(Event e) => new(
         NullIfEmpty(e.Node),
@@ -46,7 +47,23 @@ internal readonly record struct EventSummary(
         SearchText(e.Key),
         SearchText(e.Exe),
         SearchText(e.Comm),
-        Join(e.Argv.Count > 0 ? e.Argv : e.Proctitle));
+        Join(e.Argv.Count > 0 ? e.Argv : e.Proctitle),
+        PathList(e.Paths));
+
+    /// <summary>"\n/etc/passwd\n/etc/passwd+\n": the PATH names, newline-fenced so LIKE '%\n/etc/passwd\n%' matches a whole name.</summary>
+    private static string? PathList(Google.Protobuf.Collections.RepeatedField<ByteString> paths)
+    {
+        if (paths.Count == 0)
+        {
+            return null;
+        }
+        var sb = new StringBuilder("\n");
+        foreach (var p in paths)
+        {
+            sb.Append(Encoding.UTF8.GetString(p.Span).Replace('\n', '\uFFFD')).Append('\n');
+        }
+        return Sanitize(sb.ToString());
+    }
 
     // Most events repeat a handful of record type sequences and of key/exe/comm values: reuse
     // their strings instead of rebuilding them per event. Both caches stop growing at a fixed size.

@@ -21,20 +21,38 @@ internal static class StoreSchema
 {
     /// <summary>
     /// 2: PostgreSQL events lost the (batch_id, ordinal) index (nothing looks events up by batch),
-    /// and new SQLite files use 16 KiB pages. Tables and columns are those of 1.
+    /// and new SQLite files use 16 KiB pages.
+    /// 3: events gained <c>paths</c> (the PATH record names, for the identity-file section of the
+    /// compliance report), with the <c>events_denied_time</c> index and the <c>agent_rules</c> table.
     /// </summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
-    /// <summary>The statements that bring a version 1 store to <see cref="Version"/>, per store.</summary>
-    public static string UpgradeFrom1(StoreKind kind) => kind == StoreKind.Postgres
-        ? "DROP INDEX IF EXISTS events_batch; UPDATE schema_info SET version = 2;"
-        : "UPDATE schema_info SET version = 2;";
+    /// <summary>The statements that bring a store of schema version <paramref name="from"/> to <see cref="Version"/>, per store.</summary>
+    /// <remarks>
+    /// Tables and indexes that the schema creates with IF NOT EXISTS appear when the collector next
+    /// opens the store; only what that cannot do is listed. Events stored before version 3 keep a
+    /// NULL <c>paths</c>: the report's identity-file writes count only events stored since.
+    /// </remarks>
+    public static string Upgrade(StoreKind kind, long from)
+    {
+        var steps = new List<string>();
+        if (from < 2 && kind == StoreKind.Postgres)
+        {
+            steps.Add("DROP INDEX IF EXISTS events_batch;");
+        }
+        if (from < 3)
+        {
+            steps.Add($"ALTER TABLE events ADD COLUMN paths {(kind == StoreKind.Postgres ? "text" : "TEXT")};");
+        }
+        steps.Add($"UPDATE schema_info SET version = {Version};");
+        return string.Join(" ", steps);
+    }
 
     /// <summary>Why a store of another schema version cannot be opened, and what to do about it.</summary>
     public static string VersionMismatch(string store, StoreKind kind, long found) => found < Version
         ? $"{store} has schema version {found}, older than this collector's {Version}. " +
-          (found == 1
-              ? $"Upgrade it in place by running, in one transaction: {UpgradeFrom1(kind)} "
+          (found >= 1
+              ? $"Upgrade it in place by running, in one transaction: {Upgrade(kind, found)} "
               : "") +
           "Or export its events with the collector version that wrote it (sluice-collector export) and start this one on a new store."
         : $"{store} has schema version {found}, newer than this collector's {Version}: run a collector of that version or later.";
@@ -42,7 +60,7 @@ internal static class StoreSchema
     public static readonly string[] EventColumns =
     [
         "batch_id", "ordinal", "agent", "time_ms", "serial", "node", "first_type", "record_types", "syscall", "success",
-        "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload",
+        "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload", "paths",
     ];
 
     public static readonly string[] BatchColumns =
@@ -112,7 +130,8 @@ internal static class StoreSchema
             exe {d.Text},
             comm {d.Text},
             argv {d.Text},
-            payload {d.Blob} NOT NULL
+            payload {d.Blob} NOT NULL,
+            paths {d.Text}
         ){d.EventsOptions};
         CREATE INDEX IF NOT EXISTS events_time ON events (time_ms);
         CREATE INDEX IF NOT EXISTS events_agent_time ON events (agent, time_ms);
@@ -121,6 +140,8 @@ internal static class StoreSchema
         CREATE INDEX IF NOT EXISTS events_syscall_time ON events (syscall, time_ms) WHERE syscall IS NOT NULL;
         CREATE INDEX IF NOT EXISTS events_type_time ON events (first_type, time_ms);
         CREATE INDEX IF NOT EXISTS events_exe_time ON events (exe, time_ms) WHERE exe IS NOT NULL;
+        -- Access failures (EACCES, EPERM) for the compliance report: few rows, so a small partial index.
+        CREATE INDEX IF NOT EXISTS events_denied_time ON events (time_ms) WHERE exit IN (-13, -1);
 
         -- Every heartbeat, for coverage intervals: when the agent was up and what it reported.
         CREATE TABLE IF NOT EXISTS heartbeats (
@@ -142,5 +163,15 @@ internal static class StoreSchema
             drain_interval_ms {d.Int} NOT NULL
         );
         CREATE INDEX IF NOT EXISTS heartbeats_agent_time ON heartbeats (agent, time_ms);
+
+        -- The rule lines (auditctl -l form) each agent reported, once per distinct rules hash, for baseline checks.
+        CREATE TABLE IF NOT EXISTS agent_rules (
+            agent {d.Int} NOT NULL REFERENCES agents(id),
+            rules_hash {d.Text} NOT NULL,
+            rules {d.Text} NOT NULL,
+            first_seen_ms {d.Int} NOT NULL,
+            last_seen_ms {d.Int} NOT NULL,
+            UNIQUE (agent, rules_hash)
+        );
         """;
 }

@@ -143,8 +143,10 @@ public abstract class EventStoreTests
         Assert.True((await reopened.StoreBatchAsync(TestEvents.Batch("a", 1, 7), 2, CancellationToken.None)).Duplicate);
     }
 
-    [Fact]
-    public async Task InitializeAsync_StoreOfSchemaVersion1_RefusedNamingVersionAndUpgrade_ThenOpensAfterIt()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task InitializeAsync_StoreOfOlderSchemaVersion_RefusedNamingVersionAndUpgrade_ThenOpensAfterIt(int version)
     {
         var (store, spec) = await Stores.CreateAsync();
         await store.StoreBatchAsync(TestEvents.Batch("a", 1, 3), 1, CancellationToken.None);
@@ -152,25 +154,29 @@ public abstract class EventStoreTests
         await using (var c = Connect(spec))
         {
             await c.OpenAsync();
-            await ScalarAsync(c, "UPDATE schema_info SET version = 1; SELECT 0");
+            // What an older collector left: no paths column (added in 3).
+            await ScalarAsync(c, $"UPDATE schema_info SET version = {version}; ALTER TABLE events DROP COLUMN paths; SELECT 0");
         }
 
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None));
 
-        Assert.Contains("schema version 1, older than this collector's 2", refused.Message);
-        Assert.Contains(StoreSchema.UpgradeFrom1(Stores.Kind), refused.Message);
+        Assert.Contains($"schema version {version}, older than this collector's {StoreSchema.Version}", refused.Message);
+        Assert.Contains(StoreSchema.Upgrade(Stores.Kind, version), refused.Message);
         await using (var c = Connect(spec))
         {
             await c.OpenAsync();
             await using var tx = await c.BeginTransactionAsync();
             await using var upgrade = c.CreateCommand();
             upgrade.Transaction = tx;
-            upgrade.CommandText = StoreSchema.UpgradeFrom1(Stores.Kind);
+            upgrade.CommandText = StoreSchema.Upgrade(Stores.Kind, version);
             await upgrade.ExecuteNonQueryAsync();
             await tx.CommitAsync();
         }
         await using var reopened = await StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None);
         Assert.Equal(3, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
+        // The upgraded store takes new events, paths included.
+        Assert.False((await reopened.StoreBatchAsync(TestEvents.Batch("a", 2, 2), 2, CancellationToken.None)).Duplicate);
+        Assert.Equal(5, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
     }
 }
 

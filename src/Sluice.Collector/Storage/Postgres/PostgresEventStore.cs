@@ -14,7 +14,7 @@ namespace Sluice.Collector.Storage.Postgres;
 /// ON CONFLICT DO NOTHING on (agent, sequence): a concurrent resend waits on the unique index until
 /// the first commits, then sees the conflict and is counted as a duplicate.
 /// </remarks>
-public sealed class PostgresEventStore : IEventStore
+public sealed partial class PostgresEventStore : IEventStore
 {
     private static string CopyInto(string table) => $"COPY {table} ({string.Join(", ", StoreSchema.EventColumns)}) FROM STDIN (FORMAT BINARY)";
 
@@ -171,6 +171,7 @@ public sealed class PostgresEventStore : IEventStore
             WriteText(copy, s.Comm);
             WriteText(copy, s.Argv);
             copy.Write(payloads[i], NpgsqlDbType.Bytea);
+            WriteText(copy, s.Paths);
         }
         await copy.CompleteAsync(ct);
     }
@@ -244,6 +245,15 @@ public sealed class PostgresEventStore : IEventStore
                 insert.Parameters.Add(v is null ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint } : new NpgsqlParameter { Value = v });
             }
             await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        if (AgentRulesSql.Text(heartbeat) is string rules)
+        {
+            await using var upsert = new NpgsqlCommand(AgentRulesSql.Upsert("greatest"), connection, tx);
+            foreach (var (name, value) in new (string, object)[] { ("agent", agent), ("rules_hash", heartbeat.RulesHash), ("rules", rules), ("time", heartbeat.TimeUnixMs) })
+            {
+                upsert.Parameters.AddWithValue(name, value);
+            }
+            await upsert.ExecuteNonQueryAsync(cancellationToken);
         }
         await tx.CommitAsync(cancellationToken);
     }

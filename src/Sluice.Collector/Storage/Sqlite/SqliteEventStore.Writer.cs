@@ -113,6 +113,7 @@ public sealed partial class SqliteEventStore
         private readonly SqliteCommand _insertHeartbeat;
         private readonly SqliteCommand _heartbeatAgent;
         private readonly SqliteParameter[] _heartbeatParameters;
+        private readonly SqliteCommand _upsertRules;
 
         public Statements(SqliteConnection c)
         {
@@ -153,6 +154,7 @@ public sealed partial class SqliteEventStore
                     rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE rules_hash END
                 RETURNING id
                 """, "agent_id", "hostname", "boot_id", "now", "time", "version", "rules_hash");
+            _upsertRules = Command(c, AgentRulesSql.Upsert("max"), "agent", "rules_hash", "rules", "time");
         }
 
         public StoreOutcome WriteBatch(SqliteTransaction tx, EncodedRows rows, long receivedUnixMs)
@@ -198,6 +200,7 @@ public sealed partial class SqliteEventStore
                 BindText(st, 21, rows, i, EncodedRows.Argv);
                 rows.TryGet(i, EncodedRows.Payload, out var payload);
                 if (payload.IsEmpty) raw.sqlite3_bind_zeroblob(st, 22, 0); else raw.sqlite3_bind_blob(st, 22, payload);
+                BindText(st, 23, rows, i, EncodedRows.Paths);
                 int rc = raw.sqlite3_step(st);
                 raw.sqlite3_reset(st);
                 if (rc != raw.SQLITE_DONE)
@@ -212,6 +215,10 @@ public sealed partial class SqliteEventStore
         {
             long agent = (long)Run(_heartbeatAgent, tx, h.AgentId, h.Hostname, h.BootId, receivedUnixMs, h.TimeUnixMs, h.Version, h.RulesHash)!;
             Run(_insertHeartbeat, tx, HeartbeatColumns.Values(agent, h, receivedUnixMs));
+            if (AgentRulesSql.Text(h) is string rules)
+            {
+                Run(_upsertRules, tx, agent, h.RulesHash, rules, h.TimeUnixMs);
+            }
         }
 
         private static void BindText(sqlite3_stmt st, int index, EncodedRows rows, int row, int slot)
@@ -274,6 +281,7 @@ public sealed partial class SqliteEventStore
             _insertEvent.Dispose();
             _insertHeartbeat.Dispose();
             _heartbeatAgent.Dispose();
+            _upsertRules.Dispose();
         }
     }
 }

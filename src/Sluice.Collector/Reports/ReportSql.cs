@@ -1,0 +1,47 @@
+using System.Data.Common;
+using System.Globalization;
+
+namespace Sluice.Collector.Reports;
+
+/// <summary>Reading helpers that hide the few differences in what the two ADO.NET providers return.</summary>
+internal static class ReportSql
+{
+    public static void Add(DbCommand command, string name, object? value)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value ?? DBNull.Value;
+        command.Parameters.Add(p);
+    }
+
+    public static long Long(DbDataReader r, int i) => r.IsDBNull(i) ? 0 : Convert.ToInt64(r.GetValue(i), CultureInfo.InvariantCulture);
+
+    public static long? NullableLong(DbDataReader r, int i) => r.IsDBNull(i) ? null : Convert.ToInt64(r.GetValue(i), CultureInfo.InvariantCulture);
+
+    public static bool? NullableBool(DbDataReader r, int i) => r.IsDBNull(i) ? null : Convert.ToBoolean(r.GetValue(i), CultureInfo.InvariantCulture);
+
+    public static string Text(DbDataReader r, int i) => r.IsDBNull(i) ? "" : r.GetString(i);
+
+    /// <summary>"IN (@p0, @p1, ...)" with one parameter per value.</summary>
+    public static string In(DbCommand command, string prefix, IReadOnlyList<string> values)
+    {
+        var names = new string[values.Count];
+        for (int i = 0; i < values.Count; i++)
+        {
+            names[i] = "@" + prefix + i.ToString(CultureInfo.InvariantCulture);
+            Add(command, prefix + i.ToString(CultureInfo.InvariantCulture), values[i]);
+        }
+        return "IN (" + string.Join(", ", names) + ")";
+    }
+
+    public static async Task<List<T>> ReadAsync<T>(DbCommand command, Func<DbDataReader, T> row, CancellationToken ct)
+    {
+        var list = new List<T>();
+        await using var r = await command.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(row(r));
+        }
+        return list;
+    }
+}
