@@ -122,10 +122,17 @@ internal sealed class CollectorProcess : IDisposable
         return doc.RootElement.GetProperty("agents").EnumerateArray().Single(a => a.GetProperty("agent_id").GetString() == AgentId).Clone();
     }
 
-    /// <summary>Polls the export until <paramref name="done"/> holds for it, or the timeout passes; returns the last export.</summary>
-    public List<JsonElement> WaitForExport(Func<List<JsonElement>, bool> done, TimeSpan timeout)
+    /// <summary>
+    /// Polls the export until <paramref name="done"/> holds for it, or the timeout passes; returns the last export.
+    /// Exports only once the store holds at least <paramref name="atLeast"/> events (a cheap count).
+    /// </summary>
+    public List<JsonElement> WaitForExport(Func<List<JsonElement>, bool> done, TimeSpan timeout, long atLeast = 0)
     {
         var sw = Stopwatch.StartNew();
+        while (atLeast > 0 && sw.Elapsed < timeout && StoredEvents() < atLeast)
+        {
+            Thread.Sleep(500);
+        }
         var events = Export();
         while (!done(events) && sw.Elapsed < timeout)
         {
@@ -133,6 +140,17 @@ internal sealed class CollectorProcess : IDisposable
             events = Export();
         }
         return events;
+    }
+
+    private long StoredEvents()
+    {
+        var (code, output) = AgentProcess.RunTool("dotnet", $"{Dll} stats --store {Store} --json");
+        if (code != 0)
+        {
+            return 0; // nothing stored yet
+        }
+        using var doc = JsonDocument.Parse(output[output.IndexOf('{')..]);
+        return doc.RootElement.GetProperty("agents").EnumerateArray().Sum(a => a.GetProperty("events").GetInt64());
     }
 
     /// <summary>The exact bytes of a string the export wrote (non-UTF-8 bytes come as \udc80..\udcff: see ByteStringJson).</summary>
