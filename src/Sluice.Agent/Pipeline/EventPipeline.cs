@@ -22,7 +22,8 @@ public sealed partial class EventPipeline : IRecordPipeline
     private readonly AgentMetrics _metrics;
     private readonly ILogger _logger;
 
-    public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger)
+    public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger,
+        SerialWatermark? watermark = null)
     {
         _sink = sink;
         _metrics = metrics;
@@ -35,6 +36,11 @@ public sealed partial class EventPipeline : IRecordPipeline
             MaxInFlightEvents = options.Reassembly.MaxInFlightEvents,
             MaxInFlightBytes = options.Reassembly.MaxInFlightBytes,
         });
+        if (watermark?.ReadPrevious() is uint previous)
+        {
+            _reassembler.ResumeAfter(previous);
+            Log.Resumed(logger, previous);
+        }
     }
 
     /// <summary>Builds the pipeline with the sink the configuration names.</summary>
@@ -50,7 +56,8 @@ public sealed partial class EventPipeline : IRecordPipeline
             _ => throw new ConfigurationException($"Sink:Type {options.Sink.Type} is not available in this build"),
         };
         return new EventPipeline(options, sink, services.GetRequiredService<AgentMetrics>(),
-            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<EventPipeline>>());
+            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<EventPipeline>>(),
+            options.Sink.Type == SinkType.Collector ? services.GetService<SerialWatermark>() : null);
     }
 
     public void OnRecord(ushort type, ReadOnlySpan<byte> text) => _reassembler.Add(type, text);
@@ -120,5 +127,8 @@ public sealed partial class EventPipeline : IRecordPipeline
     {
         [LoggerMessage(90, LogLevel.Error, "Could not write event {Serial} to the sink: {Message}")]
         public static partial void WriteFailed(ILogger logger, uint serial, string message);
+
+        [LoggerMessage(91, LogLevel.Warning, "The previous run did not stop cleanly: counting serials after {Serial}, the last it spooled; those not received are reported as serial gaps")]
+        public static partial void Resumed(ILogger logger, uint serial);
     }
 }
