@@ -24,7 +24,8 @@ public sealed partial class EventPipeline : IRecordPipeline
     private readonly ILogger _logger;
     private readonly AccountNameCache? _names;
 
-    public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger)
+    public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger,
+        SerialWatermark? watermark = null)
     {
         _sink = sink;
         _metrics = metrics;
@@ -41,6 +42,11 @@ public sealed partial class EventPipeline : IRecordPipeline
             MaxInFlightEvents = options.Reassembly.MaxInFlightEvents,
             MaxInFlightBytes = options.Reassembly.MaxInFlightBytes,
         });
+        if (watermark?.ReadPrevious() is uint previous)
+        {
+            _reassembler.ResumeAfter(previous);
+            Log.Resumed(logger, previous);
+        }
     }
 
     /// <summary>Builds the pipeline with the sink the configuration names.</summary>
@@ -56,7 +62,8 @@ public sealed partial class EventPipeline : IRecordPipeline
             _ => throw new ConfigurationException($"Sink:Type {options.Sink.Type} is not available in this build"),
         };
         return new EventPipeline(options, sink, services.GetRequiredService<AgentMetrics>(),
-            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<EventPipeline>>());
+            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<EventPipeline>>(),
+            options.Sink.Type == SinkType.Collector ? services.GetService<SerialWatermark>() : null);
     }
 
     public void OnRecord(ushort type, ReadOnlySpan<byte> text) => _reassembler.Add(type, text);
@@ -158,5 +165,8 @@ public sealed partial class EventPipeline : IRecordPipeline
 
         [LoggerMessage(94, LogLevel.Warning, "No account file {Path}: those ids stay numeric")]
         public static partial void AccountsMissing(ILogger logger, string path);
+
+        [LoggerMessage(95, LogLevel.Warning, "The previous run did not stop cleanly: counting serials after {Serial}, the last it spooled; those not received are reported as serial gaps")]
+        public static partial void Resumed(ILogger logger, uint serial);
     }
 }

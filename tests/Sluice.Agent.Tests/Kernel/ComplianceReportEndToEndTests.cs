@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using Sluice.Agent.Tests.EndToEnd;
 using Sluice.Collector.Reports;
 using Sluice.Collector.Storage.Sqlite;
 using Sluice.Testing;
+
 
 namespace Sluice.Agent.Tests.Kernel;
 
@@ -15,8 +17,7 @@ namespace Sluice.Agent.Tests.Kernel;
 [Collection(KernelAuditFixture.Collection)]
 public sealed class ComplianceReportEndToEndTests : IDisposable
 {
-    private const string AgentId = "report-e2e";
-    private const string Token = "report-e2e-secret-token";
+    private const string AgentId = CollectorProcess.AgentId;
     // Login uids of our own: A runs commands, B changes accounts and authenticates, C changes audit rules and identity files.
     private static readonly uint A = 4_000_000_000u + (uint)Random.Shared.Next(1_000_000) * 3;
     private static readonly uint B = A + 1, C = A + 2;
@@ -60,9 +61,8 @@ public sealed class ComplianceReportEndToEndTests : IDisposable
 
     private AgentRunner StartAgent(string rules, string extra)
     {
-        string config = _collector!.SinkConfig(_dir, AgentId, Token) + $$"""
+        string config = _collector!.AgentConfig(_dir) + $$"""
             ,
-            "Batching": { "MaxDelay": "00:00:00.200" },
             {{extra}}
             """;
         var agent = AgentRunner.Start(rules, config);
@@ -75,8 +75,9 @@ public sealed class ComplianceReportEndToEndTests : IDisposable
     [Fact]
     public async Task Report_KnownActionsGapAndLoss_EveryCountAsDone()
     {
-        string db = Path.Combine(_dir, "events.db");
-        _collector = CollectorProcess.Start(_dir, "sqlite:" + db, AgentId, Token);
+        _collector = new CollectorProcess();
+        _collector.Start();
+        string db = Path.Combine(_collector.Directory, "events.db");
         string key = TestRules.UniqueKey("report");
         string secretDir = Directory.CreateDirectory(Path.Combine(_dir, "private")).FullName;
         File.SetUnixFileMode(secretDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -139,8 +140,7 @@ public sealed class ComplianceReportEndToEndTests : IDisposable
         Assert.Equal(0, agent.Stop());
         long to = Now();
         agent.Dispose();
-        _collector.Dispose();
-        _collector = null;
+        _collector.Stop();
 
         SqliteEventStore store = new(db);
         await using var _ = store;
