@@ -5,7 +5,6 @@ using Sluice.Collector.Reports;
 using Sluice.Collector.Storage.Sqlite;
 using Sluice.Testing;
 
-
 namespace Sluice.Agent.Tests.Kernel;
 
 /// <summary>
