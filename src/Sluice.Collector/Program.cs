@@ -6,4 +6,5 @@ var root = new RootCommand("Sluice collection server: receives, authenticates, d
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(ReportCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -38,12 +38,22 @@ internal sealed class AgentRunner : IDisposable
     public string Output { get { lock (_output) { return _output.ToString(); } } }
 
     /// <summary>Writes the config (defaults for the temp dir, plus <paramref name="extra"/> keys) and the rules, and starts the agent.</summary>
-    public static AgentRunner Start(string rules, string extraJson = "", Dictionary<string, string>? env = null)
+    public static AgentRunner Start(string rules, string extraJson = "", Dictionary<string, string>? env = null) =>
+        Start(rules, _ => extraJson, env);
+
+    /// <summary>As <see cref="Start(string, string, Dictionary{string, string}?)"/>, with extra keys that name paths in the agent's directory.</summary>
+    public static AgentRunner Start(string rules, Func<string, string> extraJson, Dictionary<string, string>? env = null)
     {
         string dir = Path.Combine(Path.GetTempPath(), "sluice-agent-test-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "audit.rules"), rules);
-        File.WriteAllText(Path.Combine(dir, "agent.json"), Config(dir, extraJson));
+        File.WriteAllText(Path.Combine(dir, "agent.json"), Config(dir, extraJson(dir)));
+        return StartIn(dir, env);
+    }
+
+    /// <summary>Starts the agent again on the config, state and spool of an earlier run in <paramref name="dir"/> (a restart after a crash).</summary>
+    public static AgentRunner StartIn(string dir, Dictionary<string, string>? env = null)
+    {
         var psi = new ProcessStartInfo("dotnet", $"{AgentProcess.DllPath} run --config {Path.Combine(dir, "agent.json")}")
         {
             RedirectStandardOutput = true,

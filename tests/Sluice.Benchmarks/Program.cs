@@ -5,23 +5,33 @@ namespace Sluice.Benchmarks;
 
 /// <summary>
 /// Run: <c>dotnet run -c Release --project tests/Sluice.Benchmarks -- --filter '*'</c> (see README.md).
-/// <c>agent-cpu</c> and <c>sink</c> are the two-process agent CPU measurement.
+/// The first argument may instead name one of the stand-alone measurements below; anything else goes
+/// to BenchmarkDotNet.
 /// </summary>
 public static class BenchmarkProgram
 {
+    private static readonly Dictionary<string, Func<string[], int>> Modes = new(StringComparer.Ordinal)
+    {
+        // Two-process agent CPU measurement: the agent side, and the collector stand-in it ships to.
+        ["agent-cpu"] = AgentCpuMeasurement.Run,
+        ["sink"] = _ => AgentCpuMeasurement.Sink(),
+        ["receive"] = Receive.ReceiveMeasurement.Run,
+        ["interpret-names"] = Records.InterpretNamesMeasurement.Run,
+        ["interpret-names-loop"] = Records.InterpretNamesMeasurement.Loop,
+        // End-to-end comparison with auditd and laurel; the bare reader is its ceiling consumer.
+        ["compare"] = Harness.CompareCommand.Run,
+        ["bare-reader"] = Harness.BareReader.Run,
+        ["collector-ingest"] = Collector.CollectorIngestMeasurement.Run,
+        // Compliance reports over a synthetic fleet: build the dataset, then time the report.
+        ["report-dataset"] = a => Reports.ReportDatasetGenerator.RunAsync(a).GetAwaiter().GetResult(),
+        ["report-bench"] = a => Reports.ReportBenchmark.RunAsync(a).GetAwaiter().GetResult(),
+    };
+
     public static int Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "agent-cpu")
+        if (args.Length > 0 && Modes.TryGetValue(args[0], out var mode))
         {
-            return AgentCpuMeasurement.Run(args);
-        }
-        if (args.Length > 0 && args[0] == "receive")
-        {
-            return Receive.ReceiveMeasurement.Run(args);
-        }
-        if (args.Length > 0 && args[0] == "sink")
-        {
-            return AgentCpuMeasurement.Sink();
+            return mode(args);
         }
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
         return 0;

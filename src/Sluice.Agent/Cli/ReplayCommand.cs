@@ -2,6 +2,7 @@ using System.Buffers;
 using System.CommandLine;
 using System.Text;
 using Sluice.Agent.Events;
+using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
 using Sluice.Protocol.Json;
 
@@ -25,23 +26,50 @@ internal static class ReplayCommand
             Arity = ArgumentArity.ZeroOrMore,
         };
         var strict = new Option<bool>("--strict") { Description = "Exit with status 3 if any line was malformed (they are still reported and skipped)." };
+        var names = new Option<bool>("--names")
+        {
+            Description = "Add account names (uid_name, auid_name, euid_name, gid_name, egid_name, ...) from THIS host's /etc/passwd " +
+                "and /etc/group. Off by default: ids mean what the logging host's files said, so naming another host's log with " +
+                "this host's files gives wrong names. For another host's log, use --names-root with a copy of its files.",
+        };
+        var namesRoot = new Option<string?>("--names-root")
+        {
+            Description = "Like --names, but with DIR/etc/passwd and DIR/etc/group (e.g. copies taken from the host that wrote the log).",
+            HelpName = "DIR",
+        };
         var command = new Command("replay",
             "Reassemble audit records from log files into events and write them as JSON Lines on stdout. " +
             "Malformed lines are reported on stderr with their file and line number, counted, and skipped. " + EncodingHelp);
         command.Arguments.Add(files);
         command.Options.Add(strict);
+        command.Options.Add(names);
+        command.Options.Add(namesRoot);
         command.SetAction(parse =>
         {
             string[] paths = parse.GetValue(files) ?? [];
+            string? root = parse.GetValue(namesRoot);
+            if (root is not null && !Directory.Exists(root))
+            {
+                Console.Error.WriteLine($"sluice-agent replay: --names-root {root}: no such directory");
+                return 2;
+            }
+            AccountNameCache? accounts = root is not null ? new AccountNameCache(root) : parse.GetValue(names) ? new AccountNameCache("/") : null;
             using Stream stdout = Console.OpenStandardOutput();
-            return Run(paths.Length == 0 ? ["-"] : paths, stdout, Console.Error, parse.GetValue(strict));
+            return Run(paths.Length == 0 ? ["-"] : paths, stdout, Console.Error, parse.GetValue(strict), accounts);
         });
         return command;
     }
 
     /// <summary>Replays <paramref name="paths"/>; returns the exit status (0 ok, 1 a file could not be read, 3 malformed lines with --strict).</summary>
-    internal static int Run(IReadOnlyList<string> paths, Stream stdout, TextWriter stderr, bool strict = false)
+    /// <param name="names">Names the events' ids when given (<c>--names</c>); null leaves them numeric.</param>
+    internal static int Run(IReadOnlyList<string> paths, Stream stdout, TextWriter stderr, bool strict = false, AccountNameCache? names = null)
     {
+        if (names is not null)
+        {
+            // load both files now, so that their problems are reported before the events
+            ReportAccounts(stderr, names.Users);
+            ReportAccounts(stderr, names.Groups);
+        }
         var output = new BufferedStream(stdout, 64 * 1024);
         var json = new ArrayBufferWriter<byte>(16 * 1024);
         long events = 0;
@@ -51,7 +79,7 @@ internal static class ReplayCommand
             using (ev)
             {
                 json.ResetWrittenCount();
-                EventJsonWriter.Write(json, AuditEventMapper.ToProto(ev));
+                EventJsonWriter.Write(json, AuditEventMapper.ToProto(ev, AuditEventInterpreter.Interpret(ev, names)));
                 output.Write(json.WrittenSpan);
                 events++;
             }
@@ -121,6 +149,22 @@ internal static class ReplayCommand
             status = 3;
         }
         return status;
+    }
+
+    private static void ReportAccounts(TextWriter stderr, AccountFileStatus status)
+    {
+        if (status.LastError is not null)
+        {
+            stderr.WriteLine($"sluice-agent replay: cannot read account names: {status.LastError}; those ids stay numeric");
+        }
+        else if (!status.Exists)
+        {
+            stderr.WriteLine($"sluice-agent replay: {status.Path}: no such file; those ids stay numeric");
+        }
+        else if (status.MalformedLines > 0)
+        {
+            stderr.WriteLine($"sluice-agent replay: {status.Path}: {status.MalformedLines} malformed lines skipped (the first is line {status.FirstMalformedLine})");
+        }
     }
 
     private static string Describe(AuditParseError error) => error switch

@@ -8,7 +8,7 @@ using Sluice.Audit.Netlink;
 namespace Sluice.Agent.Cli;
 
 /// <summary><c>sluice-agent status [--json]</c>: the kernel's audit status, as <c>auditctl -s</c> shows it, and more.</summary>
-internal static class StatusCommand
+internal static partial class StatusCommand
 {
     public static Command Create()
     {
@@ -20,7 +20,14 @@ internal static class StatusCommand
         var command = new Command("status", "Show the kernel audit status (the fields of auditctl -s), the consumer's name and the rule count.");
         command.Options.Add(json);
         command.Options.Add(socket);
-        command.SetAction(parse => Run(parse.GetValue(json), Console.Out, Console.Error, parse.GetValue(socket)));
+        var (watch, interval, count) = WatchOptions();
+        command.Options.Add(watch);
+        command.Options.Add(interval);
+        command.Options.Add(count);
+        command.SetAction((parse, token) => parse.GetValue(watch)
+            ? Watch(parse.GetValue(socket) ?? DefaultSocket(), new WatchSettings(TimeSpan.FromSeconds(parse.GetValue(interval)), parse.GetValue(count),
+                Plain: Console.IsOutputRedirected, Json: parse.GetValue(json)), Console.Out, Console.Error, TimeProvider.System, token)
+            : Task.FromResult(Run(parse.GetValue(json), Console.Out, Console.Error, parse.GetValue(socket))));
         return command;
     }
 

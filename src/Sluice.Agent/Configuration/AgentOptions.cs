@@ -67,6 +67,9 @@ public sealed class AgentOptions
     [ValidateObjectMembers]
     public ReassemblyOptions Reassembly { get; set; } = new();
 
+    [Required]
+    public InterpretationOptions Interpretation { get; set; } = new();
+
     /// <summary>Ordered filter rules; the first that matches decides. No match keeps the event.</summary>
     [ValidateEnumeratedItems]
     public List<FilterRuleOptions> Filters { get; set; } = new();
@@ -184,6 +187,10 @@ public sealed class MonitorOptions
 
     /// <summary>Check that nobody else changed settings or rules, and reassert them.</summary>
     public bool Watchdog { get; set; } = true;
+
+    /// <summary>With the Collector sink: how often the agent sends a heartbeat (its figures, loss totals and rules in force).</summary>
+    [Range(1000, 3_600_000)]
+    public int HeartbeatIntervalMs { get; set; } = 30_000;
 }
 
 public sealed class ReassemblyOptions
@@ -196,6 +203,20 @@ public sealed class ReassemblyOptions
 
     [Range(65_536, int.MaxValue)]
     public long MaxInFlightBytes { get; set; } = 64L << 20;
+}
+
+/// <summary>What the interpretation adds to each event.</summary>
+public sealed class InterpretationOptions
+{
+    /// <summary>
+    /// Add account names of the ids (uid_name, auid_name, euid_name, gid_name, egid_name, ...) from this host's
+    /// passwd and group files, read directly (no NSS: LDAP or sssd users stay numeric) and cached.
+    /// Off by default: the numbers are what the kernel logged, and names are only right for the host that resolves them.
+    /// </summary>
+    public bool ResolveNames { get; set; }
+
+    /// <summary>Directory holding etc/passwd and etc/group; "/" for this host's.</summary>
+    public string AccountsRoot { get; set; } = "/";
 }
 
 /// <summary>Where events go.</summary>

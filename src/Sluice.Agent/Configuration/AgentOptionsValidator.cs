@@ -33,6 +33,10 @@ public sealed class AgentOptionsCrossValidator : IValidateOptions<AgentOptions>
         {
             errors.Add("Sink:Path is required when Sink:Type is JsonLines");
         }
+        if (o.Interpretation.ResolveNames && !Path.IsPathRooted(o.Interpretation.AccountsRoot))
+        {
+            errors.Add($"Interpretation:AccountsRoot must be an absolute directory, not '{o.Interpretation.AccountsRoot}'");
+        }
         if (!Path.IsPathRooted(o.StateDirectory))
         {
             errors.Add($"StateDirectory must be an absolute path, not '{o.StateDirectory}'");

@@ -86,6 +86,10 @@ public static class AuditEventMapper
         e.ArgvIncomplete = summary.Argv is not null && !summary.ArgvComplete;
         AddAll(e.Paths, summary.Paths);
         AddAll(e.Proctitle, summary.Proctitle);
+        if (summary.Names is AuditEventNames n)
+        {
+            AddNames(e, n);
+        }
         if (summary.SocketAddress is SocketAddressInfo sa)
         {
             var addr = new SocketAddress
@@ -114,6 +118,32 @@ public static class AuditEventMapper
         CompletionReason.Flushed => "flushed",
         _ => reason.ToString(),
     };
+
+    private static void AddNames(Event e, AuditEventNames n)
+    {
+        if (n.Uid is not null) { e.UidName = n.Uid; }
+        if (n.Auid is not null) { e.AuidName = n.Auid; }
+        if (n.Euid is not null) { e.EuidName = n.Euid; }
+        if (n.Suid is not null) { e.SuidName = n.Suid; }
+        if (n.Fsuid is not null) { e.FsuidName = n.Fsuid; }
+        if (n.Gid is not null) { e.GidName = n.Gid; }
+        if (n.Egid is not null) { e.EgidName = n.Egid; }
+        if (n.Sgid is not null) { e.SgidName = n.Sgid; }
+        if (n.Fsgid is not null) { e.FsgidName = n.Fsgid; }
+        if (n.PathOuid is not null && n.PathOgid is not null)
+        {
+            var owners = new PathOwnerNames();
+            foreach (string? owner in n.PathOuid)
+            {
+                owners.OuidNames.Add(owner ?? "");
+            }
+            foreach (string? group in n.PathOgid)
+            {
+                owners.OgidNames.Add(group ?? "");
+            }
+            e.PathOwnerNames = owners;
+        }
+    }
 
     private static ByteString Wrap(byte[]? bytes) =>
         bytes is null || bytes.Length == 0 ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(bytes);

@@ -54,6 +54,7 @@ public static class AgentHost
             q.AddJob<DrainJob>(j => j.WithIdentity(DrainJob.Key).StoreDurably());
             q.AddJob<LossMonitorJob>(j => j.WithIdentity(LossMonitorJob.Key).StoreDurably());
             q.AddJob<WatchdogJob>(j => j.WithIdentity(WatchdogJob.Key).StoreDurably());
+            q.AddJob<HeartbeatJob>(j => j.WithIdentity(HeartbeatJob.Key).StoreDurably());
         });
         services.AddQuartzHostedService(o =>
         {
@@ -66,6 +67,7 @@ public static class AgentHost
             // Spool and shipper start after the agent service and stop before it, so the final
             // drain's events are spooled even if the collector cannot take them now.
             services.AddSingleton(sp => AgentIdentity.ForThisHost(sp.GetRequiredService<AgentOptions>().AgentId));
+            services.AddSingleton(sp => new Pipeline.SerialWatermark(sp.GetRequiredService<AgentOptions>().StateDirectory, sp.GetRequiredService<AgentIdentity>().BootId));
             services.AddSluiceDelivery(configuration);
         }
         services.AddHostedService<StatusServer>();

@@ -6,8 +6,8 @@ using Sluice.Agent.Monitoring;
 
 namespace Sluice.Agent.Hosting;
 
-/// <summary>Schedules the drain, loss monitor and watchdog with the configured intervals once the scheduler runs.</summary>
-internal sealed class JobScheduler(ISchedulerFactory factory, AgentOptions options) : IHostedService
+/// <summary>Schedules the drain, loss monitor, watchdog and (with the Collector sink) heartbeat with the configured intervals once the scheduler runs.</summary>
+internal sealed class JobScheduler(ISchedulerFactory factory, AgentOptions options, Shipping.HeartbeatSender? heartbeats = null) : IHostedService
 {
     public static readonly TimeSpan WatchdogInterval = TimeSpan.FromSeconds(5);
 
@@ -20,14 +20,19 @@ internal sealed class JobScheduler(ISchedulerFactory factory, AgentOptions optio
         {
             await scheduler.ScheduleJob(Every(WatchdogJob.Key, WatchdogInterval), default, cancellationToken);
         }
+        if (heartbeats is not null)
+        {
+            // The first heartbeat at once: the collector learns of the start (and the rules) without waiting an interval.
+            await scheduler.ScheduleJob(Every(HeartbeatJob.Key, TimeSpan.FromMilliseconds(options.Monitor.HeartbeatIntervalMs), TimeSpan.Zero), default, cancellationToken);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private static ITrigger Every(JobKey job, TimeSpan interval) => TriggerBuilder.Create()
+    private static ITrigger Every(JobKey job, TimeSpan interval, TimeSpan? first = null) => TriggerBuilder.Create()
         .ForJob(job)
         .WithIdentity(job.Name + "-trigger", job.Group)
-        .StartAt(DateTimeOffset.UtcNow + interval)
+        .StartAt(DateTimeOffset.UtcNow + (first ?? interval))
         .WithSimpleSchedule(s => s.WithInterval(interval).RepeatForever())
         .Build();
 }

@@ -23,6 +23,16 @@ public sealed partial class KernelOwnership(AgentOptions options, AuditdService 
     /// </summary>
     public void TakeOver(AuditControlClient control)
     {
+        if (ResumeCrashedRun(control) is { } resumed)
+        {
+            State = resumed;
+            Immutable = control.GetStatus().IsImmutable;
+            if (!Immutable)
+            {
+                ApplySettings(control);
+            }
+            return;
+        }
         RecoverStaleState(control);
 
         var status = control.GetStatus();
@@ -102,6 +112,32 @@ public sealed partial class KernelOwnership(AgentOptions options, AuditdService 
     {
         set(value);
         Log.Setting(logger, field, value);
+    }
+
+    /// <summary>
+    /// A state file left by a crashed agent, and no live consumer since: take over where it left
+    /// off instead of restoring first. Restoring would delete the rules and start auditd only to
+    /// stop it again, and events of that interval would never be logged at all, so no serial gap
+    /// could show them. The old snapshot stays the one restored at the end: it holds the host's own
+    /// settings, not the crashed agent's. The kernel's pid may still name the dead agent until
+    /// kauditd's next send fails; the claim then succeeds (<see cref="ReleaseConsumer"/>).
+    /// </summary>
+    private KernelState? ResumeCrashedRun(AuditControlClient control)
+    {
+        var stale = KernelState.Load(options.StateDirectory);
+        if (stale is null || stale.AgentPid == Environment.ProcessId || Directory.Exists($"/proc/{stale.AgentPid}"))
+        {
+            return null;
+        }
+        uint pid = control.GetStatus().Pid;
+        if (pid != 0 && pid != (uint)stale.AgentPid && Directory.Exists($"/proc/{pid}"))
+        {
+            return null; // someone took audit since: restore the host first, then take it from them
+        }
+        Log.ResumingCrashed(logger, stale.AgentPid, stale.CreatedUtc, pid);
+        stale.AgentPid = Environment.ProcessId;
+        stale.Save(options.StateDirectory);
+        return stale;
     }
 
     /// <summary>
@@ -228,6 +264,9 @@ public sealed partial class KernelOwnership(AgentOptions options, AuditdService 
 
         [LoggerMessage(18, LogLevel.Information, "Restore: auditd started again: {Started}")]
         public static partial void AuditdRestarted(ILogger logger, bool started);
+
+        [LoggerMessage(9, LogLevel.Warning, "Found the state file of a run that did not stop cleanly (pid {Pid}, started {Created}) and no live consumer since (kernel pid {KernelPid}): taking over where it left off, its snapshot to be restored at stop")]
+        public static partial void ResumingCrashed(ILogger logger, int pid, DateTimeOffset created, uint kernelPid);
 
         [LoggerMessage(19, LogLevel.Information, "The registered consumer pid {Pid} no longer exists; its registration is stale")]
         public static partial void StaleConsumer(ILogger logger, uint pid);

@@ -104,7 +104,12 @@ public sealed class KernelState
         }
     }
 
-    public static void Delete(string directory) => File.Delete(Path.Combine(directory, FileName));
+    /// <summary>Removes the state file, and the serial watermark with it: audit is given back, so the next start counts no gap from before.</summary>
+    public static void Delete(string directory)
+    {
+        Pipeline.SerialWatermark.Delete(directory);
+        File.Delete(Path.Combine(directory, FileName));
+    }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

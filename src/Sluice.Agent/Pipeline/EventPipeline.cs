@@ -6,6 +6,7 @@ using Sluice.Agent.Events;
 using Sluice.Agent.Filtering;
 using Sluice.Agent.Monitoring;
 using Sluice.Agent.Sinks;
+using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
 
 namespace Sluice.Agent.Pipeline;
@@ -21,20 +22,31 @@ public sealed partial class EventPipeline : IRecordPipeline
     private readonly IEventSink _sink;
     private readonly AgentMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly AccountNameCache? _names;
 
-    public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger)
+    public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger,
+        SerialWatermark? watermark = null)
     {
         _sink = sink;
         _metrics = metrics;
         _logger = logger;
         _filter = new EventFilter(options.Filters, time);
         metrics.FilterCounts = () => _filter.Counts;
+        if (options.Interpretation.ResolveNames)
+        {
+            _names = new AccountNameCache(options.Interpretation.AccountsRoot, time, OnAccountsLoaded);
+        }
         _reassembler = new AuditReassembler(OnEvent, time, new AuditReassemblerOptions
         {
             Timeout = TimeSpan.FromMilliseconds(options.Reassembly.TimeoutMs),
             MaxInFlightEvents = options.Reassembly.MaxInFlightEvents,
             MaxInFlightBytes = options.Reassembly.MaxInFlightBytes,
         });
+        if (watermark?.ReadPrevious() is uint previous)
+        {
+            _reassembler.ResumeAfter(previous);
+            Log.Resumed(logger, previous);
+        }
     }
 
     /// <summary>Builds the pipeline with the sink the configuration names.</summary>
@@ -50,7 +62,8 @@ public sealed partial class EventPipeline : IRecordPipeline
             _ => throw new ConfigurationException($"Sink:Type {options.Sink.Type} is not available in this build"),
         };
         return new EventPipeline(options, sink, services.GetRequiredService<AgentMetrics>(),
-            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<EventPipeline>>());
+            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<EventPipeline>>(),
+            options.Sink.Type == SinkType.Collector ? services.GetService<SerialWatermark>() : null);
     }
 
     public void OnRecord(ushort type, ReadOnlySpan<byte> text) => _reassembler.Add(type, text);
@@ -71,7 +84,7 @@ public sealed partial class EventPipeline : IRecordPipeline
             }
             try
             {
-                _sink.Write(AuditEventMapper.ToProto(ev));
+                _sink.Write(AuditEventMapper.ToProto(ev, AuditEventInterpreter.Interpret(ev, _names)));
                 _metrics.AddWritten();
             }
             catch (IOException e)
@@ -92,6 +105,26 @@ public sealed partial class EventPipeline : IRecordPipeline
         && ev[ev.IndexOf(1005)].Text.IndexOf(s_probe) >= 0;
 
     private static readonly byte[] s_probe = System.Text.Encoding.ASCII.GetBytes($"msg='{Monitoring.LossMonitorJob.SerialProbe}");
+
+    private void OnAccountsLoaded(AccountFileStatus status)
+    {
+        if (status.LastError is not null)
+        {
+            Log.AccountsUnreadable(_logger, status.LastError);
+        }
+        else if (!status.Exists)
+        {
+            Log.AccountsMissing(_logger, status.Path);
+        }
+        else if (status.MalformedLines > 0)
+        {
+            Log.AccountsMalformed(_logger, status.Path, status.MalformedLines, status.FirstMalformedLine, status.Entries);
+        }
+        else
+        {
+            Log.AccountsLoaded(_logger, status.Path, status.Entries);
+        }
+    }
 
     public void Tick()
     {
@@ -120,5 +153,20 @@ public sealed partial class EventPipeline : IRecordPipeline
     {
         [LoggerMessage(90, LogLevel.Error, "Could not write event {Serial} to the sink: {Message}")]
         public static partial void WriteFailed(ILogger logger, uint serial, string message);
+
+        [LoggerMessage(91, LogLevel.Information, "Account names from {Path}: {Entries} ids")]
+        public static partial void AccountsLoaded(ILogger logger, string path, int entries);
+
+        [LoggerMessage(92, LogLevel.Warning, "Account names from {Path}: {Malformed} malformed lines skipped (the first is line {Line}); {Entries} ids")]
+        public static partial void AccountsMalformed(ILogger logger, string path, int malformed, int line, int entries);
+
+        [LoggerMessage(93, LogLevel.Warning, "Cannot read account names, keeping those loaded before: {Error}")]
+        public static partial void AccountsUnreadable(ILogger logger, string error);
+
+        [LoggerMessage(94, LogLevel.Warning, "No account file {Path}: those ids stay numeric")]
+        public static partial void AccountsMissing(ILogger logger, string path);
+
+        [LoggerMessage(95, LogLevel.Warning, "The previous run did not stop cleanly: counting serials after {Serial}, the last it spooled; those not received are reported as serial gaps")]
+        public static partial void Resumed(ILogger logger, uint serial);
     }
 }

@@ -48,7 +48,12 @@ public static class DeliveryServiceCollectionExtensions
             var options = sp.GetRequiredService<IOptions<BatcherOptions>>().Value;
             var spool = sp.GetRequiredService<DiskSpool>();
             CheckFitsSpool(options, spool);
-            return new Batcher(options, sp.GetRequiredService<AgentIdentity>(), batch => spool.Append(batch), sp.GetRequiredService<TimeProvider>());
+            var watermark = sp.GetService<Pipeline.SerialWatermark>();
+            return new Batcher(options, sp.GetRequiredService<AgentIdentity>(), batch =>
+            {
+                spool.Append(batch);
+                watermark?.Record(batch);
+            }, sp.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton(sp => new HeartbeatSender(
             sp.GetRequiredService<AgentIdentity>(),

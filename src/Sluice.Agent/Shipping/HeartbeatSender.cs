@@ -16,6 +16,8 @@ public sealed record HeartbeatValues
     public KernelSettings? Kernel { get; init; }
     public string RulesHash { get; init; } = "";
     public uint RulesCount { get; init; }
+    /// <summary>The rules in force, one per line as <c>auditctl -l</c> prints them (for the collector's baseline check).</summary>
+    public IReadOnlyList<string> Rules { get; init; } = [];
     /// <summary>Loss since agent start.</summary>
     public LossCounters? LossTotals { get; init; }
     public uint SocketBufferBytes { get; init; }
@@ -59,7 +61,7 @@ public sealed class HeartbeatSender
     {
         ArgumentNullException.ThrowIfNull(values);
         var spool = _spool.Counters;
-        return new AgentHeartbeat
+        var heartbeat = new AgentHeartbeat
         {
             AgentId = _identity.AgentId,
             Hostname = _identity.Hostname,
@@ -77,6 +79,8 @@ public sealed class HeartbeatSender
             SocketBufferBytes = values.SocketBufferBytes,
             DrainIntervalMs = values.DrainIntervalMs,
         };
+        heartbeat.Rules.AddRange(values.Rules);
+        return heartbeat;
     }
 
     /// <summary>Sends one heartbeat. Returns the server's reply, or null when it failed (logged and counted).</summary>

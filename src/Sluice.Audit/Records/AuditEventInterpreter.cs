@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using Sluice.Audit.Accounts;
 using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Records;
@@ -7,21 +8,34 @@ namespace Sluice.Audit.Records;
 /// <remarks>
 /// The SYSCALL record's fields win; other records (user-space messages, CONFIG_CHANGE) fill in
 /// what is still unset. The records themselves are untouched.
+/// Account names are optional: without an <see cref="AccountNameCache"/> nothing about them is read or
+/// allocated. With one, the extra ids (suid, fsuid, sgid, fsgid, and each PATH's ouid and ogid) are read in
+/// the same pass, and the names are the cache's strings.
 /// </remarks>
 public static class AuditEventInterpreter
 {
-    /// <summary>Interprets <paramref name="ev"/>.</summary>
-    public static AuditEventSummary Interpret(AuditEvent ev)
+    /// <summary>Interprets <paramref name="ev"/>; with <paramref name="names"/>, also names its uids and gids (<see cref="AuditEventSummary.Names"/>).</summary>
+    public static AuditEventSummary Interpret(AuditEvent ev, AccountNameCache? names = null)
     {
         var summary = new AuditEventSummary();
         ExecveBuilder execve = default;
+        Naming naming = default;
+        if (names is not null)
+        {
+            naming.On = true;
+            naming.Lookup = names.Current();
+            for (int i = ev.IndexOf(AuditRecordType.Path); i >= 0; i = ev.IndexOf(AuditRecordType.Path, i + 1))
+            {
+                naming.PathCount++;
+            }
+        }
         for (int i = 0; i < ev.Count; i++)
         {
             AuditRecord record = ev[i];
             switch (record.Type)
             {
                 case AuditRecordType.Syscall:
-                    ReadProcessFields(record, summary, fromSyscall: true);
+                    ReadProcessFields(record, summary, fromSyscall: true, ref naming);
                     break;
                 case AuditRecordType.Execve:
                     execve.Read(record, summary);
@@ -30,7 +44,7 @@ public static class AuditEventInterpreter
                     ReadCwd(record, summary);
                     break;
                 case AuditRecordType.Path:
-                    ReadPath(record, summary);
+                    ReadPath(record, summary, ref naming);
                     break;
                 case AuditRecordType.Proctitle:
                     ReadProctitle(record, summary);
@@ -42,7 +56,7 @@ public static class AuditEventInterpreter
                     // BPRM_FCAPS, CAPSET, MMAP: capability and mmap details, nothing for the summary
                     break;
                 default:
-                    ReadProcessFields(record, summary, fromSyscall: false);
+                    ReadProcessFields(record, summary, fromSyscall: false, ref naming);
                     break;
             }
         }
@@ -61,11 +75,105 @@ public static class AuditEventInterpreter
         {
             summary.ExitName = ErrnoTable.Name((int)-exit);
         }
+        if (naming.On)
+        {
+            NameIds(summary, ref naming);
+        }
         return summary;
     }
 
+    /// <summary>Name resolution state of one interpretation: the tables, and the ids the summary has no field for.</summary>
+    private struct Naming
+    {
+        public bool On;
+        public AccountNameLookup Lookup;
+        public uint? Suid;
+        public uint? Fsuid;
+        public uint? Sgid;
+        public uint? Fsgid;
+        public int PathCount;
+        // an event's ids are mostly the same few (uid = euid = suid = fsuid): the last answer is kept
+        private uint _lastUid;
+        private string? _lastUser;
+        private uint _lastGid;
+        private string? _lastGroup;
+
+        // 4294967295 is (uid_t)-1: "unset" for auid, "no id" for the others; it never has a name
+        public string? User(uint? id)
+        {
+            if (id is not uint v || v == uint.MaxValue)
+            {
+                return null;
+            }
+            if (_lastUser is null || v != _lastUid)
+            {
+                _lastUid = v;
+                _lastUser = Lookup.User(v);
+            }
+            return _lastUser;
+        }
+
+        public string? Group(uint? id)
+        {
+            if (id is not uint v || v == uint.MaxValue)
+            {
+                return null;
+            }
+            if (_lastGroup is null || v != _lastGid)
+            {
+                _lastGid = v;
+                _lastGroup = Lookup.Group(v);
+            }
+            return _lastGroup;
+        }
+    }
+
+    private static void NameIds(AuditEventSummary s, ref Naming naming)
+    {
+        string? uid = naming.User(s.Uid), auid = naming.User(s.Auid), euid = naming.User(s.Euid);
+        string? suid = naming.User(naming.Suid), fsuid = naming.User(naming.Fsuid);
+        string? gid = naming.Group(s.Gid), egid = naming.Group(s.Egid), sgid = naming.Group(naming.Sgid), fsgid = naming.Group(naming.Fsgid);
+        if (s.Names is null && (uid ?? auid ?? euid ?? suid ?? fsuid ?? gid ?? egid ?? sgid ?? fsgid) is null)
+        {
+            return;
+        }
+        AuditEventNames n = s.Names ??= new AuditEventNames();
+        n.Uid = uid;
+        n.Auid = auid;
+        n.Euid = euid;
+        n.Suid = suid;
+        n.Fsuid = fsuid;
+        n.Gid = gid;
+        n.Egid = egid;
+        n.Sgid = sgid;
+        n.Fsgid = fsgid;
+    }
+
+    // The number after the first `key` (" ouid=") in text, which then starts after it.
+    private static uint? IdAfter(ref ReadOnlySpan<byte> text, ReadOnlySpan<byte> key)
+    {
+        int at = text.IndexOf(key);
+        if (at < 0)
+        {
+            return null;
+        }
+        text = text[(at + key.Length)..];
+        int end = text.IndexOf((byte)' ');
+        ReadOnlySpan<byte> digits = end < 0 ? text : text[..end];
+        return AuditValues.TryParseUInt32(digits, out uint id) ? id : null;
+    }
+
+    // suid, fsuid, sgid, fsgid: only the SYSCALL record has them, and only names need them
+    private static void ReadExtraId(ReadOnlySpan<byte> v, ref uint? id)
+    {
+        if (AuditValues.TryParseUInt32(v, out uint x))
+        {
+            id = x;
+        }
+    }
+
     // SYSCALL fields, and the same names in other records (user-space messages carry pid/uid/auid/ses, and exe/res in msg='...')
-    private static void ReadProcessFields(AuditRecord record, AuditEventSummary s, bool fromSyscall)
+    private static void ReadProcessFields(AuditRecord record, AuditEventSummary s, bool fromSyscall, ref Naming naming)
     {
         AuditRecordReader r = record.Fields();
         while (r.Read())
@@ -97,6 +205,18 @@ public static class AuditEventInterpreter
                     else if (k.SequenceEqual("comm"u8)) { if (fromSyscall || s.Comm is null) { s.Comm = AuditValues.DecodeString(v, r.ValueKind); } }
                     else if (k.SequenceEqual("arch"u8) && fromSyscall) { ok = AuditValues.TryParseHexUInt32(v, out uint a); s.Arch = ok ? a : null; }
                     else if (k.SequenceEqual("exit"u8) && fromSyscall) { ok = AuditValues.TryParseInt64(v, out long e); s.Exit = ok ? e : null; }
+                    else if (naming.On && fromSyscall)
+                    {
+                        if (k.SequenceEqual("suid"u8)) { ReadExtraId(v, ref naming.Suid); }
+                        else if (k.SequenceEqual("sgid"u8)) { ReadExtraId(v, ref naming.Sgid); }
+                    }
+                    break;
+                case 5:
+                    if (naming.On && fromSyscall)
+                    {
+                        if (k.SequenceEqual("fsuid"u8)) { ReadExtraId(v, ref naming.Fsuid); }
+                        else if (k.SequenceEqual("fsgid"u8)) { ReadExtraId(v, ref naming.Fsgid); }
+                    }
                     break;
                 case 7:
                     if (fromSyscall)
@@ -150,7 +270,7 @@ public static class AuditEventInterpreter
         }
     }
 
-    private static void ReadPath(AuditRecord record, AuditEventSummary s)
+    private static void ReadPath(AuditRecord record, AuditEventSummary s, ref Naming naming)
     {
         AuditRecordReader r = record.Fields();
         s.Paths ??= [];
@@ -166,6 +286,29 @@ public static class AuditEventInterpreter
                 s.FieldErrors++;
             }
         }
+        if (naming.On)
+        {
+            NamePathOwner(r.Remaining, s, ref naming);
+        }
+    }
+
+    // The PATH record's inode owner, in the fields after its name: inode=.. dev=.. mode=.. ouid=0 ogid=0 rdev=..
+    private static void NamePathOwner(ReadOnlySpan<byte> fields, AuditEventSummary s, ref Naming naming)
+    {
+        // Found by searching rather than field by field (a third of the cost). After the name, " ouid=" can only
+        // start that field: the other fields are numbers and words.
+        uint? ouid = IdAfter(ref fields, " ouid="u8);
+        uint? ogid = IdAfter(ref fields, " ogid="u8);
+        string? owner = naming.User(ouid), group = naming.Group(ogid);
+        int index = s.Paths!.Count - 1;
+        if ((owner is null && group is null) || index >= naming.PathCount)
+        {
+            return;
+        }
+        AuditEventNames n = s.Names ??= new AuditEventNames();
+        // the first PATH with a name sizes the arrays for all the event's PATH records
+        (n.PathOuid ??= new string?[naming.PathCount])[index] = owner;
+        (n.PathOgid ??= new string?[naming.PathCount])[index] = group;
     }
 
     private static void ReadProctitle(AuditRecord record, AuditEventSummary s)

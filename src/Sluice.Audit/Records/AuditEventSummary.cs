@@ -44,6 +44,8 @@ public sealed class AuditEventSummary
     /// <summary>PROCTITLE decoded into its NUL-separated parts (the kernel keeps at most 128 bytes).</summary>
     public List<byte[]>? Proctitle { get; set; }
     public SocketAddressInfo? SocketAddress { get; set; }
+    /// <summary>Names of the ids, when the interpretation resolved them and found any; null otherwise.</summary>
+    public AuditEventNames? Names { get; set; }
     /// <summary>Fields that could not be read (a record with an unterminated quote, a number that is not one).</summary>
     public int FieldErrors { get; set; }
 }

@@ -186,6 +186,19 @@ public sealed class AuditReassembler
         return n;
     }
 
+    /// <summary>
+    /// Counts serials from <paramref name="serial"/> on, as if it had been the last one received: a
+    /// restart after a crash resumes where the previous run stopped, so the serials nobody received
+    /// in between are counted as gaps. Call before the first record.
+    /// </summary>
+    public void ResumeAfter(uint serial)
+    {
+        lock (_trackers)
+        {
+            _trackers[0].ResumeAfter(serial);
+        }
+    }
+
     /// <summary>Completes every event in flight, oldest first (end of input, shutdown).</summary>
     public int Flush()
     {

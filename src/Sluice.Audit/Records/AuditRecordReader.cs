@@ -76,6 +76,9 @@ public ref struct AuditRecordReader
     /// <summary>True for the fields inside a user-space record's <c>msg='...'</c>.</summary>
     public bool InMessage { get; private set; }
 
+    /// <summary>The text not read yet: after the current field's value (and any field peeked at).</summary>
+    internal readonly ReadOnlySpan<byte> Remaining => _position < _text.Length ? _text[_position..] : default;
+
     /// <summary>Set when <see cref="Read"/> returned false because the text is malformed.</summary>
     public AuditParseError Error { get; private set; }
 

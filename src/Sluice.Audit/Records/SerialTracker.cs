@@ -85,6 +85,9 @@ internal sealed class SerialTracker
         }
     }
 
+    /// <summary>Starts tracking as if <paramref name="serial"/> was the highest seen so far.</summary>
+    public void ResumeAfter(uint serial) => Restart(serial);
+
     private void Restart(uint serial)
     {
         _started = true;

@@ -1,30 +1,31 @@
+using Sluice.Audit.Accounts;
+
 namespace Sluice.Audit.Rules;
 
 /// <summary>
 /// User and group names to ids from /etc/passwd and /etc/group, as auditctl resolves
 /// <c>-F uid=root</c> when it compiles a rule (names are not kept in the kernel rule).
 /// </summary>
+/// <remarks>The files are read with <see cref="AccountFile"/>, the parser the interpretation's id → name cache uses.</remarks>
 public static class AccountNames
 {
     /// <summary>The uid of <paramref name="name"/> in /etc/passwd, or null.</summary>
-    public static uint? UserId(string name) => Lookup("/etc/passwd", name);
+    public static uint? UserId(string name) => Lookup(AccountFile.PathOf("/", AccountKind.User), AccountKind.User, name);
 
     /// <summary>The gid of <paramref name="name"/> in /etc/group, or null.</summary>
-    public static uint? GroupId(string name) => Lookup("/etc/group", name);
+    public static uint? GroupId(string name) => Lookup(AccountFile.PathOf("/", AccountKind.Group), AccountKind.Group, name);
 
-    internal static uint? Lookup(string file, string name)
+    internal static uint? Lookup(string file, AccountKind kind, string name)
     {
         if (!File.Exists(file))
         {
             return null;
         }
-        foreach (var line in File.ReadLines(file))
+        foreach (AccountEntry entry in AccountFile.Parse(File.ReadAllBytes(file), kind, out _, out _))
         {
-            // name:password:id:...
-            var parts = line.Split(':');
-            if (parts.Length > 2 && parts[0] == name && uint.TryParse(parts[2], out uint id))
+            if (entry.Name == name)
             {
-                return id;
+                return entry.Id;
             }
         }
         return null;

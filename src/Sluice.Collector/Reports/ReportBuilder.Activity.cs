@@ -46,37 +46,75 @@ public sealed partial class ReportBuilder
 
     private static string Result(bool? success) => success switch { true => "success", false => "failed", null => "unknown" };
 
+    /// <summary>
+    /// One pass over the privileged executions, grouped in SQL by host, login user, uid, exe and
+    /// argv; the per-user totals and the largest groups are taken from that stream.
+    /// </summary>
     private async Task<PrivilegedSection> PrivilegedAsync(Query q, CancellationToken ct)
     {
-        List<PrivilegedByUser> byUser;
+        var byUser = new Dictionary<(long Agent, long? Auid), long>();
+        var top = new List<PrivilegedCommand>();
+        long groups = 0;
+        int max = q.Request.MaxRows;
         await using (var c = q.Command(""))
         {
             c.CommandText = $"""
-                SELECT agent, auid, COUNT(*) FROM events
+                SELECT agent, auid, uid, exe, argv, COUNT(*), MIN(time_ms), MAX(time_ms) FROM events
                 WHERE time_ms >= @from AND time_ms < @to AND {PrivilegedWhere(c)}{q.AgentFilter()}
-                GROUP BY agent, auid
+                GROUP BY agent, auid, uid, exe, argv
                 """;
             Bind(c, q);
-            var rows = await ReportSql.ReadAsync(c, r => (Agent: ReportSql.Long(r, 0), Auid: ReportSql.NullableLong(r, 1), N: ReportSql.Long(r, 2)), ct);
-            byUser = [.. rows.Where(x => q.Agents.ContainsKey(x.Agent))
-                .Select(x => new PrivilegedByUser(Id(q, x.Agent), Host(q, x.Agent), ReportTime.User(x.Auid), x.N, IsElevated(x.Auid) ? x.N : 0))
-                .OrderBy(x => x.AgentId, StringComparer.Ordinal).ThenBy(x => x.LoginUser, StringComparer.Ordinal)];
+            await using var r = await c.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                long agent = ReportSql.Long(r, 0);
+                if (q.Agent(agent) is not { } a)
+                {
+                    continue;
+                }
+                long? auid = ReportSql.NullableLong(r, 1);
+                long n = ReportSql.Long(r, 5);
+                byUser[(agent, auid)] = byUser.GetValueOrDefault((agent, auid)) + n;
+                groups++;
+                var row = new PrivilegedCommand(a.AgentId, a.Hostname, ReportTime.User(auid), ReportTime.User(ReportSql.NullableLong(r, 2)),
+                    ReportSql.Text(r, 3), ReportSql.Text(r, 4), n, ReportSql.Long(r, 6), ReportSql.Long(r, 7));
+                // Keep the largest groups: by count, then earliest, then by text, ordinally (the same from every store).
+                int at = top.BinarySearch(row, LargestFirst);
+                at = at < 0 ? ~at : at;
+                if (at < max)
+                {
+                    top.Insert(at, row);
+                    if (top.Count > max)
+                    {
+                        top.RemoveAt(max);
+                    }
+                }
+            }
         }
-
-        var (commands, omitted) = await TopGroupsAsync(q, "auid, uid, exe, argv", c => PrivilegedWhere(c),
-            r => new PrivilegedCommand(Id(q, ReportSql.Long(r, 0)), Host(q, ReportSql.Long(r, 0)), ReportTime.User(ReportSql.NullableLong(r, 1)),
-                ReportTime.User(ReportSql.NullableLong(r, 2)), ReportSql.Text(r, 3), ReportSql.Text(r, 4), ReportSql.Long(r, 5), ReportSql.Long(r, 6), ReportSql.Long(r, 7)),
-            ct);
+        var users = byUser.Select(kv => new PrivilegedByUser(Id(q, kv.Key.Agent), Host(q, kv.Key.Agent), ReportTime.User(kv.Key.Auid), kv.Value, IsElevated(kv.Key.Auid) ? kv.Value : 0))
+            .OrderBy(x => x.AgentId, StringComparer.Ordinal).ThenBy(x => x.LoginUser, StringComparer.Ordinal).ToList();
         return new PrivilegedSection
         {
-            Total = byUser.Sum(x => x.Commands),
-            Elevated = byUser.Sum(x => x.Elevated),
-            ByUser = byUser,
-            Commands = [.. commands.OrderBy(x => x.AgentId, StringComparer.Ordinal).ThenBy(x => x.LoginUser, StringComparer.Ordinal)
+            Total = users.Sum(x => x.Commands),
+            Elevated = users.Sum(x => x.Elevated),
+            ByUser = users,
+            Commands = [.. top.OrderBy(x => x.AgentId, StringComparer.Ordinal).ThenBy(x => x.LoginUser, StringComparer.Ordinal)
                 .ThenBy(x => x.FirstUnixMs).ThenBy(x => x.Exe, StringComparer.Ordinal).ThenBy(x => x.Argv, StringComparer.Ordinal).ThenBy(x => x.Uid, StringComparer.Ordinal)],
-            CommandsOmitted = omitted,
+            CommandsOmitted = groups - top.Count,
         };
     }
+
+    private static readonly Comparer<PrivilegedCommand> LargestFirst = Comparer<PrivilegedCommand>.Create((x, y) =>
+    {
+        int c = y.Count.CompareTo(x.Count);
+        if (c == 0) c = x.FirstUnixMs.CompareTo(y.FirstUnixMs);
+        if (c == 0) c = string.CompareOrdinal(x.AgentId, y.AgentId);
+        if (c == 0) c = string.CompareOrdinal(x.LoginUser, y.LoginUser);
+        if (c == 0) c = string.CompareOrdinal(x.Uid, y.Uid);
+        if (c == 0) c = string.CompareOrdinal(x.Exe, y.Exe);
+        if (c == 0) c = string.CompareOrdinal(x.Argv, y.Argv);
+        return c;
+    });
 
     /// <summary>Successful program executions with effective uid 0.</summary>
     private static string PrivilegedWhere(DbCommand c)
@@ -117,17 +155,13 @@ public sealed partial class ReportBuilder
         {
             c.CommandText = $"SELECT COUNT(*) FROM ({Sql(c)}) g";
             Bind(c, q);
-            long groups = ReportSql.Long(await ReadOneAsync(c, ct), 0);
+            long groups = await ScalarAsync(c, ct);
             return (rows, groups - rows.Count);
         }
     }
 
-    private static async Task<DbDataReader> ReadOneAsync(DbCommand c, CancellationToken ct)
-    {
-        var r = await c.ExecuteReaderAsync(ct);
-        await r.ReadAsync(ct);
-        return r;
-    }
+    private static async Task<long> ScalarAsync(DbCommand c, CancellationToken ct) =>
+        Convert.ToInt64(await c.ExecuteScalarAsync(ct) ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
 
     private static void Bind(DbCommand c, Query q)
     {
@@ -250,8 +284,7 @@ public sealed partial class ReportBuilder
         long total;
         await using (var c = q.Command($"SELECT COUNT(*) FROM events WHERE time_ms >= @from AND time_ms < @to AND exit IN (-13, -1){q.AgentFilter()}"))
         {
-            await using var r = await ReadOneAsync(c, ct);
-            total = ReportSql.Long(r, 0);
+            total = await ScalarAsync(c, ct);
         }
         var (rows, omitted) = await TopGroupsAsync(q, "auid, uid, exit, paths, exe", _ => "exit IN (-13, -1)",
             r => new AccessFailure(Id(q, ReportSql.Long(r, 0)), Host(q, ReportSql.Long(r, 0)), ReportTime.User(ReportSql.NullableLong(r, 1)),

@@ -13,20 +13,23 @@ public sealed partial class ReportBuilder
             counts[(agent, host, category)] = counts.GetValueOrDefault((agent, host, category)) + n;
         }
 
+        // A rule or setting changed through netlink is logged in the sender's system call: with syscall
+        // auditing on, the event's main record is its SYSCALL (sendto) and CONFIG_CHANGE rides along.
+        const string configInSyscall = "(syscall IN ('sendto', 'sendmsg') AND record_types LIKE '%,CONFIG_CHANGE,%')";
         string Category(DbCommand c) =>
-            $"CASE WHEN first_type {ReportSql.In(c, "ct", ConfigTypes)} THEN 'audit-config' " +
+            $"CASE WHEN first_type {ReportSql.In(c, "ct", ConfigTypes)} OR {configInSyscall} THEN 'audit-config' " +
             $"WHEN first_type {ReportSql.In(c, "mt", ModuleTypes)} OR syscall {ReportSql.In(c, "ms", ModuleSyscalls)} THEN 'kernel-module' " +
             "ELSE 'time' END";
         string Where(DbCommand c) =>
             $"(first_type {ReportSql.In(c, "wct", ConfigTypes)} OR first_type {ReportSql.In(c, "wtt", TimeTypes)} OR first_type {ReportSql.In(c, "wmt", ModuleTypes)} " +
-            $"OR syscall {ReportSql.In(c, "wts", TimeSyscalls)} OR syscall {ReportSql.In(c, "wms", ModuleSyscalls)})";
+            $"OR syscall {ReportSql.In(c, "wts", TimeSyscalls)} OR syscall {ReportSql.In(c, "wms", ModuleSyscalls)} OR {configInSyscall})";
 
         await using (var c = q.Command(""))
         {
             c.CommandText = $"""
                 SELECT agent, {Category(c)} AS category, COUNT(*) FROM events
                 WHERE time_ms >= @from AND time_ms < @to AND {Where(c)}{q.AgentFilter()}
-                GROUP BY agent, {Category(c)}
+                GROUP BY agent, category
                 """;
             Bind(c, q);
             foreach (var (agent, category, n) in await ReportSql.ReadAsync(c, r => (ReportSql.Long(r, 0), r.GetString(1), ReportSql.Long(r, 2)), ct))
@@ -37,7 +40,7 @@ public sealed partial class ReportBuilder
         await using (var c = q.Command(""))
         {
             c.CommandText = $"""
-                SELECT time_ms, agent, {Category(c)}, first_type, syscall, success, auid, exe, COALESCE(key, argv, comm) FROM events
+                SELECT time_ms, agent, {Category(c)}, first_type, syscall, success, auid, exe, COALESCE(key, argv, comm), record_types FROM events
                 WHERE time_ms >= @from AND time_ms < @to AND {Where(c)}{q.AgentFilter()}
                 ORDER BY time_ms, batch_id, ordinal LIMIT {q.Request.MaxRows + 1}
                 """;
@@ -45,7 +48,9 @@ public sealed partial class ReportBuilder
             changes.AddRange(await ReportSql.ReadAsync(c, r =>
             {
                 long agent = ReportSql.Long(r, 1);
-                string type = r.IsDBNull(4) ? r.GetString(3) : r.GetString(4);
+                string type = r.IsDBNull(4) ? r.GetString(3)
+                    : r.GetString(9).Contains(",CONFIG_CHANGE,", StringComparison.Ordinal) ? $"CONFIG_CHANGE ({r.GetString(4)})"
+                    : r.GetString(4);
                 return new AuditChange(ReportSql.Long(r, 0), Id(q, agent), Host(q, agent), r.GetString(2), type, Result(ReportSql.NullableBool(r, 5)),
                     ReportTime.User(ReportSql.NullableLong(r, 6)), ReportSql.Text(r, 7), ReportSql.Text(r, 8));
             }, ct));

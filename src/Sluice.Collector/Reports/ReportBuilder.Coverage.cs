@@ -177,25 +177,55 @@ public sealed partial class ReportBuilder
             .OrderBy(l => l.StartUnixMs).ThenBy(l => l.EndUnixMs).ThenBy(l => l.Loss.Total).ToList());
     }
 
+    private static string RulesReports(Query q, string agentFilter) => $"""
+        SELECT agent, time_ms AS t, rules_hash FROM heartbeats
+        WHERE time_ms >= @from AND time_ms < @to AND rules_hash <> ''{agentFilter}
+        UNION ALL
+        SELECT agent, interval_end_ms AS t, rules_hash FROM batches
+        WHERE interval_start_ms >= @from AND interval_start_ms < @to AND rules_hash <> ''{agentFilter}
+        """;
+
     /// <summary>The first rules hash each agent reported in the range, then each change (heartbeats and batches, by time).</summary>
+    /// <remarks>
+    /// Hashes change rarely: first each hash's first and last report per agent (a small GROUP BY).
+    /// When an agent's hashes follow one another without overlapping, those are its changes. Only an
+    /// agent that went back to an earlier hash needs the report-by-report walk.
+    /// </remarks>
     private static async Task<Dictionary<long, List<RulesChange>>> RulesChangesAsync(Query q, CancellationToken ct)
     {
+        List<(long Agent, string Hash, long First, long Last)> spans;
+        await using (var c = q.Command($"SELECT agent, rules_hash, MIN(t), MAX(t) FROM ({RulesReports(q, q.AgentFilter())}) x GROUP BY agent, rules_hash"))
+        {
+            spans = await ReportSql.ReadAsync(c, r => (ReportSql.Long(r, 0), r.GetString(1), ReportSql.Long(r, 2), ReportSql.Long(r, 3)), ct);
+        }
+        var result = new Dictionary<long, List<RulesChange>>();
+        foreach (var g in spans.GroupBy(x => x.Agent))
+        {
+            var ordered = g.OrderBy(x => x.First).ThenBy(x => x.Hash, StringComparer.Ordinal).ToList();
+            bool simple = true;
+            for (int i = 1; i < ordered.Count; i++)
+            {
+                simple &= ordered[i].First > ordered[i - 1].Last;
+            }
+            result[g.Key] = simple
+                ? [.. ordered.Select(x => new RulesChange(x.First, x.Hash))]
+                : await RulesWalkAsync(q, g.Key, ct);
+        }
+        return result;
+    }
+
+    private static async Task<List<RulesChange>> RulesWalkAsync(Query q, long agent, CancellationToken ct)
+    {
         await using var c = q.Command($"""
-            SELECT agent, t, rules_hash FROM (
-                SELECT agent, t, rules_hash, LAG(rules_hash) OVER (PARTITION BY agent ORDER BY t, rules_hash{q.Collation}) AS prev
-                FROM (
-                    SELECT agent, time_ms AS t, rules_hash FROM heartbeats
-                    WHERE time_ms >= @from AND time_ms < @to AND rules_hash <> ''{q.AgentFilter()}
-                    UNION ALL
-                    SELECT agent, interval_end_ms AS t, rules_hash FROM batches
-                    WHERE interval_start_ms >= @from AND interval_start_ms < @to AND rules_hash <> ''{q.AgentFilter()}
-                ) x
+            SELECT t, rules_hash FROM (
+                SELECT t, rules_hash, LAG(rules_hash) OVER (ORDER BY t, rules_hash{q.Collation}) AS prev
+                FROM ({RulesReports(q, " AND agent = @walk_agent")}) x
             ) y
             WHERE prev IS NULL OR prev <> rules_hash
             """);
-        var rows = await ReportSql.ReadAsync(c, r => (Agent: ReportSql.Long(r, 0), Change: new RulesChange(ReportSql.Long(r, 1), r.GetString(2))), ct);
-        return rows.GroupBy(x => x.Agent).ToDictionary(g => g.Key, g => g.Select(x => x.Change)
-            .OrderBy(x => x.AtUnixMs).ThenBy(x => x.RulesHash, StringComparer.Ordinal).ToList());
+        ReportSql.Add(c, "walk_agent", agent);
+        var rows = await ReportSql.ReadAsync(c, r => new RulesChange(ReportSql.Long(r, 0), r.GetString(1)), ct);
+        return [.. rows.OrderBy(x => x.AtUnixMs).ThenBy(x => x.RulesHash, StringComparer.Ordinal)];
     }
 
     private static async Task<Dictionary<long, long>> CountPerAgentAsync(Query q, string sql, CancellationToken ct)

@@ -40,6 +40,7 @@ public sealed record ComplianceReport
     /// <summary>The --agent filter, or null for every agent.</summary>
     public string? Agent { get; init; }
     public long MaxSilenceMs { get; init; }
+    public IReadOnlyList<ControlRef> CoverageControls => ReportControls.Coverage;
     public IReadOnlyList<HostCoverage> Coverage { get; init; } = [];
     public PrivilegedSection Privileged { get; init; } = new();
     public IdentitySection Identity { get; init; } = new();

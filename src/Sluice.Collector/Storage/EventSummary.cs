@@ -139,6 +139,11 @@ internal readonly record struct EventSummary(
         {
             return null;
         }
+        if (parts.Count == 1)
+        {
+            // Most often a single proctitle: cached like key, exe and comm.
+            return SearchText(parts[0]) ?? "";
+        }
         var sb = new StringBuilder();
         foreach (var p in parts)
         {

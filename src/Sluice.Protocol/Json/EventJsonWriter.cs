@@ -18,6 +18,9 @@ namespace Sluice.Protocol.Json;
 /// <c>auid</c>, <c>comm</c>, <c>exe</c>, <c>key</c>, <c>cwd</c>, <c>argv</c>, <c>paths</c>, <c>proctitle</c>,
 /// and more (<c>time_unix_ms</c>, <c>first_type</c>, <c>arch</c>, <c>exit_name</c>, <c>euid</c>, <c>gid</c>,
 /// <c>egid</c>, <c>ses</c>, <c>tty</c>, <c>argc</c>, <c>argv_incomplete</c>, <c>sockaddr</c>, <c>completion</c>).
+/// When the event's ids were named: <c>uid_name</c>, <c>auid_name</c>, <c>euid_name</c>, <c>suid_name</c>,
+/// <c>fsuid_name</c>, <c>gid_name</c>, <c>egid_name</c>, <c>sgid_name</c>, <c>fsgid_name</c>, and
+/// <c>path_ouid_names</c> / <c>path_ogid_names</c> (lists parallel to <c>paths</c>, null where unknown).
 /// Byte fields (raw text, argv, paths, ...) are written with <see cref="ByteStringJson"/>: valid UTF-8 as is,
 /// every other byte as <c>\udc80</c>..<c>\udcff</c>.
 /// </remarks>
@@ -105,10 +108,19 @@ public static class EventJsonWriter
         WriteNumber(writer, "pid"u8, e.HasPid, e.Pid);
         WriteNumber(writer, "ppid"u8, e.HasPpid, e.Ppid);
         WriteNumber(writer, "uid"u8, e.HasUid, e.Uid);
+        WriteName(writer, "uid_name"u8, e.HasUidName, e.UidName);
         WriteNumber(writer, "auid"u8, e.HasAuid, e.Auid);
+        WriteName(writer, "auid_name"u8, e.HasAuidName, e.AuidName);
         WriteNumber(writer, "euid"u8, e.HasEuid, e.Euid);
+        WriteName(writer, "euid_name"u8, e.HasEuidName, e.EuidName);
+        WriteName(writer, "suid_name"u8, e.HasSuidName, e.SuidName);
+        WriteName(writer, "fsuid_name"u8, e.HasFsuidName, e.FsuidName);
         WriteNumber(writer, "gid"u8, e.HasGid, e.Gid);
+        WriteName(writer, "gid_name"u8, e.HasGidName, e.GidName);
         WriteNumber(writer, "egid"u8, e.HasEgid, e.Egid);
+        WriteName(writer, "egid_name"u8, e.HasEgidName, e.EgidName);
+        WriteName(writer, "sgid_name"u8, e.HasSgidName, e.SgidName);
+        WriteName(writer, "fsgid_name"u8, e.HasFsgidName, e.FsgidName);
         WriteNumber(writer, "ses"u8, e.HasSes, e.Ses);
         if (e.Tty.Length > 0)
         {
@@ -128,6 +140,11 @@ public static class EventJsonWriter
             writer.WriteBoolean("argv_incomplete"u8, true);
         }
         WriteList(writer, "paths"u8, e.Paths);
+        if (e.PathOwnerNames is PathOwnerNames owners)
+        {
+            WriteNames(writer, "path_ouid_names"u8, owners.OuidNames);
+            WriteNames(writer, "path_ogid_names"u8, owners.OgidNames);
+        }
         WriteList(writer, "proctitle"u8, e.Proctitle);
         if (e.Sockaddr is SocketAddress sa)
         {
@@ -161,6 +178,36 @@ public static class EventJsonWriter
         {
             writer.WriteNumber(name, value);
         }
+    }
+
+    private static void WriteName(Utf8JsonWriter writer, ReadOnlySpan<byte> name, bool has, string value)
+    {
+        if (has)
+        {
+            writer.WriteString(name, value);
+        }
+    }
+
+    // parallel to "paths": null where the id has no name ("" in the protocol)
+    private static void WriteNames(Utf8JsonWriter writer, ReadOnlySpan<byte> name, Google.Protobuf.Collections.RepeatedField<string> values)
+    {
+        if (values.Count == 0)
+        {
+            return;
+        }
+        writer.WriteStartArray(name);
+        foreach (string v in values)
+        {
+            if (v.Length == 0)
+            {
+                writer.WriteNullValue();
+            }
+            else
+            {
+                writer.WriteStringValue(v);
+            }
+        }
+        writer.WriteEndArray();
     }
 
     private static void WriteBytesIfAny(Utf8JsonWriter writer, ReadOnlySpan<byte> name, ByteString value)

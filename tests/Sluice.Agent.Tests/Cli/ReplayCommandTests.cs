@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using Sluice.Agent.Cli;
+using Sluice.Audit.Accounts;
 using Sluice.Protocol.Json;
 
 namespace Sluice.Agent.Tests.Cli;
@@ -16,11 +17,13 @@ public sealed class ReplayCommandTests : IDisposable
 
     private static (int Status, List<JsonElement> Events, string Stderr) Replay(params string[] paths) => Replay(false, paths);
 
-    private static (int Status, List<JsonElement> Events, string Stderr) Replay(bool strict, params string[] paths)
+    private static (int Status, List<JsonElement> Events, string Stderr) Replay(bool strict, params string[] paths) => Replay(strict, null, paths);
+
+    private static (int Status, List<JsonElement> Events, string Stderr) Replay(bool strict, AccountNameCache? names, params string[] paths)
     {
         using var stdout = new MemoryStream();
         var stderr = new StringWriter();
-        int status = ReplayCommand.Run(paths, stdout, stderr, strict);
+        int status = ReplayCommand.Run(paths, stdout, stderr, strict, names);
         var events = new List<JsonElement>();
         foreach (string line in Encoding.UTF8.GetString(stdout.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -218,5 +221,101 @@ public sealed class ReplayCommandTests : IDisposable
         Assert.Equal(0, code);
         Assert.Contains("surrogateescape", stdout);
         Assert.Contains("\\udc80", stdout);
+    }
+
+    private static readonly string[] NameKeys =
+        ["uid_name", "auid_name", "euid_name", "suid_name", "fsuid_name", "gid_name", "egid_name", "sgid_name", "fsgid_name", "path_ouid_names", "path_ogid_names"];
+
+    [Fact]
+    public void Run_WithoutNames_IdsStayNumeric()
+    {
+        var (status, events, stderr) = Replay(RawLog);
+
+        Assert.Equal(0, status);
+        Assert.All(events, e => Assert.All(NameKeys, k => Assert.False(e.TryGetProperty(k, out _), $"serial {e.GetProperty("serial")} has {k}")));
+        Assert.DoesNotContain("passwd", stderr);
+    }
+
+    [Fact]
+    public void Run_WithNames_EveryIdNamedFromTheGivenFiles()
+    {
+        var names = new AccountNameCache(Path.Combine(AppContext.BaseDirectory, "Fixtures", "accounts"));
+
+        var (status, events, stderr) = Replay(false, names, RawLog);
+
+        Assert.Equal(0, status);
+        Assert.Equal(836, events.Count);
+        // the fixture's malformed lines are reported before the events, and skipped
+        Assert.Contains("etc/passwd: 2 malformed lines skipped (the first is line 7)", stderr);
+        Assert.Contains("etc/group: 1 malformed lines skipped (the first is line 5)", stderr);
+        var byUid = new Dictionary<uint, string> { [0] = "root", [1001] = "corpususer" };
+        var byGid = new Dictionary<uint, string> { [0] = "root", [42] = "shadow", [1001] = "corpususer" };
+        int syscalls = 0;
+        foreach (JsonElement e in events.Where(e => e.TryGetProperty("syscall", out _)))
+        {
+            syscalls++;
+            foreach (var (id, map) in new[] { ("uid", byUid), ("euid", byUid), ("gid", byGid), ("egid", byGid) })
+            {
+                Assert.Equal(map[e.GetProperty(id).GetUInt32()], e.GetProperty(id + "_name").GetString());
+            }
+            uint auid = e.GetProperty("auid").GetUInt32();
+            Assert.Equal(auid == uint.MaxValue ? null : byUid[auid], e.TryGetProperty("auid_name", out var an) ? an.GetString() : null);
+            Assert.True(e.TryGetProperty("suid_name", out _) && e.TryGetProperty("fsgid_name", out _));
+            if (e.TryGetProperty("path_ouid_names", out JsonElement owners))
+            {
+                Assert.Equal(e.GetProperty("paths").GetArrayLength(), owners.GetArrayLength());
+                Assert.Equal(owners.GetArrayLength(), e.GetProperty("path_ogid_names").GetArrayLength());
+            }
+        }
+        Assert.True(syscalls > 800);
+        var shadow = events.Where(e => e.TryGetProperty("path_ogid_names", out var g) && g.EnumerateArray().Any(x => x.GetString() == "shadow")).ToList();
+        Assert.NotEmpty(shadow);
+        Assert.Contains(shadow, e => e.GetProperty("paths").EnumerateArray().Any(p => p.GetString() == "/etc/shadow"));
+    }
+
+    [Fact]
+    public void Run_NamesFilesMissing_SaidOnStderrAndIdsStayNumeric()
+    {
+        var (status, events, stderr) = Replay(false, new AccountNameCache(_dir), RawLog);
+
+        Assert.Equal(0, status);
+        Assert.Contains($"{Path.Combine(_dir, "etc", "passwd")}: no such file; those ids stay numeric", stderr);
+        Assert.All(events, e => Assert.False(e.TryGetProperty("uid_name", out _)));
+    }
+
+    [Fact]
+    public void Cli_Names_ThisHostsFiles()
+    {
+        var (code, stdout, stderr) = AgentProcess.Run($"replay --names \"{RawLog}\"");
+
+        Assert.Equal(0, code);
+        var root = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .First(e => e.TryGetProperty("uid", out var u) && u.GetUInt32() == 0);
+        Assert.Equal("root", root.GetProperty("uid_name").GetString());
+        Assert.Contains("836 events", stderr);
+    }
+
+    [Fact]
+    public void Cli_NamesRootNotADirectory_Status2()
+    {
+        string missing = Path.Combine(_dir, "nowhere");
+
+        var (code, stdout, stderr) = AgentProcess.Run($"replay --names-root \"{missing}\" \"{RawLog}\"");
+
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Contains($"--names-root {missing}: no such directory", stderr);
+    }
+
+    [Fact]
+    public void Cli_Help_SaysNamesAreThisHosts()
+    {
+        var (code, stdout, _) = AgentProcess.Run("replay --help");
+
+        Assert.Equal(0, code);
+        Assert.Contains("--names", stdout);
+        Assert.Contains("THIS host", stdout);
+        Assert.Contains("--names-root", stdout);
     }
 }

@@ -37,6 +37,8 @@ public sealed class AgentConfigurationTests : IDisposable
     [InlineData("{ \"Filters\": [ { \"Syscalls\": [ \"exceve\" ] } ] }", "Filters:0:Syscalls: unknown syscall 'exceve'")]
     [InlineData("{ \"Filters\": [ { \"RecordTypes\": [ \"SYSCAL\" ] } ] }", "unknown record type 'SYSCAL'")]
     [InlineData("{ \"Mode\": \"Broadcast\" }", "Mode")]
+    [InlineData("{ \"Interpretation\": { \"ResolveNames\": true, \"AccountsRoot\": \"etc\" } }", "Interpretation:AccountsRoot must be an absolute directory, not 'etc'")]
+    [InlineData("{ \"Interpretation\": { \"ResolveNames\": \"maybe\" } }", "Interpretation:ResolveNames")]
     public void Load_BadValue_ErrorNamesKeyAndReason(string json, string expected)
     {
         var e = Assert.Throws<ConfigurationException>(() => AgentConfiguration.Load(Write(json)));
@@ -55,6 +57,18 @@ public sealed class AgentConfigurationTests : IDisposable
         {
             Environment.SetEnvironmentVariable("SLUICE_Drain__IntervalMs", null);
         }
+    }
+
+    [Fact]
+    public void Load_Interpretation_NamesOffByDefaultAndBound()
+    {
+        Assert.False(AgentConfiguration.Load(Write("{}")).Interpretation.ResolveNames);
+        Assert.False(AgentConfiguration.Load(Path.Combine(AppContext.BaseDirectory, "config", "agent.json")).Interpretation.ResolveNames);
+
+        var o = AgentConfiguration.Load(Write("{ \"Interpretation\": { \"ResolveNames\": true, \"AccountsRoot\": \"/srv/host-a\" } }"));
+
+        Assert.True(o.Interpretation.ResolveNames);
+        Assert.Equal("/srv/host-a", o.Interpretation.AccountsRoot);
     }
 
     [Fact]

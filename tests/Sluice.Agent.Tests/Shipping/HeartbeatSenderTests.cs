@@ -25,6 +25,7 @@ public sealed class HeartbeatSenderTests
             LossTotals = new LossCounters { KernelLost = 3 },
             SocketBufferBytes = 64 << 20,
             DrainIntervalMs = 100,
+            Rules = ["-w /etc/passwd -p wa -k identity", "-a always,exit -F arch=b64 -S execve -F key=exec"],
         };
         var reply = await sender.SendAsync(values, CancellationToken.None);
         Assert.NotNull(reply);
@@ -32,6 +33,7 @@ public sealed class HeartbeatSenderTests
         Assert.Equal(("agent-hb", "host-hb", "boot-hb", "0.1.0", "unicast"), (hb.AgentId, hb.Hostname, hb.BootId, hb.Version, hb.Mode));
         Assert.Equal(65752u, hb.Kernel.BacklogLimit);
         Assert.Equal(12u, hb.RulesCount);
+        Assert.Equal(["-w /etc/passwd -p wa -k identity", "-a always,exit -F arch=b64 -S execve -F key=exec"], hb.Rules);
         Assert.Equal(3ul, hb.LossTotals.KernelLost);
         Assert.Equal(2ul, hb.SpoolDepthBatches);
         Assert.Equal((ulong)harness.Spool.Counters.DepthBytes, hb.SpoolDepthBytes);

@@ -1,4 +1,5 @@
 using System.Text;
+using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
 
 namespace Sluice.Audit.Tests.Records;
@@ -6,7 +7,10 @@ namespace Sluice.Audit.Tests.Records;
 public sealed class AuditEventInterpreterTests
 {
     /// <summary>Reassembles log lines and interprets the single event they make.</summary>
-    internal static AuditEventSummary InterpretLines(params string[] lines)
+    internal static AuditEventSummary InterpretLines(params string[] lines) => InterpretLines(null, lines);
+
+    /// <summary>The same, naming ids with <paramref name="names"/>.</summary>
+    internal static AuditEventSummary InterpretLines(AccountNameCache? names, params string[] lines)
     {
         AuditEventSummary? summary = null;
         var r = new AuditReassembler(ev =>
@@ -14,7 +18,7 @@ public sealed class AuditEventInterpreterTests
             using (ev)
             {
                 Assert.Null(summary);
-                summary = AuditEventInterpreter.Interpret(ev);
+                summary = AuditEventInterpreter.Interpret(ev, names);
             }
         });
         foreach (string line in lines)
@@ -201,5 +205,120 @@ public sealed class AuditEventInterpreterTests
         Assert.Null(s.SocketAddress);
         Assert.Null(s.Arch);
         Assert.True(s.FieldErrors >= 4, $"{s.FieldErrors} field errors");
+    }
+
+    private static readonly AccountNameCache FixtureNames = new(RepoPaths.Fixture("accounts"));
+
+    private const string NamedSyscall =
+        "type=SYSCALL msg=audit(1795567850.751:1173900): arch=c000003e syscall=257 success=no exit=-13 a0=ffffff9c a1=1 a2=0 a3=0 items=2 ppid=1 pid=2 auid=1001 uid=1001 gid=1001 euid=0 suid=1 fsuid=65534 egid=42 sgid=1 fsgid=65534 tty=pts0 ses=3 comm=\"cat\" exe=\"/usr/bin/cat\" key=(null)";
+
+    [Fact]
+    public void Interpret_WithNames_NamesEveryIdOfTheSyscall()
+    {
+        var s = InterpretLines(FixtureNames,
+            NamedSyscall,
+            "type=PATH msg=audit(1795567850.751:1173900): item=0 name=\"/etc/\" inode=19 dev=fe:00 mode=040755 ouid=0 ogid=0 rdev=00:00 nametype=PARENT",
+            "type=PATH msg=audit(1795567850.751:1173900): item=1 name=\"/etc/shadow\" inode=20 dev=fe:00 mode=0100640 ouid=0 ogid=42 rdev=00:00 nametype=NORMAL",
+            "type=EOE msg=audit(1795567850.751:1173900): ");
+
+        AuditEventNames n = Assert.IsType<AuditEventNames>(s.Names);
+        Assert.Equal(("corpususer", "corpususer", "root", "daemon", "nobody"), (n.Uid, n.Auid, n.Euid, n.Suid, n.Fsuid));
+        Assert.Equal(("corpususer", "shadow", "daemon", "nogroup"), (n.Gid, n.Egid, n.Sgid, n.Fsgid));
+        Assert.Equal<string?>(["root", "root"], n.PathOuid!.AsEnumerable());
+        Assert.Equal<string?>(["root", "shadow"], n.PathOgid!.AsEnumerable());
+        // the numbers are untouched
+        Assert.Equal((1001u, 1001u, 0u, 1001u, 42u), (s.Uid!.Value, s.Auid!.Value, s.Euid!.Value, s.Gid!.Value, s.Egid!.Value));
+    }
+
+    [Fact]
+    public void Interpret_WithoutNames_NoNamesAndSameSummary()
+    {
+        var off = InterpretLines(NamedSyscall);
+        var on = InterpretLines(FixtureNames, NamedSyscall);
+
+        Assert.Null(off.Names);
+        Assert.NotNull(on.Names);
+        Assert.Equal((off.Uid, off.Auid, off.Euid, off.Gid, off.Egid, off.Syscall, off.ExitName, off.FieldErrors),
+            (on.Uid, on.Auid, on.Euid, on.Gid, on.Egid, on.Syscall, on.ExitName, on.FieldErrors));
+    }
+
+    [Fact]
+    public void Interpret_AuidUnsetAndUnknownIds_NoName()
+    {
+        var s = InterpretLines(FixtureNames,
+            "type=SYSCALL msg=audit(1795567850.751:1173901): arch=c000003e syscall=39 success=yes exit=7 a0=0 a1=0 a2=0 a3=0 items=0 ppid=1 pid=7 auid=4294967295 uid=0 gid=0 euid=3000 suid=3000 fsuid=3000 egid=3000 sgid=3000 fsgid=3000 tty=(none) ses=4294967295 comm=\"x\" exe=\"/x\" key=(null)",
+            "type=EOE msg=audit(1795567850.751:1173901): ");
+
+        Assert.Equal(uint.MaxValue, s.Auid);
+        AuditEventNames n = Assert.IsType<AuditEventNames>(s.Names);
+        Assert.Null(n.Auid);
+        Assert.Equal(("root", "root"), (n.Uid, n.Gid));
+        Assert.All(new[] { n.Euid, n.Suid, n.Fsuid, n.Egid, n.Sgid, n.Fsgid }, Assert.Null);
+        Assert.Null(n.PathOuid);
+    }
+
+    [Fact]
+    public void Interpret_NoIdHasAName_NamesNull()
+    {
+        var s = InterpretLines(FixtureNames,
+            "type=SYSCALL msg=audit(1795567850.751:1173902): arch=c000003e syscall=39 success=yes exit=7 a0=0 a1=0 a2=0 a3=0 items=1 ppid=1 pid=7 auid=4294967295 uid=3000 gid=3000 euid=3000 suid=3000 fsuid=3000 egid=3000 sgid=3000 fsgid=3000 tty=(none) ses=4294967295 comm=\"x\" exe=\"/x\" key=(null)",
+            "type=PATH msg=audit(1795567850.751:1173902): item=0 name=\"/x\" inode=1 dev=fe:00 mode=0100644 ouid=3000 ogid=3000 rdev=00:00 nametype=NORMAL",
+            "type=EOE msg=audit(1795567850.751:1173902): ");
+
+        Assert.Null(s.Names);
+    }
+
+    [Fact]
+    public void Interpret_OnlyALaterPathHasAnOwnerName_ListsStayParallelToPaths()
+    {
+        var s = InterpretLines(FixtureNames,
+            "type=SYSCALL msg=audit(1795567850.751:1173903): arch=c000003e syscall=82 success=yes exit=0 a0=0 a1=0 a2=0 a3=0 items=3 ppid=1 pid=7 auid=4294967295 uid=3000 gid=3000 euid=3000 suid=3000 fsuid=3000 egid=3000 sgid=3000 fsgid=3000 tty=(none) ses=4294967295 comm=\"mv\" exe=\"/bin/mv\" key=(null)",
+            "type=PATH msg=audit(1795567850.751:1173903): item=0 name=\"/a\" inode=1 dev=fe:00 mode=0100644 ouid=3000 ogid=3000 rdev=00:00 nametype=DELETE",
+            "type=PATH msg=audit(1795567850.751:1173903): item=1 name=(null) nametype=UNKNOWN",
+            "type=PATH msg=audit(1795567850.751:1173903): item=2 name=\"/b\" inode=2 dev=fe:00 mode=0100644 ouid=3000 ogid=1 rdev=00:00 nametype=CREATE",
+            "type=PATH msg=audit(1795567850.751:1173903): item=3 name=\"/c\" inode=3 dev=fe:00 mode=0100644 ouid=1001 ogid=3000 rdev=00:00 nametype=CREATE",
+            "type=EOE msg=audit(1795567850.751:1173903): ");
+
+        AuditEventNames n = Assert.IsType<AuditEventNames>(s.Names);
+        Assert.Equal(4, s.Paths!.Count);
+        Assert.Equal<string?>([null, null, null, "corpususer"], n.PathOuid!.AsEnumerable());
+        Assert.Equal<string?>([null, null, "daemon", null], n.PathOgid!.AsEnumerable());
+        Assert.Null(n.Uid);
+    }
+
+    [Theory]
+    [InlineData("\"/tmp/a ouid=1001\"")]
+    [InlineData("2F746D702F61206F7569643D31303031")]
+    public void Interpret_PathNameHoldsOuidText_OwnerFromTheField(string name)
+    {
+        var s = InterpretLines(FixtureNames,
+            NamedSyscall,
+            $"type=PATH msg=audit(1795567850.751:1173900): item=0 name={name} inode=20 dev=fe:00 mode=0100640 ouid=0 ogid=42 rdev=00:00 nametype=NORMAL",
+            "type=EOE msg=audit(1795567850.751:1173900): ");
+
+        Assert.Equal("/tmp/a ouid=1001", S(s.Paths![0]));
+        Assert.Equal("root", s.Names!.PathOuid![0]);
+        Assert.Equal("shadow", s.Names.PathOgid![0]);
+    }
+
+    [Fact]
+    public void Interpret_ManyEvents_ShareTheCachedNameStrings()
+    {
+        var first = InterpretLines(FixtureNames, NamedSyscall);
+        var second = InterpretLines(FixtureNames, NamedSyscall.Replace(":1173900)", ":1173904)", StringComparison.Ordinal));
+
+        Assert.Same(first.Names!.Uid, second.Names!.Uid);
+        Assert.Same(first.Names.Egid, second.Names.Egid);
+        Assert.Same(FixtureNames.UserName(1001), first.Names.Auid);
+    }
+
+    [Fact]
+    public void Interpret_UserSpaceRecord_NamesItsIds()
+    {
+        var s = InterpretLines(FixtureNames,
+            "type=USER_LOGIN msg=audit(1795567850.751:1173905): pid=9 uid=0 auid=1001 ses=5 msg='op=login id=1001 exe=\"/usr/sbin/sshd\" hostname=? addr=10.0.0.1 terminal=sshd res=success'");
+
+        AuditEventNames n = Assert.IsType<AuditEventNames>(s.Names);
+        Assert.Equal(("root", "corpususer"), (n.Uid, n.Auid));
     }
 }

@@ -204,6 +204,19 @@ public sealed class AuditReassemblerTests
     }
 
     [Fact]
+    public void ResumeAfter_FirstSerialAfterIt_CountsTheSerialsBetweenAsGaps()
+    {
+        var r = Create();
+        r.ResumeAfter(uint.MaxValue - 2); // across the wrap: MaxValue-1, MaxValue, 0, 1 never came
+
+        r.Add(AuditRecordType.Syscall, Text(2));
+        r.Add(AuditRecordType.Syscall, Text(3));
+
+        Assert.Equal(4, r.Counters.SerialGaps);
+        Assert.Equal(1, r.Counters.SerialJumps);
+    }
+
+    [Fact]
     public void Add_SerialWrapsAround_NoGapAndEventsStayApart()
     {
         var r = Create();

@@ -1,4 +1,5 @@
 using System.Text;
+using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
 
 namespace Sluice.Audit.Tests.Records;
@@ -237,5 +238,69 @@ public sealed class CorpusTests
         public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
 
         public int GetHashCode(byte[] obj) => obj.Length;
+    }
+
+    /// <summary>
+    /// Names from the capture host's passwd and group (Fixtures/accounts) against the names auditd wrote into
+    /// the ENRICHED capture: every id of every SYSCALL and PATH record.
+    /// </summary>
+    [Fact]
+    public void Names_EnrichedCorpus_SameAsAuditd()
+    {
+        var cache = new AccountNameCache(RepoPaths.Fixture("accounts"));
+        int compared = 0;
+        var r = new AuditReassembler(ev =>
+        {
+            using (ev)
+            {
+                AuditEventSummary s = AuditEventInterpreter.Interpret(ev, cache);
+                int sc = ev.IndexOf(AuditRecordType.Syscall);
+                if (sc >= 0)
+                {
+                    Dictionary<string, string> auditd = Suffix(ev[sc]);
+                    AuditEventNames? n = s.Names;
+                    foreach (var (key, ours) in new (string, string?)[]
+                    {
+                        ("UID", n?.Uid), ("AUID", n?.Auid), ("EUID", n?.Euid), ("SUID", n?.Suid), ("FSUID", n?.Fsuid),
+                        ("GID", n?.Gid), ("EGID", n?.Egid), ("SGID", n?.Sgid), ("FSGID", n?.Fsgid),
+                    })
+                    {
+                        // auditd writes "unset" for auid 4294967295, where we give no name
+                        string? expected = auditd[key] == "unset" ? null : auditd[key];
+                        Assert.True(expected == ours, $"serial {ev.Serial} {key}: auditd {auditd[key]}, ours {ours ?? "<none>"}");
+                        compared++;
+                    }
+                }
+                int path = 0;
+                for (int i = ev.IndexOf(AuditRecordType.Path); i >= 0; i = ev.IndexOf(AuditRecordType.Path, i + 1), path++)
+                {
+                    Dictionary<string, string> auditd = Suffix(ev[i]);
+                    if (auditd.TryGetValue("OUID", out string? owner))
+                    {
+                        Assert.Equal(owner, s.Names?.PathOuid?[path]);
+                        Assert.Equal(auditd["OGID"], s.Names?.PathOgid?[path]);
+                        compared += 2;
+                    }
+                }
+            }
+        });
+        foreach (byte[] line in Lines(Enriched))
+        {
+            Assert.Equal(AuditParseError.None, r.AddLogLine(line));
+        }
+        r.Flush();
+
+        Assert.True(compared > 8000, $"{compared} names compared");
+    }
+
+    private static Dictionary<string, string> Suffix(AuditRecord record)
+    {
+        var fields = new Dictionary<string, string>();
+        AuditRecordReader suffix = record.EnrichedFields();
+        while (suffix.Read())
+        {
+            fields[Encoding.UTF8.GetString(suffix.Key)] = Encoding.UTF8.GetString(suffix.Value);
+        }
+        return fields;
     }
 }

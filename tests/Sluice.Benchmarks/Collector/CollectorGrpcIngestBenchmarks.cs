@@ -64,7 +64,8 @@ public class CollectorGrpcIngestBenchmarks
             "unary-1" => UnaryAsync(1),
             "unary-8" => UnaryAsync(8),
             _ => StreamAsync(),
-        });
+        },
+        _stores.DatabaseCpuTime);
 
     private async Task UnaryAsync(int inFlight)
     {

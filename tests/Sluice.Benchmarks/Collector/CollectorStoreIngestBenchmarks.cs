@@ -30,7 +30,7 @@ public class CollectorStoreIngestBenchmarks
 
     [Benchmark(OperationsPerInvoke = BatchCount * EventsPerBatch)]
     public Task StoreBatches() =>
-        CollectorCpuMeter.MeasureAsync(CollectorCpuMeter.Key((nameof(Store), Store), (nameof(InFlight), InFlight)), BatchCount * EventsPerBatch, StoreAllAsync);
+        CollectorCpuMeter.MeasureAsync(CollectorCpuMeter.Key((nameof(Store), Store), (nameof(InFlight), InFlight)), BatchCount * EventsPerBatch, StoreAllAsync, _stores.DatabaseCpuTime);
 
     private async Task StoreAllAsync()
     {

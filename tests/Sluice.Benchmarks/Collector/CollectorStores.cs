@@ -36,6 +36,46 @@ internal sealed class CollectorStores : IAsyncDisposable
         return store;
     }
 
+    /// <summary>
+    /// CPU time used so far by the PostgreSQL cluster's processes (postmaster and its children),
+    /// from /proc; zero for the in-process stores. Backends of closed connections are not counted,
+    /// so measure while the store's connection pool is open.
+    /// </summary>
+    public TimeSpan DatabaseCpuTime()
+    {
+        if (_cluster is null)
+        {
+            return TimeSpan.Zero;
+        }
+        int postmaster = int.Parse(File.ReadLines(Path.Combine(_cluster.DataDirectory, "data", "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
+        long ticks = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+            {
+                continue;
+            }
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            // Fields after the command's closing parenthesis: state ppid ... utime(14) stime(15), 1-based over the whole line.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            int ppid = int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
+            if (pid == postmaster || ppid == postmaster)
+            {
+                ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        // USER_HZ is 100 on Linux.
+        return TimeSpan.FromMilliseconds(ticks * 10);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_cluster is not null)

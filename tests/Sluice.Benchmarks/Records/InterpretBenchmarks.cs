@@ -1,5 +1,6 @@
 using Sluice.Agent.Events;
 using BenchmarkDotNet.Attributes;
+using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
 using Sluice.Protocol.Json;
 using System.Buffers;
@@ -19,6 +20,7 @@ public class InterpretBenchmarks
     private AuditEventSummary? _summary;
     private AuditEvent? _kept;
     private readonly ArrayBufferWriter<byte> _json = new(4096);
+    private AccountNameCache _names = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -44,10 +46,19 @@ public class InterpretBenchmarks
         {
             throw new InvalidOperationException("the benchmark event is not the expected execve");
         }
+        // the capture host's passwd and group (the corpus's uid 0 and gid 0 are root there)
+        _names = new AccountNameCache(Path.Combine(AppContext.BaseDirectory, "accounts"));
+        if (AuditEventInterpreter.Interpret(_kept!, _names).Names is not { Uid: "root", Gid: "root", PathOuid.Length: 2 })
+        {
+            throw new InvalidOperationException("the benchmark event's ids were not named");
+        }
     }
 
     [Benchmark(Description = "interpret only (event already reassembled)")]
     public AuditEventSummary Interpret() => AuditEventInterpreter.Interpret(_kept!);
+
+    [Benchmark(Description = "interpret only, names on (uid..fsgid, 2 PATH owners)")]
+    public AuditEventSummary InterpretWithNames() => AuditEventInterpreter.Interpret(_kept!, _names);
 
     [Benchmark(Baseline = true, Description = "records -> reassemble -> interpret (complete event)")]
     public AuditEventSummary? Complete()

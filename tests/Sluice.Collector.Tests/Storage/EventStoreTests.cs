@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using System.Data.Common;
 using Sluice.Collector.Storage;
 using Sluice.Collector.Tests.Support;
@@ -43,6 +44,45 @@ public abstract class EventStoreTests
         Assert.Equal(events.Count(e => e.Argv.Any(a => a.ToStringUtf8() == "/tmp/file 1")), await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE argv LIKE '% -l /tmp/file 1'"));
         Assert.Equal(10, await ScalarAsync(c, $"SELECT COUNT(*) FROM events e JOIN agents a ON a.id = e.agent WHERE a.hostname = 'host-1.example' AND e.time_ms >= {TestEvents.BaseUnixMs + 100} AND e.time_ms < {TestEvents.BaseUnixMs + 200}"));
         Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM batches WHERE kernel_lost = 1 AND socket_overruns = 2 AND serial_gaps = 3 AND filtered = 5 AND event_count = 21"));
+    }
+
+    private static async Task<string?> TextAsync(DbConnection c, string sql)
+    {
+        await using var command = c.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteScalarAsync() is string s ? s : null;
+    }
+
+    [Fact]
+    public async Task StoreBatchAsync_ProcessBytesNotUtf8OrWithNul_ColumnsShowReplacementAndPayloadRoundTrips()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await using var _s = store;
+        var batch = TestEvents.Batch("odd", 1, 0);
+        var odd = TestEvents.Exec(1, TestEvents.BaseUnixMs, 0);
+        odd.Key = ByteString.CopyFrom(0x6b, 0xff, 0x31);            // "k", a byte that is not UTF-8, "1"
+        odd.Exe = TestEvents.Bytes("/opt/caf\u00e9/bin");           // valid UTF-8, not ASCII
+        odd.Comm = ByteString.CopyFrom(0x61, 0x00, 0x62);           // NUL inside
+        odd.Argv.Clear();
+        odd.Argv.Add(ByteString.Empty);
+        batch.Events.Add(odd);
+        var bare = TestEvents.Exec(2, TestEvents.BaseUnixMs + 1, 1);
+        bare.Key = ByteString.Empty;
+        bare.Node = "";
+        batch.Events.Add(bare);
+
+        await store.StoreBatchAsync(batch, TestEvents.BaseUnixMs, CancellationToken.None);
+
+        await using var c = Connect(spec);
+        await c.OpenAsync();
+        Assert.Equal("k\uFFFD1", await TextAsync(c, "SELECT key FROM events WHERE serial = 1"));
+        Assert.Equal("/opt/caf\u00e9/bin", await TextAsync(c, "SELECT exe FROM events WHERE serial = 1"));
+        Assert.Equal("a\uFFFDb", await TextAsync(c, "SELECT comm FROM events WHERE serial = 1"));
+        Assert.Equal("", await TextAsync(c, "SELECT argv FROM events WHERE serial = 1"));
+        Assert.Null(await TextAsync(c, "SELECT key FROM events WHERE serial = 2"));
+        Assert.Null(await TextAsync(c, "SELECT node FROM events WHERE serial = 2"));
+        var read = await store.ReadEventsAsync(new EventQuery(), CancellationToken.None).ToListAsync();
+        Assert.Equal(batch.Events.Select(e => e.ToByteArray()), read.Select(r => r.Event.ToByteArray()));
     }
 
     [Fact]
@@ -101,6 +141,42 @@ public abstract class EventStoreTests
 
         Assert.Equal(7, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
         Assert.True((await reopened.StoreBatchAsync(TestEvents.Batch("a", 1, 7), 2, CancellationToken.None)).Duplicate);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task InitializeAsync_StoreOfOlderSchemaVersion_RefusedNamingVersionAndUpgrade_ThenOpensAfterIt(int version)
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await store.StoreBatchAsync(TestEvents.Batch("a", 1, 3), 1, CancellationToken.None);
+        await store.DisposeAsync();
+        await using (var c = Connect(spec))
+        {
+            await c.OpenAsync();
+            // What an older collector left: no paths column (added in 3).
+            await ScalarAsync(c, $"UPDATE schema_info SET version = {version}; ALTER TABLE events DROP COLUMN paths; SELECT 0");
+        }
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None));
+
+        Assert.Contains($"schema version {version}, older than this collector's {StoreSchema.Version}", refused.Message);
+        Assert.Contains(StoreSchema.Upgrade(Stores.Kind, version), refused.Message);
+        await using (var c = Connect(spec))
+        {
+            await c.OpenAsync();
+            await using var tx = await c.BeginTransactionAsync();
+            await using var upgrade = c.CreateCommand();
+            upgrade.Transaction = tx;
+            upgrade.CommandText = StoreSchema.Upgrade(Stores.Kind, version);
+            await upgrade.ExecuteNonQueryAsync();
+            await tx.CommitAsync();
+        }
+        await using var reopened = await StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None);
+        Assert.Equal(3, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
+        // The upgraded store takes new events, paths included.
+        Assert.False((await reopened.StoreBatchAsync(TestEvents.Batch("a", 2, 2), 2, CancellationToken.None)).Duplicate);
+        Assert.Equal(5, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
     }
 }
 

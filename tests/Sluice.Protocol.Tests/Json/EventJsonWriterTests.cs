@@ -67,6 +67,38 @@ public sealed class EventJsonWriterTests
     }
 
     [Fact]
+    public void Write_Names_KeysNextToTheIdsAndNullForUnknownPathOwners()
+    {
+        var e = new Event { Serial = 8, Timestamp = "1700000000.002", Uid = 0, UidName = "root", Auid = 4294967295, Egid = 42, EgidName = "shadow", FsgidName = "shadow" };
+        e.Paths.Add(ByteString.CopyFromUtf8("/etc/"));
+        e.Paths.Add(ByteString.CopyFromUtf8("/tmp/x"));
+        e.PathOwnerNames = new PathOwnerNames { OuidNames = { "root", "" }, OgidNames = { "root", "shadow" } };
+
+        var root = JsonDocument.Parse(Line(e)).RootElement;
+
+        Assert.Equal("root", root.GetProperty("uid_name").GetString());
+        Assert.Equal("shadow", root.GetProperty("egid_name").GetString());
+        Assert.Equal("shadow", root.GetProperty("fsgid_name").GetString());
+        Assert.False(root.TryGetProperty("auid_name", out _));
+        Assert.False(root.TryGetProperty("euid_name", out _));
+        Assert.Equal(["root", null], root.GetProperty("path_ouid_names").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(["root", "shadow"], root.GetProperty("path_ogid_names").EnumerateArray().Select(a => a.GetString()));
+        var keys = root.EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Equal(keys.IndexOf("uid") + 1, keys.IndexOf("uid_name"));
+    }
+
+    [Fact]
+    public void Write_NoNames_NoNameKeys()
+    {
+        var e = new Event { Serial = 9, Timestamp = "1700000000.003", Uid = 0, Gid = 0 };
+        e.Paths.Add(ByteString.CopyFromUtf8("/etc/"));
+
+        var root = JsonDocument.Parse(Line(e)).RootElement;
+
+        Assert.DoesNotContain(root.EnumerateObject(), p => p.Name.EndsWith("_name", StringComparison.Ordinal) || p.Name.EndsWith("_names", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Write_NoTypeName_UsesCallbackOrUnknown()
     {
         var e = new Event { Serial = 1, Timestamp = "1.000" };

@@ -1,5 +1,7 @@
 /* Test and benchmark helper: syscall_burst N [RATE]
  * Calls getppid() N times; with RATE > 0, paced at about RATE calls per second.
+ * Call i passes i as its (ignored) first argument, so its SYSCALL record carries a0=<i in hex>:
+ * a marker that tells which call an event came from.
  * Prints its pid first, then "done <calls> <seconds>" when finished. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     double start = now();
     for (long i = 0; i < n; i++) {
-        syscall(SYS_getppid);
+        syscall(SYS_getppid, i);
         if (rate > 0 && (i % 64) == 63) {
             double ahead = (i + 1) / rate - (now() - start);
             if (ahead > 0) {

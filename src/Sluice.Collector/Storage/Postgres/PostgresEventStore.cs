@@ -16,7 +16,9 @@ namespace Sluice.Collector.Storage.Postgres;
 /// </remarks>
 public sealed partial class PostgresEventStore : IEventStore
 {
-    private static readonly string CopyEvents = $"COPY events ({string.Join(", ", StoreSchema.EventColumns)}) FROM STDIN (FORMAT BINARY)";
+    private static string CopyInto(string table) => $"COPY {table} ({string.Join(", ", StoreSchema.EventColumns)}) FROM STDIN (FORMAT BINARY)";
+
+    private static readonly string CopyEvents = CopyInto("events");
 
     private static readonly string InsertBatch = $"""
         INSERT INTO batches ({string.Join(", ", StoreSchema.BatchColumns)})
@@ -76,7 +78,9 @@ public sealed partial class PostgresEventStore : IEventStore
             }
             else if (Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture) != StoreSchema.Version)
             {
-                throw new InvalidOperationException($"PostgreSQL store has schema version {version}; this collector uses {StoreSchema.Version}");
+                throw new InvalidOperationException(StoreSchema.VersionMismatch(
+                    $"PostgreSQL store {connection.Database} on {connection.Host}:{connection.Port}", StoreKind.Postgres,
+                    Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)));
             }
         }
         await tx.CommitAsync(cancellationToken);
@@ -135,7 +139,11 @@ public sealed partial class PostgresEventStore : IEventStore
 
     private static async Task CopyEventsAsync(NpgsqlConnection connection, long batchId, long agent, EventBatch batch, CancellationToken ct)
     {
-        await using var copy = await connection.BeginBinaryImportAsync(CopyEvents, ct);
+        using var payloads = EventPayloads.From(batch);
+        // A batch within one day (the usual case) goes straight into that day's partition, which
+        // spares PostgreSQL routing each row through the partitioned parent.
+        string sql = SingleDay(batch) is long day ? CopyInto(PostgresSchema.PartitionName(day)) : CopyEvents;
+        await using var copy = await connection.BeginBinaryImportAsync(sql, ct);
         for (int i = 0; i < batch.Events.Count; i++)
         {
             var e = batch.Events[i];
@@ -162,10 +170,23 @@ public sealed partial class PostgresEventStore : IEventStore
             WriteText(copy, s.Exe);
             WriteText(copy, s.Comm);
             WriteText(copy, s.Argv);
-            copy.Write(e.ToByteArray(), NpgsqlDbType.Bytea);
+            copy.Write(payloads[i], NpgsqlDbType.Bytea);
             WriteText(copy, s.Paths);
         }
         await copy.CompleteAsync(ct);
+    }
+
+    private static long? SingleDay(EventBatch batch)
+    {
+        long day = PostgresSchema.Day(batch.Events[0].TimeUnixMs);
+        foreach (var e in batch.Events)
+        {
+            if (PostgresSchema.Day(e.TimeUnixMs) != day)
+            {
+                return null;
+            }
+        }
+        return day;
     }
 
     private static void WriteText(NpgsqlBinaryImporter copy, string? value)
@@ -184,7 +205,7 @@ public sealed partial class PostgresEventStore : IEventStore
         long lastDay = long.MinValue;
         foreach (var e in batch.Events)
         {
-            long day = Math.DivRem(e.TimeUnixMs, PostgresSchema.DayMs).Quotient;
+            long day = PostgresSchema.Day(e.TimeUnixMs);
             if (day == lastDay || _partitions.ContainsKey(day))
             {
                 lastDay = day;

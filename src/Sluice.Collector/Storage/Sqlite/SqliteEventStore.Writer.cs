@@ -9,18 +9,22 @@ public sealed partial class SqliteEventStore
 {
     private Statements? _statements;
 
-    private abstract class WriteRequest
+    private abstract class WriteRequest : IDisposable
     {
         public TaskCompletionSource<StoreOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public abstract int EventCount { get; }
         public abstract StoreOutcome Apply(Statements s, SqliteTransaction tx);
+        public virtual void Dispose()
+        {
+        }
     }
 
     private sealed class BatchWrite(EventBatch batch, long receivedUnixMs) : WriteRequest
     {
-        private readonly EventRow[] _rows = EventRow.From(batch);
+        private readonly EncodedRows _rows = EncodedRows.From(batch);
         public override int EventCount => batch.Events.Count;
-        public override StoreOutcome Apply(Statements s, SqliteTransaction tx) => s.WriteBatch(tx, batch, _rows, receivedUnixMs);
+        public override StoreOutcome Apply(Statements s, SqliteTransaction tx) => s.WriteBatch(tx, _rows, receivedUnixMs);
+        public override void Dispose() => _rows.Dispose();
     }
 
     private sealed class HeartbeatWrite(AgentHeartbeat heartbeat, long receivedUnixMs) : WriteRequest
@@ -74,6 +78,10 @@ public sealed partial class SqliteEventStore
             catch (Exception e)
             {
                 group[0].Completion.TrySetException(e);
+            }
+            foreach (var request in group)
+            {
+                request.Dispose();
             }
         }
     }
@@ -149,8 +157,9 @@ public sealed partial class SqliteEventStore
             _upsertRules = Command(c, AgentRulesSql.Upsert("max"), "agent", "rules_hash", "rules", "time");
         }
 
-        public StoreOutcome WriteBatch(SqliteTransaction tx, EventBatch b, EventRow[] rows, long receivedUnixMs)
+        public StoreOutcome WriteBatch(SqliteTransaction tx, EncodedRows rows, long receivedUnixMs)
         {
+            var b = rows.Batch;
             long agent = (long)Run(_upsertAgent, tx, b.AgentId, b.Hostname, b.BootId, receivedUnixMs, b.RulesHash)!;
             object?[] batchValues =
             [
@@ -163,33 +172,35 @@ public sealed partial class SqliteEventStore
                 Run(_countDuplicate, tx, agent);
                 return new StoreOutcome(Duplicate: true, EventsStored: 0);
             }
+            long id = (long)batchId;
             var st = _insertEvent;
-            for (int i = 0; i < rows.Length; i++)
+            for (int i = 0; i < rows.Count; i++)
             {
-                var (e, m, payload) = rows[i];
-                raw.sqlite3_bind_int64(st, 1, (long)batchId);
+                var e = b.Events[i];
+                raw.sqlite3_bind_int64(st, 1, id);
                 raw.sqlite3_bind_int64(st, 2, i);
                 raw.sqlite3_bind_int64(st, 3, agent);
                 raw.sqlite3_bind_int64(st, 4, e.TimeUnixMs);
                 raw.sqlite3_bind_int64(st, 5, (long)e.Serial);
-                Bind(st, 6, m.Node);
-                Bind(st, 7, m.FirstType);
-                Bind(st, 8, m.RecordTypes);
-                Bind(st, 9, m.Syscall);
-                Bind(st, 10, m.Success is bool ok ? (ok ? 1L : 0L) : null);
-                Bind(st, 11, m.Exit);
-                Bind(st, 12, m.Pid);
-                Bind(st, 13, m.Ppid);
-                Bind(st, 14, m.Uid);
-                Bind(st, 15, m.Auid);
-                Bind(st, 16, m.Euid);
-                Bind(st, 17, m.Ses);
-                Bind(st, 18, m.Key);
-                Bind(st, 19, m.Exe);
-                Bind(st, 20, m.Comm);
-                Bind(st, 21, m.Argv);
-                raw.sqlite3_bind_blob(st, 22, payload);
-                Bind(st, 23, m.Paths);
+                BindText(st, 6, rows, i, EncodedRows.Node);
+                BindText(st, 7, rows, i, EncodedRows.FirstType);
+                BindText(st, 8, rows, i, EncodedRows.RecordTypes);
+                BindText(st, 9, rows, i, EncodedRows.Syscall);
+                Bind(st, 10, e.HasSuccess, e.Success ? 1 : 0);
+                Bind(st, 11, e.HasExit, e.Exit);
+                Bind(st, 12, e.HasPid, e.Pid);
+                Bind(st, 13, e.HasPpid, e.Ppid);
+                Bind(st, 14, e.HasUid, e.Uid);
+                Bind(st, 15, e.HasAuid, e.Auid);
+                Bind(st, 16, e.HasEuid, e.Euid);
+                Bind(st, 17, e.HasSes, e.Ses);
+                BindText(st, 18, rows, i, EncodedRows.Key);
+                BindText(st, 19, rows, i, EncodedRows.Exe);
+                BindText(st, 20, rows, i, EncodedRows.Comm);
+                BindText(st, 21, rows, i, EncodedRows.Argv);
+                rows.TryGet(i, EncodedRows.Payload, out var payload);
+                if (payload.IsEmpty) raw.sqlite3_bind_zeroblob(st, 22, 0); else raw.sqlite3_bind_blob(st, 22, payload);
+                BindText(st, 23, rows, i, EncodedRows.Paths);
                 int rc = raw.sqlite3_step(st);
                 raw.sqlite3_reset(st);
                 if (rc != raw.SQLITE_DONE)
@@ -210,14 +221,26 @@ public sealed partial class SqliteEventStore
             }
         }
 
-        private static void Bind(sqlite3_stmt st, int index, string? value)
+        private static void BindText(sqlite3_stmt st, int index, EncodedRows rows, int row, int slot)
         {
-            if (value is null) raw.sqlite3_bind_null(st, index); else raw.sqlite3_bind_text(st, index, value);
+            if (!rows.TryGet(row, slot, out var utf8))
+            {
+                raw.sqlite3_bind_null(st, index);
+            }
+            else if (utf8.IsEmpty)
+            {
+                // An empty span binds NULL; the empty string is a value.
+                raw.sqlite3_bind_text(st, index, "");
+            }
+            else
+            {
+                raw.sqlite3_bind_text(st, index, utf8);
+            }
         }
 
-        private static void Bind(sqlite3_stmt st, int index, long? value)
+        private static void Bind(sqlite3_stmt st, int index, bool has, long value)
         {
-            if (value is long v) raw.sqlite3_bind_int64(st, index, v); else raw.sqlite3_bind_null(st, index);
+            if (has) raw.sqlite3_bind_int64(st, index, value); else raw.sqlite3_bind_null(st, index);
         }
 
         private void Check(int rc)

@@ -48,6 +48,9 @@ public sealed partial class SqliteEventStore : IEventStore
     {
         _writeConnection = new SqliteConnection(_connectionString);
         await _writeConnection.OpenAsync(cancellationToken);
+        // Before WAL mode, and only effective on a new file: 16 KiB pages take a quarter of the
+        // page writes, WAL frames and b-tree splits of 4 KiB pages for the same rows.
+        Exec(_writeConnection, "PRAGMA page_size = 16384;");
         Exec(_writeConnection, "PRAGMA journal_mode = WAL;");
         Exec(_writeConnection, $"PRAGMA synchronous = {(_options.SyncEveryCommit ? "FULL" : "NORMAL")};");
         Exec(_writeConnection, "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;");
@@ -64,7 +67,7 @@ public sealed partial class SqliteEventStore : IEventStore
             }
             else if (Convert.ToInt32(version, System.Globalization.CultureInfo.InvariantCulture) != StoreSchema.Version)
             {
-                throw new InvalidOperationException($"SQLite store {Path} has schema version {version}; this collector uses {StoreSchema.Version}");
+                throw new InvalidOperationException(StoreSchema.VersionMismatch($"SQLite store {Path}", StoreKind.Sqlite, Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)));
             }
             tx.Commit();
         }

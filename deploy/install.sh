@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Installs Sluice from a self-contained publish:
+#   PREFIX/agent, PREFIX/collector      the programs (default PREFIX /opt/sluice)
+#   PREFIX/share                        the shipped default config, for reference
+#   BINDIR/sluice-agent, sluice-collector  symlinks (default BINDIR /usr/local/sbin)
+#   /etc/sluice                         agent.json, audit.rules, collector.tokens, collector.env
+#                                       (an existing file is never overwritten)
+#   /etc/systemd/system                 sluice-agent.service, sluice-collector.service
+# With --root DESTDIR everything goes below DESTDIR (staging, packaging) and nothing is started.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+root="" prefix=/opt/sluice bindir=/usr/local/sbin publish="" uninstall=0 purge=0
+
+usage() {
+  cat <<EOF
+usage: deploy/install.sh [--publish-dir DIR] [--root DESTDIR] [--prefix DIR] [--bindir DIR]
+       deploy/install.sh --uninstall [--purge] [--root DESTDIR] [--prefix DIR] [--bindir DIR]
+
+  --publish-dir DIR  a self-contained publish (deploy/publish.sh --out DIR: DIR/agent, DIR/collector);
+                     default: build one now (needs the .NET 10 SDK)
+  --root DESTDIR     install below DESTDIR instead of / (no systemctl calls); root not required
+  --prefix DIR       where the programs go (default /opt/sluice)
+  --bindir DIR       where the sluice-agent and sluice-collector links go (default /usr/local/sbin)
+  --uninstall        stop and disable the units, remove the programs, links and units;
+                     keeps /etc/sluice and the data in /var/lib (add --purge to remove them)
+EOF
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --publish-dir) publish=${2:?--publish-dir needs a directory}; shift 2 ;;
+    --root) root=${2:?--root needs a directory}; shift 2 ;;
+    --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
+    --bindir) bindir=${2:?--bindir needs a directory}; shift 2 ;;
+    --uninstall) uninstall=1; shift ;;
+    --purge) purge=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+for p in "$prefix" "$bindir"; do
+  case "$p" in /*) ;; *) echo "install.sh: '$p' must be an absolute path" >&2; exit 2 ;; esac
+done
+[ "$purge" = 0 ] || [ "$uninstall" = 1 ] || { echo "install.sh: --purge goes with --uninstall" >&2; exit 2; }
+if [ -n "$root" ]; then
+  mkdir -p "$root"
+  root=$(cd "$root" && pwd)
+elif [ "$(id -u)" != 0 ]; then
+  echo "install.sh: installing into / needs root (sudo deploy/install.sh), or stage with --root DESTDIR" >&2
+  exit 4
+fi
+
+say() { echo "install.sh: $*"; }
+# systemctl only on the live system, and only where systemd runs.
+live_systemd() { [ -z "$root" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
+units=(sluice-agent.service sluice-collector.service)
+
+if [ "$uninstall" = 1 ]; then
+  if live_systemd; then
+    # Stopping the agent gives kernel audit back (and restarts auditd if it ran before).
+    systemctl disable --now "${units[@]}" 2>/dev/null || true
+  fi
+  for u in "${units[@]}"; do rm -f "$root/etc/systemd/system/$u"; done
+  for b in sluice-agent sluice-collector; do
+    [ -L "$root$bindir/$b" ] && rm -f "$root$bindir/$b"
+  done
+  rm -rf "${root}${prefix:?}"
+  if [ "$purge" = 1 ]; then
+    rm -rf "$root/etc/sluice" "$root/var/lib/sluice" "$root/var/lib/sluice-collector" "$root/var/lib/private/sluice-collector" "$root/var/log/sluice"
+    say "removed the programs, units, configuration and data"
+  else
+    say "removed the programs and units; kept $root/etc/sluice and the data in $root/var/lib/sluice* (--purge removes them)"
+  fi
+  live_systemd && systemctl daemon-reload
+  exit 0
+fi
+
+# ---------------------------------------------------------------- the programs
+if [ -z "$publish" ]; then
+  publish=$(mktemp -d /tmp/sluice-publish.XXXXXX)
+  trap 'rm -rf "$publish"' EXIT
+  command -v dotnet >/dev/null || { echo "install.sh: no --publish-dir and no dotnet to build one: install the .NET 10 SDK, or publish elsewhere (deploy/publish.sh --out DIR) and pass --publish-dir DIR" >&2; exit 1; }
+  "$repo/deploy/publish.sh" --out "$publish"
+fi
+for app in agent collector; do
+  [ -x "$publish/$app/sluice-$app" ] || { echo "install.sh: $publish/$app/sluice-$app is missing: not a publish from deploy/publish.sh" >&2; exit 1; }
+  # Self-contained: the runtime is in the publish, so the host needs no .NET.
+  [ -f "$publish/$app/libcoreclr.so" ] || { echo "install.sh: $publish/$app is not self-contained (no libcoreclr.so): publish with deploy/publish.sh" >&2; exit 1; }
+done
+
+dest="$root$prefix"
+mkdir -p "$dest"
+for app in agent collector; do
+  # Copy next to the old version and swap, so a failed copy leaves a working install.
+  rm -rf "${dest:?}/$app.new"
+  cp -a "$publish/$app" "$dest/$app.new"
+  chmod -R u=rwX,go=rX "$dest/$app.new"
+  rm -rf "${dest:?}/$app.old"
+  [ -d "$dest/$app" ] && mv "$dest/$app" "$dest/$app.old"
+  mv "$dest/$app.new" "$dest/$app"
+  rm -rf "${dest:?}/$app.old"
+done
+say "programs in $dest/agent and $dest/collector"
+
+mkdir -p "$dest/share"
+install -m 0644 "$repo/config/agent.json" "$repo/config/audit.rules" "$repo/deploy/README.md" "$dest/share/"
+install -m 0644 "$repo/deploy/collector.tokens" "$repo/deploy/collector.env" "$dest/share/"
+
+mkdir -p "$root$bindir"
+for b in sluice-agent sluice-collector; do
+  ln -sfn "$prefix/${b#sluice-}/$b" "$root$bindir/$b"
+done
+say "links $root$bindir/sluice-agent, $root$bindir/sluice-collector"
+
+# ---------------------------------------------------------------- configuration: never overwrite
+etc="$root/etc/sluice"
+mkdir -p "$etc"
+chmod 0755 "$etc"
+install_config() { # source name mode
+  if [ -e "$etc/$2" ]; then
+    say "kept $etc/$2 (the shipped default is $dest/share/$2)"
+  else
+    install -m "$3" "$1" "$etc/$2"
+    say "installed $etc/$2"
+  fi
+}
+install_config "$repo/config/agent.json" agent.json 0644
+install_config "$repo/config/audit.rules" audit.rules 0640
+install_config "$repo/deploy/collector.tokens" collector.tokens 0600
+install_config "$repo/deploy/collector.env" collector.env 0644
+
+# ---------------------------------------------------------------- units
+unitdir="$root/etc/systemd/system"
+mkdir -p "$unitdir"
+for u in "${units[@]}"; do
+  # The units name /opt/sluice; follow --prefix.
+  sed "s#/opt/sluice/#$prefix/#g" "$repo/deploy/systemd/$u" > "$unitdir/$u.tmp"
+  chmod 0644 "$unitdir/$u.tmp"
+  mv "$unitdir/$u.tmp" "$unitdir/$u"
+done
+say "units in $unitdir"
+
+if live_systemd; then
+  systemctl daemon-reload
+  cat <<EOF
+install.sh: done. Next:
+  edit /etc/sluice/agent.json (Sink, Shipping) and /etc/sluice/audit.rules, then
+    systemctl enable --now sluice-agent
+  on the collection server: enrol agents in /etc/sluice/collector.tokens, set the listen
+  address and TLS in /etc/sluice/collector.env, then
+    systemctl enable --now sluice-collector
+  mask the journal's audit reader so it does not duplicate records:
+    systemctl mask --now systemd-journald-audit.socket
+EOF
+elif [ -z "$root" ]; then
+  say "done; systemd is not running here: start the agent with '$bindir/sluice-agent run' (it restores the host at SIGTERM)"
+else
+  say "done (staged below $root)"
+fi

@@ -1,0 +1,65 @@
+using System.Reflection;
+using Quartz;
+using Sluice.Agent.Kernel;
+using Sluice.Agent.Shipping;
+using Sluice.Audit.Rules;
+using Sluice.Protocol.V1;
+
+namespace Sluice.Agent.Monitoring;
+
+/// <summary>
+/// Every Monitor:HeartbeatIntervalMs with the Collector sink: tells the collector the agent is up,
+/// with its figures, loss totals since start, and the rules in force (hash and lines). The
+/// collector's coverage report reads agent uptime from these, and its baseline check the lines.
+/// </summary>
+[DisallowConcurrentExecution]
+public sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics, KernelSession session) : IJob
+{
+    public static readonly JobKey Key = new("heartbeat", "sluice");
+
+    private static readonly string Version =
+        typeof(HeartbeatJob).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    // The formatted lines of the last rule list seen: rules change rarely, heartbeats often.
+    private sealed record Formatted(IReadOnlyList<KernelRule> Rules, string[] Lines);
+    private static Formatted? _formatted;
+
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+    {
+        await sender.SendAsync(Values(metrics.Snapshot(), session.LoadedRules), cancellationToken).ConfigureAwait(false);
+    }
+
+    internal static HeartbeatValues Values(MetricsSnapshot m, IReadOnlyList<KernelRule> rules)
+    {
+        var formatted = _formatted;
+        if (formatted is null || !ReferenceEquals(formatted.Rules, rules))
+        {
+            formatted = new Formatted(rules, [.. rules.Select(r => RuleFormatter.Format(r))]);
+            _formatted = formatted;
+        }
+        return new HeartbeatValues
+        {
+            Version = Version,
+            StartedAt = m.StartedUtc,
+            Mode = m.Mode,
+            Kernel = new KernelSettings { BacklogLimit = (uint)Math.Max(0, m.BacklogLimit), Backlog = (uint)Math.Max(0, m.Backlog) },
+            RulesHash = m.RulesHash,
+            RulesCount = (uint)Math.Max(0, m.RulesLoaded),
+            Rules = formatted.Lines,
+            LossTotals = new LossCounters
+            {
+                KernelLost = (ulong)m.KernelLost,
+                SocketOverruns = (ulong)m.SocketDrops,
+                SerialGaps = (ulong)m.SerialGaps,
+                SpoolDroppedEvents = (ulong)(m.Spool?.DroppedEvents ?? m.SpoolDropped),
+                ReassemblyEvicted = (ulong)m.ReassemblyEvicted,
+                Truncated = (ulong)m.Truncated,
+                ParseErrors = (ulong)m.ParseErrors,
+                BacklogWaitTimeActual = (ulong)m.BacklogWaitTimeActual,
+                Filtered = (ulong)m.Filtered,
+            },
+            SocketBufferBytes = (uint)Math.Max(0, m.ReceiveBufferBytes),
+            DrainIntervalMs = (uint)Math.Max(0, m.IntervalMs),
+        };
+    }
+}

@@ -1,0 +1,131 @@
+using System.Buffers;
+using System.Text;
+using Google.Protobuf;
+using Sluice.Protocol.V1;
+
+namespace Sluice.Collector.Storage;
+
+/// <summary>
+/// A batch's events ready to insert: each event's protobuf payload and the UTF-8 of its text search
+/// columns, all in one pooled buffer, plus their numeric columns read straight from the event.
+/// </summary>
+/// <remarks>
+/// Built on the calling (gRPC) thread, so that a store's single writer only binds spans and steps:
+/// no per-event allocation, no UTF-16 to UTF-8 conversion and no serialisation on the writer.
+/// The buffer is rented; <see cref="Dispose"/> returns it once the rows are written.
+/// </remarks>
+internal sealed class EncodedRows : IDisposable
+{
+    /// <summary>Per event: node, first_type, record_types, syscall, key, exe, comm, argv, payload, paths.</summary>
+    public const int Slots = 10;
+
+    public const int Node = 0, FirstType = 1, RecordTypes = 2, Syscall = 3, Key = 4, Exe = 5, Comm = 6, Argv = 7, Payload = 8, Paths = 9;
+
+    private byte[] _buffer;
+    private int _used;
+    // (start, length) per slot per event; length -1 is NULL.
+    private readonly int[] _spans;
+
+    private EncodedRows(EventBatch batch, int initialBytes)
+    {
+        Batch = batch;
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialBytes, 1024));
+        _spans = new int[batch.Events.Count * Slots * 2];
+    }
+
+    public EventBatch Batch { get; }
+
+    public int Count => Batch.Events.Count;
+
+    public static EncodedRows From(EventBatch batch)
+    {
+        var events = batch.Events;
+        var rows = new EncodedRows(batch, events.Count * 1024);
+        for (int i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            var s = EventSummary.From(e);
+            int slot = i * Slots;
+            rows.Put(slot + Node, s.Node);
+            rows.Put(slot + FirstType, s.FirstType);
+            rows.Put(slot + RecordTypes, s.RecordTypes);
+            rows.Put(slot + Syscall, s.Syscall);
+            rows.PutSearchText(slot + Key, e.Key, s.Key);
+            rows.PutSearchText(slot + Exe, e.Exe, s.Exe);
+            rows.PutSearchText(slot + Comm, e.Comm, s.Comm);
+            rows.Put(slot + Argv, s.Argv);
+            int size = e.CalculateSize();
+            e.WriteTo(rows.Reserve(slot + Payload, size));
+            rows.Put(slot + Paths, s.Paths);
+        }
+        return rows;
+    }
+
+    /// <summary>The UTF-8 bytes of one slot of event <paramref name="index"/>; false when the column is NULL.</summary>
+    public bool TryGet(int index, int slot, out ReadOnlySpan<byte> value)
+    {
+        int at = (index * Slots + slot) * 2;
+        int length = _spans[at + 1];
+        if (length < 0)
+        {
+            value = default;
+            return false;
+        }
+        value = _buffer.AsSpan(_spans[at], length);
+        return true;
+    }
+
+    private void Put(int slot, string? text)
+    {
+        if (text is null)
+        {
+            _spans[slot * 2 + 1] = -1;
+            return;
+        }
+        var span = Reserve(slot, Encoding.UTF8.GetMaxByteCount(text.Length));
+        SetLength(slot, Encoding.UTF8.GetBytes(text, span));
+    }
+
+    /// <summary>Bytes from the audited process: copied as they are when they are already what the text column holds.</summary>
+    private void PutSearchText(int slot, ByteString raw, string? text)
+    {
+        var bytes = raw.Span;
+        if (text is not null && System.Text.Unicode.Utf8.IsValid(bytes) && !bytes.Contains((byte)0))
+        {
+            bytes.CopyTo(Reserve(slot, bytes.Length));
+            return;
+        }
+        Put(slot, text);
+    }
+
+    private Span<byte> Reserve(int slot, int length)
+    {
+        if (_buffer.Length - _used < length)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _used + length));
+            _buffer.AsSpan(0, _used).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = larger;
+        }
+        _spans[slot * 2] = _used;
+        _spans[slot * 2 + 1] = length;
+        var span = _buffer.AsSpan(_used, length);
+        _used += length;
+        return span;
+    }
+
+    private void SetLength(int slot, int length)
+    {
+        _used -= _spans[slot * 2 + 1] - length;
+        _spans[slot * 2 + 1] = length;
+    }
+
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, []);
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

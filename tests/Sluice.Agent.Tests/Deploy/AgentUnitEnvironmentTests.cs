@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Sluice.Agent.Status;
+using Sluice.Agent.Tests.Kernel;
+using Sluice.Audit.Netlink;
+using Sluice.Testing;
+
+namespace Sluice.Agent.Tests.Deploy;
+
+/// <summary>
+/// The agent as deploy/systemd/sluice-agent.service runs it, as far as this machine can without
+/// systemd as init: only the capabilities of the unit's CapabilityBoundingSet, no_new_privs,
+/// a parent process named systemd and a NOTIFY_SOCKET (so the host's systemd integration is
+/// on).
+/// </summary>
+/// <remarks>
+/// auditd is not running here. Without systemd, the agent's `service auditd start` at stop would
+/// run auditd as the agent's own child, inside the agent's bounding set, where auditd cannot
+/// raise its priority (CAP_SYS_NICE, priority_boost) and exits; under systemd, PID 1 starts it
+/// in its own unit. The takeover from a running auditd is covered by the quickstart test and
+/// the kernel tests, with full capabilities.
+/// </remarks>
+[Collection(KernelAuditFixture.Collection)]
+public sealed class AgentUnitEnvironmentTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sluice-unit-env-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>The capabilities the unit file grants, in setpriv's spelling (audit_control, ...).</summary>
+    private static List<string> UnitCapabilities()
+    {
+        string unit = File.ReadAllText(DeployScripts.Script("systemd/sluice-agent.service"));
+        var line = unit.Split('\n').Single(l => l.StartsWith("CapabilityBoundingSet=", StringComparison.Ordinal));
+        return line["CapabilityBoundingSet=".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(c => c.ToLowerInvariant().Replace("cap_", "")).ToList();
+    }
+
+    [Fact]
+    public void Agent_WithUnitCapabilitiesUnderNotify_ReadyAfterTakeoverStoppingAtStopHostRestored()
+    {
+        bool auditdWasRunning = Auditd.IsRunning();
+        if (auditdWasRunning)
+        {
+            Auditd.Stop();
+        }
+        var guard = new KernelStateGuard();
+        Process? wrapper = null;
+        try
+        {
+            var before = KernelSnapshot.Take();
+            var caps = UnitCapabilities();
+            Assert.Contains("audit_control", caps);
+
+            // sd_notify messages arrive here, as they would at systemd.
+            string notifyPath = Path.Combine(_dir, "notify");
+            using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+            notify.Bind(new UnixDomainSocketEndPoint(notifyPath));
+            notify.ReceiveTimeout = 90_000;
+
+            string key = TestRules.UniqueKey("unit");
+            File.WriteAllText(Path.Combine(_dir, "audit.rules"), $"-a always,exit -F arch=b64 -S execve -F key={key}\n");
+            File.WriteAllText(Path.Combine(_dir, "agent.json"), AgentRunner.Config(_dir, ""));
+            // Microsoft.Extensions.Hosting.Systemd turns on when the parent process is named systemd.
+            string systemd = Path.Combine(_dir, "systemd");
+            File.CreateSymbolicLink(systemd, "/bin/bash");
+            var psi = new ProcessStartInfo("setpriv")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            foreach (var a in new[] { "--bounding-set", "-all," + string.Join(',', caps.Select(c => "+" + c)), "--inh-caps=-all", "--no-new-privs", "--",
+                systemd, "-c", $"dotnet {AgentProcess.DllPath} run --config {Path.Combine(_dir, "agent.json")} & wait $!" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+            psi.Environment["NOTIFY_SOCKET"] = notifyPath;
+            psi.Environment["DOTNET_NOLOGO"] = "1";
+            var log = new StringBuilder();
+            wrapper = new Process { StartInfo = psi };
+            wrapper.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            wrapper.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            wrapper.Start();
+            wrapper.BeginOutputReadLine();
+            wrapper.BeginErrorReadLine();
+            string Log() { lock (log) { return log.ToString(); } }
+
+            string ready = Receive(notify, Log);
+            Assert.Contains("READY=1", ready);
+            // READY comes after the takeover: the agent is the consumer.
+            using var control = AuditControlClient.Open();
+            uint agentPid = control.GetStatus().Pid;
+            Assert.True(agentPid != 0 && ParentPid(agentPid) == wrapper.Id, $"the consumer is pid {agentPid}, not the agent under the wrapper\n{Log()}");
+            // The limited capabilities still allow every part of the work.
+            Assert.Equal(caps.Order(), Capabilities(agentPid).Order());
+            // The status socket is bound by a background service, which may come just after READY.
+            var sw = Stopwatch.StartNew();
+            Sluice.Agent.Monitoring.MetricsSnapshot? metrics;
+            while ((metrics = StatusServer.Query(Path.Combine(_dir, "agent.sock"), TimeSpan.FromSeconds(2))) is null && sw.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                Thread.Sleep(50);
+            }
+            _ = metrics ?? throw new TimeoutException($"no answer on the status socket:\n{Log()}");
+            Assert.True(metrics.ReceiveBufferBytes >= 32 << 20, $"receive buffer {metrics.ReceiveBufferBytes}: SO_RCVBUFFORCE refused?\n{Log()}");
+            Assert.Equal(1, metrics.RulesLoaded);
+            using (var p = Process.Start("/bin/true", [key]))
+            {
+                p.WaitForExit();
+            }
+            sw.Restart();
+            while (StatusServer.Query(Path.Combine(_dir, "agent.sock"), TimeSpan.FromSeconds(2)) is { Events: 0 } && sw.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                Thread.Sleep(100);
+            }
+            Assert.Contains(key, File.ReadAllText(Path.Combine(_dir, "events.jsonl")));
+
+            Tmds.Linux.LibC.kill((int)agentPid, Tmds.Linux.LibC.SIGTERM);
+            Assert.Contains("STOPPING=1", Receive(notify, Log));
+            Assert.True(wrapper.WaitForExit(TimeSpan.FromMinutes(2)), Log());
+            wrapper.WaitForExit();
+            Assert.True(wrapper.ExitCode == 0, $"exit {wrapper.ExitCode}\n{Log()}");
+
+            var differences = before.Differences(KernelSnapshot.Take()).Where(d => !d.StartsWith("pid:", StringComparison.Ordinal)).ToList();
+            Assert.True(differences.Count == 0, "not restored: " + string.Join("; ", differences));
+        }
+        finally
+        {
+            if (wrapper is { HasExited: false })
+            {
+                wrapper.Kill(entireProcessTree: true);
+            }
+            wrapper?.Dispose();
+            guard.Dispose();
+            if (auditdWasRunning)
+            {
+                Auditd.Start();
+            }
+        }
+    }
+
+    private static string Receive(Socket socket, Func<string> log)
+    {
+        var buffer = new byte[4096];
+        try
+        {
+            int n = socket.Receive(buffer);
+            return Encoding.UTF8.GetString(buffer, 0, n);
+        }
+        catch (SocketException e)
+        {
+            throw new TimeoutException($"no sd_notify message: {e.Message}\n{log()}");
+        }
+    }
+
+    private static int ParentPid(uint pid)
+    {
+        // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+    }
+
+    /// <summary>Names of the capabilities in a process's effective set (CapEff in /proc/PID/status).</summary>
+    private static List<string> Capabilities(uint pid)
+    {
+        string hex = File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("CapEff:", StringComparison.Ordinal))["CapEff:".Length..].Trim();
+        ulong bits = Convert.ToUInt64(hex, 16);
+        // linux/capability.h
+        var names = new Dictionary<int, string> { [5] = "kill", [12] = "net_admin", [29] = "audit_write", [30] = "audit_control", [37] = "audit_read" };
+        var found = new List<string>();
+        for (int bit = 0; bit < 64; bit++)
+        {
+            if ((bits & (1UL << bit)) != 0)
+            {
+                found.Add(names.TryGetValue(bit, out var name) ? name : $"cap#{bit}");
+            }
+        }
+        return found;
+    }
+}

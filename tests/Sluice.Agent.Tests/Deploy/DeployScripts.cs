@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Sluice.Agent.Tests.Deploy;
+
+/// <summary>
+/// The scripts under deploy/, run as a user runs them, and one self-contained publish of both
+/// programs (deploy/publish.sh) made once per test run and shared by the tests that need it.
+/// </summary>
+internal static class DeployScripts
+{
+    private static readonly Lazy<string> s_publish = new(Publish, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public static string RepoRoot { get; } = FindRoot();
+
+    public static string Script(string name) => Path.Combine(RepoRoot, "deploy", name);
+
+    /// <summary>DIR with DIR/agent/sluice-agent and DIR/collector/sluice-collector, built by deploy/publish.sh.</summary>
+    public static string PublishDir => s_publish.Value;
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Agent.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException($"no Agent.sln above {AppContext.BaseDirectory}");
+    }
+
+    private static string Publish()
+    {
+        string dir = Directory.CreateTempSubdirectory("sluice-publish-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        };
+        var (code, output) = Run("bash", [Script("publish.sh"), "--out", dir], TimeSpan.FromMinutes(15));
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"deploy/publish.sh failed with {code}:\n{output}");
+        }
+        return dir;
+    }
+
+    /// <summary>Runs a program to its end; stdout and stderr interleaved as they came.</summary>
+    public static (int ExitCode, string Output) Run(string file, IEnumerable<string> args, TimeSpan timeout, IDictionary<string, string>? env = null)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (k, v) in env ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
+        var output = new StringBuilder();
+        using var p = new Process { StartInfo = psi };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
+        p.Start();
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            throw new TimeoutException($"{file} {string.Join(' ', psi.ArgumentList)} did not finish in {timeout}:\n{output}");
+        }
+        p.WaitForExit();
+        lock (output)
+        {
+            return (p.ExitCode, output.ToString());
+        }
+    }
+}

@@ -1,0 +1,471 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Sluice.Audit.Netlink;
+using Sluice.Audit.Rules;
+using Sluice.Testing;
+
+namespace Sluice.Benchmarks.Harness;
+
+/// <summary>
+/// <c>compare</c>: the same audit rule and load, consumed in turn by a bare reader, auditd RAW,
+/// auditd + laurel and Sluice end to end, at each rate, for several runs; medians and ratios as
+/// Markdown. Run as root. Holds the kernel audit lock throughout and leaves the host as it found
+/// it, on Ctrl-C and on failure too. See README.md, "End-to-end comparison with auditd and laurel".
+/// </summary>
+public static class CompareCommand
+{
+    private const int PollMs = 250;
+    private const int WarmupMaxRate = 20000;
+
+    public static int Run(string[] args)
+    {
+        CompareOptions options;
+        try
+        {
+            options = CompareOptions.Parse(args.Skip(1).ToList());
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"compare: {e.Message}\n{CompareOptions.Usage}");
+            return 2;
+        }
+        if (!KernelAuditFixture.IsRoot)
+        {
+            Console.Error.WriteLine("compare: needs root (it drives kernel audit, auditd and the agent): run it with sudo");
+            return 4;
+        }
+        var missing = Preflight(options);
+        if (missing.Count > 0)
+        {
+            foreach (var m in missing)
+            {
+                Console.Error.WriteLine($"compare: {m}");
+            }
+            return 3;
+        }
+
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            Interrupt(cts, "Ctrl-C");
+        };
+        Console.CancelKeyPress += onCancel;
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            Interrupt(cts, "SIGTERM");
+        });
+        using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            Interrupt(cts, "SIGHUP");
+        });
+
+        string root = Directory.CreateTempSubdirectory("sluice-compare-").FullName;
+        // laurel drops to its own user and must reach its directory under here.
+        File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
+        var results = new List<TrialResult>();
+        string header = Header(options, args);
+        Console.Error.WriteLine($"trial files under {root}{(options.KeepFiles ? " (kept)" : "")}");
+        int exit = 0;
+        bool locked = false;
+        try
+        {
+            using var guard = HostGuard.Acquire(TimeSpan.FromMinutes(60), Console.Error, cts.Token);
+            locked = true;
+            using var control = AuditControlClient.Open();
+            int leftovers = HostGuard.DeleteHarnessRules(control);
+            if (leftovers > 0)
+            {
+                Console.Error.WriteLine($"deleted {leftovers} rule(s) left by an earlier interrupted comparison");
+            }
+            int trialNo = 0;
+            for (int run = 1; run <= options.Runs && !cts.IsCancellationRequested; run++)
+            {
+                foreach (int rate in options.Rates)
+                {
+                    if (cts.IsCancellationRequested)
+                    {
+                        break;
+                    }
+                    LoadResult baseline;
+                    try
+                    {
+                        baseline = Baseline(control, options, rate, cts.Token);
+                        Console.Error.WriteLine($"run {run}, {CompareOptions.RateName(rate)}/s, audit off: {baseline.Rate:N0} operations/s");
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                    foreach (var kind in options.Consumers)
+                    {
+                        if (cts.IsCancellationRequested)
+                        {
+                            break;
+                        }
+                        var result = Trial(control, options, kind, run, rate, baseline, Path.Combine(root, $"{++trialNo:D3}"), trialNo, cts.Token);
+                        if (result is null)
+                        {
+                            break; // interrupted
+                        }
+                        results.Add(result);
+                        Console.Error.WriteLine(Progress(result));
+                        if (!options.KeepFiles)
+                        {
+                            TryDelete(Path.Combine(root, $"{trialNo:D3}"));
+                        }
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or AuditException or IOException)
+        {
+            Console.Error.WriteLine($"compare: {e.Message}");
+            exit = 1;
+        }
+        catch (OperationCanceledException)
+        {
+            // Interrupted while waiting for the lock: nothing was changed.
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+            if (!options.KeepFiles)
+            {
+                TryDelete(root);
+            }
+        }
+        Console.Error.WriteLine(locked
+            ? "host restored: rules deleted, audit status as found" + (exit == 0 ? "" : " (after an error)")
+            : "the kernel was not touched (the lock was never taken)");
+        if (cts.IsCancellationRequested)
+        {
+            header += "\n\n**Interrupted: partial results.**";
+            exit = 130;
+        }
+        if (results.Count > 0)
+        {
+            string markdown = ComparisonReport.Markdown(results, header);
+            Console.WriteLine(markdown);
+            if (options.OutFile is { } path)
+            {
+                File.WriteAllText(path, markdown);
+                Console.Error.WriteLine($"written to {path}");
+            }
+        }
+        return exit;
+    }
+
+    private static void Interrupt(CancellationTokenSource cts, string what)
+    {
+        if (!cts.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"{what}: stopping the current trial and restoring the host...");
+            cts.Cancel();
+        }
+    }
+
+    /// <summary>What must be installed; each line says what is missing and how to get it.</summary>
+    private static List<string> Preflight(CompareOptions options)
+    {
+        var missing = new List<string>();
+        if (NativeToolsExists("gcc") is false)
+        {
+            missing.Add("gcc is needed to build the load generator: apt-get install gcc");
+        }
+        if (NativeToolsExists("setpriv") is false)
+        {
+            missing.Add("setpriv (util-linux) is needed to tie child processes to the harness: apt-get install util-linux");
+        }
+        if (options.Consumers.Contains(ConsumerKind.Auditd) && AuditdConsumer.Missing(laurel: false) is { } a)
+        {
+            missing.Add(a);
+        }
+        if (options.Consumers.Contains(ConsumerKind.Laurel) && AuditdConsumer.Missing(laurel: true) is { } l)
+        {
+            missing.Add(l);
+        }
+        if (options.Consumers.Contains(ConsumerKind.Sluice) && SluiceConsumer.Missing(options.AgentPath, options.CollectorPath) is { } s)
+        {
+            missing.Add(s);
+        }
+        if (missing.Count == 0)
+        {
+            try
+            {
+                NativeTools.Get("audit_load");
+            }
+            catch (InvalidOperationException e)
+            {
+                missing.Add(e.Message);
+            }
+        }
+        return missing;
+    }
+
+    private static bool NativeToolsExists(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Any(d => File.Exists(Path.Combine(d, program)));
+
+    /// <summary>The generator alone with audit off (enabled=0, no rule): the rate the host reaches untouched.</summary>
+    private static LoadResult Baseline(AuditControlClient control, CompareOptions options, int rate, CancellationToken cancel)
+    {
+        HostGuard.Apply(control, options.BacklogLimit, options.BacklogWaitTime, enabled: false);
+        using var generator = LoadGenerator.Start(options.Load, options.Seconds, rate);
+        return generator.Go(cancel);
+    }
+
+    /// <summary>
+    /// The same load, under a rule of its own with another key, before the measured window: what
+    /// runs only once in a consumer's life (the agent's JIT compilation, first allocations) is not
+    /// charged to the trial. Every consumer gets it. Returns once the consumer is idle again.
+    /// </summary>
+    private static void Warmup(AuditControlClient control, CompareOptions options, CpuMeter meter, int rate, string key, CancellationToken cancel)
+    {
+        // JIT promotion depends on calls, not on rate: 20,000/s at most keeps the warm-up short for the slow consumers.
+        using var generator = LoadGenerator.Start(options.Load, options.WarmupSeconds, rate == 0 ? WarmupMaxRate : Math.Min(rate, WarmupMaxRate));
+        var rule = RuleParser.Parse(RuleText(options.Load, generator.Pid, key)).Rules[0].Rule;
+        control.AddRule(rule);
+        try
+        {
+            generator.Go(cancel);
+        }
+        finally
+        {
+            ConsumerWait.DeleteRule(control, rule);
+        }
+        var idle = new IdleWatch(meter);
+        var sw = Stopwatch.StartNew();
+        while (!idle.IsIdle(TimeSpan.FromSeconds(1)))
+        {
+            if (sw.Elapsed.TotalSeconds > options.DrainTimeoutSeconds)
+            {
+                throw new TimeoutException($"the consumer was still busy {options.DrainTimeoutSeconds:0} s after the warm-up");
+            }
+            if (cancel.WaitHandle.WaitOne(PollMs))
+            {
+                cancel.ThrowIfCancellationRequested();
+            }
+            idle.Sample();
+        }
+    }
+
+    /// <summary>
+    /// Whether a consumer (collector included) is idle: it used less than <see cref="IdleCores"/> of
+    /// one core over a window. A consumer that is still working through a backlog is not idle even
+    /// when none of the trial's events has come out yet.
+    /// </summary>
+    private sealed class IdleWatch(CpuMeter meter)
+    {
+        public const double IdleCores = 0.05;
+
+        private readonly List<(long Ms, long Ticks)> _samples = [];
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public CpuMeter.CpuSample Sample()
+        {
+            var s = meter.Sample();
+            _samples.Add((_clock.ElapsedMilliseconds, s.Consumer + s.Collector));
+            return s;
+        }
+
+        public bool IsIdle(TimeSpan window)
+        {
+            if (_samples.Count == 0)
+            {
+                return false;
+            }
+            var last = _samples[^1];
+            // The latest sample at least a whole window before the last one; none yet: not watched long enough.
+            int i = _samples.FindLastIndex(x => x.Ms <= last.Ms - (long)window.TotalMilliseconds);
+            if (i < 0)
+            {
+                return false;
+            }
+            var first = _samples[i];
+            double cores = ProcStat.TicksToMicroseconds(last.Ticks - first.Ticks) / 1000.0 / (last.Ms - first.Ms);
+            return cores < IdleCores;
+        }
+    }
+
+    public static string RuleText(LoadKind load, int generatorPid, string key) => load == LoadKind.Exec
+        ? $"-a always,exit -F arch=b64 -S execve -F ppid={generatorPid} -F key={key}"
+        : $"-a always,exit -F arch=b64 -S getppid -F pid={generatorPid} -F key={key}";
+
+    private static IConsumer Create(ConsumerKind kind, CompareOptions options) => kind switch
+    {
+        ConsumerKind.Bare => new BareReaderConsumer(),
+        ConsumerKind.Auditd => new AuditdConsumer(laurel: false),
+        ConsumerKind.Laurel => new AuditdConsumer(laurel: true),
+        _ => new SluiceConsumer(options.AgentPath, options.CollectorPath),
+    };
+
+    /// <summary>One consumer at one rate. Null when interrupted; a result with <see cref="TrialResult.Error"/> when it failed.</summary>
+    private static TrialResult? Trial(AuditControlClient control, CompareOptions options, ConsumerKind kind, int run, int rate,
+        LoadResult baseline, string dir, int trialNo, CancellationToken cancel)
+    {
+        Directory.CreateDirectory(dir);
+        File.SetUnixFileMode(dir, (UnixFileMode)0b111_101_101);
+        string key = $"{HostGuard.KeyPrefix}{Environment.ProcessId}-{trialNo}";
+        using var consumer = Create(kind, options);
+        var result = new TrialResult { Run = run, Rate = rate, Consumer = consumer.Name, BaselineRate = baseline.Rate };
+        try
+        {
+            HostGuard.Apply(control, options.BacklogLimit, options.BacklogWaitTime, enabled: true);
+            using var generator = LoadGenerator.Start(options.Load, options.Seconds, rate);
+            string ruleText = RuleText(options.Load, generator.Pid, key);
+            var parsed = RuleParser.Parse(ruleText);
+            if (parsed.Errors.Count > 0)
+            {
+                throw new InvalidOperationException($"the benchmark rule does not compile: {string.Join("; ", parsed.Errors)}");
+            }
+            var trial = new TrialContext(key, options.Load == LoadKind.Exec ? "execve" : "getppid", ruleText, parsed.Rules[0].Rule, dir, options.BacklogLimit, options.BacklogWaitTime, control);
+            consumer.Start(trial, cancel);
+            var meter = new CpuMeter(consumer.ConsumerPids, consumer.CollectorPids, threads: kind == ConsumerKind.Sluice);
+            if (options.WarmupSeconds > 0)
+            {
+                Warmup(control, options, meter, rate, key + "-warmup", cancel);
+            }
+            // Let start-up work (JIT, plugin start, the warm-up's delivery) finish before the window opens.
+            if (cancel.WaitHandle.WaitOne(1000))
+            {
+                cancel.ThrowIfCancellationRequested();
+            }
+
+            var before = control.GetStatus();
+            var start = meter.Sample();
+            var load = generator.Go(cancel);
+
+            var sinceChange = Stopwatch.StartNew();
+            var total = Stopwatch.StartNew();
+            long delivered = 0;
+            var idle = new IdleWatch(meter);
+            var atChange = idle.Sample();
+            bool timedOut = false;
+            while (delivered < load.Operations)
+            {
+                if (cancel.WaitHandle.WaitOne(PollMs))
+                {
+                    cancel.ThrowIfCancellationRequested();
+                }
+                long now = consumer.Delivered();
+                var sample = idle.Sample();
+                if (now > delivered)
+                {
+                    delivered = now;
+                    atChange = sample;
+                    sinceChange.Restart();
+                }
+                else if (sinceChange.Elapsed.TotalSeconds > options.SettleSeconds && idle.IsIdle(TimeSpan.FromSeconds(options.SettleSeconds)))
+                {
+                    break; // nothing new for a while, and nothing being worked on: what is missing is lost
+                }
+                if (total.Elapsed.TotalSeconds > options.DrainTimeoutSeconds)
+                {
+                    timedOut = true;
+                    break;
+                }
+            }
+            if (delivered == 0)
+            {
+                atChange = meter.Sample();
+            }
+            var after = control.GetStatus();
+            string? details = consumer.Details();
+            if (consumer is BareReaderConsumer)
+            {
+                details = null;
+            }
+            return result with
+            {
+                Offered = load.Operations,
+                GeneratorSeconds = load.Seconds,
+                AchievedRate = load.Rate,
+                Delivered = delivered,
+                KernelLost = (uint)(after.Lost - before.Lost),
+                WaitActual = after.BacklogWaitTimeActual is uint w1 && before.BacklogWaitTimeActual is uint w0 ? (uint)(w1 - w0) : 0,
+                ConsumerCpuUs = ProcStat.TicksToMicroseconds(atChange.Consumer - start.Consumer),
+                ConsumerPeakRssKb = meter.PeakRssKb(consumer.ConsumerPids),
+                CollectorCpuUs = consumer.CollectorPids.Count > 0 ? ProcStat.TicksToMicroseconds(atChange.Collector - start.Collector) : null,
+                CollectorPeakRssKb = consumer.CollectorPids.Count > 0 ? meter.PeakRssKb(consumer.CollectorPids) : null,
+                KauditdCpuUs = CpuMeter.HasKauditd ? ProcStat.TicksToMicroseconds(atChange.Kauditd - start.Kauditd) : null,
+                BacklogLimitAtEnd = after.BacklogLimit,
+                TimedOut = timedOut,
+                Details = details,
+                ThreadCpu = CpuMeter.ByThread(start, atChange),
+            };
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or AuditException or IOException or FormatException)
+        {
+            Console.Error.WriteLine($"run {run}, {CompareOptions.RateName(rate)}/s, {consumer.Name}: FAILED: {e.Message}");
+            return result with { Error = FirstLine(e.Message) };
+        }
+        finally
+        {
+            try
+            {
+                consumer.Stop();
+            }
+            catch (Exception e) when (e is InvalidOperationException or TimeoutException or AuditException or IOException)
+            {
+                Console.Error.WriteLine($"{consumer.Name}: stopping failed: {e.Message}");
+            }
+            HostGuard.DeleteHarnessRules(control);
+        }
+    }
+
+    private static string Progress(TrialResult t) => t.Error is not null
+        ? $"run {t.Run}, {CompareOptions.RateName(t.Rate)}/s, {t.Consumer}: failed"
+        : $"run {t.Run}, {CompareOptions.RateName(t.Rate)}/s, {t.Consumer}: offered {t.Offered:N0} at {t.AchievedRate:N0}/s ({t.HostImpact:P1} of audit off), " +
+            $"delivered {t.Delivered:N0}, kernel lost {t.KernelLost:N0}, uncounted {t.UncountedLoss:N0}, CPU {t.CpuPerEventUs:0.00} µs/event, " +
+            $"peak RSS {t.ConsumerPeakRssKb / 1024.0:0} MB, kauditd {t.KauditdCpuPerEventUs:0.00} µs/event" +
+            (t.CollectorCpuPerEventUs is double c ? $", collector {c:0.00} µs/event, {t.CollectorPeakRssKb / 1024.0:0} MB" : "") +
+            (t.WaitActual != 0 ? $", backlog_wait_time_actual +{t.WaitActual}" : "") +
+            (t.Details is { } d ? $"\n    {d}" : "");
+
+    private static string Header(CompareOptions options, string[] args)
+    {
+        var sb = new StringBuilder();
+        string Tool(string file, string a)
+        {
+            try
+            {
+                var (code, output) = NativeTools.Run(file, a);
+                return code == 0 ? output.Trim() : "?";
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                return "?";
+            }
+        }
+        string cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+        sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} CPUs ({cpu}), kernel {Tool("uname", "-r")}, "
+            + $"load average at start {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; auditd {Tool("dpkg-query", "-W -f=${Version} auditd")}, laurel {Tool("dpkg-query", "-W -f=${Version} laurel")}."));
+        sb.AppendLine();
+        sb.AppendLine($"Command: `compare {string.Join(' ', args.Skip(1))}`. Load: {(options.Load == LoadKind.Exec ? "posix_spawn of /bin/true" : "getppid loop")}, "
+            + $"{options.Seconds:0.#} s per trial after a {options.WarmupSeconds:0.#} s warm-up under another key, {options.Runs} run(s). Rule: `{RuleText(options.Load, 0, "KEY").Replace("=0 ", "=GENERATOR ", StringComparison.Ordinal)}`. "
+            + $"Every consumer ran with backlog_limit {options.BacklogLimit} and backlog_wait_time {options.BacklogWaitTime} (Sluice through its Kernel config; its loss monitor may raise backlog_limit, see the last column).");
+        return sb.ToString().TrimEnd();
+    }
+
+    private static string FirstLine(string text) => text.Split('\n')[0];
+
+    private static void TryDelete(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"could not delete {dir}: {e.Message}");
+        }
+    }
+}
