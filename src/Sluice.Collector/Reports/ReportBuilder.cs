@@ -75,11 +75,16 @@ public sealed partial class ReportBuilder
         };
     }
 
+    /// <summary>
+    /// The agents known before the range ends, and those whose batches cover part of it though they
+    /// arrived later: an agent that spooled through an outage delivers the range's events afterwards.
+    /// </summary>
     private static async Task<List<AgentRow>> ReadAgentsAsync(Query q, CancellationToken ct)
     {
         await using var c = q.Command("""
             SELECT id, agent_id, hostname, last_seen_ms, last_heartbeat_ms FROM agents
-            WHERE first_seen_ms < @to
+            WHERE (first_seen_ms < @to
+                OR id IN (SELECT agent FROM batches WHERE interval_start_ms >= @from AND interval_start_ms < @to))
             """ + (q.Request.AgentId is null ? "" : " AND agent_id = @agent_id"));
         if (q.Request.AgentId is not null)
         {

@@ -76,9 +76,9 @@ public abstract class DashboardApiTests
         var (_, page) = await GetAsync(server, $"/api/events?{Range}&argv=systemctl");
 
         var e = Assert.Single(page.GetProperty("events").EnumerateArray());
-        Assert.Equal("agent-b", e.GetProperty("agentId").GetString());
+        Assert.Equal("agent-b", e.GetProperty("agent_id").GetString());
         Assert.Equal("agent-b.example", e.GetProperty("hostname").GetString());
-        Assert.Equal(From + 5000, e.GetProperty("timeUnixMs").GetInt64());
+        Assert.Equal(From + 5000, e.GetProperty("time_unix_ms").GetInt64());
         Assert.Equal("2025-11-25T00:00:05.000Z", e.GetProperty("time").GetString());
         Assert.Equal("sudo systemctl restart sshd", e.GetProperty("argv").GetString());
         Assert.Equal("/bin/sudo", e.GetProperty("exe").GetString());
@@ -117,6 +117,151 @@ public abstract class DashboardApiTests
         var (_, page) = await GetAsync(server, $"/api/events?from=2025-11-25T00:00:02Z&to=2025-11-25T00:00:05Z");
 
         Assert.Equal([4, 3, 2], Serials(page));
+    }
+
+    private async Task<CollectorServer> FleetCollectorAsync()
+    {
+        var (store, _) = await Stores.CreateAsync();
+        var server = await StartAsync(store);
+        await SendFleetAsync(server);
+        return server;
+    }
+
+    private static long Loss(JsonElement loss, string kind) => loss.GetProperty(kind).GetInt64();
+
+    [Fact]
+    public async Task Fleet_KnownFleet_EveryHostWithItsEventsLossAndVerdict()
+    {
+        long sentFrom = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await using var server = await FleetCollectorAsync();
+        await using var _ = server.Store;
+        long sentTo = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        var (status, fleet) = await GetAsync(server, $"/api/fleet?{Range}");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var hosts = fleet.GetProperty("hosts").EnumerateArray().ToDictionary(h => h.GetProperty("agent_id").GetString()!);
+        Assert.Equal(Agents, hosts.Keys.Order());
+        var a = hosts["agent-a"];
+        Assert.Equal("agent-a.example", a.GetProperty("hostname").GetString());
+        Assert.Equal(EventsPerHourA.Sum(), a.GetProperty("events").GetInt64());
+        Assert.Equal(180, a.GetProperty("batches").GetInt64());
+        Assert.Equal(KernelLostA, Loss(a.GetProperty("loss"), "kernel_lost"));
+        Assert.Equal(SocketOverrunsA, Loss(a.GetProperty("loss"), "socket_overruns"));
+        Assert.Equal(SerialGapsA, Loss(a.GetProperty("loss"), "serial_gaps"));
+        Assert.Equal(0, Loss(a.GetProperty("loss"), "spool_dropped"));
+        Assert.Equal(KernelLostA + SocketOverrunsA + SerialGapsA, Loss(a.GetProperty("loss"), "total"));
+        Assert.False(a.GetProperty("complete").GetBoolean());
+        Assert.StartsWith("gaps:", a.GetProperty("verdict").GetString());
+        Assert.Equal(3 * HourMs, a.GetProperty("connected_ms").GetInt64());
+
+        var b = hosts["agent-b"];
+        Assert.Equal(EventsB, b.GetProperty("events").GetInt64());
+        Assert.Equal(0, Loss(b.GetProperty("loss"), "total"));
+        Assert.False(b.GetProperty("complete").GetBoolean());
+        Assert.StartsWith("gaps:", b.GetProperty("verdict").GetString());
+        Assert.Equal(HourMs, b.GetProperty("disconnected_ms").GetInt64());
+
+        var c = hosts["agent-c"];
+        Assert.Equal(EventsC, c.GetProperty("events").GetInt64());
+        Assert.Equal(0, Loss(c.GetProperty("loss"), "total"));
+        Assert.True(c.GetProperty("complete").GetBoolean());
+        Assert.Equal("continuous, complete", c.GetProperty("verdict").GetString());
+        // Last seen is when the collector received the agent's last batch, not the data's time.
+        Assert.InRange(c.GetProperty("last_seen_unix_ms").GetInt64(), sentFrom, sentTo);
+
+        var totals = fleet.GetProperty("totals");
+        Assert.Equal(3, totals.GetProperty("hosts").GetInt32());
+        Assert.Equal(1, totals.GetProperty("complete").GetInt32());
+        Assert.Equal(EventsPerHourA.Sum() + EventsB + EventsC, totals.GetProperty("events").GetInt64());
+        Assert.Equal(KernelLostA + SocketOverrunsA + SerialGapsA, Loss(totals.GetProperty("loss"), "total"));
+    }
+
+    [Fact]
+    public async Task Host_WithLoss_ChartsPerHourAndIntervals()
+    {
+        await using var server = await FleetCollectorAsync();
+        await using var _ = server.Store;
+
+        var (status, view) = await GetAsync(server, $"/api/hosts/agent-a?{Range}");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var perHour = view.GetProperty("events_per_hour").EnumerateArray().ToList();
+        Assert.Equal([From, From + HourMs, From + 2 * HourMs], perHour.Select(p => p.GetProperty("hour_unix_ms").GetInt64()));
+        Assert.Equal(EventsPerHourA, perHour.Select(p => p.GetProperty("events").GetInt64()));
+        var loss = view.GetProperty("loss_over_time").EnumerateArray().Select(p => p.GetProperty("loss")).ToList();
+        Assert.Equal([0, KernelLostA, SocketOverrunsA + SerialGapsA], loss.Select(l => Loss(l, "total")));
+        Assert.Equal([0, KernelLostA, 0], loss.Select(l => Loss(l, "kernel_lost")));
+        Assert.Equal([0, 0, SerialGapsA], loss.Select(l => Loss(l, "serial_gaps")));
+        var interval = Assert.Single(view.GetProperty("host").GetProperty("intervals").EnumerateArray());
+        Assert.True(interval.GetProperty("connected").GetBoolean());
+        Assert.Equal(From, interval.GetProperty("start_unix_ms").GetInt64());
+        Assert.Equal(To, interval.GetProperty("end_unix_ms").GetInt64());
+        var recent = view.GetProperty("recent_events").EnumerateArray().ToList();
+        Assert.Equal(20, recent.Count);
+        Assert.All(recent, e => Assert.Equal("agent-a", e.GetProperty("agent_id").GetString()));
+        // The newest: the last of the 3 events of minute 179, 40 s into it.
+        Assert.Equal(From + 179 * MinuteMs + 40_000, recent[0].GetProperty("time_unix_ms").GetInt64());
+    }
+
+    [Fact]
+    public async Task Host_StoppedForAnHour_DisconnectedIntervalAndEmptyHour()
+    {
+        await using var server = await FleetCollectorAsync();
+        await using var _ = server.Store;
+
+        var (_, view) = await GetAsync(server, $"/api/hosts/agent-b?{Range}");
+
+        var intervals = view.GetProperty("host").GetProperty("intervals").EnumerateArray()
+            .Select(i => (i.GetProperty("start_unix_ms").GetInt64(), i.GetProperty("end_unix_ms").GetInt64(), i.GetProperty("connected").GetBoolean()))
+            .ToList();
+        Assert.Equal([(From, From + HourMs, true), (From + HourMs, From + 2 * HourMs, false), (From + 2 * HourMs, To, true)], intervals);
+        Assert.Equal([60L, 0L, 60L], view.GetProperty("events_per_hour").EnumerateArray().Select(p => p.GetProperty("events").GetInt64()));
+    }
+
+    [Fact]
+    public async Task Host_Unknown_404NamingIt()
+    {
+        await using var server = await FleetCollectorAsync();
+        await using var _ = server.Store;
+
+        var (status, body) = await GetAsync(server, $"/api/hosts/agent-z?{Range}");
+
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Contains("agent-z", body.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Report_OneAgent_IsTheReportBuildersJson()
+    {
+        await using var server = await FleetCollectorAsync();
+        await using var _ = server.Store;
+
+        var (status, report) = await GetAsync(server, $"/api/report?{Range}&agent=agent-c");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("agent-c", report.GetProperty("agent").GetString());
+        Assert.Equal(From, report.GetProperty("from_unix_ms").GetInt64());
+        var coverage = Assert.Single(report.GetProperty("coverage").EnumerateArray());
+        Assert.Equal("continuous, complete", coverage.GetProperty("verdict").GetString());
+        Assert.Equal(EventsC, report.GetProperty("events_per_hour").EnumerateArray().Sum(h => h.GetProperty("events").GetInt64()));
+        Assert.Equal(EventsC, report.GetProperty("privileged").GetProperty("total").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("/api/report?agent=agent-z", "agent")]
+    [InlineData("/api/fleet?agent=agent-a", "agent")]
+    [InlineData("/api/hosts/agent-a?limit=3", "limit")]
+    [InlineData("/api/fleet?from=1764028800&to=1764028800", "to")]
+    public async Task ReportViews_BadParameter_400NamingIt(string pathAndQuery, string parameter)
+    {
+        await using var server = await FleetCollectorAsync();
+        await using var _ = server.Store;
+
+        var (status, body) = await GetAsync(server, pathAndQuery);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
     }
 
     [Theory]

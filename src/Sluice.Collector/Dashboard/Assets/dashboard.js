@@ -5,11 +5,11 @@ const SVG = "http://www.w3.org/2000/svg";
 const HOUR = 3600 * 1000;
 const TOKEN_KEY = "sluice-dashboard-token";
 const LOSS_KINDS = [
-  ["kernelLost", "kernel lost"],
-  ["socketOverruns", "socket overruns"],
-  ["serialGaps", "serial gaps"],
-  ["spoolDropped", "spool dropped"],
-  ["reassemblyEvicted", "reassembly evicted"],
+  ["kernel_lost", "kernel lost"],
+  ["socket_overruns", "socket overruns"],
+  ["serial_gaps", "serial gaps"],
+  ["spool_dropped", "spool dropped"],
+  ["reassembly_evicted", "reassembly evicted"],
 ];
 
 const state = { from: 0, to: 0, agent: null, next: null, searchParams: null };
@@ -135,18 +135,18 @@ async function loadFleet() {
   const chosen = agents.value;
   agents.replaceChildren(el("option", { value: "" }, "all"));
   for (const h of fleet.hosts) {
-    const row = el("tr", { "data-agent": h.agentId },
+    const row = el("tr", { "data-agent": h.agent_id },
       el("td", { "data-col": "hostname" }, h.hostname),
-      el("td", { "data-col": "agent" }, h.agentId),
-      el("td", { "data-col": "lastSeen", class: "time" }, h.lastSeenUnixMs ? short(h.lastSeenUnixMs) : "never"),
+      el("td", { "data-col": "agent" }, h.agent_id),
+      el("td", { "data-col": "lastSeen", class: "time" }, h.last_seen_unix_ms ? short(h.last_seen_unix_ms) : "never"),
       el("td", { "data-col": "verdict", class: h.complete ? "ok" : "gap" }, h.verdict),
       el("td", { "data-col": "events", class: "num" }, num(h.events)),
       el("td", { "data-col": "lost", class: "num" }, num(h.loss.total)),
       ...LOSS_KINDS.map(([k]) => el("td", { "data-col": k, class: "num" }, num(h.loss[k]))));
-    row.addEventListener("click", () => selectHost(h.agentId));
-    if (h.agentId === state.agent) row.classList.add("selected");
+    row.addEventListener("click", () => selectHost(h.agent_id));
+    if (h.agent_id === state.agent) row.classList.add("selected");
     body.append(row);
-    agents.append(el("option", { value: h.agentId }, `${h.hostname} (${h.agentId})`));
+    agents.append(el("option", { value: h.agent_id }, `${h.hostname} (${h.agent_id})`));
   }
   agents.value = chosen;
   const t = fleet.totals;
@@ -172,32 +172,32 @@ async function loadHost() {
   const view = await api("/api/hosts/" + encodeURIComponent(state.agent), rangeParams());
   const h = view.host;
   section.hidden = false;
-  section.dataset.agent = h.agentId;
+  section.dataset.agent = h.agent_id;
   $("host-name").textContent = h.hostname;
-  $("host-agent").textContent = `${h.agentId}, last seen ${h.lastSeenUnixMs ? short(h.lastSeenUnixMs) + " UTC" : "never"}, rules ${h.rulesHash || "unknown"}`;
+  $("host-agent").textContent = `${h.agent_id}, last seen ${h.last_seen_unix_ms ? short(h.last_seen_unix_ms) + " UTC" : "never"}, rules ${h.rules_hash || "unknown"}`;
   const verdict = $("host-verdict");
   verdict.textContent = h.verdict;
   verdict.className = "verdict " + (h.complete ? "ok" : "gap");
 
-  coverageChart($("chart-coverage"), view.fromUnixMs, view.toUnixMs, h.intervals);
+  coverageChart($("chart-coverage"), view.from_unix_ms, view.to_unix_ms, h.intervals);
   const rows = $("intervals-table").tBodies[0];
   rows.replaceChildren();
   for (const i of h.intervals) {
     rows.append(el("tr", { "data-connected": String(i.connected) },
-      el("td", { class: "time" }, short(i.startUnixMs)),
-      el("td", { class: "time" }, short(i.endUnixMs)),
+      el("td", { class: "time" }, short(i.start_unix_ms)),
+      el("td", { class: "time" }, short(i.end_unix_ms)),
       el("td", { class: i.connected ? "ok" : "gap" }, i.connected ? "connected" : "not connected"),
       el("td", { class: "num" }, num(i.loss.total)),
       ...LOSS_KINDS.map(([k]) => el("td", { class: "num" }, num(i.loss[k])))));
   }
 
-  barChart($("chart-events"), view.eventsPerHour.map((p) => ({ t: p.hourUnixMs, parts: [p.events] })), ["bar"], ["events"]);
-  barChart($("chart-loss"), view.lossOverTime.map((p) => ({ t: p.hourUnixMs, parts: LOSS_KINDS.map(([k]) => p.loss[k]) })),
+  barChart($("chart-events"), view.events_per_hour.map((p) => ({ t: p.hour_unix_ms, parts: [p.events] })), ["bar"], ["events"]);
+  barChart($("chart-loss"), view.loss_over_time.map((p) => ({ t: p.hour_unix_ms, parts: LOSS_KINDS.map(([k]) => p.loss[k]) })),
     LOSS_KINDS.map((_, i) => "k" + i), LOSS_KINDS.map(([, name]) => name));
   const legend = $("chart-loss").querySelector(".legend");
   legend.replaceChildren(...LOSS_KINDS.map(([, name], i) => el("span", {}, el("span", { class: "swatch k" + i }), name)));
 
-  fillEvents($("recent-table").tBodies[0], view.recentEvents, false);
+  fillEvents($("recent-table").tBodies[0], view.recent_events, false);
 }
 
 // A stacked bar per hour. parts[i] is drawn with classes[i]; every bar carries data-hour and data-value (its sum).
@@ -247,8 +247,8 @@ function coverageChart(figure, from, to, intervals) {
   for (const i of intervals) {
     chart.append(svg("rect", {
       class: i.connected ? "connected" : "disconnected", "data-connected": String(i.connected),
-      x: x(i.startUnixMs), width: Math.max(1, x(i.endUnixMs) - x(i.startUnixMs)), y: 4, height: 18,
-    }, svg("title", {}, `${i.connected ? "connected" : "not connected"} ${short(i.startUnixMs)} – ${short(i.endUnixMs)} UTC`)));
+      x: x(i.start_unix_ms), width: Math.max(1, x(i.end_unix_ms) - x(i.start_unix_ms)), y: 4, height: 18,
+    }, svg("title", {}, `${i.connected ? "connected" : "not connected"} ${short(i.start_unix_ms)} – ${short(i.end_unix_ms)} UTC`)));
   }
   chart.append(svg("text", { class: "tick", x: left, y: H - 4 }, short(from)));
   chart.append(svg("text", { class: "tick", x: W - right, y: H - 4, "text-anchor": "end" }, short(to)));
@@ -265,10 +265,10 @@ function fillEvents(body, events, withHost) {
 function appendEvents(body, events, withHost) {
   for (const e of events) {
     const result = e.success === null ? "" : e.success ? "ok" : `failed (${e.exit})`;
-    const cells = [el("td", { class: "time" }, short(e.timeUnixMs))];
+    const cells = [el("td", { class: "time" }, short(e.time_unix_ms))];
     if (withHost) cells.push(el("td", {}, e.hostname));
     cells.push(
-      el("td", {}, e.syscall ? `${e.firstType} ${e.syscall}` : e.firstType),
+      el("td", {}, e.syscall ? `${e.first_type} ${e.syscall}` : e.first_type),
       el("td", { class: "num" }, uid(e.auid)),
       el("td", { class: "num" }, uid(e.uid)),
       el("td", { class: "num" }, uid(e.euid)),
@@ -276,7 +276,7 @@ function appendEvents(body, events, withHost) {
       el("td", {}, e.key || ""),
       el("td", { class: e.success === false ? "gap" : "" }, result),
       el("td", { class: "argv" }, e.argv || ""));
-    body.append(el("tr", { "data-agent": e.agentId, "data-serial": e.serial }, ...cells));
+    body.append(el("tr", { "data-agent": e.agent_id, "data-serial": e.serial }, ...cells));
   }
 }
 

@@ -1,0 +1,116 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Sluice.Collector.Reports;
+using Sluice.Collector.Storage;
+
+namespace Sluice.Collector.Dashboard;
+
+/// <summary>The API views built from the compliance report: the fleet, one host, the whole report.</summary>
+internal static partial class DashboardEndpoints
+{
+    private const long HourMs = 3_600_000;
+
+    static partial void MapReports(RouteGroupBuilder api)
+    {
+        api.MapGet("/fleet", FleetAsync);
+        api.MapGet("/hosts/{agentId}", HostAsync);
+        api.MapGet("/report", ReportAsync);
+    }
+
+    private static async Task<IResult> FleetAsync(HttpContext context, IEventStore store, TimeProvider time, CancellationToken ct)
+    {
+        var q = ApiQuery.From(context.Request, "from", "to");
+        var (from, to) = q.Range(time);
+        var report = await BuildAsync(store, time, from, to, null, ct);
+        var hosts = report.Coverage.Select(HostRow.From).ToList();
+        var totals = new FleetTotals(
+            hosts.Count,
+            hosts.Count(h => h.Complete),
+            hosts.Sum(h => h.Events),
+            hosts.Aggregate(new LossCounts(), (sum, h) => sum + h.Loss));
+        return Results.Json(new FleetView(report.From, report.To, from, to, report.GeneratedAt, hosts, totals), DashboardJson.Options);
+    }
+
+    private static async Task<IResult> HostAsync(HttpContext context, string agentId, IEventStore store, TimeProvider time, CancellationToken ct)
+    {
+        if (!Ingest.BatchValidator.IsValidAgentId(agentId))
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, $"agentId: '{agentId}' is not an agent id (1-128 characters of A-Z a-z 0-9 . _ : -)", "agentId");
+        }
+        var q = ApiQuery.From(context.Request, "from", "to");
+        var (from, to) = q.Range(time);
+        ComplianceReport report;
+        try
+        {
+            report = await BuildAsync(store, time, from, to, agentId, ct);
+        }
+        catch (ArgumentException)
+        {
+            throw new ApiException(StatusCodes.Status404NotFound, $"agentId: no agent '{agentId}' seen before {ApiQuery.Iso(to)}", "agentId");
+        }
+        var host = report.Coverage.Single(c => c.AgentId == agentId);
+        var recent = await store.SearchEventsAsync(new EventSearch { FromUnixMs = from, ToUnixMs = to, AgentId = agentId, Limit = RecentEvents }, ct);
+
+        var events = report.EventsPerHour.Where(h => h.AgentId == agentId).ToDictionary(h => h.HourUnixMs, h => h.Events);
+        var loss = report.LossOverTime.Where(h => h.AgentId == agentId).ToDictionary(h => h.HourUnixMs, h => h.Loss);
+        var hours = Hours(from, to).ToList();
+        return Results.Json(new HostView(
+            report.From, report.To, from, to, report.GeneratedAt, host,
+            [.. hours.Select(h => new HourEvents(ApiQuery.Iso(h), h, events.GetValueOrDefault(h)))],
+            [.. hours.Select(h => new HourLossPoint(ApiQuery.Iso(h), h, loss.GetValueOrDefault(h) ?? new LossCounts()))],
+            [.. recent.Events.Select(EventView.From)]), DashboardJson.Options);
+    }
+
+    private static async Task<IResult> ReportAsync(HttpContext context, IEventStore store, TimeProvider time, CancellationToken ct)
+    {
+        var q = ApiQuery.From(context.Request, "from", "to", "agent");
+        var (from, to) = q.Range(time);
+        string? agent = q.Agent();
+        ComplianceReport report;
+        try
+        {
+            report = await BuildAsync(store, time, from, to, agent, ct);
+        }
+        catch (ArgumentException) when (agent is not null)
+        {
+            throw ApiException.BadParameter("agent", $"no agent '{agent}' seen before {ApiQuery.Iso(to)}");
+        }
+        return Results.Text(ReportJson.Serialize(report), "application/json; charset=utf-8");
+    }
+
+    private static Task<ComplianceReport> BuildAsync(IEventStore store, TimeProvider time, long from, long to, string? agent, CancellationToken ct) =>
+        new ReportBuilder(store, time).BuildAsync(new ReportRequest(from, to, agent, BaselineRulesPath: null), ct);
+
+    /// <summary>Every UTC hour that overlaps [from, to): the charts show empty hours too.</summary>
+    private static IEnumerable<long> Hours(long from, long to)
+    {
+        for (long h = Math.DivRem(from, HourMs, out long rem) * HourMs - (rem < 0 ? HourMs : 0); h < to; h += HourMs)
+        {
+            yield return h;
+        }
+    }
+}
+
+/// <summary>The whole fleet over a range: one row per host, and the sums.</summary>
+internal sealed record FleetView(string From, string To, long FromUnixMs, long ToUnixMs, string GeneratedAt, IReadOnlyList<HostRow> Hosts, FleetTotals Totals);
+
+internal sealed record FleetTotals(int Hosts, int Complete, long Events, LossCounts Loss);
+
+/// <summary>One host in the fleet table.</summary>
+internal sealed record HostRow(
+    string AgentId, string Hostname, long? LastSeenUnixMs, string? LastSeen, string Verdict, bool Complete,
+    long ConnectedMs, long DisconnectedMs, long Events, long Batches, long Heartbeats, string RulesHash, LossCounts Loss)
+{
+    public static HostRow From(HostCoverage c) => new(
+        c.AgentId, c.Hostname, c.LastSeenUnixMs, c.LastSeen, c.Verdict, c.Complete,
+        c.ConnectedMs, c.DisconnectedMs, c.Events, c.Batches, c.Heartbeats, c.RulesHash, c.Loss);
+}
+
+/// <summary>One host over a range: its coverage (intervals, loss, rules), a point per hour for each chart, its newest events.</summary>
+internal sealed record HostView(
+    string From, string To, long FromUnixMs, long ToUnixMs, string GeneratedAt, HostCoverage Host,
+    IReadOnlyList<HourEvents> EventsPerHour, IReadOnlyList<HourLossPoint> LossOverTime, IReadOnlyList<EventView> RecentEvents);
+
+internal sealed record HourEvents(string Hour, long HourUnixMs, long Events);
+
+internal sealed record HourLossPoint(string Hour, long HourUnixMs, LossCounts Loss);
