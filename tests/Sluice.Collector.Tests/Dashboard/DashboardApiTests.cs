@@ -220,6 +220,23 @@ public abstract class DashboardApiTests
     }
 
     [Fact]
+    public async Task Host_RulesChanged_EachHashFromWhenItWasFirstReported()
+    {
+        await using var server = await FleetCollectorAsync();
+        await using var _ = server.Store;
+
+        var (_, view) = await GetAsync(server, $"/api/hosts/agent-c?{Range}");
+
+        var host = view.GetProperty("host");
+        // A batch reports its rules at its interval's end: minute 0's at From + 1 min, minute 120's at From + 121 min.
+        var changes = host.GetProperty("rules_hashes").EnumerateArray()
+            .Select(r => (r.GetProperty("at_unix_ms").GetInt64(), r.GetProperty("rules_hash").GetString()))
+            .ToList();
+        Assert.Equal([(From + MinuteMs, RulesHash1), (From + 121 * MinuteMs, RulesHash2)], changes);
+        Assert.Equal(RulesHash2, host.GetProperty("rules_hash").GetString());
+    }
+
+    [Fact]
     public async Task Host_Unknown_404NamingIt()
     {
         await using var server = await FleetCollectorAsync();

@@ -14,7 +14,8 @@ namespace Sluice.Collector.Tests.Dashboard;
 /// <item>agent-a: every minute; h+1 events per batch in hour h (60, 120, 180: 360 in all); kernel_lost 7
 /// in the batch of minute 70, socket_overruns 4 and serial_gaps 2 in the batch of minute 150.</item>
 /// <item>agent-b: minutes of hours 0 and 2 only (hour 1 missing: a coverage gap), one event per batch (120), no loss.</item>
-/// <item>agent-c: every minute, one event per batch (180), no loss: continuous and complete.</item>
+/// <item>agent-c: every minute, one event per batch (180), no loss: continuous and complete; its rules
+/// change from <see cref="RulesHash1"/> to <see cref="RulesHash2"/> with the batch of minute 120.</item>
 /// </list>
 /// </remarks>
 public static class DashboardData
@@ -31,6 +32,8 @@ public static class DashboardData
     public const long KernelLostA = 7;
     public const long SocketOverrunsA = 4;
     public const long SerialGapsA = 2;
+    public const string RulesHash1 = "sha256:4f2a";
+    public const string RulesHash2 = "sha256:9c1d";
 
     /// <summary>Starts a collector (no agent tokens: the dashboard's own access is what these tests are about) over <paramref name="store"/>.</summary>
     public static Task<CollectorServer> StartAsync(IEventStore store, string? dashboardTokenFile = null) =>
@@ -70,7 +73,9 @@ public static class DashboardData
             {
                 yield return MinuteBatch("agent-b", minute, 1, serials, new LossCounters());
             }
-            yield return MinuteBatch("agent-c", minute, 1, serials, new LossCounters());
+            var c = MinuteBatch("agent-c", minute, 1, serials, new LossCounters());
+            c.RulesHash = minute >= 120 ? RulesHash2 : RulesHash1;
+            yield return c;
         }
     }
 
@@ -124,7 +129,7 @@ public static class DashboardData
         CreatedUnixMs = From + 10_000,
         IntervalStartUnixMs = From,
         IntervalEndUnixMs = From + 10_000,
-        RulesHash = "sha256:4f2a",
+        RulesHash = RulesHash1,
         Loss = new LossCounters(),
     };
 

@@ -191,6 +191,17 @@ async function loadHost() {
       ...LOSS_KINDS.map(([k]) => el("td", { class: "num" }, num(i.loss[k])))));
   }
 
+  const rules = $("rules-table").tBodies[0];
+  rules.replaceChildren();
+  if (h.rules_hashes.length === 0) {
+    rules.append(el("tr", {}, el("td", { colspan: 2 }, "no rules reported in this range")));
+  }
+  h.rules_hashes.forEach((r, i) => {
+    rules.append(el("tr", { "data-hash": r.rules_hash },
+      el("td", { class: "time" }, short(r.at_unix_ms)),
+      el("td", { class: i > 0 ? "gap" : "" }, i > 0 ? `${r.rules_hash} (changed)` : r.rules_hash)));
+  });
+
   barChart($("chart-events"), view.events_per_hour.map((p) => ({ t: p.hour_unix_ms, parts: [p.events] })), ["bar"], ["events"]);
   barChart($("chart-loss"), view.loss_over_time.map((p) => ({ t: p.hour_unix_ms, parts: LOSS_KINDS.map(([k]) => p.loss[k]) })),
     LOSS_KINDS.map((_, i) => "k" + i), LOSS_KINDS.map(([, name]) => name));
