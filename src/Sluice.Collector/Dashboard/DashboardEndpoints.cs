@@ -79,9 +79,10 @@ internal sealed record EventsView(string From, string To, long FromUnixMs, long 
 /// <summary>One found event as the API shows it.</summary>
 internal sealed record EventView(
     string AgentId, string Hostname, string Time, long TimeUnixMs, long Serial, string FirstType, string? Syscall,
-    bool? Success, long? Exit, long? Pid, long? Uid, long? Auid, long? Euid, string? Key, string? Exe, string? Comm, string? Argv)
+    bool? Success, long? Exit, long? Pid, long? Uid, long? Auid, long? Euid, string? UidName, string? AuidName, string? EuidName,
+    string? Key, string? Exe, string? Comm, string? Argv)
 {
     public static EventView From(EventHit e) => new(
         e.AgentId, e.Hostname, ApiQuery.Iso(e.TimeUnixMs), e.TimeUnixMs, e.Serial, e.FirstType, e.Syscall,
-        e.Success, e.Exit, e.Pid, e.Uid, e.Auid, e.Euid, e.Key, e.Exe, e.Comm, e.Argv);
+        e.Success, e.Exit, e.Pid, e.Uid, e.Auid, e.Euid, e.UidName, e.AuidName, e.EuidName, e.Key, e.Exe, e.Comm, e.Argv);
 }

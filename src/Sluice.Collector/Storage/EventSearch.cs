@@ -63,6 +63,10 @@ public sealed record EventHit
     public long? Uid { get; init; }
     public long? Auid { get; init; }
     public long? Euid { get; init; }
+    /// <summary>The account names of uid, auid and euid, when the agent resolved them (Interpretation:ResolveNames).</summary>
+    public string? UidName { get; init; }
+    public string? AuidName { get; init; }
+    public string? EuidName { get; init; }
     public string? Key { get; init; }
     public string? Exe { get; init; }
     public string? Comm { get; init; }

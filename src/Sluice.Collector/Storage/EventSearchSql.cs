@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text;
+using Sluice.Protocol.V1;
 
 namespace Sluice.Collector.Storage;
 
@@ -16,7 +17,7 @@ internal static class EventSearchSql
     {
         var sql = new StringBuilder("""
             SELECT a.agent_id, b.hostname, e.time_ms, e.serial, e.first_type, e.record_types, e.syscall, e.success, e.exit,
-                   e.pid, e.uid, e.auid, e.euid, e.key, e.exe, e.comm, e.argv, e.batch_id, e.ordinal
+                   e.pid, e.uid, e.auid, e.euid, e.key, e.exe, e.comm, e.argv, e.batch_id, e.ordinal, e.payload
             FROM events e JOIN batches b ON b.id = e.batch_id JOIN agents a ON a.id = e.agent
             WHERE e.time_ms >= @from AND e.time_ms < @to
             """);
@@ -80,6 +81,8 @@ internal static class EventSearchSql
                 more = true;
                 break;
             }
+            // The account names are only in the payload, and only when the agent resolved them.
+            var names = Event.Parser.ParseFrom((byte[])r.GetValue(19));
             hits.Add(new EventHit
             {
                 AgentId = r.GetString(0),
@@ -99,6 +102,9 @@ internal static class EventSearchSql
                 Exe = Text(r, 14),
                 Comm = Text(r, 15),
                 Argv = Text(r, 16),
+                UidName = names.HasUidName ? names.UidName : null,
+                AuidName = names.HasAuidName ? names.AuidName : null,
+                EuidName = names.HasEuidName ? names.EuidName : null,
                 Cursor = new EventCursor(r.GetInt64(2), r.GetInt64(17), r.GetInt64(18)),
             });
         }

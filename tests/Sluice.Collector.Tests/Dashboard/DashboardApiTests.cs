@@ -119,6 +119,25 @@ public abstract class DashboardApiTests
         Assert.Equal([4, 3, 2], Serials(page));
     }
 
+    [Fact]
+    public async Task Events_NamesResolvedByTheAgent_ShownBesideTheIds()
+    {
+        await using var server = await SearchCollectorAsync();
+        await using var _ = server.Store;
+
+        var (_, page) = await GetAsync(server, $"/api/events?{Range}&user=1000&key=priv&agent=agent-a");
+
+        var e = Assert.Single(page.GetProperty("events").EnumerateArray());
+        Assert.Equal(1000, e.GetProperty("auid").GetInt64());
+        Assert.Equal("alice", e.GetProperty("auid_name").GetString());
+        Assert.Equal(0, e.GetProperty("uid").GetInt64());
+        Assert.Equal("root", e.GetProperty("uid_name").GetString());
+        Assert.Equal(JsonValueKind.Null, e.GetProperty("euid_name").ValueKind);
+        // Without names from the agent, the ids stand alone.
+        var (_, other) = await GetAsync(server, $"/api/events?{Range}&user=1001");
+        Assert.Equal(JsonValueKind.Null, Assert.Single(other.GetProperty("events").EnumerateArray()).GetProperty("auid_name").ValueKind);
+    }
+
     private async Task<CollectorServer> FleetCollectorAsync()
     {
         var (store, _) = await Stores.CreateAsync();

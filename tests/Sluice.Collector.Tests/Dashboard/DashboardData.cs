@@ -105,11 +105,15 @@ public static class DashboardData
     /// 5  a      -     1002   1002  /usr/local/bin/xsudo xsudo SHADOW
     /// 6  b      priv  1000   0     /bin/sudo            sudo systemctl restart sshd
     /// </code>
+    /// Only event 1 carries account names, as an agent resolving names sends them: auid alice, uid root.
     /// </remarks>
     public static IEnumerable<EventBatch> SearchBatches()
     {
         var a = Envelope("agent-a", 1);
-        a.Events.Add(Event(1, 1, "priv", 1000, 0, "/usr/bin/sudo", "sudo", "cat", "/etc/shadow"));
+        var first = Event(1, 1, "priv", 1000, 0, "/usr/bin/sudo", "sudo", "cat", "/etc/shadow");
+        first.AuidName = "alice";
+        first.UidName = "root";
+        a.Events.Add(first);
         a.Events.Add(Event(2, 2, "priv", 1001, 0, "/usr/bin/sudo", "sudo", "-i"));
         a.Events.Add(Event(3, 3, "exec", 1000, 1000, "/usr/bin/ls", "ls", "-l", "/etc"));
         a.Events.Add(Event(4, 4, "exec", uint.MaxValue, 0, "/usr/sbin/cron", "cron", "-f"));

@@ -36,7 +36,7 @@ const fmt = new Intl.NumberFormat("en-US");
 const num = (n) => fmt.format(n);
 const iso = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
 const short = (ms) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
-const uid = (v) => (v === null || v === undefined ? "" : v === 4294967295 ? "unset" : String(v));
+const uid = (v, name) => (v === null || v === undefined ? "" : v === 4294967295 ? "unset" : name ? `${name} (${v})` : String(v));
 
 // ---- API ---------------------------------------------------------------------------------
 
@@ -280,9 +280,9 @@ function appendEvents(body, events, withHost) {
     if (withHost) cells.push(el("td", {}, e.hostname));
     cells.push(
       el("td", {}, e.syscall ? `${e.first_type} ${e.syscall}` : e.first_type),
-      el("td", { class: "num" }, uid(e.auid)),
-      el("td", { class: "num" }, uid(e.uid)),
-      el("td", { class: "num" }, uid(e.euid)),
+      el("td", { class: "num", "data-col": "auid" }, uid(e.auid, e.auid_name)),
+      el("td", { class: "num", "data-col": "uid" }, uid(e.uid, e.uid_name)),
+      el("td", { class: "num", "data-col": "euid" }, uid(e.euid, e.euid_name)),
       el("td", {}, e.exe || ""),
       el("td", {}, e.key || ""),
       el("td", { class: e.success === false ? "gap" : "" }, result),
