@@ -21,7 +21,7 @@ internal static partial class DashboardEndpoints
     {
         var q = ApiQuery.From(context.Request, "from", "to");
         var (from, to) = q.Range(time);
-        var report = await BuildAsync(store, time, from, to, null, ct);
+        var report = await BuildAsync(store, time, from, to, null, ct, coverageOnly: true);
         var hosts = report.Coverage.Select(HostRow.From).ToList();
         var totals = new FleetTotals(
             hosts.Count,
@@ -42,7 +42,7 @@ internal static partial class DashboardEndpoints
         ComplianceReport report;
         try
         {
-            report = await BuildAsync(store, time, from, to, agentId, ct);
+            report = await BuildAsync(store, time, from, to, agentId, ct, coverageOnly: true);
         }
         catch (ArgumentException)
         {
@@ -78,8 +78,9 @@ internal static partial class DashboardEndpoints
         return Results.Text(ReportJson.Serialize(report), "application/json; charset=utf-8");
     }
 
-    private static Task<ComplianceReport> BuildAsync(IEventStore store, TimeProvider time, long from, long to, string? agent, CancellationToken ct) =>
-        new ReportBuilder(store, time).BuildAsync(new ReportRequest(from, to, agent, BaselineRulesPath: null), ct);
+    /// <summary>The fleet and host views need only the coverage and the charts; /api/report builds every section.</summary>
+    private static Task<ComplianceReport> BuildAsync(IEventStore store, TimeProvider time, long from, long to, string? agent, CancellationToken ct, bool coverageOnly = false) =>
+        new ReportBuilder(store, time).BuildAsync(new ReportRequest(from, to, agent, BaselineRulesPath: null) { CoverageOnly = coverageOnly }, ct);
 
     /// <summary>Every UTC hour that overlaps [from, to): the charts show empty hours too.</summary>
     private static IEnumerable<long> Hours(long from, long to)

@@ -57,6 +57,20 @@ public sealed partial class ReportBuilder
 
         var perHour = await EventsPerHourAsync(q, cancellationToken);
         var coverage = await CoverageAsync(q, perHour, cancellationToken);
+        if (request.CoverageOnly)
+        {
+            return new ComplianceReport
+            {
+                FromUnixMs = request.FromUnixMs,
+                ToUnixMs = request.ToUnixMs,
+                GeneratedAtUnixMs = generated,
+                Agent = request.AgentId,
+                MaxSilenceMs = request.MaxSilenceMs,
+                Coverage = coverage,
+                EventsPerHour = perHour,
+                LossOverTime = LossPerHour(coverage),
+            };
+        }
         return new ComplianceReport
         {
             FromUnixMs = request.FromUnixMs,

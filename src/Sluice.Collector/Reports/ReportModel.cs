@@ -9,6 +9,9 @@ public sealed record ReportRequest(long FromUnixMs, long ToUnixMs, string? Agent
 
     public int MaxRows { get; init; } = 500;
 
+    /// <summary>Only the coverage and the per-hour charts, the other sections left empty: the dashboard's fleet and host views.</summary>
+    public bool CoverageOnly { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad value.</summary>
     public void Validate()
     {

@@ -197,6 +197,29 @@ public abstract class DashboardApiTests
     }
 
     [Fact]
+    public async Task FleetAndHost_AgreeWithTheFullReport()
+    {
+        await using var server = await FleetCollectorAsync();
+        await using var _ = server.Store;
+
+        var (_, fleet) = await GetAsync(server, $"/api/fleet?{Range}");
+        var (_, report) = await GetAsync(server, $"/api/report?{Range}");
+
+        var full = report.GetProperty("coverage").EnumerateArray().ToList();
+        var rows = fleet.GetProperty("hosts").EnumerateArray().ToList();
+        Assert.Equal(full.Count, rows.Count);
+        foreach (var (row, c) in rows.Zip(full))
+        {
+            Assert.Equal(c.GetProperty("agent_id").GetString(), row.GetProperty("agent_id").GetString());
+            Assert.Equal(c.GetProperty("verdict").GetString(), row.GetProperty("verdict").GetString());
+            Assert.Equal(c.GetProperty("events").GetInt64(), row.GetProperty("events").GetInt64());
+            Assert.True(JsonElement.DeepEquals(c.GetProperty("loss"), row.GetProperty("loss")), $"{row.GetProperty("agent_id")}: loss differs");
+            var (_, host) = await GetAsync(server, $"/api/hosts/{c.GetProperty("agent_id").GetString()}?{Range}");
+            Assert.True(JsonElement.DeepEquals(c, host.GetProperty("host")), $"{row.GetProperty("agent_id")}: host coverage differs from the report's");
+        }
+    }
+
+    [Fact]
     public async Task Host_WithLoss_ChartsPerHourAndIntervals()
     {
         await using var server = await FleetCollectorAsync();
