@@ -13,7 +13,8 @@ namespace Sluice.Collector.Dashboard;
 /// holds one token (at least 16 characters) or its <c>sha256:HEX</c>; only the digest is kept, and
 /// compared in constant time. Without a token file, the API answers clients on a loopback address
 /// only (reach it through an SSH tunnel), so a collector listening on 0.0.0.0 for agents does not
-/// show its events to the network. The page itself (HTML, script, style) holds no data and is served
+/// show its events to the network; the request must also be addressed to localhost or a loopback
+/// address, so that another site's page cannot reach it through a name that resolves to 127.0.0.1. The page itself (HTML, script, style) holds no data and is served
 /// to anyone who can reach the port.
 /// </remarks>
 public sealed class DashboardAccess
@@ -82,10 +83,19 @@ public sealed class DashboardAccess
         if (_digest is null)
         {
             var remote = context.Connection.RemoteIpAddress;
-            return remote is not null && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)
-                ? null
-                : ApiError.Problem(StatusCodes.Status403Forbidden,
+            if (remote is null || !IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote))
+            {
+                return ApiError.Problem(StatusCodes.Status403Forbidden,
                     "the dashboard API answers local clients only; start serve with --dashboard-token-file to open it to others");
+            }
+            // A page from another site, on a name that resolves to 127.0.0.1 (DNS rebinding), would be
+            // a local client too: such a request names that site in Host.
+            if (!IsLoopbackHost(context.Request.Host.Host))
+            {
+                return ApiError.Problem(StatusCodes.Status403Forbidden,
+                    $"the dashboard API answers local clients only, addressed as localhost or a loopback address, not '{context.Request.Host.Host}'");
+            }
+            return null;
         }
         string header = context.Request.Headers.Authorization.ToString();
         const string scheme = "Bearer ";
@@ -101,6 +111,11 @@ public sealed class DashboardAccess
         }
         return null;
     }
+
+    private static bool IsLoopbackHost(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 
     private static byte[] Digest(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 }

@@ -103,6 +103,30 @@ public sealed class DashboardAccessTests : IDisposable
     }
 
     [Theory]
+    [InlineData("localhost", HttpStatusCode.OK)]
+    [InlineData("127.0.0.1", HttpStatusCode.OK)]
+    [InlineData("[::1]", HttpStatusCode.OK)]
+    [InlineData("evil.example", HttpStatusCode.Forbidden)]
+    [InlineData("127.0.0.1.nip.io", HttpStatusCode.Forbidden)]
+    public async Task Api_NoTokenFile_LoopbackClientMustAddressTheCollectorAsLocal(string host, HttpStatusCode expected)
+    {
+        var (store, _) = await _stores.CreateAsync();
+        await using var server = await StartAsync(store);
+        await using var _ = server.Store;
+        using var http = Http1();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.Address, $"/api/fleet?{Range}"));
+        request.Headers.Host = $"{host}:{server.Address.Port}";
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(expected, response.StatusCode);
+        if (expected == HttpStatusCode.Forbidden)
+        {
+            Assert.Contains($"not '{host}'", await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Theory]
     [InlineData("short", "at least 16 characters")]
     [InlineData("sha256:zz", "is not sha256: followed by hex")]
     [InlineData("sha256:abcd", "64 hex digits")]
