@@ -136,6 +136,13 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output) : IDisposabl
         FleetRow(d, "agent-a").Click();
         browser.WaitFor(() => d.FindElement(By.Id("host")).GetDomAttribute("data-agent") == "agent-a"
             && d.FindElements(By.CssSelector("#chart-events svg g.hour")).Count == 3, "agent-a's charts again");
+        // Everything the page loaded came from the collector itself.
+        var resources = (((IReadOnlyCollection<object>?)((IJavaScriptExecutor)d).ExecuteScript(
+            "return performance.getEntriesByType('resource').map(e => e.name)")) ?? []).Cast<string>().ToList();
+        Assert.Contains(resources, r => r.Contains("/dashboard/dashboard.js", StringComparison.Ordinal));
+        Assert.Contains(resources, r => r.Contains("/api/fleet?", StringComparison.Ordinal));
+        Assert.All(resources, r => Assert.StartsWith(server.Address.GetLeftPart(UriPartial.Authority) + "/", r));
+
         ((IJavaScriptExecutor)d).ExecuteScript("window.scrollTo(0, 0)");
         SaveScreenshot(browser, "dashboard-fleet");
         Assert.Equal("", d.FindElement(By.Id("error")).Text);
