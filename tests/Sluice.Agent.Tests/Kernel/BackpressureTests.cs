@@ -28,8 +28,12 @@ public sealed class BackpressureTests : IDisposable
         const int events = 20_000;
         const int rate = 20_000;
         string key = TestRules.UniqueKey("bp");
-        // 64 KiB of buffer drained every 2 s holds about a hundred records: far too small.
+        // 64 KiB of buffer drained every 2 s holds about a hundred records: far too small. The
+        // backlog starts at 8192 records, which the burst (3 records an event) fills in a fraction
+        // of a second, before the monitor's first tick can raise it: the default 65752 would hold
+        // the whole burst, and whether it is lossy would depend on how fast this host runs it.
         using var agent = AgentRunner.Start($"-a always,exit -F arch=b64 -S getppid -F key={key}\n", """
+            "Kernel": { "BacklogLimit": 8192 },
             "Drain": { "IntervalMs": 2000, "MinIntervalMs": 10 },
             "Reservoir": { "InitialBufferBytes": 65536, "MaxBufferBytes": 268435456 },
             "Monitor": { "IntervalMs": 250, "CalmTicksToRelax": 3600 }
