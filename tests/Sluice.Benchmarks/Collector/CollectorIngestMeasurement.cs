@@ -21,6 +21,10 @@ internal static class CollectorIngestMeasurement
         string kind = args.Length > 1 ? args[1] : "sqlite";
         int inFlight = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1;
         int rounds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 10;
+        if (args.Length > 4 && args[4] == "grpc")
+        {
+            return CollectorGrpcMeasurement.RunAsync(kind, inFlight, rounds).GetAwaiter().GetResult();
+        }
         return RunAsync(kind, inFlight, rounds).GetAwaiter().GetResult();
     }
 

@@ -13,6 +13,22 @@ internal sealed class CollectorStores : IAsyncDisposable
     private string? _dir;
     private PostgresCluster? _cluster;
 
+    /// <summary>A fresh store of a kind, as the collector's <c>--store</c> names it (sqlite:PATH or postgres:CONNSTRING).</summary>
+    public async Task<string> LocationAsync(string kind)
+    {
+        switch (kind)
+        {
+            case "sqlite":
+                _dir = Directory.CreateTempSubdirectory("sluice-bench-").FullName;
+                return "sqlite:" + Path.Combine(_dir, "bench.db");
+            case "postgres":
+                _cluster = await PostgresCluster.StartAsync();
+                return "postgres:" + await _cluster.CreateDatabaseAsync();
+            default:
+                throw new ArgumentException($"unknown store kind {kind}: sqlite or postgres");
+        }
+    }
+
     public async Task<IEventStore> OpenAsync(string kind)
     {
         IEventStore store;
