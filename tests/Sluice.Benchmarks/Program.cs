@@ -22,7 +22,6 @@ public static class BenchmarkProgram
         ["compare"] = Harness.CompareCommand.Run,
         ["bare-reader"] = Harness.BareReader.Run,
         ["collector-ingest"] = Collector.CollectorIngestMeasurement.Run,
-        ["collector-serve"] = Collector.CollectorGrpcMeasurement.Serve,
         // Compliance reports over a synthetic fleet: build the dataset, then time the report.
         ["report-dataset"] = a => Reports.ReportDatasetGenerator.RunAsync(a).GetAwaiter().GetResult(),
         ["report-bench"] = a => Reports.ReportBenchmark.RunAsync(a).GetAwaiter().GetResult(),

@@ -64,7 +64,13 @@ public sealed class CollectorServer : IAsyncDisposable
         store ??= await options.Store.OpenAsync(mustExist: false, cancellationToken);
         try
         {
-            var builder = WebApplication.CreateSlimBuilder();
+            // No configuration reload: it watches the working directory and all below it, so with
+            // the store (or PostgreSQL's data) under it every write woke a file watcher thread
+            // (measured: 6 % of the collector's CPU under ingest load).
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+            {
+                Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            });
             // One line per request at 100 calls/s is noise, and costs: ASP.NET Core and gRPC log warnings and up.
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             builder.Logging.AddFilter("Grpc", LogLevel.Warning);

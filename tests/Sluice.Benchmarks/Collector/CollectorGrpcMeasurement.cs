@@ -3,18 +3,14 @@ using System.Globalization;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
-using Microsoft.Extensions.Logging;
 using Sluice.Collector.Auth;
-using Sluice.Collector.Hosting;
-using Sluice.Collector.Storage;
-using Sluice.Collector.Tests.Support;
 using Sluice.Protocol.V1;
 
 namespace Sluice.Benchmarks.Collector;
 
 /// <summary>
-/// <c>collector-ingest STORE CALLERS ROUNDS grpc</c>: the real path with the collector in a process
-/// of its own (<c>collector-serve</c>), so that the client's CPU, the collector's and the database
+/// <c>collector-ingest STORE CALLERS ROUNDS grpc</c>: the real path with the real collector
+/// (<c>sluice-collector serve</c>, with its own runtime settings: server GC) in a process of its own, so that the client's CPU, the collector's and the database
 /// server's can be told apart. The client keeps <c>CALLERS</c> unary <c>Send</c> calls in flight
 /// over one h2c connection, as an agent does. Its batches are serialised once beforehand (only the
 /// sequence is re-encoded per call), so the client costs as little as a client can.
@@ -24,6 +20,8 @@ internal static class CollectorGrpcMeasurement
     private const int BatchCount = 50;
     private const int EventsPerBatch = 1000;
     private const string Agent = "bench-grpc";
+    // Enough for tiered compilation to finish in the collector before measuring.
+    private const int WarmUpRounds = 6;
     private const string Token = "bench-token-0123456789";
 
     private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(b => b, (byte[] b) => b);
@@ -38,14 +36,22 @@ internal static class CollectorGrpcMeasurement
         await File.WriteAllTextAsync(tokens, AgentTokens.HashedLine(Agent, Token) + "\n");
         using var server = Process.Start(new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { typeof(CollectorGrpcMeasurement).Assembly.Location, "collector-serve", location, tokens },
+            ArgumentList =
+            {
+                Path.Combine(AppContext.BaseDirectory, "sluice-collector.dll"), "serve",
+                "--listen", "127.0.0.1:0", "--store", location, "--tokens", tokens,
+            },
             RedirectStandardOutput = true,
-            RedirectStandardInput = true,
             UseShellExecute = false,
         })!;
         try
         {
-            string url = await server.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("the collector did not start");
+            // "sluice-collector: listening on URL (h2c), ..."
+            string? line;
+            while ((line = await server.StandardOutput.ReadLineAsync()) is not null && !line.Contains(" listening on ", StringComparison.Ordinal))
+            {
+            }
+            string url = line?.Split(' ')[3] ?? throw new InvalidOperationException("the collector did not start");
             using var channel = GrpcChannel.ForAddress(url);
             var invoker = channel.CreateCallInvoker();
             var options = new CallOptions(new Metadata { { "authorization", "Bearer " + Token } });
@@ -67,7 +73,7 @@ internal static class CollectorGrpcMeasurement
             var client = new List<double>();
             var collector = new List<double>();
             var database = new List<double>();
-            for (int round = -2; round < rounds; round++)
+            for (int round = -WarmUpRounds; round < rounds; round++)
             {
                 var self = Process.GetCurrentProcess();
                 var client0 = self.TotalProcessorTime;
@@ -107,29 +113,10 @@ internal static class CollectorGrpcMeasurement
         }
         finally
         {
-            server.StandardInput.Close();
-            if (!server.WaitForExit(30_000))
-            {
-                server.Kill();
-            }
+            server.Kill();
+            await server.WaitForExitAsync();
             Directory.Delete(Path.GetDirectoryName(tokens)!, recursive: true);
         }
-    }
-
-    /// <summary>The collector as a child process: prints its URL, serves until its stdin closes.</summary>
-    public static int Serve(string[] args)
-    {
-        var server = CollectorServer.StartAsync(new CollectorOptions
-        {
-            Listen = "127.0.0.1:0",
-            Store = StoreLocation.Parse(args[1]),
-            TokensFile = args[2],
-        }, logging: logging => logging.SetMinimumLevel(LogLevel.Warning)).GetAwaiter().GetResult();
-        Console.WriteLine(server.Address);
-        Console.Out.Flush();
-        Console.In.ReadToEnd();
-        server.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        return 0;
     }
 
     /// <summary>User + system CPU time of a process so far, from /proc (USER_HZ is 100 on Linux).</summary>
