@@ -185,7 +185,7 @@ public sealed partial class ReportBuilder
         {
             c.CommandText = $"""
                 SELECT agent, first_type, success, COUNT(*) FROM events
-                WHERE time_ms >= @from AND time_ms < @to AND first_type {ReportSql.In(c, "t", types)}{q.AgentFilter()}
+                WHERE time_ms >= @from AND time_ms < @to AND {ReportSql.FirstTypeIn(c, "t", types)}{q.AgentFilter()}
                 GROUP BY agent, first_type, success
                 """;
             Bind(c, q);
@@ -198,7 +198,7 @@ public sealed partial class ReportBuilder
         {
             c.CommandText = $"""
                 SELECT time_ms, agent, first_type, success, auid, uid, exe, COALESCE(argv, comm, key) FROM events
-                WHERE time_ms >= @from AND time_ms < @to AND first_type {ReportSql.In(c, "t", types)}{q.AgentFilter()}
+                WHERE time_ms >= @from AND time_ms < @to AND {ReportSql.FirstTypeIn(c, "t", types)}{q.AgentFilter()}
                 ORDER BY time_ms, batch_id, ordinal LIMIT {q.Request.MaxRows + 1}
                 """;
             Bind(c, q);

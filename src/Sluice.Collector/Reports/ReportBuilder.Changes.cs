@@ -21,7 +21,7 @@ public sealed partial class ReportBuilder
             $"WHEN first_type {ReportSql.In(c, "mt", ModuleTypes)} OR syscall {ReportSql.In(c, "ms", ModuleSyscalls)} THEN 'kernel-module' " +
             "ELSE 'time' END";
         string Where(DbCommand c) =>
-            $"(first_type {ReportSql.In(c, "wct", ConfigTypes)} OR first_type {ReportSql.In(c, "wtt", TimeTypes)} OR first_type {ReportSql.In(c, "wmt", ModuleTypes)} " +
+            $"({ReportSql.FirstTypeIn(c, "wct", ConfigTypes)} OR {ReportSql.FirstTypeIn(c, "wtt", TimeTypes)} OR {ReportSql.FirstTypeIn(c, "wmt", ModuleTypes)} " +
             $"OR syscall {ReportSql.In(c, "wts", TimeSyscalls)} OR syscall {ReportSql.In(c, "wms", ModuleSyscalls)} OR {configInSyscall})";
 
         await using (var c = q.Command(""))

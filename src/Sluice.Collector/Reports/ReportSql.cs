@@ -1,6 +1,8 @@
 using System.Data.Common;
 using System.Globalization;
 
+using Sluice.Collector.Storage;
+
 namespace Sluice.Collector.Reports;
 
 /// <summary>Reading helpers that hide the few differences in what the two ADO.NET providers return.</summary>
@@ -21,6 +23,25 @@ internal static class ReportSql
     public static bool? NullableBool(DbDataReader r, int i) => r.IsDBNull(i) ? null : Convert.ToBoolean(r.GetValue(i), CultureInfo.InvariantCulture);
 
     public static string Text(DbDataReader r, int i) => r.IsDBNull(i) ? "" : r.GetString(i);
+
+    /// <summary>
+    /// "first_type is one of <paramref name="types"/>", with one parameter per type, in the form that
+    /// the partial index events_type_time serves (it leaves out <see cref="StoreSchema.UnindexedFirstType"/>).
+    /// </summary>
+    public static string FirstTypeIn(DbCommand command, string prefix, IReadOnlyList<string> types)
+    {
+        if (types.Contains(StoreSchema.UnindexedFirstType, StringComparer.Ordinal))
+        {
+            throw new ArgumentException($"{StoreSchema.UnindexedFirstType} is not indexed by record type: query it by syscall instead", nameof(types));
+        }
+        var names = new string[types.Count];
+        for (int i = 0; i < types.Count; i++)
+        {
+            names[i] = "@" + prefix + i.ToString(CultureInfo.InvariantCulture);
+            Add(command, prefix + i.ToString(CultureInfo.InvariantCulture), types[i]);
+        }
+        return StoreSchema.FirstTypeIn(names);
+    }
 
     /// <summary>"IN (@p0, @p1, ...)" with one parameter per value.</summary>
     public static string In(DbCommand command, string prefix, IReadOnlyList<string> values)

@@ -24,8 +24,22 @@ internal static class StoreSchema
     /// and new SQLite files use 16 KiB pages.
     /// 3: events gained <c>paths</c> (the PATH record names, for the identity-file section of the
     /// compliance report), with the <c>events_denied_time</c> index and the <c>agent_rules</c> table.
+    /// 4: <c>events_type_time</c> leaves out events whose first record is SYSCALL (see <see cref="UnindexedFirstType"/>).
     /// </summary>
-    public const int Version = 3;
+    public const int Version = 4;
+
+    /// <summary>
+    /// The first record type that <c>events_type_time</c> does not index. It is that of nearly every
+    /// kernel event, so an index on it selects nothing, and leaving it out spares one index insert per
+    /// such event (about 1 µs in SQLite). A query by record type uses the index only if it says, in
+    /// its text, <c>first_type &lt;&gt; 'SYSCALL'</c>: <see cref="FirstTypeIn"/> writes that.
+    /// </summary>
+    public const string UnindexedFirstType = "SYSCALL";
+
+    /// <summary>The condition "first_type is one of <paramref name="names"/>", written so that it can use <c>events_type_time</c>.</summary>
+    /// <param name="names">The parameter names holding the types, with their '@'.</param>
+    public static string FirstTypeIn(IEnumerable<string> names) =>
+        $"(first_type <> '{UnindexedFirstType}' AND first_type IN ({string.Join(", ", names)}))";
 
     /// <summary>The statements that bring a store of schema version <paramref name="from"/> to <see cref="Version"/>, per store.</summary>
     /// <remarks>
@@ -43,6 +57,11 @@ internal static class StoreSchema
         if (from < 3)
         {
             steps.Add($"ALTER TABLE events ADD COLUMN paths {(kind == StoreKind.Postgres ? "text" : "TEXT")};");
+        }
+        if (from < 4)
+        {
+            // Recreated, partial, when the collector next opens the store.
+            steps.Add("DROP INDEX IF EXISTS events_type_time;");
         }
         steps.Add($"UPDATE schema_info SET version = {Version};");
         return string.Join(" ", steps);
@@ -138,7 +157,7 @@ internal static class StoreSchema
         CREATE INDEX IF NOT EXISTS events_key_time ON events (key, time_ms) WHERE key IS NOT NULL;
         CREATE INDEX IF NOT EXISTS events_auid_time ON events (auid, time_ms) WHERE auid IS NOT NULL;
         CREATE INDEX IF NOT EXISTS events_syscall_time ON events (syscall, time_ms) WHERE syscall IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS events_type_time ON events (first_type, time_ms);
+        CREATE INDEX IF NOT EXISTS events_type_time ON events (first_type, time_ms) WHERE first_type <> '{UnindexedFirstType}';
         CREATE INDEX IF NOT EXISTS events_exe_time ON events (exe, time_ms) WHERE exe IS NOT NULL;
         -- Access failures (EACCES, EPERM) for the compliance report: few rows, so a small partial index.
         CREATE INDEX IF NOT EXISTS events_denied_time ON events (time_ms) WHERE exit IN (-13, -1);

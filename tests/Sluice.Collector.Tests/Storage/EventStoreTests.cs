@@ -146,6 +146,7 @@ public abstract class EventStoreTests
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
+    [InlineData(3)]
     public async Task InitializeAsync_StoreOfOlderSchemaVersion_RefusedNamingVersionAndUpgrade_ThenOpensAfterIt(int version)
     {
         var (store, spec) = await Stores.CreateAsync();
@@ -154,8 +155,10 @@ public abstract class EventStoreTests
         await using (var c = Connect(spec))
         {
             await c.OpenAsync();
-            // What an older collector left: no paths column (added in 3).
-            await ScalarAsync(c, $"UPDATE schema_info SET version = {version}; ALTER TABLE events DROP COLUMN paths; SELECT 0");
+            // What an older collector left: no paths column (added in 3), a record-type index over every event (partial since 4).
+            string paths = version < 3 ? "ALTER TABLE events DROP COLUMN paths;" : "";
+            await ScalarAsync(c, $"UPDATE schema_info SET version = {version}; {paths} " +
+                "DROP INDEX events_type_time; CREATE INDEX events_type_time ON events (first_type, time_ms); SELECT 0");
         }
 
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None));
@@ -177,6 +180,17 @@ public abstract class EventStoreTests
         // The upgraded store takes new events, paths included.
         Assert.False((await reopened.StoreBatchAsync(TestEvents.Batch("a", 2, 2), 2, CancellationToken.None)).Duplicate);
         Assert.Equal(5, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
+        // The record-type index is the partial one again.
+        await using (var c = Connect(spec))
+        {
+            await c.OpenAsync();
+            await using var command = c.CreateCommand();
+            command.CommandText = Stores.Kind == StoreKind.Postgres
+                ? "SELECT indexdef FROM pg_indexes WHERE indexname = 'events_type_time'"
+                : "SELECT sql FROM sqlite_master WHERE name = 'events_type_time'";
+            string definition = (string)(await command.ExecuteScalarAsync())!;
+            Assert.Contains($"<> '{StoreSchema.UnindexedFirstType}'", definition);
+        }
     }
 }
 
