@@ -10,8 +10,9 @@ namespace Sluice.Benchmarks.Collector;
 
 /// <summary>
 /// <c>collector-ingest STORE CALLERS ROUNDS grpc</c>: the real path with the real collector
-/// (<c>sluice-collector serve</c>, with its own runtime settings: server GC) in a process of its own, so that the client's CPU, the collector's and the database
-/// server's can be told apart. The client keeps <c>CALLERS</c> unary <c>Send</c> calls in flight
+/// (<c>sluice-collector serve</c>, with its own runtime settings: server GC, no idle spinning) in a
+/// process of its own, so that the client's CPU, the collector's and the database server's can be
+/// told apart. The client keeps <c>CALLERS</c> unary <c>Send</c> calls in flight
 /// over one h2c connection, as an agent does. Its batches are serialised once beforehand (only the
 /// sequence is re-encoded per call), so the client costs as little as a client can.
 /// </summary>
@@ -52,6 +53,8 @@ internal static class CollectorGrpcMeasurement
             {
             }
             string url = line?.Split(' ')[3] ?? throw new InvalidOperationException("the collector did not start");
+            // Keep reading what it logs, so that a full pipe never stalls it.
+            _ = server.StandardOutput.ReadToEndAsync();
             using var channel = GrpcChannel.ForAddress(url);
             var invoker = channel.CreateCallInvoker();
             var options = new CallOptions(new Metadata { { "authorization", "Bearer " + Token } });
