@@ -7,12 +7,16 @@ namespace Sluice.Agent.Kernel;
 public sealed partial class AuditdService(ICommandRunner commands, ILogger<AuditdService> logger, TimeProvider time)
 {
     private static readonly TimeSpan s_commandTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan s_failedStartGrace = TimeSpan.FromSeconds(1);
 
     // Units that would fight the agent over settings and rules at reboot or on
     // `augenrules --load` (DESIGN.md "Taking over from auditd").
     private static readonly string[] s_units = ["auditd.service", "audit-rules.service"];
 
     public static bool IsSystemd => Directory.Exists("/run/systemd/system");
+
+    /// <summary>Whether systemd is this host's init (<see cref="IsSystemd"/>); settable for tests of both worlds.</summary>
+    public bool SystemdIsInit { get; init; } = IsSystemd;
 
     /// <summary>
     /// Stops auditd (registered as consumer <paramref name="pid"/>): `service auditd stop`, else
@@ -83,7 +87,7 @@ public sealed partial class AuditdService(ICommandRunner commands, ILogger<Audit
     public List<string> DisableUnits()
     {
         var disabled = new List<string>();
-        if (!IsSystemd || !commands.Exists("systemctl"))
+        if (!SystemdIsInit || !commands.Exists("systemctl"))
         {
             return disabled;
         }
@@ -113,26 +117,60 @@ public sealed partial class AuditdService(ICommandRunner commands, ILogger<Audit
         }
     }
 
-    /// <summary>Starts auditd again and waits until it is the registered consumer.</summary>
-    /// <returns>True if auditd registered within the timeout.</returns>
-    public bool Start(AuditControlClient control, TimeSpan timeout)
+    /// <summary>
+    /// The command that starts auditd on this host. With systemd as init, <c>systemctl start
+    /// auditd.service</c>: PID 1 starts auditd in its own unit, with that unit's capabilities and
+    /// not the caller's (the agent's unit has a bounding set of three, which auditd cannot run in).
+    /// Without systemd, <c>service auditd start</c>, the init script, or the daemon itself: auditd
+    /// then runs as the caller's descendant, inside the caller's bounding set.
+    /// </summary>
+    public (string File, string[] Args) StartCommand()
     {
-        var (file, args) = commands.Exists("service")
-            ? ("service", new[] { "auditd", "start" })
-            : IsSystemd ? ("systemctl", new[] { "start", "auditd.service" }) : ("auditd", Array.Empty<string>());
-        var (code, output) = commands.Run(file, args, s_commandTimeout);
-        Log.StartAttempt(logger, $"{file} {string.Join(' ', args)}", code, output);
+        if (SystemdIsInit && commands.Exists("systemctl"))
+        {
+            return ("systemctl", ["start", "auditd.service"]);
+        }
+        if (commands.Exists("service"))
+        {
+            return ("service", ["auditd", "start"]);
+        }
+        if (commands.Exists("/etc/init.d/auditd"))
+        {
+            return ("/etc/init.d/auditd", ["start"]);
+        }
+        return ("auditd", []);
+    }
+
+    /// <summary>
+    /// Starts auditd again and waits until it is the registered consumer, all within
+    /// <paramref name="timeout"/>: the command's own run included, so that a stop never hangs on it.
+    /// </summary>
+    public AuditdStartResult Start(AuditControlClient control, TimeSpan timeout)
+    {
+        var (file, args) = StartCommand();
+        string command = string.Join(' ', [file, .. args]);
         long start = time.GetTimestamp();
-        while (time.GetElapsedTime(start) < timeout)
+        var (code, output) = commands.Run(file, args, timeout);
+        Log.StartAttempt(logger, command, code, output);
+        // A start command that failed has started nothing worth waiting the whole timeout for; a
+        // short grace still lets a daemon that registers as its starter exits count as started.
+        var wait = code == 0 ? timeout - time.GetElapsedTime(start) : s_failedStartGrace;
+        long waitStart = time.GetTimestamp();
+        while (true)
         {
             uint pid = control.GetStatus().Pid;
             if (pid != 0 && ProcessNames.Comm(pid) == "auditd")
             {
-                return true;
+                return new AuditdStartResult(command, code, output, Registered: true);
+            }
+            if (time.GetElapsedTime(waitStart) >= wait)
+            {
+                var result = new AuditdStartResult(command, code, output, Registered: false);
+                Log.StartFailed(logger, result.Describe());
+                return result;
             }
             Thread.Sleep(100);
         }
-        return false;
     }
 
     private static partial class Log
@@ -151,5 +189,17 @@ public sealed partial class AuditdService(ICommandRunner commands, ILogger<Audit
 
         [LoggerMessage(5, LogLevel.Information, "Started auditd with `{Command}`: exit {Code} {Output}")]
         public static partial void StartAttempt(ILogger logger, string command, int code, string output);
+
+        [LoggerMessage(6, LogLevel.Error, "auditd did not start again: {Reason}")]
+        public static partial void StartFailed(ILogger logger, string reason);
     }
+}
+
+/// <summary>What starting auditd again did: the command, its exit code (-1: did not start or timed out) and output, and whether auditd registered.</summary>
+public sealed record AuditdStartResult(string Command, int ExitCode, string Output, bool Registered)
+{
+    /// <summary>One line for logs and restore notes, naming the command, its exit code and its output.</summary>
+    public string Describe() => Registered
+        ? $"auditd is the audit consumer again after `{Command}` (exit {ExitCode})"
+        : $"auditd was running before the agent but is not the audit consumer after `{Command}`: exit {ExitCode}, output: {(Output.Length == 0 ? "(none)" : Output.ReplaceLineEndings(" | "))}; start it by hand";
 }

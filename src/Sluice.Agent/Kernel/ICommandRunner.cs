@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 
 namespace Sluice.Agent.Kernel;
 
@@ -37,16 +38,43 @@ public sealed class ProcessCommandRunner : ICommandRunner
         }
         using (p)
         {
+            // Output is collected line by line rather than read to the end: a daemon the command
+            // starts may keep the pipes open for its whole life, and the run must still end when
+            // the command does.
+            var output = new StringBuilder();
+            p.OutputDataReceived += (_, e) => Append(output, e.Data);
+            p.ErrorDataReceived += (_, e) => Append(output, e.Data);
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
             p.StandardInput.Close();
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
             if (!p.WaitForExit(timeout))
             {
                 p.Kill(entireProcessTree: true);
-                return (-1, $"timed out after {timeout.TotalSeconds:0}s");
+                return (-1, $"timed out after {timeout.TotalSeconds:0}s; output so far: {Text(output)}");
             }
-            p.WaitForExit();
-            return (p.ExitCode, (stdout.Result + stderr.Result).Trim());
+            // Lines still in the pipe when the command exited: a moment for them, not for EOF.
+            Thread.Sleep(50);
+            return (p.ExitCode, Text(output));
+        }
+    }
+
+    private static void Append(StringBuilder output, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (output)
+        {
+            output.AppendLine(line);
+        }
+    }
+
+    private static string Text(StringBuilder output)
+    {
+        lock (output)
+        {
+            return output.ToString().Trim();
         }
     }
 

@@ -214,10 +214,11 @@ public sealed partial class KernelOwnership(AgentOptions options, AuditdService 
         }
         if (state.AuditdWasRunning)
         {
-            report.AuditdStarted = auditd.Start(control, TimeSpan.FromSeconds(options.TakeoverTimeoutSeconds));
-            if (!report.AuditdStarted)
+            var started = auditd.Start(control, TimeSpan.FromSeconds(options.TakeoverTimeoutSeconds));
+            report.AuditdStart = started;
+            if (!started.Registered)
             {
-                report.Notes.Add("auditd was running before the agent but did not register again after `service auditd start`");
+                report.Notes.Add(started.Describe());
             }
             Log.AuditdRestarted(logger, report.AuditdStarted);
         }
@@ -282,7 +283,10 @@ public sealed class RestoreReport
 
     public List<string> SettingsRestored { get; } = new();
 
-    public bool AuditdStarted { get; set; }
+    public bool AuditdStarted => AuditdStart?.Registered == true;
+
+    /// <summary>The attempt to start auditd again (null when it was not running before the agent).</summary>
+    public AuditdStartResult? AuditdStart { get; set; }
 
     public List<string> Notes { get; } = new();
 }
