@@ -46,10 +46,12 @@ public sealed partial class LossMonitor(
         uint waitActual = status.BacklogWaitTimeActual ?? 0;
         if (!_primed)
         {
-            // Loss before the agent started is not the agent's to report; start from here.
-            (_lost, _waitActual, _drops, _overruns, _replaces, _pipeline, _primed) =
-                (status.Lost, waitActual, memory.Drops, counters.Overruns, counters.ReplaceRequests, pipeline, true);
-            _truncated = counters.Truncated;
+            // The kernel's counters are the host's since boot: loss before the agent started is
+            // not the agent's to report, so they count from here. The socket and the pipeline are
+            // this run's own and count from zero: what they saw before this first tick is this
+            // run's loss, the serial gap of a restart after a crash included (the pipeline counts
+            // it on the first record, which may come before this tick).
+            (_lost, _waitActual, _primed) = (status.Lost, waitActual, true);
         }
         var reading = new LossReading(
             KernelLost: Delta(status.Lost, _lost),
