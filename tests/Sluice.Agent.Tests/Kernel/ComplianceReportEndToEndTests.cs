@@ -201,14 +201,17 @@ public sealed class ComplianceReportEndToEndTests : IDisposable
         Assert.InRange(Assert.Single(report.AuditChanges.Changes, x => x.Category == "agent-start").TimeUnixMs, restart, ready2);
 
         // Baseline: the second run's rules are in force; the first run's exec, EACCES and passwd rules are missing.
+        // Rules are compared and shown in auditctl -l's form, which prints a field value as a signed
+        // 32-bit number (auid 4294967295 is -1): our login uids above 2^31 print negative.
+        int la = unchecked((int)A), lc = unchecked((int)C);
         var hb = Assert.Single(report.Baseline.Hosts);
         Assert.True(hb.Known, context);
         Assert.Equal(
         [
-            $"-a always,exit -F arch=b64 -S execve -F auid={A} -F key={key}",
-            $"-a always,exit -F arch=b64 -S open,openat -F exit=-EACCES -F auid={A} -F key={key}",
-            $"-a always,exit -S all -F path=/etc/passwd -F perm=wa -F auid={C} -F key={key}",
+            $"-a always,exit -F arch=b64 -S execve -F auid={la} -F key={key}",
+            $"-a always,exit -F arch=b64 -S open,openat -F exit=-EACCES -F auid={la} -F key={key}",
+            $"-a always,exit -S all -F path=/etc/passwd -F perm=wa -F auid={lc} -F key={key}",
         ], hb.Missing);
-        Assert.Equal([$"-a always,exit -F arch=b64 -S getppid -F auid={A} -F key={key}"], hb.Extra);
+        Assert.Equal([$"-a always,exit -F arch=b64 -S getppid -F auid={la} -F key={key}"], hb.Extra);
     }
 }
