@@ -13,14 +13,33 @@ internal static class RestoreCommand
     public static Command Create()
     {
         var config = RunCommand.ConfigOption();
+        var unlessRestarted = new Option<bool>("--unless-restarted")
+        {
+            Description = "As a systemd unit's ExecStopPost with Restart=on-failure: when systemd reports that the agent was killed by a signal " +
+                "(it will start it again), leave the state file to the restarted agent, which resumes from it and reports the gap.",
+        };
         var command = new Command("restore",
             "Restore the kernel audit settings and rules, and auditd, from the state file a crashed agent left behind (kernel-state.json).");
         command.Options.Add(config);
-        command.SetAction(parse => Run(parse.GetValue(config), Console.Out, Console.Error));
+        command.Options.Add(unlessRestarted);
+        command.SetAction(parse => Run(parse.GetValue(config), Console.Out, Console.Error,
+            parse.GetValue(unlessRestarted) ? Environment.GetEnvironmentVariable : null));
         return command;
     }
 
-    internal static int Run(string? configPath, TextWriter stdout, TextWriter stderr)
+    /// <summary>
+    /// True when the environment systemd gives ExecStopPost says the agent was killed by a signal
+    /// (the OOM killer's included) that Restart=on-failure restarts after: EXIT_CODE killed or dumped, by a signal other than
+    /// the four clean ones (HUP, INT, TERM, PIPE), and not systemd's own kill at a stop timeout
+    /// (SERVICE_RESULT timeout, after which no restart follows).
+    /// </summary>
+    internal static bool RestartFollows(Func<string, string?> env) =>
+        env("SERVICE_RESULT") is "signal" or "core-dump" or "oom-kill"
+        && env("EXIT_CODE") is "killed" or "dumped"
+        && env("EXIT_STATUS") is { Length: > 0 } signal && signal is not ("HUP" or "INT" or "TERM" or "PIPE");
+
+    /// <param name="unlessRestarted">The environment to read systemd's SERVICE_RESULT, EXIT_CODE and EXIT_STATUS from, with --unless-restarted; null otherwise.</param>
+    internal static int Run(string? configPath, TextWriter stdout, TextWriter stderr, Func<string, string?>? unlessRestarted = null)
     {
         AgentOptions options;
         try
@@ -45,6 +64,15 @@ internal static class RestoreCommand
         if (state is null)
         {
             stdout.WriteLine($"nothing to restore: no {KernelState.FileName} in {options.StateDirectory}");
+            return 0;
+        }
+        if (unlessRestarted is not null && RestartFollows(unlessRestarted))
+        {
+            // Restoring now would delete the rules and bounce auditd for the few seconds until the
+            // restart stops it again, and the restarted agent could no longer count what the crash
+            // cost (the serial watermark goes with the state file).
+            stdout.WriteLine($"not restoring: the agent (pid {state.AgentPid}) was killed by SIG{unlessRestarted("EXIT_STATUS")} and systemd starts it again; " +
+                $"it resumes from {Path.Combine(options.StateDirectory, KernelState.FileName)}");
             return 0;
         }
         if (state.AgentPid != Environment.ProcessId && ProcessNames.Comm((uint)state.AgentPid) is string comm && comm.StartsWith("sluice", StringComparison.Ordinal))
