@@ -8,4 +8,13 @@ root.Subcommands.Add(RulesCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(RestoreCommand.Create());
-return await root.Parse(args).InvokeAsync();
+var parse = root.Parse(args);
+var invocation = new InvocationConfiguration();
+if (parse.CommandResult.Command.Name == "run")
+{
+    // `run` stops through the host's own SIGTERM/SIGINT handling: the final drain, the spool, the
+    // restore and auditd started again, bounded by HostOptions.ShutdownTimeout. System.CommandLine's
+    // handling would end the process 2 s after the signal (exit 143), half-way through the restore.
+    invocation.ProcessTerminationTimeout = null;
+}
+return await parse.InvokeAsync(invocation);
