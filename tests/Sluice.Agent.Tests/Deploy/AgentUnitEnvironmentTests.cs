@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using Sluice.Agent.Kernel;
 using Sluice.Agent.Status;
 using Sluice.Agent.Tests.Kernel;
 using Sluice.Audit.Netlink;
@@ -53,37 +54,10 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
             var caps = UnitCapabilities();
             Assert.Contains("audit_control", caps);
 
-            // sd_notify messages arrive here, as they would at systemd.
-            string notifyPath = Path.Combine(_dir, "notify");
-            using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-            notify.Bind(new UnixDomainSocketEndPoint(notifyPath));
-            notify.ReceiveTimeout = 90_000;
-
+            using var notify = Notify();
             string key = TestRules.UniqueKey("unit");
-            File.WriteAllText(Path.Combine(_dir, "audit.rules"), $"-a always,exit -F arch=b64 -S execve -F key={key}\n");
-            File.WriteAllText(Path.Combine(_dir, "agent.json"), AgentRunner.Config(_dir, ""));
-            // Microsoft.Extensions.Hosting.Systemd turns on when the parent process is named systemd.
-            string systemd = Path.Combine(_dir, "systemd");
-            File.CreateSymbolicLink(systemd, "/bin/bash");
-            var psi = new ProcessStartInfo("setpriv")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            foreach (var a in new[] { "--bounding-set", "-all," + string.Join(',', caps.Select(c => "+" + c)), "--inh-caps=-all", "--no-new-privs", "--",
-                systemd, "-c", $"dotnet {AgentProcess.DllPath} run --config {Path.Combine(_dir, "agent.json")} & wait $!" })
-            {
-                psi.ArgumentList.Add(a);
-            }
-            psi.Environment["NOTIFY_SOCKET"] = notifyPath;
-            psi.Environment["DOTNET_NOLOGO"] = "1";
             var log = new StringBuilder();
-            wrapper = new Process { StartInfo = psi };
-            wrapper.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            wrapper.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            wrapper.Start();
-            wrapper.BeginOutputReadLine();
-            wrapper.BeginErrorReadLine();
+            wrapper = StartAsTheUnit($"-a always,exit -F arch=b64 -S execve -F key={key}\n", caps, log);
             string Log() { lock (log) { return log.ToString(); } }
 
             string ready = Receive(notify, Log);
@@ -137,6 +111,113 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
                 Auditd.Start();
             }
         }
+    }
+
+    /// <summary>
+    /// auditd running at start, and no systemd: at stop the agent's `service auditd start` runs
+    /// auditd inside the unit's bounding set, where it cannot start. The stop must still end in
+    /// bounded time, restore everything else, and name the command, its exit code and its output.
+    /// (Under systemd the agent asks PID 1 instead, and auditd starts in its own unit.)
+    /// </summary>
+    [SkippableFact]
+    public void Agent_WithUnitCapabilitiesNoSystemd_AuditdCannotStartAgain_ReportedWithCommandAndExitCode_StopBounded()
+    {
+        Skip.If(AuditdService.IsSystemd, "systemd is init here: the agent asks systemd to start auditd, outside its bounding set");
+        bool auditdWasRunning = Auditd.IsRunning();
+        var guard = new KernelStateGuard();
+        Process? wrapper = null;
+        try
+        {
+            if (!auditdWasRunning)
+            {
+                Auditd.Start();
+            }
+            var before = KernelSnapshot.Take();
+            var caps = UnitCapabilities();
+            using var notify = Notify();
+            var log = new StringBuilder();
+            wrapper = StartAsTheUnit($"-a always,exit -F arch=b64 -S execve -F key={TestRules.UniqueKey("unit")}\n", caps, log);
+            string Log() { lock (log) { return log.ToString(); } }
+            Assert.Contains("READY=1", Receive(notify, Log));
+            using var control = AuditControlClient.Open();
+            uint agentPid = control.GetStatus().Pid;
+            Assert.True(agentPid != 0 && ParentPid(agentPid) == wrapper.Id, $"the consumer is pid {agentPid}, not the agent\n{Log()}");
+            Assert.False(Auditd.IsRunning(), "auditd still runs after the takeover\n" + Log());
+
+            Tmds.Linux.LibC.kill((int)agentPid, Tmds.Linux.LibC.SIGTERM);
+            Assert.Contains("STOPPING=1", Receive(notify, Log));
+            // Bounded: the final drain, then one start command and the wait for auditd to register,
+            // both within TakeoverTimeoutSeconds (15 s); far less than the unit's TimeoutStopSec.
+            Assert.True(wrapper.WaitForExit(TimeSpan.FromMinutes(2)), "the stop hung\n" + Log());
+            wrapper.WaitForExit();
+            string output = Log();
+            Assert.True(wrapper.ExitCode == 0, $"exit {wrapper.ExitCode}\n{output}");
+            Assert.Contains("auditd did not start again: auditd was running before the agent but is not the audit consumer after `service auditd start`: exit ", output);
+            Assert.Contains("Restore: auditd was running before the agent", output);
+
+            // Everything else is back; only the consumer differs (auditd is not running).
+            var differences = before.Differences(KernelSnapshot.Take()).Where(d => !d.StartsWith("pid:", StringComparison.Ordinal)).ToList();
+            Assert.True(differences.Count == 0, "not restored: " + string.Join("; ", differences));
+        }
+        finally
+        {
+            if (wrapper is { HasExited: false })
+            {
+                wrapper.Kill(entireProcessTree: true);
+            }
+            wrapper?.Dispose();
+            guard.Dispose();
+            // The host as found: auditd as it was, started here with full capabilities.
+            if (auditdWasRunning && !Auditd.IsRunning())
+            {
+                Auditd.Start();
+            }
+            else if (!auditdWasRunning && Auditd.IsRunning())
+            {
+                Auditd.Stop();
+            }
+        }
+    }
+
+    /// <summary>The socket sd_notify messages arrive at, as they would at systemd.</summary>
+    private Socket Notify()
+    {
+        var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        notify.Bind(new UnixDomainSocketEndPoint(Path.Combine(_dir, "notify")));
+        notify.ReceiveTimeout = 90_000;
+        return notify;
+    }
+
+    /// <summary>
+    /// Starts the agent with <paramref name="caps"/> as its bounding set, no_new_privs, under a parent
+    /// named systemd and with a NOTIFY_SOCKET (Microsoft.Extensions.Hosting.Systemd turns on when the
+    /// parent process is named systemd); its output goes to <paramref name="log"/>.
+    /// </summary>
+    private Process StartAsTheUnit(string rules, List<string> caps, StringBuilder log)
+    {
+        File.WriteAllText(Path.Combine(_dir, "audit.rules"), rules);
+        File.WriteAllText(Path.Combine(_dir, "agent.json"), AgentRunner.Config(_dir, ""));
+        string systemd = Path.Combine(_dir, "systemd");
+        File.CreateSymbolicLink(systemd, "/bin/bash");
+        var psi = new ProcessStartInfo("setpriv")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in new[] { "--bounding-set", "-all," + string.Join(',', caps.Select(c => "+" + c)), "--inh-caps=-all", "--no-new-privs", "--",
+            systemd, "-c", $"dotnet {AgentProcess.DllPath} run --config {Path.Combine(_dir, "agent.json")} & wait $!" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["NOTIFY_SOCKET"] = Path.Combine(_dir, "notify");
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        var wrapper = new Process { StartInfo = psi };
+        wrapper.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        wrapper.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        wrapper.Start();
+        wrapper.BeginOutputReadLine();
+        wrapper.BeginErrorReadLine();
+        return wrapper;
     }
 
     private static string Receive(Socket socket, Func<string> log)
