@@ -40,10 +40,14 @@ public sealed class ProcessCommandRunner : ICommandRunner
         {
             // Output is collected line by line rather than read to the end: a daemon the command
             // starts may keep the pipes open for its whole life, and the run must still end when
-            // the command does.
+            // the command does. After the exit, the lines still in the pipes are read until end of
+            // file, or for a moment if a daemon holds them open.
             var output = new StringBuilder();
-            p.OutputDataReceived += (_, e) => Append(output, e.Data);
-            p.ErrorDataReceived += (_, e) => Append(output, e.Data);
+            // Not disposable: a daemon may close the pipes long after this returns.
+            var outDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var errDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            p.OutputDataReceived += (_, e) => Append(output, e.Data, outDone);
+            p.ErrorDataReceived += (_, e) => Append(output, e.Data, errDone);
             p.BeginOutputReadLine();
             p.BeginErrorReadLine();
             p.StandardInput.Close();
@@ -52,16 +56,18 @@ public sealed class ProcessCommandRunner : ICommandRunner
                 p.Kill(entireProcessTree: true);
                 return (-1, $"timed out after {timeout.TotalSeconds:0}s; output so far: {Text(output)}");
             }
-            // Lines still in the pipe when the command exited: a moment for them, not for EOF.
-            Thread.Sleep(50);
+            Task.WaitAll([outDone.Task, errDone.Task], s_drainAfterExit);
             return (p.ExitCode, Text(output));
         }
     }
 
-    private static void Append(StringBuilder output, string? line)
+    private static readonly TimeSpan s_drainAfterExit = TimeSpan.FromSeconds(2);
+
+    private static void Append(StringBuilder output, string? line, TaskCompletionSource done)
     {
         if (line is null)
         {
+            done.TrySetResult(); // end of file
             return;
         }
         lock (output)
