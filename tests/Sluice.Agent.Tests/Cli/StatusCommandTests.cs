@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Sluice.Audit.Netlink;
 using Sluice.Testing;
@@ -21,28 +22,43 @@ public sealed class StatusCommandTests : IDisposable
             client.SetRateLimit(17);
             client.SetBacklogWaitTime(0);
         }
-        var (code, output) = AgentProcess.RunTool("auditctl", "-s");
-        Assert.True(code == 0, $"auditctl -s failed (is auditd installed?): {output}");
-        var auditctl = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => l.Split(' '))
-            .ToDictionary(p => p[0], p => p[1]);
+        var before = AuditctlStatus();
 
         var (exit, stdout, stderr) = AgentProcess.Run("status --json");
 
+        var after = AuditctlStatus();
         Assert.True(exit == 0, stderr);
         using var json = JsonDocument.Parse(stdout);
         var root = json.RootElement;
-        string[] shared = ["enabled", "failure", "pid", "rate_limit", "backlog_limit", "lost", "backlog",
-            "backlog_wait_time", "backlog_wait_time_actual", "loginuid_immutable"];
-        foreach (var name in shared)
+        string[] settled = ["enabled", "failure", "pid", "rate_limit", "backlog_limit", "backlog_wait_time", "loginuid_immutable"];
+        foreach (var name in settled)
         {
-            Assert.True(auditctl.ContainsKey(name), $"auditctl -s has no {name}");
-            Assert.Equal(auditctl[name], root.GetProperty(name).GetRawText());
+            Assert.True(before.ContainsKey(name), $"auditctl -s has no {name}");
+            Assert.Equal(before[name], root.GetProperty(name).GetRawText());
         }
+        // Live counters move while nobody consumes (every settings change above logs a record):
+        // the agent's read lies between the two auditctl reads around it.
+        foreach (var name in (string[])["lost", "backlog_wait_time_actual"])
+        {
+            long value = root.GetProperty(name).GetInt64();
+            Assert.InRange(value, long.Parse(before[name], CultureInfo.InvariantCulture), long.Parse(after[name], CultureInfo.InvariantCulture));
+        }
+        long backlog = root.GetProperty("backlog").GetInt64();
+        Assert.InRange(backlog, 0, 4321);
+        Assert.True(before.ContainsKey("backlog"), "auditctl -s has no backlog");
         Assert.Equal("4321", root.GetProperty("backlog_limit").GetRawText());
         Assert.Equal("17", root.GetProperty("rate_limit").GetRawText());
         Assert.Equal(JsonValueKind.Null, root.GetProperty("consumer_comm").ValueKind);
         Assert.Equal(KernelSnapshot.Take().Rules.Count, root.GetProperty("rules").GetInt32());
+    }
+
+    private static Dictionary<string, string> AuditctlStatus()
+    {
+        var (code, output) = AgentProcess.RunTool("auditctl", "-s");
+        Assert.True(code == 0, $"auditctl -s failed (is auditd installed?): {output}");
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' '))
+            .ToDictionary(p => p[0], p => p[1]);
     }
 
     [Fact]
