@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
-using Sluice.Protocol.V1;
 
 namespace Sluice.Agent.Pipeline;
 
@@ -50,24 +49,20 @@ public sealed class SerialWatermark : IDisposable
         }
     }
 
-    /// <summary>Notes that <paramref name="batch"/> is in the spool.</summary>
-    public void Record(EventBatch batch)
+    /// <summary>Notes that a batch whose highest serial is <paramref name="highestSerial"/> is in the spool (null: a batch without events).</summary>
+    public void Record(uint? highestSerial)
     {
-        if (batch.Events.Count == 0)
+        if (highestSerial is not uint s)
         {
             return;
         }
         lock (_lock)
         {
-            foreach (var e in batch.Events)
+            // modulo 2^32, as the kernel's counter wraps
+            if (!_hasHighest || (int)(s - _highest) > 0)
             {
-                uint s = (uint)e.Serial;
-                // modulo 2^32, as the kernel's counter wraps
-                if (!_hasHighest || (int)(s - _highest) > 0)
-                {
-                    _highest = s;
-                    _hasHighest = true;
-                }
+                _highest = s;
+                _hasHighest = true;
             }
             if (_handle is null)
             {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Google.Protobuf;
 using Sluice.Protocol.V1;
 
@@ -10,11 +11,17 @@ namespace Sluice.Agent.Shipping;
 /// added between cuts go out with the next batch; a batch with no events is cut for them alone.
 /// Thread-safe; the sink is called under the batcher's lock, so it sees one caller at a time.
 /// </summary>
+/// <remarks>
+/// Each event is serialized when it is added, into one buffer that is reused batch after batch,
+/// so no event object outlives its <see cref="Add"/> (they die young, in gen0, instead of being
+/// promoted while a batch fills) and each event is sized and written once, not again when the
+/// batch is spooled. The sink receives a <see cref="CutBatch"/>: the header and those bytes.
+/// </remarks>
 public sealed class Batcher : IDisposable
 {
     private readonly BatcherOptions _options;
     private readonly AgentIdentity _identity;
-    private readonly Action<EventBatch> _sink;
+    private readonly Action<CutBatch> _sink;
     private readonly TimeProvider _time;
     private readonly Func<string>? _rulesHash;
     private readonly Lock _lock = new();
@@ -22,6 +29,9 @@ public sealed class Batcher : IDisposable
 
     private EventBatch _open;
     private int _openBytes;
+    private byte[] _buffer;
+    private int _openEvents;
+    private uint _highestSerial;
     private LossCounters _openLoss = new();
     private bool _openHasLoss;
     private long _generation;
@@ -38,7 +48,7 @@ public sealed class Batcher : IDisposable
 
     /// <param name="sink">Receives each cut batch, e.g. <c>spool.Append</c>. If it throws, the batch is counted as lost and its count rides on the next batch as spool_dropped_*.</param>
     /// <param name="rulesHash">The hash of the rules in force, read at each cut.</param>
-    public Batcher(BatcherOptions options, AgentIdentity identity, Action<EventBatch> sink, TimeProvider? time = null, Func<string>? rulesHash = null)
+    public Batcher(BatcherOptions options, AgentIdentity identity, Action<CutBatch> sink, TimeProvider? time = null, Func<string>? rulesHash = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(identity);
@@ -55,6 +65,8 @@ public sealed class Batcher : IDisposable
         _rulesHash = rulesHash;
         _intervalStartMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         _open = NewBatch();
+        // Grows by doubling to what the batches need: at most MaxBytes plus the last event.
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Min(options.MaxBytes, 64 * 1024));
         _timer = _time.CreateTimer(static s => ((Batcher)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -73,30 +85,65 @@ public sealed class Batcher : IDisposable
     {
         ArgumentNullException.ThrowIfNull(e);
         // Field 8, length-delimited: one tag byte plus the length prefix.
-        int size = e.CalculateSize();
-        size += 1 + CodedOutputStream.ComputeLengthSize(size);
+        int length = e.CalculateSize();
+        int size = 1 + CodedOutputStream.ComputeLengthSize(length) + length;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_open.Events.Count > 0 && _openBytes + size > _options.MaxBytes)
+            if (_openEvents > 0 && _openBytes + size > _options.MaxBytes)
             {
                 Interlocked.Increment(ref _cutsBySize);
                 Cut();
             }
-            _open.Events.Add(e);
-            _openBytes += size;
+            Append(e, length, size);
+            uint serial = (uint)e.Serial;
+            // modulo 2^32, as the kernel's counter wraps
+            if (_openEvents == 0 || (int)(serial - _highestSerial) > 0)
+            {
+                _highestSerial = serial;
+            }
+            _openEvents++;
             Interlocked.Increment(ref _events);
-            if (_open.Events.Count == 1 && !_openHasLoss)
+            if (_openEvents == 1 && !_openHasLoss)
             {
                 Arm();
             }
-            if (_open.Events.Count >= _options.MaxEvents || _openBytes >= _options.MaxBytes)
+            if (_openEvents >= _options.MaxEvents || _openBytes >= _options.MaxBytes)
             {
                 Interlocked.Increment(ref _cutsBySize);
                 Cut();
             }
         }
     }
+
+    // Caller holds _lock. Writes the event as field 8 of an EventBatch: tag, length, message.
+    private void Append(Event e, int length, int size)
+    {
+        if (_openBytes + size > _buffer.Length)
+        {
+            byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_openBytes + size, _buffer.Length * 2));
+            _buffer.AsSpan(0, _openBytes).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = bigger;
+        }
+        var span = _buffer.AsSpan(_openBytes, size);
+        span[0] = EventsTag;
+        int at = 1;
+        for (uint v = (uint)length; ; v >>= 7)
+        {
+            if (v < 0x80)
+            {
+                span[at++] = (byte)v;
+                break;
+            }
+            span[at++] = (byte)(v | 0x80);
+        }
+        e.WriteTo(span[at..]);
+        _openBytes += size;
+    }
+
+    // Field 8 (events), wire type 2 (length-delimited).
+    private const byte EventsTag = (8 << 3) | 2;
 
     /// <summary>Adds loss seen since the last call (deltas) to the open batch.</summary>
     public void AddLoss(LossCounters delta)
@@ -105,7 +152,7 @@ public sealed class Batcher : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            bool wasEmpty = _open.Events.Count == 0 && !_openHasLoss;
+            bool wasEmpty = _openEvents == 0 && !_openHasLoss;
             Accumulate(_openLoss, delta);
             _openHasLoss |= !delta.Equals(new LossCounters());
             if (wasEmpty && _openHasLoss)
@@ -120,7 +167,7 @@ public sealed class Batcher : IDisposable
     {
         lock (_lock)
         {
-            if (!_disposed && (_open.Events.Count > 0 || _openHasLoss))
+            if (!_disposed && (_openEvents > 0 || _openHasLoss))
             {
                 Cut();
             }
@@ -138,7 +185,7 @@ public sealed class Batcher : IDisposable
     {
         lock (_lock)
         {
-            if (_disposed || _armedGeneration != _generation || (_open.Events.Count == 0 && !_openHasLoss))
+            if (_disposed || _armedGeneration != _generation || (_openEvents == 0 && !_openHasLoss))
             {
                 return;
             }
@@ -151,6 +198,8 @@ public sealed class Batcher : IDisposable
     private void Cut()
     {
         var batch = _open;
+        int events = _openEvents;
+        var cut = new CutBatch(batch, _buffer.AsMemory(0, _openBytes), events, events > 0 ? _highestSerial : null);
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         batch.CreatedUnixMs = now;
         batch.IntervalStartUnixMs = _intervalStartMs;
@@ -159,26 +208,31 @@ public sealed class Batcher : IDisposable
         batch.Loss = _openLoss;
         _intervalStartMs = now;
         _open = NewBatch();
-        _openBytes = 0;
         _openLoss = new LossCounters();
         _openHasLoss = false;
         _generation++;
         _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         try
         {
-            _sink(batch);
+            _sink(cut);
             Interlocked.Increment(ref _batches);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             // The batch is gone; say so in the next one rather than silently.
             Interlocked.Increment(ref _sinkFailures);
-            Interlocked.Add(ref _sinkFailedEvents, batch.Events.Count);
+            Interlocked.Add(ref _sinkFailedEvents, events);
             Accumulate(_openLoss, batch.Loss);
             _openLoss.SpoolDroppedBatches += 1;
-            _openLoss.SpoolDroppedEvents += (ulong)batch.Events.Count;
+            _openLoss.SpoolDroppedEvents += (ulong)events;
             _openHasLoss = true;
             Arm();
+        }
+        finally
+        {
+            // The sink has copied the events (or failed); the buffer takes the next batch.
+            _openBytes = 0;
+            _openEvents = 0;
         }
     }
 
@@ -209,8 +263,14 @@ public sealed class Batcher : IDisposable
         Flush();
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return;
+            }
             _disposed = true;
             _timer.Dispose();
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
         }
     }
 }

@@ -52,7 +52,7 @@ public static class DeliveryServiceCollectionExtensions
             return new Batcher(options, sp.GetRequiredService<AgentIdentity>(), batch =>
             {
                 spool.Append(batch);
-                watermark?.Record(batch);
+                watermark?.Record(batch.HighestSerial);
             }, sp.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton(sp => new HeartbeatSender(

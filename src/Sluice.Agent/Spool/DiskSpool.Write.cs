@@ -1,5 +1,6 @@
 using System.Buffers;
 using Google.Protobuf;
+using Sluice.Agent.Shipping;
 using Sluice.Protocol.V1;
 
 namespace Sluice.Agent.Spool;
@@ -20,6 +21,23 @@ public sealed partial class DiskSpool
     public ulong Append(EventBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        return Append(batch, ReadOnlyMemory<byte>.Empty, 0);
+    }
+
+    /// <summary>
+    /// Appends a batch as the <see cref="Batcher"/> cuts it: its header fields, then its events
+    /// as they were serialized when added (written as they are, without another copy).
+    /// Otherwise as <see cref="Append(EventBatch)"/>.
+    /// </summary>
+    public ulong Append(CutBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch.Header);
+        return Append(batch.Header, batch.Events, batch.EventCount);
+    }
+
+    // `events`: serialized field-8 entries that follow the serialized `batch`; `eventCount` of them.
+    private ulong Append(EventBatch batch, ReadOnlyMemory<byte> events, int eventCount)
+    {
         lock (_writeGate)
         {
             ThrowIfDisposed();
@@ -35,7 +53,7 @@ public sealed partial class DiskSpool
             }
             batch.Sequence = sequence;
             ApplyPendingDrop(batch, savedLoss, pendingEvents, pendingBatches);
-            int payloadLength = batch.CalculateSize();
+            int payloadLength = batch.CalculateSize() + events.Length;
             if (payloadLength + LossCounterReserve > _maxPayload)
             {
                 batch.Loss = savedLoss;
@@ -55,7 +73,7 @@ public sealed partial class DiskSpool
             }
             if (payloadLength < 0)
             {
-                payloadLength = batch.CalculateSize();
+                payloadLength = batch.CalculateSize() + events.Length;
             }
             // Whatever spool drop this batch reports (added here, or already set by the caller) is
             // re-reported if this batch is dropped in turn.
@@ -63,17 +81,25 @@ public sealed partial class DiskSpool
             ulong carriedEvents = batch.Loss?.SpoolDroppedEvents ?? 0;
 
             int total = SpoolEntryFormat.HeaderSize + payloadLength;
-            int events = batch.Events.Count;
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(total);
+            int own = total - events.Length;
+            int eventsInBatch = batch.Events.Count + eventCount;
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(own);
             Segment? segment = null;
             long offset = 0;
             try
             {
-                batch.WriteTo(buffer.AsSpan(SpoolEntryFormat.HeaderSize, payloadLength));
-                SpoolEntryFormat.WriteHeader(buffer.AsSpan(0, total), payloadLength, sequence, events, carriedBatches, carriedEvents);
+                batch.WriteTo(buffer.AsSpan(SpoolEntryFormat.HeaderSize, own - SpoolEntryFormat.HeaderSize));
+                SpoolEntryFormat.WriteHeader(buffer.AsSpan(0, own), events.Span, payloadLength, sequence, eventsInBatch, carriedBatches, carriedEvents);
                 segment = EnsureActive(total, sequence);
                 offset = segment.Length;
-                RandomAccess.Write(segment.Handle, buffer.AsSpan(0, total), offset);
+                if (events.IsEmpty)
+                {
+                    RandomAccess.Write(segment.Handle, buffer.AsSpan(0, own), offset);
+                }
+                else
+                {
+                    RandomAccess.Write(segment.Handle, [buffer.AsMemory(0, own), events], offset);
+                }
                 segment.Length = offset + total;
                 if (_options.Fsync == FsyncMode.PerBatch)
                 {
@@ -106,7 +132,7 @@ public sealed partial class DiskSpool
                 ArrayPool<byte>.Shared.Return(buffer);
             }
 
-            var info = new EntryInfo(sequence, offset, payloadLength, events, carriedBatches, carriedEvents);
+            var info = new EntryInfo(sequence, offset, payloadLength, eventsInBatch, carriedBatches, carriedEvents);
             lock (_lock)
             {
                 _nextSequence = sequence + 1;
@@ -114,7 +140,7 @@ public sealed partial class DiskSpool
                 _pendingDroppedBatches -= pendingBatches;
                 _depthBytes += total;
                 _writtenBatches++;
-                _writtenEvents += events;
+                _writtenEvents += eventsInBatch;
                 _writtenBytes += total;
                 if (_options.Fsync == FsyncMode.Interval)
                 {

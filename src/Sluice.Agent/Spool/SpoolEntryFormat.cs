@@ -26,8 +26,13 @@ internal static class SpoolEntryFormat
     private const int ChecksumOffset = 40;
     public const uint Magic = 0x31424C53; // "SLB1" read as little-endian bytes
 
-    public static void WriteHeader(Span<byte> entry, int payloadLength, ulong sequence, int eventCount, ulong carriedBatches, ulong carriedEvents)
+    /// <summary>Writes the header of an entry whose payload is the rest of <paramref name="entry"/> followed by <paramref name="payloadTail"/>.</summary>
+    public static void WriteHeader(Span<byte> entry, ReadOnlySpan<byte> payloadTail, int payloadLength, ulong sequence, int eventCount, ulong carriedBatches, ulong carriedEvents)
     {
+        if (entry.Length - HeaderSize + payloadTail.Length != payloadLength)
+        {
+            throw new ArgumentException($"payload of {entry.Length - HeaderSize} + {payloadTail.Length} bytes, not {payloadLength}", nameof(payloadLength));
+        }
         BinaryPrimitives.WriteUInt32LittleEndian(entry, Magic);
         BinaryPrimitives.WriteInt32LittleEndian(entry[4..], payloadLength);
         BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], sequence);
@@ -35,14 +40,15 @@ internal static class SpoolEntryFormat
         BinaryPrimitives.WriteUInt32LittleEndian(entry[20..], 0);
         BinaryPrimitives.WriteUInt64LittleEndian(entry[24..], carriedBatches);
         BinaryPrimitives.WriteUInt64LittleEndian(entry[32..], carriedEvents);
-        BinaryPrimitives.WriteUInt64LittleEndian(entry[ChecksumOffset..], Checksum(entry[..ChecksumOffset], entry.Slice(HeaderSize, payloadLength)));
+        BinaryPrimitives.WriteUInt64LittleEndian(entry[ChecksumOffset..], Checksum(entry[..ChecksumOffset], entry[HeaderSize..], payloadTail));
     }
 
-    public static ulong Checksum(ReadOnlySpan<byte> headerPrefix, ReadOnlySpan<byte> payload)
+    public static ulong Checksum(ReadOnlySpan<byte> headerPrefix, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> payloadTail = default)
     {
         var hash = new XxHash3();
         hash.Append(headerPrefix);
         hash.Append(payload);
+        hash.Append(payloadTail);
         return hash.GetCurrentHashAsUInt64();
     }
 

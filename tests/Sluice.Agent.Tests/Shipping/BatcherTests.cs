@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Sluice.Agent.Shipping;
@@ -11,9 +12,17 @@ public sealed class BatcherTests
     private static readonly AgentIdentity Identity = new("agent-b", "host-b", "boot-b");
     private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(1_764_000_000_000));
     private readonly List<EventBatch> _cut = [];
+    private readonly List<CutBatch> _raw = [];
 
     private Batcher Create(int maxEvents = 100, int maxBytes = 1024 * 1024, double maxDelayMs = 1000)
-        => new(new BatcherOptions { MaxEvents = maxEvents, MaxBytes = maxBytes, MaxDelay = TimeSpan.FromMilliseconds(maxDelayMs) }, Identity, _cut.Add, _time, () => "rules-1");
+        => new(new BatcherOptions { MaxEvents = maxEvents, MaxBytes = maxBytes, MaxDelay = TimeSpan.FromMilliseconds(maxDelayMs) }, Identity, Keep, _time, () => "rules-1");
+
+    // The sink sees the events buffer only while it runs: keep a parsed copy, and the cut's own figures.
+    private void Keep(CutBatch b)
+    {
+        _cut.Add(b.ToEventBatch());
+        _raw.Add(new CutBatch(b.Header, b.Events.ToArray(), b.EventCount, b.HighestSerial));
+    }
 
     [Fact]
     public void Add_MaxEventsReached_CutsExactlyThatMany()
@@ -27,6 +36,43 @@ public sealed class BatcherTests
         Assert.Equal(Enumerable.Range(0, 20).Select(i => (ulong)i), _cut.SelectMany(b => b.Events).Select(e => e.Serial));
         Assert.All(_cut, b => Assert.Equal(("agent-b", "host-b", "boot-b", "rules-1"), (b.AgentId, b.Hostname, b.BootId, b.RulesHash)));
         Assert.Equal(2, batcher.CutsBySize);
+        Assert.Equal(new[] { 10, 10 }, _raw.Select(b => b.EventCount));
+        Assert.Equal(new uint?[] { 9, 19 }, _raw.Select(b => b.HighestSerial));
+        Assert.All(_raw, b => Assert.Empty(b.Header.Events));
+    }
+
+    [Fact]
+    public void Add_ManyLargeEvents_BytesAreTheSerializedBatch()
+    {
+        // Events larger than the buffer the batcher starts with, so that it grows while a batch fills.
+        using var batcher = Create(maxEvents: 50, maxBytes: 4 * 1024 * 1024);
+        var added = new List<Event>();
+        for (ulong i = 0; i < 120; i++)
+        {
+            var e = TestBatches.CreateEvent(i);
+            e.Records.Add(new Sluice.Protocol.V1.Record { Type = 1309, TypeName = "EXECVE", Raw = ByteString.CopyFrom(new byte[5000 + (int)i]) });
+            added.Add(e.Clone());
+            batcher.Add(e);
+        }
+        batcher.Flush();
+        Assert.Equal(new[] { 50, 50, 20 }, _cut.Select(b => b.Events.Count));
+        Assert.Equal(added, _cut.SelectMany(b => b.Events));
+        for (int i = 0; i < _cut.Count; i++)
+        {
+            // What the spool writes (header bytes, then the events) parses back to the same batch.
+            var whole = _raw[i].Header.ToByteArray().Concat(_raw[i].Events.ToArray()).ToArray();
+            Assert.Equal(_cut[i], EventBatch.Parser.ParseFrom(whole));
+        }
+    }
+
+    [Fact]
+    public void Add_SerialsWrapping_HighestIsModulo32Bits()
+    {
+        using var batcher = Create(maxEvents: 3);
+        batcher.Add(TestBatches.CreateEvent(uint.MaxValue - 1));
+        batcher.Add(TestBatches.CreateEvent(1));
+        batcher.Add(TestBatches.CreateEvent(uint.MaxValue));
+        Assert.Equal(1u, Assert.Single(_raw).HighestSerial);
     }
 
     [Fact]
@@ -85,7 +131,7 @@ public sealed class BatcherTests
             {
                 throw new IOException("disk full");
             }
-            received.Add(b);
+            received.Add(b.ToEventBatch());
         }, _time);
         batcher.AddLoss(new LossCounters { KernelLost = 4 });
         for (ulong i = 0; i < 3; i++)
@@ -99,6 +145,8 @@ public sealed class BatcherTests
             batcher.Add(TestBatches.CreateEvent(i));
         }
         var batch = Assert.Single(received);
+        // The failed batch's buffer was reused: the delivered one holds the later events only.
+        Assert.Equal(new ulong[] { 3, 4, 5 }, batch.Events.Select(e => e.Serial));
         Assert.Equal(1ul, batch.Loss.SpoolDroppedBatches);
         Assert.Equal(3ul, batch.Loss.SpoolDroppedEvents);
         Assert.Equal(4ul, batch.Loss.KernelLost);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using Sluice.Agent.Shipping;
 using Sluice.Agent.Spool;
 using Sluice.Protocol.V1;
 
@@ -50,6 +51,44 @@ public sealed class DiskSpoolTests : IDisposable
         Assert.Equal(50, counters.WrittenEvents);
         Assert.Equal(10, counters.DepthBatches);
         Assert.Equal(new FileInfo(SegmentFiles().Single()).Length, counters.DepthBytes);
+    }
+
+    [Fact]
+    public void Append_CutBatchesFromTheBatcher_ReadBackAndRecoverAsWholeBatches()
+    {
+        var cut = new List<EventBatch>();
+        using (var spool = DiskSpool.Open(Options()))
+        {
+            using var batcher = new Batcher(new BatcherOptions { MaxEvents = 7 }, new AgentIdentity(TestBatches.AgentId, "host", "boot"), b =>
+            {
+                cut.Add(b.ToEventBatch());
+                spool.Append(b);
+            });
+            batcher.AddLoss(new LossCounters { KernelLost = 3 });
+            for (ulong i = 0; i < 30; i++)
+            {
+                batcher.Add(TestBatches.CreateEvent(i, extraBytes: (int)i * 40));
+            }
+            batcher.Flush();
+            var entries = ReadAll(spool);
+            Assert.Equal(new[] { 7, 7, 7, 7, 2 }, entries.Select(e => e.EventCount));
+            for (int i = 0; i < entries.Count; i++)
+            {
+                var batch = EventBatch.Parser.ParseFrom(entries[i].Payload.Span);
+                Assert.Equal((ulong)i + 1, batch.Sequence);
+                cut[i].Sequence = batch.Sequence;
+                Assert.Equal(cut[i], batch);
+                entries[i].Dispose();
+            }
+            Assert.Equal(3ul, cut[0].Loss.KernelLost);
+        }
+        // Recovery checks each entry's checksum over the header and both parts of the payload.
+        using var reopened = DiskSpool.Open(Options());
+        var recovered = ReadAll(reopened);
+        Assert.Equal(5, recovered.Count);
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => (ulong)i), recovered.SelectMany(e => TestBatches.Serials(e.Payload)));
+        Assert.Equal(0, reopened.Counters.DroppedBatches);
+        recovered.ForEach(e => e.Dispose());
     }
 
     [Fact]

@@ -11,10 +11,11 @@ namespace Sluice.Benchmarks.Delivery;
 /// The agent's own CPU per event for spool + ship, with the collector in another process so that
 /// none of its work is counted:
 /// <c>dotnet run -c Release --project tests/Sluice.Benchmarks -- agent-cpu MODE [BATCHES] [gzip|none] [EVENTS_PER_BATCH]</c>
-/// where MODE is <c>full</c> (append, shipper reads, sends, acks), <c>spool</c> (append, read,
-/// acknowledge; no network) or <c>transport</c> (the same spooled batch sent again and again, one
+/// where MODE is <c>full</c> (events added to the batcher one by one, as the pipeline hands them
+/// over; each cut batch appended; the shipper reads, sends, acks), <c>spool</c> (the same batcher
+/// and append, then read and acknowledge; no network) or <c>transport</c> (the same spooled batch sent again and again, one
 /// call at a time). CPU is this process's user+system time (Process.TotalProcessorTime), measured
-/// after a warm-up.
+/// after a warm-up, and the process's peak RSS (VmHWM) at the end.
 /// </summary>
 internal static class AgentCpuMeasurement
 {
@@ -47,7 +48,10 @@ internal static class AgentCpuMeasurement
             var work = Enumerable.Range(0, 20).Select(i => GetppidWorkload.Batch(eventsPerBatch, (ulong)(i * eventsPerBatch))).ToArray();
             using var stop = new CancellationTokenSource();
             var run = shipper.RunAsync(stop.Token);
-            Ship(spool, work, 40); // warm-up of every path: JIT, connection
+            ulong lastSequence = 0;
+            using var batcher = new Batcher(new BatcherOptions { MaxEvents = eventsPerBatch, MaxBytes = 16 * 1024 * 1024, MaxDelay = TimeSpan.FromMinutes(10) },
+                new AgentIdentity(work[0].AgentId, work[0].Hostname, work[0].BootId), cut => lastSequence = spool.Append(cut));
+            Ship(spool, batcher, work, 40); // warm-up of every path: JIT, connection
             if (mode != "full")
             {
                 stop.Cancel();
@@ -63,9 +67,12 @@ internal static class AgentCpuMeasurement
             {
                 if (mode == "spool")
                 {
-                    ulong sequence = spool.Append(work[i % work.Length]);
+                    foreach (var e in work[i % work.Length].Events)
+                    {
+                        batcher.Add(e);
+                    }
                     spool.TryRead()!.Dispose();
-                    spool.Acknowledge(sequence);
+                    spool.Acknowledge(lastSequence);
                 }
                 else
                 {
@@ -74,7 +81,7 @@ internal static class AgentCpuMeasurement
             }
             if (mode == "full")
             {
-                Ship(spool, work, batches);
+                Ship(spool, batcher, work, batches);
             }
             wall.Stop();
             process.Refresh();
@@ -83,8 +90,9 @@ internal static class AgentCpuMeasurement
             run.GetAwaiter().GetResult();
 
             long events = (long)batches * eventsPerBatch;
+            string peak = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))?[6..].Trim() ?? "?";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"agent-cpu {mode}: {events} events in {batches} batches of {work[0].CalculateSize()} bytes, compression {compression}: CPU {cpu.TotalMilliseconds:F0} ms = {cpu.TotalMilliseconds * 1000 / events:F2} us/event; wall {wall.ElapsedMilliseconds} ms"));
+                $"agent-cpu {mode}: {events} events in {batches} batches of {work[0].CalculateSize()} bytes, compression {compression}: CPU {cpu.TotalMilliseconds:F0} ms = {cpu.TotalMilliseconds * 1000 / events:F2} us/event; wall {wall.ElapsedMilliseconds} ms; peak RSS {peak}"));
             return 0;
         }
         finally
@@ -101,11 +109,14 @@ internal static class AgentCpuMeasurement
         return spool.TryRead()!;
     }
 
-    private static void Ship(DiskSpool spool, EventBatch[] work, int batches)
+    private static void Ship(DiskSpool spool, Batcher batcher, EventBatch[] work, int batches)
     {
         for (int i = 0; i < batches; i++)
         {
-            spool.Append(work[i % work.Length]);
+            foreach (var e in work[i % work.Length].Events)
+            {
+                batcher.Add(e);
+            }
             // Keep a bounded backlog, as a live agent does.
             while (spool.Counters.DepthBatches > 16)
             {
