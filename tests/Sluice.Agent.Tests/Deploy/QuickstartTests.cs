@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Sluice.Agent.Tests.Kernel;
@@ -19,14 +17,6 @@ public sealed class QuickstartTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    private static int FreePort()
-    {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return port;
-    }
 
     [Fact]
     public void Quickstart_WithDuration_ShipsExecsToCollectorShowsProgressAndRestoresHostAndAuditd()
@@ -42,7 +32,7 @@ public sealed class QuickstartTests : IDisposable
         try
         {
             var before = KernelSnapshot.Take();
-            int port = FreePort();
+            int port = LoopbackPort.Free();
             string marker = "quickstart-" + Guid.NewGuid().ToString("N")[..8];
 
             var psi = new ProcessStartInfo("bash")

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Sluice.Protocol.Json;
+using Sluice.Testing;
 
 namespace Sluice.Agent.Tests.EndToEnd;
 
@@ -24,10 +25,7 @@ internal sealed class CollectorProcess : IDisposable
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("sluice-e2e-").FullName;
         File.WriteAllText(Path.Combine(Directory, "tokens"), $"{AgentId} {Token}\n");
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        Port = LoopbackPort.Free();
     }
 
     public string Directory { get; }

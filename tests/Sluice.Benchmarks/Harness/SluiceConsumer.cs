@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Data.Sqlite;
 using Sluice.Agent.Status;
+using Sluice.Testing;
 
 namespace Sluice.Benchmarks.Harness;
 
@@ -45,7 +46,7 @@ public sealed class SluiceConsumer(string agentPath, string collectorPath) : ICo
         _database = Path.Combine(dir, "events.db");
         _statusSocket = Path.Combine(dir, "agent.sock");
         File.WriteAllText(Path.Combine(dir, "tokens"), $"{AgentId} {Token}\n");
-        int port = FreePort();
+        int port = LoopbackPort.Free();
         _collector = ChildProcess.Start("sluice-collector", collectorPath,
             ["serve", "--listen", $"127.0.0.1:{port}", "--store", $"sqlite:{_database}", "--tokens", Path.Combine(dir, "tokens")]);
         WaitListening(_collector, port, cancel);
@@ -155,14 +156,6 @@ public sealed class SluiceConsumer(string agentPath, string collectorPath) : ICo
         }
         """;
 
-    private static int FreePort()
-    {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return port;
-    }
 
     private static void WaitListening(ChildProcess collector, int port, CancellationToken cancel)
     {
