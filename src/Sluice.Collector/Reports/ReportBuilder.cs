@@ -57,21 +57,7 @@ public sealed partial class ReportBuilder
 
         var perHour = await EventsPerHourAsync(q, cancellationToken);
         var coverage = await CoverageAsync(q, perHour, cancellationToken);
-        if (request.CoverageOnly)
-        {
-            return new ComplianceReport
-            {
-                FromUnixMs = request.FromUnixMs,
-                ToUnixMs = request.ToUnixMs,
-                GeneratedAtUnixMs = generated,
-                Agent = request.AgentId,
-                MaxSilenceMs = request.MaxSilenceMs,
-                Coverage = coverage,
-                EventsPerHour = perHour,
-                LossOverTime = LossPerHour(coverage),
-            };
-        }
-        return new ComplianceReport
+        var report = new ComplianceReport
         {
             FromUnixMs = request.FromUnixMs,
             ToUnixMs = request.ToUnixMs,
@@ -79,13 +65,20 @@ public sealed partial class ReportBuilder
             Agent = request.AgentId,
             MaxSilenceMs = request.MaxSilenceMs,
             Coverage = coverage,
+            EventsPerHour = perHour,
+            LossOverTime = LossPerHour(coverage),
+        };
+        if (request.CoverageOnly)
+        {
+            return report;
+        }
+        return report with
+        {
             Privileged = await PrivilegedAsync(q, cancellationToken),
             Identity = await IdentityAsync(q, cancellationToken),
             AccessFailures = await AccessFailuresAsync(q, cancellationToken),
             AuditChanges = await AuditChangesAsync(q, coverage, cancellationToken),
             Baseline = baseline is null ? new BaselineSection() : await BaselineAsync(q, baseline, cancellationToken),
-            EventsPerHour = perHour,
-            LossOverTime = LossPerHour(coverage),
         };
     }
 
