@@ -153,17 +153,9 @@ internal static class ReplayCommand
 
     private static void ReportAccounts(TextWriter stderr, AccountFileStatus status)
     {
-        if (status.LastError is not null)
+        if (!status.Healthy)
         {
-            stderr.WriteLine($"sluice-agent replay: cannot read account names: {status.LastError}; those ids stay numeric");
-        }
-        else if (!status.Exists)
-        {
-            stderr.WriteLine($"sluice-agent replay: {status.Path}: no such file; those ids stay numeric");
-        }
-        else if (status.MalformedLines > 0)
-        {
-            stderr.WriteLine($"sluice-agent replay: {status.Path}: {status.MalformedLines} malformed lines skipped (the first is line {status.FirstMalformedLine})");
+            stderr.WriteLine($"sluice-agent replay: {status.Describe()}");
         }
     }
 

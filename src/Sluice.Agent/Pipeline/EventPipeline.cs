@@ -108,21 +108,13 @@ public sealed partial class EventPipeline : IRecordPipeline
 
     private void OnAccountsLoaded(AccountFileStatus status)
     {
-        if (status.LastError is not null)
+        if (status.Healthy)
         {
-            Log.AccountsUnreadable(_logger, status.LastError);
-        }
-        else if (!status.Exists)
-        {
-            Log.AccountsMissing(_logger, status.Path);
-        }
-        else if (status.MalformedLines > 0)
-        {
-            Log.AccountsMalformed(_logger, status.Path, status.MalformedLines, status.FirstMalformedLine, status.Entries);
+            Log.AccountsLoaded(_logger, status.Describe());
         }
         else
         {
-            Log.AccountsLoaded(_logger, status.Path, status.Entries);
+            Log.AccountsProblem(_logger, status.Describe());
         }
     }
 
@@ -154,17 +146,11 @@ public sealed partial class EventPipeline : IRecordPipeline
         [LoggerMessage(90, LogLevel.Error, "Could not write event {Serial} to the sink: {Message}")]
         public static partial void WriteFailed(ILogger logger, uint serial, string message);
 
-        [LoggerMessage(91, LogLevel.Information, "Account names from {Path}: {Entries} ids")]
-        public static partial void AccountsLoaded(ILogger logger, string path, int entries);
+        [LoggerMessage(91, LogLevel.Information, "Account names: {State}")]
+        public static partial void AccountsLoaded(ILogger logger, string state);
 
-        [LoggerMessage(92, LogLevel.Warning, "Account names from {Path}: {Malformed} malformed lines skipped (the first is line {Line}); {Entries} ids")]
-        public static partial void AccountsMalformed(ILogger logger, string path, int malformed, int line, int entries);
-
-        [LoggerMessage(93, LogLevel.Warning, "Cannot read account names, keeping those loaded before: {Error}")]
-        public static partial void AccountsUnreadable(ILogger logger, string error);
-
-        [LoggerMessage(94, LogLevel.Warning, "No account file {Path}: those ids stay numeric")]
-        public static partial void AccountsMissing(ILogger logger, string path);
+        [LoggerMessage(92, LogLevel.Warning, "Account names: {State}")]
+        public static partial void AccountsProblem(ILogger logger, string state);
 
         [LoggerMessage(95, LogLevel.Warning, "The previous run did not stop cleanly: counting serials after {Serial}, the last it spooled; those not received are reported as serial gaps")]
         public static partial void Resumed(ILogger logger, uint serial);

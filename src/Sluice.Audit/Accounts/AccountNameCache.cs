@@ -10,7 +10,18 @@ namespace Sluice.Audit.Accounts;
 /// <param name="ReadFailures">Times reading it failed; the names loaded before stay in use.</param>
 /// <param name="LastError">Why the last read failed; null after a good read.</param>
 public sealed record AccountFileStatus(
-    string Path, bool Exists, int Entries, int MalformedLines, int FirstMalformedLine, long Loads, long ReadFailures, string? LastError);
+    string Path, bool Exists, int Entries, int MalformedLines, int FirstMalformedLine, long Loads, long ReadFailures, string? LastError)
+{
+    /// <summary>Read, present and with no line skipped.</summary>
+    public bool Healthy => LastError is null && Exists && MalformedLines == 0;
+
+    /// <summary>The state in a sentence for a log or stderr, e.g. "/etc/passwd: 2 malformed lines skipped (the first is line 7); 40 ids".</summary>
+    public string Describe() =>
+        LastError is not null ? $"cannot read account names: {LastError}; the names loaded before, if any, stay in use"
+        : !Exists ? $"{Path}: no such file; those ids stay numeric"
+        : MalformedLines > 0 ? $"{Path}: {MalformedLines} malformed lines skipped (the first is line {FirstMalformedLine}); {Entries} ids"
+        : $"{Path}: {Entries} ids";
+}
 
 /// <summary>
 /// uid and gid to names, from <c>etc/passwd</c> and <c>etc/group</c> under a root directory (<c>/</c> for
