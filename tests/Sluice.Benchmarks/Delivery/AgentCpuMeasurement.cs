@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Hosting;
 using Sluice.Agent.Shipping;
+using Sluice.Benchmarks.Harness;
 using Sluice.Agent.Spool;
 using Sluice.Protocol.V1;
 
@@ -59,40 +60,50 @@ internal static class AgentCpuMeasurement
             }
 
             using var entry = mode == "transport" ? SpoolOne(spool, work[0]) : null;
+            void Round(int count)
+            {
+                switch (mode)
+                {
+                    case "full":
+                        Ship(spool, batcher, work, count);
+                        break;
+                    case "spool":
+                        for (int i = 0; i < count; i++)
+                        {
+                            foreach (var e in work[i % work.Length].Events)
+                            {
+                                batcher.Add(e);
+                            }
+                            spool.TryRead()!.Dispose();
+                            spool.Acknowledge(lastSequence);
+                        }
+                        break;
+                    default:
+                        for (int i = 0; i < count; i++)
+                        {
+                            shipper.Transport.SendAsync(entry!, CancellationToken.None).GetAwaiter().GetResult();
+                        }
+                        break;
+                }
+            }
+            var warmUp = JitWarmUp.UntilSteady(() => Round(20));
+            var jitBefore = JitWarmUp.Snapshot();
             var process = Process.GetCurrentProcess();
             process.Refresh();
             var cpuBefore = process.TotalProcessorTime;
             var wall = Stopwatch.StartNew();
-            for (int i = 0; mode != "full" && i < batches; i++)
-            {
-                if (mode == "spool")
-                {
-                    foreach (var e in work[i % work.Length].Events)
-                    {
-                        batcher.Add(e);
-                    }
-                    spool.TryRead()!.Dispose();
-                    spool.Acknowledge(lastSequence);
-                }
-                else
-                {
-                    shipper.Transport.SendAsync(entry!, CancellationToken.None).GetAwaiter().GetResult();
-                }
-            }
-            if (mode == "full")
-            {
-                Ship(spool, batcher, work, batches);
-            }
+            Round(batches);
             wall.Stop();
             process.Refresh();
             var cpu = process.TotalProcessorTime - cpuBefore;
             stop.Cancel();
             run.GetAwaiter().GetResult();
 
+            var jit = JitWarmUp.Snapshot() - jitBefore;
             long events = (long)batches * eventsPerBatch;
             string peak = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))?[6..].Trim() ?? "?";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"agent-cpu {mode}: {events} events in {batches} batches of {work[0].CalculateSize()} bytes, compression {compression}: CPU {cpu.TotalMilliseconds:F0} ms = {cpu.TotalMilliseconds * 1000 / events:F2} us/event; wall {wall.ElapsedMilliseconds} ms; peak RSS {peak}"));
+                $"agent-cpu {mode}: {events} events in {batches} batches of {work[0].CalculateSize()} bytes, compression {compression}: CPU {cpu.TotalMilliseconds:F0} ms = {cpu.TotalMilliseconds * 1000 / events:F2} us/event; wall {wall.ElapsedMilliseconds} ms; peak RSS {peak}; {warmUp}; while measuring: {jit}"));
             return 0;
         }
         finally
