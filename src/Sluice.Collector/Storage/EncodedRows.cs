@@ -6,20 +6,21 @@ using Sluice.Protocol.V1;
 namespace Sluice.Collector.Storage;
 
 /// <summary>
-/// A batch's events ready to insert: each event's protobuf payload and the UTF-8 of its text search
-/// columns, all in one pooled buffer, plus their numeric columns read straight from the event.
+/// A batch's events ready to insert: the UTF-8 of each event's text search columns, all in one pooled
+/// buffer, their numeric columns read straight from the event, and the events' exact copies
+/// compressed into chunks (<see cref="EventChunks"/>).
 /// </summary>
 /// <remarks>
 /// Built on the calling (gRPC) thread, so that a store's single writer only binds spans and steps:
-/// no per-event allocation, no UTF-16 to UTF-8 conversion and no serialisation on the writer.
+/// no per-event allocation, no UTF-16 to UTF-8 conversion, no serialisation and no compression on the writer.
 /// The buffer is rented; <see cref="Dispose"/> returns it once the rows are written.
 /// </remarks>
 internal sealed class EncodedRows : IDisposable
 {
-    /// <summary>Per event: node, first_type, record_types, syscall, key, exe, comm, argv, payload, paths.</summary>
-    public const int Slots = 10;
+    /// <summary>Per event: node, first_type, record_types, syscall, key, exe, comm, argv, paths.</summary>
+    public const int Slots = 9;
 
-    public const int Node = 0, FirstType = 1, RecordTypes = 2, Syscall = 3, Key = 4, Exe = 5, Comm = 6, Argv = 7, Payload = 8, Paths = 9;
+    public const int Node = 0, FirstType = 1, RecordTypes = 2, Syscall = 3, Key = 4, Exe = 5, Comm = 6, Argv = 7, Paths = 8;
 
     private byte[] _buffer;
     private int _used;
@@ -31,16 +32,19 @@ internal sealed class EncodedRows : IDisposable
         Batch = batch;
         _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialBytes, 1024));
         _spans = new int[batch.Events.Count * Slots * 2];
+        Chunks = EncodedChunks.From(batch.Events);
     }
 
     public EventBatch Batch { get; }
+
+    public EncodedChunks Chunks { get; }
 
     public int Count => Batch.Events.Count;
 
     public static EncodedRows From(EventBatch batch)
     {
         var events = batch.Events;
-        var rows = new EncodedRows(batch, events.Count * 1024);
+        var rows = new EncodedRows(batch, events.Count * 256);
         for (int i = 0; i < events.Count; i++)
         {
             var e = events[i];
@@ -54,8 +58,6 @@ internal sealed class EncodedRows : IDisposable
             rows.PutSearchText(slot + Exe, e.Exe, s.Exe);
             rows.PutSearchText(slot + Comm, e.Comm, s.Comm);
             rows.Put(slot + Argv, s.Argv);
-            int size = e.CalculateSize();
-            e.WriteTo(rows.Reserve(slot + Payload, size));
             rows.Put(slot + Paths, s.Paths);
         }
         return rows;
@@ -74,6 +76,18 @@ internal sealed class EncodedRows : IDisposable
         value = _buffer.AsSpan(_spans[at], length);
         return true;
     }
+
+    /// <summary>Where one slot of event <paramref name="index"/> is in <see cref="Buffer"/>; false when the column is NULL.</summary>
+    public bool TryGetRange(int index, int slot, out int start, out int length)
+    {
+        int at = (index * Slots + slot) * 2;
+        start = _spans[at];
+        length = _spans[at + 1];
+        return length >= 0;
+    }
+
+    /// <summary>The bytes of every slot; valid until <see cref="Dispose"/>.</summary>
+    public byte[] Buffer => _buffer;
 
     private void Put(int slot, string? text)
     {
@@ -122,6 +136,7 @@ internal sealed class EncodedRows : IDisposable
 
     public void Dispose()
     {
+        Chunks.Dispose();
         var buffer = Interlocked.Exchange(ref _buffer, []);
         if (buffer.Length > 0)
         {

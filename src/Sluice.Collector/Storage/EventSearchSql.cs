@@ -70,7 +70,7 @@ internal static class EventSearchSql
     }
 
     /// <summary>Reads the rows of <see cref="Prepare"/>: at most Limit hits, and the next cursor when there was one more row.</summary>
-    public static async Task<EventPage> ReadAsync(DbDataReader r, int limit, CancellationToken ct)
+    public static async Task<EventPage> ReadAsync(DbDataReader r, int limit, EventPayloadReader payloads, CancellationToken ct)
     {
         var hits = new List<EventHit>();
         bool more = false;
@@ -82,7 +82,7 @@ internal static class EventSearchSql
                 break;
             }
             // The account names are only in the payload, and only when the agent resolved them.
-            var names = Event.Parser.ParseFrom((byte[])r.GetValue(19));
+            var names = await payloads.ReadAsync(r.GetFieldValue<byte[]>(19), r.GetInt64(17), r.GetInt64(18), ct);
             hits.Add(new EventHit
             {
                 AgentId = r.GetString(0),

@@ -1,19 +1,21 @@
 namespace Sluice.Collector.Storage;
 
 /// <summary>The column types and table options that differ between the stores.</summary>
-internal sealed record SqlDialect(string Id, string Int, string Text, string Bool, string Blob, string EventsRowId, string EventsOptions)
+internal sealed record SqlDialect(string Id, string Int, string Text, string Bool, string Blob, string EventsRowId, string EventsOptions, string ChunksOptions)
 {
     public static readonly SqlDialect Sqlite = new(
         Id: "INTEGER PRIMARY KEY", Int: "INTEGER", Text: "TEXT", Bool: "INTEGER", Blob: "BLOB",
         // A rowid table: rows carry a payload of hundreds of bytes, which WITHOUT ROWID handles badly.
         // (Measured: WITHOUT ROWID clustered on (time_ms, batch_id, ordinal), which spares the time index, costs more per row.)
-        EventsRowId: "id INTEGER PRIMARY KEY,", EventsOptions: "");
+        EventsRowId: "id INTEGER PRIMARY KEY,", EventsOptions: "", ChunksOptions: "");
 
     public static readonly SqlDialect Postgres = new(
         Id: "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", Int: "bigint", Text: "text", Bool: "boolean", Blob: "bytea",
         // Partitioned by day on time_ms; partitions events_pYYYYMMDD are created on demand.
         // Indexes declared on the parent are created on every partition.
-        EventsRowId: "", EventsOptions: " PARTITION BY RANGE (time_ms)");
+        EventsRowId: "", EventsOptions: " PARTITION BY RANGE (time_ms)",
+        // Chunks are compressed already: out of line without PostgreSQL's own compression attempt.
+        ChunksOptions: "ALTER TABLE event_chunks ALTER COLUMN data SET STORAGE EXTERNAL;");
 }
 
 /// <summary>The one schema of every store: same tables, same column names and meanings.</summary>
@@ -25,8 +27,10 @@ internal static class StoreSchema
     /// 3: events gained <c>paths</c> (the PATH record names, for the identity-file section of the
     /// compliance report), with the <c>events_denied_time</c> index and the <c>agent_rules</c> table.
     /// 4: <c>events_type_time</c> leaves out events whose first record is SYSCALL (see <see cref="UnindexedFirstType"/>).
+    /// 5: events' exact copies are written compressed, in chunks of consecutive events, to <c>event_chunks</c>;
+    /// their <c>payload</c> is empty (see <see cref="EventChunks"/>). Rows written before keep their payload.
     /// </summary>
-    public const int Version = 4;
+    public const int Version = 5;
 
     /// <summary>
     /// The first record type that <c>events_type_time</c> does not index. It is that of nearly every
@@ -44,7 +48,8 @@ internal static class StoreSchema
     /// <summary>The statements that bring a store of schema version <paramref name="from"/> to <see cref="Version"/>, per store.</summary>
     /// <remarks>
     /// Tables and indexes that the schema creates with IF NOT EXISTS appear when the collector next
-    /// opens the store; only what that cannot do is listed. Events stored before version 3 keep a
+    /// opens the store (<c>event_chunks</c> of version 5 among them); only what that cannot do is listed.
+    /// Events stored before version 5 keep their payload in their row and are read from there. Events stored before version 3 keep a
     /// NULL <c>paths</c>: the report's identity-file writes count only events stored since.
     /// </remarks>
     public static string Upgrade(StoreKind kind, long from)
@@ -124,7 +129,8 @@ internal static class StoreSchema
         CREATE INDEX IF NOT EXISTS batches_agent_interval ON batches (agent, interval_start_ms);
         CREATE INDEX IF NOT EXISTS batches_interval ON batches (interval_start_ms);
 
-        -- One row per event. payload is the protobuf sluice.v1.Event, raw records included: the exact copy.
+        -- One row per event. Its exact copy, the protobuf sluice.v1.Event with the raw records, is in
+        -- event_chunks, and payload is empty; in stores older than schema 5, payload holds it.
         -- The other columns are for finding events; see EventSummary.
         CREATE TABLE IF NOT EXISTS events (
             {d.EventsRowId}
@@ -161,6 +167,16 @@ internal static class StoreSchema
         CREATE INDEX IF NOT EXISTS events_exe_time ON events (exe, time_ms) WHERE exe IS NOT NULL;
         -- Access failures (EACCES, EPERM) for the compliance report: few rows, so a small partial index.
         CREATE INDEX IF NOT EXISTS events_denied_time ON events (time_ms) WHERE exit IN (-13, -1);
+
+        -- The exact copies of events, {EventChunks.EventsPerChunk} consecutive events of a batch per row,
+        -- compressed (see EventChunks): event (batch_id, ordinal) is in chunk ordinal / {EventChunks.EventsPerChunk}.
+        CREATE TABLE IF NOT EXISTS event_chunks (
+            batch_id {d.Int} NOT NULL,
+            chunk {d.Int} NOT NULL,
+            data {d.Blob} NOT NULL,
+            PRIMARY KEY (batch_id, chunk)
+        );
+        {d.ChunksOptions}
 
         -- Every heartbeat, for coverage intervals: when the agent was up and what it reported.
         CREATE TABLE IF NOT EXISTS heartbeats (

@@ -44,11 +44,11 @@ internal static class StoreSql
         return list;
     }
 
-    /// <summary>SELECT agent_id, hostname, sequence, payload for an <see cref="EventQuery"/>, in export order.</summary>
+    /// <summary>SELECT agent_id, hostname, sequence, payload, batch_id, ordinal for an <see cref="EventQuery"/>, in export order.</summary>
     public static void PrepareEventQuery(DbCommand command, EventQuery query)
     {
         var sql = new StringBuilder("""
-            SELECT a.agent_id, b.hostname, b.sequence, e.payload
+            SELECT a.agent_id, b.hostname, b.sequence, e.payload, e.batch_id, e.ordinal
             FROM events e JOIN batches b ON b.id = e.batch_id JOIN agents a ON a.id = e.agent
             WHERE 1 = 1
             """);
@@ -69,6 +69,17 @@ internal static class StoreSql
         }
         sql.Append(" ORDER BY e.time_ms, e.batch_id, e.ordinal");
         command.CommandText = sql.ToString();
+    }
+
+    /// <summary>The events of a query prepared by <see cref="PrepareEventQuery"/>, with their exact copies.</summary>
+    public static async IAsyncEnumerable<StoredEvent> ReadEventsAsync(
+        DbDataReader reader, EventPayloadReader payloads, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        while (await reader.ReadAsync(ct))
+        {
+            var e = await payloads.ReadAsync(reader.GetFieldValue<byte[]>(3), reader.GetInt64(4), reader.GetInt64(5), ct);
+            yield return new StoredEvent(reader.GetString(0), reader.GetString(1), (ulong)reader.GetInt64(2), e);
+        }
     }
 
     public static void Add(DbCommand command, string name, object? value)

@@ -86,6 +86,46 @@ public abstract class EventStoreTests
     }
 
     [Fact]
+    public async Task ReadEventsAsync_BatchesOfSeveralChunksFromAgentsInterleavedInTime_EveryEventExactInTimeOrder()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await using var _s = store;
+        const int perBatch = 2 * EventChunks.EventsPerChunk + 5;
+        var stored = new List<(string Agent, long Batch, int Ordinal, Event Event)>();
+        // Three agents, two batches each; their events alternate in time (1 ms apart, offset per agent).
+        string[] agents = ["a", "b", "c"];
+        for (int round = 0; round < 2; round++)
+        {
+            for (int n = 0; n < agents.Length; n++)
+            {
+                long start = TestEvents.BaseUnixMs + round * perBatch * 3 + n;
+                var batch = TestEvents.Batch(agents[n], (ulong)round + 1, perBatch, firstSerial: round * perBatch + 1, startUnixMs: start, stepMs: 3);
+                await store.StoreBatchAsync(batch, start, CancellationToken.None);
+                stored.AddRange(batch.Events.Select((e, i) => (agents[n], (long)round, i, e)));
+            }
+        }
+
+        var all = await store.ReadEventsAsync(new EventQuery(), CancellationToken.None).ToListAsync();
+        var justB = await store.ReadEventsAsync(new EventQuery(AgentId: "b"), CancellationToken.None).ToListAsync();
+
+        var expected = stored.OrderBy(s => s.Event.TimeUnixMs).ToList();
+        Assert.Equal(expected.Select(s => (s.Agent, s.Event.ToByteArray())), all.Select(r => (r.AgentId, r.Event.ToByteArray())), new BytesPairComparer());
+        Assert.Equal(expected.Where(s => s.Agent == "b").Select(s => s.Event.ToByteArray()), justB.Select(r => r.Event.ToByteArray()));
+        await using var c = Connect(spec);
+        await c.OpenAsync();
+        // The rows hold the search columns only; the bytes are in 3 chunks per batch.
+        Assert.Equal(0, await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE length(payload) > 0"));
+        Assert.Equal(6 * 3, await ScalarAsync(c, "SELECT COUNT(*) FROM event_chunks"));
+    }
+
+    private sealed class BytesPairComparer : IEqualityComparer<(string, byte[])>
+    {
+        public bool Equals((string, byte[]) x, (string, byte[]) y) => x.Item1 == y.Item1 && x.Item2.AsSpan().SequenceEqual(y.Item2);
+
+        public int GetHashCode((string, byte[]) obj) => obj.Item1.GetHashCode(StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StoreBatchAsync_SameSequenceTwice_SecondIsDuplicateAndCounted()
     {
         var (store, _) = await Stores.CreateAsync();
@@ -147,18 +187,35 @@ public abstract class EventStoreTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
+    [InlineData(4)]
     public async Task InitializeAsync_StoreOfOlderSchemaVersion_RefusedNamingVersionAndUpgrade_ThenOpensAfterIt(int version)
     {
         var (store, spec) = await Stores.CreateAsync();
-        await store.StoreBatchAsync(TestEvents.Batch("a", 1, 3), 1, CancellationToken.None);
+        var old = TestEvents.Batch("a", 1, 3);
+        await store.StoreBatchAsync(old, 1, CancellationToken.None);
         await store.DisposeAsync();
         await using (var c = Connect(spec))
         {
             await c.OpenAsync();
-            // What an older collector left: no paths column (added in 3), a record-type index over every event (partial since 4).
+            // What an older collector left: each event's bytes in its row and no event_chunks (5), no paths
+            // column (added in 3), a record-type index over every event (partial since 4).
+            for (int i = 0; i < old.Events.Count; i++)
+            {
+                await using var command = c.CreateCommand();
+                command.CommandText = "UPDATE events SET payload = @payload WHERE ordinal = @ordinal";
+                var payload = command.CreateParameter();
+                payload.ParameterName = "payload";
+                payload.Value = old.Events[i].ToByteArray();
+                command.Parameters.Add(payload);
+                var ordinal = command.CreateParameter();
+                ordinal.ParameterName = "ordinal";
+                ordinal.Value = (long)i;
+                command.Parameters.Add(ordinal);
+                Assert.Equal(1, await command.ExecuteNonQueryAsync());
+            }
             string paths = version < 3 ? "ALTER TABLE events DROP COLUMN paths;" : "";
-            await ScalarAsync(c, $"UPDATE schema_info SET version = {version}; {paths} " +
-                "DROP INDEX events_type_time; CREATE INDEX events_type_time ON events (first_type, time_ms); SELECT 0");
+            string typeIndex = version < 4 ? "DROP INDEX events_type_time; CREATE INDEX events_type_time ON events (first_type, time_ms);" : "";
+            await ScalarAsync(c, $"UPDATE schema_info SET version = {version}; {paths} DROP TABLE event_chunks; {typeIndex} SELECT 0");
         }
 
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None));
@@ -178,8 +235,16 @@ public abstract class EventStoreTests
         await using var reopened = await StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None);
         Assert.Equal(3, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
         // The upgraded store takes new events, paths included.
-        Assert.False((await reopened.StoreBatchAsync(TestEvents.Batch("a", 2, 2), 2, CancellationToken.None)).Duplicate);
+        var added = TestEvents.Batch("a", 2, 2);
+        Assert.False((await reopened.StoreBatchAsync(added, 2, CancellationToken.None)).Duplicate);
         Assert.Equal(5, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
+        // Events from before (bytes in their rows) and after (bytes in chunks) read back exact.
+        var read = new List<Event>();
+        await foreach (var e in reopened.ReadEventsAsync(new EventQuery(), CancellationToken.None))
+        {
+            read.Add(e.Event);
+        }
+        Assert.Equal(old.Events.Concat(added.Events).OrderBy(e => e.TimeUnixMs).ThenBy(e => e.Serial), read.OrderBy(e => e.TimeUnixMs).ThenBy(e => e.Serial));
         // The record-type index is the partial one again.
         await using (var c = Connect(spec))
         {

@@ -10,6 +10,7 @@ public sealed partial class PostgresEventStore
             contains: (column, p) => $"strpos({column}, {p}) > 0",
             endsWith: (column, p) => $"right({column}, length({p})) = {p}");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await EventSearchSql.ReadAsync(reader, search.Limit, cancellationToken);
+        await using var payloads = new EventPayloadReader(async ct => await _dataSource.OpenConnectionAsync(ct));
+        return await EventSearchSql.ReadAsync(reader, search.Limit, payloads, cancellationToken);
     }
 }

@@ -20,6 +20,8 @@ public sealed partial class PostgresEventStore : IEventStore
 
     private static readonly string CopyEvents = CopyInto("events");
 
+    private const string CopyChunks = "COPY event_chunks (batch_id, chunk, data) FROM STDIN (FORMAT BINARY)";
+
     private static readonly string InsertBatch = $"""
         INSERT INTO batches ({string.Join(", ", StoreSchema.BatchColumns)})
         VALUES ({string.Join(", ", StoreSchema.BatchColumns.Select((_, i) => "$" + (i + 1)))})
@@ -139,7 +141,7 @@ public sealed partial class PostgresEventStore : IEventStore
 
     private static async Task CopyEventsAsync(NpgsqlConnection connection, long batchId, long agent, EventBatch batch, CancellationToken ct)
     {
-        using var payloads = EventPayloads.From(batch);
+        using var chunks = EncodedChunks.From(batch.Events);
         // A batch within one day (the usual case) goes straight into that day's partition, which
         // spares PostgreSQL routing each row through the partitioned parent.
         string sql = SingleDay(batch) is long day ? CopyInto(PostgresSchema.PartitionName(day)) : CopyEvents;
@@ -170,10 +172,22 @@ public sealed partial class PostgresEventStore : IEventStore
             WriteText(copy, s.Exe);
             WriteText(copy, s.Comm);
             WriteText(copy, s.Argv);
-            copy.Write(payloads[i], NpgsqlDbType.Bytea);
+            // The exact copy is in the event's chunk (EventChunks).
+            copy.Write(ReadOnlyMemory<byte>.Empty, NpgsqlDbType.Bytea);
             WriteText(copy, s.Paths);
         }
         await copy.CompleteAsync(ct);
+        await copy.DisposeAsync();
+
+        await using var chunkCopy = await connection.BeginBinaryImportAsync(CopyChunks, ct);
+        for (int c = 0; c < chunks.Count; c++)
+        {
+            chunkCopy.StartRow();
+            chunkCopy.Write(batchId, NpgsqlDbType.Bigint);
+            chunkCopy.Write((long)c, NpgsqlDbType.Bigint);
+            chunkCopy.Write(chunks[c], NpgsqlDbType.Bytea);
+        }
+        await chunkCopy.CompleteAsync(ct);
     }
 
     private static long? SingleDay(EventBatch batch)
@@ -271,10 +285,10 @@ public sealed partial class PostgresEventStore : IEventStore
         await using var command = connection.CreateCommand();
         StoreSql.PrepareEventQuery(command, query);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        await using var payloads = new EventPayloadReader(async ct => await _dataSource.OpenConnectionAsync(ct));
+        await foreach (var e in StoreSql.ReadEventsAsync(reader, payloads, cancellationToken))
         {
-            var payload = reader.GetFieldValue<byte[]>(3);
-            yield return new StoredEvent(reader.GetString(0), reader.GetString(1), (ulong)reader.GetInt64(2), Event.Parser.ParseFrom(payload));
+            yield return e;
         }
     }
 

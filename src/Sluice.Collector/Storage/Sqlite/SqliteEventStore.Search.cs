@@ -10,6 +10,7 @@ public sealed partial class SqliteEventStore
             contains: (column, p) => $"instr({column}, {p}) > 0",
             endsWith: (column, p) => $"substr({column}, -length({p})) = {p}");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await EventSearchSql.ReadAsync(reader, search.Limit, cancellationToken);
+        await using var payloads = new EventPayloadReader(async ct => await OpenReaderAsync(ct));
+        return await EventSearchSql.ReadAsync(reader, search.Limit, payloads, cancellationToken);
     }
 }

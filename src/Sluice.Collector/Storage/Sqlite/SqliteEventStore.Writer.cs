@@ -37,12 +37,12 @@ public sealed partial class SqliteEventStore
         }
     }
 
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
         var reader = _queue.Reader;
         var group = new List<WriteRequest>();
         var outcomes = new List<StoreOutcome>();
-        while (await reader.WaitToReadAsync())
+        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
             group.Clear();
             int events = 0;
@@ -51,6 +51,7 @@ public sealed partial class SqliteEventStore
                 group.Add(request);
                 events += request.EventCount;
             }
+            _checkpointer!.BeforeWrite(_writeConnection!.Handle!);
             try
             {
                 outcomes.Clear();
@@ -110,6 +111,7 @@ public sealed partial class SqliteEventStore
         // Events go through SQLite's own API: at 100k rows/s the ADO.NET parameter layer is the cost.
         private readonly sqlite3 _db;
         private readonly sqlite3_stmt _insertEvent;
+        private readonly sqlite3_stmt _insertChunk;
         private readonly SqliteCommand _insertHeartbeat;
         private readonly SqliteCommand _heartbeatAgent;
         private readonly SqliteParameter[] _heartbeatParameters;
@@ -139,6 +141,7 @@ public sealed partial class SqliteEventStore
                 INSERT INTO events ({string.Join(", ", StoreSchema.EventColumns)})
                 VALUES ({string.Join(", ", StoreSchema.EventColumns.Select(_ => "?"))})
                 """, out _insertEvent));
+            Check(raw.sqlite3_prepare_v2(_db, "INSERT INTO event_chunks (batch_id, chunk, data) VALUES (?, ?, ?)", out _insertChunk));
             _insertHeartbeat = Command(c, $"""
                 INSERT INTO heartbeats ({string.Join(", ", HeartbeatColumns.All)})
                 VALUES ({string.Join(", ", HeartbeatColumns.All.Select(n => "@" + n))})
@@ -173,40 +176,13 @@ public sealed partial class SqliteEventStore
                 return new StoreOutcome(Duplicate: true, EventsStored: 0);
             }
             long id = (long)batchId;
-            var st = _insertEvent;
-            for (int i = 0; i < rows.Count; i++)
+            InsertEvents(rows, id, agent);
+            for (int c = 0; c < rows.Chunks.Count; c++)
             {
-                var e = b.Events[i];
-                raw.sqlite3_bind_int64(st, 1, id);
-                raw.sqlite3_bind_int64(st, 2, i);
-                raw.sqlite3_bind_int64(st, 3, agent);
-                raw.sqlite3_bind_int64(st, 4, e.TimeUnixMs);
-                raw.sqlite3_bind_int64(st, 5, (long)e.Serial);
-                BindText(st, 6, rows, i, EncodedRows.Node);
-                BindText(st, 7, rows, i, EncodedRows.FirstType);
-                BindText(st, 8, rows, i, EncodedRows.RecordTypes);
-                BindText(st, 9, rows, i, EncodedRows.Syscall);
-                Bind(st, 10, e.HasSuccess, e.Success ? 1 : 0);
-                Bind(st, 11, e.HasExit, e.Exit);
-                Bind(st, 12, e.HasPid, e.Pid);
-                Bind(st, 13, e.HasPpid, e.Ppid);
-                Bind(st, 14, e.HasUid, e.Uid);
-                Bind(st, 15, e.HasAuid, e.Auid);
-                Bind(st, 16, e.HasEuid, e.Euid);
-                Bind(st, 17, e.HasSes, e.Ses);
-                BindText(st, 18, rows, i, EncodedRows.Key);
-                BindText(st, 19, rows, i, EncodedRows.Exe);
-                BindText(st, 20, rows, i, EncodedRows.Comm);
-                BindText(st, 21, rows, i, EncodedRows.Argv);
-                rows.TryGet(i, EncodedRows.Payload, out var payload);
-                if (payload.IsEmpty) raw.sqlite3_bind_zeroblob(st, 22, 0); else raw.sqlite3_bind_blob(st, 22, payload);
-                BindText(st, 23, rows, i, EncodedRows.Paths);
-                int rc = raw.sqlite3_step(st);
-                raw.sqlite3_reset(st);
-                if (rc != raw.SQLITE_DONE)
-                {
-                    Check(rc);
-                }
+                raw.sqlite3_bind_int64(_insertChunk, 1, id);
+                raw.sqlite3_bind_int64(_insertChunk, 2, c);
+                raw.sqlite3_bind_blob(_insertChunk, 3, rows.Chunks[c].Span);
+                Step(_insertChunk);
             }
             return new StoreOutcome(Duplicate: false, EventsStored: b.Events.Count);
         }
@@ -221,26 +197,77 @@ public sealed partial class SqliteEventStore
             }
         }
 
-        private static void BindText(sqlite3_stmt st, int index, EncodedRows rows, int row, int slot)
+        private unsafe void InsertEvents(EncodedRows rows, long batchId, long agent)
         {
-            if (!rows.TryGet(row, slot, out var utf8))
+            var events = rows.Batch.Events;
+            nint st = _insertEvent.DangerousGetHandle();
+            fixed (byte* text = rows.Buffer)
             {
-                raw.sqlite3_bind_null(st, index);
+                for (int i = 0; i < rows.Count; i++)
+                {
+                    var e = events[i];
+                    SqliteNative.BindInt64(st, 1, batchId);
+                    SqliteNative.BindInt64(st, 2, i);
+                    SqliteNative.BindInt64(st, 3, agent);
+                    SqliteNative.BindInt64(st, 4, e.TimeUnixMs);
+                    SqliteNative.BindInt64(st, 5, (long)e.Serial);
+                    BindText(st, 6, rows, text, i, EncodedRows.Node);
+                    BindText(st, 7, rows, text, i, EncodedRows.FirstType);
+                    BindText(st, 8, rows, text, i, EncodedRows.RecordTypes);
+                    BindText(st, 9, rows, text, i, EncodedRows.Syscall);
+                    Bind(st, 10, e.HasSuccess, e.Success ? 1 : 0);
+                    Bind(st, 11, e.HasExit, e.Exit);
+                    Bind(st, 12, e.HasPid, e.Pid);
+                    Bind(st, 13, e.HasPpid, e.Ppid);
+                    Bind(st, 14, e.HasUid, e.Uid);
+                    Bind(st, 15, e.HasAuid, e.Auid);
+                    Bind(st, 16, e.HasEuid, e.Euid);
+                    Bind(st, 17, e.HasSes, e.Ses);
+                    BindText(st, 18, rows, text, i, EncodedRows.Key);
+                    BindText(st, 19, rows, text, i, EncodedRows.Exe);
+                    BindText(st, 20, rows, text, i, EncodedRows.Comm);
+                    BindText(st, 21, rows, text, i, EncodedRows.Argv);
+                    // The exact copy is in the event's chunk (EventChunks).
+                    SqliteNative.BindZeroBlob(st, 22, 0);
+                    BindText(st, 23, rows, text, i, EncodedRows.Paths);
+                    int rc = SqliteNative.Step(st);
+                    SqliteNative.Reset(st);
+                    if (rc != raw.SQLITE_DONE)
+                    {
+                        raw.sqlite3_clear_bindings(_insertEvent);
+                        Check(rc);
+                    }
+                }
             }
-            else if (utf8.IsEmpty)
+            // No pointer into the buffer outlives it.
+            raw.sqlite3_clear_bindings(_insertEvent);
+        }
+
+        private static unsafe void BindText(nint st, int index, EncodedRows rows, byte* text, int row, int slot)
+        {
+            if (rows.TryGetRange(row, slot, out int start, out int length))
             {
-                // An empty span binds NULL; the empty string is a value.
-                raw.sqlite3_bind_text(st, index, "");
+                SqliteNative.BindStaticText(st, index, text + start, length);
             }
             else
             {
-                raw.sqlite3_bind_text(st, index, utf8);
+                SqliteNative.BindNull(st, index);
             }
         }
 
-        private static void Bind(sqlite3_stmt st, int index, bool has, long value)
+        private static void Bind(nint st, int index, bool has, long value)
         {
-            if (has) raw.sqlite3_bind_int64(st, index, value); else raw.sqlite3_bind_null(st, index);
+            if (has) SqliteNative.BindInt64(st, index, value); else SqliteNative.BindNull(st, index);
+        }
+
+        private void Step(sqlite3_stmt st)
+        {
+            int rc = raw.sqlite3_step(st);
+            raw.sqlite3_reset(st);
+            if (rc != raw.SQLITE_DONE)
+            {
+                Check(rc);
+            }
         }
 
         private void Check(int rc)
@@ -279,6 +306,7 @@ public sealed partial class SqliteEventStore
             _insertBatch.Dispose();
             _countDuplicate.Dispose();
             _insertEvent.Dispose();
+            _insertChunk.Dispose();
             _insertHeartbeat.Dispose();
             _heartbeatAgent.Dispose();
             _upsertRules.Dispose();

@@ -24,6 +24,7 @@ public sealed partial class SqliteEventStore : IEventStore
     private readonly Channel<WriteRequest> _queue;
     private Task? _writer;
     private SqliteConnection? _writeConnection;
+    private WalCheckpointer? _checkpointer;
 
     public SqliteEventStore(string path, SqliteStoreOptions? options = null)
     {
@@ -44,6 +45,9 @@ public sealed partial class SqliteEventStore : IEventStore
 
     public string Path { get; }
 
+    /// <summary>Checkpoints done beside the writer so far.</summary>
+    internal long BackgroundCheckpoints => _checkpointer?.Checkpoints ?? 0;
+
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         _writeConnection = new SqliteConnection(_connectionString);
@@ -54,6 +58,9 @@ public sealed partial class SqliteEventStore : IEventStore
         Exec(_writeConnection, "PRAGMA journal_mode = WAL;");
         Exec(_writeConnection, $"PRAGMA synchronous = {(_options.SyncEveryCommit ? "FULL" : "NORMAL")};");
         Exec(_writeConnection, "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;");
+        // Checkpoints are the WalCheckpointer's, on its own thread.
+        // The WAL file is cut back to the size at which it starts over (see WalCheckpointer).
+        Exec(_writeConnection, $"PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {(long)_options.WalResetPages * 16384};");
         using (var tx = _writeConnection.BeginTransaction())
         {
             Exec(_writeConnection, StoreSchema.Ddl(SqlDialect.Sqlite), tx);
@@ -72,7 +79,23 @@ public sealed partial class SqliteEventStore : IEventStore
             tx.Commit();
         }
         _statements = new Statements(_writeConnection);
-        _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
+        _checkpointer = new WalCheckpointer(_connectionString, _options.WalResetPages);
+        // A thread of its own: the writer is busy whenever batches arrive, and blocks on the queue otherwise.
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() =>
+        {
+            try
+            {
+                WriteLoop();
+                done.SetResult();
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        })
+        { IsBackground = true, Name = "SQLite writer" }.Start();
+        _writer = done.Task;
     }
 
     public Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken) =>
@@ -104,10 +127,10 @@ public sealed partial class SqliteEventStore : IEventStore
         await using var command = connection.CreateCommand();
         StoreSql.PrepareEventQuery(command, query);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        await using var payloads = new EventPayloadReader(async ct => await OpenReaderAsync(ct));
+        await foreach (var e in StoreSql.ReadEventsAsync(reader, payloads, cancellationToken))
         {
-            var payload = (byte[])reader.GetValue(3);
-            yield return new StoredEvent(reader.GetString(0), reader.GetString(1), (ulong)reader.GetInt64(2), Event.Parser.ParseFrom(payload));
+            yield return e;
         }
     }
 
@@ -126,6 +149,7 @@ public sealed partial class SqliteEventStore : IEventStore
         {
             await _writer;
         }
+        _checkpointer?.Dispose();
         _statements?.Dispose();
         if (_writeConnection is not null)
         {
@@ -153,4 +177,7 @@ public sealed record SqliteStoreOptions
 
     /// <summary>synchronous=FULL: every commit reaches the disk before any caller is acknowledged. NORMAL survives a process crash but not a power cut.</summary>
     public bool SyncEveryCommit { get; init; } = true;
+
+    /// <summary>WAL pages (16 KiB) at which the writer completes a checkpoint itself so that the WAL starts over; see <see cref="WalCheckpointer"/>.</summary>
+    public int WalResetPages { get; init; } = WalCheckpointer.DefaultResetPages;
 }
