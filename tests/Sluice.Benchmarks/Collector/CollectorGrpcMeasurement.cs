@@ -14,7 +14,10 @@ namespace Sluice.Benchmarks.Collector;
 /// process of its own, so that the client's CPU, the collector's and the database server's can be
 /// told apart. The client keeps <c>CALLERS</c> unary <c>Send</c> calls in flight
 /// over one h2c connection, as an agent does. Its batches are serialised once beforehand (only the
-/// sequence is re-encoded per call), so the client costs as little as a client can.
+/// sequence is re-encoded per call), so the client costs as little as a client can. Every batch of
+/// every round is a different one, its events later than the round before's, as an agent's stream
+/// is: sending the same events again would insert them into the middle of the time indexes instead
+/// of at their end, a cost no agent causes.
 /// </summary>
 internal static class CollectorGrpcMeasurement
 {
@@ -25,8 +28,23 @@ internal static class CollectorGrpcMeasurement
     private const int WarmUpRounds = 6;
     private const string Token = "bench-token-0123456789";
 
-    private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(b => b, (byte[] b) => b);
-    private static readonly Method<byte[], Ack> Send = new(
+    private sealed record Body(byte[] Header, byte[] Events);
+
+    // An EventBatch's bytes written as two parts, header then events: no copy into one array first.
+    private static readonly Marshaller<Body> Bytes = Marshallers.Create<Body>(
+        static (body, context) =>
+        {
+            int length = body.Header.Length + body.Events.Length;
+            context.SetPayloadLength(length);
+            var writer = context.GetBufferWriter();
+            var span = writer.GetSpan(length);
+            body.Header.CopyTo(span);
+            body.Events.CopyTo(span[body.Header.Length..]);
+            writer.Advance(length);
+            context.Complete();
+        },
+        static _ => throw new NotSupportedException());
+    private static readonly Method<Body, Ack> Send = new(
         MethodType.Unary, "sluice.v1.Ingest", "Send", Bytes, Marshallers.Create(a => a.ToByteArray(), Ack.Parser.ParseFrom));
 
     public static async Task<int> RunAsync(string kind, int callers, int rounds)
@@ -58,20 +76,19 @@ internal static class CollectorGrpcMeasurement
             using var channel = GrpcChannel.ForAddress(url);
             var invoker = channel.CreateCallInvoker();
             var options = new CallOptions(new Metadata { { "authorization", "Bearer " + Token } });
-            var batches = CollectorWorkload.Batches(Agent, BatchCount, EventsPerBatch);
             // A batch's bytes = its header (with the sequence) followed by its events, encoded once.
-            var events = batches.Select(b =>
+            long t0 = CollectorWorkload.StartUnixMs();
+            var header = CollectorWorkload.Batch(Agent, 0, 0, t0);
+            var events = new byte[(WarmUpRounds + rounds) * BatchCount][];
+            for (int b = 0; b < events.Length; b++)
             {
                 var only = new EventBatch();
-                only.Events.Add(b.Events);
-                return only.ToByteArray();
-            }).ToArray();
-            foreach (var b in batches)
-            {
-                b.Events.Clear();
+                only.Events.Add(CollectorWorkload.Batch(Agent, b, EventsPerBatch, t0).Events);
+                events[b] = only.ToByteArray();
             }
+            // The events built on the way are garbage now: collect them before measuring, not during.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
 
-            ulong sequence = 0;
             var rates = new List<double>();
             var client = new List<double>();
             var collector = new List<double>();
@@ -83,16 +100,16 @@ internal static class CollectorGrpcMeasurement
                 var collector0 = ProcessCpu(server.Id);
                 var db0 = stores.DatabaseCpuTime();
                 var watch = Stopwatch.StartNew();
-                int next = -1;
+                int next = (round + WarmUpRounds) * BatchCount - 1;
+                int end = next + 1 + BatchCount;
                 await Task.WhenAll(Enumerable.Range(0, callers).Select(async _ =>
                 {
                     int i;
-                    while ((i = Interlocked.Increment(ref next)) < batches.Length)
+                    while ((i = Interlocked.Increment(ref next)) < end)
                     {
-                        var header = batches[i].Clone();
-                        header.Sequence = Interlocked.Increment(ref sequence);
-                        byte[] body = [.. header.ToByteArray(), .. events[i]];
-                        var ack = await invoker.AsyncUnaryCall(Send, null, options, body);
+                        var head = header.Clone();
+                        head.Sequence = (ulong)i + 1;
+                        var ack = await invoker.AsyncUnaryCall(Send, null, options, new Body(head.ToByteArray(), events[i]));
                         if (ack.Duplicate || ack.EventsStored != EventsPerBatch)
                         {
                             throw new InvalidOperationException($"batch {ack.Sequence} was not stored");

@@ -9,11 +9,26 @@ internal static class CollectorWorkload
 {
     public static EventBatch[] Batches(string agentId, int batches, int eventsPerBatch)
     {
-        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000;
+        long t0 = StartUnixMs();
         var result = new EventBatch[batches];
-        long serial = 1;
         for (int b = 0; b < batches; b++)
         {
+            result[b] = Batch(agentId, b, eventsPerBatch, t0);
+        }
+        return result;
+    }
+
+    /// <summary>An hour ago: the time of the first event of <see cref="Batch"/> 0.</summary>
+    public static long StartUnixMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000;
+
+    /// <summary>
+    /// Batch number <paramref name="index"/> (from 0) of an agent's stream: serials go on from the
+    /// batch before, and time advances 1 ms per 100 events, as on a host producing 100k events/s.
+    /// </summary>
+    public static EventBatch Batch(string agentId, int index, int eventsPerBatch, long t0)
+    {
+        {
+            long serial = 1 + (long)index * eventsPerBatch;
             var batch = new EventBatch
             {
                 AgentId = agentId,
@@ -29,9 +44,8 @@ internal static class CollectorWorkload
             {
                 batch.Events.Add(Getppid(serial, t0 + serial / 100));
             }
-            result[b] = batch;
+            return batch;
         }
-        return result;
     }
 
     private static Event Getppid(long serial, long unixMs)
