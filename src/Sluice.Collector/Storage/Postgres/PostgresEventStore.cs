@@ -141,53 +141,23 @@ public sealed partial class PostgresEventStore : IEventStore
 
     private static async Task CopyEventsAsync(NpgsqlConnection connection, long batchId, long agent, EventBatch batch, CancellationToken ct)
     {
-        using var chunks = EncodedChunks.From(batch.Events);
+        // Encoded here, on the calling thread: text columns to UTF-8, events' bytes into compressed chunks.
+        using var rows = EncodedRows.From(batch);
         // A batch within one day (the usual case) goes straight into that day's partition, which
         // spares PostgreSQL routing each row through the partitioned parent.
         string sql = SingleDay(batch) is long day ? CopyInto(PostgresSchema.PartitionName(day)) : CopyEvents;
-        await using var copy = await connection.BeginBinaryImportAsync(sql, ct);
-        for (int i = 0; i < batch.Events.Count; i++)
+        using (var events = BinaryCopy.Events(rows, batchId, agent))
         {
-            var e = batch.Events[i];
-            var s = EventSummary.From(e);
-            copy.StartRow();
-            copy.Write(batchId, NpgsqlDbType.Bigint);
-            copy.Write((long)i, NpgsqlDbType.Bigint);
-            copy.Write(agent, NpgsqlDbType.Bigint);
-            copy.Write(e.TimeUnixMs, NpgsqlDbType.Bigint);
-            copy.Write((long)e.Serial, NpgsqlDbType.Bigint);
-            WriteText(copy, s.Node);
-            copy.Write(s.FirstType, NpgsqlDbType.Text);
-            copy.Write(s.RecordTypes, NpgsqlDbType.Text);
-            WriteText(copy, s.Syscall);
-            if (s.Success is bool ok) copy.Write(ok, NpgsqlDbType.Boolean); else copy.WriteNull();
-            WriteLong(copy, s.Exit);
-            WriteLong(copy, s.Pid);
-            WriteLong(copy, s.Ppid);
-            WriteLong(copy, s.Uid);
-            WriteLong(copy, s.Auid);
-            WriteLong(copy, s.Euid);
-            WriteLong(copy, s.Ses);
-            WriteText(copy, s.Key);
-            WriteText(copy, s.Exe);
-            WriteText(copy, s.Comm);
-            WriteText(copy, s.Argv);
-            // The exact copy is in the event's chunk (EventChunks).
-            copy.Write(ReadOnlyMemory<byte>.Empty, NpgsqlDbType.Bytea);
-            WriteText(copy, s.Paths);
+            await CopyAsync(connection, sql, events, ct);
         }
-        await copy.CompleteAsync(ct);
-        await copy.DisposeAsync();
+        using var chunks = BinaryCopy.Chunks(rows.Chunks, batchId);
+        await CopyAsync(connection, CopyChunks, chunks, ct);
+    }
 
-        await using var chunkCopy = await connection.BeginBinaryImportAsync(CopyChunks, ct);
-        for (int c = 0; c < chunks.Count; c++)
-        {
-            chunkCopy.StartRow();
-            chunkCopy.Write(batchId, NpgsqlDbType.Bigint);
-            chunkCopy.Write((long)c, NpgsqlDbType.Bigint);
-            chunkCopy.Write(chunks[c], NpgsqlDbType.Bytea);
-        }
-        await chunkCopy.CompleteAsync(ct);
+    private static async Task CopyAsync(NpgsqlConnection connection, string sql, BinaryCopy rows, CancellationToken ct)
+    {
+        await using var copy = await connection.BeginRawBinaryCopyAsync(sql, ct);
+        await copy.WriteAsync(rows.Bytes, ct);
     }
 
     private static long? SingleDay(EventBatch batch)
@@ -201,16 +171,6 @@ public sealed partial class PostgresEventStore : IEventStore
             }
         }
         return day;
-    }
-
-    private static void WriteText(NpgsqlBinaryImporter copy, string? value)
-    {
-        if (value is null) copy.WriteNull(); else copy.Write(value, NpgsqlDbType.Text);
-    }
-
-    private static void WriteLong(NpgsqlBinaryImporter copy, long? value)
-    {
-        if (value is long v) copy.Write(v, NpgsqlDbType.Bigint); else copy.WriteNull();
     }
 
     /// <summary>Creates the day partitions this batch needs, each once, before its transaction starts.</summary>
