@@ -25,7 +25,7 @@ internal static class CollectorGrpcMeasurement
     private const int EventsPerBatch = 1000;
     private const string Agent = "bench-grpc";
     // Enough for tiered compilation to finish in the collector before measuring.
-    private const int WarmUpRounds = 6;
+    private const int WarmUpRounds = 16;
     private const string Token = "bench-token-0123456789";
 
     private sealed record Body(byte[] Header, byte[] Events);
