@@ -23,18 +23,18 @@ internal static class JitWarmUp
     public static JitCounts Snapshot() => new(JitInfo.GetCompiledMethodCount(currentThread: false), JitInfo.GetCompilationTime(currentThread: false));
 
     /// <summary>
-    /// Runs <paramref name="round"/> again and again until two rounds in a row, each at least
+    /// Runs <paramref name="round"/> again and again until three rounds in a row, each at least
     /// <paramref name="minimumRound"/> long (tiering waits 100 ms of quiet before it promotes methods),
     /// compile nothing, or <paramref name="limit"/> passes. Returns what it did, for the report.
     /// </summary>
     public static string UntilSteady(Action round, TimeSpan? minimumRound = null, TimeSpan? limit = null)
     {
-        var minimum = minimumRound ?? TimeSpan.FromMilliseconds(300);
+        var minimum = minimumRound ?? TimeSpan.FromMilliseconds(500);
         var total = Stopwatch.StartNew();
         var start = Snapshot();
         int quiet = 0;
         int rounds = 0;
-        while (quiet < 2 && total.Elapsed < (limit ?? TimeSpan.FromSeconds(60)))
+        while (quiet < 3 && total.Elapsed < (limit ?? TimeSpan.FromSeconds(60)))
         {
             var before = Snapshot();
             var elapsed = Stopwatch.StartNew();
@@ -46,7 +46,7 @@ internal static class JitWarmUp
             while (elapsed.Elapsed < minimum);
             quiet = Snapshot().Methods == before.Methods ? quiet + 1 : 0;
         }
-        string state = quiet >= 2 ? "steady" : "NOT steady (limit reached)";
+        string state = quiet >= 3 ? "steady" : "NOT steady (limit reached)";
         return string.Create(CultureInfo.InvariantCulture,
             $"warm-up {rounds} rounds in {total.Elapsed.TotalSeconds:F1} s, {Snapshot() - start}, JIT {state}");
     }
