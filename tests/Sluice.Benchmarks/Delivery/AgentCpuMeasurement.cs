@@ -102,8 +102,10 @@ internal static class AgentCpuMeasurement
             var jit = JitWarmUp.Snapshot() - jitBefore;
             long events = (long)batches * eventsPerBatch;
             string peak = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))?[6..].Trim() ?? "?";
+            // The spool mode sends nothing, so no compression applies to it.
+            string sent = mode == "spool" ? "nothing sent" : $"compression {compression}";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"agent-cpu {mode}: {events} events in {batches} batches of {work[0].CalculateSize()} bytes, compression {compression}: CPU {cpu.TotalMilliseconds:F0} ms = {cpu.TotalMilliseconds * 1000 / events:F2} us/event; wall {wall.ElapsedMilliseconds} ms; peak RSS {peak}; {warmUp}; while measuring: {jit}"));
+                $"agent-cpu {mode}: {events} events in {batches} batches of {work[0].CalculateSize()} bytes, {sent}: CPU {cpu.TotalMilliseconds:F0} ms = {cpu.TotalMilliseconds * 1000 / events:F2} us/event; wall {wall.ElapsedMilliseconds} ms; peak RSS {peak}; {warmUp}; while measuring: {jit}"));
             return 0;
         }
         finally
