@@ -145,7 +145,7 @@ if live_systemd; then
   systemctl daemon-reload
   cat <<EOF
 install.sh: done. Next:
-  edit /etc/sluice/agent.json (Sink, Shipping) and /etc/sluice/audit.rules, then
+  edit /etc/sluice/agent.json (Shipping: CollectorUrl, TokenFile, CaFile) and /etc/sluice/audit.rules, then
     systemctl enable --now sluice-agent
   on the collection server: enrol agents in /etc/sluice/collector.tokens, set the listen
   address and TLS in /etc/sluice/collector.env, then

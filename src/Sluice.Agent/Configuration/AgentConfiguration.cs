@@ -51,7 +51,8 @@ public static class AgentConfiguration
     public static IServiceCollection AddAgentOptions(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptionsWithValidateOnStart<AgentOptions>()
-            .Bind(configuration, o => o.ErrorOnUnknownConfiguration = true);
+            .Bind(configuration, o => o.ErrorOnUnknownConfiguration = true)
+            .PostConfigure(o => o.Sink.Type = SinkOptions.TypeFrom(configuration) ?? o.Sink.Type);
         services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>();
         services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsCrossValidator>();
         return services;

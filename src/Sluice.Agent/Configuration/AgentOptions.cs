@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Sluice.Agent.Configuration;
@@ -81,7 +82,7 @@ public sealed class AgentOptions
     [ValidateObjectMembers]
     public StatusOptions Status { get; set; } = new();
 
-    // Sink:Type Collector: the delivery sections. They are validated by their own validators,
+    // The delivery sections, for the Collector sink. They are validated by their own validators,
     // and only when a collector is the sink (CollectorUrl is required then, not otherwise).
 #pragma warning disable SYSLIB1212
     public Spool.SpoolOptions Spool { get; set; } = new();
@@ -232,7 +233,28 @@ public enum SinkType
 
 public sealed class SinkOptions
 {
+    /// <summary>
+    /// Where events go. Left unset, it follows from the configuration (<see cref="TypeFrom"/>):
+    /// the collector when <c>Shipping:CollectorUrl</c> is set, the JSON Lines file otherwise.
+    /// </summary>
     public SinkType Type { get; set; } = SinkType.JsonLines;
+
+    /// <summary>
+    /// The sink that <paramref name="configuration"/> asks for: <c>Sink:Type</c> when it is set;
+    /// otherwise <see cref="SinkType.Collector"/> when <c>Shipping:CollectorUrl</c> is set (an agent
+    /// given a collector ships to it: spool, then shipper), and <see cref="SinkType.JsonLines"/>
+    /// when there is nowhere to ship. Null when <c>Sink:Type</c> is not a sink's name; binding
+    /// then reports the key.
+    /// </summary>
+    public static SinkType? TypeFrom(IConfiguration configuration)
+    {
+        string? type = configuration["Sink:Type"];
+        if (type is null)
+        {
+            return string.IsNullOrWhiteSpace(configuration["Shipping:CollectorUrl"]) ? SinkType.JsonLines : SinkType.Collector;
+        }
+        return Enum.TryParse<SinkType>(type, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed : null;
+    }
 
     /// <summary>File for <see cref="SinkType.JsonLines"/>.</summary>
     public string Path { get; set; } = "/var/log/sluice/events.jsonl";

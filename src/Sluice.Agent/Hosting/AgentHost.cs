@@ -62,7 +62,7 @@ public static class AgentHost
             o.WaitForJobsToComplete = true;
         });
         services.AddHostedService<JobScheduler>();
-        if (configuration["Sink:Type"] is string sink && sink.Equals(nameof(SinkType.Collector), StringComparison.OrdinalIgnoreCase))
+        if (SinkOptions.TypeFrom(configuration) == SinkType.Collector)
         {
             // Spool and shipper start after the agent service and stop before it, so the final
             // drain's events are spooled even if the collector cannot take them now.

@@ -63,6 +63,12 @@ public sealed partial class AgentService(
             metrics.BacklogLimit = (int)session.Control.GetStatus().BacklogLimit;
             controller.Attach(socket, pipelineFactory());
             Log.Started(logger, options.Drain.IntervalMs, options.Drain.BatchCap);
+            Log.Sink(logger, options.Sink.Type switch
+            {
+                SinkType.Collector => $"the collector at {options.Shipping.CollectorUrl}, through the spool in {options.Spool.Directory}",
+                SinkType.Stdout => "standard output, as JSON Lines",
+                _ => $"{options.Sink.Path}, as JSON Lines",
+            });
         }
         catch (Exception e)
         {
@@ -140,6 +146,9 @@ public sealed partial class AgentService(
 
         [LoggerMessage(63, LogLevel.Information, "Draining every {Interval} ms, at most {Cap} records per drain")]
         public static partial void Started(ILogger logger, int interval, int cap);
+
+        [LoggerMessage(73, LogLevel.Information, "Events go to {Sink}")]
+        public static partial void Sink(ILogger logger, string sink);
 
         [LoggerMessage(64, LogLevel.Critical, "Start failed: {Message}; restoring the host")]
         public static partial void StartFailed(ILogger logger, string message);

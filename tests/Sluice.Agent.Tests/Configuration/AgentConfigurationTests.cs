@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Sluice.Agent.Configuration;
 
 namespace Sluice.Agent.Tests.Configuration;
@@ -69,6 +70,53 @@ public sealed class AgentConfigurationTests : IDisposable
 
         Assert.True(o.Interpretation.ResolveNames);
         Assert.Equal("/srv/host-a", o.Interpretation.AccountsRoot);
+    }
+
+    [Theory]
+    [InlineData("{}", SinkType.JsonLines)]
+    [InlineData("{ \"Shipping\": { \"CollectorUrl\": \"\" } }", SinkType.JsonLines)]
+    [InlineData("{ \"Shipping\": { \"CollectorUrl\": \"https://collector.example:7443\" } }", SinkType.Collector)]
+    [InlineData("{ \"Sink\": { \"Type\": \"JsonLines\" }, \"Shipping\": { \"CollectorUrl\": \"https://collector.example:7443\" } }", SinkType.JsonLines)]
+    [InlineData("{ \"Sink\": { \"Type\": \"stdout\" } }", SinkType.Stdout)]
+    [InlineData("{ \"Sink\": { \"Type\": \"Collector\" } }", SinkType.Collector)]
+    public void Load_SinkType_FollowsTheCollectorUrlUnlessSet(string json, SinkType expected)
+    {
+        var configuration = AgentConfiguration.Build(Write(json));
+
+        Assert.Equal(expected, SinkOptions.TypeFrom(configuration));
+        Assert.Equal(expected, AgentConfiguration.Load(Path.Combine(_dir, "agent.json")).Sink.Type);
+    }
+
+    [Fact]
+    public void Load_SinkTypeUnknown_NamesTheKey()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => AgentConfiguration.Load(Write("{ \"Sink\": { \"Type\": \"Kafka\" } }")));
+
+        Assert.Contains("Sink:Type", e.Message);
+        Assert.Null(SinkOptions.TypeFrom(AgentConfiguration.Build(Path.Combine(_dir, "agent.json"))));
+    }
+
+    [Fact]
+    public void ShippedConfig_DeliverySectionsGiveEveryDefault()
+    {
+        // config/agent.json documents every key at its default: the delivery sections must not drift.
+        var configuration = AgentConfiguration.Build(Path.Combine(AppContext.BaseDirectory, "config", "agent.json"));
+        Assert.Equal(SinkType.JsonLines, SinkOptions.TypeFrom(configuration));
+        AssertDefaults(new Sluice.Agent.Shipping.ShipperOptions(), Sluice.Agent.Shipping.ShipperOptions.Section, ["CaFile", "Token", "TokenFile"]);
+        AssertDefaults(new Sluice.Agent.Spool.SpoolOptions(), Sluice.Agent.Spool.SpoolOptions.Section, []);
+        AssertDefaults(new Sluice.Agent.Shipping.BatcherOptions(), Sluice.Agent.Shipping.BatcherOptions.Section, []);
+
+        void AssertDefaults<T>(T defaults, string section, string[] commentedOut) where T : new()
+        {
+            var shipped = new T();
+            ConfigurationBinder.Bind(configuration.GetSection(section), shipped, o => o.ErrorOnUnknownConfiguration = true);
+            foreach (var property in typeof(T).GetProperties())
+            {
+                bool listed = configuration.GetSection(section).GetSection(property.Name).Exists();
+                Assert.True(listed != commentedOut.Contains(property.Name), $"{section}:{property.Name} listed: {listed}");
+                Assert.Equal(property.GetValue(defaults), property.GetValue(shipped));
+            }
+        }
     }
 
     [Fact]

@@ -40,6 +40,17 @@ public sealed class HeartbeatJobTests : IDisposable
     }
 
     [Fact]
+    public async Task Host_CollectorUrlWithoutSinkType_ShipsAndSchedulesHeartbeats()
+    {
+        // An agent given a collector ships to it: the delivery services are there without Sink:Type.
+        Assert.True(await HeartbeatScheduledAsync($$"""
+            "Sink": { "Path": "{{_dir}}/events.jsonl" },
+            "Spool": { "Directory": "{{_dir}}/spool" },
+            "Shipping": { "CollectorUrl": "http://127.0.0.1:9", "Token": "heartbeat-test-token", "AllowInsecureTransport": true, "QuarantineDirectory": "{{_dir}}/q" }
+            """));
+    }
+
+    [Fact]
     public async Task Host_JsonLinesSink_NoHeartbeats()
     {
         Assert.False(await HeartbeatScheduledAsync(""));
