@@ -29,25 +29,24 @@ public sealed class HeartbeatJobTests : IDisposable
         return scheduled;
     }
 
+    /// <summary>The agent's config sections that address a collector (which listens nowhere), after <paramref name="sink"/>.</summary>
+    private string ToCollector(string sink) => $$"""
+        "Sink": {{sink}},
+        "Spool": { "Directory": "{{_dir}}/spool" },
+        "Shipping": { "CollectorUrl": "http://127.0.0.1:9", "Token": "heartbeat-test-token", "AllowInsecureTransport": true, "QuarantineDirectory": "{{_dir}}/q" }
+        """;
+
     [Fact]
     public async Task Host_CollectorSink_SchedulesHeartbeats()
     {
-        Assert.True(await HeartbeatScheduledAsync($$"""
-            "Sink": { "Type": "Collector" },
-            "Spool": { "Directory": "{{_dir}}/spool" },
-            "Shipping": { "CollectorUrl": "http://127.0.0.1:9", "Token": "heartbeat-test-token", "AllowInsecureTransport": true, "QuarantineDirectory": "{{_dir}}/q" }
-            """));
+        Assert.True(await HeartbeatScheduledAsync(ToCollector("""{ "Type": "Collector" }""")));
     }
 
     [Fact]
     public async Task Host_CollectorUrlWithoutSinkType_ShipsAndSchedulesHeartbeats()
     {
         // An agent given a collector ships to it: the delivery services are there without Sink:Type.
-        Assert.True(await HeartbeatScheduledAsync($$"""
-            "Sink": { "Path": "{{_dir}}/events.jsonl" },
-            "Spool": { "Directory": "{{_dir}}/spool" },
-            "Shipping": { "CollectorUrl": "http://127.0.0.1:9", "Token": "heartbeat-test-token", "AllowInsecureTransport": true, "QuarantineDirectory": "{{_dir}}/q" }
-            """));
+        Assert.True(await HeartbeatScheduledAsync(ToCollector($$"""{ "Path": "{{_dir}}/events.jsonl" }""")));
     }
 
     [Fact]
