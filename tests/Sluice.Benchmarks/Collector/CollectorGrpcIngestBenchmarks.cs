@@ -26,6 +26,8 @@ public class CollectorGrpcIngestBenchmarks
     private GrpcChannel _channel = null!;
     private Ingest.IngestClient _client = null!;
     private EventBatch[] _batches = null!;
+    private readonly long _t0 = CollectorWorkload.StartUnixMs();
+    private int _round;
     private Metadata _auth = null!;
     private ulong _sequence;
 
@@ -52,7 +54,14 @@ public class CollectorGrpcIngestBenchmarks
         _channel = GrpcChannel.ForAddress(_server.Address);
         _client = new Ingest.IngestClient(_channel);
         _auth = new Metadata { { "authorization", "Bearer " + Token } };
-        _batches = CollectorWorkload.Batches(Agent, BatchCount, EventsPerBatch);
+    }
+
+    /// <summary>Every iteration sends new events, later than the last iteration's (<see cref="CollectorWorkload.Round"/>).</summary>
+    [IterationSetup]
+    public void NextRound()
+    {
+        _batches = CollectorWorkload.Round(Agent, _round++, BatchCount, EventsPerBatch, _t0);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
     }
 
     [Benchmark(OperationsPerInvoke = BatchCount * EventsPerBatch)]

@@ -32,13 +32,16 @@ internal static class CollectorIngestMeasurement
     {
         await using var stores = new CollectorStores();
         var store = await stores.OpenAsync(kind);
-        var batches = CollectorWorkload.Batches("measure", BatchCount, EventsPerBatch);
+        long t0 = CollectorWorkload.StartUnixMs();
         ulong sequence = 0;
         var rates = new List<double>();
         var cpus = new List<double>();
         var dbCpus = new List<double>();
         for (int round = -2; round < rounds; round++)
         {
+            var batches = CollectorWorkload.Round("measure", round + 2, BatchCount, EventsPerBatch, t0);
+            // The previous round's batches are garbage now: collect them before measuring, not during.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
             var process = Process.GetCurrentProcess();
             var cpu0 = process.TotalProcessorTime;
             var db0 = stores.DatabaseCpuTime();

@@ -13,6 +13,8 @@ public class CollectorStoreIngestBenchmarks
     private readonly CollectorStores _stores = new();
     private IEventStore _store = null!;
     private EventBatch[] _batches = null!;
+    private readonly long _t0 = CollectorWorkload.StartUnixMs();
+    private int _round;
     private ulong _sequence;
 
     [Params("sqlite", "postgres")]
@@ -25,7 +27,14 @@ public class CollectorStoreIngestBenchmarks
     public void Setup()
     {
         _store = _stores.OpenAsync(Store).GetAwaiter().GetResult();
-        _batches = CollectorWorkload.Batches("bench-store", BatchCount, EventsPerBatch);
+    }
+
+    /// <summary>Every iteration sends new events, later than the last iteration's (<see cref="CollectorWorkload.Round"/>).</summary>
+    [IterationSetup]
+    public void NextRound()
+    {
+        _batches = CollectorWorkload.Round("bench-store", _round++, BatchCount, EventsPerBatch, _t0);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
     }
 
     [Benchmark(OperationsPerInvoke = BatchCount * EventsPerBatch)]

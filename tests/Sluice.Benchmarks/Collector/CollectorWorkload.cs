@@ -7,13 +7,18 @@ namespace Sluice.Benchmarks.Collector;
 /// <summary>Batches shaped like the design's benchmark workload: one getppid event = SYSCALL + PROCTITLE + EOE, about 150 bytes each.</summary>
 internal static class CollectorWorkload
 {
-    public static EventBatch[] Batches(string agentId, int batches, int eventsPerBatch)
+    /// <summary>
+    /// Round <paramref name="round"/> (from 0) of an agent's stream cut into rounds of
+    /// <paramref name="batches"/> batches: each round's events follow the last round's, in serial
+    /// and in time, as a store receives them in service (the same events again would go into the
+    /// middle of its time indexes).
+    /// </summary>
+    public static EventBatch[] Round(string agentId, int round, int batches, int eventsPerBatch, long t0)
     {
-        long t0 = StartUnixMs();
         var result = new EventBatch[batches];
         for (int b = 0; b < batches; b++)
         {
-            result[b] = Batch(agentId, b, eventsPerBatch, t0);
+            result[b] = Batch(agentId, round * batches + b, eventsPerBatch, t0);
         }
         return result;
     }
