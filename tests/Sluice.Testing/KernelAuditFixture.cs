@@ -28,6 +28,12 @@ public sealed class KernelAuditFixture : IDisposable
         _lock = KernelLock.Acquire(TimeSpan.FromMinutes(30));
         try
         {
+            // Not part of the state to restore: rules of an earlier test run that was killed.
+            var leftovers = KernelSnapshot.DeleteLeftoverTestRules();
+            if (leftovers.Count > 0)
+            {
+                Console.Error.WriteLine($"kernel audit tests: deleted {leftovers.Count} rule(s) left by an earlier, killed test run: keys {string.Join(" ", leftovers)}");
+            }
             _snapshot = KernelSnapshot.Take();
             if (_snapshot.Status.IsImmutable)
             {

@@ -23,6 +23,26 @@ public sealed class KernelSnapshot
     }
 
     /// <summary>
+    /// Deletes the rules whose key starts with <see cref="TestRules.KeyPrefix"/>: under the
+    /// <see cref="KernelLock"/> no test is running, so they were left by a test process that was
+    /// killed before it could clean up. Returns their keys.
+    /// </summary>
+    public static IReadOnlyList<string> DeleteLeftoverTestRules()
+    {
+        using var client = AuditControlClient.Open();
+        var removed = new List<string>();
+        foreach (var rule in client.ListRules())
+        {
+            if (rule.Keys.Any(k => k.StartsWith(TestRules.KeyPrefix, StringComparison.Ordinal)))
+            {
+                client.DeleteRule(rule);
+                removed.Add(string.Join(",", rule.Keys));
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>
     /// Deletes rules added since, re-adds rules deleted since, and sets every settable field
     /// back. Never sets enabled=2 or failure=2 (that would lock or endanger the machine).
     /// </summary>

@@ -18,8 +18,11 @@ public static class TestRules
     public const uint FieldKey = 210;
     public const uint OpEqual = 0x40000000;
 
+    /// <summary>The start of every key a test gives the rules it loads.</summary>
+    public const string KeyPrefix = "sluice-test-";
+
     /// <summary>A unique key for one test: <c>sluice-test-NAME-RANDOM</c>.</summary>
-    public static string UniqueKey(string name) => $"sluice-test-{name}-{Guid.NewGuid().ToString("N")[..12]}";
+    public static string UniqueKey(string name) => $"{KeyPrefix}{name}-{Guid.NewGuid().ToString("N")[..12]}";
 
     /// <summary><c>-a always,exit -F arch=b64 -S nr... [-F ppid=P] -F key=K</c>.</summary>
     public static KernelRule ExitRule(string key, int[] syscalls, uint? ppid = null)
