@@ -238,12 +238,7 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
         }
     }
 
-    private static int ParentPid(uint pid)
-    {
-        // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
-    }
+    private static int ParentPid(uint pid) => ProcStat.Parse(File.ReadAllText($"/proc/{pid}/stat")).Ppid;
 
     /// <summary>Names of the capabilities in a process's effective set (CapEff in /proc/PID/status).</summary>
     private static List<string> Capabilities(uint pid)

@@ -1,4 +1,5 @@
 using Sluice.Benchmarks.Harness;
+using Sluice.Testing;
 
 namespace Sluice.Benchmarks.Tests.Harness;
 

@@ -5,6 +5,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Sluice.Collector.Auth;
 using Sluice.Protocol.V1;
+using Sluice.Testing;
 
 namespace Sluice.Benchmarks.Collector;
 
@@ -139,13 +140,9 @@ internal static class CollectorGrpcMeasurement
         }
     }
 
-    /// <summary>User + system CPU time of a process so far, from /proc (USER_HZ is 100 on Linux).</summary>
-    private static TimeSpan ProcessCpu(int pid)
-    {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return TimeSpan.FromMilliseconds(10 * (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)));
-    }
+    /// <summary>User + system CPU time of a process so far, from /proc.</summary>
+    private static TimeSpan ProcessCpu(int pid) =>
+        TimeSpan.FromMicroseconds(ProcStat.TicksToMicroseconds((ProcStat.Cpu(pid) ?? throw new InvalidOperationException($"the collector (pid {pid}) has exited")).Own));
 
     private static double Median(List<double> values)
     {

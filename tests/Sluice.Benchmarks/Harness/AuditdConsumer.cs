@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Sluice.Testing;
 
 namespace Sluice.Benchmarks.Harness;
 

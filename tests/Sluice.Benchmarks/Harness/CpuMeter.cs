@@ -1,3 +1,5 @@
+using Sluice.Testing;
+
 namespace Sluice.Benchmarks.Harness;
 
 /// <summary>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Sluice.Benchmarks.Harness;
+namespace Sluice.Testing;
 
 /// <summary>CPU time of a process from <c>/proc/PID/stat</c>, in clock ticks.</summary>
 /// <param name="Utime">User time of the process (all its threads, live and exited).</param>
@@ -17,7 +17,7 @@ public readonly record struct ProcCpu(long Utime, long Stime, long ChildUtime, l
         new(a.Utime - b.Utime, a.Stime - b.Stime, a.ChildUtime - b.ChildUtime, a.ChildStime - b.ChildStime);
 }
 
-/// <summary>Parsers for the few <c>/proc</c> files the harness reads.</summary>
+/// <summary>Parsers for the few <c>/proc</c> files the tests and benchmarks read.</summary>
 public static class ProcStat
 {
     private static readonly Lazy<long> s_ticksPerSecond = new(ReadTicksPerSecond);
@@ -143,7 +143,7 @@ public static class ProcStat
     {
         try
         {
-            var (code, output) = Sluice.Testing.NativeTools.Run("getconf", "CLK_TCK");
+            var (code, output) = NativeTools.Run("getconf", "CLK_TCK");
             if (code == 0 && long.TryParse(output.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long hz) && hz > 0)
             {
                 return hz;
