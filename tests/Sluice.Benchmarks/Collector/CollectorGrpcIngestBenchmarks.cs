@@ -26,8 +26,7 @@ public class CollectorGrpcIngestBenchmarks
     private GrpcChannel _channel = null!;
     private Ingest.IngestClient _client = null!;
     private EventBatch[] _batches = null!;
-    private readonly long _t0 = CollectorWorkload.StartUnixMs();
-    private int _round;
+    private readonly CollectorRounds _rounds = new(Agent, BatchCount, EventsPerBatch);
     private Metadata _auth = null!;
     private ulong _sequence;
 
@@ -56,13 +55,9 @@ public class CollectorGrpcIngestBenchmarks
         _auth = new Metadata { { "authorization", "Bearer " + Token } };
     }
 
-    /// <summary>Every iteration sends new events, later than the last iteration's (<see cref="CollectorWorkload.Round"/>).</summary>
+    /// <summary>Every iteration sends new events, later than the last iteration's (<see cref="CollectorRounds"/>).</summary>
     [IterationSetup]
-    public void NextRound()
-    {
-        _batches = CollectorWorkload.Round(Agent, _round++, BatchCount, EventsPerBatch, _t0);
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-    }
+    public void NextRound() => _batches = _rounds.Next();
 
     [Benchmark(OperationsPerInvoke = BatchCount * EventsPerBatch)]
     public Task Ingest() => CollectorCpuMeter.MeasureAsync(

@@ -32,16 +32,14 @@ internal static class CollectorIngestMeasurement
     {
         await using var stores = new CollectorStores();
         var store = await stores.OpenAsync(kind);
-        long t0 = CollectorWorkload.StartUnixMs();
+        var workload = new CollectorRounds("measure", BatchCount, EventsPerBatch);
         ulong sequence = 0;
         var rates = new List<double>();
         var cpus = new List<double>();
         var dbCpus = new List<double>();
         for (int round = -2; round < rounds; round++)
         {
-            var batches = CollectorWorkload.Round("measure", round + 2, BatchCount, EventsPerBatch, t0);
-            // The previous round's batches are garbage now: collect them before measuring, not during.
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            var batches = workload.Next();
             var process = Process.GetCurrentProcess();
             var cpu0 = process.TotalProcessorTime;
             var db0 = stores.DatabaseCpuTime();

@@ -13,8 +13,7 @@ public class CollectorStoreIngestBenchmarks
     private readonly CollectorStores _stores = new();
     private IEventStore _store = null!;
     private EventBatch[] _batches = null!;
-    private readonly long _t0 = CollectorWorkload.StartUnixMs();
-    private int _round;
+    private readonly CollectorRounds _rounds = new("bench-store", BatchCount, EventsPerBatch);
     private ulong _sequence;
 
     [Params("sqlite", "postgres")]
@@ -29,13 +28,9 @@ public class CollectorStoreIngestBenchmarks
         _store = _stores.OpenAsync(Store).GetAwaiter().GetResult();
     }
 
-    /// <summary>Every iteration sends new events, later than the last iteration's (<see cref="CollectorWorkload.Round"/>).</summary>
+    /// <summary>Every iteration sends new events, later than the last iteration's (<see cref="CollectorRounds"/>).</summary>
     [IterationSetup]
-    public void NextRound()
-    {
-        _batches = CollectorWorkload.Round("bench-store", _round++, BatchCount, EventsPerBatch, _t0);
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-    }
+    public void NextRound() => _batches = _rounds.Next();
 
     [Benchmark(OperationsPerInvoke = BatchCount * EventsPerBatch)]
     public Task StoreBatches() =>

@@ -7,22 +7,6 @@ namespace Sluice.Benchmarks.Collector;
 /// <summary>Batches shaped like the design's benchmark workload: one getppid event = SYSCALL + PROCTITLE + EOE, about 150 bytes each.</summary>
 internal static class CollectorWorkload
 {
-    /// <summary>
-    /// Round <paramref name="round"/> (from 0) of an agent's stream cut into rounds of
-    /// <paramref name="batches"/> batches: each round's events follow the last round's, in serial
-    /// and in time, as a store receives them in service (the same events again would go into the
-    /// middle of its time indexes).
-    /// </summary>
-    public static EventBatch[] Round(string agentId, int round, int batches, int eventsPerBatch, long t0)
-    {
-        var result = new EventBatch[batches];
-        for (int b = 0; b < batches; b++)
-        {
-            result[b] = Batch(agentId, round * batches + b, eventsPerBatch, t0);
-        }
-        return result;
-    }
-
     /// <summary>An hour ago: the time of the first event of <see cref="Batch"/> 0.</summary>
     public static long StartUnixMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000;
 
@@ -85,4 +69,29 @@ internal static class CollectorWorkload
     }
 
     private static Record Rec(uint type, string raw) => new() { Type = type, Raw = ByteString.CopyFrom(Encoding.ASCII.GetBytes(raw)) };
+}
+
+/// <summary>
+/// One agent's stream of batches (<see cref="CollectorWorkload.Batch"/>), handed out a round of
+/// <paramref name="batches"/> batches at a time: each round's events follow the last round's in
+/// serial and in time, as a store receives them in service (the same events again would go into
+/// the middle of its time indexes).
+/// </summary>
+internal sealed class CollectorRounds(string agentId, int batches, int eventsPerBatch)
+{
+    private readonly long _t0 = CollectorWorkload.StartUnixMs();
+    private int _round;
+
+    /// <summary>The next round's batches. The previous round's are garbage by then, and are collected here, before measuring rather than during.</summary>
+    public EventBatch[] Next()
+    {
+        var result = new EventBatch[batches];
+        for (int b = 0; b < batches; b++)
+        {
+            result[b] = CollectorWorkload.Batch(agentId, _round * batches + b, eventsPerBatch, _t0);
+        }
+        _round++;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return result;
+    }
 }
