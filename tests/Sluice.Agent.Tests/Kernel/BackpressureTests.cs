@@ -29,9 +29,8 @@ public sealed class BackpressureTests : IDisposable
         const int rate = 20_000;
         string key = TestRules.UniqueKey("bp");
         // 64 KiB of buffer drained every 2 s holds about a hundred records: far too small. The
-        // backlog starts at 8192 records, which the burst (3 records an event) fills in a fraction
-        // of a second, before the monitor's first tick can raise it: the default 65752 would hold
-        // the whole burst, and whether it is lossy would depend on how fast this host runs it.
+        // backlog starts at 8192 records, which the burst (3 records an event) overruns: the
+        // default 65752 would hold the whole burst.
         using var agent = AgentRunner.Start($"-a always,exit -F arch=b64 -S getppid -F key={key}\n", """
             "Kernel": { "BacklogLimit": 8192 },
             "Drain": { "IntervalMs": 2000, "MinIntervalMs": 10 },
@@ -41,7 +40,19 @@ public sealed class BackpressureTests : IDisposable
         var start = agent.WaitReady();
         Assert.Equal(2000, start.IntervalMs);
 
-        int first = Burst(events, rate);
+        // The agent is held still (SIGSTOP) while the first burst runs, so the burst overruns the
+        // small reservoir and the backlog whatever this host's timing. Left running, a monitor tick
+        // early in the burst could grow the buffer in time for the whole burst to fit: CI saw it.
+        int first;
+        Assert.Equal(0, Tmds.Linux.LibC.kill(agent.Pid, Tmds.Linux.LibC.SIGSTOP));
+        try
+        {
+            first = Burst(events, rate);
+        }
+        finally
+        {
+            Tmds.Linux.LibC.kill(agent.Pid, Tmds.Linux.LibC.SIGCONT);
+        }
         var lossy = agent.WaitFor(m => m.TotalLoss > 0 && m.Continuous, TimeSpan.FromSeconds(30), "loss to be noticed and the drain to go continuous");
         // Let the kernel's retry queue empty and the counters settle.
         var settled = lossy;
