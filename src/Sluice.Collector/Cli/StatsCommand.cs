@@ -58,7 +58,7 @@ internal static class StatsCommand
                 w.WriteString("rules_hash", a.RulesHash);
                 w.WriteStartObject("loss");
                 w.WriteNumber("total_lost", a.Loss.TotalLost);
-                var values = LossValues(a.Loss);
+                var values = LossColumns.Values(a.Loss);
                 for (int i = 0; i < LossColumns.Names.Length; i++)
                 {
                     w.WriteNumber(LossColumns.Names[i], values[i]);
@@ -71,12 +71,6 @@ internal static class StatsCommand
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
-
-    private static long[] LossValues(LossTotals l) =>
-    [
-        l.KernelLost, l.SocketOverruns, l.SerialGaps, l.SpoolDroppedEvents, l.SpoolDroppedBatches,
-        l.ReassemblyEvicted, l.Truncated, l.ParseErrors, l.BacklogWaitTimeActual, l.Filtered,
-    ];
 
     private static void WriteTime(Utf8JsonWriter w, string name, long? unixMs)
     {

@@ -71,7 +71,45 @@ public sealed record LossTotals
     public long ParseErrors { get; init; }
     public long BacklogWaitTimeActual { get; init; }
     public long Filtered { get; init; }
+    public long QuarantinedBatches { get; init; }
+    public long QuarantinedEvents { get; init; }
+    public long QuarantineTrimmedBatches { get; init; }
+    public long QuarantineTrimmedEvents { get; init; }
+    public long SpoolCorruptBatches { get; init; }
+    public long SpoolCorruptEvents { get; init; }
 
-    /// <summary>Events lost or suspected lost (not counting filtered, which is on purpose).</summary>
-    public long TotalLost => KernelLost + SocketOverruns + SerialGaps + SpoolDroppedEvents + ReassemblyEvicted;
+    /// <summary>
+    /// Events lost or suspected lost, each counted once: in the kernel, on the socket, as serial gaps, dropped
+    /// by the spool's cap, evicted by reassembly, set aside after a refusal, unreadable in the spool. Not
+    /// filtered (on purpose), and not quarantine trims (those events are already in quarantined). Saturates
+    /// at <see cref="long.MaxValue"/>: a hostile counter cannot wrap it negative.
+    /// </summary>
+    public long TotalLost => Saturating.Sum(
+        KernelLost, SocketOverruns, SerialGaps, SpoolDroppedEvents, ReassemblyEvicted, QuarantinedEvents, SpoolCorruptEvents);
+
+    /// <summary>Batches lost whole whose events could not all be counted: dropped by the cap, quarantined, unreadable.</summary>
+    public long BatchesLost => Saturating.Sum(SpoolDroppedBatches, QuarantinedBatches, SpoolCorruptBatches);
+
+    /// <summary>True when any kind of loss was reported, in events or in batches.</summary>
+    public bool AnyLoss => TotalLost > 0 || BatchesLost > 0 || QuarantineTrimmedBatches > 0 || Truncated > 0;
+}
+
+/// <summary>Sums of non-negative counters that stop at <see cref="long.MaxValue"/> instead of wrapping.</summary>
+public static class Saturating
+{
+    public static long Add(long a, long b)
+    {
+        long s = unchecked(a + b);
+        return a >= 0 && b >= 0 && s < 0 ? long.MaxValue : s;
+    }
+
+    public static long Sum(params ReadOnlySpan<long> values)
+    {
+        long total = 0;
+        foreach (long v in values)
+        {
+            total = Add(total, Math.Max(v, 0));
+        }
+        return total;
+    }
 }

@@ -9,6 +9,15 @@ internal static class LossColumns
     [
         "kernel_lost", "socket_overruns", "serial_gaps", "spool_dropped_events", "spool_dropped_batches",
         "reassembly_evicted", "truncated", "parse_errors", "backlog_wait_time_actual", "filtered",
+        "quarantined_batches", "quarantined_events", "quarantine_trimmed_batches", "quarantine_trimmed_events",
+        "spool_corrupt_batches", "spool_corrupt_events",
+    ];
+
+    /// <summary>The columns added by schema 6; stores of older versions gain them with 0.</summary>
+    public static readonly string[] AddedInVersion6 =
+    [
+        "quarantined_batches", "quarantined_events", "quarantine_trimmed_batches", "quarantine_trimmed_events",
+        "spool_corrupt_batches", "spool_corrupt_events",
     ];
 
     /// <summary>The values in <see cref="Names"/> order; a missing message is all zeros.</summary>
@@ -29,8 +38,23 @@ internal static class LossColumns
         v[7] = Clamp(loss.ParseErrors);
         v[8] = Clamp(loss.BacklogWaitTimeActual);
         v[9] = Clamp(loss.Filtered);
+        v[10] = Clamp(loss.QuarantinedBatches);
+        v[11] = Clamp(loss.QuarantinedEvents);
+        v[12] = Clamp(loss.QuarantineTrimmedBatches);
+        v[13] = Clamp(loss.QuarantineTrimmedEvents);
+        v[14] = Clamp(loss.SpoolCorruptBatches);
+        v[15] = Clamp(loss.SpoolCorruptEvents);
         return v;
     }
+
+    /// <summary>The totals in <see cref="Names"/> order.</summary>
+    public static long[] Values(LossTotals t) =>
+    [
+        t.KernelLost, t.SocketOverruns, t.SerialGaps, t.SpoolDroppedEvents, t.SpoolDroppedBatches,
+        t.ReassemblyEvicted, t.Truncated, t.ParseErrors, t.BacklogWaitTimeActual, t.Filtered,
+        t.QuarantinedBatches, t.QuarantinedEvents, t.QuarantineTrimmedBatches, t.QuarantineTrimmedEvents,
+        t.SpoolCorruptBatches, t.SpoolCorruptEvents,
+    ];
 
     public static LossTotals Totals(Func<int, long> column) => new()
     {
@@ -44,6 +68,12 @@ internal static class LossColumns
         ParseErrors = column(7),
         BacklogWaitTimeActual = column(8),
         Filtered = column(9),
+        QuarantinedBatches = column(10),
+        QuarantinedEvents = column(11),
+        QuarantineTrimmedBatches = column(12),
+        QuarantineTrimmedEvents = column(13),
+        SpoolCorruptBatches = column(14),
+        SpoolCorruptEvents = column(15),
     };
 
     // Counters are u64 on the wire and bigint in SQL; nothing real comes near 2^63.

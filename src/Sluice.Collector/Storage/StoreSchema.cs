@@ -29,8 +29,9 @@ internal static class StoreSchema
     /// 4: <c>events_type_time</c> leaves out events whose first record is SYSCALL (see <see cref="UnindexedFirstType"/>).
     /// 5: events' exact copies are written compressed, in chunks of consecutive events, to <c>event_chunks</c>;
     /// their <c>payload</c> is empty (see <see cref="EventChunks"/>). Rows written before keep their payload.
+    /// 6: batches and heartbeats gained the loss columns of quarantine and spool corruption (<see cref="LossColumns.AddedInVersion6"/>).
     /// </summary>
-    public const int Version = 5;
+    public const int Version = 6;
 
     /// <summary>
     /// The first record type that <c>events_type_time</c> does not index. It is that of nearly every
@@ -67,6 +68,16 @@ internal static class StoreSchema
         {
             // Recreated, partial, when the collector next opens the store.
             steps.Add("DROP INDEX IF EXISTS events_type_time;");
+        }
+        if (from < 6)
+        {
+            foreach (string table in new[] { "batches", "heartbeats" })
+            {
+                foreach (string column in LossColumns.AddedInVersion6)
+                {
+                    steps.Add($"ALTER TABLE {table} ADD COLUMN {column} {(kind == StoreKind.Postgres ? "bigint" : "INTEGER")} NOT NULL DEFAULT 0;");
+                }
+            }
         }
         steps.Add($"UPDATE schema_info SET version = {Version};");
         return string.Join(" ", steps);
