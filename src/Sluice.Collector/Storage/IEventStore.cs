@@ -23,6 +23,12 @@ public interface IEventStore : IAsyncDisposable
 
     Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Records a batch refused after authentication (one row per key and status; a resend adds to its count),
+    /// so that its events count as loss and its sequence is not taken for a delivery gap.
+    /// </summary>
+    Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken);
+
     /// <summary>Per agent totals, ordered by agent id.</summary>
     Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken);
 
@@ -34,7 +40,19 @@ public interface IEventStore : IAsyncDisposable
 }
 
 /// <summary>Result of storing one batch.</summary>
-public readonly record struct StoreOutcome(bool Duplicate, int EventsStored);
+/// <param name="Duplicate">The key was stored already with the same digest: a resend, acknowledged and not stored again.</param>
+/// <param name="EventsStored">Events written by this call.</param>
+/// <param name="ConflictingDigest">Set when the key was stored already with another digest (that one): nothing was stored.</param>
+public readonly record struct StoreOutcome(bool Duplicate, int EventsStored, string? ConflictingDigest = null)
+{
+    public bool Conflict => ConflictingDigest is not null;
+}
+
+/// <summary>A batch the collector refused after authenticating its agent.</summary>
+/// <param name="Status">The gRPC status name, e.g. "InvalidArgument", "AlreadyExists".</param>
+public sealed record BatchRefusal(
+    string AgentId, string Hostname, string BootId, string Epoch, ulong Sequence, string Status, string Reason,
+    int EventCount, string Digest, long ReceivedUnixMs);
 
 /// <summary>One stored event with where it came from.</summary>
 public sealed record StoredEvent(string AgentId, string Hostname, ulong Sequence, Event Event);

@@ -29,7 +29,9 @@ internal static class StoreSchema
     /// 4: <c>events_type_time</c> leaves out events whose first record is SYSCALL (see <see cref="UnindexedFirstType"/>).
     /// 5: events' exact copies are written compressed, in chunks of consecutive events, to <c>event_chunks</c>;
     /// their <c>payload</c> is empty (see <see cref="EventChunks"/>). Rows written before keep their payload.
-    /// 6: batches and heartbeats gained the loss columns of quarantine and spool corruption (<see cref="LossColumns.AddedInVersion6"/>).
+    /// 6: a batch is keyed on (agent, epoch, sequence) and keeps a digest of its content; batches and heartbeats
+    /// gained the loss columns of quarantine and spool corruption (<see cref="LossColumns.AddedInVersion6"/>) and
+    /// the epoch; events gained <c>time_adjusted</c>; refused batches are kept in <c>refusals</c>.
     /// </summary>
     public const int Version = 6;
 
@@ -102,6 +104,7 @@ internal static class StoreSchema
     [
         "agent", "sequence", "hostname", "boot_id", "created_ms", "interval_start_ms", "interval_end_ms",
         "received_ms", "event_count", "rules_hash", .. LossColumns.Names,
+        "epoch", "epoch_start_sequence", "digest", "time_adjusted_events",
     ];
 
     public static string Ddl(SqlDialect d) => $"""
@@ -118,7 +121,9 @@ internal static class StoreSchema
             last_heartbeat_ms {d.Int},
             version {d.Text},
             rules_hash {d.Text} NOT NULL DEFAULT '',
-            duplicates {d.Int} NOT NULL DEFAULT 0
+            duplicates {d.Int} NOT NULL DEFAULT 0,
+            -- Refusals not kept in the refusals table because the agent's rows there reached their cap.
+            refusals_unrecorded {d.Int} NOT NULL DEFAULT 0
         );
 
         -- One row per stored batch: the interval it covers and the loss counted in it.
@@ -135,7 +140,14 @@ internal static class StoreSchema
             event_count {d.Int} NOT NULL,
             rules_hash {d.Text} NOT NULL,
             {string.Join(",\n    ", LossColumns.Names.Select(n => $"{n} {d.Int} NOT NULL"))},
-            UNIQUE (agent, sequence)
+            -- The agent's spool identity (EventBatch.epoch; '' from agents that predate it) and where its sequences start.
+            epoch {d.Text} NOT NULL DEFAULT '',
+            epoch_start_sequence {d.Int} NOT NULL DEFAULT 1,
+            -- Digest of the batch's content: a resend carries the same, another batch under a taken key does not.
+            digest {d.Text} NOT NULL DEFAULT '',
+            -- Events whose time was outside the accepted bounds and were indexed under received_ms instead.
+            time_adjusted_events {d.Int} NOT NULL DEFAULT 0,
+            UNIQUE (agent, epoch, sequence)
         );
         CREATE INDEX IF NOT EXISTS batches_agent_interval ON batches (agent, interval_start_ms);
         CREATE INDEX IF NOT EXISTS batches_interval ON batches (interval_start_ms);
@@ -167,7 +179,10 @@ internal static class StoreSchema
             comm {d.Text},
             argv {d.Text},
             payload {d.Blob} NOT NULL,
-            paths {d.Text}
+            paths {d.Text},
+            -- True when the event's own time (in its exact copy) was outside the accepted bounds and
+            -- time_ms is the batch's receive time instead; NULL otherwise.
+            time_adjusted {d.Bool}
         ){d.EventsOptions};
         CREATE INDEX IF NOT EXISTS events_time ON events (time_ms);
         CREATE INDEX IF NOT EXISTS events_agent_time ON events (agent, time_ms);
@@ -206,9 +221,29 @@ internal static class StoreSchema
             spool_depth_bytes {d.Int} NOT NULL,
             spool_depth_batches {d.Int} NOT NULL,
             socket_buffer_bytes {d.Int} NOT NULL,
-            drain_interval_ms {d.Int} NOT NULL
+            drain_interval_ms {d.Int} NOT NULL,
+            epoch {d.Text} NOT NULL DEFAULT ''
         );
         CREATE INDEX IF NOT EXISTS heartbeats_agent_time ON heartbeats (agent, time_ms);
+
+        -- Batches refused after authentication (INVALID_ARGUMENT, ALREADY_EXISTS, a permanent store error),
+        -- one row per key and status however often it is resent; count says how often. Not stored as
+        -- events, so each is loss, and its sequence is not a delivery gap. Capped per agent (see
+        -- agents.refusals_unrecorded).
+        CREATE TABLE IF NOT EXISTS refusals (
+            agent {d.Int} NOT NULL REFERENCES agents(id),
+            epoch {d.Text} NOT NULL,
+            sequence {d.Int} NOT NULL,
+            status {d.Text} NOT NULL,
+            reason {d.Text} NOT NULL,
+            event_count {d.Int} NOT NULL,
+            digest {d.Text} NOT NULL,
+            first_ms {d.Int} NOT NULL,
+            last_ms {d.Int} NOT NULL,
+            count {d.Int} NOT NULL,
+            UNIQUE (agent, epoch, sequence, status)
+        );
+        CREATE INDEX IF NOT EXISTS refusals_first ON refusals (first_ms);
 
         -- The rule lines (auditctl -l form) each agent reported, once per distinct rules hash, for baseline checks.
         CREATE TABLE IF NOT EXISTS agent_rules (

@@ -25,7 +25,7 @@ public sealed partial class PostgresEventStore : IEventStore
     private static readonly string InsertBatch = $"""
         INSERT INTO batches ({string.Join(", ", StoreSchema.BatchColumns)})
         VALUES ({string.Join(", ", StoreSchema.BatchColumns.Select((_, i) => "$" + (i + 1)))})
-        ON CONFLICT (agent, sequence) DO NOTHING
+        ON CONFLICT (agent, epoch, sequence) DO NOTHING
         RETURNING id
         """;
 
@@ -114,7 +114,7 @@ public sealed partial class PostgresEventStore : IEventStore
             [
                 agent, (long)batch.Sequence, batch.Hostname, batch.BootId, batch.CreatedUnixMs, batch.IntervalStartUnixMs,
                 batch.IntervalEndUnixMs, receivedUnixMs, (long)batch.Events.Count, batch.RulesHash,
-                .. LossColumns.Values(batch.Loss).Cast<object>(),
+                .. LossColumns.Values(batch.Loss).Cast<object>(), .. BatchKey.Values(batch),
             ];
             foreach (var v in values)
             {
@@ -228,6 +228,43 @@ public sealed partial class PostgresEventStore : IEventStore
                 upsert.Parameters.AddWithValue(name, value);
             }
             await upsert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    public async Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        long agent;
+        await using (var upsert = new NpgsqlCommand(UpsertAgent, connection))
+        {
+            foreach (var v in new object[] { refusal.AgentId, refusal.Hostname, refusal.BootId, refusal.ReceivedUnixMs, "" })
+            {
+                upsert.Parameters.Add(new() { Value = v });
+            }
+            agent = (long)(await upsert.ExecuteScalarAsync(cancellationToken))!;
+        }
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        // One writer of an agent's refusals at a time, so that the per-agent cap holds.
+        await using (var lockAgent = new NpgsqlCommand("SELECT id FROM agents WHERE id = $1 FOR UPDATE", connection, tx))
+        {
+            lockAgent.Parameters.Add(new() { Value = agent });
+            await lockAgent.ExecuteNonQueryAsync(cancellationToken);
+        }
+        int written;
+        await using (var insert = new NpgsqlCommand(RefusalSql.Upsert, connection, tx))
+        {
+            foreach (var (name, value) in RefusalSql.Parameters(agent, refusal))
+            {
+                insert.Parameters.AddWithValue(name, value);
+            }
+            written = await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        if (written == 0)
+        {
+            await using var count = new NpgsqlCommand(RefusalSql.CountUnrecorded, connection, tx);
+            count.Parameters.AddWithValue("agent", agent);
+            await count.ExecuteNonQueryAsync(cancellationToken);
         }
         await tx.CommitAsync(cancellationToken);
     }

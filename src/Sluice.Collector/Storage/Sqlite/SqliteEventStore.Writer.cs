@@ -37,6 +37,16 @@ public sealed partial class SqliteEventStore
         }
     }
 
+    private sealed class RefusalWrite(BatchRefusal refusal) : WriteRequest
+    {
+        public override int EventCount => 0;
+        public override StoreOutcome Apply(Statements s, SqliteTransaction tx)
+        {
+            s.WriteRefusal(tx, refusal);
+            return default;
+        }
+    }
+
     private void WriteLoop()
     {
         var reader = _queue.Reader;
@@ -116,6 +126,8 @@ public sealed partial class SqliteEventStore
         private readonly SqliteCommand _heartbeatAgent;
         private readonly SqliteParameter[] _heartbeatParameters;
         private readonly SqliteCommand _upsertRules;
+        private readonly SqliteCommand _insertRefusal;
+        private readonly SqliteCommand _countUnrecorded;
 
         public Statements(SqliteConnection c)
         {
@@ -132,7 +144,7 @@ public sealed partial class SqliteEventStore
             _insertBatch = Command(c, $"""
                 INSERT INTO batches ({string.Join(", ", batchColumns)})
                 VALUES ({string.Join(", ", batchColumns.Select(n => "@" + n))})
-                ON CONFLICT (agent, sequence) DO NOTHING
+                ON CONFLICT (agent, epoch, sequence) DO NOTHING
                 RETURNING id
                 """, batchColumns);
             _countDuplicate = Command(c, "UPDATE agents SET duplicates = duplicates + 1 WHERE id = @id", "id");
@@ -158,6 +170,23 @@ public sealed partial class SqliteEventStore
                 RETURNING id
                 """, "agent_id", "hostname", "boot_id", "now", "time", "version", "rules_hash");
             _upsertRules = Command(c, AgentRulesSql.Upsert("max"), "agent", "rules_hash", "rules", "time");
+            _insertRefusal = Command(c, RefusalSql.Upsert, "agent", "epoch", "sequence", "status", "reason", "events", "digest", "now");
+            _countUnrecorded = Command(c, RefusalSql.CountUnrecorded, "agent");
+        }
+
+        public void WriteRefusal(SqliteTransaction tx, BatchRefusal r)
+        {
+            long agent = (long)Run(_upsertAgent, tx, r.AgentId, r.Hostname, r.BootId, r.ReceivedUnixMs, "")!;
+            _insertRefusal.Transaction = tx;
+            var parameters = RefusalSql.Parameters(agent, r);
+            for (int i = 0; i < parameters.Length; i++)
+            {
+                _insertRefusal.Parameters[i].Value = parameters[i].Value;
+            }
+            if (_insertRefusal.ExecuteNonQuery() == 0)
+            {
+                Run(_countUnrecorded, tx, agent);
+            }
         }
 
         public StoreOutcome WriteBatch(SqliteTransaction tx, EncodedRows rows, long receivedUnixMs)
@@ -167,7 +196,7 @@ public sealed partial class SqliteEventStore
             object?[] batchValues =
             [
                 agent, (long)b.Sequence, b.Hostname, b.BootId, b.CreatedUnixMs, b.IntervalStartUnixMs, b.IntervalEndUnixMs,
-                receivedUnixMs, (long)b.Events.Count, b.RulesHash, .. LossColumns.Values(b.Loss).Cast<object?>(),
+                receivedUnixMs, (long)b.Events.Count, b.RulesHash, .. LossColumns.Values(b.Loss).Cast<object?>(), .. BatchKey.Values(b),
             ];
             object? batchId = Run(_insertBatch, tx, batchValues);
             if (batchId is null)
@@ -310,6 +339,8 @@ public sealed partial class SqliteEventStore
             _insertHeartbeat.Dispose();
             _heartbeatAgent.Dispose();
             _upsertRules.Dispose();
+            _insertRefusal.Dispose();
+            _countUnrecorded.Dispose();
         }
     }
 }

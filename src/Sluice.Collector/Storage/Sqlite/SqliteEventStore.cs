@@ -104,6 +104,9 @@ public sealed partial class SqliteEventStore : IEventStore
     public async Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) =>
         await EnqueueAsync(new HeartbeatWrite(heartbeat, receivedUnixMs), cancellationToken);
 
+    public async Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken) =>
+        await EnqueueAsync(new RefusalWrite(refusal), cancellationToken);
+
     private async Task<StoreOutcome> EnqueueAsync(WriteRequest request, CancellationToken cancellationToken)
     {
         if (_writer is null)
