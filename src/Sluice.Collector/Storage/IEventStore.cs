@@ -29,6 +29,12 @@ public interface IEventStore : IAsyncDisposable
     /// </summary>
     Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Per agent, what the keys of its batches say about delivery (see <see cref="DeliveryFacts"/>), ordered by
+    /// agent id. Computed the same way for <c>stats</c>, the report and the dashboard.
+    /// </summary>
+    Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken);
+
     /// <summary>Per agent totals, ordered by agent id.</summary>
     Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken);
 
@@ -47,6 +53,60 @@ public readonly record struct StoreOutcome(bool Duplicate, int EventsStored, str
 {
     public bool Conflict => ConflictingDigest is not null;
 }
+
+/// <summary>Which agents and which time a <see cref="IEventStore.GetDeliveryFactsAsync"/> covers.</summary>
+/// <param name="FromUnixMs">With <paramref name="ToUnixMs"/>: only gaps, refusals and key changes in [from, to) (received time of the
+/// batches around a gap; first refusal time); null for all time.</param>
+public sealed record DeliveryQuery(string? AgentId = null, long? FromUnixMs = null, long? ToUnixMs = null);
+
+/// <summary>What one agent's batch keys say about delivery.</summary>
+public sealed record DeliveryFacts
+{
+    public required string AgentId { get; init; }
+
+    /// <summary>Distinct epochs the agent's stored batches carry ('' counts as one, for agents that predate epochs).</summary>
+    public int Epochs { get; init; }
+
+    /// <summary>The epoch of the agent's most recently received batch.</summary>
+    public string LatestEpoch { get; init; } = "";
+
+    /// <summary>
+    /// Sequences missing within an epoch: between its epoch_start_sequence and the highest sequence stored,
+    /// neither stored nor refused.
+    /// </summary>
+    public long MissingSequences { get; init; }
+
+    /// <summary>Missing sequences the agent itself accounted for: spool_dropped_batches + spool_corrupt_batches it reported.</summary>
+    public long ExplainedByAgent { get; init; }
+
+    /// <summary>Missing sequences nothing accounts for: max(0, missing - explained). Loss of its own kind, in batches.</summary>
+    public long DeliveryGaps => Math.Max(0, MissingSequences - ExplainedByAgent);
+
+    /// <summary>The first few missing ranges, for people to look up.</summary>
+    public IReadOnlyList<SequenceGap> Gaps { get; init; } = [];
+
+    /// <summary>Distinct refused keys, and the events in them (recorded refusals only).</summary>
+    public long RefusedBatches { get; init; }
+    public long RefusedEvents { get; init; }
+
+    /// <summary>Of <see cref="RefusedBatches"/>: keys refused as ALREADY_EXISTS (taken by other content).</summary>
+    public long Conflicts { get; init; }
+
+    /// <summary>Refusals beyond the per-agent cap of the refusals table: counted, not kept.</summary>
+    public long RefusalsUnrecorded { get; init; }
+
+    /// <summary>Two epochs alternate in the order batches were received (A, B, A): two spools send as one agent.</summary>
+    public bool InterleavedEpochs { get; init; }
+
+    /// <summary>Two boot ids alternate in heartbeats and batches (A, B, A): two machines send as one agent (a clone).</summary>
+    public bool InterleavedBootIds { get; init; }
+
+    /// <summary>True when any of the above is a problem: gaps, refusals or interleaving.</summary>
+    public bool AnyProblem => DeliveryGaps > 0 || RefusedBatches > 0 || RefusalsUnrecorded > 0 || InterleavedEpochs || InterleavedBootIds;
+}
+
+/// <summary>Sequences [From, To] of one epoch that were never stored nor refused.</summary>
+public readonly record struct SequenceGap(string Epoch, ulong From, ulong To);
 
 /// <summary>A batch the collector refused after authenticating its agent.</summary>
 /// <param name="Status">The gRPC status name, e.g. "InvalidArgument", "AlreadyExists".</param>

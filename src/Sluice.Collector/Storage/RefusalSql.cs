@@ -22,11 +22,14 @@ internal static class RefusalSql
 
     public const string CountUnrecorded = "UPDATE agents SET refusals_unrecorded = refusals_unrecorded + 1 WHERE id = @agent";
 
+    /// <summary>Longest epoch kept: a refused batch's epoch may be what was wrong with it, and it is indexed.</summary>
+    public const int MaxEpochChars = 64;
+
     public static string Reason(string reason) => reason.Length <= MaxReasonChars ? reason : reason[..MaxReasonChars] + "...";
 
     public static (string Name, object Value)[] Parameters(long agent, BatchRefusal r) =>
     [
-        ("agent", agent), ("epoch", r.Epoch), ("sequence", r.Sequence > long.MaxValue ? long.MaxValue : (long)r.Sequence),
-        ("status", r.Status), ("reason", Reason(r.Reason)), ("events", (long)r.EventCount), ("digest", r.Digest), ("now", r.ReceivedUnixMs),
+        ("agent", agent), ("epoch", r.Epoch.Length <= MaxEpochChars ? r.Epoch : r.Epoch[..MaxEpochChars]), ("sequence", r.Sequence > long.MaxValue ? long.MaxValue : (long)r.Sequence),
+        ("status", r.Status), ("reason", Reason(r.Reason)), ("events", (long)r.EventCount), ("digest", r.Digest.Length <= MaxEpochChars ? r.Digest : r.Digest[..MaxEpochChars]), ("now", r.ReceivedUnixMs),
     ];
 }

@@ -269,6 +269,9 @@ public sealed partial class PostgresEventStore : IEventStore
         await tx.CommitAsync(cancellationToken);
     }
 
+    public Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) =>
+        throw new NotImplementedException("delivery facts: being built");
+
     public async Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);

@@ -117,6 +117,9 @@ public sealed partial class SqliteEventStore : IEventStore
         return await request.Completion.Task.WaitAsync(cancellationToken);
     }
 
+    public Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) =>
+        throw new NotImplementedException("delivery facts: being built");
+
     public async Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
