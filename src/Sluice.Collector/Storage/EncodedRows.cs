@@ -104,7 +104,7 @@ internal sealed class EncodedRows : IDisposable
     private void PutSearchText(int slot, ByteString raw, string? text)
     {
         var bytes = raw.Span;
-        if (text is not null && System.Text.Unicode.Utf8.IsValid(bytes) && !bytes.Contains((byte)0))
+        if (text is not null && bytes.Length <= IndexedText.MaxBytes && System.Text.Unicode.Utf8.IsValid(bytes) && !bytes.Contains((byte)0))
         {
             bytes.CopyTo(Reserve(slot, bytes.Length));
             return;

@@ -8,9 +8,39 @@ namespace Sluice.Collector.Storage;
 /// <remarks>
 /// The substring and suffix tests are store functions rather than LIKE, because LIKE ignores ASCII
 /// case in SQLite and not in PostgreSQL: both stores must find the same events.
+/// The key and exe columns are bounded (<see cref="IndexedText"/>): the query compares them with the search term
+/// bounded the same way, and each row found is then checked against the event's exact copy, so that two long
+/// values that share their ends are told apart. Rows the check drops are replaced by reading on.
 /// </remarks>
 internal static class EventSearchSql
 {
+    /// <summary>One page of <paramref name="s"/> on <paramref name="connection"/>: the query, then the exact check, until the page is full or the rows run out.</summary>
+    public static async Task<EventPage> SearchAsync(
+        DbConnection connection, EventSearch s, Func<string, string, string> contains, Func<string, string, string> endsWith,
+        EventPayloadReader payloads, CancellationToken ct)
+    {
+        var hits = new List<EventHit>();
+        var query = s;
+        while (true)
+        {
+            await using var command = connection.CreateCommand();
+            Prepare(command, query, contains, endsWith);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            var (rows, last) = await ReadAsync(reader, s, payloads, hits, ct);
+            if (hits.Count > s.Limit)
+            {
+                hits.RemoveAt(hits.Count - 1);
+                return new EventPage(hits, hits[^1].Cursor);
+            }
+            if (rows <= query.Limit || last is null)
+            {
+                return new EventPage(hits, null);
+            }
+            // Every row of this query was read and some failed the exact check: go on after the last one.
+            query = query with { Before = last };
+        }
+    }
+
     /// <param name="contains">SQL true when column contains the parameter, e.g. <c>instr({0}, {1}) &gt; 0</c>.</param>
     /// <param name="endsWith">SQL true when column ends with the parameter.</param>
     public static void Prepare(DbCommand command, EventSearch s, Func<string, string, string> contains, Func<string, string, string> endsWith)
@@ -31,7 +61,7 @@ internal static class EventSearchSql
         if (s.Key is not null)
         {
             sql.Append(" AND e.key = @key");
-            StoreSql.Add(command, "key", s.Key);
+            StoreSql.Add(command, "key", IndexedText.Bound(s.Key));
         }
         if (s.User is long user)
         {
@@ -43,7 +73,7 @@ internal static class EventSearchSql
             if (s.Exe.Contains('/'))
             {
                 sql.Append(" AND e.exe = @exe");
-                StoreSql.Add(command, "exe", s.Exe);
+                StoreSql.Add(command, "exe", IndexedText.Bound(s.Exe));
             }
             else
             {
@@ -69,20 +99,26 @@ internal static class EventSearchSql
         command.CommandText = sql.ToString();
     }
 
-    /// <summary>Reads the rows of <see cref="Prepare"/>: at most Limit hits, and the next cursor when there was one more row.</summary>
-    public static async Task<EventPage> ReadAsync(DbDataReader r, int limit, EventPayloadReader payloads, CancellationToken ct)
+    /// <summary>
+    /// Adds the rows of <see cref="Prepare"/> that pass the exact check to <paramref name="hits"/>, stopping at one more
+    /// than the page holds; returns the rows read and the cursor of the last one.
+    /// </summary>
+    private static async Task<(int Rows, EventCursor? Last)> ReadAsync(
+        DbDataReader r, EventSearch s, EventPayloadReader payloads, List<EventHit> hits, CancellationToken ct)
     {
-        var hits = new List<EventHit>();
-        bool more = false;
-        while (await r.ReadAsync(ct))
+        int rows = 0;
+        EventCursor? last = null;
+        while (hits.Count <= s.Limit && await r.ReadAsync(ct))
         {
-            if (hits.Count == limit)
+            rows++;
+            var cursor = new EventCursor(r.GetInt64(2), r.GetInt64(17), r.GetInt64(18));
+            last = cursor;
+            // The exact copy: for the check, and for the account names, which only it holds (when the agent resolved them).
+            var e = await payloads.ReadAsync(r.GetFieldValue<byte[]>(19), r.GetInt64(17), r.GetInt64(18), ct);
+            if (!Matches(s, e))
             {
-                more = true;
-                break;
+                continue;
             }
-            // The account names are only in the payload, and only when the agent resolved them.
-            var names = await payloads.ReadAsync(r.GetFieldValue<byte[]>(19), r.GetInt64(17), r.GetInt64(18), ct);
             hits.Add(new EventHit
             {
                 AgentId = r.GetString(0),
@@ -102,13 +138,28 @@ internal static class EventSearchSql
                 Exe = Text(r, 14),
                 Comm = Text(r, 15),
                 Argv = Text(r, 16),
-                UidName = names.HasUidName ? names.UidName : null,
-                AuidName = names.HasAuidName ? names.AuidName : null,
-                EuidName = names.HasEuidName ? names.EuidName : null,
-                Cursor = new EventCursor(r.GetInt64(2), r.GetInt64(17), r.GetInt64(18)),
+                UidName = e.HasUidName ? e.UidName : null,
+                AuidName = e.HasAuidName ? e.AuidName : null,
+                EuidName = e.HasEuidName ? e.EuidName : null,
+                Cursor = cursor,
             });
         }
-        return new EventPage(hits, more ? hits[^1].Cursor : null);
+        return (rows, last);
+    }
+
+    /// <summary>The key and exe filters against the event's exact copy (its text, as the columns hold it, but whole).</summary>
+    private static bool Matches(EventSearch s, Event e)
+    {
+        if (s.Key is not null && EventSummary.SearchText(e.Key) != s.Key)
+        {
+            return false;
+        }
+        if (s.Exe is not null)
+        {
+            string exe = EventSummary.SearchText(e.Exe) ?? "";
+            return s.Exe.Contains('/') ? exe == s.Exe : exe.EndsWith("/" + s.Exe, StringComparison.Ordinal);
+        }
+        return true;
     }
 
     private static string? Text(DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);

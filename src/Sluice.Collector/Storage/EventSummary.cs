@@ -10,7 +10,9 @@ namespace Sluice.Collector.Storage;
 /// The canonical copy of an event, raw records included, is its protobuf <c>payload</c>; it
 /// round-trips byte for byte. These columns exist to find events (by key, auid, syscall, record
 /// type, exe, argv substring) and are text: bytes that are not UTF-8 become U+FFFD here, and so
-/// does NUL (PostgreSQL text cannot hold it). Match on them, then read the payload.
+/// does NUL (PostgreSQL text cannot hold it). node, first_type, syscall, key, exe and comm are
+/// bounded (<see cref="IndexedText"/>); argv and paths are not indexed and are kept whole.
+/// Match on them, then read the payload.
 /// </remarks>
 internal readonly record struct EventSummary(
     string? Node,
@@ -32,10 +34,10 @@ internal readonly record struct EventSummary(
     string? Paths)
 {
     public static EventSummary From(Event e) => new(
-        NullIfEmpty(e.Node),
-        e.FirstType.Length > 0 ? e.FirstType : RecordTypeNames.Name(e.Records[0].Type),
+        IndexedText.Bound(NullIfEmpty(e.Node)),
+        IndexedText.Bound(e.FirstType.Length > 0 ? Sanitize(e.FirstType) : RecordTypeNames.Name(e.Records[0].Type))!,
         RecordTypeList(e),
-        NullIfEmpty(e.Syscall),
+        IndexedText.Bound(NullIfEmpty(e.Syscall)),
         e.HasSuccess ? e.Success : null,
         e.HasExit ? e.Exit : null,
         e.HasPid ? e.Pid : null,
@@ -44,9 +46,9 @@ internal readonly record struct EventSummary(
         e.HasAuid ? e.Auid : null,
         e.HasEuid ? e.Euid : null,
         e.HasSes ? e.Ses : null,
-        SearchText(e.Key),
-        SearchText(e.Exe),
-        SearchText(e.Comm),
+        IndexedText.Bound(SearchText(e.Key)),
+        IndexedText.Bound(SearchText(e.Exe)),
+        IndexedText.Bound(SearchText(e.Comm)),
         Join(e.Argv.Count > 0 ? e.Argv : e.Proctitle),
         PathList(e.Paths));
 
@@ -115,6 +117,7 @@ internal readonly record struct EventSummary(
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : Sanitize(s);
 
+    /// <summary>The text of bytes from the audited process, whole: not UTF-8 and NUL become U+FFFD.</summary>
     internal static string? SearchText(ByteString b)
     {
         if (b.IsEmpty)

@@ -5,12 +5,10 @@ public sealed partial class PostgresEventStore
     public async Task<EventPage> SearchEventsAsync(EventSearch search, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        EventSearchSql.Prepare(command, search,
-            contains: (column, p) => $"strpos({column}, {p}) > 0",
-            endsWith: (column, p) => $"right({column}, length({p})) = {p}");
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await using var payloads = new EventPayloadReader(async ct => await _dataSource.OpenConnectionAsync(ct));
-        return await EventSearchSql.ReadAsync(reader, search.Limit, payloads, cancellationToken);
+        return await EventSearchSql.SearchAsync(connection, search,
+            contains: (column, p) => $"strpos({column}, {p}) > 0",
+            endsWith: (column, p) => $"right({column}, length({p})) = {p}",
+            payloads, cancellationToken);
     }
 }
