@@ -18,11 +18,14 @@ internal static class ServeCommand
         var key = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
         var maxMessage = new Option<int?>("--max-message-bytes") { Description = "Largest accepted gRPC message, decompressed (default 16 MiB)." };
         var maxEvents = new Option<int?>("--max-events-per-batch") { Description = "Most events accepted in one batch (default 50000)." };
+        var eventAge = new Option<int?>("--max-event-age-days") { Description = "Events older than this many days at receipt are stored under the receive time, flagged (default 400)." };
+        var eventAhead = new Option<int?>("--max-event-ahead-hours") { Description = "Events more than this many hours ahead of the receive time are stored under it, flagged (default 24)." };
+        var eventDays = new Option<int?>("--max-event-days-per-batch") { Description = "Distinct UTC days one batch may store events in, on PostgreSQL the day partitions it may create (default 4, 2-64)." };
         var noDashboard = new Option<bool>("--no-dashboard") { Description = "Do not serve the dashboard and its JSON API." };
         var dashboardToken = new Option<string?>("--dashboard-token-file") { Description = "File with the dashboard's token (or sha256:HEX); without it the dashboard API answers loopback clients only." };
 
         var command = new Command("serve", "Receive event batches and heartbeats from agents over gRPC and store them.");
-        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, noDashboard, dashboardToken })
+        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, noDashboard, dashboardToken })
         {
             command.Options.Add(o);
         }
@@ -34,6 +37,9 @@ internal static class ServeCommand
                 var limits = new IngestLimits();
                 if (parse.GetValue(maxMessage) is int m) limits = limits with { MaxMessageBytes = m };
                 if (parse.GetValue(maxEvents) is int e) limits = limits with { MaxEventsPerBatch = e };
+                if (parse.GetValue(eventAge) is int age) limits = limits with { MaxEventAge = TimeSpan.FromDays(age) };
+                if (parse.GetValue(eventAhead) is int ahead) limits = limits with { MaxClockSkewAhead = TimeSpan.FromHours(ahead) };
+                if (parse.GetValue(eventDays) is int days) limits = limits with { MaxEventDaysPerBatch = days };
                 options = new CollectorOptions
                 {
                     Listen = parse.GetValue(listen)!,

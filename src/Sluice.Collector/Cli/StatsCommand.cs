@@ -56,6 +56,7 @@ internal static class StatsCommand
                 WriteTime(w, "last_seen", a.LastSeenUnixMs);
                 WriteTime(w, "last_heartbeat", a.LastHeartbeatUnixMs);
                 w.WriteString("rules_hash", a.RulesHash);
+                w.WriteNumber("time_adjusted_events", a.TimeAdjustedEvents);
                 w.WriteStartObject("loss");
                 w.WriteNumber("total_lost", a.Loss.TotalLost);
                 var values = LossColumns.Values(a.Loss);
@@ -93,7 +94,7 @@ internal static class StatsCommand
         }
         var rows = new List<string[]>
         {
-            new[] { "AGENT", "HOST", "BATCHES", "EVENTS", "DUPLICATES", "LAST SEEN (UTC)", "LOST", "KERNEL", "OVERRUN", "GAPS", "SPOOL", "EVICTED" },
+            new[] { "AGENT", "HOST", "BATCHES", "EVENTS", "DUPLICATES", "LAST SEEN (UTC)", "LOST", "KERNEL", "OVERRUN", "GAPS", "SPOOL", "EVICTED", "TIME ADJUSTED" },
         };
         foreach (var a in stats)
         {
@@ -102,6 +103,7 @@ internal static class StatsCommand
                 a.AgentId, a.Hostname, N(a.Batches), N(a.Events), N(a.Duplicates),
                 a.LastSeenUnixMs is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "-",
                 N(a.Loss.TotalLost), N(a.Loss.KernelLost), N(a.Loss.SocketOverruns), N(a.Loss.SerialGaps), N(a.Loss.SpoolDroppedEvents), N(a.Loss.ReassemblyEvicted),
+                N(a.TimeAdjustedEvents),
             ]);
         }
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();

@@ -42,6 +42,8 @@ public sealed class CollectorServer : IAsyncDisposable
     public IngestCounters Counters => _app.Services.GetRequiredService<IngestCounters>();
 
     /// <summary>Opens the store (unless one is given), binds and starts serving.</summary>
+    /// <param name="store">A store to serve instead of <see cref="CollectorOptions.Store"/>; it keeps the event time bounds it
+    /// was made with (<see cref="EventTimeBounds"/>), whatever <see cref="CollectorOptions.Limits"/> says.</param>
     /// <param name="faults">Faults to inject into ingest, for fault tests; none by default.</param>
     public static async Task<CollectorServer> StartAsync(
         CollectorOptions options,
@@ -61,7 +63,7 @@ public sealed class CollectorServer : IAsyncDisposable
             : X509Certificate2.CreateFromPemFile(options.TlsCertificatePath, options.TlsKeyPath);
 
         bool ownsStore = store is null;
-        store ??= await options.Store.OpenAsync(mustExist: false, cancellationToken);
+        store ??= await options.Store.OpenAsync(mustExist: false, options.Limits.EventTimeBounds, cancellationToken);
         try
         {
             // No configuration reload: it watches the working directory and all below it, so with

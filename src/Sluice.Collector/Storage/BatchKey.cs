@@ -6,11 +6,12 @@ namespace Sluice.Collector.Storage;
 internal static class BatchKey
 {
     /// <summary>epoch, epoch_start_sequence, digest, time_adjusted_events.</summary>
-    public static object[] Values(EventBatch batch) =>
+    /// <param name="timeAdjustedEvents">Events indexed under the receive time (<see cref="IndexTimes.Adjusted"/>).</param>
+    public static object[] Values(EventBatch batch, long timeAdjustedEvents = 0) =>
     [
         batch.Epoch,
         batch.EpochStartSequence is > 0 and <= long.MaxValue ? (long)batch.EpochStartSequence : 1L,
         "",
-        0L,
+        timeAdjustedEvents,
     ];
 }

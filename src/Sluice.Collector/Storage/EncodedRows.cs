@@ -7,8 +7,8 @@ namespace Sluice.Collector.Storage;
 
 /// <summary>
 /// A batch's events ready to insert: the UTF-8 of each event's text search columns, all in one pooled
-/// buffer, their numeric columns read straight from the event, and the events' exact copies
-/// compressed into chunks (<see cref="EventChunks"/>).
+/// buffer, their numeric columns read straight from the event, the time each is indexed under
+/// (<see cref="IndexTimes"/>), and the events' exact copies compressed into chunks (<see cref="EventChunks"/>).
 /// </summary>
 /// <remarks>
 /// Built on the calling (gRPC) thread, so that a store's single writer only binds spans and steps:
@@ -27,9 +27,10 @@ internal sealed class EncodedRows : IDisposable
     // (start, length) per slot per event; length -1 is NULL.
     private readonly int[] _spans;
 
-    private EncodedRows(EventBatch batch, int initialBytes)
+    private EncodedRows(EventBatch batch, IndexTimes times, int initialBytes)
     {
         Batch = batch;
+        Times = times;
         _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialBytes, 1024));
         _spans = new int[batch.Events.Count * Slots * 2];
         Chunks = EncodedChunks.From(batch.Events);
@@ -37,14 +38,17 @@ internal sealed class EncodedRows : IDisposable
 
     public EventBatch Batch { get; }
 
+    /// <summary>The time each event is indexed under (<c>time_ms</c>, <c>time_adjusted</c>).</summary>
+    public IndexTimes Times { get; }
+
     public EncodedChunks Chunks { get; }
 
     public int Count => Batch.Events.Count;
 
-    public static EncodedRows From(EventBatch batch)
+    public static EncodedRows From(EventBatch batch, IndexTimes times)
     {
         var events = batch.Events;
-        var rows = new EncodedRows(batch, events.Count * 256);
+        var rows = new EncodedRows(batch, times, events.Count * 256);
         for (int i = 0; i < events.Count; i++)
         {
             var e = events[i];

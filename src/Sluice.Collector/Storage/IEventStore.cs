@@ -134,6 +134,9 @@ public sealed record AgentStats
     public ulong MaxSequence { get; init; }
     public string RulesHash { get; init; } = "";
     public LossTotals Loss { get; init; } = new();
+
+    /// <summary>Events stored under their batch's receive time because their own was outside the bounds (<see cref="EventTimeBounds"/>).</summary>
+    public long TimeAdjustedEvents { get; init; }
 }
 
 /// <summary>Sums of the loss counters reported in an agent's batches.</summary>

@@ -26,7 +26,12 @@ public sealed record StoreLocation(StoreKind Kind, string Target)
 
     /// <summary>Opens the store and creates its schema if needed.</summary>
     /// <param name="mustExist">For read-only verbs: a SQLite file that does not exist is an error, not a new empty store.</param>
-    public async Task<IEventStore> OpenAsync(bool mustExist, CancellationToken cancellationToken)
+    public Task<IEventStore> OpenAsync(bool mustExist, CancellationToken cancellationToken) => OpenAsync(mustExist, null, cancellationToken);
+
+    /// <summary>Opens the store and creates its schema if needed.</summary>
+    /// <param name="mustExist">For read-only verbs: a SQLite file that does not exist is an error, not a new empty store.</param>
+    /// <param name="timeBounds">For <c>serve</c>: the event times indexed as they are (<see cref="EventTimeBounds"/>); null for verbs that only read.</param>
+    public async Task<IEventStore> OpenAsync(bool mustExist, EventTimeBounds? timeBounds, CancellationToken cancellationToken)
     {
         if (Kind == StoreKind.Sqlite && mustExist && !File.Exists(Target))
         {
@@ -34,8 +39,8 @@ public sealed record StoreLocation(StoreKind Kind, string Target)
         }
         IEventStore store = Kind switch
         {
-            StoreKind.Sqlite => new SqliteEventStore(Target),
-            _ => new PostgresEventStore(Target),
+            StoreKind.Sqlite => new SqliteEventStore(Target, new SqliteStoreOptions { TimeBounds = timeBounds }),
+            _ => new PostgresEventStore(Target, timeBounds),
         };
         try
         {

@@ -97,7 +97,7 @@ internal static class StoreSchema
     public static readonly string[] EventColumns =
     [
         "batch_id", "ordinal", "agent", "time_ms", "serial", "node", "first_type", "record_types", "syscall", "success",
-        "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload", "paths",
+        "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload", "paths", "time_adjusted",
     ];
 
     public static readonly string[] BatchColumns =

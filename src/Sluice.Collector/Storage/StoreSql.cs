@@ -9,10 +9,12 @@ internal static class StoreSql
     public static readonly string AgentStats = $"""
         SELECT a.agent_id, a.hostname, a.boot_id, a.duplicates, a.last_seen_ms, a.last_heartbeat_ms, a.rules_hash,
                COALESCE(b.n, 0), COALESCE(b.events, 0), COALESCE(b.max_seq, 0),
-               {string.Join(", ", LossColumns.Names.Select(n => $"COALESCE(b.{n}, 0)"))}
+               {string.Join(", ", LossColumns.Names.Select(n => $"COALESCE(b.{n}, 0)"))},
+               COALESCE(b.time_adjusted_events, 0)
         FROM agents a LEFT JOIN (
             SELECT agent, COUNT(*) AS n, CAST(SUM(event_count) AS BIGINT) AS events, MAX(sequence) AS max_seq,
-                   {string.Join(", ", LossColumns.Names.Select(n => $"CAST(SUM({n}) AS BIGINT) AS {n}"))}
+                   {string.Join(", ", LossColumns.Names.Select(n => $"CAST(SUM({n}) AS BIGINT) AS {n}"))},
+                   CAST(SUM(time_adjusted_events) AS BIGINT) AS time_adjusted_events
             FROM batches GROUP BY agent
         ) b ON b.agent = a.id
         """;
@@ -38,6 +40,7 @@ internal static class StoreSql
                 Events = r.GetInt64(8),
                 MaxSequence = (ulong)r.GetInt64(9),
                 Loss = LossColumns.Totals(i => r.GetInt64(loss0 + i)),
+                TimeAdjustedEvents = r.GetInt64(loss0 + LossColumns.Names.Length),
             });
         }
         list.Sort((x, y) => string.CompareOrdinal(x.AgentId, y.AgentId));

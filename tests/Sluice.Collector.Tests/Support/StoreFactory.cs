@@ -10,7 +10,8 @@ public interface IStoreFactory
     StoreKind Kind { get; }
 
     /// <summary>A new empty store, and the --store value the CLI verbs would use for it.</summary>
-    Task<(IEventStore Store, string Spec)> CreateAsync();
+    /// <param name="timeBounds">The event time bounds <c>serve</c> would give it; none by default (every event under its own time).</param>
+    Task<(IEventStore Store, string Spec)> CreateAsync(EventTimeBounds? timeBounds = null);
 }
 
 public sealed class SqliteStoreFactory : IStoreFactory, IDisposable
@@ -20,10 +21,10 @@ public sealed class SqliteStoreFactory : IStoreFactory, IDisposable
 
     public StoreKind Kind => StoreKind.Sqlite;
 
-    public async Task<(IEventStore Store, string Spec)> CreateAsync()
+    public async Task<(IEventStore Store, string Spec)> CreateAsync(EventTimeBounds? timeBounds = null)
     {
         string path = Path.Combine(_dir, $"store{Interlocked.Increment(ref _n)}.db");
-        var store = new SqliteEventStore(path);
+        var store = new SqliteEventStore(path, new SqliteStoreOptions { TimeBounds = timeBounds });
         await store.InitializeAsync(CancellationToken.None);
         return (store, "sqlite:" + path);
     }
@@ -39,10 +40,10 @@ public sealed class PostgresStoreFactory(PostgresCluster cluster) : IStoreFactor
 {
     public StoreKind Kind => StoreKind.Postgres;
 
-    public async Task<(IEventStore Store, string Spec)> CreateAsync()
+    public async Task<(IEventStore Store, string Spec)> CreateAsync(EventTimeBounds? timeBounds = null)
     {
         string cs = await cluster.CreateDatabaseAsync();
-        var store = new PostgresEventStore(cs);
+        var store = new PostgresEventStore(cs, timeBounds);
         await store.InitializeAsync(CancellationToken.None);
         return (store, "postgres:" + cs);
     }

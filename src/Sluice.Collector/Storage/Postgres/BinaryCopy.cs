@@ -9,7 +9,7 @@ namespace Sluice.Collector.Storage.Postgres;
 /// </summary>
 /// <remarks>
 /// Npgsql's row-by-row importer costs about 100 ns per value (an async state machine and a type
-/// lookup each), and an event row has 23 values. Here the texts are the UTF-8 that
+/// lookup each), and an event row has 24 values. Here the texts are the UTF-8 that
 /// <see cref="EncodedRows"/> already holds, the same bytes the importer would have sent, and the
 /// numbers are written big-endian in place. The format: the 11-byte signature, flags and header
 /// extension length (0), then per row the field count and each field as its length (-1 for NULL)
@@ -32,7 +32,7 @@ internal sealed class BinaryCopy : IDisposable
     public static BinaryCopy Events(EncodedRows rows, long batchId, long agent)
     {
         var events = rows.Batch.Events;
-        const int numbers = 13; // batch_id ordinal agent time_ms serial success exit pid ppid uid auid euid ses
+        const int numbers = 14; // batch_id ordinal agent time_ms serial success exit pid ppid uid auid euid ses time_adjusted
         int size = 32;
         for (int i = 0; i < rows.Count; i++)
         {
@@ -52,21 +52,13 @@ internal sealed class BinaryCopy : IDisposable
             copy.Int64(batchId);
             copy.Int64(i);
             copy.Int64(agent);
-            copy.Int64(e.TimeUnixMs);
+            copy.Int64(rows.Times.TimeMs(i, e));
             copy.Int64((long)e.Serial);
             copy.Text(rows, text, i, EncodedRows.Node);
             copy.Text(rows, text, i, EncodedRows.FirstType);
             copy.Text(rows, text, i, EncodedRows.RecordTypes);
             copy.Text(rows, text, i, EncodedRows.Syscall);
-            if (e.HasSuccess)
-            {
-                copy.Int32(1);
-                copy._buffer[copy._used++] = e.Success ? (byte)1 : (byte)0;
-            }
-            else
-            {
-                copy.Int32(-1);
-            }
+            copy.Bool(e.HasSuccess ? e.Success : null);
             copy.Int64(e.HasExit, e.Exit);
             copy.Int64(e.HasPid, e.Pid);
             copy.Int64(e.HasPpid, e.Ppid);
@@ -81,6 +73,8 @@ internal sealed class BinaryCopy : IDisposable
             // payload: empty, the exact copy is in the event's chunk (EventChunks).
             copy.Int32(0);
             copy.Text(rows, text, i, EncodedRows.Paths);
+            // time_adjusted: true, or NULL for an event indexed under its own time.
+            copy.Bool(rows.Times.IsAdjusted(i) ? true : null);
         }
         copy.Int16(-1);
         return copy;
@@ -137,6 +131,19 @@ internal sealed class BinaryCopy : IDisposable
         Int32(8);
         BinaryPrimitives.WriteInt64BigEndian(_buffer.AsSpan(_used), value);
         _used += 8;
+    }
+
+    private void Bool(bool? value)
+    {
+        if (value is bool b)
+        {
+            Int32(1);
+            _buffer[_used++] = b ? (byte)1 : (byte)0;
+        }
+        else
+        {
+            Int32(-1);
+        }
     }
 
     private void Int64(bool has, long value)

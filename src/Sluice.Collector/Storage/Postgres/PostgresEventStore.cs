@@ -57,11 +57,15 @@ public sealed partial class PostgresEventStore : IEventStore
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly ConcurrentDictionary<long, bool> _partitions = new();
+    private readonly EventTimeBounds? _timeBounds;
 
-    public PostgresEventStore(string connectionString)
+    /// <param name="timeBounds">Event times indexed as they are (<c>serve</c> sets them); null indexes every event under
+    /// its own time, and so creates a partition for every day a batch names.</param>
+    public PostgresEventStore(string connectionString, EventTimeBounds? timeBounds = null)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         _dataSource = builder.Build();
+        _timeBounds = timeBounds;
     }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -91,7 +95,8 @@ public sealed partial class PostgresEventStore : IEventStore
     public async Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await EnsurePartitionsAsync(connection, batch, cancellationToken);
+        var times = IndexTimes.Of(batch, receivedUnixMs, _timeBounds);
+        await EnsurePartitionsAsync(connection, batch, times, cancellationToken);
 
         // The agent row is updated in its own short statement: holding its lock for the whole
         // COPY would serialise an agent's in-flight batches.
@@ -114,7 +119,7 @@ public sealed partial class PostgresEventStore : IEventStore
             [
                 agent, (long)batch.Sequence, batch.Hostname, batch.BootId, batch.CreatedUnixMs, batch.IntervalStartUnixMs,
                 batch.IntervalEndUnixMs, receivedUnixMs, (long)batch.Events.Count, batch.RulesHash,
-                .. LossColumns.Values(batch.Loss).Cast<object>(), .. BatchKey.Values(batch),
+                .. LossColumns.Values(batch.Loss).Cast<object>(), .. BatchKey.Values(batch, times.Adjusted),
             ];
             foreach (var v in values)
             {
@@ -133,19 +138,19 @@ public sealed partial class PostgresEventStore : IEventStore
 
         if (batch.Events.Count > 0)
         {
-            await CopyEventsAsync(connection, (long)batchId, agent, batch, cancellationToken);
+            await CopyEventsAsync(connection, (long)batchId, agent, batch, times, cancellationToken);
         }
         await tx.CommitAsync(cancellationToken);
         return new StoreOutcome(Duplicate: false, EventsStored: batch.Events.Count);
     }
 
-    private static async Task CopyEventsAsync(NpgsqlConnection connection, long batchId, long agent, EventBatch batch, CancellationToken ct)
+    private static async Task CopyEventsAsync(NpgsqlConnection connection, long batchId, long agent, EventBatch batch, IndexTimes times, CancellationToken ct)
     {
         // Encoded here, on the calling thread: text columns to UTF-8, events' bytes into compressed chunks.
-        using var rows = EncodedRows.From(batch);
+        using var rows = EncodedRows.From(batch, times);
         // A batch within one day (the usual case) goes straight into that day's partition, which
         // spares PostgreSQL routing each row through the partitioned parent.
-        string sql = SingleDay(batch) is long day ? CopyInto(PostgresSchema.PartitionName(day)) : CopyEvents;
+        string sql = SingleDay(batch, times) is long day ? CopyInto(PostgresSchema.PartitionName(day)) : CopyEvents;
         using (var events = BinaryCopy.Events(rows, batchId, agent))
         {
             await CopyAsync(connection, sql, events, ct);
@@ -160,12 +165,12 @@ public sealed partial class PostgresEventStore : IEventStore
         await copy.WriteAsync(rows.Bytes, ct);
     }
 
-    private static long? SingleDay(EventBatch batch)
+    private static long? SingleDay(EventBatch batch, IndexTimes times)
     {
-        long day = PostgresSchema.Day(batch.Events[0].TimeUnixMs);
-        foreach (var e in batch.Events)
+        long day = PostgresSchema.Day(times.TimeMs(0, batch.Events[0]));
+        for (int i = 1; i < batch.Events.Count; i++)
         {
-            if (PostgresSchema.Day(e.TimeUnixMs) != day)
+            if (PostgresSchema.Day(times.TimeMs(i, batch.Events[i])) != day)
             {
                 return null;
             }
@@ -173,13 +178,16 @@ public sealed partial class PostgresEventStore : IEventStore
         return day;
     }
 
-    /// <summary>Creates the day partitions this batch needs, each once, before its transaction starts.</summary>
-    private async Task EnsurePartitionsAsync(NpgsqlConnection connection, EventBatch batch, CancellationToken ct)
+    /// <summary>
+    /// Creates the day partitions this batch needs, each once, before its transaction starts: those of the times
+    /// its events are indexed under, so at most <see cref="EventTimeBounds.MaxDaysPerBatch"/> with bounds.
+    /// </summary>
+    private async Task EnsurePartitionsAsync(NpgsqlConnection connection, EventBatch batch, IndexTimes times, CancellationToken ct)
     {
         long lastDay = long.MinValue;
-        foreach (var e in batch.Events)
+        for (int i = 0; i < batch.Events.Count; i++)
         {
-            long day = PostgresSchema.Day(e.TimeUnixMs);
+            long day = PostgresSchema.Day(times.TimeMs(i, batch.Events[i]));
             if (day == lastDay || _partitions.ContainsKey(day))
             {
                 lastDay = day;

@@ -19,9 +19,9 @@ public sealed partial class SqliteEventStore
         }
     }
 
-    private sealed class BatchWrite(EventBatch batch, long receivedUnixMs) : WriteRequest
+    private sealed class BatchWrite(EventBatch batch, long receivedUnixMs, EventTimeBounds? timeBounds) : WriteRequest
     {
-        private readonly EncodedRows _rows = EncodedRows.From(batch);
+        private readonly EncodedRows _rows = EncodedRows.From(batch, IndexTimes.Of(batch, receivedUnixMs, timeBounds));
         public override int EventCount => batch.Events.Count;
         public override StoreOutcome Apply(Statements s, SqliteTransaction tx) => s.WriteBatch(tx, _rows, receivedUnixMs);
         public override void Dispose() => _rows.Dispose();
@@ -196,7 +196,7 @@ public sealed partial class SqliteEventStore
             object?[] batchValues =
             [
                 agent, (long)b.Sequence, b.Hostname, b.BootId, b.CreatedUnixMs, b.IntervalStartUnixMs, b.IntervalEndUnixMs,
-                receivedUnixMs, (long)b.Events.Count, b.RulesHash, .. LossColumns.Values(b.Loss).Cast<object?>(), .. BatchKey.Values(b),
+                receivedUnixMs, (long)b.Events.Count, b.RulesHash, .. LossColumns.Values(b.Loss).Cast<object?>(), .. BatchKey.Values(b, rows.Times.Adjusted),
             ];
             object? batchId = Run(_insertBatch, tx, batchValues);
             if (batchId is null)
@@ -238,7 +238,7 @@ public sealed partial class SqliteEventStore
                     SqliteNative.BindInt64(st, 1, batchId);
                     SqliteNative.BindInt64(st, 2, i);
                     SqliteNative.BindInt64(st, 3, agent);
-                    SqliteNative.BindInt64(st, 4, e.TimeUnixMs);
+                    SqliteNative.BindInt64(st, 4, rows.Times.TimeMs(i, e));
                     SqliteNative.BindInt64(st, 5, (long)e.Serial);
                     BindText(st, 6, rows, text, i, EncodedRows.Node);
                     BindText(st, 7, rows, text, i, EncodedRows.FirstType);
@@ -259,6 +259,8 @@ public sealed partial class SqliteEventStore
                     // The exact copy is in the event's chunk (EventChunks).
                     SqliteNative.BindZeroBlob(st, 22, 0);
                     BindText(st, 23, rows, text, i, EncodedRows.Paths);
+                    // time_adjusted: 1, or NULL for an event indexed under its own time.
+                    Bind(st, 24, rows.Times.IsAdjusted(i), 1);
                     int rc = SqliteNative.Step(st);
                     SqliteNative.Reset(st);
                     if (rc != raw.SQLITE_DONE)

@@ -99,7 +99,7 @@ public sealed partial class SqliteEventStore : IEventStore
     }
 
     public Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken) =>
-        EnqueueAsync(new BatchWrite(batch, receivedUnixMs), cancellationToken);
+        EnqueueAsync(new BatchWrite(batch, receivedUnixMs, _options.TimeBounds), cancellationToken);
 
     public async Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) =>
         await EnqueueAsync(new HeartbeatWrite(heartbeat, receivedUnixMs), cancellationToken);
@@ -186,4 +186,7 @@ public sealed record SqliteStoreOptions
 
     /// <summary>WAL pages (16 KiB) at which the writer completes a checkpoint itself so that the WAL starts over; see <see cref="WalCheckpointer"/>.</summary>
     public int WalResetPages { get; init; } = WalCheckpointer.DefaultResetPages;
+
+    /// <summary>Event times indexed as they are (<c>serve</c> sets them); null indexes every event under its own time.</summary>
+    public EventTimeBounds? TimeBounds { get; init; }
 }

@@ -8,7 +8,7 @@ namespace Sluice.Collector.Storage.Sqlite;
 /// that Microsoft.Data.Sqlite loads, on the raw statement pointer.
 /// </summary>
 /// <remarks>
-/// Each event binds 23 values. Through SQLitePCL each bind is a P/Invoke with a GC transition and a
+/// Each event binds 24 values. Through SQLitePCL each bind is a P/Invoke with a GC transition and a
 /// SafeHandle reference count, and each text is copied by SQLite (SQLITE_TRANSIENT). Here the
 /// binds skip the GC transition (they are short and never block) and texts are bound
 /// SQLITE_STATIC from a buffer pinned until the row is stepped. <c>sqlite3_step</c> keeps the
