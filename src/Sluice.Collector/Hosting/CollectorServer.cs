@@ -123,7 +123,7 @@ public sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton(store);
             builder.Services.AddSingleton(new AgentAuthenticator(tokens));
             builder.Services.AddSingleton(TimeProvider.System);
-            builder.Services.AddSingleton(sp => new BatchValidator(options.Limits, sp.GetRequiredService<TimeProvider>()));
+            builder.Services.AddSingleton(new BatchValidator(options.Limits));
             builder.Services.AddSingleton<IngestCounters>();
             builder.Services.AddSingleton(faults ?? NoIngestFaults.Instance);
 

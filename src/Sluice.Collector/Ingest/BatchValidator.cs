@@ -4,7 +4,11 @@ using Sluice.Protocol.V1;
 namespace Sluice.Collector.Ingest;
 
 /// <summary>Checks a batch or heartbeat before anything of it is stored.</summary>
-public sealed class BatchValidator(IngestLimits limits, TimeProvider time)
+/// <remarks>
+/// Event times are not refused: the store indexes one outside <see cref="IngestLimits.EventTimeBounds"/> under the
+/// receive time, flagged (an event's clock is the agent's word, and one bad event must not cost the batch).
+/// </remarks>
+public sealed class BatchValidator(IngestLimits limits)
 {
     public IngestLimits Limits => limits;
 
@@ -50,6 +54,10 @@ public sealed class BatchValidator(IngestLimits limits, TimeProvider time)
         {
             return $"hostname is {batch.Hostname.Length} characters, limit {limits.MaxHostnameLength}";
         }
+        if ((CheckKeyFields(batch.Epoch, batch.BootId, batch.RulesHash) ?? CheckNoNul(("hostname", batch.Hostname))) is string keyField)
+        {
+            return keyField;
+        }
         if (batch.IntervalStartUnixMs < 0 || batch.IntervalEndUnixMs < batch.IntervalStartUnixMs)
         {
             return $"interval [{batch.IntervalStartUnixMs}, {batch.IntervalEndUnixMs}] ms is not a valid interval";
@@ -58,7 +66,6 @@ public sealed class BatchValidator(IngestLimits limits, TimeProvider time)
         {
             return $"batch holds {batch.Events.Count} events, limit {limits.MaxEventsPerBatch}";
         }
-        long latest = time.GetUtcNow().ToUnixTimeMilliseconds() + (long)limits.MaxClockSkewAhead.TotalMilliseconds;
         for (int i = 0; i < batch.Events.Count; i++)
         {
             var e = batch.Events[i];
@@ -73,10 +80,6 @@ public sealed class BatchValidator(IngestLimits limits, TimeProvider time)
             if (e.TimeUnixMs <= 0)
             {
                 return $"event {i} (serial {e.Serial}) has no time_unix_ms";
-            }
-            if (e.TimeUnixMs > latest)
-            {
-                return $"event {i} (serial {e.Serial}) time_unix_ms {e.TimeUnixMs} is more than {limits.MaxClockSkewAhead.TotalHours:0} h ahead of the collector's clock";
             }
             if (e.Timestamp.Length == 0)
             {
@@ -131,10 +134,59 @@ public sealed class BatchValidator(IngestLimits limits, TimeProvider time)
         {
             reason = "time_unix_ms is required";
         }
+        else if (CheckKeyFields(heartbeat.Epoch, heartbeat.BootId, heartbeat.RulesHash) is string keyField)
+        {
+            reason = keyField;
+        }
+        else if (heartbeat.Version.Length > IngestLimits.MaxVersionLength)
+        {
+            reason = $"version is {heartbeat.Version.Length} characters, limit {IngestLimits.MaxVersionLength}";
+        }
+        else if (heartbeat.Mode.Length > IngestLimits.MaxModeLength)
+        {
+            reason = $"mode is {heartbeat.Mode.Length} characters, limit {IngestLimits.MaxModeLength}";
+        }
+        else if (CheckNoNul(("hostname", heartbeat.Hostname), ("version", heartbeat.Version), ("mode", heartbeat.Mode),
+                     ("rules", string.Concat(heartbeat.Rules))) is string nul)
+        {
+            reason = nul;
+        }
         if (reason is not null)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"heartbeat refused: {reason}"));
         }
+    }
+
+    /// <summary>The fields of batches and heartbeats that go into the store's unique constraints and indexes, bounded.</summary>
+    private static string? CheckKeyFields(string epoch, string bootId, string rulesHash)
+    {
+        // Empty: an agent that predates epochs. Otherwise what the agent mints: 16 random bytes in lowercase hex.
+        if (epoch.Length > 0 && (epoch.Length != 32 || !epoch.All(char.IsAsciiHexDigitLower)))
+        {
+            return $"epoch '{Truncate(epoch)}' is not valid (empty, or 32 lowercase hex digits)";
+        }
+        if (bootId.Length > IngestLimits.MaxBootIdLength)
+        {
+            return $"boot_id is {bootId.Length} characters, limit {IngestLimits.MaxBootIdLength}";
+        }
+        if (rulesHash.Length > IngestLimits.MaxRulesHashLength)
+        {
+            return $"rules_hash is {rulesHash.Length} characters, limit {IngestLimits.MaxRulesHashLength}";
+        }
+        return CheckNoNul(("boot_id", bootId), ("rules_hash", rulesHash));
+    }
+
+    /// <summary>These fields are stored as text, and PostgreSQL text cannot hold NUL: the store would refuse the batch on every try.</summary>
+    private static string? CheckNoNul(params ReadOnlySpan<(string Field, string Value)> fields)
+    {
+        foreach (var (field, value) in fields)
+        {
+            if (value.Contains('\0'))
+            {
+                return $"{field} contains a NUL character";
+            }
+        }
+        return null;
     }
 
     private static string Truncate(string s) => s.Length <= 64 ? s : s[..64] + "...";

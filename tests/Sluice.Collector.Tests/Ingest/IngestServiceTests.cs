@@ -136,7 +136,10 @@ public abstract class IngestServiceTests
         { "tooManyRecords", "event 0 (serial 1) has 9 records, limit 8" },
         { "recordTooLong", "record 0 is 20000 bytes, limit 16384" },
         { "noTime", "event 0 (serial 1) has no time_unix_ms" },
-        { "farFuture", "ahead of the collector's clock" },
+        { "badEpoch", "epoch 'ABC' is not valid (empty, or 32 lowercase hex digits)" },
+        { "longBootId", "boot_id is 65 characters, limit 64" },
+        { "longRulesHash", "rules_hash is 129 characters, limit 128" },
+        { "nulHostname", "hostname contains a NUL character" },
         { "badInterval", "is not a valid interval" },
     };
 
@@ -160,7 +163,10 @@ public abstract class IngestServiceTests
             case "tooManyRecords": bad.Events[0].Records.AddRange(bad.Events[0].Records.Take(3).Select(r => r.Clone())); break;
             case "recordTooLong": bad.Events[0].Records[0].Raw = Google.Protobuf.ByteString.CopyFrom(new byte[20000]); break;
             case "noTime": bad.Events[0].TimeUnixMs = 0; break;
-            case "farFuture": bad.Events[0].TimeUnixMs = DateTimeOffset.UtcNow.AddDays(3).ToUnixTimeMilliseconds(); break;
+            case "badEpoch": bad.Epoch = "ABC"; break;
+            case "longBootId": bad.BootId = new string('b', 65); break;
+            case "longRulesHash": bad.RulesHash = new string('h', 129); break;
+            case "nulHostname": bad.Hostname = "host\0name"; break;
             case "badInterval": bad.IntervalEndUnixMs = bad.IntervalStartUnixMs - 1; break;
         }
 
