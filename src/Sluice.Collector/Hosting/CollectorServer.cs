@@ -165,6 +165,7 @@ public sealed class CollectorServer : IAsyncDisposable
         ["refused_permission_denied"] = c.RefusedPermission,
         ["refused_invalid"] = c.RefusedInvalid,
         ["store_failures"] = c.StoreFailures,
+        ["refused_by_store"] = c.RefusedByStore,
     });
 
     public async ValueTask DisposeAsync()

@@ -11,6 +11,7 @@ public sealed class IngestCounters
     private long _refusedPermission;
     private long _refusedInvalid;
     private long _storeFailures;
+    private long _refusedByStore;
 
     public long BatchesStored => Volatile.Read(ref _batchesStored);
     public long EventsStored => Volatile.Read(ref _eventsStored);
@@ -20,6 +21,9 @@ public sealed class IngestCounters
     public long RefusedPermission => Volatile.Read(ref _refusedPermission);
     public long RefusedInvalid => Volatile.Read(ref _refusedInvalid);
     public long StoreFailures => Volatile.Read(ref _storeFailures);
+
+    /// <summary>Batches the store refused permanently (answered INVALID_ARGUMENT; see <see cref="Storage.StoreErrors"/>).</summary>
+    public long RefusedByStore => Volatile.Read(ref _refusedByStore);
 
     internal void Stored(int events)
     {
@@ -33,4 +37,5 @@ public sealed class IngestCounters
     internal void PermissionDenied() => Interlocked.Increment(ref _refusedPermission);
     internal void Invalid() => Interlocked.Increment(ref _refusedInvalid);
     internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);
+    internal void StoreRefused() => Interlocked.Increment(ref _refusedByStore);
 }

@@ -15,4 +15,10 @@ internal static partial class IngestLog
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "Storing a heartbeat from {AgentId} failed")]
     public static partial void HeartbeatFailed(ILogger logger, Exception exception, string agentId);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Error, Message = "The store refused batch {Sequence} from {AgentId} permanently, refused as invalid: {Reason}")]
+    public static partial void StoreRefused(ILogger logger, Exception exception, ulong sequence, string agentId, string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Error, Message = "Recording the refusal of batch {Sequence} from {AgentId} failed")]
+    public static partial void RefusalNotRecorded(ILogger logger, Exception exception, ulong sequence, string agentId);
 }

@@ -12,7 +12,8 @@ namespace Sluice.Collector.Ingest;
 /// Order of checks for each batch: token (Unauthenticated), then the batch itself (InvalidArgument),
 /// then that it belongs to the token's agent (PermissionDenied). Nothing of a refused batch is stored.
 /// A store failure is returned as Unavailable: the agent keeps the batch and retries, and the
-/// (agent_id, sequence) constraint makes the retry safe.
+/// (agent_id, sequence) constraint makes the retry safe. A store error that the batch would meet on every
+/// retry (<see cref="StoreErrors"/>) is returned as InvalidArgument, counted and recorded as a refusal.
 /// </remarks>
 public sealed class IngestService(
     IEventStore store,
@@ -182,6 +183,10 @@ public sealed class IngestService(
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
+            if (StoreErrors.Permanent(e) is string reason && await RefusedByStoreAsync(batch, reason, e, cancellationToken) is RpcException refused)
+            {
+                throw refused;
+            }
             counters.StoreFailure();
             IngestLog.StoreFailed(logger, e, batch.Sequence, batch.AgentId);
             throw new RpcException(new Status(StatusCode.Unavailable, $"the collector's store failed to record batch {batch.Sequence}; retry later"));
@@ -200,5 +205,32 @@ public sealed class IngestService(
             counters.Stored(outcome.EventsStored);
         }
         return new Ack { Sequence = batch.Sequence, Duplicate = outcome.Duplicate, EventsStored = (uint)outcome.EventsStored };
+    }
+
+    /// <summary>
+    /// A batch the store can never take: recorded as a refusal, counted, logged, and answered InvalidArgument (the
+    /// agent sets it aside and counts it as loss). Null, to answer Unavailable, when the refusal could not be recorded
+    /// for a reason that may pass: the resend meets the same error and is recorded then.
+    /// </summary>
+    private async Task<RpcException?> RefusedByStoreAsync(EventBatch batch, string reason, Exception error, CancellationToken ct)
+    {
+        string detail = $"the store refused batch {batch.Sequence} permanently: {reason}; nothing of it was stored";
+        try
+        {
+            await store.RecordRefusalAsync(new BatchRefusal(batch.AgentId, batch.Hostname, batch.BootId, batch.Epoch, batch.Sequence,
+                nameof(StatusCode.InvalidArgument), detail, batch.Events.Count, (string)BatchKey.Values(batch)[2],
+                time.GetUtcNow().ToUnixTimeMilliseconds()), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            IngestLog.RefusalNotRecorded(logger, e, batch.Sequence, batch.AgentId);
+            if (StoreErrors.Permanent(e) is null)
+            {
+                return null;
+            }
+        }
+        counters.StoreRefused();
+        IngestLog.StoreRefused(logger, error, batch.Sequence, batch.AgentId, reason);
+        return new RpcException(new Status(StatusCode.InvalidArgument, detail));
     }
 }
