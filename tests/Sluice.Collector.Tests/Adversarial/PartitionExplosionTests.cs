@@ -1,6 +1,9 @@
 using System.Text.Json;
 using Google.Protobuf;
+using Grpc.Net.Client;
 using Sluice.Collector.Cli;
+using Sluice.Collector.Hosting;
+using Sluice.Collector.Ingest;
 using Sluice.Collector.Storage;
 using Sluice.Collector.Tests.Support;
 using Sluice.Protocol.V1;
@@ -114,6 +117,41 @@ public abstract class PartitionExplosionTests : IDisposable
         using var report = JsonDocument.Parse(await File.ReadAllTextAsync(reportPath));
         var host = Assert.Single(report.RootElement.GetProperty("coverage").EnumerateArray());
         Assert.Equal((AgentA, 3_006L), (host.GetProperty("agent_id").GetString(), host.GetProperty("events").GetInt64()));
+    }
+
+    [Fact]
+    public async Task Serve_OtherBounds_AppliedToTheStoreItOpens()
+    {
+        // As serve --max-event-age-days 30 --max-event-ahead-hours 1 --max-event-days-per-batch 2 would: the collector opens the store itself.
+        var (created, spec) = await Stores.CreateAsync();
+        await created.DisposeAsync();
+        var limits = new IngestLimits { MaxEventAge = TimeSpan.FromDays(30), MaxClockSkewAhead = TimeSpan.FromHours(1), MaxEventDaysPerBatch = 2 };
+        await using var server = await CollectorServer.StartAsync(new CollectorOptions
+        {
+            Listen = "127.0.0.1:0", Store = StoreLocation.Parse(spec), AllowAnonymous = true, Limits = limits, Dashboard = false,
+        });
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var batch = TestEvents.Batch(AgentA, 1, 0);
+        long[] times = [now - 40 * Day, now + 2 * 3_600_000, now - 5 * Day, now - 5 * Day + 1, now - 3 * Day];
+        for (int i = 0; i < times.Length; i++)
+        {
+            batch.Events.Add(TestEvents.Exec(i + 1, times[i], i));
+        }
+
+        var ack = await new Sluice.Protocol.V1.Ingest.IngestClient(channel).SendAsync(batch);
+
+        // Too old, too far ahead, and day -3 beyond the two days (the receive day and day -5, the busier): 3 adjusted.
+        Assert.Equal(5u, ack.EventsStored);
+        long received = await StoreQuery.LongAsync(spec, "SELECT received_ms FROM batches");
+        var rows = await StoreQuery.RowsAsync(spec, "SELECT serial, time_ms, time_adjusted IS NOT NULL FROM events ORDER BY serial");
+        static string T(long ms) => ms.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // The flag as each store's driver reads it back: PostgreSQL boolean, SQLite integer.
+        string yes = Stores.Kind == StoreKind.Postgres ? "True" : "1", no = Stores.Kind == StoreKind.Postgres ? "False" : "0";
+        Assert.Equal(
+            new[] { ["1", T(received), yes], ["2", T(received), yes], ["3", T(times[2]), no], ["4", T(times[3]), no], new string?[] { "5", T(received), yes } },
+            rows);
+        Assert.Equal(3, (await server.Store.GetAgentStatsAsync(CancellationToken.None)).Single().TimeAdjustedEvents);
     }
 
     [Fact]

@@ -64,6 +64,7 @@ public sealed partial class PostgresEventStore : IEventStore
     public PostgresEventStore(string connectionString, EventTimeBounds? timeBounds = null)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
+        timeBounds?.Validate();
         _dataSource = builder.Build();
         _timeBounds = timeBounds;
     }

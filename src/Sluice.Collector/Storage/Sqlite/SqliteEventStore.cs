@@ -29,6 +29,7 @@ public sealed partial class SqliteEventStore : IEventStore
     public SqliteEventStore(string path, SqliteStoreOptions? options = null)
     {
         _options = options ?? new SqliteStoreOptions();
+        _options.TimeBounds?.Validate();
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
