@@ -55,6 +55,14 @@ public abstract class ReportDeliveryTests
         Assert.False(Host(r, "a").Delivery.AnyProblem);
         Assert.Equal([new DeliveryQuery(null, T0, End)], _queries);
         Assert.Equal((4, 1, 0L, 0L, 0), (r.Totals.Hosts, r.Totals.Complete, r.Totals.DeliveryGaps, r.Totals.RefusedBatches, r.Totals.InterleavedHosts));
+        // The JSON shows the figures, not the records behind them.
+        using var json = System.Text.Json.JsonDocument.Parse(ReportJson.Serialize(r));
+        var host = json.RootElement.GetProperty("coverage")[3];
+        Assert.Equal("d", host.GetProperty("agent_id").GetString());
+        Assert.False(host.GetProperty("loss").TryGetProperty("totals", out _));
+        Assert.False(host.GetProperty("delivery").TryGetProperty("facts", out _));
+        Assert.Equal(EpochD, host.GetProperty("delivery").GetProperty("latest_epoch").GetString());
+        Assert.False(host.GetProperty("delivery").GetProperty("any_problem").GetBoolean());
     }
 
     [Fact]
