@@ -23,12 +23,8 @@ internal static partial class DashboardEndpoints
         var (from, to) = q.Range(time);
         var report = await BuildAsync(store, time, from, to, null, ct, coverageOnly: true);
         var hosts = report.Coverage.Select(HostRow.From).ToList();
-        var totals = new FleetTotals(
-            hosts.Count,
-            hosts.Count(h => h.Complete),
-            hosts.Sum(h => h.Events),
-            hosts.Aggregate(new LossCounts(), (sum, h) => sum + h.Loss));
-        return Results.Json(new FleetView(report.From, report.To, from, to, report.GeneratedAt, hosts, totals), DashboardJson.Options);
+        return Results.Json(new FleetView(report.From, report.To, from, to, report.GeneratedAt, report.CoveredTo, report.CoveredToUnixMs, report.CutAtNow,
+            ReportLoss.Kinds, hosts, report.Totals), DashboardJson.Options);
     }
 
     private static async Task<IResult> HostAsync(HttpContext context, string agentId, IEventStore store, TimeProvider time, CancellationToken ct)
@@ -55,7 +51,7 @@ internal static partial class DashboardEndpoints
         var loss = report.LossOverTime.Where(h => h.AgentId == agentId).ToDictionary(h => h.HourUnixMs, h => h.Loss);
         var hours = Hours(from, to).ToList();
         return Results.Json(new HostView(
-            report.From, report.To, from, to, report.GeneratedAt, host,
+            report.From, report.To, from, to, report.GeneratedAt, report.CoveredTo, report.CoveredToUnixMs, report.CutAtNow, ReportLoss.Kinds, host,
             [.. hours.Select(h => new HourEvents(ApiQuery.Iso(h), h, events.GetValueOrDefault(h)))],
             [.. hours.Select(h => new HourLossPoint(ApiQuery.Iso(h), h, loss.GetValueOrDefault(h) ?? new LossCounts()))],
             [.. recent.Events.Select(EventView.From)]), DashboardJson.Options);
@@ -92,24 +88,28 @@ internal static partial class DashboardEndpoints
     }
 }
 
-/// <summary>The whole fleet over a range: one row per host, and the sums.</summary>
-internal sealed record FleetView(string From, string To, long FromUnixMs, long ToUnixMs, string GeneratedAt, IReadOnlyList<HostRow> Hosts, FleetTotals Totals);
+/// <summary>
+/// The whole fleet over a range: one row per host, and the report's sums. Coverage ends at <c>covered_to</c>, min(to, now);
+/// <c>loss_kinds</c> says how each loss counter counts (which add up to <c>total</c>, which are whole batches).
+/// </summary>
+internal sealed record FleetView(
+    string From, string To, long FromUnixMs, long ToUnixMs, string GeneratedAt, string CoveredTo, long CoveredToUnixMs, bool CutAtNow,
+    IReadOnlyList<LossKind> LossKinds, IReadOnlyList<HostRow> Hosts, CoverageTotals Totals);
 
-internal sealed record FleetTotals(int Hosts, int Complete, long Events, LossCounts Loss);
-
-/// <summary>One host in the fleet table.</summary>
+/// <summary>One host in the fleet table: the report's figures for it, loss of every kind and delivery included.</summary>
 internal sealed record HostRow(
     string AgentId, string Hostname, long? LastSeenUnixMs, string? LastSeen, string Verdict, bool Complete,
-    long ConnectedMs, long DisconnectedMs, long Events, long Batches, long Heartbeats, string RulesHash, LossCounts Loss)
+    long ConnectedMs, long DisconnectedMs, long Events, long Batches, long Heartbeats, string RulesHash, LossCounts Loss, HostDelivery Delivery)
 {
     public static HostRow From(HostCoverage c) => new(
         c.AgentId, c.Hostname, c.LastSeenUnixMs, c.LastSeen, c.Verdict, c.Complete,
-        c.ConnectedMs, c.DisconnectedMs, c.Events, c.Batches, c.Heartbeats, c.RulesHash, c.Loss);
+        c.ConnectedMs, c.DisconnectedMs, c.Events, c.Batches, c.Heartbeats, c.RulesHash, c.Loss, c.Delivery);
 }
 
-/// <summary>One host over a range: its coverage (intervals, loss, rules), a point per hour for each chart, its newest events.</summary>
+/// <summary>One host over a range: its coverage (intervals, loss, delivery, rules), a point per hour for each chart, its newest events.</summary>
 internal sealed record HostView(
-    string From, string To, long FromUnixMs, long ToUnixMs, string GeneratedAt, HostCoverage Host,
+    string From, string To, long FromUnixMs, long ToUnixMs, string GeneratedAt, string CoveredTo, long CoveredToUnixMs, bool CutAtNow,
+    IReadOnlyList<LossKind> LossKinds, HostCoverage Host,
     IReadOnlyList<HourEvents> EventsPerHour, IReadOnlyList<HourLossPoint> LossOverTime, IReadOnlyList<EventView> RecentEvents);
 
 internal sealed record HourEvents(string Hour, long HourUnixMs, long Events);

@@ -1,12 +1,11 @@
 using System.Globalization;
 using System.Text;
+using Sluice.Collector.Storage;
 
 namespace Sluice.Collector.Reports;
 
 public sealed partial class ReportBuilder
 {
-    private const string LossSum = "kernel_lost + socket_overruns + serial_gaps + spool_dropped_events + reassembly_evicted";
-
     /// <summary>Per agent: the span its evidence covers and each silence longer than the threshold.</summary>
     internal sealed record Evidence(long First, long Last, List<(long From, long To)> Silences);
 
@@ -14,23 +13,31 @@ public sealed partial class ReportBuilder
     {
         var evidence = await EvidenceAsync(q, ct);
         var losses = await LossReportsAsync(q, ct);
+        var batches = await BatchTotalsAsync(q, ct);
         var rules = await RulesChangesAsync(q, ct);
-        var batches = await CountPerAgentAsync(q, "SELECT agent, COUNT(*) FROM batches WHERE interval_start_ms >= @from AND interval_start_ms < @to" + q.AgentFilter() + " GROUP BY agent", ct);
         var beats = await CountPerAgentAsync(q, "SELECT agent, COUNT(*) FROM heartbeats WHERE time_ms >= @from AND time_ms < @to" + q.AgentFilter() + " GROUP BY agent", ct);
+        var refusals = await RefusalsByStatusAsync(q, ct);
+        var delivery = await DeliveryFactsAsync(q, ct);
         var events = perHour.GroupBy(h => h.AgentId).ToDictionary(g => g.Key, g => g.Sum(h => h.Events), StringComparer.Ordinal);
 
         var result = new List<HostCoverage>(q.Agents.Count);
         foreach (var agent in q.Agents.Values.OrderBy(a => a.AgentId, StringComparer.Ordinal))
         {
-            var intervals = Intervals(q.Request, evidence.GetValueOrDefault(agent.Ref));
+            var stretches = Intervals(q.Request, evidence.GetValueOrDefault(agent.Ref), q.CoveredTo);
             var lossList = losses.GetValueOrDefault(agent.Ref) ?? [];
-            intervals = [.. intervals.Select(i => i with
+            // Each loss report in the stretch where its batch starts; the last stretch takes the rest of the range.
+            List<CoverageInterval> intervals = [.. stretches.Select((i, n) => i with
             {
-                Loss = lossList.Where(l => l.StartUnixMs >= i.StartUnixMs && (l.StartUnixMs < i.EndUnixMs || (i.EndUnixMs == q.Request.ToUnixMs && l.StartUnixMs < q.Request.ToUnixMs)))
+                Loss = lossList.Where(l => l.StartUnixMs >= i.StartUnixMs && (l.StartUnixMs < i.EndUnixMs || n == stretches.Count - 1))
                     .Aggregate(new LossCounts(), (sum, l) => sum + l.Loss),
             })];
-            var total = lossList.Aggregate(new LossCounts(), (sum, l) => sum + l.Loss);
-            bool continuous = intervals.All(i => i.Connected);
+            var (batchCount, total) = batches.GetValueOrDefault(agent.Ref, (0, new LossCounts()));
+            var hostDelivery = new HostDelivery
+            {
+                Facts = delivery.GetValueOrDefault(agent.AgentId) ?? new DeliveryFacts { AgentId = agent.AgentId },
+                RefusedByStatus = refusals.GetValueOrDefault(agent.Ref) ?? [],
+            };
+            bool continuous = intervals.Count > 0 && intervals.All(i => i.Connected);
             result.Add(new HostCoverage
             {
                 AgentId = agent.AgentId,
@@ -39,15 +46,56 @@ public sealed partial class ReportBuilder
                 Intervals = intervals,
                 LossReports = lossList,
                 Loss = total,
+                Delivery = hostDelivery,
                 RulesHashes = rules.GetValueOrDefault(agent.Ref) ?? [],
                 Events = events.GetValueOrDefault(agent.AgentId),
-                Batches = batches.GetValueOrDefault(agent.Ref),
+                Batches = batchCount,
                 Heartbeats = beats.GetValueOrDefault(agent.Ref),
-                Complete = continuous && total.Total == 0,
-                Verdict = Verdict(intervals, lossList),
+                // The rule of the design: continuous, no loss of any kind, no delivery problem. Never otherwise.
+                Complete = continuous && !total.AnyLoss && !hostDelivery.AnyProblem,
+                Verdict = Verdict(intervals, lossList, total, hostDelivery, nothingCovered: q.CoveredTo <= q.Request.FromUnixMs),
             });
         }
         return result;
+    }
+
+    /// <summary>The store's delivery facts for the range, by agent id.</summary>
+    private async Task<Dictionary<string, DeliveryFacts>> DeliveryFactsAsync(Query q, CancellationToken ct)
+    {
+        var facts = await _deliveryFacts(new DeliveryQuery(q.Request.AgentId, q.Request.FromUnixMs, q.Request.ToUnixMs), ct);
+        var byAgent = new Dictionary<string, DeliveryFacts>(StringComparer.Ordinal);
+        foreach (var f in facts)
+        {
+            byAgent.TryAdd(f.AgentId, f);
+        }
+        return byAgent;
+    }
+
+    /// <summary>Recorded refusals first refused in the range, per agent and status (ordinal order of the status).</summary>
+    private static async Task<Dictionary<long, List<RefusalCount>>> RefusalsByStatusAsync(Query q, CancellationToken ct)
+    {
+        await using var c = q.Command($"""
+            SELECT agent, status, COUNT(*), {ReportSql.SplitSum("event_count")} FROM refusals
+            WHERE first_ms >= @from AND first_ms < @to{q.AgentFilter()}
+            GROUP BY agent, status
+            """);
+        var rows = await ReportSql.ReadAsync(c, r => (Agent: ReportSql.Long(r, 0), Count: new RefusalCount(r.GetString(1), ReportSql.Long(r, 2), ReportSql.SplitSum(r, 3))), ct);
+        return rows.Where(x => q.Agents.ContainsKey(x.Agent)).GroupBy(x => x.Agent)
+            .ToDictionary(g => g.Key, g => g.Select(x => x.Count).OrderBy(x => x.Status, StringComparer.Ordinal).ToList());
+    }
+
+    /// <summary>Per agent: its batches in the range, and every loss counter summed over them, exactly and without overflow.</summary>
+    private static async Task<Dictionary<long, (long Batches, LossCounts Loss)>> BatchTotalsAsync(Query q, CancellationToken ct)
+    {
+        await using var c = q.Command($"""
+            SELECT agent, COUNT(*), {string.Join(", ", LossColumns.Names.Select(n => ReportSql.SplitSum(n)))}
+            FROM batches
+            WHERE interval_start_ms >= @from AND interval_start_ms < @to{q.AgentFilter()}
+            GROUP BY agent
+            """);
+        var rows = await ReportSql.ReadAsync(c, r => (Agent: ReportSql.Long(r, 0), Batches: ReportSql.Long(r, 1),
+            Loss: LossCounts.From(LossColumns.Totals(i => ReportSql.SplitSum(r, 2 + 2 * i)))), ct);
+        return rows.ToDictionary(x => x.Agent, x => (x.Batches, x.Loss));
     }
 
     /// <summary>
@@ -110,9 +158,15 @@ public sealed partial class ReportBuilder
     }
 
     /// <summary>Connected and disconnected stretches that tile [from, to).</summary>
-    internal static List<CoverageInterval> Intervals(ReportRequest request, Evidence? evidence)
+    internal static List<CoverageInterval> Intervals(ReportRequest request, Evidence? evidence) => Intervals(request, evidence, request.ToUnixMs);
+
+    /// <summary>
+    /// Connected and disconnected stretches that tile [from, <paramref name="coveredTo"/>): min(to, now), since
+    /// no agent can have reported the future. None when the range starts after now.
+    /// </summary>
+    internal static List<CoverageInterval> Intervals(ReportRequest request, Evidence? evidence, long coveredTo)
     {
-        long from = request.FromUnixMs, to = request.ToUnixMs, silence = request.MaxSilenceMs;
+        long from = request.FromUnixMs, to = Math.Min(request.ToUnixMs, coveredTo), silence = request.MaxSilenceMs;
         var list = new List<CoverageInterval>();
         void Add(long start, long end, bool connected)
         {
@@ -158,23 +212,20 @@ public sealed partial class ReportBuilder
         return list;
     }
 
+    /// <summary>The batches that reported loss (<see cref="LossTotals.AnyLoss"/>), with every counter, per agent in time order.</summary>
     private static async Task<Dictionary<long, List<LossReport>>> LossReportsAsync(Query q, CancellationToken ct)
     {
+        // Compared kind by kind, never added up: a sum in SQL could overflow (an error in PostgreSQL).
         await using var c = q.Command($"""
-            SELECT agent, interval_start_ms, interval_end_ms, kernel_lost, socket_overruns, serial_gaps, spool_dropped_events, reassembly_evicted
+            SELECT agent, interval_start_ms, interval_end_ms, {LossColumns.List()}
             FROM batches
-            WHERE interval_start_ms >= @from AND interval_start_ms < @to AND {LossSum} > 0{q.AgentFilter()}
+            WHERE interval_start_ms >= @from AND interval_start_ms < @to AND {ReportLoss.AnyLossCondition()}{q.AgentFilter()}
             """);
-        var rows = await ReportSql.ReadAsync(c, r => (Agent: ReportSql.Long(r, 0), Report: new LossReport(ReportSql.Long(r, 1), ReportSql.Long(r, 2), new LossCounts
-        {
-            KernelLost = ReportSql.Long(r, 3),
-            SocketOverruns = ReportSql.Long(r, 4),
-            SerialGaps = ReportSql.Long(r, 5),
-            SpoolDropped = ReportSql.Long(r, 6),
-            ReassemblyEvicted = ReportSql.Long(r, 7),
-        })), ct);
+        var rows = await ReportSql.ReadAsync(c, r => (Agent: ReportSql.Long(r, 0), Report: new LossReport(ReportSql.Long(r, 1), ReportSql.Long(r, 2),
+            LossCounts.From(LossColumns.Totals(i => ReportSql.Long(r, 3 + i))))), ct);
         return rows.GroupBy(x => x.Agent).ToDictionary(g => g.Key, g => g.Select(x => x.Report)
-            .OrderBy(l => l.StartUnixMs).ThenBy(l => l.EndUnixMs).ThenBy(l => l.Loss.Total).ToList());
+            .OrderBy(l => l.StartUnixMs).ThenBy(l => l.EndUnixMs).ThenBy(l => l.Loss.Total).ThenBy(l => l.Loss.BatchesLost)
+            .ThenBy(l => string.Join(",", ReportLoss.Values(l.Loss)), StringComparer.Ordinal).ToList());
     }
 
     private static string RulesReports(Query q, string agentFilter) => $"""
@@ -236,10 +287,28 @@ public sealed partial class ReportBuilder
     }
 
     private const int MaxVerdictItems = 12;
+    private const int MaxVerdictRanges = 5;
 
     /// <summary>"continuous, complete", or "gaps: " and each disconnected stretch and each loss with its times (UTC).</summary>
-    internal static string Verdict(IReadOnlyList<CoverageInterval> intervals, IReadOnlyList<LossReport> losses)
+    internal static string Verdict(IReadOnlyList<CoverageInterval> intervals, IReadOnlyList<LossReport> losses) =>
+        Verdict(intervals, losses, null, null);
+
+    /// <summary>
+    /// "continuous, complete", or "gaps: " naming what is wrong: first what concerns the whole range (nothing covered,
+    /// delivery gaps, refusals, interleaving; never left out), then each disconnected stretch and each loss with its
+    /// times (UTC), the first <see cref="MaxVerdictItems"/> of those.
+    /// </summary>
+    internal static string Verdict(IReadOnlyList<CoverageInterval> intervals, IReadOnlyList<LossReport> losses, LossCounts? total, HostDelivery? delivery, bool nothingCovered = false)
     {
+        var always = new List<string>();
+        if (nothingCovered)
+        {
+            always.Add("nothing covered: the range starts after the report was made");
+        }
+        if (delivery is not null)
+        {
+            always.AddRange(DeliveryItems(delivery));
+        }
         var items = new List<string>();
         foreach (var i in intervals.Where(i => !i.Connected))
         {
@@ -247,14 +316,18 @@ public sealed partial class ReportBuilder
         }
         foreach (var l in losses)
         {
-            items.Add($"{l.Loss.Total} lost {ReportTime.Short(l.StartUnixMs)} to {ReportTime.Short(l.EndUnixMs)} ({LossKinds(l.Loss)})");
+            items.Add($"{HowMuch(l.Loss)} {ReportTime.Short(l.StartUnixMs)} to {ReportTime.Short(l.EndUnixMs)} ({LossKinds(l.Loss)})");
         }
-        if (items.Count == 0)
+        if (losses.Count == 0 && total is { AnyLoss: true })
+        {
+            items.Add($"{HowMuch(total)} ({LossKinds(total)})");
+        }
+        if (always.Count == 0 && items.Count == 0)
         {
             return "continuous, complete";
         }
         var sb = new StringBuilder("gaps: ");
-        sb.AppendJoin("; ", items.Take(MaxVerdictItems));
+        sb.AppendJoin("; ", always.Concat(items.Take(MaxVerdictItems)));
         if (items.Count > MaxVerdictItems)
         {
             sb.Append(CultureInfo.InvariantCulture, $"; and {items.Count - MaxVerdictItems} more");
@@ -262,17 +335,66 @@ public sealed partial class ReportBuilder
         return sb.ToString();
     }
 
-    /// <summary>"kernel 3, overrun 1": the non-zero kinds.</summary>
-    public static string LossKinds(LossCounts l)
+    /// <summary>"4 lost", "2 batches lost", "4 lost and 2 batches lost", or "loss" (records truncated, say).</summary>
+    private static string HowMuch(LossCounts l) => (l.Total, l.BatchesLost) switch
     {
-        var parts = new List<string>(5);
-        if (l.KernelLost > 0) parts.Add($"kernel {l.KernelLost}");
-        if (l.SocketOverruns > 0) parts.Add($"overrun {l.SocketOverruns}");
-        if (l.SerialGaps > 0) parts.Add($"serial gap {l.SerialGaps}");
-        if (l.SpoolDropped > 0) parts.Add($"spool drop {l.SpoolDropped}");
-        if (l.ReassemblyEvicted > 0) parts.Add($"evicted {l.ReassemblyEvicted}");
-        return parts.Count == 0 ? "none" : string.Join(", ", parts);
+        ( > 0, > 0) => $"{l.Total} lost and {l.BatchesLost} batches lost",
+        ( > 0, _) => $"{l.Total} lost",
+        (_, > 0) => $"{l.BatchesLost} batches lost",
+        _ => "loss",
+    };
+
+    /// <summary>What the batch keys say is wrong, each named with its numbers.</summary>
+    private static IEnumerable<string> DeliveryItems(HostDelivery d)
+    {
+        bool named = false;
+        if (d.DeliveryGaps > 0)
+        {
+            named = true;
+            string ranges = d.Gaps.Count == 0 ? ""
+                : "; missing " + string.Join(", ", d.Gaps.Take(MaxVerdictRanges).Select(Range)) + (d.Gaps.Count > MaxVerdictRanges ? ", ..." : "");
+            yield return $"{d.DeliveryGaps} batches never received (delivery gaps: {d.MissingSequences} sequences missing, {d.ExplainedByAgent} of them reported dropped by the agent{ranges})";
+        }
+        if (d.RefusedBatches > 0)
+        {
+            named = true;
+            string conflicts = d.Conflicts > 0 ? $", {d.Conflicts} of them conflicts: key taken by other content" : "";
+            string byStatus = d.RefusedByStatus.Count == 0 ? ""
+                : "; " + string.Join(", ", d.RefusedByStatus.Select(r => $"{r.Status} {r.Batches} ({r.Events} events)"));
+            yield return $"{d.RefusedBatches} batches refused ({d.RefusedEvents} events{conflicts}{byStatus})";
+        }
+        if (d.RefusalsUnrecorded > 0)
+        {
+            named = true;
+            yield return $"{d.RefusalsUnrecorded} more refusals not recorded (the agent's refusal records are full)";
+        }
+        if (d.InterleavedEpochs)
+        {
+            named = true;
+            yield return $"epochs interleave: two spools send as this agent ({d.Epochs} epochs)";
+        }
+        if (d.InterleavedBootIds)
+        {
+            named = true;
+            yield return "boot ids interleave: two machines send as this agent (a cloned agent id)";
+        }
+        if (d.AnyProblem && !named)
+        {
+            yield return "delivery problem";
+        }
     }
+
+    /// <summary>"0123abcd 5-7": the epoch's first 8 digits (when it has one) and the sequences.</summary>
+    private static string Range(DeliveryGapRange g)
+    {
+        string epoch = g.Epoch.Length == 0 ? "" : g.Epoch[..Math.Min(8, g.Epoch.Length)] + " ";
+        return g.From == g.To
+            ? string.Create(CultureInfo.InvariantCulture, $"{epoch}{g.From}")
+            : string.Create(CultureInfo.InvariantCulture, $"{epoch}{g.From}-{g.To}");
+    }
+
+    /// <summary>"kernel 3, overrun 1": the non-zero loss kinds.</summary>
+    public static string LossKinds(LossCounts l) => ReportLoss.Describe(l);
 
     private static IReadOnlyList<HourLoss> LossPerHour(IReadOnlyList<HostCoverage> coverage) =>
     [

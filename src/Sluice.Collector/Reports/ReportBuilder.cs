@@ -3,30 +3,44 @@ using Sluice.Collector.Storage;
 
 namespace Sluice.Collector.Reports;
 
+/// <summary>Reads each agent's delivery facts: a store's <see cref="IEventStore.GetDeliveryFactsAsync"/>, or a test's own.</summary>
+public delegate Task<IReadOnlyList<DeliveryFacts>> DeliveryFactsReader(DeliveryQuery query, CancellationToken cancellationToken);
+
 /// <summary>Builds a <see cref="ComplianceReport"/> from a store, with SQL bounded by the report's time range.</summary>
+/// <remarks>
+/// "Now" comes from the <see cref="TimeProvider"/>: the report's generation time, and where coverage of a range
+/// that ends in the future stops.
+/// </remarks>
 public sealed partial class ReportBuilder
 {
     private readonly IReportSource _source;
+    private readonly DeliveryFactsReader _deliveryFacts;
     private readonly TimeProvider _time;
 
     /// <summary>For a store opened through <see cref="StoreLocation"/>: both stores are report sources.</summary>
     /// <exception cref="ArgumentException">The store cannot answer report queries.</exception>
     public ReportBuilder(IEventStore store, TimeProvider? time = null)
-        : this(store as IReportSource ?? throw new ArgumentException($"{store?.GetType().Name} cannot answer reports", nameof(store)), time, 0)
+        : this(store as IReportSource ?? throw new ArgumentException($"{store?.GetType().Name} cannot answer reports", nameof(store)), store.GetDeliveryFactsAsync, time)
     {
     }
 
-    private ReportBuilder(IReportSource source, TimeProvider? time, int _)
+    private ReportBuilder(IReportSource source, DeliveryFactsReader deliveryFacts, TimeProvider? time)
     {
         _source = source;
+        _deliveryFacts = deliveryFacts;
         _time = time ?? TimeProvider.System;
     }
 
-    /// <summary>For any report source (a store, or a test's own).</summary>
-    public static ReportBuilder ForSource(IReportSource source, TimeProvider? time = null)
+    /// <summary>For any report source (a store, or a test's own), with the delivery facts from <paramref name="deliveryFacts"/>.</summary>
+    /// <param name="deliveryFacts">Null: the source's own, when it is an <see cref="IEventStore"/>.</param>
+    /// <exception cref="ArgumentException">No delivery facts: the source is no store and none were given.</exception>
+    public static ReportBuilder ForSource(IReportSource source, TimeProvider? time = null, DeliveryFactsReader? deliveryFacts = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return new ReportBuilder(source, time, 0);
+        deliveryFacts ??= source is IEventStore store
+            ? store.GetDeliveryFactsAsync
+            : throw new ArgumentException($"{source.GetType().Name} is no store: give the delivery facts", nameof(deliveryFacts));
+        return new ReportBuilder(source, deliveryFacts, time);
     }
 
     /// <summary>One agent as the report knows it: the store's row id, its id and host.</summary>
@@ -43,7 +57,7 @@ public sealed partial class ReportBuilder
         long generated = _time.GetUtcNow().ToUnixTimeMilliseconds();
 
         await using var connection = await _source.OpenReportConnectionAsync(cancellationToken);
-        var q = new Query(connection, request, _source.BinaryCollation);
+        var q = new Query(connection, request, _source.BinaryCollation) { CoveredTo = Math.Min(request.ToUnixMs, generated) };
         var agents = await ReadAgentsAsync(q, cancellationToken);
         if (request.AgentId is not null && agents.Count == 0)
         {
@@ -64,7 +78,9 @@ public sealed partial class ReportBuilder
             GeneratedAtUnixMs = generated,
             Agent = request.AgentId,
             MaxSilenceMs = request.MaxSilenceMs,
+            CoveredToUnixMs = q.CoveredTo,
             Coverage = coverage,
+            Totals = CoverageTotals.Of(coverage),
             EventsPerHour = perHour,
             LossOverTime = LossPerHour(coverage),
         };
@@ -126,6 +142,8 @@ public sealed partial class ReportBuilder
     {
         public ReportRequest Request { get; } = request;
         public string Collation { get; } = collation;
+        /// <summary>Where coverage ends: min(to, now).</summary>
+        public long CoveredTo { get; init; } = request.ToUnixMs;
         public Dictionary<long, AgentRow> Agents { get; set; } = [];
         public long? AgentRef { get; set; }
 

@@ -32,7 +32,11 @@ public static class ReportHtml
         sb.Append($"<li>Range: {E(r.From)} to {E(r.To)} (times in {E(r.TimeZone)}; from inclusive, to exclusive)</li>\n");
         sb.Append($"<li>Agents: {(r.Agent is null ? "all" : E(r.Agent))} ({r.Coverage.Count})</li>\n");
         sb.Append($"<li>Generated: {E(r.GeneratedAt)}</li>\n");
-        sb.Append($"<li>Coverage: {r.Coverage.Count(h => h.Complete)} of {r.Coverage.Count} hosts continuous and complete</li>\n</ul>\n");
+        foreach (string line in ReportTables.Summary(r))
+        {
+            sb.Append("<li>").Append(E(line)).Append("</li>\n");
+        }
+        sb.Append("</ul>\n");
 
         sb.Append("<h2>Events per hour per host</h2>\n");
         EventsChart(sb, r);
@@ -122,31 +126,29 @@ public static class ReportHtml
             .ToDictionary(g => (int)g.Key, g => g.Aggregate(new LossCounts(), (s, l) => s + l.Loss));
         long max = Math.Max(1, perHour.Values.Select(l => l.Total).DefaultIfEmpty(0).Max());
         Frame(sb, "loss-over-time", r, max, "lost/h");
-        (string Name, Func<LossCounts, long> Get)[] kinds =
-        [
-            ("kernel lost", l => l.KernelLost), ("socket overrun", l => l.SocketOverruns), ("serial gap", l => l.SerialGaps),
-            ("spool drop", l => l.SpoolDropped), ("evicted", l => l.ReassemblyEvicted),
-        ];
+        // The kinds whose events make up the total, so that a bar's height is the hour's total.
+        var kinds = ReportLoss.EventKinds.Select(k => (k.Label, Index: ReportLoss.IndexOf(k))).ToArray();
         double barWidth = Math.Max(1.0, (W - Left - Right) / (double)hours - 1);
         foreach (var (hour, loss) in perHour.OrderBy(kv => kv.Key))
         {
             long below = 0;
             for (int k = 0; k < kinds.Length; k++)
             {
-                long v = kinds[k].Get(loss);
+                long v = ReportLoss.Values(loss)[kinds[k].Index];
                 if (v == 0)
                 {
                     continue;
                 }
-                double y0 = Y(below, max), y1 = Y(below + v, max);
-                sb.Append($"<rect data-hour=\"{E(ReportTime.Iso((firstHour + hour) * ReportTime.HourMs))}\" data-kind=\"{kinds[k].Name}\" data-lost=\"{v}\" x=\"{F(X(hour, hours))}\" y=\"{F(y1)}\" width=\"{F(barWidth)}\" height=\"{F(Math.Max(0.5, y0 - y1))}\" fill=\"{Palette[k + 3]}\">");
-                sb.Append($"<title>{E(ReportTime.Iso((firstHour + hour) * ReportTime.HourMs))}: {v} {kinds[k].Name}</title></rect>\n");
-                below += v;
+                long top = Sluice.Collector.Storage.Saturating.Add(below, v);
+                double y0 = Y(below, max), y1 = Y(top, max);
+                sb.Append($"<rect data-hour=\"{E(ReportTime.Iso((firstHour + hour) * ReportTime.HourMs))}\" data-kind=\"{kinds[k].Label}\" data-lost=\"{v}\" x=\"{F(X(hour, hours))}\" y=\"{F(y1)}\" width=\"{F(barWidth)}\" height=\"{F(Math.Max(0.5, y0 - y1))}\" fill=\"{Palette[k + 3]}\">");
+                sb.Append($"<title>{E(ReportTime.Iso((firstHour + hour) * ReportTime.HourMs))}: {v} {kinds[k].Label}</title></rect>\n");
+                below = top;
             }
         }
         for (int k = 0; k < kinds.Length; k++)
         {
-            sb.Append($"<text x=\"{W - Right + 8}\" y=\"{Top + 12 + k * 14}\" style=\"fill:{Palette[k + 3]}\">{kinds[k].Name}</text>\n");
+            sb.Append($"<text x=\"{W - Right + 8}\" y=\"{Top + 12 + k * 14}\" style=\"fill:{Palette[k + 3]}\">{kinds[k].Label}</text>\n");
         }
         if (perHour.Count == 0)
         {

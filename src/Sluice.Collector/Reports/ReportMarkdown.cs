@@ -12,8 +12,11 @@ public static class ReportMarkdown
         sb.Append($"- Range: {r.From} to {r.To} (times in {r.TimeZone}; from inclusive, to exclusive)\n");
         sb.Append($"- Agents: {(r.Agent is null ? "all" : Cell(r.Agent))} ({r.Coverage.Count})\n");
         sb.Append($"- Generated: {r.GeneratedAt}\n");
-        int complete = r.Coverage.Count(h => h.Complete);
-        sb.Append($"- Coverage: {complete} of {r.Coverage.Count} hosts continuous and complete\n\n");
+        foreach (string line in ReportTables.Summary(r))
+        {
+            sb.Append("- ").Append(Cell(line)).Append('\n');
+        }
+        sb.Append('\n');
         foreach (var t in ReportTables.All(r))
         {
             var controls = ReportTables.Controls(r, t.Name);

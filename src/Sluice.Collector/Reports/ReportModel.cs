@@ -1,3 +1,6 @@
+using System.Text.Json.Serialization;
+using Sluice.Collector.Storage;
+
 namespace Sluice.Collector.Reports;
 
 /// <summary>What a report covers: [FromUnixMs, ToUnixMs) UTC, one agent or all, and an optional baseline rules file.</summary>
@@ -43,8 +46,18 @@ public sealed record ComplianceReport
     /// <summary>The --agent filter, or null for every agent.</summary>
     public string? Agent { get; init; }
     public long MaxSilenceMs { get; init; }
+    /// <summary>
+    /// Where coverage ends: the range's end, or the time the report was made when the range ends after it.
+    /// Nothing can have been received from the future, so the rest of the range is not called a gap.
+    /// </summary>
+    public long CoveredToUnixMs { get; init; }
+    public string CoveredTo => ReportTime.Iso(CoveredToUnixMs);
+    /// <summary>True when the range ends after the report was made, and coverage was cut at that time.</summary>
+    public bool CutAtNow => CoveredToUnixMs < ToUnixMs;
     public IReadOnlyList<ControlRef> CoverageControls => ReportControls.Coverage;
     public IReadOnlyList<HostCoverage> Coverage { get; init; } = [];
+    /// <summary>Sums over <see cref="Coverage"/>'s hosts.</summary>
+    public CoverageTotals Totals { get; init; } = new();
     public PrivilegedSection Privileged { get; init; } = new();
     public IdentitySection Identity { get; init; } = new();
     public AccessFailureSection AccessFailures { get; init; } = new();
@@ -59,24 +72,52 @@ public sealed record ComplianceReport
 /// <summary>A control a section evidences, e.g. PCI DSS 10.2.1.2.</summary>
 public sealed record ControlRef(string Framework, string Id, string Title);
 
-/// <summary>Loss counted by kind. Total is what was lost or suspected lost.</summary>
+/// <summary>
+/// Loss counted by kind, every kind the agents report. A view of <see cref="LossTotals"/>: <see cref="Total"/>,
+/// <see cref="BatchesLost"/> and <see cref="AnyLoss"/> are its definitions, and sums saturate at
+/// <see cref="long.MaxValue"/> (a hostile counter can neither fail a report nor turn it negative).
+/// </summary>
 public sealed record LossCounts
 {
-    public long KernelLost { get; init; }
-    public long SocketOverruns { get; init; }
-    public long SerialGaps { get; init; }
-    public long SpoolDropped { get; init; }
-    public long ReassemblyEvicted { get; init; }
-    public long Total => KernelLost + SocketOverruns + SerialGaps + SpoolDropped + ReassemblyEvicted;
+    /// <summary>The counters themselves.</summary>
+    [JsonIgnore]
+    public LossTotals Totals { get; init; } = new();
 
-    public static LossCounts operator +(LossCounts a, LossCounts b) => new()
+    public long KernelLost { get => Totals.KernelLost; init => Totals = Totals with { KernelLost = value }; }
+    public long SocketOverruns { get => Totals.SocketOverruns; init => Totals = Totals with { SocketOverruns = value }; }
+    public long SerialGaps { get => Totals.SerialGaps; init => Totals = Totals with { SerialGaps = value }; }
+    /// <summary>Events dropped by the agent's full spool (spool_dropped_events).</summary>
+    public long SpoolDropped { get => Totals.SpoolDroppedEvents; init => Totals = Totals with { SpoolDroppedEvents = value }; }
+    public long ReassemblyEvicted { get => Totals.ReassemblyEvicted; init => Totals = Totals with { ReassemblyEvicted = value }; }
+    public long SpoolDroppedBatches { get => Totals.SpoolDroppedBatches; init => Totals = Totals with { SpoolDroppedBatches = value }; }
+    public long Truncated { get => Totals.Truncated; init => Totals = Totals with { Truncated = value }; }
+    public long ParseErrors { get => Totals.ParseErrors; init => Totals = Totals with { ParseErrors = value }; }
+    public long BacklogWaitTimeActual { get => Totals.BacklogWaitTimeActual; init => Totals = Totals with { BacklogWaitTimeActual = value }; }
+    public long Filtered { get => Totals.Filtered; init => Totals = Totals with { Filtered = value }; }
+    public long QuarantinedBatches { get => Totals.QuarantinedBatches; init => Totals = Totals with { QuarantinedBatches = value }; }
+    public long QuarantinedEvents { get => Totals.QuarantinedEvents; init => Totals = Totals with { QuarantinedEvents = value }; }
+    public long QuarantineTrimmedBatches { get => Totals.QuarantineTrimmedBatches; init => Totals = Totals with { QuarantineTrimmedBatches = value }; }
+    public long QuarantineTrimmedEvents { get => Totals.QuarantineTrimmedEvents; init => Totals = Totals with { QuarantineTrimmedEvents = value }; }
+    public long SpoolCorruptBatches { get => Totals.SpoolCorruptBatches; init => Totals = Totals with { SpoolCorruptBatches = value }; }
+    public long SpoolCorruptEvents { get => Totals.SpoolCorruptEvents; init => Totals = Totals with { SpoolCorruptEvents = value }; }
+
+    /// <summary>Events lost or suspected lost, each once (<see cref="LossTotals.TotalLost"/>).</summary>
+    public long Total => Totals.TotalLost;
+
+    /// <summary>Whole batches lost, whose events could not all be counted (<see cref="LossTotals.BatchesLost"/>).</summary>
+    public long BatchesLost => Totals.BatchesLost;
+
+    /// <summary>Any loss at all, in events or batches (<see cref="LossTotals.AnyLoss"/>).</summary>
+    public bool AnyLoss => Totals.AnyLoss;
+
+    public static LossCounts From(LossTotals totals) => new() { Totals = totals };
+
+    /// <summary>Kind by kind, saturating.</summary>
+    public static LossCounts operator +(LossCounts a, LossCounts b)
     {
-        KernelLost = a.KernelLost + b.KernelLost,
-        SocketOverruns = a.SocketOverruns + b.SocketOverruns,
-        SerialGaps = a.SerialGaps + b.SerialGaps,
-        SpoolDropped = a.SpoolDropped + b.SpoolDropped,
-        ReassemblyEvicted = a.ReassemblyEvicted + b.ReassemblyEvicted,
-    };
+        long[] x = LossColumns.Values(a.Totals), y = LossColumns.Values(b.Totals);
+        return From(LossColumns.Totals(i => Saturating.Add(Math.Max(0, x[i]), Math.Max(0, y[i]))));
+    }
 }
 
 /// <summary>A stretch of time of one host: the agent up and reporting (Connected) or not.</summary>
@@ -87,11 +128,11 @@ public sealed record CoverageInterval
     public string Start => ReportTime.Iso(StartUnixMs);
     public string End => ReportTime.Iso(EndUnixMs);
     public required bool Connected { get; init; }
-    /// <summary>Loss reported by the batches whose interval starts in this stretch.</summary>
+    /// <summary>Loss reported by the batches whose interval starts in this stretch (the last stretch: or later), of the batches that reported loss.</summary>
     public LossCounts Loss { get; init; } = new();
 }
 
-/// <summary>A batch or heartbeat that reported loss: when, and how much.</summary>
+/// <summary>A batch that reported loss (<see cref="LossTotals.AnyLoss"/>): when, and how much.</summary>
 public sealed record LossReport(long StartUnixMs, long EndUnixMs, LossCounts Loss)
 {
     public string Start => ReportTime.Iso(StartUnixMs);
@@ -120,16 +161,93 @@ public sealed record HostCoverage
     public long DisconnectedMs => Intervals.Where(i => !i.Connected).Sum(i => i.EndUnixMs - i.StartUnixMs);
     /// <summary>Every batch that reported loss in the range, in time order.</summary>
     public IReadOnlyList<LossReport> LossReports { get; init; } = [];
+    /// <summary>Every counter summed over all the host's batches in the range (not only those in <see cref="LossReports"/>), saturating.</summary>
     public LossCounts Loss { get; init; } = new();
+    /// <summary>What the keys of the host's batches say: batches never received, refused, interleaving.</summary>
+    public HostDelivery Delivery { get; init; } = new();
     /// <summary>Rules hash in force at the start of the range (or when first seen), then each change.</summary>
     public IReadOnlyList<RulesChange> RulesHashes { get; init; } = [];
     public string RulesHash => RulesHashes.Count > 0 ? RulesHashes[^1].RulesHash : "";
     public long Events { get; init; }
     public long Batches { get; init; }
     public long Heartbeats { get; init; }
-    /// <summary>"continuous, complete" or "gaps: ..." naming each gap and loss with its times.</summary>
+    /// <summary>"continuous, complete" or "gaps: ..." naming each gap, delivery problem and loss, with its times.</summary>
     public required string Verdict { get; init; }
+    /// <summary>Only when coverage is continuous, no loss of any kind was reported and delivery has no problem.</summary>
     public bool Complete { get; init; }
+}
+
+/// <summary>
+/// One host's delivery over the range, from <see cref="IEventStore.GetDeliveryFactsAsync"/>: a view of its
+/// <see cref="DeliveryFacts"/> (whose <see cref="DeliveryFacts.AnyProblem"/> is the definition), and its refusals by status.
+/// </summary>
+public sealed record HostDelivery
+{
+    [JsonIgnore]
+    public DeliveryFacts Facts { get; init; } = new() { AgentId = "" };
+
+    public int Epochs => Facts.Epochs;
+    public string LatestEpoch => Facts.LatestEpoch;
+    /// <summary>Sequences missing within an epoch: neither stored nor refused.</summary>
+    public long MissingSequences => Facts.MissingSequences;
+    /// <summary>Of those, how many the agent reported dropped or unreadable in its spool.</summary>
+    public long ExplainedByAgent => Facts.ExplainedByAgent;
+    /// <summary>Missing batches nothing accounts for: loss of its own kind, in batches.</summary>
+    public long DeliveryGaps => Facts.DeliveryGaps;
+    /// <summary>The first missing ranges.</summary>
+    public IReadOnlyList<DeliveryGapRange> Gaps => [.. Facts.Gaps.Select(g => new DeliveryGapRange(g.Epoch, g.From, g.To))];
+    public long RefusedBatches => Facts.RefusedBatches;
+    public long RefusedEvents => Facts.RefusedEvents;
+    /// <summary>Keys refused because other content had taken them (ALREADY_EXISTS).</summary>
+    public long Conflicts => Facts.Conflicts;
+    public long RefusalsUnrecorded => Facts.RefusalsUnrecorded;
+    /// <summary>Refused batches and their events per status, as recorded (first refused in the range).</summary>
+    public IReadOnlyList<RefusalCount> RefusedByStatus { get; init; } = [];
+    /// <summary>Two spools send as this agent.</summary>
+    public bool InterleavedEpochs => Facts.InterleavedEpochs;
+    /// <summary>Two machines send as this agent (a cloned agent id).</summary>
+    public bool InterleavedBootIds => Facts.InterleavedBootIds;
+    public bool AnyProblem => Facts.AnyProblem;
+}
+
+/// <summary>Sequences [From, To] of one epoch never received.</summary>
+public sealed record DeliveryGapRange(string Epoch, ulong From, ulong To)
+{
+    public ulong Batches => To - From + 1;
+}
+
+/// <summary>Batches refused with one status (a gRPC status name), and the events in them.</summary>
+public sealed record RefusalCount(string Status, long Batches, long Events);
+
+/// <summary>The report's hosts summed: loss of every kind (saturating) and delivery problems.</summary>
+public sealed record CoverageTotals
+{
+    public int Hosts { get; init; }
+    /// <summary>Hosts continuous and complete.</summary>
+    public int Complete { get; init; }
+    public long Events { get; init; }
+    public LossCounts Loss { get; init; } = new();
+    public long DeliveryGaps { get; init; }
+    public long RefusedBatches { get; init; }
+    public long RefusedEvents { get; init; }
+    public long Conflicts { get; init; }
+    public long RefusalsUnrecorded { get; init; }
+    /// <summary>Hosts whose epochs or boot ids interleave.</summary>
+    public int InterleavedHosts { get; init; }
+
+    public static CoverageTotals Of(IReadOnlyList<HostCoverage> hosts) => new()
+    {
+        Hosts = hosts.Count,
+        Complete = hosts.Count(h => h.Complete),
+        Events = Saturating.Sum([.. hosts.Select(h => h.Events)]),
+        Loss = hosts.Aggregate(new LossCounts(), (sum, h) => sum + h.Loss),
+        DeliveryGaps = Saturating.Sum([.. hosts.Select(h => h.Delivery.DeliveryGaps)]),
+        RefusedBatches = Saturating.Sum([.. hosts.Select(h => h.Delivery.RefusedBatches)]),
+        RefusedEvents = Saturating.Sum([.. hosts.Select(h => h.Delivery.RefusedEvents)]),
+        Conflicts = Saturating.Sum([.. hosts.Select(h => h.Delivery.Conflicts)]),
+        RefusalsUnrecorded = Saturating.Sum([.. hosts.Select(h => h.Delivery.RefusalsUnrecorded)]),
+        InterleavedHosts = hosts.Count(h => h.Delivery.InterleavedEpochs || h.Delivery.InterleavedBootIds),
+    };
 }
 
 /// <summary>Events of one host in one UTC hour.</summary>

@@ -16,6 +16,23 @@ internal static class ReportSql
         command.Parameters.Add(p);
     }
 
+    private const long Half = 1L << 32;
+
+    /// <summary>
+    /// "SUM(c / 2^32), SUM(c % 2^32)": the sum of a non-negative bigint column as two sums that cannot overflow,
+    /// for <see cref="SplitSum(DbDataReader, int)"/> to join. A plain SUM fails the query once the total passes
+    /// 2^63 - 1: SQLite raises "integer overflow", and PostgreSQL's numeric sum does not fit back in a bigint.
+    /// Each half stays below 2^32 per row, so neither sum comes near 2^63 before 2^31 rows.
+    /// </summary>
+    public static string SplitSum(string column) => $"SUM({column} / {Half}), SUM({column} % {Half})";
+
+    /// <summary>The total of the two sums of <see cref="SplitSum(string)"/> at <paramref name="i"/> and i + 1: exact, saturating at <see cref="long.MaxValue"/>.</summary>
+    public static long SplitSum(DbDataReader r, int i)
+    {
+        Int128 total = (Int128)Long(r, i) * Half + Long(r, i + 1);
+        return total > long.MaxValue ? long.MaxValue : total < 0 ? 0 : (long)total;
+    }
+
     public static long Long(DbDataReader r, int i) => r.IsDBNull(i) ? 0 : Convert.ToInt64(r.GetValue(i), CultureInfo.InvariantCulture);
 
     public static long? NullableLong(DbDataReader r, int i) => r.IsDBNull(i) ? null : Convert.ToInt64(r.GetValue(i), CultureInfo.InvariantCulture);

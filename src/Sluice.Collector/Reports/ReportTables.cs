@@ -20,22 +20,67 @@ public static class ReportTables
         Baseline(r),
     ];
 
+    private static string YesNo(bool v) => v ? "yes" : "no";
+
+    /// <summary>"lost", "batches_lost", then each kind of <paramref name="kinds"/>.</summary>
+    private static IEnumerable<string> LossHeaders(IReadOnlyList<LossKind> kinds) => ["lost", "batches_lost", .. kinds.Select(k => k.Name)];
+
+    private static IEnumerable<string> LossCells(LossCounts l, IReadOnlyList<LossKind> kinds)
+    {
+        long[] values = ReportLoss.Values(l);
+        return [N(l.Total), N(l.BatchesLost), .. kinds.Select(k => N(values[ReportLoss.IndexOf(k)]))];
+    }
+
+    /// <summary>"0123abcd 5-7, 0123abcd 9": the first missing ranges, each with its epoch's first 8 digits.</summary>
+    private static string Ranges(HostDelivery d) => string.Join(", ", d.Gaps.Select(g =>
+        (g.Epoch.Length == 0 ? "" : g.Epoch[..Math.Min(8, g.Epoch.Length)] + " ") + (g.From == g.To ? N((long)g.From) : $"{g.From}-{g.To}")));
+
+    private static string ByStatus(HostDelivery d) => string.Join("; ", d.RefusedByStatus.Select(x => $"{x.Status} {x.Batches} ({x.Events} events)"));
+
+    private static readonly string[] DeliveryColumns =
+    [
+        "delivery_gaps", "missing_sequences", "explained_by_agent", "missing_ranges", "refused_batches", "refused_events", "refused_by_status",
+        "conflicts", "refusals_unrecorded", "epochs", "interleaved_epochs", "interleaved_boot_ids",
+    ];
+
+    private static IEnumerable<string> DeliveryCells(HostDelivery d) =>
+    [
+        N(d.DeliveryGaps), N(d.MissingSequences), N(d.ExplainedByAgent), Ranges(d), N(d.RefusedBatches), N(d.RefusedEvents), ByStatus(d),
+        N(d.Conflicts), N(d.RefusalsUnrecorded), N(d.Epochs), YesNo(d.InterleavedEpochs), YesNo(d.InterleavedBootIds),
+    ];
+
+    /// <summary>Per host: the verdict, time connected, every loss counter summed over the range, and delivery.</summary>
     public static ReportTable Coverage(ComplianceReport r) => new("coverage", "Coverage per host",
-        ["agent", "host", "verdict", "complete", "connected", "disconnected", "events", "batches", "heartbeats", "lost", "kernel_lost", "socket_overruns", "serial_gaps", "spool_dropped", "reassembly_evicted", "rules_hash", "last_seen"],
-        [.. r.Coverage.Select(h => (IReadOnlyList<string>)[h.AgentId, h.Hostname, h.Verdict, h.Complete ? "yes" : "no", ReportTime.Duration(h.ConnectedMs), ReportTime.Duration(h.DisconnectedMs),
-            N(h.Events), N(h.Batches), N(h.Heartbeats), N(h.Loss.Total), N(h.Loss.KernelLost), N(h.Loss.SocketOverruns), N(h.Loss.SerialGaps), N(h.Loss.SpoolDropped),
-            N(h.Loss.ReassemblyEvicted), h.RulesHash, h.LastSeen ?? "never"])]);
+        ["agent", "host", "verdict", "complete", "connected", "disconnected", "events", "batches", "heartbeats", .. LossHeaders(ReportLoss.Kinds), .. DeliveryColumns, "rules_hash", "last_seen"],
+        [.. r.Coverage.Select(h => (IReadOnlyList<string>)[h.AgentId, h.Hostname, h.Verdict, YesNo(h.Complete), ReportTime.Duration(h.ConnectedMs), ReportTime.Duration(h.DisconnectedMs),
+            N(h.Events), N(h.Batches), N(h.Heartbeats), .. LossCells(h.Loss, ReportLoss.Kinds), .. DeliveryCells(h.Delivery), h.RulesHash, h.LastSeen ?? "never"])],
+        r.CutAtNow ? $"The range ends after the report was made: coverage is shown up to {r.CoveredTo}." : null);
 
     public static ReportTable Intervals(ComplianceReport r) => new("intervals", "Connected and disconnected intervals",
-        ["agent", "host", "state", "start", "end", "duration", "lost", "kernel_lost", "socket_overruns", "serial_gaps", "spool_dropped", "reassembly_evicted"],
+        ["agent", "host", "state", "start", "end", "duration", .. LossHeaders(ReportLoss.Shown)],
         [.. r.Coverage.SelectMany(h => h.Intervals.Select(i => (IReadOnlyList<string>)[h.AgentId, h.Hostname, i.Connected ? "connected" : "disconnected", i.Start, i.End,
-            ReportTime.Duration(i.EndUnixMs - i.StartUnixMs), N(i.Loss.Total), N(i.Loss.KernelLost), N(i.Loss.SocketOverruns), N(i.Loss.SerialGaps), N(i.Loss.SpoolDropped), N(i.Loss.ReassemblyEvicted)]))],
-        $"An agent silent for more than {ReportTime.Duration(r.MaxSilenceMs)} (no heartbeat, no batch interval) counts as disconnected.");
+            ReportTime.Duration(i.EndUnixMs - i.StartUnixMs), .. LossCells(i.Loss, ReportLoss.Shown)]))],
+        $"An agent silent for more than {ReportTime.Duration(r.MaxSilenceMs)} (no heartbeat, no batch interval) counts as disconnected."
+            + (r.CutAtNow ? $" The range ends after the report was made: intervals end at {r.CoveredTo}." : ""));
 
     public static ReportTable Losses(ComplianceReport r) => new("loss", "Loss reported, per batch interval",
-        ["agent", "host", "start", "end", "lost", "kernel_lost", "socket_overruns", "serial_gaps", "spool_dropped", "reassembly_evicted"],
-        [.. r.Coverage.SelectMany(h => h.LossReports.Select(l => (IReadOnlyList<string>)[h.AgentId, h.Hostname, l.Start, l.End, N(l.Loss.Total),
-            N(l.Loss.KernelLost), N(l.Loss.SocketOverruns), N(l.Loss.SerialGaps), N(l.Loss.SpoolDropped), N(l.Loss.ReassemblyEvicted)]))]);
+        ["agent", "host", "start", "end", .. LossHeaders(ReportLoss.Shown)],
+        [.. r.Coverage.SelectMany(h => h.LossReports.Select(l => (IReadOnlyList<string>)[h.AgentId, h.Hostname, l.Start, l.End, .. LossCells(l.Loss, ReportLoss.Shown)]))]);
+
+    /// <summary>The lines under the report's title, after range, agents and generation time: coverage, the window, fleet totals.</summary>
+    public static IReadOnlyList<string> Summary(ComplianceReport r)
+    {
+        var t = r.Totals;
+        var lines = new List<string> { $"Coverage: {t.Complete} of {t.Hosts} hosts continuous and complete" };
+        if (r.CutAtNow)
+        {
+            lines.Add($"Coverage window: cut at now ({r.CoveredTo}); the range ends after the report was made, and no agent reports the future");
+        }
+        lines.Add($"Loss, all hosts: {N(t.Loss.Total)} events lost ({ReportLoss.Describe(t.Loss)}); {N(t.Loss.BatchesLost)} whole batches lost");
+        lines.Add($"Delivery, all hosts: {N(t.DeliveryGaps)} batches never received; {N(t.RefusedBatches)} batches refused ({N(t.RefusedEvents)} events, {N(t.Conflicts)} conflicts); "
+            + $"{N(t.RefusalsUnrecorded)} refusals not recorded; {t.InterleavedHosts} hosts with interleaved epochs or boot ids");
+        return lines;
+    }
 
     public static ReportTable RulesHashes(ComplianceReport r) => new("rules", "Rules hash in force and its changes",
         ["agent", "host", "from", "rules_hash"],

@@ -307,6 +307,162 @@ public abstract class DashboardApiTests
         Assert.Equal(EventsC, report.GetProperty("privileged").GetProperty("total").GetInt64());
     }
 
+    [Fact]
+    public async Task Fleet_EveryLossKindAndDelivery_ForEachHostWithHowEachKindCounts()
+    {
+        await using var server = await FleetCollectorAsync();
+        await using var store = server.Store;
+
+        var (_, fleet) = await GetAsync(server, $"/api/fleet?{Range}");
+
+        var kinds = fleet.GetProperty("loss_kinds").EnumerateArray().ToList();
+        string[] names =
+        [
+            "kernel_lost", "socket_overruns", "serial_gaps", "spool_dropped", "spool_dropped_batches", "reassembly_evicted", "truncated", "parse_errors",
+            "backlog_wait_time_actual", "filtered", "quarantined_batches", "quarantined_events", "quarantine_trimmed_batches", "quarantine_trimmed_events",
+            "spool_corrupt_batches", "spool_corrupt_events",
+        ];
+        Assert.Equal(names, kinds.Select(k => k.GetProperty("name").GetString()));
+        Assert.Equal(["kernel_lost", "socket_overruns", "serial_gaps", "spool_dropped", "reassembly_evicted", "quarantined_events", "spool_corrupt_events"],
+            kinds.Where(k => k.GetProperty("in_total").GetBoolean()).Select(k => k.GetProperty("name").GetString()));
+        Assert.Equal(["spool_dropped_batches", "quarantined_batches", "spool_corrupt_batches"],
+            kinds.Where(k => k.GetProperty("in_batches_lost").GetBoolean()).Select(k => k.GetProperty("name").GetString()));
+        foreach (var host in fleet.GetProperty("hosts").EnumerateArray())
+        {
+            var loss = host.GetProperty("loss");
+            Assert.All(names.Concat(["total", "batches_lost", "any_loss"]), n => Assert.True(loss.TryGetProperty(n, out _), $"{host.GetProperty("agent_id")}: no loss.{n}"));
+            Assert.Equal(0, loss.GetProperty("batches_lost").GetInt64());
+            Assert.True(host.TryGetProperty("delivery", out var delivery));
+            Assert.All(["delivery_gaps", "missing_sequences", "refused_batches", "refused_events", "conflicts", "refusals_unrecorded", "interleaved_epochs", "interleaved_boot_ids", "gaps", "refused_by_status"],
+                n => Assert.True(delivery.TryGetProperty(n, out _), $"{host.GetProperty("agent_id")}: no delivery.{n}"));
+        }
+        var c = fleet.GetProperty("hosts").EnumerateArray().Single(h => h.GetProperty("agent_id").GetString() == "agent-c").GetProperty("delivery");
+        Assert.Equal((0, 0, 0, false, false), (c.GetProperty("delivery_gaps").GetInt64(), c.GetProperty("refused_batches").GetInt64(),
+            c.GetProperty("conflicts").GetInt64(), c.GetProperty("interleaved_epochs").GetBoolean(), c.GetProperty("interleaved_boot_ids").GetBoolean()));
+        // A range in the past is not cut.
+        Assert.Equal((To, false), (fleet.GetProperty("covered_to_unix_ms").GetInt64(), fleet.GetProperty("cut_at_now").GetBoolean()));
+        var totals = fleet.GetProperty("totals");
+        Assert.Equal((0, 0, 0), (totals.GetProperty("delivery_gaps").GetInt64(), totals.GetProperty("refused_batches").GetInt64(), totals.GetProperty("interleaved_hosts").GetInt32()));
+    }
+
+    private const string EpochG = "0123abcd4567ef890123abcd4567ef89";
+
+    /// <summary>
+    /// Heartbeats every minute over the last half hour until now (received now: delivery facts are by receive
+    /// time), and <paramref name="batches"/>: a host that is up throughout.
+    /// </summary>
+    private async Task<(CollectorServer Server, long From)> LiveCollectorAsync(string agent, Func<long, IEnumerable<EventBatch>> batches, Func<long, string>? bootId = null)
+    {
+        var (store, _) = await Stores.CreateAsync();
+        var server = await StartAsync(store);
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        long from = (now - 30 * MinuteMs) / 1000 * 1000;
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        var client = new Sluice.Protocol.V1.Ingest.IngestClient(channel);
+        foreach (var batch in batches(from))
+        {
+            Assert.False((await client.SendAsync(batch)).Duplicate);
+        }
+        for (long t = from - MinuteMs; t <= now; t += MinuteMs)
+        {
+            await client.HeartbeatAsync(new AgentHeartbeat
+            {
+                AgentId = agent, Hostname = agent + ".example", BootId = bootId?.Invoke(t) ?? "boot-" + agent, Version = "1.0", Mode = "unicast",
+                TimeUnixMs = t, StartedUnixMs = from - 60 * MinuteMs, RulesHash = RulesHash1, Epoch = EpochG, LossTotals = new LossCounters(),
+            });
+        }
+        return (server, from);
+    }
+
+    private static EventBatch LiveBatch(string agent, ulong sequence, long start, string epoch, string bootId)
+    {
+        var batch = TestEvents.Batch(agent, sequence, 1, firstSerial: (long)sequence, startUnixMs: start);
+        batch.IntervalStartUnixMs = start;
+        batch.IntervalEndUnixMs = start + 5 * MinuteMs;
+        batch.CreatedUnixMs = start + 5 * MinuteMs;
+        batch.Loss = new LossCounters();
+        batch.Epoch = epoch;
+        batch.EpochStartSequence = 1;
+        batch.BootId = bootId;
+        return batch;
+    }
+
+    [Fact]
+    public async Task Fleet_SequencesNeverReceived_DeliveryGapsWithRangesAndNotComplete()
+    {
+        // Sequences 1, 2 and 5 of one epoch arrive; 3 and 4 never do, and the agent reports no spool drop.
+        var (server, from) = await LiveCollectorAsync("agent-g",
+            f => new ulong[] { 1, 2, 5 }.Select(seq => LiveBatch("agent-g", seq, f + (long)(seq - 1) * 5 * MinuteMs, EpochG, "boot-agent-g")));
+        await using var _s = server;
+        await using var _ = server.Store;
+
+        var (status, fleet) = await GetAsync(server, $"/api/fleet?from={from / 1000}");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var g = fleet.GetProperty("hosts").EnumerateArray().Single(h => h.GetProperty("agent_id").GetString() == "agent-g");
+        var d = g.GetProperty("delivery");
+        Assert.Equal((2, 2, 0), (d.GetProperty("delivery_gaps").GetInt64(), d.GetProperty("missing_sequences").GetInt64(), d.GetProperty("explained_by_agent").GetInt64()));
+        var gap = Assert.Single(d.GetProperty("gaps").EnumerateArray());
+        Assert.Equal((EpochG, 3UL, 4UL, 2UL), (gap.GetProperty("epoch").GetString(), gap.GetProperty("from").GetUInt64(), gap.GetProperty("to").GetUInt64(), gap.GetProperty("batches").GetUInt64()));
+        Assert.False(g.GetProperty("complete").GetBoolean());
+        Assert.Equal("gaps: 2 batches never received (delivery gaps: 2 sequences missing, 0 of them reported dropped by the agent; missing 0123abcd 3-4)", g.GetProperty("verdict").GetString());
+        Assert.Equal(0, g.GetProperty("disconnected_ms").GetInt64());
+        Assert.Equal((2, 0), (fleet.GetProperty("totals").GetProperty("delivery_gaps").GetInt64(), fleet.GetProperty("totals").GetProperty("complete").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Fleet_TwoMachinesAsOneAgent_InterleavingShownAndNotComplete()
+    {
+        // A cloned machine: two spools (epochs) on two boots send under one agent id, in turn.
+        const string epoch2 = "fedcba9876543210fedcba9876543210";
+        var (server, from) = await LiveCollectorAsync("agent-k",
+            f => new ulong[] { 1, 2, 3 }.SelectMany(seq => new[]
+            {
+                LiveBatch("agent-k", seq, f + (long)(seq - 1) * 5 * MinuteMs, EpochG, "boot-1"),
+                LiveBatch("agent-k", seq, f + (long)(seq - 1) * 5 * MinuteMs, epoch2, "boot-2"),
+            }),
+            bootId: t => t / MinuteMs % 2 == 0 ? "boot-1" : "boot-2");
+        await using var _s = server;
+        await using var _ = server.Store;
+
+        var (_, fleet) = await GetAsync(server, $"/api/fleet?from={from / 1000}");
+
+        var k = fleet.GetProperty("hosts").EnumerateArray().Single(h => h.GetProperty("agent_id").GetString() == "agent-k");
+        var d = k.GetProperty("delivery");
+        Assert.Equal((2, true, true), (d.GetProperty("epochs").GetInt32(), d.GetProperty("interleaved_epochs").GetBoolean(), d.GetProperty("interleaved_boot_ids").GetBoolean()));
+        Assert.False(k.GetProperty("complete").GetBoolean());
+        Assert.Equal("gaps: epochs interleave: two spools send as this agent (2 epochs); boot ids interleave: two machines send as this agent (a cloned agent id)",
+            k.GetProperty("verdict").GetString());
+        Assert.Equal(1, fleet.GetProperty("totals").GetProperty("interleaved_hosts").GetInt32());
+    }
+
+    [Fact]
+    public async Task Fleet_RecordedRefusals_ByStatusWithConflictsAndNotComplete()
+    {
+        await using var server = await FleetCollectorAsync();
+        await using var _ = server.Store;
+        // agent-c, otherwise continuous and complete: two invalid batches after its last, and its last sequence
+        // sent again with other content (a conflict).
+        foreach (var (seq, status, events) in new (ulong, string, int)[] { (181, "InvalidArgument", 10), (182, "InvalidArgument", 10), (180, "AlreadyExists", 5) })
+        {
+            await server.Store.RecordRefusalAsync(new Sluice.Collector.Storage.BatchRefusal("agent-c", "agent-c.example", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "", seq, status,
+                "refused for the test", events, "digest-" + seq, From + 30 * MinuteMs), CancellationToken.None);
+        }
+
+        var (_, fleet) = await GetAsync(server, $"/api/fleet?{Range}");
+
+        var c = fleet.GetProperty("hosts").EnumerateArray().Single(h => h.GetProperty("agent_id").GetString() == "agent-c");
+        var d = c.GetProperty("delivery");
+        Assert.Equal([("AlreadyExists", 1L, 5L), ("InvalidArgument", 2L, 20L)],
+            d.GetProperty("refused_by_status").EnumerateArray().Select(r => (r.GetProperty("status").GetString(), r.GetProperty("batches").GetInt64(), r.GetProperty("events").GetInt64())));
+        Assert.Equal((3, 25, 1), (d.GetProperty("refused_batches").GetInt64(), d.GetProperty("refused_events").GetInt64(), d.GetProperty("conflicts").GetInt64()));
+        Assert.False(c.GetProperty("complete").GetBoolean());
+        Assert.Equal("gaps: 3 batches refused (25 events, 1 of them conflicts: key taken by other content; AlreadyExists 1 (5 events), InvalidArgument 2 (20 events))",
+            c.GetProperty("verdict").GetString());
+        Assert.Equal((0, 3, 1), (fleet.GetProperty("totals").GetProperty("complete").GetInt32(), fleet.GetProperty("totals").GetProperty("refused_batches").GetInt64(),
+            fleet.GetProperty("totals").GetProperty("conflicts").GetInt64()));
+    }
+
     [Theory]
     [InlineData("/api/report?agent=agent-z", "agent")]
     [InlineData("/api/fleet?agent=agent-a", "agent")]

@@ -149,6 +149,61 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
+    public async Task Dashboard_QuarantineAndSpoolLoss_ShownByKindAndNeverHealthy()
+    {
+        var (store, _) = await _stores.CreateAsync();
+        await using var server = await StartAsync(store);
+        await using var _s = server.Store;
+        // Two hosts up for the last hour until now, one batch each: "lossy" reports quarantine and spool corruption.
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        long from = now / HourMs * HourMs - HourMs;
+        using (var channel = Grpc.Net.Client.GrpcChannel.ForAddress(server.Address))
+        {
+            var client = new Sluice.Protocol.V1.Ingest.IngestClient(channel);
+            foreach (string agent in new[] { "lossy", "steady" })
+            {
+                var batch = Sluice.Collector.Tests.Support.TestEvents.Batch(agent, 1, 3, startUnixMs: from + MinuteMs);
+                batch.Loss = agent == "lossy"
+                    ? new Sluice.Protocol.V1.LossCounters { QuarantinedBatches = 2, QuarantinedEvents = 40, QuarantineTrimmedBatches = 1, QuarantineTrimmedEvents = 15, SpoolCorruptBatches = 3, SpoolCorruptEvents = 27 }
+                    : new Sluice.Protocol.V1.LossCounters();
+                await client.SendAsync(batch);
+                for (long t = from - MinuteMs; t <= now; t += MinuteMs)
+                {
+                    await client.HeartbeatAsync(Sluice.Collector.Tests.Reports.ReportDataset.Heartbeat(agent, t, started: from - HourMs, hash: RulesHash1));
+                }
+            }
+        }
+        using var browser = new HeadlessChromium();
+        var d = browser.Driver;
+
+        // A range ending tomorrow, as "today" does: covered up to now.
+        d.Navigate().GoToUrl(new Uri(server.Address, $"/?from={Iso(from)}&to={Iso(from + 24 * HourMs)}"));
+        WaitLoaded(browser);
+
+        var lossy = FleetRow(d, "lossy");
+        Assert.Equal("false", lossy.GetDomAttribute("data-complete"));
+        Assert.Contains("gap", lossy.FindElement(By.CssSelector("td[data-col='verdict']")).GetDomAttribute("class"));
+        Assert.Equal(("67", "40", "27", "5"), (Cell(lossy, "lost"), Cell(lossy, "quarantined_events"), Cell(lossy, "spool_corrupt_events"), Cell(lossy, "batches_lost")));
+        var steady = FleetRow(d, "steady");
+        Assert.Equal("continuous, complete", Cell(steady, "verdict"));
+        Assert.Equal("true", steady.GetDomAttribute("data-complete"));
+        Assert.Contains("(coverage to now: ", d.FindElement(By.Id("fleet-range")).Text);
+        Assert.Equal("2 hosts, 1 continuous and complete; 6 events, 67 lost. 5 whole batches lost.", d.FindElement(By.Id("fleet-summary")).Text);
+
+        lossy.Click();
+        browser.WaitFor(() => d.FindElement(By.Id("host")).GetDomAttribute("data-agent") == "lossy"
+            && d.FindElements(By.CssSelector("#loss-table tbody tr")).Count == 18, "lossy's loss by kind");
+        string Kind(string kind) => d.FindElement(By.CssSelector($"#loss-table tbody tr[data-kind='{kind}'] td.num")).Text;
+        Assert.Equal(("67", "5", "2", "40", "1", "15", "3", "27"), (Kind("total"), Kind("batches_lost"), Kind("quarantined_batches"), Kind("quarantined_events"),
+            Kind("quarantine_trimmed_batches"), Kind("quarantine_trimmed_events"), Kind("spool_corrupt_batches"), Kind("spool_corrupt_events")));
+        Assert.Equal("0", d.FindElement(By.CssSelector("#delivery-table tbody tr[data-key='delivery_gaps'] td.num")).Text);
+        Assert.StartsWith("gaps: 67 lost and 5 batches lost ", d.FindElement(By.Id("host-verdict")).Text);
+        Assert.Single(d.FindElements(By.CssSelector("#chart-coverage svg rect.future")));
+        SaveScreenshot(browser, "dashboard-loss-kinds");
+        Assert.Equal("", d.FindElement(By.Id("error")).Text);
+    }
+
+    [Fact]
     public async Task Dashboard_TokenConfigured_AsksForItThenShowsTheFleet()
     {
         string dir = Directory.CreateTempSubdirectory("sluice-dash-token-").FullName;

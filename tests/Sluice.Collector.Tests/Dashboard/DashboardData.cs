@@ -13,7 +13,8 @@ namespace Sluice.Collector.Tests.Dashboard;
 /// <list type="bullet">
 /// <item>agent-a: every minute; h+1 events per batch in hour h (60, 120, 180: 360 in all); kernel_lost 7
 /// in the batch of minute 70, socket_overruns 4 and serial_gaps 2 in the batch of minute 150.</item>
-/// <item>agent-b: minutes of hours 0 and 2 only (hour 1 missing: a coverage gap), one event per batch (120), no loss.</item>
+/// <item>agent-b: minutes of hours 0 and 2 only (hour 1 missing: a coverage gap), one event per batch (120), no loss.
+/// Its sequences run on without a hole (1 to 120), as an agent that was stopped numbers them: a hole would be a delivery gap.</item>
 /// <item>agent-c: every minute, one event per batch (180), no loss: continuous and complete; its rules
 /// change from <see cref="RulesHash1"/> to <see cref="RulesHash2"/> with the batch of minute 120.</item>
 /// </list>
@@ -60,10 +61,11 @@ public static class DashboardData
     public static IEnumerable<EventBatch> FleetBatches()
     {
         var serials = new Dictionary<string, long>();
+        var sequences = new Dictionary<string, ulong>();
         for (int minute = 0; minute < 180; minute++)
         {
             int hour = minute / 60;
-            yield return MinuteBatch("agent-a", minute, hour + 1, serials, minute switch
+            yield return MinuteBatch("agent-a", minute, hour + 1, serials, sequences, minute switch
             {
                 70 => new LossCounters { KernelLost = KernelLostA },
                 150 => new LossCounters { SocketOverruns = SocketOverrunsA, SerialGaps = SerialGapsA },
@@ -71,20 +73,21 @@ public static class DashboardData
             });
             if (hour != 1)
             {
-                yield return MinuteBatch("agent-b", minute, 1, serials, new LossCounters());
+                yield return MinuteBatch("agent-b", minute, 1, serials, sequences, new LossCounters());
             }
-            var c = MinuteBatch("agent-c", minute, 1, serials, new LossCounters());
+            var c = MinuteBatch("agent-c", minute, 1, serials, sequences, new LossCounters());
             c.RulesHash = minute >= 120 ? RulesHash2 : RulesHash1;
             yield return c;
         }
     }
 
-    private static EventBatch MinuteBatch(string agent, int minute, int events, Dictionary<string, long> serials, LossCounters loss)
+    private static EventBatch MinuteBatch(string agent, int minute, int events, Dictionary<string, long> serials, Dictionary<string, ulong> sequences, LossCounters loss)
     {
         long start = From + minute * MinuteMs;
         long serial = serials.GetValueOrDefault(agent, 1);
         serials[agent] = serial + events;
-        var batch = TestEvents.Batch(agent, (ulong)minute + 1, events, serial, start, stepMs: MinuteMs / events);
+        ulong sequence = sequences[agent] = sequences.GetValueOrDefault(agent) + 1;
+        var batch = TestEvents.Batch(agent, sequence, events, serial, start, stepMs: MinuteMs / events);
         batch.IntervalStartUnixMs = start;
         batch.IntervalEndUnixMs = start + MinuteMs;
         batch.CreatedUnixMs = start + MinuteMs;

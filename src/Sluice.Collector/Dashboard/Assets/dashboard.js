@@ -4,15 +4,13 @@
 const SVG = "http://www.w3.org/2000/svg";
 const HOUR = 3600 * 1000;
 const TOKEN_KEY = "sluice-dashboard-token";
-const LOSS_KINDS = [
-  ["kernel_lost", "kernel lost"],
-  ["socket_overruns", "socket overruns"],
-  ["serial_gaps", "serial gaps"],
-  ["spool_dropped", "spool dropped"],
-  ["reassembly_evicted", "reassembly evicted"],
-];
+// The largest value a counter can show: sums stop there (saturate) instead of wrapping.
+const MAX_COUNT = 9223372036854775807n;
 
-const state = { from: 0, to: 0, agent: null, next: null, searchParams: null };
+// How each loss counter counts comes from the API (loss_kinds), not from a list of our own:
+// event kinds add up to "total", batch kinds to "batches_lost".
+const state = { from: 0, to: 0, agent: null, next: null, searchParams: null, kinds: [] };
+const eventKinds = () => state.kinds.filter((k) => k.in_total);
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,7 +31,8 @@ function svg(tag, attrs, ...children) {
 }
 
 const fmt = new Intl.NumberFormat("en-US");
-const num = (n) => fmt.format(n);
+// JSON numbers past 2^53 arrive rounded: a saturated counter is shown as the exact maximum it stands for.
+const num = (n) => (n >= 9.2e18 ? `${fmt.format(MAX_COUNT)} (max)` : fmt.format(n));
 const iso = (ms) => new Date(ms).toISOString().replace(".000Z", "Z");
 const short = (ms) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
 const uid = (v, name) => (v === null || v === undefined ? "" : v === 4294967295 ? "unset" : name ? `${name} (${v})` : String(v));
@@ -111,6 +110,13 @@ function setRange(from, to) {
   $("fleet-range").textContent = label;
 }
 
+// A range ending after now is covered up to now: no agent can have reported the future.
+function showCoveredTo(view) {
+  const note = view.cut_at_now ? ` (coverage to now: ${short(view.covered_to_unix_ms)})` : "";
+  $("fleet-range").textContent = `${short(state.from)} – ${short(state.to)} UTC${note}`;
+  $("fleet-range").dataset.cutAtNow = String(view.cut_at_now);
+}
+
 function initialRange() {
   const p = new URLSearchParams(location.search);
   const from = Date.parse(p.get("from") || "");
@@ -127,31 +133,70 @@ function rangeParams() {
 
 // ---- fleet --------------------------------------------------------------------------------
 
+function fleetHead() {
+  const cells = [
+    el("th", {}, "Host"), el("th", {}, "Agent"), el("th", {}, "Last seen"), el("th", {}, "Coverage"),
+    el("th", { class: "num" }, "Events"), el("th", { class: "num", title: "events lost or suspected lost, each once" }, "Lost"),
+    ...eventKinds().map((k) => el("th", { class: "num" }, cap(k.label))),
+    el("th", { class: "num", title: "whole batches: spool dropped, quarantined, unreadable" }, "Batches lost"),
+    el("th", { class: "num", title: "batches never received that the agent did not report dropped" }, "Delivery gaps"),
+    el("th", { class: "num" }, "Refused"),
+    el("th", { class: "num", title: "keys taken by other content (ALREADY_EXISTS)" }, "Conflicts"),
+    el("th", { title: "two spools or machines send as one agent" }, "Interleaved"),
+  ];
+  $("fleet-table").tHead.replaceChildren(el("tr", {}, ...cells));
+}
+
+const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
+function interleaved(d) {
+  return [d.interleaved_epochs ? "epochs" : null, d.interleaved_boot_ids ? "boot ids" : null].filter((x) => x).join(", ");
+}
+
+function fleetSummary(t) {
+  let text = `${num(t.hosts)} hosts, ${num(t.complete)} continuous and complete; ${num(t.events)} events, ${num(t.loss.total)} lost.`;
+  const more = [];
+  if (t.loss.batches_lost > 0) more.push(`${num(t.loss.batches_lost)} whole batches lost`);
+  if (t.delivery_gaps > 0) more.push(`${num(t.delivery_gaps)} batches never received`);
+  if (t.refused_batches > 0) more.push(`${num(t.refused_batches)} batches refused (${num(t.refused_events)} events, ${num(t.conflicts)} conflicts)`);
+  if (t.refusals_unrecorded > 0) more.push(`${num(t.refusals_unrecorded)} refusals not recorded`);
+  if (t.interleaved_hosts > 0) more.push(`${num(t.interleaved_hosts)} hosts with interleaved epochs or boot ids`);
+  return more.length ? `${text} ${cap(more.join("; "))}.` : text;
+}
+
 async function loadFleet() {
   const fleet = await api("/api/fleet", rangeParams());
+  state.kinds = fleet.loss_kinds;
+  showCoveredTo(fleet);
+  fleetHead();
   const body = $("fleet-table").tBodies[0];
   body.replaceChildren();
   const agents = $("search-agent");
   const chosen = agents.value;
   agents.replaceChildren(el("option", { value: "" }, "all"));
   for (const h of fleet.hosts) {
-    const row = el("tr", { "data-agent": h.agent_id },
+    const d = h.delivery;
+    const bad = (n) => "num" + (n > 0 ? " gap" : "");
+    const row = el("tr", { "data-agent": h.agent_id, "data-complete": String(h.complete) },
       el("td", { "data-col": "hostname" }, h.hostname),
       el("td", { "data-col": "agent" }, h.agent_id),
       el("td", { "data-col": "lastSeen", class: "time" }, h.last_seen_unix_ms ? short(h.last_seen_unix_ms) : "never"),
       el("td", { "data-col": "verdict", class: h.complete ? "ok" : "gap" }, h.verdict),
       el("td", { "data-col": "events", class: "num" }, num(h.events)),
-      el("td", { "data-col": "lost", class: "num" }, num(h.loss.total)),
-      ...LOSS_KINDS.map(([k]) => el("td", { "data-col": k, class: "num" }, num(h.loss[k]))));
+      el("td", { "data-col": "lost", class: bad(h.loss.total) }, num(h.loss.total)),
+      ...eventKinds().map((k) => el("td", { "data-col": k.name, class: "num" }, num(h.loss[k.name]))),
+      el("td", { "data-col": "batches_lost", class: bad(h.loss.batches_lost) }, num(h.loss.batches_lost)),
+      el("td", { "data-col": "delivery_gaps", class: bad(d.delivery_gaps) }, num(d.delivery_gaps)),
+      el("td", { "data-col": "refused_batches", class: bad(d.refused_batches) }, num(d.refused_batches)),
+      el("td", { "data-col": "conflicts", class: bad(d.conflicts) }, num(d.conflicts)),
+      el("td", { "data-col": "interleaved", class: interleaved(d) ? "gap" : "" }, interleaved(d)));
     row.addEventListener("click", () => selectHost(h.agent_id));
     if (h.agent_id === state.agent) row.classList.add("selected");
     body.append(row);
     agents.append(el("option", { value: h.agent_id }, `${h.hostname} (${h.agent_id})`));
   }
   agents.value = chosen;
-  const t = fleet.totals;
-  $("fleet-summary").textContent =
-    `${num(t.hosts)} hosts, ${num(t.complete)} continuous and complete; ${num(t.events)} events, ${num(t.loss.total)} lost.`;
+  $("fleet-summary").textContent = fleetSummary(fleet.totals);
 }
 
 async function selectHost(agentId) {
@@ -170,6 +215,7 @@ async function loadHost() {
     return;
   }
   const view = await api("/api/hosts/" + encodeURIComponent(state.agent), rangeParams());
+  state.kinds = view.loss_kinds;
   const h = view.host;
   section.hidden = false;
   section.dataset.agent = h.agent_id;
@@ -179,7 +225,10 @@ async function loadHost() {
   verdict.textContent = h.verdict;
   verdict.className = "verdict " + (h.complete ? "ok" : "gap");
 
-  coverageChart($("chart-coverage"), view.from_unix_ms, view.to_unix_ms, h.intervals);
+  coverageChart($("chart-coverage"), view.from_unix_ms, view.to_unix_ms, h.intervals, view.covered_to_unix_ms);
+  $("intervals-table").tHead.replaceChildren(el("tr", {},
+    el("th", {}, "From"), el("th", {}, "To"), el("th", {}, "Agent"), el("th", { class: "num" }, "Lost"),
+    ...eventKinds().map((k) => el("th", { class: "num" }, cap(k.label))), el("th", { class: "num" }, "Batches lost")));
   const rows = $("intervals-table").tBodies[0];
   rows.replaceChildren();
   for (const i of h.intervals) {
@@ -188,8 +237,12 @@ async function loadHost() {
       el("td", { class: "time" }, short(i.end_unix_ms)),
       el("td", { class: i.connected ? "ok" : "gap" }, i.connected ? "connected" : "not connected"),
       el("td", { class: "num" }, num(i.loss.total)),
-      ...LOSS_KINDS.map(([k]) => el("td", { class: "num" }, num(i.loss[k])))));
+      ...eventKinds().map((k) => el("td", { class: "num" }, num(i.loss[k.name]))),
+      el("td", { class: "num" }, num(i.loss.batches_lost))));
   }
+
+  deliveryTable($("delivery-table").tBodies[0], h.delivery);
+  lossTable($("loss-table").tBodies[0], h.loss);
 
   const rules = $("rules-table").tBodies[0];
   rules.replaceChildren();
@@ -203,12 +256,49 @@ async function loadHost() {
   });
 
   barChart($("chart-events"), view.events_per_hour.map((p) => ({ t: p.hour_unix_ms, parts: [p.events] })), ["bar"], ["events"]);
-  barChart($("chart-loss"), view.loss_over_time.map((p) => ({ t: p.hour_unix_ms, parts: LOSS_KINDS.map(([k]) => p.loss[k]) })),
-    LOSS_KINDS.map((_, i) => "k" + i), LOSS_KINDS.map(([, name]) => name));
+  const kinds = eventKinds();
+  barChart($("chart-loss"), view.loss_over_time.map((p) => ({ t: p.hour_unix_ms, parts: kinds.map((k) => p.loss[k.name]) })),
+    kinds.map((_, i) => "k" + i), kinds.map((k) => k.label));
   const legend = $("chart-loss").querySelector(".legend");
-  legend.replaceChildren(...LOSS_KINDS.map(([, name], i) => el("span", {}, el("span", { class: "swatch k" + i }), name)));
+  legend.replaceChildren(...kinds.map((k, i) => el("span", {}, el("span", { class: "swatch k" + i }), k.label)));
 
   fillEvents($("recent-table").tBodies[0], view.recent_events, false);
+}
+
+// What the keys of the host's batches say: each row names a figure; the ones that are a problem are marked.
+function deliveryTable(body, d) {
+  const gaps = d.gaps.map((g) => (g.epoch ? g.epoch.slice(0, 8) + " " : "") + (g.from === g.to ? g.from : `${g.from}-${g.to}`)).join(", ");
+  const byStatus = d.refused_by_status.map((r) => `${r.status} ${num(r.batches)} (${num(r.events)} events)`).join("; ");
+  const rows = [
+    ["delivery_gaps", "Batches never received (delivery gaps)", num(d.delivery_gaps), d.delivery_gaps > 0],
+    ["missing_sequences", "Sequences missing", num(d.missing_sequences), false],
+    ["explained_by_agent", "Of those, reported dropped by the agent", num(d.explained_by_agent), false],
+    ["missing_ranges", "First missing ranges", gaps || "none", d.delivery_gaps > 0],
+    ["refused_batches", "Batches refused", num(d.refused_batches), d.refused_batches > 0],
+    ["refused_events", "Events in refused batches", num(d.refused_events), d.refused_events > 0],
+    ["refused_by_status", "Refused, by status", byStatus || "none", d.refused_batches > 0],
+    ["conflicts", "Conflicts (key taken by other content)", num(d.conflicts), d.conflicts > 0],
+    ["refusals_unrecorded", "Refusals not recorded", num(d.refusals_unrecorded), d.refusals_unrecorded > 0],
+    ["epochs", "Epochs (spools)", num(d.epochs), false],
+    ["interleaved_epochs", "Epochs interleave (two spools as one agent)", d.interleaved_epochs ? "yes" : "no", d.interleaved_epochs],
+    ["interleaved_boot_ids", "Boot ids interleave (two machines as one agent)", d.interleaved_boot_ids ? "yes" : "no", d.interleaved_boot_ids],
+  ];
+  body.replaceChildren(...rows.map(([key, name, value, problem]) =>
+    el("tr", { "data-key": key }, el("td", {}, name), el("td", { class: "num" + (problem ? " gap" : "") }, value))));
+}
+
+// Every loss counter summed over the range; those that count as loss and are not zero are marked.
+function lossTable(body, loss) {
+  const rows = [
+    el("tr", { "data-kind": "total" }, el("td", {}, "Events lost or suspected lost (total)"), el("td", {}, "events"),
+      el("td", { class: "num" + (loss.total > 0 ? " gap" : "") }, num(loss.total))),
+    el("tr", { "data-kind": "batches_lost" }, el("td", {}, "Whole batches lost"), el("td", {}, "batches"),
+      el("td", { class: "num" + (loss.batches_lost > 0 ? " gap" : "") }, num(loss.batches_lost))),
+    ...state.kinds.map((k) => el("tr", { "data-kind": k.name },
+      el("td", {}, cap(k.label) + (k.loss ? "" : " (not loss)")), el("td", {}, k.unit),
+      el("td", { class: "num" + (k.loss && loss[k.name] > 0 ? " gap" : "") }, num(loss[k.name])))),
+  ];
+  body.replaceChildren(...rows);
 }
 
 // A stacked bar per hour. parts[i] is drawn with classes[i]; every bar carries data-hour and data-value (its sum).
@@ -251,7 +341,7 @@ function barChart(figure, points, classes, names) {
   figure.dataset.total = String(total);
 }
 
-function coverageChart(figure, from, to, intervals) {
+function coverageChart(figure, from, to, intervals, coveredTo) {
   const W = 900, H = 40, left = 48, right = 8;
   const x = (t) => left + ((W - left - right) * (t - from)) / (to - from);
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
@@ -260,6 +350,11 @@ function coverageChart(figure, from, to, intervals) {
       class: i.connected ? "connected" : "disconnected", "data-connected": String(i.connected),
       x: x(i.start_unix_ms), width: Math.max(1, x(i.end_unix_ms) - x(i.start_unix_ms)), y: 4, height: 18,
     }, svg("title", {}, `${i.connected ? "connected" : "not connected"} ${short(i.start_unix_ms)} – ${short(i.end_unix_ms)} UTC`)));
+  }
+  if (coveredTo < to) {
+    // The rest of the range is in the future: neither connected nor a gap.
+    chart.append(svg("rect", { class: "future", x: x(coveredTo), width: Math.max(1, x(to) - x(coveredTo)), y: 4, height: 18 },
+      svg("title", {}, `after now (${short(coveredTo)} UTC): not covered yet`)));
   }
   chart.append(svg("text", { class: "tick", x: left, y: H - 4 }, short(from)));
   chart.append(svg("text", { class: "tick", x: W - right, y: H - 4, "text-anchor": "end" }, short(to)));
