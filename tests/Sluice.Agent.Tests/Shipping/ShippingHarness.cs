@@ -138,7 +138,7 @@ internal sealed class ShippingHarness : IAsyncDisposable
         var storedSerials = new List<ulong>();
         foreach (ulong sequence in expected)
         {
-            EventBatch batch = collector.Stored[(TestBatches.AgentId, sequence)];
+            EventBatch batch = collector.Batch(TestBatches.AgentId, sequence);
             var serials = batch.Events.Select(e => e.Serial).ToArray();
             Assert.Equal(Appended[sequence], serials);
             storedSerials.AddRange(serials);
