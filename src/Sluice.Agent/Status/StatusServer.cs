@@ -18,7 +18,12 @@ public sealed partial class StatusServer(AgentOptions options, AgentMetrics metr
         string path = options.Status.Socket;
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+            if (!Directory.Exists(directory))
+            {
+                // Owner only: the socket is made 0600 right after bind, and nobody else can reach it before.
+                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
             File.Delete(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
