@@ -191,7 +191,10 @@ public sealed partial class DiskSpool
 
     private bool IsCarried(ulong carrier, ulong floor) => carrier != 0 && (carrier <= floor || IsOnDisk(carrier));
 
-    private bool IsOnDisk(ulong sequence)
+    private bool IsOnDisk(ulong sequence) => TryFindEntry(sequence, out _);
+
+    // Caller holds _lock, or is opening the spool. Finds a published entry, acknowledged or not.
+    private bool TryFindEntry(ulong sequence, out EntryInfo info)
     {
         foreach (var segment in _segments)
         {
@@ -199,8 +202,11 @@ public sealed partial class DiskSpool
             {
                 continue;
             }
-            return segment.Entries.BinarySearch(new EntryInfo(sequence, 0, 0, 0, 0, null), EntrySequenceComparer.Instance) >= 0;
+            int at = segment.Entries.BinarySearch(new EntryInfo(sequence, 0, 0, 0, 0, null), EntrySequenceComparer.Instance);
+            info = at >= 0 ? segment.Entries[at] : default;
+            return at >= 0;
         }
+        info = default;
         return false;
     }
 

@@ -220,6 +220,11 @@ public sealed partial class DiskSpool
                 bool live = sequence > _droppedThrough;
                 if (live)
                 {
+                    // It is not stored, so neither is the delivery loss it reported: report that again.
+                    if (TryFindEntry(sequence, out var entry))
+                    {
+                        loss += entry.CarriedLoss;
+                    }
                     loss += new DeliveryLoss { QuarantinedBatches = 1, QuarantinedEvents = (ulong)eventCount };
                     _quarantinedBatches++;
                     _quarantinedEvents += eventCount;

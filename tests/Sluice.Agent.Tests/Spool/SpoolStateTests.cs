@@ -266,6 +266,24 @@ public sealed class SpoolStateTests : IDisposable
     }
 
     [Fact]
+    public void SetAside_ACarrierOfEarlierLoss_ThatLossIsReportedAgainWithIt()
+    {
+        using var spool = DiskSpool.Open(Options());
+        spool.Append(TestBatches.Create(1, 2));
+        ReadAll(spool);
+        spool.SetAside(1, 2, DeliveryLoss.None, newEpoch: false);
+        // Batch 2 carries batch 1's quarantine, and is refused in turn: nothing of it is stored.
+        spool.Append(TestBatches.Create(3, 3));
+        Assert.Equal(1ul, ReadAll(spool).Single().Loss.QuarantinedBatches);
+        spool.SetAside(2, 3, DeliveryLoss.None, newEpoch: false);
+
+        spool.Append(TestBatches.Create(6, 1));
+        var next = ReadAll(spool).Single();
+        Assert.Equal((2ul, 5ul), (next.Loss.QuarantinedBatches, next.Loss.QuarantinedEvents));
+        Assert.Equal((2, 5), (spool.Counters.QuarantinedBatches, spool.Counters.QuarantinedEvents));
+    }
+
+    [Fact]
     public void TryRead_EntryCorruptedAfterOpen_CountedAsCorruptWithItsEventsAndWhatItCarried()
     {
         using var spool = DiskSpool.Open(Options());
