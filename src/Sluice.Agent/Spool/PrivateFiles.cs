@@ -21,14 +21,15 @@ internal static partial class PrivateFiles
         UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     /// <summary>
-    /// Creates <paramref name="path"/> (and missing parents) 0700, or, when it exists and its group or
-    /// others have any access, takes that away and says so in the log.
+    /// Creates <paramref name="path"/> 0700, and each missing parent 0700 too (a parent made with the
+    /// umask's mode could be writable by others, who could then move the directory away and put
+    /// their own in its place); or, when it exists and its group or others have any access, takes
+    /// that away and says so in the log. Existing parents are left as they are.
     /// </summary>
     public static void EnsureDirectory(string path, ILogger logger)
     {
-        if (!Directory.Exists(path))
+        if (CreateMissing(path))
         {
-            Directory.CreateDirectory(path, Mode0700);
             return;
         }
         var mode = File.GetUnixFileMode(path);
@@ -38,6 +39,26 @@ internal static partial class PrivateFiles
             File.SetUnixFileMode(path, tightened);
             Log.DirectoryTightened(logger, path, Octal(mode), Octal(tightened));
         }
+    }
+
+    /// <summary>Creates <paramref name="path"/> and its missing parents, each 0700; false when it exists already (left as it is).</summary>
+    public static bool CreateMissing(string path)
+    {
+        path = Path.GetFullPath(path);
+        if (Directory.Exists(path))
+        {
+            return false;
+        }
+        var missing = new Stack<string>();
+        for (string? d = path; d is not null && !Directory.Exists(d); d = Path.GetDirectoryName(d))
+        {
+            missing.Push(d);
+        }
+        while (missing.TryPop(out string? d))
+        {
+            Directory.CreateDirectory(d, Mode0700);
+        }
+        return true;
     }
 
     /// <summary>Takes group and others' access away from an existing file, saying so in the log (files written by older versions).</summary>
