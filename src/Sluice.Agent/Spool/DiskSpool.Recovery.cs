@@ -136,11 +136,17 @@ public sealed partial class DiskSpool
             // Batches cut from here on cannot know which sequences the spool used before (the state
             // is gone), or were cut without an epoch (format 1): a new epoch keeps their keys apart.
             StartEpoch();
-            string why = state is not null ? "the spool predates epochs (state format 1)"
-                : stateDamaged ? "the state file was damaged"
-                : files.Count > 0 ? "the state file is missing"
-                : "new spool";
-            SpoolLog.EpochStarted(_logger, _directory, _epoch, _epochStart, why);
+            if (state is null && !stateDamaged && files.Count == 0)
+            {
+                SpoolLog.NewSpool(_logger, _directory, _epoch, _epochStart);
+            }
+            else
+            {
+                string why = state is not null ? "the spool predates epochs (state format 1)"
+                    : stateDamaged ? "the state file was damaged"
+                    : "the state file is missing";
+                SpoolLog.EpochStarted(_logger, _directory, _epoch, _epochStart, why);
+            }
         }
 
         // Loss recorded before a restart is reported once its carrier batch is on disk (or gone

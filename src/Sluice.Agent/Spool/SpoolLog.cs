@@ -31,6 +31,9 @@ internal static partial class SpoolLog
     [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "Spool {Directory}: new epoch {Epoch} from sequence {Start} ({Reason})")]
     public static partial void EpochStarted(ILogger logger, string directory, string epoch, ulong start, string reason);
 
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Information, Message = "Spool {Directory}: new spool, epoch {Epoch} from sequence {Start}")]
+    public static partial void NewSpool(ILogger logger, string directory, string epoch, ulong start);
+
     [LoggerMessage(EventId = 2010, Level = LogLevel.Error, Message = "Spool: the collector holds other content under epoch {Previous}, sequence {Sequence} (another spool claims the key: a cloned machine or a copied spool); batches cut from now on carry epoch {Epoch} from sequence {Start}")]
     public static partial void EpochAfterConflict(ILogger logger, string previous, ulong sequence, string epoch, ulong start);
 }

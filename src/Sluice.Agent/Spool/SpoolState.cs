@@ -108,7 +108,10 @@ internal sealed record SpoolState(
         BinaryPrimitives.WriteUInt64LittleEndian(b[8..], NextSequence);
         BinaryPrimitives.WriteUInt64LittleEndian(b[16..], AckedThrough);
         BinaryPrimitives.WriteUInt64LittleEndian(b[24..], DroppedThrough);
-        Convert.FromHexString(Epoch, b.Slice(32, EpochBytes), out _, out _);
+        if (Convert.FromHexString(Epoch, b.Slice(32, EpochBytes), out _, out int written) != System.Buffers.OperationStatus.Done || written != EpochBytes)
+        {
+            throw new InvalidOperationException($"the spool epoch '{Epoch}' is not {2 * EpochBytes} hex digits");
+        }
         BinaryPrimitives.WriteUInt64LittleEndian(b[48..], EpochStartSequence);
         Pending.Write(b[56..120]);
         BinaryPrimitives.WriteUInt64LittleEndian(b[120..], PendingCarrier);
