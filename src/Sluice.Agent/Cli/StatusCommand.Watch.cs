@@ -118,9 +118,6 @@ internal static partial class StatusCommand
         return 0;
     }
 
-    /// <summary>Spool events dropped: the spool's own count when there is a spool, else the pipeline's.</summary>
-    private static long SpoolDroppedEvents(MetricsSnapshot a) => a.Spool?.DroppedEvents ?? a.SpoolDropped;
-
     /// <summary>One refresh as a block for a terminal: rate, outcome, spool, each loss kind, drain settings.</summary>
     internal static List<string> FormatFrame(MetricsSnapshot a, DateTimeOffset now)
     {
@@ -136,10 +133,11 @@ internal static partial class StatusCommand
         };
         if (a.Spool is { } spool)
         {
-            lines.Add(string.Create(c, $"  spool    {spool.DepthEvents,10} events waiting  {spool.DepthBatches} batches  {Bytes(spool.DepthBytes)} on disk"));
+            lines.Add(string.Create(c, $"  spool    {spool.DepthEvents,10} events waiting  {spool.DepthBatches} batches  {Bytes(spool.DepthBytes)} on disk  " +
+                $"epoch {spool.Epoch} since sequence {spool.EpochStartSequence}"));
         }
         lines.Add(string.Create(c, $"  loss     {a.TotalLoss,10} total  kernel_lost {a.KernelLost}  socket_overruns {a.SocketDrops} (ENOBUFS {a.SocketOverrunErrors})  " +
-            $"serial_gaps {a.SerialGaps}  spool_dropped {SpoolDroppedEvents(a)}  evicted {a.ReassemblyEvicted}"));
+            $"serial_gaps {a.SerialGaps}  spool_dropped {a.SpoolDroppedEvents}  evicted {a.ReassemblyEvicted}{DeliveryLossText(a, "  ", " ")}"));
         lines.Add(string.Create(c, $"  drain    every {a.IntervalMs} ms{(a.Continuous ? " (continuous)" : "")}  buffer {Bytes(a.ReceiveBufferBytes)} (fill {a.SocketFill:P1})  " +
             $"backlog {a.Backlog}/{a.BacklogLimit}  stalls +{a.BacklogWaitTimeActual}"));
         return lines;
@@ -156,9 +154,33 @@ internal static partial class StatusCommand
             line.Append(c, $" delivered={s.AckedEvents} spool_events={s.DepthEvents} spool_batches={s.DepthBatches} spool_bytes={s.DepthBytes}");
         }
         line.Append(c, $" kernel_lost={a.KernelLost} socket_overruns={a.SocketDrops} enobufs={a.SocketOverrunErrors} serial_gaps={a.SerialGaps}");
-        line.Append(c, $" spool_dropped={SpoolDroppedEvents(a)} evicted={a.ReassemblyEvicted} loss_total={a.TotalLoss}");
+        line.Append(c, $" spool_dropped={a.SpoolDroppedEvents} evicted={a.ReassemblyEvicted}");
+        if (a.Spool is { } d)
+        {
+            line.Append(c, $" spool_dropped_batches={d.DroppedBatches} quarantined={d.QuarantinedEvents} quarantined_batches={d.QuarantinedBatches}");
+            line.Append(c, $" quarantine_trimmed={d.QuarantineTrimmedEvents} quarantine_trimmed_batches={d.QuarantineTrimmedBatches}");
+            line.Append(c, $" spool_corrupt={d.CorruptEvents} spool_corrupt_batches={d.CorruptBatches} epoch={d.Epoch}");
+        }
+        line.Append(c, $" loss_total={a.TotalLoss}");
         line.Append(c, $" interval_ms={a.IntervalMs} continuous={(a.Continuous ? 1 : 0)} buffer_bytes={a.ReceiveBufferBytes} backlog={a.Backlog}");
         return line.ToString();
+    }
+
+    /// <summary>
+    /// The delivery path's own loss kinds, events (batches), each after <paramref name="separator"/>,
+    /// name and value joined by <paramref name="join"/>; empty without a spool. Quarantine trims are
+    /// shown, not added to the total: their events are already counted as quarantined.
+    /// </summary>
+    internal static string DeliveryLossText(MetricsSnapshot a, string separator, string join)
+    {
+        if (a.Spool is not { } s)
+        {
+            return "";
+        }
+        var c = CultureInfo.InvariantCulture;
+        return string.Create(c,
+            $"{separator}quarantined{join}{s.QuarantinedEvents} ({s.QuarantinedBatches} batches){separator}spool_corrupt{join}{s.CorruptEvents} ({s.CorruptBatches} batches)" +
+            $"{separator}quarantine_trimmed{join}{s.QuarantineTrimmedEvents} ({s.QuarantineTrimmedBatches} batches, not in the total)");
     }
 
     private static string Bytes(long n) => n switch

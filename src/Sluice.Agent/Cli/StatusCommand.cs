@@ -83,7 +83,12 @@ internal static partial class StatusCommand
         o.WriteLine($"  rate        {a.EventsPerSecond:0.0} events/s, {a.RecordsPerSecond:0.0} records/s (peak {a.PeakRecordsPerSecond:0.0})");
         o.WriteLine($"  events      {a.Records} records drained, {a.Events} events, {a.Filtered} filtered, {a.Written} written, {a.WriteFailures} write failures");
         o.WriteLine($"  loss        kernel_lost {a.KernelLost}, socket_drops {a.SocketDrops} ({a.SocketOverrunErrors} ENOBUFS), serial_gaps {a.SerialGaps}, " +
-            $"evicted {a.ReassemblyEvicted}, spool_dropped {a.SpoolDropped}, truncated {a.Truncated}, total {a.TotalLoss}");
+            $"evicted {a.ReassemblyEvicted}, spool_dropped {a.SpoolDroppedEvents}{(a.Spool is { } d ? $" ({d.DroppedBatches} batches)" : "")}{DeliveryLossText(a, ", ", " ")}, truncated {a.Truncated}, total {a.TotalLoss}");
+        if (a.Spool is { } spool)
+        {
+            o.WriteLine($"  spool       {spool.DepthEvents} events in {spool.DepthBatches} batches waiting ({spool.DepthBytes} bytes), {spool.AckedEvents} delivered, " +
+                $"epoch {spool.Epoch} since sequence {spool.EpochStartSequence}, next sequence {spool.NextSequence}");
+        }
         o.WriteLine($"  stalls      backlog_wait_time_actual +{a.BacklogWaitTimeActual} since start");
         o.WriteLine($"  drain       every {a.IntervalMs} ms{(a.Continuous ? " (continuous)" : "")}, buffer {a.ReceiveBufferBytes} bytes " +
             $"(sized {a.WantedBufferBytes}), fill {a.SocketFill:P1}, truesize {a.TruesizeBytes} B/record");

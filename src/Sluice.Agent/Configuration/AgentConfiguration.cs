@@ -63,7 +63,16 @@ public static class AgentConfiguration
     {
         try
         {
-            return services.GetRequiredService<IOptions<AgentOptions>>().Value;
+            var options = services.GetRequiredService<IOptions<AgentOptions>>().Value;
+            if (options.Sink.Type == SinkType.Collector)
+            {
+                // The delivery sections (spool, shipping, batching: the token file and its mode, a
+                // cleartext URL) are bad configuration too, found before the kernel is touched.
+                _ = services.GetRequiredService<IOptions<Spool.SpoolOptions>>().Value;
+                _ = services.GetRequiredService<IOptions<Shipping.ShipperOptions>>().Value;
+                _ = services.GetRequiredService<IOptions<Shipping.BatcherOptions>>().Value;
+            }
+            return options;
         }
         catch (OptionsValidationException e)
         {

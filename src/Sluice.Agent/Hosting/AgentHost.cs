@@ -67,7 +67,8 @@ public static class AgentHost
             // Spool and shipper start after the agent service and stop before it, so the final
             // drain's events are spooled even if the collector cannot take them now.
             services.AddSingleton(sp => AgentIdentity.ForThisHost(sp.GetRequiredService<AgentOptions>().AgentId));
-            services.AddSingleton(sp => new Pipeline.SerialWatermark(sp.GetRequiredService<AgentOptions>().StateDirectory, sp.GetRequiredService<AgentIdentity>().BootId));
+            services.AddSingleton(sp => new Pipeline.SerialWatermark(sp.GetRequiredService<AgentOptions>().StateDirectory, sp.GetRequiredService<AgentIdentity>().BootId,
+                sp.GetRequiredService<ILogger<Pipeline.SerialWatermark>>()));
             services.AddSluiceDelivery(configuration);
         }
         services.AddHostedService<StatusServer>();

@@ -37,7 +37,7 @@ public sealed partial class KernelOwnership(AgentOptions options, AuditdService 
 
         var status = control.GetStatus();
         var state = KernelState.Capture(status, control.ListRules(), time);
-        state.Save(options.StateDirectory);
+        state.Save(options.StateDirectory, logger);
         State = state;
         Log.Snapshot(logger, Path.Combine(options.StateDirectory, KernelState.FileName), status.Enabled, status.Failure,
             status.BacklogLimit, status.BacklogWaitTime ?? 0, status.RateLimit, state.Rules.Count, status.Pid, state.ConsumerComm ?? "-");
@@ -45,7 +45,7 @@ public sealed partial class KernelOwnership(AgentOptions options, AuditdService 
         if (status.Pid != 0 && status.Pid != Environment.ProcessId)
         {
             ReleaseConsumer(control, state, status.Pid);
-            state.Save(options.StateDirectory);
+            state.Save(options.StateDirectory, logger);
         }
 
         Immutable = status.IsImmutable;
@@ -72,11 +72,11 @@ public sealed partial class KernelOwnership(AgentOptions options, AuditdService 
         {
             Log.StoppingAuditd(logger, pid);
             state.AuditdWasRunning = true;
-            state.Save(options.StateDirectory);
+            state.Save(options.StateDirectory, logger);
             if (options.DisableAuditdService)
             {
                 state.DisabledUnits = auditd.DisableUnits();
-                state.Save(options.StateDirectory);
+                state.Save(options.StateDirectory, logger);
             }
             auditd.Stop(control, pid, timeout);
             Log.AuditdStopped(logger);
@@ -136,7 +136,7 @@ public sealed partial class KernelOwnership(AgentOptions options, AuditdService 
         }
         Log.ResumingCrashed(logger, stale.AgentPid, stale.CreatedUtc, pid);
         stale.AgentPid = Environment.ProcessId;
-        stale.Save(options.StateDirectory);
+        stale.Save(options.StateDirectory, logger);
         return stale;
     }
 

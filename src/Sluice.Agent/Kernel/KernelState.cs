@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Sluice.Audit.Netlink;
 using Sluice.Audit.Rules;
 
@@ -62,25 +64,15 @@ public sealed class KernelState
         ConsumerComm = ProcessNames.Comm(status.Pid),
     };
 
-    /// <summary>Writes atomically: temp file, fsync, rename; mode 0600 (it lists the host's rules).</summary>
-    public void Save(string directory)
+    /// <summary>
+    /// Writes atomically: temp file, fsync, rename; mode 0600 (it lists the host's rules), in a
+    /// directory that only its owner can enter (0700; a looser one is tightened, and logged).
+    /// </summary>
+    public void Save(string directory, ILogger? logger = null)
     {
-        Directory.CreateDirectory(directory);
+        Spool.PrivateFiles.EnsureDirectory(directory, logger ?? NullLogger.Instance);
         string path = Path.Combine(directory, FileName);
-        string temp = path + ".tmp";
-        var options = new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        };
-        using (var stream = new FileStream(temp, options))
-        {
-            JsonSerializer.Serialize(stream, this, KernelStateJson.Default.KernelState);
-            stream.Flush(flushToDisk: true);
-        }
-        File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.Move(temp, path, overwrite: true);
+        Spool.PrivateFiles.WriteAtomically(path, JsonSerializer.SerializeToUtf8Bytes(this, KernelStateJson.Default.KernelState));
     }
 
     /// <summary>Reads the state file, or null if there is none.</summary>

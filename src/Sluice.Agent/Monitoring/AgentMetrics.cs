@@ -151,6 +151,15 @@ public sealed record MetricsSnapshot
     public IReadOnlyList<Filtering.FilterCount> FilterRules { get; init; } = [];
     public Spool.SpoolCounters? Spool { get; init; }
 
-    /// <summary>Every kind of loss added up: what the host produced and nobody will see.</summary>
-    public long TotalLoss => KernelLost + SocketDrops + SerialGaps + ReassemblyEvicted + (Spool?.DroppedEvents ?? SpoolDropped);
+    /// <summary>Events dropped by the spool's cap: the spool's own count when there is a spool, else the pipeline's.</summary>
+    public long SpoolDroppedEvents => Spool?.DroppedEvents ?? SpoolDropped;
+
+    /// <summary>
+    /// Every kind of loss added up, each event once: what the host produced and nobody will see.
+    /// Quarantined events count (the collector refused them); quarantine trims do not (those events
+    /// are already counted as quarantined); corrupt spool entries count with the events their
+    /// headers still told.
+    /// </summary>
+    public long TotalLoss => KernelLost + SocketDrops + SerialGaps + ReassemblyEvicted + SpoolDroppedEvents
+        + (Spool?.QuarantinedEvents ?? 0) + (Spool?.CorruptEvents ?? 0);
 }

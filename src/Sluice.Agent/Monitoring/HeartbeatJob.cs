@@ -46,20 +46,35 @@ public sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics, K
             RulesHash = m.RulesHash,
             RulesCount = (uint)Math.Max(0, m.RulesLoaded),
             Rules = formatted.Lines,
-            LossTotals = new LossCounters
-            {
-                KernelLost = (ulong)m.KernelLost,
-                SocketOverruns = (ulong)m.SocketDrops,
-                SerialGaps = (ulong)m.SerialGaps,
-                SpoolDroppedEvents = (ulong)(m.Spool?.DroppedEvents ?? m.SpoolDropped),
-                ReassemblyEvicted = (ulong)m.ReassemblyEvicted,
-                Truncated = (ulong)m.Truncated,
-                ParseErrors = (ulong)m.ParseErrors,
-                BacklogWaitTimeActual = (ulong)m.BacklogWaitTimeActual,
-                Filtered = (ulong)m.Filtered,
-            },
+            LossTotals = LossTotals(m),
             SocketBufferBytes = (uint)Math.Max(0, m.ReceiveBufferBytes),
             DrainIntervalMs = (uint)Math.Max(0, m.IntervalMs),
+        };
+    }
+
+    /// <summary>Every loss kind since the agent started, the delivery path's own (spool drops, quarantine, corruption) included.</summary>
+    internal static LossCounters LossTotals(MetricsSnapshot m)
+    {
+        static ulong U(long n) => (ulong)Math.Max(0, n);
+        var s = m.Spool;
+        return new LossCounters
+        {
+            KernelLost = U(m.KernelLost),
+            SocketOverruns = U(m.SocketDrops),
+            SerialGaps = U(m.SerialGaps),
+            SpoolDroppedEvents = U(s?.DroppedEvents ?? m.SpoolDropped),
+            SpoolDroppedBatches = U(s?.DroppedBatches ?? 0),
+            ReassemblyEvicted = U(m.ReassemblyEvicted),
+            Truncated = U(m.Truncated),
+            ParseErrors = U(m.ParseErrors),
+            BacklogWaitTimeActual = U(m.BacklogWaitTimeActual),
+            Filtered = U(m.Filtered),
+            QuarantinedBatches = U(s?.QuarantinedBatches ?? 0),
+            QuarantinedEvents = U(s?.QuarantinedEvents ?? 0),
+            QuarantineTrimmedBatches = U(s?.QuarantineTrimmedBatches ?? 0),
+            QuarantineTrimmedEvents = U(s?.QuarantineTrimmedEvents ?? 0),
+            SpoolCorruptBatches = U(s?.CorruptBatches ?? 0),
+            SpoolCorruptEvents = U(s?.CorruptEvents ?? 0),
         };
     }
 }

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
 
 namespace Sluice.Agent.Pipeline;
@@ -24,15 +26,17 @@ public sealed class SerialWatermark : IDisposable
 
     private readonly string _path;
     private readonly string _bootId;
+    private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private SafeFileHandle? _handle;
     private bool _hasHighest;
     private uint _highest;
 
-    public SerialWatermark(string stateDirectory, string bootId)
+    public SerialWatermark(string stateDirectory, string bootId, ILogger? logger = null)
     {
         _path = Path.Combine(stateDirectory, FileName);
         _bootId = bootId;
+        _logger = logger ?? NullLogger.Instance;
     }
 
     /// <summary>The serial the previous run spooled last, if it ended without a clean stop on this boot; null otherwise.</summary>
@@ -66,9 +70,10 @@ public sealed class SerialWatermark : IDisposable
             }
             if (_handle is null)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-                _handle = File.OpenHandle(_path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite, FileOptions.None);
-                File.SetUnixFileMode(_handle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                Spool.PrivateFiles.EnsureDirectory(Path.GetDirectoryName(_path)!, _logger);
+                _handle = Spool.PrivateFiles.OpenHandle(_path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite);
+                // A file left by an older version may be looser than the 0600 it is created with now.
+                Spool.PrivateFiles.Tighten(_handle, _path, _logger);
             }
             // Fixed width, so that each write replaces the whole line.
             RandomAccess.Write(_handle, Encoding.ASCII.GetBytes($"{_bootId} {_highest:D10}\n"), 0);

@@ -162,6 +162,27 @@ public sealed class Batcher : IDisposable
         }
     }
 
+    /// <summary>
+    /// Makes sure a batch is cut within <see cref="BatcherOptions.MaxDelay"/> even if nothing is added:
+    /// the sink has loss of its own to put in it (the spool's delivery loss, see <see cref="Spool.DiskSpool.LossRecorded"/>).
+    /// </summary>
+    public void RequestCut()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            bool wasEmpty = _openEvents == 0 && !_openHasLoss;
+            _openHasLoss = true;
+            if (wasEmpty)
+            {
+                Arm();
+            }
+        }
+    }
+
     /// <summary>Cuts the open batch now, if it holds anything (e.g. at shutdown).</summary>
     public void Flush()
     {
@@ -255,6 +276,12 @@ public sealed class Batcher : IDisposable
         total.ParseErrors += delta.ParseErrors;
         total.BacklogWaitTimeActual += delta.BacklogWaitTimeActual;
         total.Filtered += delta.Filtered;
+        total.QuarantinedBatches += delta.QuarantinedBatches;
+        total.QuarantinedEvents += delta.QuarantinedEvents;
+        total.QuarantineTrimmedBatches += delta.QuarantineTrimmedBatches;
+        total.QuarantineTrimmedEvents += delta.QuarantineTrimmedEvents;
+        total.SpoolCorruptBatches += delta.SpoolCorruptBatches;
+        total.SpoolCorruptEvents += delta.SpoolCorruptEvents;
     }
 
     /// <summary>Cuts what is open and stops the timer.</summary>

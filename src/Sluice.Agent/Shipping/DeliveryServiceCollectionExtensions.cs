@@ -49,11 +49,19 @@ public static class DeliveryServiceCollectionExtensions
             var spool = sp.GetRequiredService<DiskSpool>();
             CheckFitsSpool(options, spool);
             var watermark = sp.GetService<Pipeline.SerialWatermark>();
-            return new Batcher(options, sp.GetRequiredService<AgentIdentity>(), batch =>
+            var batcher = new Batcher(options, sp.GetRequiredService<AgentIdentity>(), batch =>
             {
                 spool.Append(batch);
                 watermark?.Record(batch.HighestSerial);
             }, sp.GetRequiredService<TimeProvider>());
+            // Delivery loss the spool records (quarantined batches, corruption, also what recovery
+            // found at open) goes out in a batch of its own when no events come to carry it.
+            spool.LossRecorded += batcher.RequestCut;
+            if (!spool.Counters.UnreportedLoss.IsNone)
+            {
+                batcher.RequestCut();
+            }
+            return batcher;
         });
         services.AddSingleton(sp => new HeartbeatSender(
             sp.GetRequiredService<AgentIdentity>(),

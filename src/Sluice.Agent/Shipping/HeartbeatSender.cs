@@ -78,6 +78,7 @@ public sealed class HeartbeatSender
             SpoolDepthBatches = (ulong)spool.DepthBatches,
             SocketBufferBytes = values.SocketBufferBytes,
             DrainIntervalMs = values.DrainIntervalMs,
+            Epoch = spool.Epoch,
         };
         heartbeat.Rules.AddRange(values.Rules);
         return heartbeat;

@@ -15,7 +15,9 @@ namespace Sluice.Agent.Shipping;
 /// Reads the spool in sequence order and sends each batch to the collector through one resilience
 /// pipeline, with up to <see cref="ShipperOptions.MaxInFlight"/> calls in flight. Acknowledgements
 /// are applied to the spool strictly in sequence order, so a restart resends from the first batch
-/// not known to be stored (at-least-once; the collector deduplicates on (agent, sequence)).
+/// not known to be stored (at-least-once; the collector deduplicates on (agent, epoch, sequence)).
+/// A batch the collector refuses is set aside in the quarantine and reported as loss in the next
+/// batch; after ALREADY_EXISTS the spool also starts a new epoch.
 /// </summary>
 public sealed class Shipper : IDisposable
 {
@@ -52,6 +54,7 @@ public sealed class Shipper : IDisposable
     private long _ackedBatches;
     private long _ackedEvents;
     private long _duplicateAcks;
+    private long _conflicts;
     private int _inFlight;
     private readonly Lock _errorLock = new();
     private string? _lastError;
@@ -71,7 +74,7 @@ public sealed class Shipper : IDisposable
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _transport = new IngestTransport(CollectorChannel.Create(options), options.ReadToken(), options.Compression);
         _pipeline = ShippingResilience.Create(options, _time, OnRetry);
-        _quarantine = new Quarantine(options.QuarantineDirectory, options.QuarantineMaxBytes, _time);
+        _quarantine = new Quarantine(options.QuarantineDirectory, options.QuarantineMaxBytes, _time, _logger);
     }
 
     /// <summary>The transport, shared with <see cref="HeartbeatSender"/>.</summary>
@@ -93,6 +96,8 @@ public sealed class Shipper : IDisposable
                     DuplicateAcks = Interlocked.Read(ref _duplicateAcks),
                     QuarantinedBatches = _quarantine.Stored,
                     QuarantineDeletedOverCap = _quarantine.DeletedOverCap,
+                    QuarantineDeletedOverCapEvents = _quarantine.DeletedOverCapEvents,
+                    Conflicts = Interlocked.Read(ref _conflicts),
                     InFlight = Volatile.Read(ref _inFlight),
                     LastError = _lastError,
                     LastErrorAt = _lastErrorAt,
@@ -144,10 +149,7 @@ public sealed class Shipper : IDisposable
                         head.Dispose();
                         break;
                     case OutcomeKind.Refused:
-                        _quarantine.Put(head.Sequence, head.Payload, outcome.Status);
-                        ShipperLog.Quarantined(_logger, head.Sequence, head.EventCount, outcome.Status.StatusCode, outcome.Status.Detail, _quarantine.DirectoryPath);
-                        RecordError($"batch {head.Sequence} refused and quarantined: {outcome.Status.StatusCode} {outcome.Status.Detail}");
-                        _spool.Acknowledge(head.Sequence);
+                        SetAside(head, outcome.Status);
                         head.Dispose();
                         break;
                     case OutcomeKind.Cancelled:
@@ -174,6 +176,40 @@ public sealed class Shipper : IDisposable
             sends.Dispose();
             _state = ShipperState.Stopped;
             Interlocked.Exchange(ref _running, 0);
+        }
+    }
+
+    // The batch is refused for good: into the quarantine, then done with in the spool, which
+    // reports it (and any quarantine trims) as loss in the next batch and, after ALREADY_EXISTS,
+    // starts a new epoch. Never acknowledged as stored.
+    private void SetAside(SpoolEntry entry, GrpcStatus status)
+    {
+        string epoch = EpochOf(entry);
+        var trimmed = _quarantine.Put(entry.Sequence, epoch, entry.EventCount, entry.Payload, status);
+        bool conflict = status.StatusCode == StatusCode.AlreadyExists;
+        _spool.SetAside(entry.Sequence, entry.EventCount, trimmed, newEpoch: conflict);
+        if (conflict)
+        {
+            Interlocked.Increment(ref _conflicts);
+            ShipperLog.Conflict(_logger, entry.Sequence, epoch, entry.EventCount, status.Detail, _quarantine.DirectoryPath, _spool.Epoch, _spool.EpochStartSequence);
+        }
+        else
+        {
+            ShipperLog.Quarantined(_logger, entry.Sequence, entry.EventCount, status.StatusCode, status.Detail, _quarantine.DirectoryPath);
+        }
+        RecordError($"batch {entry.Sequence} refused and quarantined: {status.StatusCode} {status.Detail}");
+    }
+
+    // Refused batches are rare: reading the epoch back from the payload costs nothing that matters.
+    private static string EpochOf(SpoolEntry entry)
+    {
+        try
+        {
+            return EventBatch.Parser.ParseFrom(entry.Payload.Span).Epoch;
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            return "";
         }
     }
 
@@ -275,9 +311,11 @@ public sealed class Shipper : IDisposable
             Interlocked.Increment(ref _attemptsFailed);
             return e.StatusCode switch
             {
-                // The batch itself is refused: InvalidArgument (validation), FailedPrecondition,
-                // OutOfRange, and ResourceExhausted without a pushback hint (message too large).
-                StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.OutOfRange or StatusCode.ResourceExhausted
+                // The batch itself is refused (ingest.proto): InvalidArgument (it breaks a rule, or the
+                // store can never take it), AlreadyExists (its key holds other content), and
+                // FailedPrecondition and OutOfRange, which no resend fixes either. ResourceExhausted is
+                // retried (ShippingResilience), never refused.
+                StatusCode.InvalidArgument or StatusCode.AlreadyExists or StatusCode.FailedPrecondition or StatusCode.OutOfRange
                     => new Outcome(OutcomeKind.Refused, Status: e.Status),
                 StatusCode.Unauthenticated or StatusCode.PermissionDenied
                     => new Outcome(OutcomeKind.AuthenticationFailed, Status: e.Status),

@@ -28,4 +28,7 @@ internal static partial class ShipperLog
 
     [LoggerMessage(EventId = 2108, Level = LogLevel.Warning, Message = "Heartbeat failed: {Reason}")]
     public static partial void HeartbeatFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2109, Level = LogLevel.Error, Message = "Batch {Sequence} of epoch {Epoch} ({Events} events) refused by the collector with AlreadyExists: {Detail}. Another spool sent other content under the same key (a cloned machine, a copied spool). The batch is moved to quarantine {Directory} and counted as lost; batches cut from now on carry epoch {NewEpoch} from sequence {Start}")]
+    public static partial void Conflict(ILogger logger, ulong sequence, string epoch, int events, string detail, string directory, string newEpoch, ulong start);
 }

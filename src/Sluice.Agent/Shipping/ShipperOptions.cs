@@ -27,10 +27,10 @@ public sealed class ShipperOptions
     /// <summary>This agent's enrolment token, sent as "authorization: Bearer TOKEN". Set this or <see cref="TokenFile"/>.</summary>
     public string? Token { get; set; }
 
-    /// <summary>File holding the token (first line). Re-read after the collector refuses the token.</summary>
+    /// <summary>File holding the token (first line), readable by its owner only (0600 or 0400). Re-read after the collector refuses the token.</summary>
     public string? TokenFile { get; set; }
 
-    /// <summary>Permits an http:// collector URL (no TLS). For tests on loopback only: the token would travel in clear.</summary>
+    /// <summary>Permits an http:// collector URL (no TLS), for a collector on a loopback address only (127.0.0.0/8, ::1, localhost): elsewhere the token and the events would travel in clear.</summary>
     public bool AllowInsecureTransport { get; set; }
 
     public ShippingCompression Compression { get; set; } = ShippingCompression.Gzip;
@@ -79,19 +79,49 @@ public sealed class ShipperOptions
     public long QuarantineMaxBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>The token: <see cref="Token"/>, or the first line of <see cref="TokenFile"/>.</summary>
+    /// <exception cref="InvalidDataException">The token file is empty, or group or others may read it.</exception>
     public string ReadToken()
     {
         if (!string.IsNullOrEmpty(Token))
         {
             return Token;
         }
-        string path = TokenFile ?? throw new InvalidOperationException($"{Section}: neither Token nor TokenFile is set");
+        string path = TokenFile ?? throw new InvalidOperationException($"{Section}:TokenFile: neither Token nor TokenFile is set");
+        if (TokenFileExposure(path) is { } exposed)
+        {
+            throw new InvalidDataException(exposed);
+        }
         string token = File.ReadLines(path).FirstOrDefault()?.Trim() ?? "";
         if (token.Length == 0)
         {
             throw new InvalidDataException($"{Section}:TokenFile: {path} is empty");
         }
         return token;
+    }
+
+    /// <summary>Why the token file at <paramref name="path"/> may not be used (group or others can read it), or null when only its owner can.</summary>
+    public static string? TokenFileExposure(string path)
+    {
+        var mode = File.GetUnixFileMode(path);
+        if ((mode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) == 0)
+        {
+            return null;
+        }
+        string octal = Convert.ToString((int)mode, 8).PadLeft(4, '0');
+        return $"{Section}:TokenFile: {path} has mode {octal}, so {((mode & UnixFileMode.OtherRead) != 0 ? "every user" : "its group")} can read the token. Make it readable by its owner only: chmod 600 {path}";
+    }
+
+    /// <summary>True for a loopback host: localhost, 127.0.0.0/8 and ::1.</summary>
+    public static bool IsLoopback(Uri url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        if (string.Equals(url.IdnHost, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+        return System.Net.IPAddress.TryParse(url.IdnHost, out var address)
+            && !address.IsIPv4MappedToIPv6
+            && System.Net.IPAddress.IsLoopback(address);
     }
 }
 
@@ -119,7 +149,11 @@ public sealed class ShipperOptionsValidator : IValidateOptions<ShipperOptions>
         }
         else if (url.Scheme == Uri.UriSchemeHttp && !o.AllowInsecureTransport)
         {
-            failures.Add($"{S}:CollectorUrl: '{o.CollectorUrl}' is plain http; the token would travel in clear. Use https://, or set {S}:AllowInsecureTransport for a test collector.");
+            failures.Add($"{S}:CollectorUrl: '{o.CollectorUrl}' is plain http; the token would travel in clear. Use https://, or set {S}:AllowInsecureTransport for a test collector on this host.");
+        }
+        else if (url.Scheme == Uri.UriSchemeHttp && !ShipperOptions.IsLoopback(url))
+        {
+            failures.Add($"{S}:AllowInsecureTransport: '{o.CollectorUrl}' is plain http to {url.Host}, which is not a loopback address; the token and the events would cross the network in clear. Cleartext is allowed only to 127.0.0.0/8, ::1 or localhost: use https:// (with {S}:CaFile for a private CA).");
         }
         bool hasToken = !string.IsNullOrEmpty(o.Token);
         bool hasTokenFile = !string.IsNullOrEmpty(o.TokenFile);
@@ -132,6 +166,10 @@ public sealed class ShipperOptionsValidator : IValidateOptions<ShipperOptions>
             try
             {
                 o.ReadToken();
+            }
+            catch (InvalidDataException e) when (e.Message.StartsWith(S + ":TokenFile:", StringComparison.Ordinal))
+            {
+                failures.Add(e.Message);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {

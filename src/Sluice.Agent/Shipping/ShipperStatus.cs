@@ -25,8 +25,12 @@ public sealed record ShipperStatus
     public long AckedEvents { get; init; }
     /// <summary>Acks that said the collector already had the batch (a resend after a lost ack or a restart).</summary>
     public long DuplicateAcks { get; init; }
+    /// <summary>Batches the collector refused, set aside in the quarantine.</summary>
     public long QuarantinedBatches { get; init; }
     public long QuarantineDeletedOverCap { get; init; }
+    public long QuarantineDeletedOverCapEvents { get; init; }
+    /// <summary>Refusals with AlreadyExists: the collector holds other content under the batch's key (each started a new epoch, unless the batch's epoch was already superseded).</summary>
+    public long Conflicts { get; init; }
     public int InFlight { get; init; }
     public string? LastError { get; init; }
     public DateTimeOffset? LastErrorAt { get; init; }

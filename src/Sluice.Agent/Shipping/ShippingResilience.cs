@@ -57,8 +57,12 @@ internal static class ShippingResilience
     /// <item>Internal: in grpc-dotnet a connection cut mid-call surfaces as Internal ("response
     /// ended prematurely", RST_STREAM). A batch the collector refuses for its content comes back
     /// as InvalidArgument, never Internal, so retrying Internal cannot loop on a bad batch.</item>
-    /// <item>ResourceExhausted only with a server pushback hint (the collector is shedding load);
-    /// without one it means the message was too large, which no retry fixes.</item>
+    /// <item>ResourceExhausted: the collector has too many calls in flight, or the message is larger
+    /// than it takes (ingest.proto: "retry later"). Nothing was stored. Retried with backoff, after
+    /// the server's pushback hint when it gives one. Never quarantined: a batch is never set aside
+    /// for the collector's load. (A batch larger than the collector's limit stalls the queue, retried
+    /// and shown in status, until the limit is raised: Batching:MaxBytes is 1 MiB by default, the
+    /// collector's --max-message-bytes 16 MiB.)</item>
     /// </list>
     /// </summary>
     public static bool IsTransient(Exception exception) => exception switch
@@ -66,8 +70,7 @@ internal static class ShippingResilience
         TimeoutRejectedException => true,
         RpcException rpc => rpc.StatusCode switch
         {
-            StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Aborted or StatusCode.Internal => true,
-            StatusCode.ResourceExhausted => Pushback(rpc) is not null,
+            StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Aborted or StatusCode.Internal or StatusCode.ResourceExhausted => true,
             _ => false,
         },
         _ => false,

@@ -7,9 +7,26 @@ public sealed partial class DiskSpool
     /// <summary>
     /// The next published batch after the last one read, in sequence order, or null when there is
     /// none yet. The caller owns the returned entry and disposes it. An entry that fails its
-    /// checksum on read is skipped and counted as dropped.
+    /// checksum on read is skipped and counted as corrupt (spool_corrupt_batches and _events, with
+    /// the event count the index kept for it), reported in the next batch appended.
     /// </summary>
     public SpoolEntry? TryRead()
+    {
+        bool corrupt = false;
+        try
+        {
+            return TryReadLocked(ref corrupt);
+        }
+        finally
+        {
+            if (corrupt)
+            {
+                LossRecorded?.Invoke();
+            }
+        }
+    }
+
+    private SpoolEntry? TryReadLocked(ref bool corrupt)
     {
         lock (_lock)
         {
@@ -21,24 +38,26 @@ public sealed partial class DiskSpool
                     return null;
                 }
                 _readNext = info.Sequence + 1;
-                int total = SpoolEntryFormat.HeaderSize + info.PayloadLength;
+                int total = info.Length;
                 byte[] buffer = ArrayPool<byte>.Shared.Rent(total);
                 var span = buffer.AsSpan(0, total);
                 int read = RandomAccess.Read(segment.Handle, span, info.Offset);
                 if (read == total
-                    && SpoolEntryFormat.TryReadHeader(span, _maxPayload, out int length, out ulong sequence, out _, out _, out _) is null
-                    && length == info.PayloadLength
-                    && sequence == info.Sequence
-                    && SpoolEntryFormat.ChecksumMatches(span, span.Slice(SpoolEntryFormat.HeaderSize, length)))
+                    && SpoolEntryFormat.TryReadHeader(span, _maxPayload, out var header) is null
+                    && header.HeaderLength == info.HeaderLength
+                    && header.PayloadLength == info.PayloadLength
+                    && header.Sequence == info.Sequence
+                    && SpoolEntryFormat.ChecksumMatches(span[..info.HeaderLength], span.Slice(info.HeaderLength, info.PayloadLength)))
                 {
-                    return new SpoolEntry(info.Sequence, info.EventCount, buffer, SpoolEntryFormat.HeaderSize, info.PayloadLength);
+                    return new SpoolEntry(info.Sequence, info.EventCount, buffer, info.HeaderLength, info.PayloadLength);
                 }
                 ArrayPool<byte>.Shared.Return(buffer);
-                SpoolLog.CorruptOnRead(_logger, info.Sequence, segment.Path);
-                _droppedBatches++;
-                _droppedEvents += info.EventCount;
-                _pendingDroppedBatches += 1 + info.CarriedBatches;
-                _pendingDroppedEvents += (ulong)info.EventCount + info.CarriedEvents;
+                SpoolLog.CorruptOnRead(_logger, info.Sequence, segment.Path, info.EventCount);
+                _corruptBatches++;
+                _corruptEvents += info.EventCount;
+                // Lost with it: whatever it reported. The next batch appended reports both.
+                _pending += info.CarriedLoss + new DeliveryLoss { SpoolCorruptBatches = 1, SpoolCorruptEvents = (ulong)info.EventCount };
+                corrupt = true;
             }
         }
     }
@@ -88,47 +107,53 @@ public sealed partial class DiskSpool
         lock (_lock)
         {
             ThrowIfDisposed();
-            if (sequence <= _ackedThrough)
+            AcknowledgeLocked(sequence, persist: false);
+        }
+    }
+
+    // Caller holds _lock. `persist`: write the state file even if no segment is deleted.
+    private void AcknowledgeLocked(ulong sequence, bool persist)
+    {
+        if (sequence <= _ackedThrough)
+        {
+            return;
+        }
+        if (sequence >= _nextSequence)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sequence), sequence, $"no batch {sequence} was written yet (next is {_nextSequence})");
+        }
+        _ackedThrough = sequence;
+        List<Segment>? covered = null;
+        foreach (var segment in _segments)
+        {
+            while (segment.FirstLive < segment.Entries.Count && segment.Entries[segment.FirstLive].Sequence <= sequence)
             {
-                return;
+                _ackedBatches++;
+                _ackedEvents += segment.Entries[segment.FirstLive].EventCount;
+                _depthBatches--;
+                _depthEvents -= segment.Entries[segment.FirstLive].EventCount;
+                segment.FirstLive++;
             }
-            if (sequence >= _nextSequence)
+            if (segment.FirstLive < segment.Entries.Count)
             {
-                throw new ArgumentOutOfRangeException(nameof(sequence), sequence, $"no batch {sequence} was written yet (next is {_nextSequence})");
+                break;
             }
-            _ackedThrough = sequence;
-            List<Segment>? covered = null;
-            foreach (var segment in _segments)
+            if (segment.Sealed)
             {
-                while (segment.FirstLive < segment.Entries.Count && segment.Entries[segment.FirstLive].Sequence <= sequence)
-                {
-                    _ackedBatches++;
-                    _ackedEvents += segment.Entries[segment.FirstLive].EventCount;
-                    _depthBatches--;
-                    _depthEvents -= segment.Entries[segment.FirstLive].EventCount;
-                    segment.FirstLive++;
-                }
-                if (segment.FirstLive < segment.Entries.Count)
-                {
-                    break;
-                }
-                if (segment.Sealed)
-                {
-                    (covered ??= []).Add(segment);
-                }
+                (covered ??= []).Add(segment);
             }
-            if (covered is not null)
+        }
+        if (covered is not null)
+        {
+            PersistState();
+            foreach (var segment in covered)
             {
-                PersistState();
-                foreach (var segment in covered)
-                {
-                    DeleteSegment(segment);
-                }
+                DeleteSegment(segment);
             }
-            else if (_time.GetElapsedTime(_lastStatePersist) >= _options.AckPersistInterval)
-            {
-                PersistState();
-            }
+        }
+        else if (persist || _time.GetElapsedTime(_lastStatePersist) >= _options.AckPersistInterval)
+        {
+            PersistState();
         }
     }
 

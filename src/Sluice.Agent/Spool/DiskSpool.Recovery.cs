@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using Microsoft.Win32.SafeHandles;
 
 namespace Sluice.Agent.Spool;
 
@@ -7,25 +8,23 @@ public sealed partial class DiskSpool
 {
     private void Recover()
     {
-        Directory.CreateDirectory(_directory);
+        PrivateFiles.EnsureDirectory(_directory, _logger);
         File.Delete(Path.Combine(_directory, SpoolState.FileName + ".tmp"));
 
-        SpoolState state;
-        bool stateKnown;
+        SpoolState? state = null;
+        bool stateDamaged = false;
         try
         {
-            SpoolState? read = SpoolState.Read(_directory);
-            state = read ?? SpoolState.Initial;
-            stateKnown = read is not null;
+            state = SpoolState.Read(_directory);
         }
         catch (Exception e) when (e is InvalidDataException or IOException)
         {
             SpoolLog.StateUnusable(_logger, e);
-            state = SpoolState.Initial;
-            stateKnown = false;
+            stateDamaged = true;
         }
-        _ackedThrough = state.AckedThrough;
-        _droppedThrough = state.DroppedThrough;
+        bool stateKnown = state is not null;
+        _ackedThrough = state?.AckedThrough ?? 0;
+        _droppedThrough = state?.DroppedThrough ?? 0;
         ulong floor = Floor;
 
         var files = new List<(ulong First, string Path)>();
@@ -40,13 +39,16 @@ public sealed partial class DiskSpool
         files.Sort((a, b) => a.First.CompareTo(b.First));
 
         ulong previous = 0;
-        ulong gapBatches = 0;
+        // Event counts told by the headers of entries in the parts cut away: where one of them is
+        // among the batches found missing below, its events are known.
+        var cutEvents = new Dictionary<ulong, int>();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
             foreach (var (first, path) in files)
             {
                 var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+                PrivateFiles.Tighten(handle, path, _logger);
                 var segment = new Segment(path, first, handle) { Sealed = true };
                 long length = RandomAccess.GetLength(handle);
                 long offset = 0;
@@ -60,11 +62,12 @@ public sealed partial class DiskSpool
                     }
                     segment.Entries.Add(info);
                     previous = info.Sequence;
-                    offset += SpoolEntryFormat.HeaderSize + info.PayloadLength;
+                    offset += info.Length;
                 }
                 if (offset < length)
                 {
                     // A torn write (crash mid-append) or damage: keep everything before it.
+                    ScanCutPart(handle, offset, length, cutEvents);
                     RandomAccess.SetLength(handle, offset);
                     RandomAccess.FlushToDisk(handle);
                     _recoveryCutBytes += length - offset;
@@ -86,7 +89,8 @@ public sealed partial class DiskSpool
         }
 
         // Sequences missing between entries that were never acknowledged nor dropped were lost to
-        // damage on disk: count them as dropped batches (their events cannot be known).
+        // damage on disk: count them as corrupt batches, with their events where a header told them.
+        var missing = new List<(ulong From, ulong To)>();
         ulong expected = floor + 1;
         foreach (var segment in _segments)
         {
@@ -94,35 +98,75 @@ public sealed partial class DiskSpool
             {
                 if (entry.Sequence > expected && (stateKnown || expected > floor + 1))
                 {
-                    ulong missing = entry.Sequence - expected;
-                    gapBatches += missing;
-                    SpoolLog.Gap(_logger, expected, entry.Sequence - 1, missing);
+                    missing.Add((expected, entry.Sequence - 1));
                 }
                 expected = Math.Max(expected, entry.Sequence + 1);
             }
         }
-        if (stateKnown && state.NextSequence > expected)
+        if (stateKnown && state!.NextSequence > expected)
         {
             // Batches the state file says were written after the last one now on disk.
-            ulong missing = state.NextSequence - expected;
-            gapBatches += missing;
-            SpoolLog.Gap(_logger, expected, state.NextSequence - 1, missing);
+            missing.Add((expected, state.NextSequence - 1));
+        }
+        var corrupt = DeliveryLoss.None;
+        foreach (var (from, to) in missing)
+        {
+            ulong events = 0;
+            foreach (var (sequence, count) in cutEvents)
+            {
+                if (sequence >= from && sequence <= to)
+                {
+                    events += (ulong)count;
+                }
+            }
+            corrupt += new DeliveryLoss { SpoolCorruptBatches = to - from + 1, SpoolCorruptEvents = events };
+            SpoolLog.Gap(_logger, from, to, to - from + 1, events);
         }
 
         ulong lastOnDisk = _segments.Count > 0 ? _segments[^1].LastSequence : 0;
-        _nextSequence = Math.Max(Math.Max(state.NextSequence, lastOnDisk + 1), floor + 1);
+        _nextSequence = Math.Max(Math.Max(state?.NextSequence ?? 1, lastOnDisk + 1), floor + 1);
 
-        // A drop recorded before a crash is delivered once its carrier batch is on disk (or gone
-        // past the floor); otherwise it rides on the next batch.
-        bool carried = state.PendingCarrierSequence != 0 && (lastOnDisk >= state.PendingCarrierSequence || floor >= state.PendingCarrierSequence);
-        if (!carried)
+        if (state?.Epoch is { } epoch)
         {
-            _pendingDroppedEvents = state.PendingDroppedEvents;
-            _pendingDroppedBatches = state.PendingDroppedBatches;
+            _epoch = epoch;
+            _epochStart = state.EpochStartSequence;
         }
-        _pendingDroppedBatches += gapBatches;
-        _droppedBatches += (long)gapBatches;
-        _pendingCarrier = _nextSequence;
+        else
+        {
+            // Batches cut from here on cannot know which sequences the spool used before (the state
+            // is gone), or were cut without an epoch (format 1): a new epoch keeps their keys apart.
+            StartEpoch();
+            if (state is null && !stateDamaged && files.Count == 0)
+            {
+                SpoolLog.NewSpool(_logger, _directory, _epoch, _epochStart);
+            }
+            else
+            {
+                string why = state is not null ? "the spool predates epochs (state format 1)"
+                    : stateDamaged ? "the state file was damaged"
+                    : "the state file is missing";
+                SpoolLog.EpochStarted(_logger, _directory, _epoch, _epochStart, why);
+            }
+        }
+
+        // Loss recorded before a restart is reported once its carrier batch is on disk (or gone
+        // past the floor: acknowledged, or dropped with its report handed on); otherwise it rides
+        // on the next batch.
+        var pending = DeliveryLoss.None;
+        if (state is not null)
+        {
+            if (!IsCarried(state.CarryingSequence, floor))
+            {
+                pending += state.Carrying;
+            }
+            if (!IsCarried(state.PendingCarrier, floor))
+            {
+                pending += state.Pending;
+            }
+        }
+        _pending = pending + corrupt;
+        _corruptBatches += (long)corrupt.SpoolCorruptBatches;
+        _corruptEvents += (long)corrupt.SpoolCorruptEvents;
 
         foreach (var segment in _segments)
         {
@@ -148,35 +192,82 @@ public sealed partial class DiskSpool
                 DeleteSegment(covered);
             }
         }
-        SpoolLog.Opened(_logger, _directory, _depthBatches, _depthBytes, _nextSequence, _ackedThrough);
+        SpoolLog.Opened(_logger, _directory, _depthBatches, _depthBytes, _nextSequence, _ackedThrough, _epoch, _epochStart);
     }
 
-    private string? ReadEntryForRecovery(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length, ulong previous, ref byte[] buffer, out EntryInfo info)
+    private bool IsCarried(ulong carrier, ulong floor) => carrier != 0 && (carrier <= floor || IsOnDisk(carrier));
+
+    private bool IsOnDisk(ulong sequence) => TryFindEntry(sequence, out _);
+
+    // Caller holds _lock, or is opening the spool. Finds a published entry, acknowledged or not.
+    private bool TryFindEntry(ulong sequence, out EntryInfo info)
+    {
+        foreach (var segment in _segments)
+        {
+            if (segment.Entries.Count == 0 || segment.LastSequence < sequence)
+            {
+                continue;
+            }
+            int at = segment.Entries.BinarySearch(new EntryInfo(sequence, 0, 0, 0, 0, null), EntrySequenceComparer.Instance);
+            info = at >= 0 ? segment.Entries[at] : default;
+            return at >= 0;
+        }
+        info = default;
+        return false;
+    }
+
+    private sealed class EntrySequenceComparer : IComparer<EntryInfo>
+    {
+        public static readonly EntrySequenceComparer Instance = new();
+
+        public int Compare(EntryInfo x, EntryInfo y) => x.Sequence.CompareTo(y.Sequence);
+    }
+
+    // Walks the headers of a part about to be cut away, for as long as they still parse, and notes
+    // the event count each tells. A header whose checksum fails may still tell it; its fields are
+    // trusted only for batches that are missing anyway.
+    private void ScanCutPart(SafeFileHandle handle, long offset, long length, Dictionary<ulong, int> events)
+    {
+        Span<byte> header = stackalloc byte[SpoolEntryFormat.MaxHeaderSize];
+        while (length - offset >= SpoolEntryFormat.MinHeaderSize)
+        {
+            int read = RandomAccess.Read(handle, header[..(int)Math.Min(header.Length, length - offset)], offset);
+            if (SpoolEntryFormat.TryReadHeader(header[..read], _maxPayload, out var parsed) is not null)
+            {
+                return;
+            }
+            events.TryAdd(parsed.Sequence, parsed.EventCount);
+            offset += parsed.HeaderLength + (long)parsed.PayloadLength;
+        }
+    }
+
+    private string? ReadEntryForRecovery(SafeFileHandle handle, long offset, long length, ulong previous, ref byte[] buffer, out EntryInfo info)
     {
         info = default;
-        if (length - offset < SpoolEntryFormat.HeaderSize)
+        if (length - offset < SpoolEntryFormat.MinHeaderSize)
         {
-            return $"header cut short: {length - offset} of {SpoolEntryFormat.HeaderSize} bytes";
+            return $"header cut short: {length - offset} bytes";
         }
-        Span<byte> header = stackalloc byte[SpoolEntryFormat.HeaderSize];
-        RandomAccess.Read(handle, header, offset);
-        string? reason = SpoolEntryFormat.TryReadHeader(header, _maxPayload, out int payloadLength, out ulong sequence, out int events, out ulong carriedBatches, out ulong carriedEvents);
+        Span<byte> header = stackalloc byte[SpoolEntryFormat.MaxHeaderSize];
+        int read = RandomAccess.Read(handle, header[..(int)Math.Min(header.Length, length - offset)], offset);
+        string? reason = SpoolEntryFormat.TryReadHeader(header[..read], _maxPayload, out var parsed);
         if (reason is not null)
         {
             return reason;
         }
-        long available = length - offset - SpoolEntryFormat.HeaderSize;
-        if (payloadLength > available)
+        header = header[..parsed.HeaderLength];
+        long available = length - offset - parsed.HeaderLength;
+        if (parsed.PayloadLength > available)
         {
-            return $"payload cut short: {available} of {payloadLength} bytes";
+            return $"payload cut short: {available} of {parsed.PayloadLength} bytes";
         }
-        if (buffer.Length < payloadLength)
+        if (buffer.Length < parsed.PayloadLength)
         {
             ArrayPool<byte>.Shared.Return(buffer);
-            buffer = ArrayPool<byte>.Shared.Rent(payloadLength);
+            buffer = ArrayPool<byte>.Shared.Rent(parsed.PayloadLength);
         }
-        var payload = buffer.AsSpan(0, payloadLength);
-        if (RandomAccess.Read(handle, payload, offset + SpoolEntryFormat.HeaderSize) != payloadLength)
+        var payload = buffer.AsSpan(0, parsed.PayloadLength);
+        if (RandomAccess.Read(handle, payload, offset + parsed.HeaderLength) != parsed.PayloadLength)
         {
             return "payload cut short while reading";
         }
@@ -184,11 +275,11 @@ public sealed partial class DiskSpool
         {
             return "checksum mismatch";
         }
-        if (sequence <= previous)
+        if (parsed.Sequence <= previous)
         {
-            return $"sequence {sequence} does not follow {previous}";
+            return $"sequence {parsed.Sequence} does not follow {previous}";
         }
-        info = new EntryInfo(sequence, offset, payloadLength, events, carriedBatches, carriedEvents);
+        info = new EntryInfo(parsed.Sequence, offset, parsed.HeaderLength, parsed.PayloadLength, parsed.EventCount, parsed.Carried.IsNone ? null : parsed.Carried);
         return null;
     }
 }

@@ -7,14 +7,15 @@ namespace Sluice.Agent.Spool;
 
 public sealed partial class DiskSpool
 {
-    // Room kept for the spool drop counters that may be added to a batch after its size was measured
-    // (two uint64 varint fields and the LossCounters header).
-    private const int LossCounterReserve = 32;
+    // Room kept for the delivery loss counters that may be added to a batch after its size was
+    // measured (eight uint64 varint fields and the LossCounters header).
+    private const int LossCounterReserve = 96;
 
     /// <summary>
-    /// Assigns the batch its sequence, adds any not yet reported spool drops to its loss counters,
-    /// and writes it durably (per <see cref="SpoolOptions.Fsync"/>). When the cap would be passed,
-    /// the oldest segments are dropped first. Returns the sequence.
+    /// Assigns the batch its sequence and the spool's epoch, adds any delivery loss not yet reported
+    /// (spool drops, quarantined batches and trims, corruption) to its loss counters, and writes it
+    /// durably (per <see cref="SpoolOptions.Fsync"/>). When the cap would be passed, the oldest
+    /// segments are dropped first. Returns the sequence.
     /// </summary>
     /// <exception cref="ArgumentException">The batch is larger than <see cref="MaxBatchBytes"/>.</exception>
     /// <exception cref="IOException">The write failed; the batch was not accepted and nothing already accepted is affected.</exception>
@@ -43,73 +44,102 @@ public sealed partial class DiskSpool
             ThrowIfDisposed();
             var savedLoss = batch.Loss;
             ulong sequence;
-            ulong pendingEvents;
-            ulong pendingBatches;
+            DeliveryLoss carrying;
             lock (_lock)
             {
+                // The epoch changes only under _writeGate too, so the batch's epoch and sequence agree.
                 sequence = _nextSequence;
-                pendingEvents = _pendingDroppedEvents;
-                pendingBatches = _pendingDroppedBatches;
+                batch.Epoch = _epoch;
+                batch.EpochStartSequence = _epochStart;
+                _carrying = _pending;
+                _pending = DeliveryLoss.None;
+                _appending = true;
+                carrying = _carrying;
             }
-            batch.Sequence = sequence;
-            ApplyPendingDrop(batch, savedLoss, pendingEvents, pendingBatches);
-            int payloadLength = batch.CalculateSize() + events.Length;
-            if (payloadLength + LossCounterReserve > _maxPayload)
-            {
-                batch.Loss = savedLoss;
-                throw new ArgumentException($"batch of {payloadLength} bytes does not fit a spool segment (at most {_maxPayload - LossCounterReserve} bytes; raise {SpoolOptions.Section}:SegmentBytes or lower the batch size)", nameof(batch));
-            }
-            MakeRoom(SpoolEntryFormat.HeaderSize + payloadLength + LossCounterReserve);
-            lock (_lock)
-            {
-                if (_pendingDroppedEvents != pendingEvents || _pendingDroppedBatches != pendingBatches)
-                {
-                    // Making room dropped segments: this batch carries that drop too.
-                    pendingEvents = _pendingDroppedEvents;
-                    pendingBatches = _pendingDroppedBatches;
-                    ApplyPendingDrop(batch, savedLoss, pendingEvents, pendingBatches);
-                    payloadLength = -1;
-                }
-            }
-            if (payloadLength < 0)
-            {
-                payloadLength = batch.CalculateSize() + events.Length;
-            }
-            // Whatever spool drop this batch reports (added here, or already set by the caller) is
-            // re-reported if this batch is dropped in turn.
-            ulong carriedBatches = batch.Loss?.SpoolDroppedBatches ?? 0;
-            ulong carriedEvents = batch.Loss?.SpoolDroppedEvents ?? 0;
-
-            int total = SpoolEntryFormat.HeaderSize + payloadLength;
-            int own = total - events.Length;
-            int eventsInBatch = batch.Events.Count + eventCount;
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(own);
             Segment? segment = null;
             long offset = 0;
+            bool written = false;
             try
             {
-                batch.WriteTo(buffer.AsSpan(SpoolEntryFormat.HeaderSize, own - SpoolEntryFormat.HeaderSize));
-                SpoolEntryFormat.WriteHeader(buffer.AsSpan(0, own), events.Span, payloadLength, sequence, eventsInBatch, carriedBatches, carriedEvents);
-                segment = EnsureActive(total, sequence);
-                offset = segment.Length;
-                if (events.IsEmpty)
+                batch.Sequence = sequence;
+                ApplyLoss(batch, savedLoss, carrying);
+                int payloadLength = batch.CalculateSize() + events.Length;
+                if (payloadLength + LossCounterReserve > _maxPayload)
                 {
-                    RandomAccess.Write(segment.Handle, buffer.AsSpan(0, own), offset);
+                    throw new ArgumentException($"batch of {payloadLength} bytes does not fit a spool segment (at most {_maxPayload - LossCounterReserve} bytes; raise {SpoolOptions.Section}:SegmentBytes or lower the batch size)", nameof(batch));
                 }
-                else
+                MakeRoom(SpoolEntryFormat.HeaderSize + payloadLength + LossCounterReserve);
+                lock (_lock)
                 {
-                    RandomAccess.Write(segment.Handle, [buffer.AsMemory(0, own), events], offset);
+                    if (!ReferenceEquals(_carrying, carrying))
+                    {
+                        // Making room dropped segments: this batch carries that drop too.
+                        carrying = _carrying;
+                        ApplyLoss(batch, savedLoss, carrying);
+                        payloadLength = -1;
+                    }
                 }
-                segment.Length = offset + total;
-                if (_options.Fsync == FsyncMode.PerBatch)
+                if (payloadLength < 0)
                 {
-                    RandomAccess.FlushToDisk(segment.Handle);
-                    Interlocked.Increment(ref _fsyncs);
+                    payloadLength = batch.CalculateSize() + events.Length;
                 }
+                // Whatever delivery loss this batch reports (added here, or already set by the caller)
+                // is reported again if this batch is lost in turn.
+                var carried = DeliveryLoss.From(batch.Loss);
+
+                int total = SpoolEntryFormat.HeaderSize + payloadLength;
+                int own = total - events.Length;
+                int eventsInBatch = batch.Events.Count + eventCount;
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(own);
+                try
+                {
+                    batch.WriteTo(buffer.AsSpan(SpoolEntryFormat.HeaderSize, own - SpoolEntryFormat.HeaderSize));
+                    SpoolEntryFormat.WriteHeader(buffer.AsSpan(0, own), events.Span, payloadLength, sequence, eventsInBatch, carried);
+                    segment = EnsureActive(total, sequence);
+                    offset = segment.Length;
+                    if (events.IsEmpty)
+                    {
+                        RandomAccess.Write(segment.Handle, buffer.AsSpan(0, own), offset);
+                    }
+                    else
+                    {
+                        RandomAccess.Write(segment.Handle, [buffer.AsMemory(0, own), events], offset);
+                    }
+                    segment.Length = offset + total;
+                    if (_options.Fsync == FsyncMode.PerBatch)
+                    {
+                        RandomAccess.FlushToDisk(segment.Handle);
+                        Interlocked.Increment(ref _fsyncs);
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+
+                var info = new EntryInfo(sequence, offset, SpoolEntryFormat.HeaderSize, payloadLength, eventsInBatch, carried.IsNone ? null : carried);
+                lock (_lock)
+                {
+                    _nextSequence = sequence + 1;
+                    _carrying = DeliveryLoss.None;
+                    _appending = false;
+                    _depthBytes += total;
+                    _writtenBatches++;
+                    _writtenEvents += eventsInBatch;
+                    _writtenBytes += total;
+                    if (_options.Fsync == FsyncMode.Interval)
+                    {
+                        _unpublished.Add(info);
+                    }
+                    else
+                    {
+                        Publish(segment, info);
+                    }
+                }
+                written = true;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                batch.Loss = savedLoss;
                 Interlocked.Increment(ref _writeErrors);
                 if (segment is not null)
                 {
@@ -129,26 +159,16 @@ public sealed partial class DiskSpool
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
-            var info = new EntryInfo(sequence, offset, payloadLength, eventsInBatch, carriedBatches, carriedEvents);
-            lock (_lock)
-            {
-                _nextSequence = sequence + 1;
-                _pendingDroppedEvents -= pendingEvents;
-                _pendingDroppedBatches -= pendingBatches;
-                _depthBytes += total;
-                _writtenBatches++;
-                _writtenEvents += eventsInBatch;
-                _writtenBytes += total;
-                if (_options.Fsync == FsyncMode.Interval)
+                if (!written)
                 {
-                    _unpublished.Add(info);
-                }
-                else
-                {
-                    Publish(segment, info);
+                    // Not accepted: the loss it would have carried waits for the next batch.
+                    batch.Loss = savedLoss;
+                    lock (_lock)
+                    {
+                        _pending = _carrying + _pending;
+                        _carrying = DeliveryLoss.None;
+                        _appending = false;
+                    }
                 }
             }
             if (_options.Fsync == FsyncMode.Interval && _time.GetElapsedTime(_lastFsync) >= _options.FsyncInterval)
@@ -159,17 +179,91 @@ public sealed partial class DiskSpool
         }
     }
 
-    private static void ApplyPendingDrop(EventBatch batch, LossCounters? callerLoss, ulong pendingEvents, ulong pendingBatches)
+    private static void ApplyLoss(EventBatch batch, LossCounters? callerLoss, DeliveryLoss carrying)
     {
-        if (pendingEvents == 0 && pendingBatches == 0)
+        if (carrying.IsNone)
         {
             batch.Loss = callerLoss;
             return;
         }
         var loss = callerLoss?.Clone() ?? new LossCounters();
-        loss.SpoolDroppedEvents += pendingEvents;
-        loss.SpoolDroppedBatches += pendingBatches;
+        carrying.AddTo(loss);
         batch.Loss = loss;
+    }
+
+    /// <summary>
+    /// Records that batch <paramref name="sequence"/>, read and sent, was refused by the collector and
+    /// set aside (quarantined): it is done with, like an acknowledged batch (see <see cref="Acknowledge"/>),
+    /// and its loss goes out with the next batch appended, as quarantined_batches and _events, together
+    /// with <paramref name="trimmed"/> (quarantined batches the quarantine's cap deleted to make room).
+    /// With <paramref name="newEpoch"/> (the collector answered ALREADY_EXISTS: another spool claims the
+    /// key), batches appended from now on carry a new epoch starting at the next sequence; batches
+    /// already in the spool keep theirs. The state file is written before this returns, so that the
+    /// loss and the epoch survive a crash.
+    /// </summary>
+    public void SetAside(ulong sequence, int eventCount, DeliveryLoss trimmed, bool newEpoch)
+    {
+        ArgumentNullException.ThrowIfNull(trimmed);
+        ArgumentOutOfRangeException.ThrowIfNegative(eventCount);
+        // _writeGate: no append is between taking its epoch and its sequence while the epoch changes.
+        lock (_writeGate)
+        {
+            ThrowIfDisposed();
+            lock (_lock)
+            {
+                if (sequence <= _ackedThrough || sequence >= _nextSequence)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(sequence), sequence, $"batch {sequence} is not waiting in the spool (acknowledged through {_ackedThrough}, next {_nextSequence})");
+                }
+                var loss = trimmed;
+                // A batch the cap dropped while it was in flight is reported as dropped already.
+                bool live = sequence > _droppedThrough;
+                if (live)
+                {
+                    // It is not stored, so neither is the delivery loss it reported: report that again.
+                    if (TryFindEntry(sequence, out var entry))
+                    {
+                        loss += entry.CarriedLoss;
+                    }
+                    loss += new DeliveryLoss { QuarantinedBatches = 1, QuarantinedEvents = (ulong)eventCount };
+                    _quarantinedBatches++;
+                    _quarantinedEvents += eventCount;
+                }
+                _trimmedBatches += (long)trimmed.QuarantineTrimmedBatches;
+                _trimmedEvents += (long)trimmed.QuarantineTrimmedEvents;
+                _pending += loss;
+                // A batch cut under an epoch that is already superseded needs no new one.
+                if (newEpoch && sequence >= _epochStart)
+                {
+                    string previous = _epoch;
+                    StartEpoch();
+                    SpoolLog.EpochAfterConflict(_logger, previous, sequence, _epoch, _epochStart);
+                }
+                AcknowledgeLocked(sequence, persist: true);
+                if (live)
+                {
+                    // Done with, but not delivered: AckedBatches and AckedEvents count what the collector stored.
+                    _ackedBatches--;
+                    _ackedEvents -= eventCount;
+                }
+            }
+        }
+        LossRecorded?.Invoke();
+    }
+
+    /// <summary>
+    /// Raised (outside the spool's locks) when delivery loss was recorded that waits for the next
+    /// batch appended: a batch set aside, an entry unreadable on read. The batcher cuts a batch for it
+    /// (<see cref="Batcher.RequestCut"/>), so that it reaches the collector on a quiet host too.
+    /// </summary>
+    public event Action? LossRecorded;
+
+    // Caller holds _lock (and _writeGate, or is opening the spool).
+    private void StartEpoch()
+    {
+        _epoch = SpoolState.NewEpoch();
+        _epochStart = _nextSequence;
+        _epochsStarted++;
     }
 
     /// <summary>With <see cref="FsyncMode.Interval"/>: fsyncs and publishes what was written since the last fsync. Otherwise does nothing.</summary>
@@ -253,7 +347,7 @@ public sealed partial class DiskSpool
         }
         SealActive();
         string path = Path.Combine(_directory, SegmentName(sequence));
-        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        var handle = PrivateFiles.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
         if (_options.Fsync != FsyncMode.Never)
         {
             DirectorySync.Flush(_directory);
@@ -319,22 +413,20 @@ public sealed partial class DiskSpool
                 }
                 long batches = 0;
                 long events = 0;
-                ulong carriedBatches = 0;
-                ulong carriedEvents = 0;
+                var carried = DeliveryLoss.None;
                 for (int i = oldest.FirstLive; i < oldest.Entries.Count; i++)
                 {
                     batches++;
                     events += oldest.Entries[i].EventCount;
-                    carriedBatches += oldest.Entries[i].CarriedBatches;
-                    carriedEvents += oldest.Entries[i].CarriedEvents;
+                    carried += oldest.Entries[i].CarriedLoss;
                 }
                 ulong from = oldest.FirstLive < oldest.Entries.Count ? oldest.Entries[oldest.FirstLive].Sequence : 0;
                 ulong to = oldest.LastSequence;
                 long depthBefore = _depthBytes;
                 _droppedThrough = Math.Max(_droppedThrough, to);
-                _pendingDroppedBatches += (ulong)batches + carriedBatches;
-                _pendingDroppedEvents += (ulong)events + carriedEvents;
-                _pendingCarrier = _nextSequence;
+                // Only an append makes room: the batch being appended reports the drop, and whatever
+                // the dropped batches reported themselves.
+                _carrying += carried + new DeliveryLoss { SpoolDroppedBatches = (ulong)batches, SpoolDroppedEvents = (ulong)events };
                 _droppedBatches += batches;
                 _droppedEvents += events;
                 _depthBatches -= batches;

@@ -12,10 +12,12 @@ namespace Sluice.Agent.Spool;
 /// may run on different threads.
 /// </summary>
 /// <remarks>
-/// Files in the directory: <c>NNNNNNNNNNNNNNNNNNNN.seg</c> (20-digit first sequence of the segment)
-/// and <c>spool.state</c> (<see cref="SpoolState"/>). Invariant behind "never reuse a sequence":
-/// every sequence ever handed to the shipper is on disk, or at most
-/// max(acked, dropped) in the state file, which is written before any segment is deleted.
+/// Files in the directory (0700): <c>NNNNNNNNNNNNNNNNNNNN.seg</c> (20-digit first sequence of the
+/// segment) and <c>spool.state</c> (<see cref="SpoolState"/>), all 0600. Invariant behind "never
+/// reuse a sequence": every sequence ever handed to the shipper is on disk, or at most
+/// max(acked, dropped) in the state file, which is written before any segment is deleted. A spool
+/// whose state is lost cannot know which sequences it used: it starts a new epoch
+/// (<see cref="Epoch"/>), and batches are keyed on (agent, epoch, sequence).
 /// </remarks>
 public sealed partial class DiskSpool : IDisposable
 {
@@ -36,7 +38,13 @@ public sealed partial class DiskSpool : IDisposable
         public ulong LastSequence => Entries.Count > 0 ? Entries[^1].Sequence : 0;
     }
 
-    private readonly record struct EntryInfo(ulong Sequence, long Offset, int PayloadLength, int EventCount, ulong CarriedBatches, ulong CarriedEvents);
+    /// <summary>One published entry. <c>Carried</c>: the delivery loss its batch reports (null for none, the usual case, to keep the index small).</summary>
+    private readonly record struct EntryInfo(ulong Sequence, long Offset, int HeaderLength, int PayloadLength, int EventCount, DeliveryLoss? Carried)
+    {
+        public int Length => HeaderLength + PayloadLength;
+
+        public DeliveryLoss CarriedLoss => Carried ?? DeliveryLoss.None;
+    }
 
     private readonly SpoolOptions _options;
     private readonly TimeProvider _time;
@@ -60,9 +68,15 @@ public sealed partial class DiskSpool : IDisposable
     private ulong _nextSequence;
     private ulong _ackedThrough;
     private ulong _droppedThrough;
-    private ulong _pendingDroppedEvents;
-    private ulong _pendingDroppedBatches;
-    private ulong _pendingCarrier;
+    private string _epoch = "";
+    private ulong _epochStart;
+    // Delivery loss not yet in any batch. It goes out with the next batch appended; while an
+    // append is under way (_appending), that batch has taken _carrying, and what is recorded
+    // meanwhile waits in _pending for the batch after it. Both are in the state file, each with
+    // its carrier, so that a restart knows which of them reached the disk.
+    private DeliveryLoss _pending = DeliveryLoss.None;
+    private DeliveryLoss _carrying = DeliveryLoss.None;
+    private bool _appending;
     private ulong _readNext;
     private TaskCompletionSource _readable = NewSignal();
     private bool _disposed;
@@ -77,6 +91,13 @@ public sealed partial class DiskSpool : IDisposable
     private long _ackedEvents;
     private long _droppedBatches;
     private long _droppedEvents;
+    private long _corruptBatches;
+    private long _corruptEvents;
+    private long _quarantinedBatches;
+    private long _quarantinedEvents;
+    private long _trimmedBatches;
+    private long _trimmedEvents;
+    private long _epochsStarted;
     private long _recoveredBatches;
     private long _recoveryCutBytes;
     private long _fsyncs;
@@ -140,6 +161,16 @@ public sealed partial class DiskSpool : IDisposable
                     AckedEvents = _ackedEvents,
                     DroppedBatches = _droppedBatches,
                     DroppedEvents = _droppedEvents,
+                    CorruptBatches = _corruptBatches,
+                    CorruptEvents = _corruptEvents,
+                    QuarantinedBatches = _quarantinedBatches,
+                    QuarantinedEvents = _quarantinedEvents,
+                    QuarantineTrimmedBatches = _trimmedBatches,
+                    QuarantineTrimmedEvents = _trimmedEvents,
+                    UnreportedLoss = _pending + _carrying,
+                    Epoch = _epoch,
+                    EpochStartSequence = _epochStart,
+                    EpochsStarted = _epochsStarted,
                     RecoveredBatches = _recoveredBatches,
                     RecoveryCutBytes = _recoveryCutBytes,
                     Fsyncs = _fsyncs,
@@ -152,16 +183,44 @@ public sealed partial class DiskSpool : IDisposable
         }
     }
 
+    /// <summary>The spool's epoch: 32 lowercase hex digits, minted when the spool was created (or its state lost) and after the collector refused a batch's key as taken (ALREADY_EXISTS). Batches appended now carry it.</summary>
+    public string Epoch
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _epoch;
+            }
+        }
+    }
+
+    /// <summary>The first sequence appended under <see cref="Epoch"/>.</summary>
+    public ulong EpochStartSequence
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _epochStart;
+            }
+        }
+    }
+
     private ulong Floor => Math.Max(_ackedThrough, _droppedThrough);
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private static string SegmentName(ulong firstSequence) => firstSequence.ToString("D20", System.Globalization.CultureInfo.InvariantCulture) + SegmentExtension;
 
-    // Caller holds _lock.
+    // Caller holds _lock. The pending loss rides on the next batch appended: this one if none is
+    // under way, else the one after it.
     private void PersistState()
     {
-        new SpoolState(_nextSequence, _ackedThrough, _droppedThrough, _pendingDroppedEvents, _pendingDroppedBatches, _pendingCarrier).Write(_directory);
+        ulong pendingCarrier = _appending ? _nextSequence + 1 : _nextSequence;
+        new SpoolState(_nextSequence, _ackedThrough, _droppedThrough, _epoch, _epochStart,
+            _pending, _pending.IsNone ? 0 : pendingCarrier,
+            _carrying, _carrying.IsNone ? 0 : _nextSequence).Write(_directory);
         _lastStatePersist = _time.GetTimestamp();
     }
 

@@ -18,7 +18,9 @@ public sealed partial class StatusServer(AgentOptions options, AgentMetrics metr
         string path = options.Status.Socket;
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            // A directory made here is owner only: the socket is made 0600 right after bind, and
+            // nobody else can reach it before. One that exists is the operator's choice.
+            Spool.PrivateFiles.CreateMissing(Path.GetDirectoryName(Path.GetFullPath(path))!);
             File.Delete(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

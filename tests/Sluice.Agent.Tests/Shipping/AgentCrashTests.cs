@@ -82,13 +82,15 @@ public sealed class AgentCrashTests
         harness.Start();
         await harness.WaitForEmptySpoolAsync();
 
-        // No gaps: sequences 1..N, each stored once (the store is keyed by (agent, sequence)).
+        // No gaps: sequences 1..N, each stored once (the store is keyed by (agent, epoch, sequence), one epoch here).
         var stored = collector.Stored.Keys.Select(k => k.Sequence).Order().ToList();
         Assert.Equal(Enumerable.Range(1, stored.Count).Select(s => (ulong)s), stored);
+        // The killed writers' spool kept its epoch through both kills and the reopen.
+        Assert.Single(collector.Stored.Keys.Select(k => k.Epoch).Distinct());
         // Every committed batch is there with exactly its events.
         foreach (var c in committed)
         {
-            var batch = collector.Stored[(TestBatches.AgentId, c.Sequence)];
+            var batch = collector.Batch(TestBatches.AgentId, c.Sequence);
             Assert.Equal(Enumerable.Range(0, c.Count).Select(i => c.FirstSerial + (ulong)i), batch.Events.Select(e => e.Serial));
         }
         // The batches written after the restart follow on, and no event is stored twice.

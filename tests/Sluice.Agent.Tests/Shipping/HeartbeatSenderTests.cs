@@ -38,6 +38,8 @@ public sealed class HeartbeatSenderTests
         Assert.Equal(2ul, hb.SpoolDepthBatches);
         Assert.Equal((ulong)harness.Spool.Counters.DepthBytes, hb.SpoolDepthBytes);
         Assert.Equal(1_764_000_000_000, hb.StartedUnixMs);
+        Assert.Matches("^[0-9a-f]{32}$", hb.Epoch);
+        Assert.Equal(harness.Spool.Epoch, hb.Epoch);
         Assert.Equal(1, sender.Sent);
     }
 

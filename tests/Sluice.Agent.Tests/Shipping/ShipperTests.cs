@@ -124,10 +124,11 @@ public sealed class ShipperTests
     public async Task RunAsync_BatchRefusedAsInvalid_QuarantinedWithReasonAndTheRestDelivered()
     {
         await using var collector = await TestCollector.StartAsync();
-        collector.FaultFor = static (sequence, _) => sequence switch
+        // ResourceExhausted means "retry later" (ingest.proto), with or without a pushback hint.
+        collector.FaultFor = static (sequence, attempt) => (sequence, attempt) switch
         {
-            3 => Fault.InvalidArgument,
-            7 => Fault.ResourceExhaustedNoHint,
+            (3, _) => Fault.InvalidArgument,
+            (7, 1) => Fault.ResourceExhaustedNoHint,
             _ => Fault.None,
         };
         // No attempt may time out here: the refusals are counted exactly.
@@ -139,18 +140,19 @@ public sealed class ShipperTests
         harness.Start();
         await harness.WaitForEmptySpoolAsync();
 
-        harness.AssertStoredExactlyOnce(collector, harness.Appended.Keys.Where(s => s is not 3 and not 7));
+        harness.AssertStoredExactlyOnce(collector, harness.Appended.Keys.Where(s => s is not 3));
         Assert.Equal(1, collector.AttemptsFor(3)); // refused, not retried
-        Assert.Equal(1, collector.AttemptsFor(7));
+        Assert.Equal(2, collector.AttemptsFor(7)); // retried, then stored
         string quarantine = harness.ShipperOptions.QuarantineDirectory;
         var batch = EventBatch.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(quarantine, "00000000000000000003.batch")));
         Assert.Equal(harness.Appended[3], batch.Events.Select(e => e.Serial));
         string reason = File.ReadAllText(Path.Combine(quarantine, "00000000000000000003.reason"));
         Assert.Contains("status InvalidArgument", reason);
         Assert.Contains("events[0].serial is 0", reason);
-        Assert.Contains("status ResourceExhausted", File.ReadAllText(Path.Combine(quarantine, "00000000000000000007.reason")));
-        Assert.Equal(2, harness.Shipper.Status.QuarantinedBatches);
-        Assert.Equal(8, harness.Shipper.Status.AckedBatches);
+        Assert.False(File.Exists(Path.Combine(quarantine, "00000000000000000007.reason")));
+        Assert.Equal(1, harness.Shipper.Status.QuarantinedBatches);
+        Assert.Equal(9, harness.Shipper.Status.AckedBatches);
+        Assert.Equal(1, harness.Shipper.Status.Retries);
     }
 
     [Fact]
@@ -160,6 +162,7 @@ public sealed class ShipperTests
         using var tokenDir = new TempDirectory("sluice-token");
         string tokenFile = Path.Combine(tokenDir.Path, "token");
         File.WriteAllText(tokenFile, "wrong-token\n");
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite); // a token file others can read is refused
         await using var harness = ShippingHarness.Create(collector, o =>
         {
             o.Token = null;
@@ -246,8 +249,9 @@ public sealed class ShipperTests
     [InlineData(StatusCode.DeadlineExceeded, true)]
     [InlineData(StatusCode.Aborted, true)]
     [InlineData(StatusCode.Internal, true)]
-    [InlineData(StatusCode.ResourceExhausted, false)]
+    [InlineData(StatusCode.ResourceExhausted, true)]
     [InlineData(StatusCode.InvalidArgument, false)]
+    [InlineData(StatusCode.AlreadyExists, false)]
     [InlineData(StatusCode.Unauthenticated, false)]
     [InlineData(StatusCode.PermissionDenied, false)]
     [InlineData(StatusCode.Unknown, false)]

@@ -63,9 +63,9 @@ internal sealed class ShippingHarness : IAsyncDisposable
         return new ShippingHarness(dir, spool, shipper);
     }
 
-    public ulong Append(int events)
+    public ulong Append(int events, int extraBytesPerEvent = 0)
     {
-        var batch = TestBatches.Create(_nextSerial, events);
+        var batch = TestBatches.Create(_nextSerial, events, extraBytesPerEvent);
         ulong sequence = Spool.Append(batch);
         Appended[sequence] = batch.Events.Select(e => e.Serial).ToArray();
         _nextSerial += (ulong)events;
@@ -89,12 +89,13 @@ internal sealed class ShippingHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>Like a restart of the agent: stop, close, reopen the spool, new shipper.</summary>
-    public async Task RestartAsync()
+    /// <summary>Like a restart of the agent: stop, close, reopen the spool, new shipper. <paramref name="whileDown"/> gets the spool directory while nothing has it open.</summary>
+    public async Task RestartAsync(Action<string>? whileDown = null)
     {
         await StopAsync();
         Shipper.Dispose();
         Spool.Dispose();
+        whileDown?.Invoke(SpoolOptions.Directory);
         Spool = DiskSpool.Open(SpoolOptions);
         Shipper = new Shipper(Spool, ShipperOptions);
     }
@@ -138,7 +139,7 @@ internal sealed class ShippingHarness : IAsyncDisposable
         var storedSerials = new List<ulong>();
         foreach (ulong sequence in expected)
         {
-            EventBatch batch = collector.Stored[(TestBatches.AgentId, sequence)];
+            EventBatch batch = collector.Batch(TestBatches.AgentId, sequence);
             var serials = batch.Events.Select(e => e.Serial).ToArray();
             Assert.Equal(Appended[sequence], serials);
             storedSerials.AddRange(serials);

@@ -25,6 +25,8 @@ public enum Fault
     /// <summary>ResourceExhausted without a hint (the message is too large).</summary>
     ResourceExhaustedNoHint,
     InvalidArgument,
+    /// <summary>AlreadyExists, as if another spool had sent other content under the batch's key (nothing stored).</summary>
+    AlreadyExists,
     Unimplemented,
     /// <summary>Stores the batch, then answers only after <see cref="TestCollector.SlowDelay"/> (longer than the agent waits).</summary>
     SlowAfterStore,
@@ -36,7 +38,9 @@ public enum Fault
 
 /// <summary>
 /// A real gRPC collector on Kestrel, 127.0.0.1, for the shipper's tests: it stores batches
-/// deduplicated on (agent, sequence), checks the bearer token, and injects scripted faults.
+/// keyed on (agent, epoch, sequence) as ingest.proto says: the same content again is a duplicate,
+/// other content under a stored key is refused with AlreadyExists. It checks the bearer token and
+/// injects scripted faults.
 /// It can be stopped ("down": nothing listens) and started again on the same port.
 /// </summary>
 public sealed class TestCollector : IAsyncDisposable
@@ -48,8 +52,12 @@ public sealed class TestCollector : IAsyncDisposable
     private X509Certificate2? _certificate;
     private long _calls;
     private long _duplicates;
+    private long _conflicts;
 
-    public ConcurrentDictionary<(string Agent, ulong Sequence), EventBatch> Stored { get; } = new();
+    public ConcurrentDictionary<(string Agent, string Epoch, ulong Sequence), EventBatch> Stored { get; } = new();
+
+    /// <summary>Batches refused with AlreadyExists, with the key they claimed.</summary>
+    public ConcurrentQueue<EventBatch> Conflicting { get; } = new();
 
     public ConcurrentQueue<AgentHeartbeat> Heartbeats { get; } = new();
 
@@ -69,6 +77,12 @@ public sealed class TestCollector : IAsyncDisposable
     public long Calls => Interlocked.Read(ref _calls);
 
     public long Duplicates => Interlocked.Read(ref _duplicates);
+
+    /// <summary>Calls refused with AlreadyExists (scripted or found).</summary>
+    public long Conflicts => Interlocked.Read(ref _conflicts);
+
+    /// <summary>The one batch stored for <paramref name="agent"/> under <paramref name="sequence"/>, in whatever epoch.</summary>
+    public EventBatch Batch(string agent, ulong sequence) => Stored.Single(kv => kv.Key.Agent == agent && kv.Key.Sequence == sequence).Value;
 
     public bool IsRunning => _app is not null;
 
@@ -168,6 +182,10 @@ public sealed class TestCollector : IAsyncDisposable
                 throw new RpcException(new Grpc.Core.Status(StatusCode.ResourceExhausted, "scripted: message too large"));
             case Fault.InvalidArgument:
                 throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"scripted: batch {batch.Sequence} events[0].serial is 0"));
+            case Fault.AlreadyExists:
+                Interlocked.Increment(ref _conflicts);
+                Conflicting.Enqueue(batch);
+                throw new RpcException(new Grpc.Core.Status(StatusCode.AlreadyExists, $"scripted: batch {batch.Sequence} of epoch {batch.Epoch} is stored with other content"));
             case Fault.Unimplemented:
                 throw new RpcException(new Grpc.Core.Status(StatusCode.Unimplemented, "scripted: unknown method"));
             case Fault.CutBeforeStore:
@@ -189,7 +207,15 @@ public sealed class TestCollector : IAsyncDisposable
 
     private Ack Store(EventBatch batch)
     {
-        bool added = Stored.TryAdd((batch.AgentId, batch.Sequence), batch);
+        var stored = Stored.GetOrAdd((batch.AgentId, batch.Epoch, batch.Sequence), batch);
+        bool added = ReferenceEquals(stored, batch);
+        if (!added && !stored.Equals(batch))
+        {
+            Interlocked.Increment(ref _conflicts);
+            Conflicting.Enqueue(batch);
+            throw new RpcException(new Grpc.Core.Status(StatusCode.AlreadyExists,
+                $"batch {batch.Sequence} of epoch '{batch.Epoch}' from agent '{batch.AgentId}' is stored already with other content; nothing of it was stored"));
+        }
         if (!added)
         {
             Interlocked.Increment(ref _duplicates);

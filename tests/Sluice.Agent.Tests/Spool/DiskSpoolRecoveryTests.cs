@@ -7,7 +7,7 @@ namespace Sluice.Agent.Tests.Spool;
 /// <summary>Recovery from torn and corrupt segment tails, at exact byte positions.</summary>
 public sealed class DiskSpoolRecoveryTests : IDisposable
 {
-    private const int HeaderSize = 48;
+    private const int HeaderSize = 96; // entry format 2 (SpoolEntryFormat)
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
@@ -135,12 +135,17 @@ public sealed class DiskSpoolRecoveryTests : IDisposable
             Assert.Equal(offsets[2], new FileInfo(segment).Length);
             Assert.Equal(offsets[5] - offsets[2], spool.Counters.RecoveryCutBytes);
             // Batches 3..5 were written (maybe shipped): their sequences are never given out again,
-            // and their loss is counted and reported.
-            Assert.Equal(3, spool.Counters.DroppedBatches);
+            // and their loss is counted and reported, as corruption (not as the cap's drops). Their
+            // headers still tell their 3 events each, batch 3's too (only its payload is damaged).
+            Assert.Equal(3, spool.Counters.CorruptBatches);
+            Assert.Equal(9, spool.Counters.CorruptEvents);
+            Assert.Equal(0, spool.Counters.DroppedBatches);
             Assert.Equal(6ul, spool.Append(TestBatches.Create(100, 1)));
             var entries = ReadAll(spool);
             Assert.Equal(new ulong[] { 1, 2, 6 }, entries.Select(e => e.Sequence));
-            Assert.Equal(3ul, entries[2].Loss.SpoolDroppedBatches);
+            Assert.Equal(3ul, entries[2].Loss.SpoolCorruptBatches);
+            Assert.Equal(9ul, entries[2].Loss.SpoolCorruptEvents);
+            Assert.Equal(0ul, entries[2].Loss.SpoolDroppedBatches);
         }
     }
 
@@ -169,7 +174,11 @@ public sealed class DiskSpoolRecoveryTests : IDisposable
         var expected = Enumerable.Range(1, 40).Select(s => (ulong)s)
             .Where(s => s <= middleFirst || s >= middleFirst + (ulong)entriesInMiddle).ToList();
         Assert.Equal(expected, sequences);
-        Assert.Equal(entriesInMiddle - 1, spool.Counters.DroppedBatches);
+        Assert.Equal(entriesInMiddle - 1, spool.Counters.CorruptBatches);
+        // The damaged header's own count is not trusted (its sequence is wrong); the intact entries
+        // cut after it still tell theirs, 2 events each.
+        Assert.Equal((entriesInMiddle - 2) * 2, spool.Counters.CorruptEvents);
+        Assert.Equal(0, spool.Counters.DroppedBatches);
         Assert.Equal(41ul, spool.Append(TestBatches.Create(1000, 1)));
     }
 

@@ -76,7 +76,12 @@ public sealed class DiskSpoolTests : IDisposable
             {
                 var batch = EventBatch.Parser.ParseFrom(entries[i].Payload.Span);
                 Assert.Equal((ulong)i + 1, batch.Sequence);
+                // The spool stamps the sequence, and with it the spool's epoch (a new spool: from 1).
+                Assert.Equal((spool.Epoch, 1ul), (batch.Epoch, batch.EpochStartSequence));
+                Assert.Matches("^[0-9a-f]{32}$", batch.Epoch);
                 cut[i].Sequence = batch.Sequence;
+                cut[i].Epoch = batch.Epoch;
+                cut[i].EpochStartSequence = batch.EpochStartSequence;
                 Assert.Equal(cut[i], batch);
                 entries[i].Dispose();
             }
