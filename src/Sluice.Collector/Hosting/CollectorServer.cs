@@ -81,6 +81,9 @@ public sealed class CollectorServer : IAsyncDisposable
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.Limits.MaxRequestBodySize = null; // gRPC's own limit applies, with a gRPC status
+                // Per connection: a client learns this in SETTINGS and waits (or opens another
+                // connection) before it opens more streams; the global bound is IngestFrontDoor's.
+                kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
                 ListenOptions? http1 = null;
                 if (certificate is null && options.Dashboard)
                 {
@@ -116,6 +119,11 @@ public sealed class CollectorServer : IAsyncDisposable
             {
                 grpc.MaxReceiveMessageSize = options.Limits.MaxMessageBytes;
                 grpc.EnableDetailedErrors = false;
+                // MaxReceiveMessageSize bounds a message's length on the wire; these bound it once inflated too.
+                foreach (var provider in BoundedDecompression.Defaults(options.Limits.MaxMessageBytes))
+                {
+                    grpc.CompressionProviders.Add(provider);
+                }
             });
             builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, PipelineOnlyListenerFactory>();
             builder.Services.AddSingleton(store);
@@ -123,9 +131,19 @@ public sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton(TimeProvider.System);
             builder.Services.AddSingleton(sp => new BatchValidator(options.Limits, sp.GetRequiredService<TimeProvider>()));
             builder.Services.AddSingleton<IngestCounters>();
+            builder.Services.AddSingleton(sp => new RefusalLog(sp.GetRequiredService<ILogger<RefusalLog>>(), sp.GetRequiredService<TimeProvider>(), options.RefusalLogInterval));
             builder.Services.AddSingleton(faults ?? NoIngestFaults.Instance);
 
             var app = builder.Build();
+            // Before the gRPC endpoint runs, so before it reads the body. Routing has run already
+            // (WebApplication adds it first), so the front door sees which endpoint was chosen.
+            var frontDoor = new IngestFrontDoor(
+                app.Services.GetRequiredService<AgentAuthenticator>(),
+                app.Services.GetRequiredService<IngestCounters>(),
+                app.Services.GetRequiredService<RefusalLog>(),
+                options.MaxInFlight,
+                options.InFlightPushback);
+            app.Use(frontDoor.InvokeAsync);
             app.MapGrpcService<IngestService>();
             app.MapGet("/healthz", () => Results.Text("ok\n"));
             app.MapGet("/api/ingest", (IngestCounters c) => Results.Text(CountersJson(c), "application/json"));
@@ -163,6 +181,8 @@ public sealed class CollectorServer : IAsyncDisposable
         ["refused_permission_denied"] = c.RefusedPermission,
         ["refused_invalid"] = c.RefusedInvalid,
         ["store_failures"] = c.StoreFailures,
+        ["refused_over_limit"] = c.RefusedOverLimit,
+        ["refused_too_large"] = c.RefusedTooLarge,
     });
 
     public async ValueTask DisposeAsync()

@@ -11,6 +11,9 @@ public sealed class IngestCounters
     private long _refusedPermission;
     private long _refusedInvalid;
     private long _storeFailures;
+    // Refused at the front door (Hosting/IngestFrontDoor.cs), beside the unauthenticated ones.
+    private long _refusedOverLimit;
+    private long _refusedTooLarge;
 
     public long BatchesStored => Volatile.Read(ref _batchesStored);
     public long EventsStored => Volatile.Read(ref _eventsStored);
@@ -20,6 +23,10 @@ public sealed class IngestCounters
     public long RefusedPermission => Volatile.Read(ref _refusedPermission);
     public long RefusedInvalid => Volatile.Read(ref _refusedInvalid);
     public long StoreFailures => Volatile.Read(ref _storeFailures);
+    /// <summary>Calls refused with RESOURCE_EXHAUSTED because the collector had its limit of calls in flight.</summary>
+    public long RefusedOverLimit => Volatile.Read(ref _refusedOverLimit);
+    /// <summary>Calls refused with RESOURCE_EXHAUSTED because a message exceeded the size limit, compressed or decompressed.</summary>
+    public long RefusedTooLarge => Volatile.Read(ref _refusedTooLarge);
 
     internal void Stored(int events)
     {
@@ -33,4 +40,6 @@ public sealed class IngestCounters
     internal void PermissionDenied() => Interlocked.Increment(ref _refusedPermission);
     internal void Invalid() => Interlocked.Increment(ref _refusedInvalid);
     internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);
+    internal void OverLimit() => Interlocked.Increment(ref _refusedOverLimit);
+    internal void TooLarge() => Interlocked.Increment(ref _refusedTooLarge);
 }
