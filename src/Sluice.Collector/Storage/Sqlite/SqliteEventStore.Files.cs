@@ -20,7 +20,13 @@ public sealed partial class SqliteEventStore
             return;
         }
         string full = System.IO.Path.GetFullPath(Path);
-        if (System.IO.Path.GetDirectoryName(full) is { } dir && !Directory.Exists(dir))
+        // Directory.CreateDirectory(path, mode) gives the mode to the last directory only; the ones above it it creates 0777 less the umask.
+        var missing = new Stack<string>();
+        for (string? dir = System.IO.Path.GetDirectoryName(full); dir is not null && !Directory.Exists(dir); dir = System.IO.Path.GetDirectoryName(dir))
+        {
+            missing.Push(dir);
+        }
+        while (missing.TryPop(out string? dir))
         {
             Directory.CreateDirectory(dir, PrivateDirectory);
         }
