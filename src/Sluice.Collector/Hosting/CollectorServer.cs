@@ -117,13 +117,14 @@ public sealed class CollectorServer : IAsyncDisposable
             });
             builder.Services.AddGrpc(grpc =>
             {
+                // Bounds a message's length on the wire and, for a compressed one, once inflated: grpc-dotnet
+                // (checked on Grpc.AspNetCore.Server 2.85.0, PipeExtensions.TryDecompressMessage ->
+                // CommonGrpcProtocolHelpers.TryReadCompressedMessage) inflates through a pooled buffer
+                // and stops with RESOURCE_EXHAUSTED past this size; it never inflates the whole message
+                // first. Older releases did not (they inflated into an unbounded MemoryStream):
+                // FrontDoorLimitsTests sends a gzip bomb to hold any upgrade to this.
                 grpc.MaxReceiveMessageSize = options.Limits.MaxMessageBytes;
                 grpc.EnableDetailedErrors = false;
-                // MaxReceiveMessageSize bounds a message's length on the wire; these bound it once inflated too.
-                foreach (var provider in BoundedDecompression.Defaults(options.Limits.MaxMessageBytes))
-                {
-                    grpc.CompressionProviders.Add(provider);
-                }
             });
             builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, PipelineOnlyListenerFactory>();
             builder.Services.AddSingleton(store);

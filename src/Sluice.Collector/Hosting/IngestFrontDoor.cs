@@ -37,12 +37,15 @@ namespace Sluice.Collector.Hosting;
 /// </para>
 /// <para>
 /// Size: after the call, a RESOURCE_EXHAUSTED that refuses a message for its size (gRPC's own
-/// check of the wire length, or <see cref="BoundedDecompression"/> once inflated) is counted as
-/// too large. Those happen inside gRPC, where the service never sees them.
+/// check, of the length on the wire and of a compressed message once inflated) is counted as too
+/// large. gRPC makes those before the service runs, so the service never sees them.
 /// </para>
 /// </remarks>
 internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCounters counters, RefusalLog log, int maxInFlight, TimeSpan pushback)
 {
+    /// <summary>How grpc-dotnet's refusal of a message over MaxReceiveMessageSize begins (Grpc.AspNetCore.Server, PipeExtensions).</summary>
+    internal const string TooLargePrefix = "Received message exceeds the maximum configured message size";
+
     /// <summary>The service's path prefix: <c>/package.Service/</c>.</summary>
     private static readonly PathString ServicePath = "/" + Sluice.Protocol.V1.Ingest.Descriptor.FullName;
 
@@ -91,7 +94,7 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
             Interlocked.Decrement(ref _inFlight);
         }
         var (code, message) = ResponseStatus(context);
-        if (BoundedDecompression.IsTooLarge(code, message))
+        if (code == StatusCode.ResourceExhausted && message is not null && message.StartsWith(TooLargePrefix, StringComparison.Ordinal))
         {
             counters.TooLarge();
             log.Refused(peer, RefusalLog.TooLarge, call, code, message!);
