@@ -121,8 +121,8 @@ public sealed class CollectorServer : IAsyncDisposable
                 // (checked on Grpc.AspNetCore.Server 2.85.0, PipeExtensions.TryDecompressMessage ->
                 // CommonGrpcProtocolHelpers.TryReadCompressedMessage) inflates through a pooled buffer
                 // and stops with RESOURCE_EXHAUSTED past this size; it never inflates the whole message
-                // first. Older releases did not (they inflated into an unbounded MemoryStream):
-                // FrontDoorLimitsTests sends a gzip bomb to hold any upgrade to this.
+                // first. Its source as of 2.83 did not (it inflated into an unbounded MemoryStream):
+                // FrontDoorLimitsTests sends a gzip bomb to hold any upgrade or downgrade to this.
                 grpc.MaxReceiveMessageSize = options.Limits.MaxMessageBytes;
                 grpc.EnableDetailedErrors = false;
             });
