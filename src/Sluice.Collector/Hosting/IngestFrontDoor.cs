@@ -49,12 +49,8 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
     /// <summary>The service's path prefix: <c>/package.Service/</c>.</summary>
     private static readonly PathString ServicePath = "/" + Sluice.Protocol.V1.Ingest.Descriptor.FullName;
 
-    private int _inFlight;
-
-    public int MaxInFlight => maxInFlight;
-
     /// <summary>Authenticated ingest calls being handled now.</summary>
-    public int InFlight => Volatile.Read(ref _inFlight);
+    private int _inFlight;
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
@@ -97,7 +93,7 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
         if (code == StatusCode.ResourceExhausted && message is not null && message.StartsWith(TooLargePrefix, StringComparison.Ordinal))
         {
             counters.TooLarge();
-            log.Refused(peer, RefusalLog.TooLarge, call, code, message!);
+            log.Refused(peer, RefusalLog.TooLarge, call, code, message);
         }
     }
 
