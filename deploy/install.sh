@@ -3,8 +3,9 @@
 #   PREFIX/agent, PREFIX/collector      the programs (default PREFIX /opt/sluice)
 #   PREFIX/share                        the shipped default config, for reference
 #   BINDIR/sluice-agent, sluice-collector  symlinks (default BINDIR /usr/local/sbin)
-#   /etc/sluice                         agent.json, audit.rules, collector.tokens, collector.env
+#   /etc/sluice                         agent.json, audit.rules, collector.tokens (0600), collector.env (0600)
 #                                       (an existing file is never overwritten)
+# Run as root, everything it installs is root:root.
 #   /etc/systemd/system                 sluice-agent.service, sluice-collector.service
 # With --root DESTDIR everything goes below DESTDIR (staging, packaging) and nothing is started.
 set -euo pipefail
@@ -89,13 +90,34 @@ for app in agent collector; do
   [ -f "$publish/$app/libcoreclr.so" ] || { echo "install.sh: $publish/$app is not self-contained (no libcoreclr.so): publish with deploy/publish.sh" >&2; exit 1; }
 done
 
+# Everything installed belongs to root:root, whoever built or unpacked the publish: a program
+# that the builder's account can still write runs as root (the agent) or reads every event (the
+# collector) on that account's behalf. Staging with --root as another user keeps that user.
+own=()
+[ "$(id -u)" = 0 ] && own=(-o root -g root)
+
+copy_tree() { # SRC DEST: directories 0755, executables 0755, other files 0644, all root:root
+  local src=$1 dst=$2 f mode
+  install -d "${own[@]}" -m 0755 "$dst"
+  while IFS= read -r -d '' f; do
+    install -d "${own[@]}" -m 0755 "$dst/$f"
+  done < <(cd "$src" && find . -mindepth 1 -type d -print0)
+  while IFS= read -r -d '' f; do
+    if [ -x "$src/$f" ]; then mode=0755; else mode=0644; fi
+    install "${own[@]}" -m "$mode" "$src/$f" "$dst/$f"
+  done < <(cd "$src" && find . -type f -print0)
+  while IFS= read -r -d '' f; do
+    cp -P "$src/$f" "$dst/$f"
+    [ ${#own[@]} -eq 0 ] || chown -h root:root "$dst/$f"
+  done < <(cd "$src" && find . -type l -print0)
+}
+
 dest="$root$prefix"
-mkdir -p "$dest"
+install -d "${own[@]}" -m 0755 "$dest"
 for app in agent collector; do
   # Copy next to the old version and swap, so a failed copy leaves a working install.
   rm -rf "${dest:?}/$app.new"
-  cp -a "$publish/$app" "$dest/$app.new"
-  chmod -R u=rwX,go=rX "$dest/$app.new"
+  copy_tree "$publish/$app" "$dest/$app.new"
   rm -rf "${dest:?}/$app.old"
   [ -d "$dest/$app" ] && mv "$dest/$app" "$dest/$app.old"
   mv "$dest/$app.new" "$dest/$app"
@@ -103,11 +125,11 @@ for app in agent collector; do
 done
 say "programs in $dest/agent and $dest/collector"
 
-mkdir -p "$dest/share"
-install -m 0644 "$repo/config/agent.json" "$repo/config/audit.rules" "$repo/deploy/README.md" "$dest/share/"
-install -m 0644 "$repo/deploy/collector.tokens" "$repo/deploy/collector.env" "$dest/share/"
+install -d "${own[@]}" -m 0755 "$dest/share"
+install "${own[@]}" -m 0644 "$repo/config/agent.json" "$repo/config/audit.rules" "$repo/deploy/README.md" "$dest/share/"
+install "${own[@]}" -m 0644 "$repo/deploy/collector.tokens" "$repo/deploy/collector.env" "$dest/share/"
 
-mkdir -p "$root$bindir"
+[ -d "$root$bindir" ] || install -d "${own[@]}" -m 0755 "$root$bindir"
 for b in sluice-agent sluice-collector; do
   ln -sfn "$prefix/${b#sluice-}/$b" "$root$bindir/$b"
 done
@@ -115,28 +137,35 @@ say "links $root$bindir/sluice-agent, $root$bindir/sluice-collector"
 
 # ---------------------------------------------------------------- configuration: never overwrite
 etc="$root/etc/sluice"
-mkdir -p "$etc"
+install -d "${own[@]}" -m 0755 "$etc"
 chmod 0755 "$etc"
 install_config() { # source name mode
   if [ -e "$etc/$2" ]; then
     say "kept $etc/$2 (the shipped default is $dest/share/$2)"
   else
-    install -m "$3" "$1" "$etc/$2"
+    install "${own[@]}" -m "$3" "$1" "$etc/$2"
     say "installed $etc/$2"
   fi
 }
 install_config "$repo/config/agent.json" agent.json 0644
 install_config "$repo/config/audit.rules" audit.rules 0640
 install_config "$repo/deploy/collector.tokens" collector.tokens 0600
-install_config "$repo/deploy/collector.env" collector.env 0644
+# It may hold the PostgreSQL password (PGPASSWORD); systemd reads it as root.
+install_config "$repo/deploy/collector.env" collector.env 0600
+# An older install made it 0644: take group and others' access away, keep its content.
+if [ "$(stat -c %a "$etc/collector.env")" != 600 ]; then
+  chmod 0600 "$etc/collector.env"
+  say "made $etc/collector.env 0600 (it may hold the PostgreSQL password)"
+fi
 
 # ---------------------------------------------------------------- units
 unitdir="$root/etc/systemd/system"
-mkdir -p "$unitdir"
+[ -d "$unitdir" ] || install -d "${own[@]}" -m 0755 "$unitdir"
 for u in "${units[@]}"; do
   # The units name /opt/sluice; follow --prefix.
   sed "s#/opt/sluice/#$prefix/#g" "$repo/deploy/systemd/$u" > "$unitdir/$u.tmp"
   chmod 0644 "$unitdir/$u.tmp"
+  [ ${#own[@]} -eq 0 ] || chown root:root "$unitdir/$u.tmp"
   mv "$unitdir/$u.tmp" "$unitdir/$u"
 done
 say "units in $unitdir"

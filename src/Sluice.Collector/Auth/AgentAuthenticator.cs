@@ -3,6 +3,10 @@ using Grpc.Core;
 namespace Sluice.Collector.Auth;
 
 /// <summary>Checks the <c>authorization: Bearer TOKEN</c> metadata of an ingest call.</summary>
+/// <remarks>
+/// The check needs the header only. The front door (<see cref="Hosting.IngestFrontDoor"/>) runs it
+/// before gRPC reads the body; the service runs it again on the call it is given.
+/// </remarks>
 public sealed class AgentAuthenticator
 {
     private readonly AgentTokens? _tokens;
@@ -14,27 +18,40 @@ public sealed class AgentAuthenticator
 
     /// <summary>The agent id the caller's token belongs to; null when authentication is off.</summary>
     /// <exception cref="RpcException">Unauthenticated: no token, a malformed header, or an unknown token.</exception>
-    public string? Authenticate(ServerCallContext context)
+    public string? Authenticate(ServerCallContext context) =>
+        TryAuthenticate(context.RequestHeaders.GetValue("authorization"), out string? agent, out string? refusal)
+            ? agent
+            : throw new RpcException(new Status(StatusCode.Unauthenticated, refusal));
+
+    /// <summary>Checks an <c>authorization</c> header value.</summary>
+    /// <param name="agent">The token's agent; null when authentication is off.</param>
+    /// <param name="refusal">Why the header is refused, for the UNAUTHENTICATED status.</param>
+    public bool TryAuthenticate(string? header, out string? agent, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? refusal)
     {
+        agent = null;
+        refusal = null;
         if (_tokens is null)
         {
-            return null;
+            return true;
         }
-        string? header = context.RequestHeaders.GetValue("authorization");
         if (string.IsNullOrEmpty(header))
         {
-            throw new RpcException(new Status(StatusCode.Unauthenticated,
-                "no agent token: send metadata 'authorization: Bearer <token>' with a token from the collector's token file"));
+            refusal = "no agent token: send metadata 'authorization: Bearer <token>' with a token from the collector's token file";
+            return false;
         }
         const string scheme = "Bearer ";
         if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) || header.Length == scheme.Length)
         {
-            throw new RpcException(new Status(StatusCode.Unauthenticated,
-                "malformed authorization metadata: expected 'Bearer <token>'"));
+            refusal = "malformed authorization metadata: expected 'Bearer <token>'";
+            return false;
         }
-        string? agent = _tokens.FindAgent(header[scheme.Length..].Trim());
-        return agent ?? throw new RpcException(new Status(StatusCode.Unauthenticated,
-            "unknown agent token: it matches no enrolled agent in the collector's token file"));
+        agent = _tokens.FindAgent(header[scheme.Length..].Trim());
+        if (agent is null)
+        {
+            refusal = "unknown agent token: it matches no enrolled agent in the collector's token file";
+            return false;
+        }
+        return true;
     }
 
     /// <summary>Refuses a message whose agent_id is not the one the token was issued to.</summary>

@@ -19,18 +19,11 @@ public sealed class AgentTokens
 
     public int Count => _byDigestHex.Count;
 
+    /// <summary>Reads and parses a token file; one that group or others can read or write is refused (<see cref="SecretFile"/>).</summary>
+    /// <exception cref="FormatException">The file cannot be read, is open to others, or has a bad line; the message names the file.</exception>
     public static AgentTokens Load(string path)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FormatException($"token file {path}: cannot read it: {e.Message}", e);
-        }
-        return Parse(text, path);
+        return Parse(SecretFile.ReadAllText(path, "token file"), path);
     }
 
     public static AgentTokens Parse(string text, string source = "tokens")

@@ -12,6 +12,10 @@ internal static class ServeCommand
     {
         var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on (e.g. 0.0.0.0:7443; port 0 picks a free one).", Required = true };
         var store = CliOptions.Store();
+        // The store may come from the environment instead, so that a PostgreSQL password in the
+        // connection string is not on the command line, where every local user can read it (ps).
+        store.Required = false;
+        store.Description += $" Default: ${StoreVariable}. Keep a PostgreSQL password off the command line: put it in PGPASSWORD or a passfile (Passfile=, PGPASSFILE), or the whole store in ${StoreVariable}.";
         var tokens = new Option<string?>("--tokens") { Description = "Token file: one 'AGENT_ID TOKEN' or 'AGENT_ID sha256:HEX' per line." };
         var noAuth = new Option<bool>("--insecure-no-auth") { Description = "Accept batches from any agent without a token (development only)." };
         var cert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) to serve TLS with." };
@@ -21,11 +25,13 @@ internal static class ServeCommand
         var eventAge = new Option<int?>("--max-event-age-days") { Description = "Events older than this many days at receipt are stored under the receive time, flagged (default 400)." };
         var eventAhead = new Option<int?>("--max-event-ahead-hours") { Description = "Events more than this many hours ahead of the receive time are stored under it, flagged (default 24)." };
         var eventDays = new Option<int?>("--max-event-days-per-batch") { Description = "Distinct UTC days one batch may store events in, on PostgreSQL the day partitions it may create (default 4, 2-64)." };
+        var maxInFlight = new Option<int?>("--max-in-flight") { Description = "Most ingest calls handled at once, over all connections; one more is refused at once with RESOURCE_EXHAUSTED and a retry hint (default 64)." };
+        var maxStreams = new Option<int?>("--max-streams-per-connection") { Description = "Most HTTP/2 streams one connection may have open at once (default 32)." };
         var noDashboard = new Option<bool>("--no-dashboard") { Description = "Do not serve the dashboard and its JSON API." };
         var dashboardToken = new Option<string?>("--dashboard-token-file") { Description = "File with the dashboard's token (or sha256:HEX); without it the dashboard API answers loopback clients only." };
 
         var command = new Command("serve", "Receive event batches and heartbeats from agents over gRPC and store them.");
-        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, noDashboard, dashboardToken })
+        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, maxInFlight, maxStreams, noDashboard, dashboardToken })
         {
             command.Options.Add(o);
         }
@@ -43,16 +49,22 @@ internal static class ServeCommand
                 options = new CollectorOptions
                 {
                     Listen = parse.GetValue(listen)!,
-                    Store = StoreLocation.Parse(parse.GetValue(store)!),
+                    Store = StoreLocation.Parse(StoreValue(parse.GetValue(store))),
                     TokensFile = parse.GetValue(tokens),
                     AllowAnonymous = parse.GetValue(noAuth),
                     TlsCertificatePath = parse.GetValue(cert),
                     TlsKeyPath = parse.GetValue(key),
                     Limits = limits,
+                    MaxInFlight = parse.GetValue(maxInFlight) ?? CollectorOptions.DefaultMaxInFlight,
+                    MaxStreamsPerConnection = parse.GetValue(maxStreams) ?? CollectorOptions.DefaultMaxStreamsPerConnection,
                     Dashboard = !parse.GetValue(noDashboard),
                     DashboardTokenFile = parse.GetValue(dashboardToken),
                 };
                 options.Validate();
+                if (parse.GetValue(store) is not null && options.Store.HasPassword)
+                {
+                    Console.Error.WriteLine($"sluice-collector serve: warning: --store holds a password, which any local user can read from the command line; put it in PGPASSWORD or a passfile (Passfile=, PGPASSFILE), or the store in ${StoreVariable}");
+                }
             }
             catch (Exception e) when (e is FormatException or ArgumentException)
             {
@@ -82,4 +94,12 @@ internal static class ServeCommand
         });
         return command;
     }
+
+    /// <summary>The environment variable that gives the store when --store is not on the command line.</summary>
+    internal const string StoreVariable = "SLUICE_COLLECTOR_STORE";
+
+    private static string StoreValue(string? option) =>
+        option ?? (Environment.GetEnvironmentVariable(StoreVariable) is { Length: > 0 } value
+            ? value
+            : throw new ArgumentException($"--store is required (or the store in ${StoreVariable})"));
 }

@@ -28,18 +28,10 @@ public sealed class DashboardAccess
 
     public bool TokenRequired => _digest is not null;
 
-    /// <summary>Reads the token file; refuses a malformed one, and one that is an enrolled agent's token.</summary>
+    /// <summary>Reads the token file; refuses one that group or others can read or write, a malformed one, and one that is an enrolled agent's token.</summary>
     public static DashboardAccess Load(string path, AgentTokens? agents)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FormatException($"--dashboard-token-file {path}: cannot read it: {e.Message}", e);
-        }
+        string text = SecretFile.ReadAllText(path, "--dashboard-token-file");
         var lines = text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && l[0] != '#').ToList();
         if (lines.Count != 1)
         {

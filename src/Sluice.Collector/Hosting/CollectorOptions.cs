@@ -22,6 +22,23 @@ public sealed record CollectorOptions
 
     public IngestLimits Limits { get; init; } = new();
 
+    /// <summary>Authenticated ingest calls handled at once, over all connections (<c>--max-in-flight</c>); one more is refused at once with RESOURCE_EXHAUSTED and a pushback.</summary>
+    /// <remarks>64: one agent at its largest <c>Shipping:MaxInFlight</c>, or 16 agents at their default 4, at the very same moment.</remarks>
+    public int MaxInFlight { get; init; } = DefaultMaxInFlight;
+
+    public const int DefaultMaxInFlight = 64;
+
+    /// <summary>HTTP/2 streams one connection may have open at once (<c>--max-streams-per-connection</c>, Kestrel's MaxStreamsPerConnection, advertised to the client in SETTINGS).</summary>
+    public int MaxStreamsPerConnection { get; init; } = DefaultMaxStreamsPerConnection;
+
+    public const int DefaultMaxStreamsPerConnection = 32;
+
+    /// <summary>How long a call refused for the in-flight limit is told to wait before it retries (<c>grpc-retry-pushback-ms</c>).</summary>
+    public TimeSpan InFlightPushback { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Refusals are logged at most once per peer address and reason in this interval, then counted (see <see cref="RefusalLog"/>).</summary>
+    public TimeSpan RefusalLogInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Serve the dashboard and its JSON API on the same port (on by default).</summary>
     public bool Dashboard { get; init; } = true;
 
@@ -48,6 +65,18 @@ public sealed record CollectorOptions
             throw new ArgumentException("--dashboard-token-file and --no-dashboard exclude each other");
         }
         Limits.Validate();
+        if (MaxInFlight < 1)
+        {
+            throw new ArgumentException($"--max-in-flight {MaxInFlight}: must be at least 1");
+        }
+        if (MaxStreamsPerConnection < 1)
+        {
+            throw new ArgumentException($"--max-streams-per-connection {MaxStreamsPerConnection}: must be at least 1");
+        }
+        if (InFlightPushback <= TimeSpan.Zero || RefusalLogInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("the in-flight pushback and the refusal log interval must be positive");
+        }
         ListenEndpoint.Parse(Listen);
     }
 }

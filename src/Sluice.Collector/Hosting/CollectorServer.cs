@@ -83,6 +83,9 @@ public sealed class CollectorServer : IAsyncDisposable
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.Limits.MaxRequestBodySize = null; // gRPC's own limit applies, with a gRPC status
+                // Per connection: a client learns this in SETTINGS and waits (or opens another
+                // connection) before it opens more streams; the global bound is IngestFrontDoor's.
+                kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
                 ListenOptions? http1 = null;
                 if (certificate is null && options.Dashboard)
                 {
@@ -116,6 +119,12 @@ public sealed class CollectorServer : IAsyncDisposable
             });
             builder.Services.AddGrpc(grpc =>
             {
+                // Bounds a message's length on the wire and, for a compressed one, once inflated: grpc-dotnet
+                // (checked on Grpc.AspNetCore.Server 2.85.0, PipeExtensions.TryDecompressMessage ->
+                // CommonGrpcProtocolHelpers.TryReadCompressedMessage) inflates through a pooled buffer
+                // and stops with RESOURCE_EXHAUSTED past this size; it never inflates the whole message
+                // first. Its source as of 2.83 did not (it inflated into an unbounded MemoryStream):
+                // FrontDoorLimitsTests sends a gzip bomb to hold any upgrade or downgrade to this.
                 grpc.MaxReceiveMessageSize = options.Limits.MaxMessageBytes;
                 grpc.EnableDetailedErrors = false;
             });
@@ -125,9 +134,19 @@ public sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton(TimeProvider.System);
             builder.Services.AddSingleton(new BatchValidator(options.Limits));
             builder.Services.AddSingleton<IngestCounters>();
+            builder.Services.AddSingleton(sp => new RefusalLog(sp.GetRequiredService<ILogger<RefusalLog>>(), sp.GetRequiredService<TimeProvider>(), options.RefusalLogInterval));
             builder.Services.AddSingleton(faults ?? NoIngestFaults.Instance);
 
             var app = builder.Build();
+            // Before the gRPC endpoint runs, so before it reads the body. Routing has run already
+            // (WebApplication adds it first), so the front door sees which endpoint was chosen.
+            var frontDoor = new IngestFrontDoor(
+                app.Services.GetRequiredService<AgentAuthenticator>(),
+                app.Services.GetRequiredService<IngestCounters>(),
+                app.Services.GetRequiredService<RefusalLog>(),
+                options.MaxInFlight,
+                options.InFlightPushback);
+            app.Use(frontDoor.InvokeAsync);
             app.MapGrpcService<IngestService>();
             app.MapGet("/healthz", () => Results.Text("ok\n"));
             app.MapGet("/api/ingest", (IngestCounters c) => Results.Text(CountersJson(c), "application/json"));
@@ -166,6 +185,8 @@ public sealed class CollectorServer : IAsyncDisposable
         ["refused_invalid"] = c.RefusedInvalid,
         ["store_failures"] = c.StoreFailures,
         ["refused_by_store"] = c.RefusedByStore,
+        ["refused_over_limit"] = c.RefusedOverLimit,
+        ["refused_too_large"] = c.RefusedTooLarge,
     });
 
     public async ValueTask DisposeAsync()

@@ -12,6 +12,9 @@ public sealed class IngestCounters
     private long _refusedInvalid;
     private long _storeFailures;
     private long _refusedByStore;
+    // Refused at the front door (Hosting/IngestFrontDoor.cs), beside the unauthenticated ones.
+    private long _refusedOverLimit;
+    private long _refusedTooLarge;
 
     public long BatchesStored => Volatile.Read(ref _batchesStored);
     public long EventsStored => Volatile.Read(ref _eventsStored);
@@ -21,6 +24,10 @@ public sealed class IngestCounters
     public long RefusedPermission => Volatile.Read(ref _refusedPermission);
     public long RefusedInvalid => Volatile.Read(ref _refusedInvalid);
     public long StoreFailures => Volatile.Read(ref _storeFailures);
+    /// <summary>Calls refused with RESOURCE_EXHAUSTED because the collector had its limit of calls in flight.</summary>
+    public long RefusedOverLimit => Volatile.Read(ref _refusedOverLimit);
+    /// <summary>Calls refused with RESOURCE_EXHAUSTED because a message exceeded the size limit, compressed or decompressed.</summary>
+    public long RefusedTooLarge => Volatile.Read(ref _refusedTooLarge);
 
     /// <summary>Batches the store refused permanently (answered INVALID_ARGUMENT; see <see cref="Storage.StoreErrors"/>).</summary>
     public long RefusedByStore => Volatile.Read(ref _refusedByStore);
@@ -38,4 +45,6 @@ public sealed class IngestCounters
     internal void Invalid() => Interlocked.Increment(ref _refusedInvalid);
     internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);
     internal void StoreRefused() => Interlocked.Increment(ref _refusedByStore);
+    internal void OverLimit() => Interlocked.Increment(ref _refusedOverLimit);
+    internal void TooLarge() => Interlocked.Increment(ref _refusedTooLarge);
 }

@@ -22,7 +22,8 @@ public sealed class IngestService(
     IngestCounters counters,
     TimeProvider time,
     IIngestFaults faults,
-    ILogger<IngestService> logger) : Sluice.Protocol.V1.Ingest.IngestBase
+    ILogger<IngestService> logger,
+    Hosting.RefusalLog refusals) : Sluice.Protocol.V1.Ingest.IngestBase
 {
     /// <summary>Batches of one stream being stored at once; the stream stops reading beyond this.</summary>
     internal const int StreamWindow = 16;
@@ -158,7 +159,7 @@ public sealed class IngestService(
             case StatusCode.PermissionDenied: counters.PermissionDenied(); break;
             default: counters.Invalid(); break;
         }
-        IngestLog.Refused(logger, call, context.Peer, e.StatusCode, e.Status.Detail);
+        refusals.Refused(context, call, e.StatusCode, e.Status.Detail);
     }
 
     private async Task<Ack> StoreAsync(EventBatch batch, ServerCallContext context, CancellationToken? token = null)

@@ -54,6 +54,22 @@ public sealed record StoreLocation(StoreKind Kind, string Target)
         }
     }
 
+    /// <summary>True for a PostgreSQL connection string that carries a password.</summary>
+    public bool HasPassword
+    {
+        get
+        {
+            try
+            {
+                return Kind == StoreKind.Postgres && !string.IsNullOrEmpty(new Npgsql.NpgsqlConnectionStringBuilder(Target).Password);
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+        }
+    }
+
     /// <summary>For messages: the connection string's password is not shown.</summary>
     public override string ToString() => Kind == StoreKind.Sqlite ? $"sqlite:{Target}" : "postgres:" + RedactPassword(Target);
 

@@ -32,7 +32,8 @@ public sealed class InstallTests : IDisposable
         Assert.Equal(File.ReadAllText(Path.Combine(DeployScripts.RepoRoot, "config/agent.json")), File.ReadAllText(At("/etc/sluice/agent.json")));
         Assert.Equal(File.ReadAllText(Path.Combine(DeployScripts.RepoRoot, "config/audit.rules")), File.ReadAllText(At("/etc/sluice/audit.rules")));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(At("/etc/sluice/collector.tokens")));
-        Assert.True(File.Exists(At("/etc/sluice/collector.env")));
+        // It may hold the PostgreSQL password.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(At("/etc/sluice/collector.env")));
         Assert.True(File.Exists(At("/opt/sluice/share/agent.json")));
         foreach (var unit in new[] { "sluice-agent.service", "sluice-collector.service" })
         {
@@ -59,6 +60,67 @@ public sealed class InstallTests : IDisposable
         Assert.Equal("host-1 sha256:00\n", File.ReadAllText(At("/etc/sluice/collector.tokens")));
         Assert.Contains($"kept {At("/etc/sluice/agent.json")}", output);
         Assert.False(File.Exists(At("/opt/sluice/agent/stale-file")), "the programs directory was not replaced");
+    }
+
+    [Fact]
+    public void Install_Again_CollectorEnvOpenToOthers_MadePrivateContentKept()
+    {
+        Assert.Equal(0, Install().Code);
+        const string edited = "SLUICE_COLLECTOR_STORE=postgres:Host=db;Username=sluice\nPGPASSWORD=edited-secret\n";
+        File.WriteAllText(At("/etc/sluice/collector.env"), edited);
+        File.SetUnixFileMode(At("/etc/sluice/collector.env"), (UnixFileMode)0b110_100_100);
+
+        var (code, output) = Install();
+
+        Assert.True(code == 0, output);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(At("/etc/sluice/collector.env")));
+        Assert.Equal(edited, File.ReadAllText(At("/etc/sluice/collector.env")));
+        Assert.Contains($"made {At("/etc/sluice/collector.env")} 0600", output);
+    }
+
+    /// <summary>
+    /// The publish belongs to whoever built it; what is installed belongs to root:root. A program
+    /// its builder can still write would run as root (the agent) on the builder's behalf.
+    /// </summary>
+    [SkippableFact]
+    public void Install_AsRoot_EverythingInstalledIsRootOwnedWhoeverOwnsThePublish()
+    {
+        Skip.If(DeployScripts.Run("id", ["-u"], TimeSpan.FromMinutes(1)).Output.Trim() != "0", "not root: install.sh installs root:root only when run as root");
+        string publish = Path.Combine(_root, "builders-publish");
+        Assert.Equal(0, DeployScripts.Run("cp", ["-a", DeployScripts.PublishDir, publish], TimeSpan.FromMinutes(5)).ExitCode);
+        Assert.Equal(0, DeployScripts.Run("chown", ["-R", "4321:4321", publish], TimeSpan.FromMinutes(5)).ExitCode);
+        string dest = Path.Combine(_root, "dest");
+
+        var (code, output) = DeployScripts.Run("bash", [DeployScripts.Script("install.sh"), "--publish-dir", publish, "--root", dest], TimeSpan.FromMinutes(5));
+
+        Assert.True(code == 0, output);
+        string[] installed = ["opt/sluice", "etc/sluice", "etc/systemd/system/sluice-agent.service", "etc/systemd/system/sluice-collector.service", "usr/local/sbin/sluice-agent"];
+        var (findCode, notRoot) = DeployScripts.Run("find", [.. installed.Select(p => Path.Combine(dest, p)), "(", "!", "-uid", "0", "-o", "!", "-gid", "0", ")", "-print"], TimeSpan.FromMinutes(1));
+        Assert.Equal(0, findCode);
+        Assert.True(notRoot.Trim().Length == 0, "not root:root:\n" + notRoot);
+        // Modes: programs 0755, the rest 0644, directories 0755; nothing writable by group or others.
+        var (_, open) = DeployScripts.Run("find", [Path.Combine(dest, "opt/sluice"), "-perm", "/022", "-print"], TimeSpan.FromMinutes(1));
+        Assert.True(open.Trim().Length == 0, "writable by group or others:\n" + open);
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(dest, "opt/sluice/collector/sluice-collector")));
+        Assert.Equal((UnixFileMode)0b110_100_100, File.GetUnixFileMode(Path.Combine(dest, "opt/sluice/collector/sluice-collector.dll")));
+    }
+
+    /// <summary>The collector's store, and so a PostgreSQL password in it, is never on its command line (ps shows that to every user).</summary>
+    [Fact]
+    public void CollectorUnit_ExecStart_CarriesNoStoreAndNoPassword()
+    {
+        string unit = File.ReadAllText(Path.Combine(DeployScripts.RepoRoot, "deploy/systemd/sluice-collector.service"));
+        string env = File.ReadAllText(Path.Combine(DeployScripts.RepoRoot, "deploy/collector.env"));
+
+        string execStart = Assert.Single(unit.Split('\n'), l => l.StartsWith("ExecStart=", StringComparison.Ordinal));
+        Assert.Equal("ExecStart=/opt/sluice/collector/sluice-collector serve --tokens %d/tokens $SLUICE_COLLECTOR_ARGS", execStart);
+        Assert.Contains("\nEnvironment=SLUICE_COLLECTOR_STORE=sqlite:%S/sluice-collector/events.db\n", unit);
+        Assert.Contains("\nEnvironmentFile=-/etc/sluice/collector.env\n", unit);
+        // The template's settings (lines that are not comments) hold no password; it says where one goes.
+        Assert.DoesNotContain(env.Split('\n'), l => !l.StartsWith('#') && l.Contains("Password", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(env.Split('\n'), l => !l.StartsWith('#') && l.Contains("--store", StringComparison.Ordinal));
+        Assert.Contains("#PGPASSWORD=", env);
+        Assert.Contains("Environment=PGPASSFILE=%d/pgpass", env);
     }
 
     [Fact]

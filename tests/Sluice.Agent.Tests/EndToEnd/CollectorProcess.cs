@@ -25,6 +25,8 @@ internal sealed class CollectorProcess : IDisposable
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("sluice-e2e-").FullName;
         File.WriteAllText(Path.Combine(Directory, "tokens"), $"{AgentId} {Token}\n");
+        // The collector refuses a token file that group or others can read.
+        File.SetUnixFileMode(Path.Combine(Directory, "tokens"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
         Port = LoopbackPort.Free();
     }
 

@@ -43,6 +43,8 @@ public class CollectorGrpcIngestBenchmarks
         _dir = Directory.CreateTempSubdirectory("sluice-bench-grpc-").FullName;
         string tokens = Path.Combine(_dir, "tokens");
         File.WriteAllText(tokens, AgentTokens.HashedLine(Agent, Token) + "\n");
+        // The collector refuses a token file that group or others can read.
+        File.SetUnixFileMode(tokens, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var store = _stores.OpenAsync(Store).GetAwaiter().GetResult();
         _server = CollectorServer.StartAsync(new CollectorOptions
         {

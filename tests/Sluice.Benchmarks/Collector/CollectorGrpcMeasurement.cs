@@ -54,6 +54,8 @@ internal static class CollectorGrpcMeasurement
         string location = await stores.LocationAsync(kind);
         string tokens = Path.Combine(Directory.CreateTempSubdirectory("sluice-bench-tokens-").FullName, "tokens");
         await File.WriteAllTextAsync(tokens, AgentTokens.HashedLine(Agent, Token) + "\n");
+        // The collector refuses a token file that group or others can read.
+        File.SetUnixFileMode(tokens, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         using var server = Process.Start(new ProcessStartInfo("dotnet")
         {
             ArgumentList =

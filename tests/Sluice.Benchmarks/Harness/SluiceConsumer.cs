@@ -46,6 +46,8 @@ public sealed class SluiceConsumer(string agentPath, string collectorPath) : ICo
         _database = Path.Combine(dir, "events.db");
         _statusSocket = Path.Combine(dir, "agent.sock");
         File.WriteAllText(Path.Combine(dir, "tokens"), $"{AgentId} {Token}\n");
+        // The collector refuses a token file that group or others can read.
+        File.SetUnixFileMode(Path.Combine(dir, "tokens"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
         int port = LoopbackPort.Free();
         _collector = ChildProcess.Start("sluice-collector", collectorPath,
             ["serve", "--listen", $"127.0.0.1:{port}", "--store", $"sqlite:{_database}", "--tokens", Path.Combine(dir, "tokens")]);

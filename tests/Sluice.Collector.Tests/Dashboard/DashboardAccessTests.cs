@@ -30,7 +30,7 @@ public sealed class DashboardAccessTests : IDisposable
     private async Task<CollectorServer> StartWithTokenAsync(string tokenLine)
     {
         string file = Path.Combine(_dir, "dashboard.token");
-        await File.WriteAllTextAsync(file, tokenLine + "\n");
+        await PrivateFile.WriteAsync(file, tokenLine + "\n");
         var (store, _) = await _stores.CreateAsync();
         var server = await StartAsync(store, file);
         await SendFleetAsync(server);
@@ -134,7 +134,7 @@ public sealed class DashboardAccessTests : IDisposable
     public void Load_BadTokenFile_RefusedNamingTheOption(string content, string reason)
     {
         string file = Path.Combine(_dir, "bad.token");
-        File.WriteAllText(file, content);
+        PrivateFile.Write(file, content);
 
         var e = Assert.Throws<FormatException>(() => DashboardAccess.Load(file, null));
 
@@ -146,7 +146,7 @@ public sealed class DashboardAccessTests : IDisposable
     public void Load_AnAgentsToken_Refused()
     {
         string file = Path.Combine(_dir, "shared.token");
-        File.WriteAllText(file, Token);
+        PrivateFile.Write(file, Token);
         var agents = AgentTokens.Parse(AgentTokens.HashedLine("agent-a", Token));
 
         var e = Assert.Throws<FormatException>(() => DashboardAccess.Load(file, agents));

@@ -211,7 +211,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output) : IDisposabl
         {
             const string token = "d4shb0ard-t0ken-0123456789abcdef";
             string tokenFile = Path.Combine(dir, "dashboard.token");
-            await File.WriteAllTextAsync(tokenFile, token + "\n");
+            await PrivateFile.WriteAsync(tokenFile, token + "\n");
             await using var server = await FleetCollectorAsync(tokenFile);
             await using var _ = server.Store;
             using var browser = new HeadlessChromium();

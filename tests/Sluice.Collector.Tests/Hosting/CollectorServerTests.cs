@@ -71,7 +71,7 @@ public sealed class CollectorServerTests : IDisposable
         string certPath = Path.Combine(_dir, "cert.pem"), keyPath = Path.Combine(_dir, "key.pem"), tokens = Path.Combine(_dir, "tokens");
         await File.WriteAllTextAsync(certPath, cert.ExportCertificatePem());
         await File.WriteAllTextAsync(keyPath, key.ExportPkcs8PrivateKeyPem());
-        await File.WriteAllTextAsync(tokens, AgentTokens.HashedLine(AgentA, TokenA));
+        await PrivateFile.WriteAsync(tokens, AgentTokens.HashedLine(AgentA, TokenA));
         var (store, _) = await _stores.CreateAsync();
         await using var server = await CollectorServer.StartAsync(new CollectorOptions
         {

@@ -33,7 +33,7 @@ public sealed class CollectorHarness : IAsyncDisposable
     {
         string dir = Directory.CreateTempSubdirectory("sluice-collector-").FullName;
         string tokens = Path.Combine(dir, "tokens");
-        await File.WriteAllTextAsync(tokens, $"# enrolled agents\n{AgentA} {TokenA}\n{AgentTokens.HashedLine(AgentB, TokenB)}\n");
+        await PrivateFile.WriteAsync(tokens, $"# enrolled agents\n{AgentA} {TokenA}\n{AgentTokens.HashedLine(AgentB, TokenB)}\n");
         var server = await CollectorServer.StartAsync(new CollectorOptions
         {
             Listen = "127.0.0.1:0",

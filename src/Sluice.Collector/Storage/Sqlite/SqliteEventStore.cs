@@ -51,6 +51,7 @@ public sealed partial class SqliteEventStore : IEventStore
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
+        CreatePrivateFiles();
         _writeConnection = new SqliteConnection(_connectionString);
         await _writeConnection.OpenAsync(cancellationToken);
         // Before WAL mode, and only effective on a new file: 16 KiB pages take a quarter of the
