@@ -6,11 +6,17 @@ namespace Sluice.Collector.Storage;
 internal static class BatchKey
 {
     /// <summary>epoch, epoch_start_sequence, digest, time_adjusted_events.</summary>
-    public static object[] Values(EventBatch batch) =>
+    public static object[] Values(EventBatch batch, string digest) =>
     [
         batch.Epoch,
         batch.EpochStartSequence is > 0 and <= long.MaxValue ? (long)batch.EpochStartSequence : 1L,
-        "",
+        digest,
         0L,
     ];
+
+    /// <summary>
+    /// Whether a batch whose digest is <paramref name="incoming"/> is a resend of the one stored under its key.
+    /// Rows stored before schema 6 have no digest (''): taken as the same, as they were then.
+    /// </summary>
+    public static bool SameContent(string stored, string incoming) => stored.Length == 0 || stored == incoming;
 }

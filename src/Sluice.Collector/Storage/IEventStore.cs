@@ -7,9 +7,11 @@ namespace Sluice.Collector.Storage;
 /// Contract shared by every store:
 /// <list type="bullet">
 /// <item>A batch is stored whole or not at all, in one transaction.</item>
-/// <item>(agent_id, sequence) is unique, enforced by a unique constraint inside that transaction,
-/// so a resent batch, even sent concurrently, is reported as a duplicate and never stored twice.
-/// Each duplicate is counted per agent.</item>
+/// <item>(agent_id, epoch, sequence) is unique, enforced by a unique constraint inside that transaction, and each
+/// stored batch keeps its content digest (<see cref="BatchDigest"/>). A resent batch (same key, same digest), even
+/// sent concurrently, is reported as a duplicate and never stored twice; each duplicate is counted per agent.
+/// Other content under a taken key is reported as a conflict (<see cref="StoreOutcome.ConflictingDigest"/>) and
+/// nothing of it is stored: of concurrent sends of different content under one key, exactly one is stored.</item>
 /// <item><see cref="StoreBatchAsync"/> returns only when the batch is durable.</item>
 /// </list>
 /// </remarks>

@@ -125,22 +125,61 @@ public abstract class EventStoreTests
         public int GetHashCode((string, byte[]) obj) => obj.Item1.GetHashCode(StringComparison.Ordinal);
     }
 
+    // Until schema 6 the second batch here (same sequence, 9 events instead of 4) was acknowledged as a duplicate
+    // and dropped: issue 14, case 1. Now only the same content is a duplicate; other content is a conflict.
     [Fact]
-    public async Task StoreBatchAsync_SameSequenceTwice_SecondIsDuplicateAndCounted()
+    public async Task StoreBatchAsync_SameKeyTwice_SameContentIsDuplicateOtherContentIsConflict()
     {
         var (store, _) = await Stores.CreateAsync();
         await using var _s = store;
         var batch = TestEvents.Batch("a", 5, 4);
 
         var first = await store.StoreBatchAsync(batch, 1, CancellationToken.None);
+        var resend = await store.StoreBatchAsync(TestEvents.Batch("a", 5, 4), 2, CancellationToken.None);
         var second = await store.StoreBatchAsync(TestEvents.Batch("a", 5, 9), 2, CancellationToken.None);
         var other = await store.StoreBatchAsync(TestEvents.Batch("b", 5, 2), 3, CancellationToken.None);
+        var otherEpoch = TestEvents.Batch("a", 5, 9);
+        otherEpoch.Epoch = "00000000000000000000000000000001";
+        var inOtherEpoch = await store.StoreBatchAsync(otherEpoch, 4, CancellationToken.None);
 
         Assert.Equal(new StoreOutcome(false, 4), first);
-        Assert.Equal(new StoreOutcome(true, 0), second);
+        Assert.Equal(new StoreOutcome(true, 0), resend);
+        Assert.Equal(new StoreOutcome(false, 0, BatchDigest.Of(batch)), second);
+        Assert.True(second.Conflict);
         Assert.Equal(new StoreOutcome(false, 2), other);
+        Assert.Equal(new StoreOutcome(false, 9), inOtherEpoch);
         var stats = await store.GetAgentStatsAsync(CancellationToken.None);
-        Assert.Equal([(4L, 1L), (2L, 0L)], stats.Select(s => (s.Events, s.Duplicates)));
+        Assert.Equal([(2L, 13L, 1L), (1L, 2L, 0L)], stats.Select(s => (s.Batches, s.Events, s.Duplicates)));
+    }
+
+    [Fact]
+    public async Task StoreBatchAsync_ConcurrentDifferentContentUnderOneKey_ExactlyOneStoredOthersConflict()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await using var _s = store;
+        const int keys = 10, contents = 3;
+        var batches = (from k in Enumerable.Range(1, keys)
+                       from n in Enumerable.Range(1, contents)
+                       select TestEvents.Batch("a", (ulong)k, 3 + n, firstSerial: 100 * k + 10 * n)).ToList();
+
+        var outcomes = await Task.WhenAll(batches.Select(b => Task.Run(() => store.StoreBatchAsync(b, 1, CancellationToken.None))));
+
+        var byKey = batches.Zip(outcomes).GroupBy(p => p.First.Sequence).ToList();
+        Assert.Equal(keys, byKey.Count);
+        long expectedEvents = 0;
+        foreach (var key in byKey)
+        {
+            var stored = Assert.Single(key, p => !p.Second.Conflict);
+            Assert.Equal(new StoreOutcome(false, stored.First.Events.Count), stored.Second);
+            expectedEvents += stored.First.Events.Count;
+            Assert.All(key.Where(p => p.Second.Conflict), p => Assert.Equal(new StoreOutcome(false, 0, BatchDigest.Of(stored.First)), p.Second));
+        }
+        var stats = (await store.GetAgentStatsAsync(CancellationToken.None)).Single();
+        Assert.Equal((10L, expectedEvents, 0L), (stats.Batches, stats.Events, stats.Duplicates));
+        Assert.Equal(expectedEvents, (await StoreSnapshot.EventsAsync(store)).Count);
+        await using var c = Connect(spec);
+        await c.OpenAsync();
+        Assert.Equal(10, await ScalarAsync(c, "SELECT COUNT(DISTINCT digest) FROM batches WHERE length(digest) = 32"));
     }
 
     [Fact]
