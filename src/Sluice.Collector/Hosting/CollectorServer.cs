@@ -123,6 +123,7 @@ public sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton(TimeProvider.System);
             builder.Services.AddSingleton(sp => new BatchValidator(options.Limits, sp.GetRequiredService<TimeProvider>()));
             builder.Services.AddSingleton<IngestCounters>();
+            builder.Services.AddSingleton(sp => new LogThrottle(sp.GetRequiredService<TimeProvider>(), TimeSpan.FromMinutes(1)));
             builder.Services.AddSingleton(faults ?? NoIngestFaults.Instance);
 
             var app = builder.Build();
@@ -162,6 +163,7 @@ public sealed class CollectorServer : IAsyncDisposable
         ["refused_unauthenticated"] = c.RefusedUnauthenticated,
         ["refused_permission_denied"] = c.RefusedPermission,
         ["refused_invalid"] = c.RefusedInvalid,
+        ["refused_already_exists"] = c.RefusedAlreadyExists,
         ["store_failures"] = c.StoreFailures,
     });
 

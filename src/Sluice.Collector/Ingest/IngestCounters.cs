@@ -10,6 +10,7 @@ public sealed class IngestCounters
     private long _refusedUnauthenticated;
     private long _refusedPermission;
     private long _refusedInvalid;
+    private long _refusedAlreadyExists;
     private long _storeFailures;
 
     public long BatchesStored => Volatile.Read(ref _batchesStored);
@@ -19,6 +20,9 @@ public sealed class IngestCounters
     public long RefusedUnauthenticated => Volatile.Read(ref _refusedUnauthenticated);
     public long RefusedPermission => Volatile.Read(ref _refusedPermission);
     public long RefusedInvalid => Volatile.Read(ref _refusedInvalid);
+
+    /// <summary>Batches refused with ALREADY_EXISTS: their key was stored already with other content.</summary>
+    public long RefusedAlreadyExists => Volatile.Read(ref _refusedAlreadyExists);
     public long StoreFailures => Volatile.Read(ref _storeFailures);
 
     internal void Stored(int events)
@@ -32,5 +36,6 @@ public sealed class IngestCounters
     internal void Unauthenticated() => Interlocked.Increment(ref _refusedUnauthenticated);
     internal void PermissionDenied() => Interlocked.Increment(ref _refusedPermission);
     internal void Invalid() => Interlocked.Increment(ref _refusedInvalid);
+    internal void AlreadyExists() => Interlocked.Increment(ref _refusedAlreadyExists);
     internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);
 }
