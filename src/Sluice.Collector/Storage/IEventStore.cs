@@ -97,10 +97,17 @@ public sealed record DeliveryFacts
     /// <summary>Refusals beyond the per-agent cap of the refusals table: counted, not kept.</summary>
     public long RefusalsUnrecorded { get; init; }
 
-    /// <summary>Two epochs alternate in the order batches were received (A, B, A): two spools send as one agent.</summary>
+    /// <summary>
+    /// Two epochs alternate in the order batches were received (A, B, A): two spools send as one agent. A batch made
+    /// (by the agent's clock) before one received earlier is left out: it was held back on the way (in flight when
+    /// the epoch changed, or spooled), which one agent does too (see <see cref="DeliverySql"/>).
+    /// </summary>
     public bool InterleavedEpochs { get; init; }
 
-    /// <summary>Two boot ids alternate in heartbeats and batches (A, B, A): two machines send as one agent (a clone).</summary>
+    /// <summary>
+    /// Two boot ids alternate in heartbeats and batches (A, B, A): two machines send as one agent (a clone). As for
+    /// epochs, batches spooled before a reboot and sent after it are left out.
+    /// </summary>
     public bool InterleavedBootIds { get; init; }
 
     /// <summary>True when any of the above is a problem: gaps, refusals or interleaving.</summary>

@@ -289,8 +289,13 @@ public sealed partial class PostgresEventStore : IEventStore
         await tx.CommitAsync(cancellationToken);
     }
 
-    public Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) =>
-        throw new NotImplementedException("delivery facts: being built");
+    public async Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        // One snapshot for all of the queries.
+        await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        return await DeliverySql.ReadAsync(connection, tx, query, cancellationToken);
+    }
 
     public async Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken)
     {
