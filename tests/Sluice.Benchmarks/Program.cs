@@ -22,6 +22,7 @@ public static class BenchmarkProgram
         ["compare"] = Harness.CompareCommand.Run,
         ["bare-reader"] = Harness.BareReader.Run,
         ["collector-ingest"] = Collector.CollectorIngestMeasurement.Run,
+        ["delivery-facts"] = Collector.DeliveryFactsMeasurement.Run,
         // Compliance reports over a synthetic fleet: build the dataset, then time the report.
         ["report-dataset"] = a => Reports.ReportDatasetGenerator.RunAsync(a).GetAwaiter().GetResult(),
         ["report-bench"] = a => Reports.ReportBenchmark.RunAsync(a).GetAwaiter().GetResult(),

@@ -169,6 +169,22 @@ internal static class StoreSchema
         );
         """;
 
+    /// <summary>
+    /// Indexes for <see cref="DeliverySql"/>, created once the store's version is known to be this one (they name
+    /// columns of schema 6, which a store of an older version does not have until it is upgraded). Each batch
+    /// adds one entry to each; a batch holds up to thousands of events, so that is a small part of its cost.
+    /// </summary>
+    /// <remarks>
+    /// <c>batches_key_cover</c>: the key with what the delivery facts read per batch, so that they read this index
+    /// alone, in key order (no sort of an agent's batches). <c>batches_agent_boot</c>: the same for boot ids.
+    /// <c>batches_spool_loss</c>: the few batches that report spool loss, to sum what the agent explained.
+    /// </remarks>
+    public const string DeliveryIndexes = """
+        CREATE INDEX IF NOT EXISTS batches_key_cover ON batches (agent, epoch, sequence, epoch_start_sequence, received_ms, created_ms);
+        CREATE INDEX IF NOT EXISTS batches_agent_boot ON batches (agent, boot_id, received_ms, created_ms);
+        CREATE INDEX IF NOT EXISTS batches_spool_loss ON batches (agent) WHERE spool_dropped_batches > 0 OR spool_corrupt_batches > 0;
+        """;
+
     public static string Ddl(SqlDialect d) => $"""
         CREATE TABLE IF NOT EXISTS schema_info (version {d.Int} NOT NULL);
 

@@ -139,9 +139,13 @@ public abstract class DeliveryFactsTests
         await StoreAsync(store, B, 3, T + 2400, made: T + 2350);
 
         var f = await FactsAsync(store);
+        // From B's first batch on, only A's late ones arrive of A: still one agent.
+        var sinceB = await FactsAsync(store, T + 2000, T + 10_000);
 
         Assert.False(f.InterleavedEpochs);
         Assert.Equal((2, B), (f.Epochs, f.LatestEpoch));
+        Assert.False(sinceB.InterleavedEpochs);
+        Assert.Equal((2, B), (sinceB.Epochs, sinceB.LatestEpoch));
     }
 
     [Fact]

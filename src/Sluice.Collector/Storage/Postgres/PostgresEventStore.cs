@@ -88,6 +88,7 @@ public sealed partial class PostgresEventStore : IEventStore
                     Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)));
             }
         }
+        await ExecAsync(connection, StoreSchema.DeliveryIndexes, cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }
 

@@ -76,6 +76,7 @@ public sealed partial class SqliteEventStore : IEventStore
             {
                 throw new InvalidOperationException(StoreSchema.VersionMismatch($"SQLite store {Path}", StoreKind.Sqlite, Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)));
             }
+            Exec(_writeConnection, StoreSchema.DeliveryIndexes, tx);
             tx.Commit();
         }
         _statements = new Statements(_writeConnection);
