@@ -261,7 +261,8 @@ internal static class DeliverySql
     /// <summary>
     /// agent, keys, keys that interleave with another (their received spans overlap, and so do their made spans),
     /// and the key received last. Overlap with another key is found in the order of the spans' starts: with the
-    /// latest end among those that start before, or with the start of the one after.
+    /// latest end among those that start before, or with the start of the one after. Received spans that touch
+    /// count (the collector's clock has milliseconds, and two items may share one); made spans must overlap.
     /// </summary>
     internal static string Spans(DeliveryQuery q, string spans) => $"""
         WITH spans AS (
@@ -283,7 +284,7 @@ internal static class DeliverySql
                    made_before AS (by_made ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         )
         SELECT agent, COUNT(*),
-               SUM(CASE WHEN (recv_lo < recv_before_hi OR recv_next_lo < recv_hi) AND (made_lo < made_before_hi OR made_next_lo < made_hi)
+               SUM(CASE WHEN (recv_lo <= recv_before_hi OR recv_next_lo <= recv_hi) AND (made_lo < made_before_hi OR made_next_lo < made_hi)
                         THEN 1 ELSE 0 END),
                MAX(CASE WHEN latest = 1 THEN k END)
         FROM ordered
