@@ -24,6 +24,7 @@ public static class BenchmarkProgram
         ["collector-ingest"] = Collector.CollectorIngestMeasurement.Run,
         // Peak RSS of the real collector under calls that inflate without (or with a bad) token.
         ["collector-preauth"] = Collector.PreAuthMemoryMeasurement.Run,
+        ["delivery-facts"] = Collector.DeliveryFactsMeasurement.Run,
         // Compliance reports over a synthetic fleet: build the dataset, then time the report.
         ["report-dataset"] = a => Reports.ReportDatasetGenerator.RunAsync(a).GetAwaiter().GetResult(),
         ["report-bench"] = a => Reports.ReportBenchmark.RunAsync(a).GetAwaiter().GetResult(),

@@ -5,14 +5,14 @@ using Sluice.Collector.Storage;
 
 namespace Sluice.Collector.Cli;
 
-/// <summary><c>sluice-collector stats</c>: per agent batches, events, duplicates, last seen and loss.</summary>
+/// <summary><c>sluice-collector stats</c>: per agent batches, events, duplicates, last seen, loss and delivery (<see cref="DeliveryFacts"/>).</summary>
 internal static class StatsCommand
 {
     public static Command Create()
     {
         var store = CliOptions.Store();
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
-        var command = new Command("stats", "Per agent: batches and events stored, duplicates rejected, last seen, loss reported.");
+        var command = new Command("stats", "Per agent: batches and events stored, duplicates rejected, last seen, loss reported, delivery gaps, refusals, epochs.");
         command.Options.Add(store);
         command.Options.Add(json);
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(store)!, parse.GetValue(json), Console.Out, Console.Error, ct));
@@ -22,21 +22,26 @@ internal static class StatsCommand
     internal static async Task<int> RunAsync(string storeSpec, bool json, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         IReadOnlyList<AgentStats> stats;
+        IReadOnlyList<DeliveryFacts> delivery;
         try
         {
             await using var store = await CliOptions.OpenExistingAsync(storeSpec, ct);
             stats = await store.GetAgentStatsAsync(ct);
+            delivery = await store.GetDeliveryFactsAsync(new DeliveryQuery(), ct);
         }
         catch (Exception e) when (e is FormatException or IOException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
         {
             stderr.WriteLine($"sluice-collector stats: {e.Message}");
             return e is FormatException ? 2 : 1;
         }
-        stdout.Write(json ? ToJson(stats) : ToText(stats));
+        stdout.Write(json ? ToJson(stats, delivery) : ToText(stats, delivery));
         return 0;
     }
 
-    internal static string ToJson(IReadOnlyList<AgentStats> stats)
+    private static DeliveryFacts Facts(IReadOnlyList<DeliveryFacts>? delivery, string agent) =>
+        delivery?.FirstOrDefault(d => d.AgentId == agent) ?? new DeliveryFacts { AgentId = agent };
+
+    internal static string ToJson(IReadOnlyList<AgentStats> stats, IReadOnlyList<DeliveryFacts>? delivery = null)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
@@ -57,6 +62,30 @@ internal static class StatsCommand
                 WriteTime(w, "last_heartbeat", a.LastHeartbeatUnixMs);
                 w.WriteString("rules_hash", a.RulesHash);
                 w.WriteNumber("time_adjusted_events", a.TimeAdjustedEvents);
+                var d = Facts(delivery, a.AgentId);
+                w.WriteNumber("epochs", d.Epochs);
+                w.WriteNumber("delivery_gaps", d.DeliveryGaps);
+                w.WriteNumber("refused_batches", d.RefusedBatches);
+                w.WriteNumber("refused_events", d.RefusedEvents);
+                w.WriteNumber("conflicts", d.Conflicts);
+                w.WriteBoolean("interleaved_epochs", d.InterleavedEpochs);
+                w.WriteBoolean("interleaved_boot_ids", d.InterleavedBootIds);
+                w.WriteStartObject("delivery");
+                w.WriteString("latest_epoch", d.LatestEpoch);
+                w.WriteNumber("missing_sequences", d.MissingSequences);
+                w.WriteNumber("explained_by_agent", d.ExplainedByAgent);
+                w.WriteNumber("refusals_unrecorded", d.RefusalsUnrecorded);
+                w.WriteStartArray("gap_ranges");
+                foreach (var g in d.Gaps)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("epoch", g.Epoch);
+                    w.WriteNumber("from", g.From);
+                    w.WriteNumber("to", g.To);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
                 w.WriteStartObject("loss");
                 w.WriteNumber("total_lost", a.Loss.TotalLost);
                 var values = LossColumns.Values(a.Loss);
@@ -86,7 +115,7 @@ internal static class StatsCommand
         }
     }
 
-    internal static string ToText(IReadOnlyList<AgentStats> stats)
+    internal static string ToText(IReadOnlyList<AgentStats> stats, IReadOnlyList<DeliveryFacts>? delivery = null)
     {
         if (stats.Count == 0)
         {
@@ -94,23 +123,35 @@ internal static class StatsCommand
         }
         var rows = new List<string[]>
         {
-            new[] { "AGENT", "HOST", "BATCHES", "EVENTS", "DUPLICATES", "LAST SEEN (UTC)", "LOST", "KERNEL", "OVERRUN", "GAPS", "SPOOL", "EVICTED", "TIME ADJUSTED" },
+            new[]
+            {
+                "AGENT", "HOST", "BATCHES", "EVENTS", "DUPLICATES", "LAST SEEN (UTC)", "LOST", "KERNEL", "OVERRUN", "GAPS", "SPOOL", "EVICTED",
+                "EPOCHS", "DELIVERY GAPS", "REFUSED", "REFUSED EVENTS", "CONFLICTS", "TIME ADJUSTED", "INTERLEAVED",
+            },
         };
         foreach (var a in stats)
         {
+            var d = Facts(delivery, a.AgentId);
+            string interleaved = (d.InterleavedEpochs, d.InterleavedBootIds) switch
+            {
+                (true, true) => "epochs,boot-ids",
+                (true, false) => "epochs",
+                (false, true) => "boot-ids",
+                _ => "-",
+            };
             rows.Add(
             [
                 a.AgentId, a.Hostname, N(a.Batches), N(a.Events), N(a.Duplicates),
                 a.LastSeenUnixMs is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "-",
                 N(a.Loss.TotalLost), N(a.Loss.KernelLost), N(a.Loss.SocketOverruns), N(a.Loss.SerialGaps), N(a.Loss.SpoolDroppedEvents), N(a.Loss.ReassemblyEvicted),
-                N(a.TimeAdjustedEvents),
+                N(d.Epochs), N(d.DeliveryGaps), N(d.RefusedBatches), N(d.RefusedEvents), N(d.Conflicts), N(a.TimeAdjustedEvents), interleaved,
             ]);
         }
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
         var sb = new System.Text.StringBuilder();
         foreach (var r in rows)
         {
-            sb.AppendJoin("  ", r.Select((cell, c) => c is >= 2 and not 5 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).Append('\n');
+            sb.AppendJoin("  ", r.Select((cell, c) => c >= 2 && c != 5 && c != r.Length - 1 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).Append('\n');
         }
         return sb.ToString().Replace(" \n", "\n", StringComparison.Ordinal);
     }

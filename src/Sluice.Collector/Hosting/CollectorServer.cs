@@ -135,6 +135,7 @@ public sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton(new BatchValidator(options.Limits));
             builder.Services.AddSingleton<IngestCounters>();
             builder.Services.AddSingleton(sp => new RefusalLog(sp.GetRequiredService<ILogger<RefusalLog>>(), sp.GetRequiredService<TimeProvider>(), options.RefusalLogInterval));
+            builder.Services.AddSingleton(sp => new LogThrottle(sp.GetRequiredService<TimeProvider>(), TimeSpan.FromMinutes(1)));
             builder.Services.AddSingleton(faults ?? NoIngestFaults.Instance);
 
             var app = builder.Build();
@@ -183,6 +184,7 @@ public sealed class CollectorServer : IAsyncDisposable
         ["refused_unauthenticated"] = c.RefusedUnauthenticated,
         ["refused_permission_denied"] = c.RefusedPermission,
         ["refused_invalid"] = c.RefusedInvalid,
+        ["refused_already_exists"] = c.RefusedAlreadyExists,
         ["store_failures"] = c.StoreFailures,
         ["refused_by_store"] = c.RefusedByStore,
         ["refused_over_limit"] = c.RefusedOverLimit,

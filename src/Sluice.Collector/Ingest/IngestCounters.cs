@@ -10,6 +10,7 @@ public sealed class IngestCounters
     private long _refusedUnauthenticated;
     private long _refusedPermission;
     private long _refusedInvalid;
+    private long _refusedAlreadyExists;
     private long _storeFailures;
     private long _refusedByStore;
     // Refused at the front door (Hosting/IngestFrontDoor.cs), beside the unauthenticated ones.
@@ -23,6 +24,9 @@ public sealed class IngestCounters
     public long RefusedUnauthenticated => Volatile.Read(ref _refusedUnauthenticated);
     public long RefusedPermission => Volatile.Read(ref _refusedPermission);
     public long RefusedInvalid => Volatile.Read(ref _refusedInvalid);
+
+    /// <summary>Batches refused with ALREADY_EXISTS: their key was stored already with other content.</summary>
+    public long RefusedAlreadyExists => Volatile.Read(ref _refusedAlreadyExists);
     public long StoreFailures => Volatile.Read(ref _storeFailures);
     /// <summary>Calls refused with RESOURCE_EXHAUSTED because the collector had its limit of calls in flight.</summary>
     public long RefusedOverLimit => Volatile.Read(ref _refusedOverLimit);
@@ -43,6 +47,7 @@ public sealed class IngestCounters
     internal void Unauthenticated() => Interlocked.Increment(ref _refusedUnauthenticated);
     internal void PermissionDenied() => Interlocked.Increment(ref _refusedPermission);
     internal void Invalid() => Interlocked.Increment(ref _refusedInvalid);
+    internal void AlreadyExists() => Interlocked.Increment(ref _refusedAlreadyExists);
     internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);
     internal void StoreRefused() => Interlocked.Increment(ref _refusedByStore);
     internal void OverLimit() => Interlocked.Increment(ref _refusedOverLimit);

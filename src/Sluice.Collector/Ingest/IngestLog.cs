@@ -16,9 +16,12 @@ internal static partial class IngestLog
     [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "Storing a heartbeat from {AgentId} failed")]
     public static partial void HeartbeatFailed(ILogger logger, Exception exception, string agentId);
 
-    [LoggerMessage(EventId = 104, Level = LogLevel.Error, Message = "The store refused batch {Sequence} from {AgentId} permanently, refused as invalid: {Reason}")]
-    public static partial void StoreRefused(ILogger logger, Exception exception, ulong sequence, string agentId, string reason);
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Refused batch {Sequence} of epoch '{Epoch}' from {AgentId}: ALREADY_EXISTS, the key is taken by other content (stored digest {StoredDigest}, this batch's {Digest}); {Suppressed} more such lines from this agent held back since the last")]
+    public static partial void Conflict(ILogger logger, string agentId, string epoch, ulong sequence, string storedDigest, string digest, long suppressed);
 
-    [LoggerMessage(EventId = 105, Level = LogLevel.Error, Message = "Recording the refusal of batch {Sequence} from {AgentId} failed")]
-    public static partial void RefusalNotRecorded(ILogger logger, Exception exception, ulong sequence, string agentId);
+    [LoggerMessage(EventId = 105, Level = LogLevel.Error, Message = "Recording the refusal ({Code}) of batch {Sequence} from {AgentId} failed; the agent got that status all the same")]
+    public static partial void RefusalNotRecorded(ILogger logger, Exception exception, Grpc.Core.StatusCode code, ulong sequence, string agentId);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Error, Message = "The store refused batch {Sequence} from {AgentId} permanently, refused as invalid: {Reason}")]
+    public static partial void StoreRefused(ILogger logger, Exception exception, ulong sequence, string agentId, string reason);
 }

@@ -12,8 +12,10 @@ namespace Sluice.Collector.Ingest;
 /// Order of checks for each batch: token (Unauthenticated), then the batch itself (InvalidArgument),
 /// then that it belongs to the token's agent (PermissionDenied). Nothing of a refused batch is stored.
 /// A store failure is returned as Unavailable: the agent keeps the batch and retries, and the
-/// (agent_id, sequence) constraint makes the retry safe. A store error that the batch would meet on every
-/// retry (<see cref="StoreErrors"/>) is returned as InvalidArgument, counted and recorded as a refusal.
+/// (agent_id, epoch, sequence) constraint makes the retry safe. A key taken by other content is
+/// AlreadyExists. A store error that the batch would meet on every retry (<see cref="StoreErrors"/>) is
+/// returned as InvalidArgument. InvalidArgument and AlreadyExists refusals of the token's own agent are
+/// counted and recorded in the store (<see cref="IEventStore.RecordRefusalAsync"/>), so their events count as loss.
 /// </remarks>
 public sealed class IngestService(
     IEventStore store,
@@ -22,6 +24,7 @@ public sealed class IngestService(
     IngestCounters counters,
     TimeProvider time,
     IIngestFaults faults,
+    LogThrottle conflictLog,
     ILogger<IngestService> logger,
     Hosting.RefusalLog refusals) : Sluice.Protocol.V1.Ingest.IngestBase
 {
@@ -31,7 +34,7 @@ public sealed class IngestService(
     public override async Task<Ack> Send(EventBatch request, ServerCallContext context)
     {
         string? agent = Authenticate(context, "Send");
-        Check(agent, request, context);
+        await CheckAsync(agent, request, context);
         return await StoreAsync(request, context);
     }
 
@@ -55,7 +58,7 @@ public sealed class IngestService(
                 var batch = requestStream.Current;
                 try
                 {
-                    Check(agent, batch, context);
+                    await CheckAsync(agent, batch, context);
                 }
                 catch (RpcException e)
                 {
@@ -137,7 +140,7 @@ public sealed class IngestService(
         }
     }
 
-    private void Check(string? agent, EventBatch batch, ServerCallContext context)
+    private async Task CheckAsync(string? agent, EventBatch batch, ServerCallContext context)
     {
         try
         {
@@ -147,7 +150,48 @@ public sealed class IngestService(
         catch (RpcException e)
         {
             Refuse(e, "batch", context);
+            // Only the token's own agent: a refusal recorded for any agent_id would let one token fill others' rows.
+            if (e.StatusCode == StatusCode.InvalidArgument && agent is not null && agent == batch.AgentId)
+            {
+                await RecordRefusalAsync(batch, e.Status, BatchDigest.Of(batch), context.CancellationToken);
+            }
             throw;
+        }
+    }
+
+    /// <summary>ALREADY_EXISTS for a batch whose key the store holds with other content: counted, logged (throttled), recorded.</summary>
+    private async Task<RpcException> ConflictAsync(EventBatch batch, string storedDigest, CancellationToken cancellationToken)
+    {
+        counters.AlreadyExists();
+        string digest = BatchDigest.Of(batch);
+        string epoch = batch.Epoch.Length <= 64 ? batch.Epoch : batch.Epoch[..64] + "...";
+        if (conflictLog.TryEnter(batch.AgentId, out long suppressed))
+        {
+            IngestLog.Conflict(logger, batch.AgentId, epoch, batch.Sequence, storedDigest, digest, suppressed);
+        }
+        var status = new Status(StatusCode.AlreadyExists,
+            $"batch {batch.Sequence} of epoch '{epoch}' from agent '{batch.AgentId}' refused: its key is stored already with other content " +
+            $"(stored digest {storedDigest}, this batch's digest {digest}); nothing of it was stored. Set it aside and start a new epoch");
+        await RecordRefusalAsync(batch, status, digest, cancellationToken);
+        return new RpcException(status);
+    }
+
+    /// <summary>Records a refusal in the store. A failure is logged and counted, and never changes what the agent is answered.</summary>
+    private async Task RecordRefusalAsync(EventBatch batch, Status status, string digest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.RecordRefusalAsync(new BatchRefusal(
+                batch.AgentId, batch.Hostname, batch.BootId, batch.Epoch, batch.Sequence, status.StatusCode.ToString(), status.Detail,
+                batch.Events.Count, digest, time.GetUtcNow().ToUnixTimeMilliseconds()), cancellationToken);
+        }
+        catch (Exception e)
+        {
+            if (e is not OperationCanceledException)
+            {
+                counters.StoreFailure();
+                IngestLog.RefusalNotRecorded(logger, e, status.StatusCode, batch.Sequence, batch.AgentId);
+            }
         }
     }
 
@@ -192,6 +236,10 @@ public sealed class IngestService(
             IngestLog.StoreFailed(logger, e, batch.Sequence, batch.AgentId);
             throw new RpcException(new Status(StatusCode.Unavailable, $"the collector's store failed to record batch {batch.Sequence}; retry later"));
         }
+        if (outcome.Conflict)
+        {
+            throw await ConflictAsync(batch, outcome.ConflictingDigest!, cancellationToken);
+        }
         if (fault.Kind == IngestFaultKind.FailAfterStore)
         {
             throw new RpcException(new Status(fault.Code, $"injected fault: {fault.Code} after storing batch {batch.Sequence}"));
@@ -219,12 +267,12 @@ public sealed class IngestService(
         try
         {
             await store.RecordRefusalAsync(new BatchRefusal(batch.AgentId, batch.Hostname, batch.BootId, batch.Epoch, batch.Sequence,
-                nameof(StatusCode.InvalidArgument), detail, batch.Events.Count, (string)BatchKey.Values(batch)[2],
+                nameof(StatusCode.InvalidArgument), detail, batch.Events.Count, BatchDigest.Of(batch),
                 time.GetUtcNow().ToUnixTimeMilliseconds()), ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            IngestLog.RefusalNotRecorded(logger, e, batch.Sequence, batch.AgentId);
+            IngestLog.RefusalNotRecorded(logger, e, StatusCode.InvalidArgument, batch.Sequence, batch.AgentId);
             if (StoreErrors.Permanent(e) is null)
             {
                 return null;

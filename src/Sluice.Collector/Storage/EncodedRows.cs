@@ -33,7 +33,9 @@ internal sealed class EncodedRows : IDisposable
         Times = times;
         _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialBytes, 1024));
         _spans = new int[batch.Events.Count * Slots * 2];
-        Chunks = EncodedChunks.From(batch.Events);
+        var digest = new BatchDigest(batch);
+        Chunks = EncodedChunks.From(batch.Events, digest);
+        Digest = digest.Finish();
     }
 
     public EventBatch Batch { get; }
@@ -42,6 +44,9 @@ internal sealed class EncodedRows : IDisposable
     public IndexTimes Times { get; }
 
     public EncodedChunks Chunks { get; }
+
+    /// <summary>The batch's content digest (<see cref="BatchDigest"/>), computed while its events were serialised.</summary>
+    public string Digest { get; }
 
     public int Count => Batch.Events.Count;
 

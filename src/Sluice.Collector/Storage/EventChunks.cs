@@ -145,7 +145,8 @@ internal sealed class EncodedChunks : IDisposable
         }
     }
 
-    public static EncodedChunks From(RepeatedField<Event> events)
+    /// <param name="digest">Given the bytes of each event, in order, as they are serialised (the batch's digest is computed on the way).</param>
+    public static EncodedChunks From(RepeatedField<Event> events, BatchDigest? digest = null)
     {
         int count = EventChunks.CountFor(events.Count);
         var ends = new int[count];
@@ -170,9 +171,11 @@ internal sealed class EncodedChunks : IDisposable
                 int used = 0;
                 for (int i = c * EventChunks.EventsPerChunk; i < Math.Min(events.Count, (c + 1) * EventChunks.EventsPerChunk); i++)
                 {
+                    int start = used;
                     used += WriteVarint(scratch.AsSpan(used), (uint)sizes[i]);
                     events[i].WriteTo(scratch.AsSpan(used, sizes[i]));
                     used += sizes[i];
+                    digest?.AppendEvent(scratch.AsSpan(start, used - start));
                 }
                 output.WriteByte(EventChunks.DeflateFormat);
                 using (var deflate = new DeflateStream(output, CompressionLevel.Fastest, leaveOpen: true))

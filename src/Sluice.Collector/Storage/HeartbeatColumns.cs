@@ -17,7 +17,7 @@ internal static class HeartbeatColumns
         "agent", "received_ms", "time_ms", "started_ms", "boot_id", "hostname", "version", "mode", "rules_hash", "rules_count",
         .. KernelNames,
         .. LossColumns.Names,
-        "spool_depth_bytes", "spool_depth_batches", "socket_buffer_bytes", "drain_interval_ms",
+        "spool_depth_bytes", "spool_depth_batches", "socket_buffer_bytes", "drain_interval_ms", "epoch",
     ];
 
     /// <summary>Values in <see cref="All"/> order.</summary>
@@ -33,7 +33,7 @@ internal static class HeartbeatColumns
             agentRef, receivedUnixMs, h.TimeUnixMs, h.StartedUnixMs, h.BootId, h.Hostname, h.Version, h.Mode, h.RulesHash, (long)h.RulesCount,
             .. kernel,
             .. LossColumns.Values(h.LossTotals).Cast<object?>(),
-            Clamp(h.SpoolDepthBytes), Clamp(h.SpoolDepthBatches), (long)h.SocketBufferBytes, (long)h.DrainIntervalMs,
+            Clamp(h.SpoolDepthBytes), Clamp(h.SpoolDepthBatches), (long)h.SocketBufferBytes, (long)h.DrainIntervalMs, h.Epoch,
         ];
     }
 

@@ -7,9 +7,11 @@ namespace Sluice.Collector.Storage;
 /// Contract shared by every store:
 /// <list type="bullet">
 /// <item>A batch is stored whole or not at all, in one transaction.</item>
-/// <item>(agent_id, sequence) is unique, enforced by a unique constraint inside that transaction,
-/// so a resent batch, even sent concurrently, is reported as a duplicate and never stored twice.
-/// Each duplicate is counted per agent.</item>
+/// <item>(agent_id, epoch, sequence) is unique, enforced by a unique constraint inside that transaction, and each
+/// stored batch keeps its content digest (<see cref="BatchDigest"/>). A resent batch (same key, same digest), even
+/// sent concurrently, is reported as a duplicate and never stored twice; each duplicate is counted per agent.
+/// Other content under a taken key is reported as a conflict (<see cref="StoreOutcome.ConflictingDigest"/>) and
+/// nothing of it is stored: of concurrent sends of different content under one key, exactly one is stored.</item>
 /// <item><see cref="StoreBatchAsync"/> returns only when the batch is durable.</item>
 /// </list>
 /// </remarks>
@@ -95,10 +97,17 @@ public sealed record DeliveryFacts
     /// <summary>Refusals beyond the per-agent cap of the refusals table: counted, not kept.</summary>
     public long RefusalsUnrecorded { get; init; }
 
-    /// <summary>Two epochs alternate in the order batches were received (A, B, A): two spools send as one agent.</summary>
+    /// <summary>
+    /// Two epochs alternate in the order batches were received (A, B, A): two spools send as one agent. A batch made
+    /// (by the agent's clock) before one received earlier is left out: it was held back on the way (in flight when
+    /// the epoch changed, or spooled), which one agent does too (see <see cref="DeliverySql"/>).
+    /// </summary>
     public bool InterleavedEpochs { get; init; }
 
-    /// <summary>Two boot ids alternate in heartbeats and batches (A, B, A): two machines send as one agent (a clone).</summary>
+    /// <summary>
+    /// Two boot ids alternate in heartbeats and batches (A, B, A): two machines send as one agent (a clone). As for
+    /// epochs, batches spooled before a reboot and sent after it are left out.
+    /// </summary>
     public bool InterleavedBootIds { get; init; }
 
     /// <summary>True when any of the above is a problem: gaps, refusals or interleaving.</summary>

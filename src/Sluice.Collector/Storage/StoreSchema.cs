@@ -73,12 +73,39 @@ internal static class StoreSchema
         }
         if (from < 6)
         {
+            var d = kind == StoreKind.Postgres ? SqlDialect.Postgres : SqlDialect.Sqlite;
             foreach (string table in new[] { "batches", "heartbeats" })
             {
                 foreach (string column in LossColumns.AddedInVersion6)
                 {
-                    steps.Add($"ALTER TABLE {table} ADD COLUMN {column} {(kind == StoreKind.Postgres ? "bigint" : "INTEGER")} NOT NULL DEFAULT 0;");
+                    steps.Add($"ALTER TABLE {table} ADD COLUMN {column} {d.Int} NOT NULL DEFAULT 0;");
                 }
+            }
+            steps.Add($"ALTER TABLE events ADD COLUMN time_adjusted {d.Bool};");
+            steps.Add($"ALTER TABLE heartbeats ADD COLUMN epoch {d.Text} NOT NULL DEFAULT '';");
+            steps.Add($"ALTER TABLE agents ADD COLUMN refusals_unrecorded {d.Int} NOT NULL DEFAULT 0;");
+            if (kind == StoreKind.Postgres)
+            {
+                foreach (string column in AddedToBatchesInVersion6(d))
+                {
+                    steps.Add($"ALTER TABLE batches ADD COLUMN {column};");
+                }
+                // The key gains the epoch: the constraint PostgreSQL named for UNIQUE (agent, sequence) gives way
+                // to the one it names for UNIQUE (agent, epoch, sequence) in a new store.
+                steps.Add("ALTER TABLE batches DROP CONSTRAINT IF EXISTS batches_agent_sequence_key;");
+                steps.Add("ALTER TABLE batches ADD CONSTRAINT batches_agent_epoch_sequence_key UNIQUE (agent, epoch, sequence);");
+            }
+            else
+            {
+                // SQLite cannot drop a table's UNIQUE constraint: the table is built again with the new key and
+                // its rows copied (those of before get epoch '', start 1, digest ''). Its indexes are created
+                // again when the collector next opens the store.
+                string[] added = ["epoch", "epoch_start_sequence", "digest", "time_adjusted_events"];
+                string[] kept = ["id", .. BatchColumns.Except(added)];
+                steps.Add(BatchesTable(d, "batches_v6").Trim());
+                steps.Add($"INSERT INTO batches_v6 ({string.Join(", ", kept)}) SELECT {string.Join(", ", kept)} FROM batches;");
+                steps.Add("DROP TABLE batches;");
+                steps.Add("ALTER TABLE batches_v6 RENAME TO batches;");
             }
         }
         steps.Add($"UPDATE schema_info SET version = {Version};");
@@ -107,27 +134,18 @@ internal static class StoreSchema
         "epoch", "epoch_start_sequence", "digest", "time_adjusted_events",
     ];
 
-    public static string Ddl(SqlDialect d) => $"""
-        CREATE TABLE IF NOT EXISTS schema_info (version {d.Int} NOT NULL);
+    /// <summary>The columns schema 6 added to batches, as in <see cref="BatchesTable"/>.</summary>
+    private static string[] AddedToBatchesInVersion6(SqlDialect d) =>
+    [
+        $"epoch {d.Text} NOT NULL DEFAULT ''",
+        $"epoch_start_sequence {d.Int} NOT NULL DEFAULT 1",
+        $"digest {d.Text} NOT NULL DEFAULT ''",
+        $"time_adjusted_events {d.Int} NOT NULL DEFAULT 0",
+    ];
 
-        -- One row per agent ever seen. duplicates counts resent batches acknowledged but not stored.
-        CREATE TABLE IF NOT EXISTS agents (
-            id {d.Id},
-            agent_id {d.Text} NOT NULL UNIQUE,
-            hostname {d.Text} NOT NULL,
-            boot_id {d.Text} NOT NULL,
-            first_seen_ms {d.Int} NOT NULL,
-            last_seen_ms {d.Int} NOT NULL,
-            last_heartbeat_ms {d.Int},
-            version {d.Text},
-            rules_hash {d.Text} NOT NULL DEFAULT '',
-            duplicates {d.Int} NOT NULL DEFAULT 0,
-            -- Refusals not kept in the refusals table because the agent's rows there reached their cap.
-            refusals_unrecorded {d.Int} NOT NULL DEFAULT 0
-        );
-
-        -- One row per stored batch: the interval it covers and the loss counted in it.
-        CREATE TABLE IF NOT EXISTS batches (
+    /// <summary>The batches table, named <paramref name="name"/> (another name when an upgrade rebuilds it).</summary>
+    private static string BatchesTable(SqlDialect d, string name) => $"""
+        CREATE TABLE IF NOT EXISTS {name} (
             id {d.Id},
             agent {d.Int} NOT NULL REFERENCES agents(id),
             sequence {d.Int} NOT NULL,
@@ -149,6 +167,45 @@ internal static class StoreSchema
             time_adjusted_events {d.Int} NOT NULL DEFAULT 0,
             UNIQUE (agent, epoch, sequence)
         );
+        """;
+
+    /// <summary>
+    /// Indexes for <see cref="DeliverySql"/>, created once the store's version is known to be this one (they name
+    /// columns of schema 6, which a store of an older version does not have until it is upgraded). Each batch
+    /// adds one entry to each; a batch holds up to thousands of events, so that is a small part of its cost.
+    /// </summary>
+    /// <remarks>
+    /// <c>batches_key_cover</c>: the key with what the delivery facts read per batch, so that they read this index
+    /// alone, in key order (no sort of an agent's batches). <c>batches_agent_boot</c>: the same for boot ids.
+    /// <c>batches_spool_loss</c>: the few batches that report spool loss, to sum what the agent explained.
+    /// </remarks>
+    public const string DeliveryIndexes = """
+        CREATE INDEX IF NOT EXISTS batches_key_cover ON batches (agent, epoch, sequence, epoch_start_sequence, received_ms, created_ms);
+        CREATE INDEX IF NOT EXISTS batches_agent_boot ON batches (agent, boot_id, received_ms, created_ms);
+        CREATE INDEX IF NOT EXISTS batches_spool_loss ON batches (agent) WHERE spool_dropped_batches > 0 OR spool_corrupt_batches > 0;
+        """;
+
+    public static string Ddl(SqlDialect d) => $"""
+        CREATE TABLE IF NOT EXISTS schema_info (version {d.Int} NOT NULL);
+
+        -- One row per agent ever seen. duplicates counts resent batches acknowledged but not stored.
+        CREATE TABLE IF NOT EXISTS agents (
+            id {d.Id},
+            agent_id {d.Text} NOT NULL UNIQUE,
+            hostname {d.Text} NOT NULL,
+            boot_id {d.Text} NOT NULL,
+            first_seen_ms {d.Int} NOT NULL,
+            last_seen_ms {d.Int} NOT NULL,
+            last_heartbeat_ms {d.Int},
+            version {d.Text},
+            rules_hash {d.Text} NOT NULL DEFAULT '',
+            duplicates {d.Int} NOT NULL DEFAULT 0,
+            -- Refusals not kept in the refusals table because the agent's rows there reached their cap.
+            refusals_unrecorded {d.Int} NOT NULL DEFAULT 0
+        );
+
+        -- One row per stored batch: the interval it covers and the loss counted in it.
+        {BatchesTable(d, "batches")}
         CREATE INDEX IF NOT EXISTS batches_agent_interval ON batches (agent, interval_start_ms);
         CREATE INDEX IF NOT EXISTS batches_interval ON batches (interval_start_ms);
 

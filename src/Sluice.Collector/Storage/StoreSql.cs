@@ -6,18 +6,33 @@ namespace Sluice.Collector.Storage;
 /// <summary>Read queries written once in the SQL that SQLite and PostgreSQL both accept.</summary>
 internal static class StoreSql
 {
+    /// <summary>Per agent totals. Sums saturate (<see cref="SaturatingSum"/>): a hostile counter cannot make stats fail or go negative.</summary>
     public static readonly string AgentStats = $"""
         SELECT a.agent_id, a.hostname, a.boot_id, a.duplicates, a.last_seen_ms, a.last_heartbeat_ms, a.rules_hash,
                COALESCE(b.n, 0), COALESCE(b.events, 0), COALESCE(b.max_seq, 0),
                {string.Join(", ", LossColumns.Names.Select(n => $"COALESCE(b.{n}, 0)"))},
                COALESCE(b.time_adjusted_events, 0)
         FROM agents a LEFT JOIN (
-            SELECT agent, COUNT(*) AS n, CAST(SUM(event_count) AS BIGINT) AS events, MAX(sequence) AS max_seq,
-                   {string.Join(", ", LossColumns.Names.Select(n => $"CAST(SUM({n}) AS BIGINT) AS {n}"))},
-                   CAST(SUM(time_adjusted_events) AS BIGINT) AS time_adjusted_events
+            SELECT agent, COUNT(*) AS n, {SaturatingSum("event_count")} AS events, MAX(sequence) AS max_seq,
+                   {string.Join(", ", LossColumns.Names.Select(n => $"{SaturatingSum(n)} AS {n}"))},
+                   {SaturatingSum("time_adjusted_events")} AS time_adjusted_events
             FROM batches GROUP BY agent
         ) b ON b.agent = a.id
         """;
+
+    /// <summary>
+    /// SUM(<paramref name="column"/>) of non-negative integers, exact up to 2^63-1 and 2^63-1 beyond, in SQL both
+    /// stores accept. A plain SUM fails past 2^63-1 (SQLite: "integer overflow"; PostgreSQL: "bigint out of range"
+    /// when its numeric sum is cast back). Each value is split at 2^32: the sums of the high and low halves cannot
+    /// overflow below 2^31 rows, and are put back together only when the total fits.
+    /// </summary>
+    public static string SaturatingSum(string column)
+    {
+        const string half = "4294967296";
+        string lo = $"CAST(SUM({column} % {half}) AS BIGINT)";
+        string high = $"(CAST(SUM({column} / {half}) AS BIGINT) + {lo} / {half})";
+        return $"CASE WHEN {high} >= 2147483648 THEN 9223372036854775807 ELSE {high} * {half} + {lo} % {half} END";
+    }
 
     public static async Task<IReadOnlyList<AgentStats>> ReadAgentStatsAsync(DbCommand command, CancellationToken ct)
     {

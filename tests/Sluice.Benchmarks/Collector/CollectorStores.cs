@@ -114,7 +114,8 @@ internal sealed class DiscardingEventStore : IEventStore
         Task.FromResult(new StoreOutcome(false, batch.Events.Count));
     public Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) => Task.CompletedTask;
     public Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<DeliveryFacts>>([]);
+    public Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<DeliveryFacts>>([]);
     public Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<AgentStats>>([]);
     public async IAsyncEnumerable<StoredEvent> ReadEventsAsync(EventQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

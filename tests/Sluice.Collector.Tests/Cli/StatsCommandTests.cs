@@ -44,6 +44,14 @@ public abstract class StatsCommandTests
         long lastSeen = a.GetProperty("last_seen_unix_ms").GetInt64();
         Assert.InRange(lastSeen, DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         Assert.Equal((1, 3, 0), (agents[1].GetProperty("batches").GetInt32(), agents[1].GetProperty("events").GetInt32(), agents[1].GetProperty("duplicates").GetInt32()));
+        // Delivery: one epoch each (''); agent-a has 1..4, agent-b's first batch is 7 of an epoch that starts at 1.
+        Assert.Equal((1, 0, 0, 0, 0), (a.GetProperty("epochs").GetInt32(), a.GetProperty("delivery_gaps").GetInt64(),
+            a.GetProperty("refused_batches").GetInt64(), a.GetProperty("refused_events").GetInt64(), a.GetProperty("conflicts").GetInt64()));
+        Assert.False(a.GetProperty("interleaved_epochs").GetBoolean());
+        Assert.False(a.GetProperty("interleaved_boot_ids").GetBoolean());
+        Assert.Equal(6, agents[1].GetProperty("delivery_gaps").GetInt64());
+        var range = agents[1].GetProperty("delivery").GetProperty("gap_ranges").EnumerateArray().Single();
+        Assert.Equal(("", 1ul, 6ul), (range.GetProperty("epoch").GetString(), range.GetProperty("from").GetUInt64(), range.GetProperty("to").GetUInt64()));
     }
 
     [Fact]
@@ -63,6 +71,9 @@ public abstract class StatsCommandTests
         Assert.StartsWith("AGENT", lines[0]);
         var cells = lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal([AgentB, "agent-b.example", "1", "12", "1"], cells[..5]);
+        // EPOCHS, DELIVERY GAPS, REFUSED, REFUSED EVENTS, CONFLICTS, INTERLEAVED close the row.
+        Assert.EndsWith("INTERLEAVED", lines[0]);
+        Assert.Equal(["1", "0", "0", "0", "0", "-"], cells[^6..]);
     }
 }
 

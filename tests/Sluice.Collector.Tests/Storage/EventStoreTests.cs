@@ -125,22 +125,61 @@ public abstract class EventStoreTests
         public int GetHashCode((string, byte[]) obj) => obj.Item1.GetHashCode(StringComparison.Ordinal);
     }
 
+    // Until schema 6 the second batch here (same sequence, 9 events instead of 4) was acknowledged as a duplicate
+    // and dropped: issue 14, case 1. Now only the same content is a duplicate; other content is a conflict.
     [Fact]
-    public async Task StoreBatchAsync_SameSequenceTwice_SecondIsDuplicateAndCounted()
+    public async Task StoreBatchAsync_SameKeyTwice_SameContentIsDuplicateOtherContentIsConflict()
     {
         var (store, _) = await Stores.CreateAsync();
         await using var _s = store;
         var batch = TestEvents.Batch("a", 5, 4);
 
         var first = await store.StoreBatchAsync(batch, 1, CancellationToken.None);
+        var resend = await store.StoreBatchAsync(TestEvents.Batch("a", 5, 4), 2, CancellationToken.None);
         var second = await store.StoreBatchAsync(TestEvents.Batch("a", 5, 9), 2, CancellationToken.None);
         var other = await store.StoreBatchAsync(TestEvents.Batch("b", 5, 2), 3, CancellationToken.None);
+        var otherEpoch = TestEvents.Batch("a", 5, 9);
+        otherEpoch.Epoch = "00000000000000000000000000000001";
+        var inOtherEpoch = await store.StoreBatchAsync(otherEpoch, 4, CancellationToken.None);
 
         Assert.Equal(new StoreOutcome(false, 4), first);
-        Assert.Equal(new StoreOutcome(true, 0), second);
+        Assert.Equal(new StoreOutcome(true, 0), resend);
+        Assert.Equal(new StoreOutcome(false, 0, BatchDigest.Of(batch)), second);
+        Assert.True(second.Conflict);
         Assert.Equal(new StoreOutcome(false, 2), other);
+        Assert.Equal(new StoreOutcome(false, 9), inOtherEpoch);
         var stats = await store.GetAgentStatsAsync(CancellationToken.None);
-        Assert.Equal([(4L, 1L), (2L, 0L)], stats.Select(s => (s.Events, s.Duplicates)));
+        Assert.Equal([(2L, 13L, 1L), (1L, 2L, 0L)], stats.Select(s => (s.Batches, s.Events, s.Duplicates)));
+    }
+
+    [Fact]
+    public async Task StoreBatchAsync_ConcurrentDifferentContentUnderOneKey_ExactlyOneStoredOthersConflict()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await using var _s = store;
+        const int keys = 10, contents = 3;
+        var batches = (from k in Enumerable.Range(1, keys)
+                       from n in Enumerable.Range(1, contents)
+                       select TestEvents.Batch("a", (ulong)k, 3 + n, firstSerial: 100 * k + 10 * n)).ToList();
+
+        var outcomes = await Task.WhenAll(batches.Select(b => Task.Run(() => store.StoreBatchAsync(b, 1, CancellationToken.None))));
+
+        var byKey = batches.Zip(outcomes).GroupBy(p => p.First.Sequence).ToList();
+        Assert.Equal(keys, byKey.Count);
+        long expectedEvents = 0;
+        foreach (var key in byKey)
+        {
+            var stored = Assert.Single(key, p => !p.Second.Conflict);
+            Assert.Equal(new StoreOutcome(false, stored.First.Events.Count), stored.Second);
+            expectedEvents += stored.First.Events.Count;
+            Assert.All(key.Where(p => p.Second.Conflict), p => Assert.Equal(new StoreOutcome(false, 0, BatchDigest.Of(stored.First)), p.Second));
+        }
+        var stats = (await store.GetAgentStatsAsync(CancellationToken.None)).Single();
+        Assert.Equal((10L, expectedEvents, 0L), (stats.Batches, stats.Events, stats.Duplicates));
+        Assert.Equal(expectedEvents, (await StoreSnapshot.EventsAsync(store)).Count);
+        await using var c = Connect(spec);
+        await c.OpenAsync();
+        Assert.Equal(10, await ScalarAsync(c, "SELECT COUNT(DISTINCT digest) FROM batches WHERE length(digest) = 32"));
     }
 
     [Fact]
@@ -183,11 +222,52 @@ public abstract class EventStoreTests
         Assert.True((await reopened.StoreBatchAsync(TestEvents.Batch("a", 1, 7), 2, CancellationToken.None)).Duplicate);
     }
 
+    /// <summary>Takes a new store back to schema 5: what schema 6 added to batches, events, heartbeats and agents, and its refusals table.</summary>
+    private string SchemaFiveSql()
+    {
+        string[] oldLoss = [.. LossColumns.Names.Except(LossColumns.AddedInVersion6)];
+        string[] batchAdded = ["epoch", "epoch_start_sequence", "digest", "time_adjusted_events", .. LossColumns.AddedInVersion6];
+        string[] heartbeatAdded = ["epoch", .. LossColumns.AddedInVersion6];
+        if (Stores.Kind == StoreKind.Postgres)
+        {
+            return $"""
+                ALTER TABLE batches DROP CONSTRAINT batches_agent_epoch_sequence_key;
+                ALTER TABLE batches {string.Join(", ", batchAdded.Select(n => "DROP COLUMN " + n))};
+                ALTER TABLE batches ADD CONSTRAINT batches_agent_sequence_key UNIQUE (agent, sequence);
+                ALTER TABLE events DROP COLUMN time_adjusted;
+                ALTER TABLE heartbeats {string.Join(", ", heartbeatAdded.Select(n => "DROP COLUMN " + n))};
+                ALTER TABLE agents DROP COLUMN refusals_unrecorded;
+                DROP TABLE refusals;
+                """;
+        }
+        // SQLite drops no column of a UNIQUE constraint: batches is built again as schema 5 had it.
+        string[] kept = ["id", "agent", "sequence", "hostname", "boot_id", "created_ms", "interval_start_ms", "interval_end_ms", "received_ms", "event_count", "rules_hash", .. oldLoss];
+        return $"""
+            CREATE TABLE batches_v5 (
+                id INTEGER PRIMARY KEY, agent INTEGER NOT NULL REFERENCES agents(id), sequence INTEGER NOT NULL,
+                hostname TEXT NOT NULL, boot_id TEXT NOT NULL, created_ms INTEGER NOT NULL, interval_start_ms INTEGER NOT NULL,
+                interval_end_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL, event_count INTEGER NOT NULL, rules_hash TEXT NOT NULL,
+                {string.Join(", ", oldLoss.Select(n => n + " INTEGER NOT NULL"))},
+                UNIQUE (agent, sequence)
+            );
+            INSERT INTO batches_v5 ({string.Join(", ", kept)}) SELECT {string.Join(", ", kept)} FROM batches;
+            DROP TABLE batches;
+            ALTER TABLE batches_v5 RENAME TO batches;
+            CREATE INDEX batches_agent_interval ON batches (agent, interval_start_ms);
+            CREATE INDEX batches_interval ON batches (interval_start_ms);
+            ALTER TABLE events DROP COLUMN time_adjusted;
+            {string.Join(" ", heartbeatAdded.Select(n => $"ALTER TABLE heartbeats DROP COLUMN {n};"))}
+            ALTER TABLE agents DROP COLUMN refusals_unrecorded;
+            DROP TABLE refusals;
+            """;
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
     [InlineData(4)]
+    [InlineData(5)]
     public async Task InitializeAsync_StoreOfOlderSchemaVersion_RefusedNamingVersionAndUpgrade_ThenOpensAfterIt(int version)
     {
         var (store, spec) = await Stores.CreateAsync();
@@ -197,9 +277,11 @@ public abstract class EventStoreTests
         await using (var c = Connect(spec))
         {
             await c.OpenAsync();
-            // What an older collector left: each event's bytes in its row and no event_chunks (5), no paths
-            // column (added in 3), a record-type index over every event (partial since 4).
-            for (int i = 0; i < old.Events.Count; i++)
+            // What an older collector left: batches keyed on (agent, sequence) without epoch or digest, none of
+            // the other columns and tables of 6 (see SchemaFiveSql); each event's bytes in its row and no
+            // event_chunks (5), no paths column (added in 3), a record-type index over every event (partial since 4).
+            await ScalarAsync(c, SchemaFiveSql() + " SELECT 0");
+            for (int i = 0; i < (version < 5 ? old.Events.Count : 0); i++)
             {
                 await using var command = c.CreateCommand();
                 command.CommandText = "UPDATE events SET payload = @payload WHERE ordinal = @ordinal";
@@ -215,7 +297,8 @@ public abstract class EventStoreTests
             }
             string paths = version < 3 ? "ALTER TABLE events DROP COLUMN paths;" : "";
             string typeIndex = version < 4 ? "DROP INDEX events_type_time; CREATE INDEX events_type_time ON events (first_type, time_ms);" : "";
-            await ScalarAsync(c, $"UPDATE schema_info SET version = {version}; {paths} DROP TABLE event_chunks; {typeIndex} SELECT 0");
+            string chunks = version < 5 ? "DROP TABLE event_chunks;" : "";
+            await ScalarAsync(c, $"UPDATE schema_info SET version = {version}; {paths} {chunks} {typeIndex} SELECT 0");
         }
 
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None));
@@ -245,10 +328,28 @@ public abstract class EventStoreTests
             read.Add(e.Event);
         }
         Assert.Equal(old.Events.Concat(added.Events).OrderBy(e => e.TimeUnixMs).ThenBy(e => e.Serial), read.OrderBy(e => e.TimeUnixMs).ThenBy(e => e.Serial));
+        // Keys of 6: a batch of before has no digest and is taken as the same content, as it was then; a new
+        // epoch starts its sequences again; heartbeats keep their epoch and refusals are recorded.
+        Assert.Equal(new StoreOutcome(true, 0), await reopened.StoreBatchAsync(TestEvents.Batch("a", 1, 3), 3, CancellationToken.None));
+        var newEpoch = TestEvents.Batch("a", 1, 4, firstSerial: 50);
+        newEpoch.Epoch = "0123456789abcdef0123456789abcdef";
+        Assert.Equal(new StoreOutcome(false, 4), await reopened.StoreBatchAsync(newEpoch, 4, CancellationToken.None));
+        Assert.Equal(new StoreOutcome(true, 0), await reopened.StoreBatchAsync(newEpoch, 5, CancellationToken.None));
+        await reopened.StoreHeartbeatAsync(new AgentHeartbeat
+        {
+            AgentId = "a", Hostname = "a.example", BootId = "b", Version = "1", Mode = "unicast", TimeUnixMs = 6, Epoch = newEpoch.Epoch,
+        }, 6, CancellationToken.None);
+        await reopened.RecordRefusalAsync(new BatchRefusal("a", "a.example", "b", newEpoch.Epoch, 2, "InvalidArgument", "test", 7, "", 7), CancellationToken.None);
+        var stats = (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single();
+        Assert.Equal((3L, 9L, 2L), (stats.Batches, stats.Events, stats.Duplicates));
         // The record-type index is the partial one again.
         await using (var c = Connect(spec))
         {
             await c.OpenAsync();
+            Assert.Equal(1, await ScalarAsync(c, $"SELECT COUNT(*) FROM heartbeats WHERE epoch = '{newEpoch.Epoch}'"));
+            Assert.Equal(1, await ScalarAsync(c, $"SELECT COUNT(*) FROM refusals WHERE epoch = '{newEpoch.Epoch}' AND sequence = 2 AND event_count = 7"));
+            Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM batches WHERE sequence = 1 AND epoch = '' AND digest = ''"));
+            Assert.Equal(2, await ScalarAsync(c, "SELECT COUNT(*) FROM batches WHERE length(digest) = 32"));
             await using var command = c.CreateCommand();
             command.CommandText = Stores.Kind == StoreKind.Postgres
                 ? "SELECT indexdef FROM pg_indexes WHERE indexname = 'events_type_time'"

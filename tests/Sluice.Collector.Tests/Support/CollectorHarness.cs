@@ -29,7 +29,9 @@ public sealed class CollectorHarness : IAsyncDisposable
     public IEventStore Store => Server.Store;
 
     /// <summary>Starts a collector over <paramref name="store"/> (disposed with the harness); agent-a's token is in the file in clear, agent-b's hashed.</summary>
-    public static async Task<CollectorHarness> StartAsync(IEventStore store, IngestLimits? limits = null, IIngestFaults? faults = null)
+    /// <param name="logging">Extra logging setup, e.g. a provider that captures lines for a test to read.</param>
+    public static async Task<CollectorHarness> StartAsync(
+        IEventStore store, IngestLimits? limits = null, IIngestFaults? faults = null, Action<Microsoft.Extensions.Logging.ILoggingBuilder>? logging = null)
     {
         string dir = Directory.CreateTempSubdirectory("sluice-collector-").FullName;
         string tokens = Path.Combine(dir, "tokens");
@@ -40,7 +42,7 @@ public sealed class CollectorHarness : IAsyncDisposable
             Store = new StoreLocation(StoreKind.Sqlite, "unused: the store is given"),
             TokensFile = tokens,
             Limits = limits ?? new IngestLimits(),
-        }, store, faults: faults);
+        }, store, logging, faults);
         return new CollectorHarness(dir, server);
     }
 

@@ -11,8 +11,9 @@ namespace Sluice.Collector.Storage.Postgres;
 /// <remarks>
 /// Each batch is one transaction on its own pooled connection, so batches from many agents are
 /// written in parallel and PostgreSQL groups their commits. The batch row goes in first with
-/// ON CONFLICT DO NOTHING on (agent, sequence): a concurrent resend waits on the unique index until
-/// the first commits, then sees the conflict and is counted as a duplicate.
+/// ON CONFLICT DO NOTHING on (agent, epoch, sequence): a concurrent send of the same key waits on the
+/// unique index until the first commits, then sees the conflict, and compares digests: a resend is
+/// counted as a duplicate, other content is a conflict and nothing of it is stored.
 /// </remarks>
 public sealed partial class PostgresEventStore : IEventStore
 {
@@ -28,6 +29,8 @@ public sealed partial class PostgresEventStore : IEventStore
         ON CONFLICT (agent, epoch, sequence) DO NOTHING
         RETURNING id
         """;
+
+    private const string StoredDigest = "SELECT digest FROM batches WHERE agent = $1 AND epoch = $2 AND sequence = $3";
 
     private const string UpsertAgent = """
         INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, rules_hash)
@@ -90,13 +93,17 @@ public sealed partial class PostgresEventStore : IEventStore
                     Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)));
             }
         }
+        await ExecAsync(connection, StoreSchema.DeliveryIndexes, cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }
 
     public async Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken)
     {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        // Encoded before the batch row goes in, on the calling thread: that gives the digest, and the
+        // connection is not held while the events are serialised and compressed.
         var times = IndexTimes.Of(batch, receivedUnixMs, _timeBounds);
+        using var rows = EncodedRows.From(batch, times);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await EnsurePartitionsAsync(connection, batch, times, cancellationToken);
 
         // The agent row is updated in its own short statement: holding its lock for the whole
@@ -120,7 +127,7 @@ public sealed partial class PostgresEventStore : IEventStore
             [
                 agent, (long)batch.Sequence, batch.Hostname, batch.BootId, batch.CreatedUnixMs, batch.IntervalStartUnixMs,
                 batch.IntervalEndUnixMs, receivedUnixMs, (long)batch.Events.Count, batch.RulesHash,
-                .. LossColumns.Values(batch.Loss).Cast<object>(), .. BatchKey.Values(batch, times.Adjusted),
+                .. LossColumns.Values(batch.Loss).Cast<object>(), .. BatchKey.Values(batch, rows.Digest, times.Adjusted),
             ];
             foreach (var v in values)
             {
@@ -130,6 +137,21 @@ public sealed partial class PostgresEventStore : IEventStore
         }
         if (batchId is null)
         {
+            // The key is taken by a committed row (ON CONFLICT waited for a concurrent insert to commit). This
+            // statement's own snapshot is taken after that commit, so it sees the row.
+            string stored;
+            await using (var existing = new NpgsqlCommand(StoredDigest, connection, tx))
+            {
+                existing.Parameters.Add(new() { Value = agent });
+                existing.Parameters.Add(new() { Value = batch.Epoch });
+                existing.Parameters.Add(new() { Value = (long)batch.Sequence });
+                stored = (string)(await existing.ExecuteScalarAsync(cancellationToken))!;
+            }
+            if (!BatchKey.SameContent(stored, rows.Digest))
+            {
+                await tx.RollbackAsync(cancellationToken);
+                return new StoreOutcome(Duplicate: false, EventsStored: 0, ConflictingDigest: stored);
+            }
             await using var dup = new NpgsqlCommand("UPDATE agents SET duplicates = duplicates + 1 WHERE id = $1", connection, tx);
             dup.Parameters.Add(new() { Value = agent });
             await dup.ExecuteNonQueryAsync(cancellationToken);
@@ -139,16 +161,15 @@ public sealed partial class PostgresEventStore : IEventStore
 
         if (batch.Events.Count > 0)
         {
-            await CopyEventsAsync(connection, (long)batchId, agent, batch, times, cancellationToken);
+            await CopyEventsAsync(connection, rows, (long)batchId, agent, times, cancellationToken);
         }
         await tx.CommitAsync(cancellationToken);
         return new StoreOutcome(Duplicate: false, EventsStored: batch.Events.Count);
     }
 
-    private static async Task CopyEventsAsync(NpgsqlConnection connection, long batchId, long agent, EventBatch batch, IndexTimes times, CancellationToken ct)
+    private static async Task CopyEventsAsync(NpgsqlConnection connection, EncodedRows rows, long batchId, long agent, IndexTimes times, CancellationToken ct)
     {
-        // Encoded here, on the calling thread: text columns to UTF-8, events' bytes into compressed chunks.
-        using var rows = EncodedRows.From(batch, times);
+        var batch = rows.Batch;
         // A batch within one day (the usual case) goes straight into that day's partition, which
         // spares PostgreSQL routing each row through the partitioned parent.
         string sql = SingleDay(batch, times) is long day ? CopyInto(PostgresSchema.PartitionName(day)) : CopyEvents;
@@ -278,8 +299,13 @@ public sealed partial class PostgresEventStore : IEventStore
         await tx.CommitAsync(cancellationToken);
     }
 
-    public Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) =>
-        throw new NotImplementedException("delivery facts: being built");
+    public async Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        // One snapshot for all of the queries.
+        await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        return await DeliverySql.ReadAsync(connection, tx, query, cancellationToken);
+    }
 
     public async Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken)
     {

@@ -118,6 +118,7 @@ public sealed partial class SqliteEventStore
         private readonly SqliteCommand _upsertAgent;
         private readonly SqliteCommand _insertBatch;
         private readonly SqliteCommand _countDuplicate;
+        private readonly SqliteCommand _storedDigest;
         // Events go through SQLite's own API: at 100k rows/s the ADO.NET parameter layer is the cost.
         private readonly sqlite3 _db;
         private readonly sqlite3_stmt _insertEvent;
@@ -148,6 +149,7 @@ public sealed partial class SqliteEventStore
                 RETURNING id
                 """, batchColumns);
             _countDuplicate = Command(c, "UPDATE agents SET duplicates = duplicates + 1 WHERE id = @id", "id");
+            _storedDigest = Command(c, "SELECT digest FROM batches WHERE agent = @agent AND epoch = @epoch AND sequence = @sequence", "agent", "epoch", "sequence");
             _db = c.Handle!;
             Check(raw.sqlite3_prepare_v2(_db, $"""
                 INSERT INTO events ({string.Join(", ", StoreSchema.EventColumns)})
@@ -196,11 +198,17 @@ public sealed partial class SqliteEventStore
             object?[] batchValues =
             [
                 agent, (long)b.Sequence, b.Hostname, b.BootId, b.CreatedUnixMs, b.IntervalStartUnixMs, b.IntervalEndUnixMs,
-                receivedUnixMs, (long)b.Events.Count, b.RulesHash, .. LossColumns.Values(b.Loss).Cast<object?>(), .. BatchKey.Values(b, rows.Times.Adjusted),
+                receivedUnixMs, (long)b.Events.Count, b.RulesHash, .. LossColumns.Values(b.Loss).Cast<object?>(), .. BatchKey.Values(b, rows.Digest, rows.Times.Adjusted),
             ];
             object? batchId = Run(_insertBatch, tx, batchValues);
             if (batchId is null)
             {
+                // One writer: the row that took the key is committed or earlier in this transaction.
+                string stored = (string)Run(_storedDigest, tx, agent, b.Epoch, (long)b.Sequence)!;
+                if (!BatchKey.SameContent(stored, rows.Digest))
+                {
+                    return new StoreOutcome(Duplicate: false, EventsStored: 0, ConflictingDigest: stored);
+                }
                 Run(_countDuplicate, tx, agent);
                 return new StoreOutcome(Duplicate: true, EventsStored: 0);
             }
@@ -336,6 +344,7 @@ public sealed partial class SqliteEventStore
             _upsertAgent.Dispose();
             _insertBatch.Dispose();
             _countDuplicate.Dispose();
+            _storedDigest.Dispose();
             _insertEvent.Dispose();
             _insertChunk.Dispose();
             _insertHeartbeat.Dispose();

@@ -78,6 +78,7 @@ public sealed partial class SqliteEventStore : IEventStore
             {
                 throw new InvalidOperationException(StoreSchema.VersionMismatch($"SQLite store {Path}", StoreKind.Sqlite, Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)));
             }
+            Exec(_writeConnection, StoreSchema.DeliveryIndexes, tx);
             tx.Commit();
         }
         _statements = new Statements(_writeConnection);
@@ -119,8 +120,13 @@ public sealed partial class SqliteEventStore : IEventStore
         return await request.Completion.Task.WaitAsync(cancellationToken);
     }
 
-    public Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) =>
-        throw new NotImplementedException("delivery facts: being built");
+    public async Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        // Deferred: a read snapshot (WAL) for all of the queries, without taking the write lock.
+        await using var tx = connection.BeginTransaction(deferred: true);
+        return await DeliverySql.ReadAsync(connection, tx, query, cancellationToken);
+    }
 
     public async Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken)
     {
