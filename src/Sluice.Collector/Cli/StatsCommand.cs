@@ -125,8 +125,8 @@ internal static class StatsCommand
         {
             new[]
             {
-                "AGENT", "HOST", "BATCHES", "EVENTS", "DUPLICATES", "LAST SEEN (UTC)", "LOST", "KERNEL", "OVERRUN", "GAPS", "SPOOL", "EVICTED",
-                "EPOCHS", "DELIVERY GAPS", "REFUSED", "REFUSED EVENTS", "CONFLICTS", "TIME ADJUSTED", "INTERLEAVED",
+                "AGENT", "HOST", "BATCHES", "EVENTS", "DUPLICATES", "LAST SEEN (UTC)", "LOST", "KERNEL", "OVERRUN", "GAPS", "SPOOL", "EVICTED", "TIME ADJUSTED",
+                "EPOCHS", "DELIVERY GAPS", "REFUSED", "REFUSED EVENTS", "CONFLICTS", "INTERLEAVED",
             },
         };
         foreach (var a in stats)
@@ -143,8 +143,8 @@ internal static class StatsCommand
             [
                 a.AgentId, a.Hostname, N(a.Batches), N(a.Events), N(a.Duplicates),
                 a.LastSeenUnixMs is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "-",
-                N(a.Loss.TotalLost), N(a.Loss.KernelLost), N(a.Loss.SocketOverruns), N(a.Loss.SerialGaps), N(a.Loss.SpoolDroppedEvents), N(a.Loss.ReassemblyEvicted),
-                N(d.Epochs), N(d.DeliveryGaps), N(d.RefusedBatches), N(d.RefusedEvents), N(d.Conflicts), N(a.TimeAdjustedEvents), interleaved,
+                N(a.Loss.TotalLost), N(a.Loss.KernelLost), N(a.Loss.SocketOverruns), N(a.Loss.SerialGaps), N(a.Loss.SpoolDroppedEvents), N(a.Loss.ReassemblyEvicted), N(a.TimeAdjustedEvents),
+                N(d.Epochs), N(d.DeliveryGaps), N(d.RefusedBatches), N(d.RefusedEvents), N(d.Conflicts), interleaved,
             ]);
         }
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();

@@ -20,6 +20,18 @@ internal static class RefusalSql
             event_count = excluded.event_count, digest = excluded.digest
         """;
 
+    /// <summary>
+    /// The refused batch's agent row, created if it is new; an existing one is left as it is, so a refused
+    /// batch (an empty or hostile hostname, say) never rewrites what good batches recorded. Parameters:
+    /// @agent_id, @hostname, @boot_id, @now. Returns the row's id.
+    /// </summary>
+    public const string AgentRow = """
+        INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms)
+        VALUES (@agent_id, @hostname, @boot_id, @now, @now)
+        ON CONFLICT (agent_id) DO UPDATE SET agent_id = excluded.agent_id
+        RETURNING id
+        """;
+
     public const string CountUnrecorded = "UPDATE agents SET refusals_unrecorded = refusals_unrecorded + 1 WHERE id = @agent";
 
     /// <summary>Longest epoch kept: a refused batch's epoch may be what was wrong with it, and it is indexed.</summary>

@@ -177,8 +177,10 @@ public sealed class AccountNameCacheTests : IDisposable
                 Interlocked.Increment(ref reads);
             }
         })).ToArray();
-        // reload at least 50 times, and until the readers have read while reloads were going on
-        for (int i = 0; i < 50 || (Interlocked.Read(ref reads) < 10_000 && i < 100_000); i++)
+        // reload at least 50 times, and until the readers have read both versions while reloads were going
+        // on (on a loaded machine the readers may get no time slice before the first reload, or run only
+        // while this loop waits for one)
+        for (int i = 0; i < 50 || ((Interlocked.Read(ref reads) < 10_000 || Interlocked.Read(ref lower) == 0 || Interlocked.Read(ref upper) == 0) && i < 100_000); i++)
         {
             // replaced by rename, as vipw and useradd do, so a reader of the file never sees half of it
             string next = Passwd + ".new";

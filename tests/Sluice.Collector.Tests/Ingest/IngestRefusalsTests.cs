@@ -58,6 +58,28 @@ public abstract class IngestRefusalsTests
     }
 
     [Fact]
+    public async Task Send_RefusedBatchWithOtherHostAndBoot_AgentRowKeepsWhatGoodBatchesRecorded()
+    {
+        var (store, _) = await Stores.CreateAsync();
+        await using var h = await CollectorHarness.StartAsync(store);
+        var client = h.Client();
+        var bad = Batch(2);
+        bad.Hostname = "not-this-host.example";
+        bad.BootId = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+        bad.Events[0].Records.Clear();
+
+        var good = Batch(1);
+        await client.SendAsync(good, Bearer(TokenA));
+        var e = await Assert.ThrowsAsync<RpcException>(() => client.SendAsync(bad, Bearer(TokenA)).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        var stats = (await h.Store.GetAgentStatsAsync(CancellationToken.None)).Single();
+        Assert.Equal((good.Hostname, good.BootId), (stats.Hostname, stats.BootId));
+        var facts = (await h.Store.GetDeliveryFactsAsync(new DeliveryQuery(AgentA), CancellationToken.None)).Single();
+        Assert.Equal((1L, 3L), (facts.RefusedBatches, facts.RefusedEvents));
+    }
+
+    [Fact]
     public async Task Send_InvalidBatchNamingAnotherAgent_NotRecorded()
     {
         var (store, spec) = await Stores.CreateAsync();

@@ -266,12 +266,12 @@ public sealed partial class PostgresEventStore : IEventStore
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         long agent;
-        await using (var upsert = new NpgsqlCommand(UpsertAgent, connection))
+        await using (var upsert = new NpgsqlCommand(RefusalSql.AgentRow, connection))
         {
-            foreach (var v in new object[] { refusal.AgentId, refusal.Hostname, refusal.BootId, refusal.ReceivedUnixMs, "" })
-            {
-                upsert.Parameters.Add(new() { Value = v });
-            }
+            upsert.Parameters.AddWithValue("agent_id", refusal.AgentId);
+            upsert.Parameters.AddWithValue("hostname", refusal.Hostname);
+            upsert.Parameters.AddWithValue("boot_id", refusal.BootId);
+            upsert.Parameters.AddWithValue("now", refusal.ReceivedUnixMs);
             agent = (long)(await upsert.ExecuteScalarAsync(cancellationToken))!;
         }
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);

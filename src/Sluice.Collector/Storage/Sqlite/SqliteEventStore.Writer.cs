@@ -128,6 +128,7 @@ public sealed partial class SqliteEventStore
         private readonly SqliteParameter[] _heartbeatParameters;
         private readonly SqliteCommand _upsertRules;
         private readonly SqliteCommand _insertRefusal;
+        private readonly SqliteCommand _refusalAgent;
         private readonly SqliteCommand _countUnrecorded;
 
         public Statements(SqliteConnection c)
@@ -174,11 +175,12 @@ public sealed partial class SqliteEventStore
             _upsertRules = Command(c, AgentRulesSql.Upsert("max"), "agent", "rules_hash", "rules", "time");
             _insertRefusal = Command(c, RefusalSql.Upsert, "agent", "epoch", "sequence", "status", "reason", "events", "digest", "now");
             _countUnrecorded = Command(c, RefusalSql.CountUnrecorded, "agent");
+            _refusalAgent = Command(c, RefusalSql.AgentRow, "agent_id", "hostname", "boot_id", "now");
         }
 
         public void WriteRefusal(SqliteTransaction tx, BatchRefusal r)
         {
-            long agent = (long)Run(_upsertAgent, tx, r.AgentId, r.Hostname, r.BootId, r.ReceivedUnixMs, "")!;
+            long agent = (long)Run(_refusalAgent, tx, r.AgentId, r.Hostname, r.BootId, r.ReceivedUnixMs)!;
             _insertRefusal.Transaction = tx;
             var parameters = RefusalSql.Parameters(agent, r);
             for (int i = 0; i < parameters.Length; i++)
@@ -352,6 +354,7 @@ public sealed partial class SqliteEventStore
             _upsertRules.Dispose();
             _insertRefusal.Dispose();
             _countUnrecorded.Dispose();
+            _refusalAgent.Dispose();
         }
     }
 }
