@@ -313,9 +313,11 @@ public sealed class Shipper : IDisposable
             {
                 // The batch itself is refused (ingest.proto): InvalidArgument (it breaks a rule, or the
                 // store can never take it), AlreadyExists (its key holds other content), and
-                // FailedPrecondition and OutOfRange, which no resend fixes either. ResourceExhausted is
-                // retried (ShippingResilience), never refused.
+                // FailedPrecondition and OutOfRange, which no resend fixes either, and ResourceExhausted
+                // without a pushback hint (too large for the collector; with a hint it is retried).
                 StatusCode.InvalidArgument or StatusCode.AlreadyExists or StatusCode.FailedPrecondition or StatusCode.OutOfRange
+                    => new Outcome(OutcomeKind.Refused, Status: e.Status),
+                StatusCode.ResourceExhausted when ShippingResilience.Pushback(e) is null
                     => new Outcome(OutcomeKind.Refused, Status: e.Status),
                 StatusCode.Unauthenticated or StatusCode.PermissionDenied
                     => new Outcome(OutcomeKind.AuthenticationFailed, Status: e.Status),

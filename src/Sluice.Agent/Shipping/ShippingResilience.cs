@@ -57,12 +57,10 @@ internal static class ShippingResilience
     /// <item>Internal: in grpc-dotnet a connection cut mid-call surfaces as Internal ("response
     /// ended prematurely", RST_STREAM). A batch the collector refuses for its content comes back
     /// as InvalidArgument, never Internal, so retrying Internal cannot loop on a bad batch.</item>
-    /// <item>ResourceExhausted: the collector has too many calls in flight, or the message is larger
-    /// than it takes (ingest.proto: "retry later"). Nothing was stored. Retried with backoff, after
-    /// the server's pushback hint when it gives one. Never quarantined: a batch is never set aside
-    /// for the collector's load. (A batch larger than the collector's limit stalls the queue, retried
-    /// and shown in status, until the limit is raised: Batching:MaxBytes is 1 MiB by default, the
-    /// collector's --max-message-bytes 16 MiB.)</item>
+    /// <item>ResourceExhausted with the server's pushback hint (<see cref="PushbackTrailer"/>): the collector
+    /// has too many calls in flight. Nothing was stored; retried after the hint. Without a hint it means
+    /// the message is larger than the collector takes: no resend fixes that, so the shipper refuses it
+    /// (quarantine, counted as loss) rather than let one batch stall every batch behind it.</item>
     /// </list>
     /// </summary>
     public static bool IsTransient(Exception exception) => exception switch
@@ -70,7 +68,8 @@ internal static class ShippingResilience
         TimeoutRejectedException => true,
         RpcException rpc => rpc.StatusCode switch
         {
-            StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Aborted or StatusCode.Internal or StatusCode.ResourceExhausted => true,
+            StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Aborted or StatusCode.Internal => true,
+            StatusCode.ResourceExhausted => Pushback(rpc) is not null,
             _ => false,
         },
         _ => false,

