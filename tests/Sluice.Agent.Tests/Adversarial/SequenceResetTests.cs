@@ -19,18 +19,29 @@ public sealed class SequenceResetTests
     private static List<ulong> Serials(TestCollector collector) =>
         collector.Stored.Values.SelectMany(b => b.Events).Select(e => e.Serial).Order().ToList();
 
+    /// <summary>A shipper to <paramref name="collector"/> whose spool writes its state at every acknowledgement.</summary>
+    private static ShippingHarness Harness(TestCollector collector) =>
+        ShippingHarness.Create(collector, configureSpool: s => s.AckPersistInterval = TimeSpan.Zero);
+
+    /// <summary>Cuts <paramref name="batches"/> batches of <paramref name="events"/> events, ships them until the spool is empty, and returns the epoch they were cut under.</summary>
+    private static async Task<string> ShipAllAsync(ShippingHarness harness, int batches, int events)
+    {
+        string epoch = harness.Spool.Epoch;
+        for (int i = 0; i < batches; i++)
+        {
+            harness.Append(events);
+        }
+        harness.Start();
+        await harness.WaitForEmptySpoolAsync();
+        return epoch;
+    }
+
     [Fact]
     public async Task SpoolPurged_NewBatchesFromSequenceOne_StoredUnderANewEpochNothingTakenForADuplicate()
     {
         await using var collector = await TestCollector.StartAsync();
-        await using var harness = ShippingHarness.Create(collector, configureSpool: s => s.AckPersistInterval = TimeSpan.Zero);
-        string first = harness.Spool.Epoch;
-        for (int i = 0; i < 10; i++)
-        {
-            harness.Append(3);
-        }
-        harness.Start();
-        await harness.WaitForEmptySpoolAsync();
+        await using var harness = Harness(collector);
+        string first = await ShipAllAsync(harness, 10, 3);
 
         // A reinstall with purge: the spool's state and segments are gone.
         await harness.RestartAsync(spool => Directory.Delete(spool, recursive: true));
@@ -63,14 +74,8 @@ public sealed class SequenceResetTests
     public async Task StateFileDeleted_SegmentsKept_AcknowledgedBatchesResentAsTrueDuplicatesNewOnesStored()
     {
         await using var collector = await TestCollector.StartAsync();
-        await using var harness = ShippingHarness.Create(collector, configureSpool: s => s.AckPersistInterval = TimeSpan.Zero);
-        string first = harness.Spool.Epoch;
-        for (int i = 0; i < 10; i++)
-        {
-            harness.Append(3);
-        }
-        harness.Start();
-        await harness.WaitForEmptySpoolAsync();
+        await using var harness = Harness(collector);
+        string first = await ShipAllAsync(harness, 10, 3);
 
         await harness.RestartAsync(spool => File.Delete(Path.Combine(spool, "spool.state")));
         // The ten batches are still in the (open, never sealed) segment: without the state the spool
@@ -101,13 +106,7 @@ public sealed class SequenceResetTests
         using var cloneDir = new TempDirectory("sluice-clone");
         // Machine A ships three batches.
         await using var a = ShippingHarness.Create(collector, o => o.AttemptTimeout = TimeSpan.FromSeconds(30), configureSpool: s => s.AckPersistInterval = TimeSpan.Zero);
-        string epoch = a.Spool.Epoch;
-        for (int i = 0; i < 3; i++)
-        {
-            a.Append(2);
-        }
-        a.Start();
-        await a.WaitForEmptySpoolAsync();
+        string epoch = await ShipAllAsync(a, 3, 2);
         await a.StopAsync();
 
         // Machine B is a clone of A, made now: same agent id, same spool (state and segments).

@@ -1,12 +1,11 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
-using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Google.Protobuf;
 using Sluice.Protocol.V1;
+using Sluice.Testing;
 
 namespace Sluice.Benchmarks.Collector;
 
@@ -59,10 +58,10 @@ internal static class PreAuthMemoryMeasurement
         byte[] batch = ExpandingBatch(ExpandedBytes).ToByteArray();
         var bodies = new Dictionary<string, (byte[] Frame, bool Gzip, string? Authorization)>
         {
-            ["gzip-none"] = (Frame(Gzip(batch), compressed: true), true, null),
-            ["gzip-bad"] = (Frame(Gzip(batch), compressed: true), true, "Bearer not-the-token-of-anyone-0123"),
-            ["plain-none"] = (Frame(batch, compressed: false), false, null),
-            ["bomb-token"] = (Frame(GzipZeros(BombBytes), compressed: true), true, "Bearer " + Token),
+            ["gzip-none"] = (GrpcFrames.Frame(GrpcFrames.Gzip(batch), compressed: true), true, null),
+            ["gzip-bad"] = (GrpcFrames.Frame(GrpcFrames.Gzip(batch), compressed: true), true, "Bearer not-the-token-of-anyone-0123"),
+            ["plain-none"] = (GrpcFrames.Frame(batch, compressed: false), false, null),
+            ["bomb-token"] = (GrpcFrames.Frame(GrpcFrames.GzipZeros(BombBytes), compressed: true), true, "Bearer " + Token),
         };
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"collector {collector}; {calls} calls at once per run, {runs} runs per kind; message {batch.Length} bytes, gzip {bodies["gzip-none"].Frame.Length - 5} bytes; bomb {BombBytes} bytes, gzip {bodies["bomb-token"].Frame.Length - 5} bytes"));
@@ -118,7 +117,7 @@ internal static class PreAuthMemoryMeasurement
             // Warm: one small batch stored, so that what follows measures the load, not the first call's JIT.
             var warm = ExpandingBatch(64 * 1024);
             warm.AgentId = Agent;
-            var ok = await SendAsync(http, address, Frame(warm.ToByteArray(), compressed: false), gzip: false, "Bearer " + Token);
+            var ok = await SendAsync(http, address, GrpcFrames.Frame(warm.ToByteArray(), compressed: false), gzip: false, "Bearer " + Token);
             if (ok != "OK")
             {
                 throw new InvalidOperationException($"the warm-up batch was refused: {ok}");
@@ -200,39 +199,6 @@ internal static class PreAuthMemoryMeasurement
             });
         }
         return batch;
-    }
-
-    private static byte[] Gzip(byte[] bytes)
-    {
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            gzip.Write(bytes);
-        }
-        return output.ToArray();
-    }
-
-    private static byte[] GzipZeros(int bytes)
-    {
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.SmallestSize, leaveOpen: true))
-        {
-            var zeros = new byte[1 << 20];
-            for (int i = 0; i < bytes / zeros.Length; i++)
-            {
-                gzip.Write(zeros);
-            }
-        }
-        return output.ToArray();
-    }
-
-    private static byte[] Frame(byte[] message, bool compressed)
-    {
-        var frame = new byte[5 + message.Length];
-        frame[0] = compressed ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
-        message.CopyTo(frame, 5);
-        return frame;
     }
 
     private static double Median(List<double> values)

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Grpc.Net.Client;
 using Sluice.Collector.Hosting;
+using Sluice.Collector.Tests.Support;
 using Sluice.Protocol.V1;
 
 namespace Sluice.Collector.Tests.Adversarial;
@@ -13,6 +14,22 @@ internal static class AdversarialReport
     public sealed class FixedTime(long unixMs) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
+    }
+
+    /// <summary>
+    /// Batch <paramref name="seq"/> of an agent that cuts one every ten minutes from <paramref name="t0"/>: its events from
+    /// the interval's start, the interval, cut at its end, with the <paramref name="loss"/> it reports.
+    /// </summary>
+    public static EventBatch TenMinuteBatch(long t0, string agent, ulong seq, int events, long firstSerial, LossCounters loss, long stepMs = 10)
+    {
+        const long TenMinutes = 600_000;
+        long start = t0 + (long)(seq - 1) * TenMinutes;
+        var batch = TestEvents.Batch(agent, seq, events, firstSerial, start, stepMs);
+        batch.IntervalStartUnixMs = start;
+        batch.IntervalEndUnixMs = start + TenMinutes;
+        batch.CreatedUnixMs = start + TenMinutes;
+        batch.Loss = loss;
+        return batch;
     }
 
     /// <summary>Sends batches and heartbeats through the collector's gRPC ingest, each acknowledged as new.</summary>

@@ -32,16 +32,8 @@ public abstract class CounterOverflowReportTests
     private const long Max = long.MaxValue;
     private const long Quarter = 1L << 62;
 
-    private static EventBatch Batch(string agent, ulong seq, LossCounters loss)
-    {
-        long start = T0 + (long)(seq - 1) * 10 * Minute;
-        var b = TestEvents.Batch(agent, seq, 1, firstSerial: (long)seq, startUnixMs: start);
-        b.IntervalStartUnixMs = start;
-        b.IntervalEndUnixMs = start + 10 * Minute;
-        b.CreatedUnixMs = start + 10 * Minute;
-        b.Loss = loss;
-        return b;
-    }
+    private static EventBatch Batch(string agent, ulong seq, LossCounters loss) =>
+        TenMinuteBatch(T0, agent, seq, 1, firstSerial: (long)seq, loss);
 
     private static IEnumerable<EventBatch> Fleet() =>
     [

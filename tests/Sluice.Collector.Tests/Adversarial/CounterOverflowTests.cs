@@ -26,36 +26,6 @@ public abstract class CounterOverflowTests
         SpoolCorruptBatches = value, SpoolCorruptEvents = value,
     };
 
-    /// <summary>Every number in a JSON document, with its path.</summary>
-    private static IEnumerable<(string Path, decimal Value)> Numbers(JsonElement e, string path = "")
-    {
-        switch (e.ValueKind)
-        {
-            case JsonValueKind.Number:
-                yield return (path, e.GetDecimal());
-                break;
-            case JsonValueKind.Object:
-                foreach (var p in e.EnumerateObject())
-                {
-                    foreach (var n in Numbers(p.Value, path + "." + p.Name))
-                    {
-                        yield return n;
-                    }
-                }
-                break;
-            case JsonValueKind.Array:
-                int i = 0;
-                foreach (var item in e.EnumerateArray())
-                {
-                    foreach (var n in Numbers(item, $"{path}[{i++}]"))
-                    {
-                        yield return n;
-                    }
-                }
-                break;
-        }
-    }
-
     [Fact]
     public async Task Stats_LossCountersOfTwoToThe63Minus1AndMoreInBatchesAndHeartbeats_TotalsSaturateNothingFailsOrGoesNegative()
     {
@@ -116,7 +86,7 @@ public abstract class CounterOverflowTests
         Assert.Equal((1L, 2L, 3L, 5L), (agents[1].GetProperty("loss").GetProperty("kernel_lost").GetInt64(),
             agents[1].GetProperty("loss").GetProperty("socket_overruns").GetInt64(), agents[1].GetProperty("loss").GetProperty("serial_gaps").GetInt64(),
             agents[1].GetProperty("loss").GetProperty("filtered").GetInt64()));
-        Assert.DoesNotContain(Numbers(doc.RootElement), n => n.Value < 0);
+        Assert.DoesNotContain(AdversarialReport.Numbers(doc.RootElement), n => n.Value < 0);
         Assert.All(stats[0].Loss.GetType().GetProperties().Where(p => p.PropertyType == typeof(long)), p => Assert.Equal(Max, (long)p.GetValue(stats[0].Loss)!));
         var row = text.ToString().Split('\n')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(AgentA, row[0]);

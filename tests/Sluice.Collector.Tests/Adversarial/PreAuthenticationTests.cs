@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.IO.Pipelines;
 using System.Net;
 using System.Text;
@@ -12,6 +11,7 @@ using Sluice.Collector.Ingest;
 using Sluice.Collector.Storage;
 using Sluice.Collector.Tests.Support;
 using Sluice.Protocol.V1;
+using Sluice.Testing;
 using Xunit.Abstractions;
 using static Sluice.Collector.Tests.Support.CollectorHarness;
 using IngestClient = Sluice.Protocol.V1.Ingest.IngestClient;
@@ -52,7 +52,7 @@ public sealed class PreAuthenticationTests(ITestOutputHelper output) : IDisposab
         using var collector = CollectorProcess.Start(["serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + Path.Combine(_dir, "events.db"), "--tokens", tokens]);
         var address = await collector.ListeningAsync();
         byte[] message = ExpandingBatch(AgentA, ExpandedBytes).ToByteArray();
-        byte[] frame = GrpcWire.Frame(GrpcWire.Gzip(message), compressed: true);
+        byte[] frame = GrpcFrames.Frame(GrpcFrames.Gzip(message), compressed: true);
         Assert.InRange(message.Length, ExpandedBytes, ExpandedBytes + 64 * 1024);
         Assert.True(frame.Length < 256 * 1024, $"the compressed call is {frame.Length} bytes");
         using var http = GrpcWire.Client();
@@ -100,7 +100,7 @@ public sealed class PreAuthenticationTests(ITestOutputHelper output) : IDisposab
     {
         await using var h = await FrontDoor.StartAsync(_stores, _dir);
         using var http = GrpcWire.Client();
-        byte[] garbage = GrpcWire.Frame(Encoding.ASCII.GetBytes("this is not gzip, and gRPC would fail inflating it"), compressed: true);
+        byte[] garbage = GrpcFrames.Frame(Encoding.ASCII.GetBytes("this is not gzip, and gRPC would fail inflating it"), compressed: true);
 
         var status = await GrpcWire.SendAsync(http, GrpcWire.Request(h.Server.Address, "Heartbeat", new ByteArrayContent(garbage), gzip: true, "Bearer " + TokenA + "-but-not-quite"));
 
@@ -233,7 +233,7 @@ public abstract class FrontDoorLimitsTests : IDisposable
         var gzip = new Metadata { { "authorization", "Bearer " + TokenA }, { "grpc-internal-encoding-request", "gzip" } };
         var big = PreAuthenticationTests.ExpandingBatch(AgentA, 4 * limit, sequence: 1);
         // A bomb: 256 MiB of zeros, about 256 KB once compressed, so under the limit on the wire.
-        byte[] bomb = GrpcWire.Frame(ZerosGzip(256 << 20), compressed: true);
+        byte[] bomb = GrpcFrames.Frame(GrpcFrames.GzipZeros(256 << 20), compressed: true);
         Assert.True(bomb.Length < limit, $"the bomb is {bomb.Length} bytes on the wire");
 
         var inflated = await Assert.ThrowsAsync<RpcException>(() => client.SendAsync(big, gzip).ResponseAsync);
@@ -242,7 +242,7 @@ public abstract class FrontDoorLimitsTests : IDisposable
         var fits = await client.SendAsync(PreAuthenticationTests.ExpandingBatch(AgentA, limit - 64 * 1024, sequence: 2), gzip);
 
         // The first two are under the limit on the wire: they are refused for their size once inflated.
-        Assert.True(GrpcWire.Gzip(big.ToByteArray()).Length < limit);
+        Assert.True(GrpcFrames.Gzip(big.ToByteArray()).Length < limit);
         const string tooLarge = "Received message exceeds the maximum configured message size.";
         Assert.Equal((StatusCode.ResourceExhausted, tooLarge), (inflated.StatusCode, inflated.Status.Detail));
         Assert.Equal((StatusCode.ResourceExhausted, tooLarge, null), (exploded.Code, exploded.Message, exploded.Pushback));
@@ -276,20 +276,6 @@ public abstract class FrontDoorLimitsTests : IDisposable
         Assert.Single(lines, l => l.StartsWith("Refused Send from 127.0.0.1: Unauthenticated no agent token", StringComparison.Ordinal));
         Assert.Single(lines, l => l.StartsWith("Refused batch from 127.0.0.1: PermissionDenied", StringComparison.Ordinal));
         Assert.Empty(await h.Store.GetAgentStatsAsync(CancellationToken.None));
-    }
-
-    private static byte[] ZerosGzip(int bytes)
-    {
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.SmallestSize, leaveOpen: true))
-        {
-            var zeros = new byte[1 << 20];
-            for (int i = 0; i < bytes / zeros.Length; i++)
-            {
-                gzip.Write(zeros);
-            }
-        }
-        return output.ToArray();
     }
 }
 

@@ -42,12 +42,7 @@ public abstract class UnreportedLossTests
     {
         for (ulong seq = 1; seq <= 6; seq++)
         {
-            long start = T0 + (long)(seq - 1) * 10 * Minute;
-            var batch = TestEvents.Batch(agent, seq, 2, firstSerial: (long)seq * 10, startUnixMs: start, stepMs: 1000);
-            batch.IntervalStartUnixMs = start;
-            batch.IntervalEndUnixMs = start + 10 * Minute;
-            batch.CreatedUnixMs = start + 10 * Minute;
-            batch.Loss = (agent, seq) switch
+            var loss = (agent, seq) switch
             {
                 ("lossy", 1) => new LossCounters { Filtered = Filtered },
                 ("lossy", 3) => new LossCounters
@@ -59,7 +54,7 @@ public abstract class UnreportedLossTests
                 ("lossy", 5) => new LossCounters { SpoolDroppedBatches = DroppedBatches },
                 _ => new LossCounters(),
             };
-            yield return batch;
+            yield return TenMinuteBatch(T0, agent, seq, 2, firstSerial: (long)seq * 10, loss, stepMs: 1000);
         }
     }
 

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using Grpc.Core;
@@ -8,7 +6,8 @@ namespace Sluice.Collector.Tests.Support;
 
 /// <summary>
 /// gRPC calls written by hand over HTTP/2 (h2c), for what a gRPC client will not send: a message
-/// compressed once and sent many times, a body that is not gzip, a body that never ends. The
+/// compressed once and sent many times, a body that is not gzip, a body that never ends (the bodies
+/// from <see cref="Sluice.Testing.GrpcFrames"/>). The
 /// status is read as a client reads it: from the headers of a trailers-only response, else from
 /// the trailers.
 /// </summary>
@@ -20,27 +19,6 @@ public static class GrpcWire
         DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
         Timeout = TimeSpan.FromMinutes(2),
     };
-
-    /// <summary>gzip of <paramref name="bytes"/>, as a gRPC client compresses a message.</summary>
-    public static byte[] Gzip(byte[] bytes)
-    {
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            gzip.Write(bytes);
-        }
-        return output.ToArray();
-    }
-
-    /// <summary>One length-prefixed message: flag (1 = compressed), length (big-endian), bytes.</summary>
-    public static byte[] Frame(byte[] message, bool compressed)
-    {
-        var frame = new byte[5 + message.Length];
-        frame[0] = compressed ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
-        message.CopyTo(frame, 5);
-        return frame;
-    }
 
     public static HttpRequestMessage Request(Uri collector, string method, HttpContent body, bool gzip, string? authorization)
     {
