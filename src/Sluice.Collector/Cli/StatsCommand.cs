@@ -38,11 +38,16 @@ internal static class StatsCommand
         return 0;
     }
 
-    private static DeliveryFacts Facts(IReadOnlyList<DeliveryFacts>? delivery, string agent) =>
-        delivery?.FirstOrDefault(d => d.AgentId == agent) ?? new DeliveryFacts { AgentId = agent };
+    /// <summary>Each agent's delivery facts by id; an agent without any gets the empty ones.</summary>
+    private static Func<string, DeliveryFacts> Facts(IReadOnlyList<DeliveryFacts>? delivery)
+    {
+        var byAgent = (delivery ?? []).ToDictionary(d => d.AgentId, StringComparer.Ordinal);
+        return agent => byAgent.TryGetValue(agent, out var d) ? d : new DeliveryFacts { AgentId = agent };
+    }
 
     internal static string ToJson(IReadOnlyList<AgentStats> stats, IReadOnlyList<DeliveryFacts>? delivery = null)
     {
+        var facts = Facts(delivery);
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
@@ -62,7 +67,7 @@ internal static class StatsCommand
                 WriteTime(w, "last_heartbeat", a.LastHeartbeatUnixMs);
                 w.WriteString("rules_hash", a.RulesHash);
                 w.WriteNumber("time_adjusted_events", a.TimeAdjustedEvents);
-                var d = Facts(delivery, a.AgentId);
+                var d = facts(a.AgentId);
                 w.WriteNumber("epochs", d.Epochs);
                 w.WriteNumber("delivery_gaps", d.DeliveryGaps);
                 w.WriteNumber("refused_batches", d.RefusedBatches);
@@ -117,6 +122,7 @@ internal static class StatsCommand
 
     internal static string ToText(IReadOnlyList<AgentStats> stats, IReadOnlyList<DeliveryFacts>? delivery = null)
     {
+        var facts = Facts(delivery);
         if (stats.Count == 0)
         {
             return "no agents\n";
@@ -131,7 +137,7 @@ internal static class StatsCommand
         };
         foreach (var a in stats)
         {
-            var d = Facts(delivery, a.AgentId);
+            var d = facts(a.AgentId);
             string interleaved = (d.InterleavedEpochs, d.InterleavedBootIds) switch
             {
                 (true, true) => "epochs,boot-ids",
