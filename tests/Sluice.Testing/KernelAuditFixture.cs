@@ -22,7 +22,7 @@ public sealed class KernelAuditFixture : IDisposable
     {
         if (!IsRoot)
         {
-            // Not a skip: a kernel test that cannot run must say so (DESIGN.md, "Testing").
+            // Not a skip: a kernel test that cannot run must say so (docs/kernel-audit.md, "Testing on the real kernel").
             throw new InvalidOperationException("kernel audit tests need root (CAP_AUDIT_CONTROL): run the tests as root");
         }
         _lock = KernelLock.Acquire(TimeSpan.FromMinutes(30));

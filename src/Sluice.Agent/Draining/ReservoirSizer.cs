@@ -3,7 +3,7 @@ namespace Sluice.Agent.Draining;
 /// <summary>
 /// Sizes the socket receive buffer, the reservoir records wait in between drains:
 /// peak rate × interval × per-record truesize × headroom, within [floor, cap]
-/// (DESIGN.md "The periodic drain works when the reservoir is big enough").
+/// (docs/kernel-audit.md, "The periodic drain works when the reservoir is big enough").
 /// </summary>
 public static class ReservoirSizer
 {

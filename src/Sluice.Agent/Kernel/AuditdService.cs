@@ -10,7 +10,7 @@ public sealed partial class AuditdService(ICommandRunner commands, ILogger<Audit
     private static readonly TimeSpan s_failedStartGrace = TimeSpan.FromSeconds(1);
 
     // Units that would fight the agent over settings and rules at reboot or on
-    // `augenrules --load` (DESIGN.md "Taking over from auditd").
+    // `augenrules --load` (docs/kernel-audit.md, "Taking over from auditd").
     private static readonly string[] s_units = ["auditd.service", "audit-rules.service"];
 
     public static bool IsSystemd => Directory.Exists("/run/systemd/system");

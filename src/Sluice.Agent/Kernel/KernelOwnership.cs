@@ -100,7 +100,7 @@ public sealed partial class KernelOwnership(AgentOptions options, AuditdService 
     {
         var k = options.Kernel;
         // One field per message: the kernel applies fields in order and stops at the first
-        // error, keeping the earlier ones (DESIGN.md "struct audit_status").
+        // error, keeping the earlier ones (docs/kernel-audit.md, "struct audit_status").
         Set("failure", k.Failure, control.SetFailure);
         Set("backlog_limit", k.BacklogLimit, control.SetBacklogLimit);
         Set("backlog_wait_time", k.BacklogWaitTime, control.SetBacklogWaitTime);

@@ -9,7 +9,7 @@ namespace Sluice.Audit.Netlink;
 /// <summary>
 /// Reads and changes the kernel's audit settings and rules, on a netlink socket of its own.
 /// Never used for receiving events: when the backlog is full, even a netlink sender can be made
-/// to wait, so control traffic stays off the receive path (DESIGN.md, "Socket and control").
+/// to wait, so control traffic stays off the receive path (docs/kernel-audit.md, "Socket and control").
 /// </summary>
 /// <remarks>Not thread-safe: one request at a time.</remarks>
 public sealed class AuditControlClient : IDisposable

@@ -237,7 +237,7 @@ public sealed class AuditEventSocket : IDisposable
 
     private void Deliver<TSink>(ref TSink sink, ushort type, ReadOnlySpan<byte> text) where TSink : IAuditRecordSink, allows ref struct
     {
-        // Records carry no trailing NUL on current kernels (DESIGN.md "Framing"); some older
+        // Records carry no trailing NUL on current kernels (docs/kernel-audit.md, "Framing"); some older
         // ones did, so strip any.
         int len = text.Length;
         while (len > 0 && text[len - 1] == 0)

@@ -7,7 +7,7 @@ namespace Sluice.Audit.Records;
 /// Groups records into events by serial (and node), and hands each event, complete, to a handler.
 /// </summary>
 /// <remarks>
-/// <para>Completion (auditd's rules, DESIGN.md "Records and events"): an EOE record; a record that
+/// <para>Completion (auditd's rules, docs/kernel-audit.md, "Records and events"): an EOE record; a record that
 /// ends its event on its own (<see cref="AuditRecordType.EndsEvent"/>); no end within
 /// <see cref="AuditReassemblerOptions.Timeout"/> (checked by <see cref="CompleteExpired"/>, on the
 /// injected <see cref="TimeProvider"/>); eviction when the in-flight limits are reached; or

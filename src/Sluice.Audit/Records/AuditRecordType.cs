@@ -14,7 +14,7 @@ public static class AuditRecordType
     public const int Kernel = 2000;
 
     /// <summary>
-    /// auditd's rule for a record that ends its event on its own (auparse, and DESIGN.md):
+    /// auditd's rule for a record that ends its event on its own (auparse; docs/kernel-audit.md, "Records and events"):
     /// PROCTITLE, user-space messages 1100–1199, 1007–1299, AUDIT_KERNEL 2000, and 2100 and up.
     /// EOE is handled apart: it ends the event but is not kept.
     /// </summary>

@@ -2,7 +2,7 @@ namespace Sluice.Audit.Records;
 
 /// <summary>
 /// Finds serials that never arrived: suspected loss that the kernel's <c>lost</c> counter can miss
-/// (records freed after failed delivery retries are not counted there: DESIGN.md, "Delivery").
+/// (records freed after failed delivery retries are not counted there: docs/kernel-audit.md, "Delivery").
 /// </summary>
 /// <remarks>
 /// The kernel takes a new serial from one global 32-bit counter (kernel/audit.c audit_serial) for each

@@ -5,7 +5,7 @@ using Sluice.Protocol.V1;
 namespace Sluice.Benchmarks.Delivery;
 
 /// <summary>
-/// Batches shaped like the DESIGN.md workload: one getppid event = SYSCALL + PROCTITLE + EOE
+/// Batches shaped like the comparison's getppid workload (tests/Sluice.Benchmarks/README.md): one getppid event = SYSCALL + PROCTITLE + EOE
 /// records of about 150 bytes each, with the summary fields a reassembled event carries.
 /// </summary>
 internal static class GetppidWorkload

@@ -54,7 +54,7 @@ public static class ReceiveMeasurement
                 var sink = new Discard();
                 var producer = Process.Start(new ProcessStartInfo(burst, $"{events} {rate}") { RedirectStandardOutput = true })!;
                 var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-                // Drain every 100 ms, as the agent does under load (DESIGN.md's reference reader).
+                // Drain every 100 ms, as the agent does under load (docs/kernel-audit.md: the C reference reader).
                 while (!producer.HasExited || socket.WaitReadable(TimeSpan.FromMilliseconds(200)))
                 {
                     Thread.Sleep(100);
