@@ -4,9 +4,6 @@ namespace Sluice.Collector.Ingest;
 
 internal static partial class IngestLog
 {
-    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "Refused {Call} from {Peer}: {Code} {Reason}")]
-    public static partial void Refused(ILogger logger, string call, string peer, Grpc.Core.StatusCode code, string reason);
-
     [LoggerMessage(EventId = 101, Level = LogLevel.Debug, Message = "Batch {Sequence} from {AgentId} is a duplicate; acknowledged, not stored again")]
     public static partial void Duplicate(ILogger logger, ulong sequence, string agentId);
 

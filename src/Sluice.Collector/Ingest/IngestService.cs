@@ -176,14 +176,16 @@ public sealed class IngestService(
         return new RpcException(status);
     }
 
+    private BatchRefusal Refusal(EventBatch batch, StatusCode code, string reason, string digest) =>
+        new(batch.AgentId, batch.Hostname, batch.BootId, batch.Epoch, batch.Sequence, code.ToString(), reason,
+            batch.Events.Count, digest, time.GetUtcNow().ToUnixTimeMilliseconds());
+
     /// <summary>Records a refusal in the store. A failure is logged and counted, and never changes what the agent is answered.</summary>
     private async Task RecordRefusalAsync(EventBatch batch, Status status, string digest, CancellationToken cancellationToken)
     {
         try
         {
-            await store.RecordRefusalAsync(new BatchRefusal(
-                batch.AgentId, batch.Hostname, batch.BootId, batch.Epoch, batch.Sequence, status.StatusCode.ToString(), status.Detail,
-                batch.Events.Count, digest, time.GetUtcNow().ToUnixTimeMilliseconds()), cancellationToken);
+            await store.RecordRefusalAsync(Refusal(batch, status.StatusCode, status.Detail, digest), cancellationToken);
         }
         catch (Exception e)
         {
@@ -266,9 +268,7 @@ public sealed class IngestService(
         string detail = $"the store refused batch {batch.Sequence} permanently: {reason}; nothing of it was stored";
         try
         {
-            await store.RecordRefusalAsync(new BatchRefusal(batch.AgentId, batch.Hostname, batch.BootId, batch.Epoch, batch.Sequence,
-                nameof(StatusCode.InvalidArgument), detail, batch.Events.Count, BatchDigest.Of(batch),
-                time.GetUtcNow().ToUnixTimeMilliseconds()), ct);
+            await store.RecordRefusalAsync(Refusal(batch, StatusCode.InvalidArgument, detail, BatchDigest.Of(batch)), ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
