@@ -168,8 +168,16 @@ internal sealed class AgentRunner : IDisposable
         _process.WaitForExit();
     }
 
+    private bool _disposed;
+
+    /// <summary>Stops the agent if it still runs. May be called more than once (a test's own cleanup and its fixture's).</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         if (!_process.HasExited)
         {
             Stop();

@@ -28,8 +28,12 @@ public sealed class ComplianceReportEndToEndTests : IDisposable
     private readonly string _user = "slc" + Guid.NewGuid().ToString("N")[..8];
     private CollectorProcess? _collector;
 
+    /// <summary>The agent this test started last: disposed (stopped) in <see cref="Dispose"/> too, so a failed test leaves no consumer registered.</summary>
+    private AgentRunner? _agent;
+
     public void Dispose()
     {
+        _agent?.Dispose();
         // Never leave the test account behind.
         NativeTools.Run("userdel", _user);
         _collector?.Dispose();
@@ -65,6 +69,7 @@ public sealed class ComplianceReportEndToEndTests : IDisposable
             {{extra}}
             """;
         var agent = AgentRunner.Start(rules, config);
+        _agent = agent;
         agent.WaitReady();
         return agent;
     }
@@ -122,7 +127,18 @@ public sealed class ComplianceReportEndToEndTests : IDisposable
             "Monitor": { "IntervalMs": 250, "CalmTicksToRelax": 3600, "HeartbeatIntervalMs": 1000 }
             """);
         long ready2 = Now();
-        AsLoginUser(A, $"exec {NativeTools.Get("syscall_burst")} 20000 20000 >/dev/null");
+        // The agent is held still (SIGSTOP) while the burst runs, so the burst overruns the small reservoir
+        // whatever this host's timing: left running, a monitor tick early in the burst can grow the buffer in
+        // time for the whole burst to fit (CI saw it, as in BackpressureTests).
+        Assert.Equal(0, Tmds.Linux.LibC.kill(agent.Pid, Tmds.Linux.LibC.SIGSTOP));
+        try
+        {
+            AsLoginUser(A, $"exec {NativeTools.Get("syscall_burst")} 20000 20000 >/dev/null");
+        }
+        finally
+        {
+            Tmds.Linux.LibC.kill(agent.Pid, Tmds.Linux.LibC.SIGCONT);
+        }
         var settled = agent.WaitFor(m => m.TotalLoss > 0, TimeSpan.FromSeconds(30), "loss from the burst");
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed < TimeSpan.FromSeconds(40))
