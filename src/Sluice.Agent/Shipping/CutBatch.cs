@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Sluice.Protocol.V1;
 
 namespace Sluice.Agent.Shipping;
@@ -34,12 +33,4 @@ public readonly struct CutBatch
 
     /// <summary>The highest audit serial among the events, modulo 2^32 as the kernel counts; null without events.</summary>
     public uint? HighestSerial { get; }
-
-    /// <summary>The whole batch as a message (parses the events; for inspection, not the delivery path).</summary>
-    public EventBatch ToEventBatch()
-    {
-        var batch = Header.Clone();
-        batch.MergeFrom(Events.Span);
-        return batch;
-    }
 }

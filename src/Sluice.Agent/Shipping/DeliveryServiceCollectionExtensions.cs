@@ -13,7 +13,8 @@ public static class DeliveryServiceCollectionExtensions
     /// <summary>
     /// Adds <see cref="Batcher"/> (the pipeline's sink: call <see cref="Batcher.Add"/>), <see cref="DiskSpool"/>,
     /// <see cref="Shipper"/>, <see cref="HeartbeatSender"/> and the hosted <see cref="ShipperService"/>.
-    /// An <see cref="AgentIdentity"/> registered before wins; otherwise this host's is used.
+    /// An <see cref="AgentIdentity"/> registered before wins; otherwise this host's is used. So does an
+    /// <see cref="IIngestClient"/>; otherwise the shipper and the heartbeats reach the collector over gRPC.
     /// </summary>
     public static IServiceCollection AddSluiceDelivery(this IServiceCollection services, IConfiguration configuration)
     {
@@ -38,9 +39,12 @@ public static class DeliveryServiceCollectionExtensions
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<DiskSpool>>());
         });
+        // The gRPC client to the collector; one registered before wins (a test's, to inject faults).
+        services.TryAddSingleton<IIngestClient>(sp => IngestTransport.Create(sp.GetRequiredService<IOptions<ShipperOptions>>().Value));
         services.AddSingleton(sp => new Shipper(
             sp.GetRequiredService<DiskSpool>(),
             sp.GetRequiredService<IOptions<ShipperOptions>>().Value,
+            sp.GetRequiredService<IIngestClient>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<Shipper>>()));
         services.AddSingleton(sp =>

@@ -32,7 +32,7 @@ public sealed class HeartbeatSender
 {
     private readonly AgentIdentity _identity;
     private readonly DiskSpool _spool;
-    private readonly IngestTransport _transport;
+    private readonly IIngestClient _transport;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TimeSpan _timeout;

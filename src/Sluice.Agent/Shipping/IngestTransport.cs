@@ -6,12 +6,12 @@ using Sluice.Protocol.V1;
 namespace Sluice.Agent.Shipping;
 
 /// <summary>
-/// The calls the agent makes to the collector. <c>Send</c> goes out with a marshaller that writes
-/// the spooled bytes as they are: the spool already holds a serialized EventBatch, so there is
-/// nothing to parse and re-serialize on the way out. The wire format is that of
-/// <c>Ingest.Send(EventBatch)</c>.
+/// The calls the agent makes to the collector (<see cref="IIngestClient"/>), over gRPC. <c>Send</c>
+/// goes out with a marshaller that writes the spooled bytes as they are: the spool already holds a
+/// serialized EventBatch, so there is nothing to parse and re-serialize on the way out. The wire
+/// format is that of <c>Ingest.Send(EventBatch)</c>.
 /// </summary>
-internal sealed class IngestTransport : IDisposable
+internal sealed class IngestTransport : IIngestClient, IDisposable
 {
     public const string CompressionHeader = "grpc-internal-encoding-request";
 
@@ -47,6 +47,10 @@ internal sealed class IngestTransport : IDisposable
         _gzip = compression == ShippingCompression.Gzip;
         _authorization = "Bearer " + token;
     }
+
+    /// <summary>The client for <see cref="ShipperOptions.CollectorUrl"/>, with the configured token and compression.</summary>
+    public static IngestTransport Create(ShipperOptions options) =>
+        new(CollectorChannel.Create(options), options.ReadToken(), options.Compression);
 
     public void SetToken(string token) => _authorization = "Bearer " + token;
 

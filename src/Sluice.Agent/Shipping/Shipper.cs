@@ -42,7 +42,8 @@ public sealed class Shipper : IDisposable
 
     private readonly DiskSpool _spool;
     private readonly ShipperOptions _options;
-    private readonly IngestTransport _transport;
+    private readonly IIngestClient _transport;
+    private readonly IngestTransport? _ownTransport;
     private readonly ResiliencePipeline _pipeline;
     private readonly Quarantine _quarantine;
     private readonly TimeProvider _time;
@@ -62,8 +63,14 @@ public sealed class Shipper : IDisposable
     private DateTimeOffset? _lastAckAt;
     private int _running;
 
-    /// <summary>Creates a shipper for <paramref name="spool"/>. Validates the options (throws <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>).</summary>
+    /// <summary>Creates a shipper for <paramref name="spool"/>, with its own gRPC client for <see cref="ShipperOptions.CollectorUrl"/>. Validates the options (throws <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>).</summary>
     public Shipper(DiskSpool spool, ShipperOptions options, TimeProvider? time = null, ILogger<Shipper>? logger = null)
+        : this(spool, options, client: null, time, logger)
+    {
+    }
+
+    /// <summary>Creates a shipper that reaches the collector through <paramref name="client"/>, which it does not dispose; with null, through its own gRPC client.</summary>
+    internal Shipper(DiskSpool spool, ShipperOptions options, IIngestClient? client, TimeProvider? time = null, ILogger<Shipper>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(spool);
         ArgumentNullException.ThrowIfNull(options);
@@ -72,13 +79,14 @@ public sealed class Shipper : IDisposable
         _options = options;
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _transport = new IngestTransport(CollectorChannel.Create(options), options.ReadToken(), options.Compression);
+        _ownTransport = client is null ? IngestTransport.Create(options) : null;
+        _transport = client ?? _ownTransport!;
         _pipeline = ShippingResilience.Create(options, _time, OnRetry);
         _quarantine = new Quarantine(options.QuarantineDirectory, options.QuarantineMaxBytes, _time, _logger);
     }
 
-    /// <summary>The transport, shared with <see cref="HeartbeatSender"/>.</summary>
-    internal IngestTransport Transport => _transport;
+    /// <summary>The client, shared with <see cref="HeartbeatSender"/>.</summary>
+    internal IIngestClient Transport => _transport;
 
     public ShipperStatus Status
     {
@@ -360,5 +368,6 @@ public sealed class Shipper : IDisposable
         }
     }
 
-    public void Dispose() => _transport.Dispose();
+    /// <summary>Disposes the gRPC client the shipper made (not one it was given).</summary>
+    public void Dispose() => _ownTransport?.Dispose();
 }

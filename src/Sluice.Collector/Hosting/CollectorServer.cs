@@ -44,12 +44,13 @@ public sealed class CollectorServer : IAsyncDisposable
     /// <summary>Opens the store (unless one is given), binds and starts serving.</summary>
     /// <param name="store">A store to serve instead of <see cref="CollectorOptions.Store"/>; it keeps the event time bounds it
     /// was made with (<see cref="EventTimeBounds"/>), whatever <see cref="CollectorOptions.Limits"/> says.</param>
-    /// <param name="faults">Faults to inject into ingest, for fault tests; none by default.</param>
+    /// <param name="services">Runs after the collector has registered its services, so it may add to them or replace
+    /// them: gRPC interceptors, for instance (<c>services.AddGrpc(o => o.Interceptors.Add&lt;T&gt;())</c>).</param>
     public static async Task<CollectorServer> StartAsync(
         CollectorOptions options,
         IEventStore? store = null,
         Action<ILoggingBuilder>? logging = null,
-        IIngestFaults? faults = null,
+        Action<IServiceCollection>? services = null,
         CancellationToken cancellationToken = default)
     {
         options.Validate();
@@ -136,7 +137,7 @@ public sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton<IngestCounters>();
             builder.Services.AddSingleton(sp => new RefusalLog(sp.GetRequiredService<ILogger<RefusalLog>>(), sp.GetRequiredService<TimeProvider>(), options.RefusalLogInterval));
             builder.Services.AddSingleton(sp => new LogThrottle(sp.GetRequiredService<TimeProvider>(), TimeSpan.FromMinutes(1)));
-            builder.Services.AddSingleton(faults ?? NoIngestFaults.Instance);
+            services?.Invoke(builder.Services);
 
             var app = builder.Build();
             // Before the gRPC endpoint runs, so before it reads the body. Routing has run already

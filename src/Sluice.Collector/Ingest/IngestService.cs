@@ -23,7 +23,6 @@ public sealed class IngestService(
     BatchValidator validator,
     IngestCounters counters,
     TimeProvider time,
-    IIngestFaults faults,
     LogThrottle conflictLog,
     ILogger<IngestService> logger,
     Hosting.RefusalLog refusals) : Sluice.Protocol.V1.Ingest.IngestBase
@@ -211,18 +210,6 @@ public sealed class IngestService(
     private async Task<Ack> StoreAsync(EventBatch batch, ServerCallContext context, CancellationToken? token = null)
     {
         var cancellationToken = token ?? context.CancellationToken;
-        var fault = faults.Next(batch);
-        switch (fault.Kind)
-        {
-            case IngestFaultKind.Delay:
-                await Task.Delay(fault.Delay, time, cancellationToken);
-                break;
-            case IngestFaultKind.FailBeforeStore:
-                throw new RpcException(new Status(fault.Code, $"injected fault: {fault.Code} before storing batch {batch.Sequence}"));
-            case IngestFaultKind.Abort:
-                context.GetHttpContext().Abort();
-                throw new RpcException(new Status(StatusCode.Unavailable, $"injected fault: connection cut before storing batch {batch.Sequence}"));
-        }
         StoreOutcome outcome;
         try
         {
@@ -241,10 +228,6 @@ public sealed class IngestService(
         if (outcome.Conflict)
         {
             throw await ConflictAsync(batch, outcome.ConflictingDigest!, cancellationToken);
-        }
-        if (fault.Kind == IngestFaultKind.FailAfterStore)
-        {
-            throw new RpcException(new Status(fault.Code, $"injected fault: {fault.Code} after storing batch {batch.Sequence}"));
         }
         if (outcome.Duplicate)
         {

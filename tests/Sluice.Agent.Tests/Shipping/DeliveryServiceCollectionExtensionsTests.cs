@@ -10,12 +10,16 @@ namespace Sluice.Agent.Tests.Shipping;
 
 public sealed class DeliveryServiceCollectionExtensionsTests
 {
-    private static IHost BuildHost(Dictionary<string, string?> settings)
+    private static IHost BuildHost(Dictionary<string, string?> settings, IIngestClient? client = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Services.AddSingleton(new AgentIdentity(TestBatches.AgentId, "host-di", "boot-di"));
+        if (client is not null)
+        {
+            builder.Services.AddSingleton(client);
+        }
         builder.Services.AddSluiceDelivery(builder.Configuration);
         return builder.Build();
     }
@@ -52,6 +56,38 @@ public sealed class DeliveryServiceCollectionExtensionsTests
         var serials = collector.Stored.OrderBy(kv => kv.Key.Sequence).SelectMany(kv => kv.Value.Events).Select(e => e.Serial);
         Assert.Equal(Enumerable.Range(1, 25).Select(i => (ulong)i), serials);
         Assert.Equal(new ulong[] { 1, 2, 3 }, collector.Stored.Keys.Select(k => k.Sequence).Order());
+    }
+
+    [Fact]
+    public async Task AddSluiceDelivery_IngestClientRegisteredBefore_ShipperAndHeartbeatsGoThroughIt()
+    {
+        await using var collector = await TestCollector.StartAsync();
+        using var dir = new TempDirectory("sluice-di");
+        using var transport = IngestTransport.Create(ShippingHarness.DefaultShipperOptions(collector, dir.Path));
+        var client = new InterceptedIngestClient(transport);
+        int sends = 0;
+        client.OnSend = (_, _, send) =>
+        {
+            Interlocked.Increment(ref sends);
+            return send();
+        };
+        using var host = BuildHost(Settings(collector, dir.Path), client);
+        await host.StartAsync();
+        Assert.Same(client, host.Services.GetRequiredService<Shipper>().Transport);
+        var batcher = host.Services.GetRequiredService<Batcher>();
+        for (ulong i = 1; i <= 25; i++)
+        {
+            batcher.Add(TestBatches.CreateEvent(i));
+        }
+        await collector.WaitForStoredAsync(3, ShippingHarness.Patience);
+        await ShippingHarness.WaitForAsync(() => host.Services.GetRequiredService<DiskSpool>().Counters.DepthBatches == 0, "acks");
+        var heartbeats = host.Services.GetRequiredService<HeartbeatSender>();
+        Assert.NotNull(await heartbeats.SendAsync(new HeartbeatValues { Version = "test", StartedAt = DateTimeOffset.UtcNow, Mode = "unicast" }, CancellationToken.None));
+        await host.StopAsync();
+
+        Assert.True(Volatile.Read(ref sends) >= 3, $"sends through the client: {sends}");
+        Assert.Equal(new ulong[] { 1, 2, 3 }, collector.Stored.Keys.Select(k => k.Sequence).Order());
+        Assert.Single(collector.Heartbeats);
     }
 
     [Theory]

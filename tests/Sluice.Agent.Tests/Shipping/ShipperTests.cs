@@ -220,6 +220,32 @@ public sealed class ShipperTests
     }
 
     [Fact]
+    public async Task RunAsync_AckForAnotherSequence_StallsAndResendsWithoutLosingTheBatch()
+    {
+        await using var collector = await TestCollector.StartAsync();
+        await using var harness = ShippingHarness.Create(collector, intercepted: true);
+        // The collector stores batch 2, but the first ack the agent gets for it names another sequence.
+        harness.Client!.OnSend = static async (sequence, attempt, send) =>
+        {
+            var ack = await send();
+            return sequence == 2 && attempt == 1 ? new Ack(ack) { Sequence = 99 } : ack;
+        };
+        for (int i = 0; i < 3; i++)
+        {
+            harness.Append(2);
+        }
+        harness.Start();
+        await harness.WaitForEmptySpoolAsync();
+
+        harness.AssertStoredExactlyOnce(collector);
+        var status = harness.Shipper.Status;
+        Assert.Equal("batch 2: an ack for sequence 99", status.LastError);
+        Assert.Equal(3, status.AckedBatches);
+        Assert.True(collector.AttemptsFor(2) >= 2, $"attempts for 2: {collector.AttemptsFor(2)}");
+        Assert.True(collector.Duplicates >= 1, $"duplicates {collector.Duplicates}");
+    }
+
+    [Fact]
     public async Task RunAsync_AgentRestartMidway_ResendsOnlyWhatWasNotAcknowledged()
     {
         await using var collector = await TestCollector.StartAsync();

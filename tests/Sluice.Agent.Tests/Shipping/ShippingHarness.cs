@@ -11,18 +11,27 @@ internal sealed class ShippingHarness : IAsyncDisposable
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     private readonly TempDirectory _dir;
+    private readonly IngestTransport? _transport;
     private CancellationTokenSource? _cts;
     private Task? _run;
     private ulong _nextSerial = 1;
 
-    private ShippingHarness(TempDirectory dir, SpoolOptions spoolOptions, ShipperOptions shipperOptions)
+    private ShippingHarness(TempDirectory dir, SpoolOptions spoolOptions, ShipperOptions shipperOptions, bool intercepted)
     {
         _dir = dir;
         SpoolOptions = spoolOptions;
         ShipperOptions = shipperOptions;
+        if (intercepted)
+        {
+            _transport = IngestTransport.Create(shipperOptions);
+            Client = new InterceptedIngestClient(_transport);
+        }
         Spool = DiskSpool.Open(spoolOptions);
-        Shipper = new Shipper(Spool, shipperOptions);
+        Shipper = new Shipper(Spool, shipperOptions, Client);
     }
+
+    /// <summary>The client the shipper sends through, when the harness was created with <c>intercepted</c>; otherwise null (the shipper's own).</summary>
+    public InterceptedIngestClient? Client { get; }
 
     public SpoolOptions SpoolOptions { get; }
 
@@ -53,14 +62,16 @@ internal sealed class ShippingHarness : IAsyncDisposable
         QuarantineDirectory = Path.Combine(directory, "quarantine"),
     };
 
-    public static ShippingHarness Create(TestCollector collector, Action<ShipperOptions>? configure = null, Action<SpoolOptions>? configureSpool = null, TempDirectory? dir = null)
+    /// <param name="intercepted">The shipper sends through <see cref="Client"/>, which can inject faults on the agent's side.</param>
+    public static ShippingHarness Create(
+        TestCollector collector, Action<ShipperOptions>? configure = null, Action<SpoolOptions>? configureSpool = null, TempDirectory? dir = null, bool intercepted = false)
     {
         dir ??= new TempDirectory("sluice-ship-test");
         var spool = new SpoolOptions { Directory = Path.Combine(dir.Path, "spool"), MaxBytes = 64L * 1024 * 1024, SegmentBytes = 1024 * 1024 };
         configureSpool?.Invoke(spool);
         var shipper = DefaultShipperOptions(collector, dir.Path);
         configure?.Invoke(shipper);
-        return new ShippingHarness(dir, spool, shipper);
+        return new ShippingHarness(dir, spool, shipper, intercepted);
     }
 
     public ulong Append(int events, int extraBytesPerEvent = 0)
@@ -97,7 +108,7 @@ internal sealed class ShippingHarness : IAsyncDisposable
         Spool.Dispose();
         whileDown?.Invoke(SpoolOptions.Directory);
         Spool = DiskSpool.Open(SpoolOptions);
-        Shipper = new Shipper(Spool, ShipperOptions);
+        Shipper = new Shipper(Spool, ShipperOptions, Client);
     }
 
     /// <summary>Waits until the spool holds no unacknowledged batch.</summary>
@@ -152,6 +163,7 @@ internal sealed class ShippingHarness : IAsyncDisposable
     {
         await StopAsync();
         Shipper.Dispose();
+        _transport?.Dispose();
         Spool.Dispose();
         _dir.Dispose();
     }

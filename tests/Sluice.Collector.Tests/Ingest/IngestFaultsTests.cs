@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Sluice.Collector.Ingest;
 using Sluice.Collector.Tests.Support;
 using Sluice.Protocol.V1;
 using static Sluice.Collector.Tests.Support.CollectorHarness;
@@ -158,6 +157,40 @@ public abstract class IngestFaultsTests
         }
 
         await AssertStoredExactlyOnceAsync(h, sent);
+    }
+
+    [Fact]
+    public async Task SendStream_AckLostAfterStore_StreamEndsWithTheCodeAndResendIsDuplicate()
+    {
+        var faults = new ScriptedIngestFaults().Then(IngestFault.None, times: 2).Then(new IngestFault(IngestFaultKind.FailAfterStore, StatusCode.Internal));
+        await using var h = await CollectorHarness.StartAsync((await Stores.CreateAsync()).Store, faults: faults);
+        var sent = KnownSequence(3);
+        var acked = new List<ulong>();
+
+        using (var call = h.Client().SendStream(Bearer(TokenA)))
+        {
+            foreach (var b in sent)
+            {
+                await call.RequestStream.WriteAsync(b);
+            }
+            await call.RequestStream.CompleteAsync();
+            var e = await Assert.ThrowsAsync<RpcException>(async () =>
+            {
+                await foreach (var ack in call.ResponseStream.ReadAllAsync())
+                {
+                    acked.Add(ack.Sequence);
+                }
+            });
+            Assert.Equal(StatusCode.Internal, e.StatusCode);
+        }
+        Assert.Equal(1, faults.Applied);
+        Assert.Equal([1UL, 2UL], acked);
+        // The lost ack came after the store: batch 3 is there before any resend.
+        Assert.Contains((await StoreSnapshot.EventsAsync(h.Store)), e => e.Sequence == 3);
+
+        Assert.Empty(await SendUntilAckedAsync(h.Client(), sent[2]));
+        await AssertStoredExactlyOnceAsync(h, sent);
+        Assert.Equal(1, (await h.Store.GetAgentStatsAsync(CancellationToken.None)).Single().Duplicates);
     }
 }
 

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Sluice.Collector.Auth;
 using Sluice.Collector.Hosting;
 using Sluice.Collector.Ingest;
@@ -29,9 +30,10 @@ public sealed class CollectorHarness : IAsyncDisposable
     public IEventStore Store => Server.Store;
 
     /// <summary>Starts a collector over <paramref name="store"/> (disposed with the harness); agent-a's token is in the file in clear, agent-b's hashed.</summary>
+    /// <param name="faults">Faults for the batches received, applied by an <see cref="IngestFaultInterceptor"/>; none by default.</param>
     /// <param name="logging">Extra logging setup, e.g. a provider that captures lines for a test to read.</param>
     public static async Task<CollectorHarness> StartAsync(
-        IEventStore store, IngestLimits? limits = null, IIngestFaults? faults = null, Action<Microsoft.Extensions.Logging.ILoggingBuilder>? logging = null)
+        IEventStore store, IngestLimits? limits = null, ScriptedIngestFaults? faults = null, Action<Microsoft.Extensions.Logging.ILoggingBuilder>? logging = null)
     {
         string dir = Directory.CreateTempSubdirectory("sluice-collector-").FullName;
         string tokens = Path.Combine(dir, "tokens");
@@ -42,7 +44,7 @@ public sealed class CollectorHarness : IAsyncDisposable
             Store = new StoreLocation(StoreKind.Sqlite, "unused: the store is given"),
             TokensFile = tokens,
             Limits = limits ?? new IngestLimits(),
-        }, store, logging, faults);
+        }, store, logging, faults is null ? null : services => services.AddGrpc(grpc => grpc.Interceptors.Add<IngestFaultInterceptor>(faults)));
         return new CollectorHarness(dir, server);
     }
 

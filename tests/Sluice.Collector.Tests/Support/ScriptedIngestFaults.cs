@@ -2,17 +2,7 @@ using System.Collections.Concurrent;
 using Grpc.Core;
 using Sluice.Protocol.V1;
 
-namespace Sluice.Collector.Ingest;
-
-/// <summary>
-/// Faults the ingest service applies to batches, for fault tests against a real collector
-/// (<see cref="Hosting.CollectorServer.StartAsync"/> takes one). Not reachable from the command line.
-/// </summary>
-public interface IIngestFaults
-{
-    /// <summary>The fault for this batch; <see cref="IngestFault.None"/> for none. Called once per batch received.</summary>
-    IngestFault Next(EventBatch batch);
-}
+namespace Sluice.Collector.Tests.Support;
 
 public enum IngestFaultKind
 {
@@ -32,8 +22,11 @@ public sealed record IngestFault(IngestFaultKind Kind, StatusCode Code = StatusC
     public static readonly IngestFault None = new(IngestFaultKind.None);
 }
 
-/// <summary>Applies queued faults to the next batches, in order; once the queue is empty, none.</summary>
-public sealed class ScriptedIngestFaults : IIngestFaults
+/// <summary>
+/// Faults for the next batches a real collector receives, in order; once the queue is empty, none.
+/// <see cref="IngestFaultInterceptor"/> applies them (<see cref="CollectorHarness.StartAsync"/> registers it).
+/// </summary>
+public sealed class ScriptedIngestFaults
 {
     private readonly ConcurrentQueue<IngestFault> _script = new();
     private int _applied;
@@ -50,6 +43,7 @@ public sealed class ScriptedIngestFaults : IIngestFaults
         return this;
     }
 
+    /// <summary>The fault for this batch; <see cref="IngestFault.None"/> for none. Called once per batch received.</summary>
     public IngestFault Next(EventBatch batch)
     {
         if (_script.TryDequeue(out var fault))
@@ -62,10 +56,4 @@ public sealed class ScriptedIngestFaults : IIngestFaults
         }
         return IngestFault.None;
     }
-}
-
-internal sealed class NoIngestFaults : IIngestFaults
-{
-    public static readonly NoIngestFaults Instance = new();
-    public IngestFault Next(EventBatch batch) => IngestFault.None;
 }
