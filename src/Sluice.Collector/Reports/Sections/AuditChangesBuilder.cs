@@ -86,7 +86,7 @@ internal sealed class AuditChangesBuilder(ReportQuery q, IReadOnlyList<HostCover
                 string type = r.IsDBNull(4) ? r.GetString(3)
                     : r.GetString(9).Contains(",CONFIG_CHANGE,", StringComparison.Ordinal) ? $"CONFIG_CHANGE ({r.GetString(4)})"
                     : r.GetString(4);
-                return new AuditChange(ReportSql.Long(r, 0), q.AgentId(agent), q.Hostname(agent), r.GetString(2), type, ReportQuery.Result(ReportSql.NullableBool(r, 5)),
+                return new AuditChange(ReportSql.Long(r, 0), q.AgentId(agent), q.Hostname(agent), r.GetString(2), type, EventResult.Of(ReportSql.NullableBool(r, 5)),
                     ReportTime.User(ReportSql.NullableLong(r, 6)), ReportSql.Text(r, 7), ReportSql.Text(r, 8));
             }, ct));
         }

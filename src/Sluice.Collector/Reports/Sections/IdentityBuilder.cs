@@ -50,7 +50,7 @@ internal sealed class IdentityBuilder(ReportQuery q)
             q.Bind(c);
             foreach (var (agent, type, success, n) in await ReportSql.ReadAsync(c, r => (ReportSql.Long(r, 0), r.GetString(1), ReportSql.NullableBool(r, 2), ReportSql.Long(r, 3)), ct))
             {
-                counts.Add(new IdentityCount(q.AgentId(agent), q.Hostname(agent), Category(type), type, ReportQuery.Result(success), n));
+                counts.Add(new IdentityCount(q.AgentId(agent), q.Hostname(agent), Category(type), type, EventResult.Of(success), n));
             }
         }
         await using (var c = q.Command(""))
@@ -65,7 +65,7 @@ internal sealed class IdentityBuilder(ReportQuery q)
             {
                 string type = r.GetString(2);
                 return new IdentityEvent(ReportSql.Long(r, 0), q.AgentId(ReportSql.Long(r, 1)), q.Hostname(ReportSql.Long(r, 1)), Category(type), type,
-                    ReportQuery.Result(ReportSql.NullableBool(r, 3)), ReportTime.User(ReportSql.NullableLong(r, 4)), ReportTime.User(ReportSql.NullableLong(r, 5)),
+                    EventResult.Of(ReportSql.NullableBool(r, 3)), ReportTime.User(ReportSql.NullableLong(r, 4)), ReportTime.User(ReportSql.NullableLong(r, 5)),
                     ReportSql.Text(r, 6), ReportSql.Text(r, 7));
             }, ct));
         }
@@ -83,7 +83,7 @@ internal sealed class IdentityBuilder(ReportQuery q)
             q.Bind(c);
             fileEvents = await ReportSql.ReadAsync(c, r =>
                 new IdentityEvent(ReportSql.Long(r, 0), q.AgentId(ReportSql.Long(r, 1)), q.Hostname(ReportSql.Long(r, 1)), "identity-file", ReportSql.Text(r, 2),
-                    ReportQuery.Result(ReportSql.NullableBool(r, 3)), ReportTime.User(ReportSql.NullableLong(r, 4)), ReportTime.User(ReportSql.NullableLong(r, 5)),
+                    EventResult.Of(ReportSql.NullableBool(r, 3)), ReportTime.User(ReportSql.NullableLong(r, 4)), ReportTime.User(ReportSql.NullableLong(r, 5)),
                     ReportSql.Text(r, 6), Paths(ReportSql.Text(r, 7))), ct);
         }
         foreach (var g in fileEvents.GroupBy(e => (e.AgentId, e.Hostname, e.Type, e.Result)))

@@ -104,7 +104,4 @@ internal sealed class ReportQuery(DbConnection connection, ReportRequest request
 
     /// <summary>The host name of a row id, or "" for an agent out of scope.</summary>
     public string Hostname(long agentRef) => Agent(agentRef)?.Hostname ?? "";
-
-    /// <summary>An event's success as shown: "success", "failed", or "unknown" when it has none.</summary>
-    public static string Result(bool? success) => success switch { true => "success", false => "failed", null => "unknown" };
 }
