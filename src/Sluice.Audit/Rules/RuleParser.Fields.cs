@@ -5,6 +5,9 @@ using static Sluice.Audit.Interop.Interop;
 
 namespace Sluice.Audit.Rules;
 
+// The fields of a rule: -F name op value and -C left op right, read and checked as auditctl and the kernel
+// check them. They depend on the line only through the rule's list (and, for arch, whether -S came first);
+// what a field does to the rest of the rule (its arch, whether a key is allowed) is the line's business.
 public static partial class RuleParser
 {
     // AF_MAX of linux/socket.h: the kernel refuses saddr_fam at or above it.
@@ -108,291 +111,343 @@ public static partial class RuleParser
         return true;
     }
 
-    private sealed partial class LineParser
+    /// <summary>One field of a rule as the kernel takes it: field number, operator, value, and the text of a string field.</summary>
+    /// <param name="Token">The argument it came from, named in errors about it.</param>
+    private sealed record FieldValue(uint Field, uint Op, uint Value, byte[]? Text, string Token);
+
+    /// <summary>
+    /// Reads "-F name op value" up to the field's number: its syntax, the field's name, and whether the
+    /// rule's <paramref name="list"/> takes it at all. The value is left to <see cref="ParseField"/>.
+    /// </summary>
+    private static (string Name, uint Field, uint Op, string Value) SplitField(string pair, uint list)
     {
-        private void Field(string pair)
+        if (SplitOperator(pair) is not var (name, op, value))
         {
-            RequireRule(pair, "-F");
-            if (SplitOperator(pair) is not var (name, op, value))
-            {
-                throw new RuleSyntaxException(pair, "-F needs field, operator and value (for example auid>=1000)");
-            }
-            if (name.Length == 0)
-            {
-                throw new RuleSyntaxException(pair, "missing field name before the operator");
-            }
-            if (value.Length == 0 && name != "key")
-            {
-                throw new RuleSyntaxException(pair, $"missing value after the operator for {name}");
-            }
-            if (name is "field_compare" or "loginuid_set" || !FieldTable.TryGetNumber(name, out uint field))
-            {
-                throw new RuleSyntaxException(pair, $"unknown field '{name}'");
-            }
-            if (_list == AUDIT_FILTER_EXCLUDE && field is not (FieldTable.Pid or FieldTable.Uid or FieldTable.Gid
-                or FieldTable.LoginUid or FieldTable.MsgType or FieldTable.Exe
-                or (>= FieldTable.SubjUser and <= FieldTable.SubjClr)))
-            {
-                throw new RuleSyntaxException(pair, "only msgtype, pid, uid, gid, auid, subj_* and exe can be used on the exclude list");
-            }
-            if (field == FieldTable.FilterKey)
-            {
-                if (op != AuditOps.Equal)
+            throw new RuleSyntaxException(pair, "-F needs field, operator and value (for example auid>=1000)");
+        }
+        if (name.Length == 0)
+        {
+            throw new RuleSyntaxException(pair, "missing field name before the operator");
+        }
+        if (value.Length == 0 && name != "key")
+        {
+            throw new RuleSyntaxException(pair, $"missing value after the operator for {name}");
+        }
+        if (name is "field_compare" or "loginuid_set" || !FieldTable.TryGetNumber(name, out uint field))
+        {
+            throw new RuleSyntaxException(pair, $"unknown field '{name}'");
+        }
+        if (list == AUDIT_FILTER_EXCLUDE && field is not (FieldTable.Pid or FieldTable.Uid or FieldTable.Gid
+            or FieldTable.LoginUid or FieldTable.MsgType or FieldTable.Exe
+            or (>= FieldTable.SubjUser and <= FieldTable.SubjClr)))
+        {
+            throw new RuleSyntaxException(pair, "only msgtype, pid, uid, gid, auid, subj_* and exe can be used on the exclude list");
+        }
+        return (name, field, op, value);
+    }
+
+    /// <summary>
+    /// The value of one field (any but the key, which labels the rule), checked as auditctl and the kernel check it:
+    /// the operators the field takes, the lists it may be used on, and the value in the field's own syntax.
+    /// </summary>
+    /// <param name="pair">The -F argument, named in errors.</param>
+    /// <param name="list">The rule's list.</param>
+    /// <param name="syscallAdded">Whether -S came before: arch must not follow it.</param>
+    private static FieldValue ParseField(string pair, string name, uint field, uint op, string value, uint list, bool syscallAdded, RuleParserOptions options)
+    {
+        CheckOperator(pair, name, field, op);
+        uint v;
+        byte[]? text = null;
+        switch (field)
+        {
+            case FieldTable.Uid or FieldTable.Euid or FieldTable.Suid or FieldTable.Fsuid or FieldTable.LoginUid or FieldTable.ObjUid:
+                v = value == "unset" ? uint.MaxValue
+                    : IsNumberStart(value) ? Number(pair, name, value)
+                    : options.ResolveUser(value) ?? throw new RuleSyntaxException(pair, $"unknown user '{value}'");
+                if (v == uint.MaxValue && field != FieldTable.LoginUid)
                 {
-                    throw new RuleSyntaxException(pair, "key only takes the = operator");
+                    throw new RuleSyntaxException(pair, $"{name} cannot be -1 (unset); only auid can (the kernel refuses an invalid uid)");
                 }
-                Key(value, deferred: true);
+                if (v == uint.MaxValue && op is not (AuditOps.Equal or AuditOps.NotEqual))
+                {
+                    throw new RuleSyntaxException(pair, "auid unset (-1) can only be tested with = or != (the kernel refuses other operators)");
+                }
+                break;
+            case FieldTable.Gid or FieldTable.Egid or FieldTable.Sgid or FieldTable.Fsgid or FieldTable.ObjGid:
+                v = char.IsAsciiDigit(value[0]) ? Number(pair, name, value)
+                    : options.ResolveGroup(value) ?? throw new RuleSyntaxException(pair, $"unknown group '{value}'");
+                if (v == uint.MaxValue)
+                {
+                    throw new RuleSyntaxException(pair, $"{name} cannot be -1 (the kernel refuses an invalid gid)");
+                }
+                break;
+            case FieldTable.Exit:
+                RequireExitList(pair, name, list);
+                if (IsNumberStart(value))
+                {
+                    v = Number(pair, name, value);
+                }
+                else
+                {
+                    bool negative = value.StartsWith('-');
+                    if (!ErrnoTable.TryGetNumber(negative ? value[1..] : value, out int errno))
+                    {
+                        throw new RuleSyntaxException(pair, $"unknown errno name '{value}'");
+                    }
+                    v = (uint)(negative ? -errno : errno);
+                }
+                break;
+            case FieldTable.MsgType:
+                if (list is not (AUDIT_FILTER_EXCLUDE or AUDIT_FILTER_USER))
+                {
+                    throw new RuleSyntaxException(pair, "msgtype can only be used on the exclude and user lists");
+                }
+                v = char.IsAsciiDigit(value[0]) ? Number(pair, name, value)
+                    : RecordTypeTable.TryGetNumber(value, out int type) ? (uint)type
+                    : throw new RuleSyntaxException(pair, $"unknown message type '{value}'");
+                break;
+            case FieldTable.Watch or FieldTable.Dir or (>= FieldTable.ObjUser and <= FieldTable.ObjLevHigh):
+                RequireExitList(pair, name, list);
+                if (field is FieldTable.Watch or FieldTable.Dir)
+                {
+                    if (!value.StartsWith('/'))
+                    {
+                        throw new RuleSyntaxException(pair, $"{name} must be an absolute path (the kernel refuses others)");
+                    }
+                    if (field == FieldTable.Watch && value.EndsWith('/'))
+                    {
+                        throw new RuleSyntaxException(pair, "path must not end with '/' (the kernel refuses it); use dir= for a directory tree");
+                    }
+                }
+                text = Text(pair, value);
+                v = (uint)text.Length;
+                break;
+            case FieldTable.Exe or (>= FieldTable.SubjUser and <= FieldTable.SubjClr):
+                text = Text(pair, value);
+                v = (uint)text.Length;
+                break;
+            case FieldTable.Arch:
+                if (syscallAdded)
+                {
+                    throw new RuleSyntaxException(pair, "arch must be given before -S (the syscall numbers depend on it)");
+                }
+                if (char.IsAsciiDigit(value[0]))
+                {
+                    v = Number(pair, name, value);
+                    if (AuditArch.Name(v) is null)
+                    {
+                        throw new RuleSyntaxException(pair, $"unknown arch value 0x{v:X}");
+                    }
+                }
+                else if (!AuditArch.TryParse(value, options.MachineArch, out v))
+                {
+                    throw new RuleSyntaxException(pair, $"unknown arch '{value}' for machine {AuditArch.Name(options.MachineArch)}");
+                }
+                break;
+            case FieldTable.Perm:
+                RequireExitList(pair, name, list);
+                v = ParsePerms(value, pair, list);
+                break;
+            case FieldTable.FileType:
+                RequireExitList(pair, name, list);
+                v = s_fileTypes.TryGetValue(value, out uint ft) ? ft
+                    : throw new RuleSyntaxException(pair, $"unknown file type '{value}' (file, dir, socket, link, character, block, fifo)");
+                break;
+            case FieldTable.Arg0 or FieldTable.Arg1 or FieldTable.Arg2 or FieldTable.Arg3:
+                v = IsNumberStart(value) ? Number(pair, name, value)
+                    : throw new RuleSyntaxException(pair, $"{name} must be a number");
+                break;
+            case FieldTable.FsType:
+                if (list != AUDIT_FILTER_FS)
+                {
+                    throw new RuleSyntaxException(pair, "fstype can only be used on the filesystem list");
+                }
+                v = FsTypes.TryGetValue(value, out uint magic) ? magic
+                    : throw new RuleSyntaxException(pair, $"unknown file system type '{value}' (debugfs, tracefs)");
+                break;
+            case FieldTable.SessionId:
+                if (list == AUDIT_FILTER_TASK)
+                {
+                    throw new RuleSyntaxException(pair, "sessionid can only be used on the exit, user and exclude lists");
+                }
+                v = value == "unset" ? uint.MaxValue : UnsignedNumber(pair, name, value);
+                break;
+            case FieldTable.SaddrFam:
+                v = UnsignedNumber(pair, name, value);
+                if (v >= AfMax)
+                {
+                    throw new RuleSyntaxException(pair, $"saddr_fam must be below {AfMax} (AF_MAX)");
+                }
+                break;
+            case FieldTable.Inode or FieldTable.Ppid or FieldTable.Success or FieldTable.DevMajor or FieldTable.DevMinor:
+                RequireExitList(pair, name, list);
+                v = UnsignedNumber(pair, name, value);
+                break;
+            default: // pid, pers
+                v = UnsignedNumber(pair, name, value);
+                break;
+        }
+        return new FieldValue(field, op, v, text, pair);
+    }
+
+    // Operators the kernel accepts per field (kernel/auditfilter.c audit_field_valid).
+    private static void CheckOperator(string pair, string name, uint field, uint op)
+    {
+        bool bitOp = op is AuditOps.BitMask or AuditOps.BitTest;
+        switch (field)
+        {
+            case FieldTable.Arg0 or FieldTable.Arg1 or FieldTable.Arg2 or FieldTable.Arg3 or FieldTable.Pers or FieldTable.DevMinor:
                 return;
-            }
-            CheckOperator(pair, name, field, op);
-            uint v;
-            byte[]? text = null;
-            switch (field)
-            {
-                case FieldTable.Uid or FieldTable.Euid or FieldTable.Suid or FieldTable.Fsuid or FieldTable.LoginUid or FieldTable.ObjUid:
-                    v = value == "unset" ? uint.MaxValue
-                        : IsNumberStart(value) ? Number(pair, name, value)
-                        : options.ResolveUser(value) ?? throw new RuleSyntaxException(pair, $"unknown user '{value}'");
-                    if (v == uint.MaxValue && field != FieldTable.LoginUid)
-                    {
-                        throw new RuleSyntaxException(pair, $"{name} cannot be -1 (unset); only auid can (the kernel refuses an invalid uid)");
-                    }
-                    if (v == uint.MaxValue && op is not (AuditOps.Equal or AuditOps.NotEqual))
-                    {
-                        throw new RuleSyntaxException(pair, "auid unset (-1) can only be tested with = or != (the kernel refuses other operators)");
-                    }
-                    break;
-                case FieldTable.Gid or FieldTable.Egid or FieldTable.Sgid or FieldTable.Fsgid or FieldTable.ObjGid:
-                    v = char.IsAsciiDigit(value[0]) ? Number(pair, name, value)
-                        : options.ResolveGroup(value) ?? throw new RuleSyntaxException(pair, $"unknown group '{value}'");
-                    if (v == uint.MaxValue)
-                    {
-                        throw new RuleSyntaxException(pair, $"{name} cannot be -1 (the kernel refuses an invalid gid)");
-                    }
-                    break;
-                case FieldTable.Exit:
-                    RequireExitList(pair, name);
-                    if (IsNumberStart(value))
-                    {
-                        v = Number(pair, name, value);
-                    }
-                    else
-                    {
-                        bool negative = value.StartsWith('-');
-                        if (!ErrnoTable.TryGetNumber(negative ? value[1..] : value, out int errno))
-                        {
-                            throw new RuleSyntaxException(pair, $"unknown errno name '{value}'");
-                        }
-                        v = (uint)(negative ? -errno : errno);
-                    }
-                    break;
-                case FieldTable.MsgType:
-                    if (_list is not (AUDIT_FILTER_EXCLUDE or AUDIT_FILTER_USER))
-                    {
-                        throw new RuleSyntaxException(pair, "msgtype can only be used on the exclude and user lists");
-                    }
-                    v = char.IsAsciiDigit(value[0]) ? Number(pair, name, value)
-                        : RecordTypeTable.TryGetNumber(value, out int type) ? (uint)type
-                        : throw new RuleSyntaxException(pair, $"unknown message type '{value}'");
-                    break;
-                case FieldTable.Watch or FieldTable.Dir or (>= FieldTable.ObjUser and <= FieldTable.ObjLevHigh):
-                    RequireExitList(pair, name);
-                    if (field is FieldTable.Watch or FieldTable.Dir)
-                    {
-                        if (!value.StartsWith('/'))
-                        {
-                            throw new RuleSyntaxException(pair, $"{name} must be an absolute path (the kernel refuses others)");
-                        }
-                        if (field == FieldTable.Watch && value.EndsWith('/'))
-                        {
-                            throw new RuleSyntaxException(pair, "path must not end with '/' (the kernel refuses it); use dir= for a directory tree");
-                        }
-                        _watchOrPathAdded = true;
-                    }
-                    text = Text(pair, value);
-                    v = (uint)text.Length;
-                    break;
-                case FieldTable.Exe or (>= FieldTable.SubjUser and <= FieldTable.SubjClr):
-                    if (field == FieldTable.Exe)
-                    {
-                        _exeAdded = true;
-                    }
-                    text = Text(pair, value);
-                    v = (uint)text.Length;
-                    break;
-                case FieldTable.Arch:
-                    if (_syscallAdded)
-                    {
-                        throw new RuleSyntaxException(pair, "arch must be given before -S (the syscall numbers depend on it)");
-                    }
-                    if (char.IsAsciiDigit(value[0]))
-                    {
-                        v = Number(pair, name, value);
-                        if (AuditArch.Name(v) is null)
-                        {
-                            throw new RuleSyntaxException(pair, $"unknown arch value 0x{v:X}");
-                        }
-                    }
-                    else if (!AuditArch.TryParse(value, options.MachineArch, out v))
-                    {
-                        throw new RuleSyntaxException(pair, $"unknown arch '{value}' for machine {AuditArch.Name(options.MachineArch)}");
-                    }
-                    _arch = v;
-                    break;
-                case FieldTable.Perm:
-                    RequireExitList(pair, name);
-                    v = ParsePerms(value, pair);
-                    _watchOrPathAdded = true; // a perm makes a key acceptable, as in auditctl
-                    break;
-                case FieldTable.FileType:
-                    RequireExitList(pair, name);
-                    v = s_fileTypes.TryGetValue(value, out uint ft) ? ft
-                        : throw new RuleSyntaxException(pair, $"unknown file type '{value}' (file, dir, socket, link, character, block, fifo)");
-                    break;
-                case FieldTable.Arg0 or FieldTable.Arg1 or FieldTable.Arg2 or FieldTable.Arg3:
-                    v = IsNumberStart(value) ? Number(pair, name, value)
-                        : throw new RuleSyntaxException(pair, $"{name} must be a number");
-                    break;
-                case FieldTable.FsType:
-                    if (_list != AUDIT_FILTER_FS)
-                    {
-                        throw new RuleSyntaxException(pair, "fstype can only be used on the filesystem list");
-                    }
-                    v = FsTypes.TryGetValue(value, out uint magic) ? magic
-                        : throw new RuleSyntaxException(pair, $"unknown file system type '{value}' (debugfs, tracefs)");
-                    break;
-                case FieldTable.SessionId:
-                    if (_list == AUDIT_FILTER_TASK)
-                    {
-                        throw new RuleSyntaxException(pair, "sessionid can only be used on the exit, user and exclude lists");
-                    }
-                    v = value == "unset" ? uint.MaxValue : UnsignedNumber(pair, name, value);
-                    break;
-                case FieldTable.SaddrFam:
-                    v = UnsignedNumber(pair, name, value);
-                    if (v >= AfMax)
-                    {
-                        throw new RuleSyntaxException(pair, $"saddr_fam must be below {AfMax} (AF_MAX)");
-                    }
-                    break;
-                case FieldTable.Inode or FieldTable.Ppid or FieldTable.Success or FieldTable.DevMajor or FieldTable.DevMinor:
-                    RequireExitList(pair, name);
-                    v = UnsignedNumber(pair, name, value);
-                    break;
-                default: // pid, pers
-                    v = UnsignedNumber(pair, name, value);
-                    break;
-            }
-            AddField(new FieldValue(field, op, v, text, pair));
-        }
-
-        // Operators the kernel accepts per field (kernel/auditfilter.c audit_field_valid).
-        private static void CheckOperator(string pair, string name, uint field, uint op)
-        {
-            bool bitOp = op is AuditOps.BitMask or AuditOps.BitTest;
-            switch (field)
-            {
-                case FieldTable.Arg0 or FieldTable.Arg1 or FieldTable.Arg2 or FieldTable.Arg3 or FieldTable.Pers or FieldTable.DevMinor:
-                    return;
-                case FieldTable.SubjUser or FieldTable.SubjRole or FieldTable.SubjType or FieldTable.ObjUser or FieldTable.ObjRole
-                    or FieldTable.ObjType or FieldTable.Watch or FieldTable.Dir or FieldTable.Arch or FieldTable.FsType
-                    or FieldTable.Perm or FieldTable.FileType or FieldTable.Exe or FieldTable.Inode:
-                    if (op is not (AuditOps.Equal or AuditOps.NotEqual))
-                    {
-                        throw new RuleSyntaxException(pair, $"{name} only takes the = and != operators");
-                    }
-                    if (op != AuditOps.Equal && field is FieldTable.Watch or FieldTable.Dir or FieldTable.Perm)
-                    {
-                        throw new RuleSyntaxException(pair, $"{name} only takes the = operator");
-                    }
-                    return;
-                default:
-                    if (bitOp)
-                    {
-                        throw new RuleSyntaxException(pair, $"{name} does not take the bit operators & and &= (only a0-a3, pers and devminor do)");
-                    }
-                    return;
-            }
-        }
-
-        private void RequireExitList(string pair, string name)
-        {
-            if (_list is not (AUDIT_FILTER_EXIT or AUDIT_FILTER_URING_EXIT))
-            {
-                throw new RuleSyntaxException(pair, $"{name} can only be used on the exit list");
-            }
-        }
-
-        private static bool IsNumberStart(string value) =>
-            char.IsAsciiDigit(value[0]) || (value.Length >= 2 && value[0] == '-' && char.IsAsciiDigit(value[1]));
-
-        // A 32-bit value, as signed or unsigned: strtol/strtoul results that do not fit are refused
-        // rather than truncated as auditctl does.
-        private static uint Number(string pair, string name, string value)
-        {
-            if (!TryParseCNumber(value, out long n))
-            {
-                throw new RuleSyntaxException(pair, $"{name} must be a number");
-            }
-            if (n < int.MinValue || n > uint.MaxValue)
-            {
-                throw new RuleSyntaxException(pair, $"{name} value {value} does not fit in 32 bits");
-            }
-            return unchecked((uint)n);
-        }
-
-        private static uint UnsignedNumber(string pair, string name, string value)
-        {
-            if (!char.IsAsciiDigit(value[0]))
-            {
-                throw new RuleSyntaxException(pair, $"{name} must be a non-negative number");
-            }
-            return Number(pair, name, value);
-        }
-
-        private static byte[] Text(string pair, string value)
-        {
-            byte[] bytes = Encoding.UTF8.GetBytes(value);
-            if (bytes.Length > 4096)
-            {
-                throw new RuleSyntaxException(pair, "value is longer than 4096 bytes (PATH_MAX)");
-            }
-            return bytes;
-        }
-
-        private void Compare(string expr)
-        {
-            RequireRule(expr, "-C");
-            if (SplitOperator(expr) is not var (left, op, right) || left.Length == 0 || right.Length == 0)
-            {
-                throw new RuleSyntaxException(expr, "-C needs field, operator and field (for example auid!=uid)");
-            }
-            if (op is not (AuditOps.Equal or AuditOps.NotEqual))
-            {
-                throw new RuleSyntaxException(expr, "-C only takes the = and != operators");
-            }
-            if (_list != AUDIT_FILTER_EXIT)
-            {
-                throw new RuleSyntaxException(expr, "-C can only be used on the exit list");
-            }
-            string l = left == "loginuid" ? "auid" : left;
-            string r = right == "loginuid" ? "auid" : right;
-            foreach (var name in new[] { l, r })
-            {
-                if (!s_compareUids.Contains(name) && !s_compareGids.Contains(name))
+            case FieldTable.SubjUser or FieldTable.SubjRole or FieldTable.SubjType or FieldTable.ObjUser or FieldTable.ObjRole
+                or FieldTable.ObjType or FieldTable.Watch or FieldTable.Dir or FieldTable.Arch or FieldTable.FsType
+                or FieldTable.Perm or FieldTable.FileType or FieldTable.Exe or FieldTable.Inode:
+                if (op is not (AuditOps.Equal or AuditOps.NotEqual))
                 {
-                    throw new RuleSyntaxException(expr, $"-C cannot compare '{name}': only uid, euid, suid, fsuid, auid, obj_uid and the gids");
+                    throw new RuleSyntaxException(pair, $"{name} only takes the = and != operators");
                 }
-            }
-            foreach (var (a, b, value) in Comparisons)
-            {
-                if ((a == l && b == r) || (a == r && b == l))
+                if (op != AuditOps.Equal && field is FieldTable.Watch or FieldTable.Dir or FieldTable.Perm)
                 {
-                    AddField(new FieldValue(FieldTable.FieldCompare, op, value, null, expr));
-                    return;
+                    throw new RuleSyntaxException(pair, $"{name} only takes the = operator");
                 }
-            }
-            throw new RuleSyntaxException(expr, $"the kernel cannot compare {l} with {r}");
+                return;
+            default:
+                if (bitOp)
+                {
+                    throw new RuleSyntaxException(pair, $"{name} does not take the bit operators & and &= (only a0-a3, pers and devminor do)");
+                }
+                return;
         }
     }
+
+    private static void RequireExitList(string pair, string name, uint list)
+    {
+        if (list is not (AUDIT_FILTER_EXIT or AUDIT_FILTER_URING_EXIT))
+        {
+            throw new RuleSyntaxException(pair, $"{name} can only be used on the exit list");
+        }
+    }
+
+    /// <summary>Permissions as -p and -F perm= give them: some of r, w, x, a.</summary>
+    private static uint ParsePerms(string perms, string token, uint list)
+    {
+        if (list == AUDIT_FILTER_URING_EXIT)
+        {
+            throw new RuleSyntaxException(token, "perm cannot be used on the io_uring list (the kernel refuses it)");
+        }
+        if (perms.Length > 4)
+        {
+            throw new RuleSyntaxException(token, "permissions are some of r, w, x, a");
+        }
+        uint value = 0;
+        foreach (char c in perms)
+        {
+            value |= char.ToLowerInvariant(c) switch
+            {
+                'r' => 4u,
+                'w' => 2u,
+                'x' => 1u,
+                'a' => 8u,
+                _ => throw new RuleSyntaxException(token, $"permission '{c}' is not one of r, w, x, a"),
+            };
+        }
+        return value;
+    }
+
+    private static bool IsNumberStart(string value) =>
+        char.IsAsciiDigit(value[0]) || (value.Length >= 2 && value[0] == '-' && char.IsAsciiDigit(value[1]));
+
+    // A 32-bit value, as signed or unsigned: strtol/strtoul results that do not fit are refused
+    // rather than truncated as auditctl does.
+    private static uint Number(string pair, string name, string value)
+    {
+        if (!TryParseCNumber(value, out long n))
+        {
+            throw new RuleSyntaxException(pair, $"{name} must be a number");
+        }
+        if (n < int.MinValue || n > uint.MaxValue)
+        {
+            throw new RuleSyntaxException(pair, $"{name} value {value} does not fit in 32 bits");
+        }
+        return unchecked((uint)n);
+    }
+
+    private static uint UnsignedNumber(string pair, string name, string value)
+    {
+        if (!char.IsAsciiDigit(value[0]))
+        {
+            throw new RuleSyntaxException(pair, $"{name} must be a non-negative number");
+        }
+        return Number(pair, name, value);
+    }
+
+    private static byte[] Text(string pair, string value)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(value);
+        if (bytes.Length > 4096)
+        {
+            throw new RuleSyntaxException(pair, "value is longer than 4096 bytes (PATH_MAX)");
+        }
+        return bytes;
+    }
+
+    /// <summary>"-C left op right": the field_compare field comparing two ids (only the exit list; = or !=).</summary>
+    private static FieldValue ParseComparison(string expr, uint list)
+    {
+        if (SplitOperator(expr) is not var (left, op, right) || left.Length == 0 || right.Length == 0)
+        {
+            throw new RuleSyntaxException(expr, "-C needs field, operator and field (for example auid!=uid)");
+        }
+        if (op is not (AuditOps.Equal or AuditOps.NotEqual))
+        {
+            throw new RuleSyntaxException(expr, "-C only takes the = and != operators");
+        }
+        if (list != AUDIT_FILTER_EXIT)
+        {
+            throw new RuleSyntaxException(expr, "-C can only be used on the exit list");
+        }
+        string l = left == "loginuid" ? "auid" : left;
+        string r = right == "loginuid" ? "auid" : right;
+        foreach (var name in new[] { l, r })
+        {
+            if (!s_compareUids.Contains(name) && !s_compareGids.Contains(name))
+            {
+                throw new RuleSyntaxException(expr, $"-C cannot compare '{name}': only uid, euid, suid, fsuid, auid, obj_uid and the gids");
+            }
+        }
+        foreach (var (a, b, value) in Comparisons)
+        {
+            if ((a == l && b == r) || (a == r && b == l))
+            {
+                return new FieldValue(FieldTable.FieldCompare, op, value, null, expr);
+            }
+        }
+        throw new RuleSyntaxException(expr, $"the kernel cannot compare {l} with {r}");
+    }
+}
+
+/// <summary>The kernel's rule operators (linux/audit.h AUDIT_*), stored in fieldflags.</summary>
+public static class AuditOps
+{
+    public const uint BitMask = 0x08000000;
+    public const uint LessThan = 0x10000000;
+    public const uint GreaterThan = 0x20000000;
+    public const uint NotEqual = 0x30000000;
+    public const uint Equal = 0x40000000;
+    public const uint BitTest = BitMask | Equal;
+    public const uint LessThanOrEqual = LessThan | Equal;
+    public const uint GreaterThanOrEqual = GreaterThan | Equal;
+
+    /// <summary>The symbol auditctl prints for an operator.</summary>
+    public static string Symbol(uint op) => op switch
+    {
+        BitMask => "&",
+        LessThan => "<",
+        GreaterThan => ">",
+        NotEqual => "!=",
+        Equal => "=",
+        BitTest => "&=",
+        LessThanOrEqual => "<=",
+        GreaterThanOrEqual => ">=",
+        _ => "(unknown)",
+    };
 }

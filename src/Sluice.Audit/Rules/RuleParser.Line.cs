@@ -4,10 +4,13 @@ using static Sluice.Audit.Interop.Interop;
 
 namespace Sluice.Audit.Rules;
 
+// A line: its options and their arguments as auditctl's getopt reads them, the control options, and the
+// rule they build (list and action, syscalls, watch, keys), compiled to audit_rule_data at the end. The
+// fields of -F and -C are read in RuleParser.Fields.cs.
 public static partial class RuleParser
 {
     /// <summary>Parses one line: either one rule (with its options) or control options.</summary>
-    private sealed partial class LineParser(List<string> tokens, RuleParserOptions options, string file, int line)
+    private sealed class LineParser(List<string> tokens, RuleParserOptions options, string file, int line)
     {
         private const int PathMax = 4096;
         private const uint AllPerms = 0xF;
@@ -38,8 +41,6 @@ public static partial class RuleParser
         private bool HasRule => _ruleOption != 0;
         private bool IsWatch => _ruleOption is 'w' or 'W';
         private uint NameArch => _arch ?? options.MachineArch;
-
-        private sealed record FieldValue(uint Field, uint Op, uint Value, byte[]? Text, string Token);
 
         public void Run()
         {
@@ -335,6 +336,43 @@ public static partial class RuleParser
 
         private void SetSyscall(int number) => _mask[number / 32] |= 1u << (number % 32);
 
+        /// <summary>-F name op value: a key joins the rule's keys; any other field is parsed (<see cref="ParseField"/>) and added.</summary>
+        private void Field(string pair)
+        {
+            RequireRule(pair, "-F");
+            var (name, field, op, value) = SplitField(pair, _list);
+            if (field == FieldTable.FilterKey)
+            {
+                if (op != AuditOps.Equal)
+                {
+                    throw new RuleSyntaxException(pair, "key only takes the = operator");
+                }
+                Key(value, deferred: true);
+                return;
+            }
+            var parsed = ParseField(pair, name, field, op, value, _list, _syscallAdded, options);
+            switch (field)
+            {
+                case FieldTable.Arch:
+                    _arch = parsed.Value;
+                    break;
+                case FieldTable.Watch or FieldTable.Dir or FieldTable.Perm:
+                    _watchOrPathAdded = true; // a path, dir or perm makes a key acceptable, as in auditctl
+                    break;
+                case FieldTable.Exe:
+                    _exeAdded = true;
+                    break;
+            }
+            AddField(parsed);
+        }
+
+        /// <summary>-C left op right: a field comparison (<see cref="ParseComparison"/>).</summary>
+        private void Compare(string expr)
+        {
+            RequireRule(expr, "-C");
+            AddField(ParseComparison(expr, _list));
+        }
+
         private void Perm(string perms)
         {
             if (!HasRule)
@@ -345,7 +383,7 @@ public static partial class RuleParser
             {
                 throw new RuleSyntaxException(perms, "-p on an -a rule needs a field (-F) before it, as auditctl requires");
             }
-            uint value = ParsePerms(perms, perms);
+            uint value = ParsePerms(perms, perms, _list);
             _watchOrPathAdded = true;
             if (IsWatch)
             {
@@ -361,31 +399,6 @@ public static partial class RuleParser
             {
                 AddField(new FieldValue(FieldTable.Perm, AuditOps.Equal, value, null, perms));
             }
-        }
-
-        private uint ParsePerms(string perms, string token)
-        {
-            if (_list == AUDIT_FILTER_URING_EXIT)
-            {
-                throw new RuleSyntaxException(token, "perm cannot be used on the io_uring list (the kernel refuses it)");
-            }
-            if (perms.Length > 4)
-            {
-                throw new RuleSyntaxException(token, "permissions are some of r, w, x, a");
-            }
-            uint value = 0;
-            foreach (char c in perms)
-            {
-                value |= char.ToLowerInvariant(c) switch
-                {
-                    'r' => 4u,
-                    'w' => 2u,
-                    'x' => 1u,
-                    'a' => 8u,
-                    _ => throw new RuleSyntaxException(token, $"permission '{c}' is not one of r, w, x, a"),
-                };
-            }
-            return value;
         }
 
         private void Key(string key, bool deferred)
@@ -521,31 +534,4 @@ public static partial class RuleParser
             _ => $"list {list}",
         };
     }
-}
-
-/// <summary>The kernel's rule operators (linux/audit.h AUDIT_*), stored in fieldflags.</summary>
-public static class AuditOps
-{
-    public const uint BitMask = 0x08000000;
-    public const uint LessThan = 0x10000000;
-    public const uint GreaterThan = 0x20000000;
-    public const uint NotEqual = 0x30000000;
-    public const uint Equal = 0x40000000;
-    public const uint BitTest = BitMask | Equal;
-    public const uint LessThanOrEqual = LessThan | Equal;
-    public const uint GreaterThanOrEqual = GreaterThan | Equal;
-
-    /// <summary>The symbol auditctl prints for an operator.</summary>
-    public static string Symbol(uint op) => op switch
-    {
-        BitMask => "&",
-        LessThan => "<",
-        GreaterThan => ">",
-        NotEqual => "!=",
-        Equal => "=",
-        BitTest => "&=",
-        LessThanOrEqual => "<=",
-        GreaterThanOrEqual => ">=",
-        _ => "(unknown)",
-    };
 }

@@ -72,6 +72,10 @@ internal static class ReportSql
         return "IN (" + string.Join(", ", names) + ")";
     }
 
+    /// <summary>The command's single number (0 when it returns none).</summary>
+    public static async Task<long> ScalarAsync(DbCommand command, CancellationToken ct) =>
+        Convert.ToInt64(await command.ExecuteScalarAsync(ct) ?? 0L, CultureInfo.InvariantCulture);
+
     public static async Task<List<T>> ReadAsync<T>(DbCommand command, Func<DbDataReader, T> row, CancellationToken ct)
     {
         var list = new List<T>();

@@ -1,4 +1,5 @@
 using Sluice.Collector.Reports;
+using Sluice.Collector.Reports.Sections;
 
 namespace Sluice.Collector.Tests.Reports;
 
@@ -9,11 +10,11 @@ public sealed class CoverageIntervalsTests
     private static readonly ReportRequest Request = new(From, To, null, null) { MaxSilenceMs = Silence };
 
     private static List<(long, long, bool)> Run(long first, long last, params (long, long)[] silences) =>
-        [.. ReportBuilder.Intervals(Request, new ReportBuilder.Evidence(first, last, [.. silences])).Select(i => (i.StartUnixMs, i.EndUnixMs, i.Connected))];
+        [.. CoverageIntervals.Of(Request, new CoverageIntervals.Evidence(first, last, [.. silences])).Select(i => (i.StartUnixMs, i.EndUnixMs, i.Connected))];
 
     [Fact]
     public void NoEvidence_WholeRangeDisconnected() =>
-        Assert.Equal([(From, To, false)], ReportBuilder.Intervals(Request, null).Select(i => (i.StartUnixMs, i.EndUnixMs, i.Connected)));
+        Assert.Equal([(From, To, false)], CoverageIntervals.Of(Request, null).Select(i => (i.StartUnixMs, i.EndUnixMs, i.Connected)));
 
     [Fact]
     public void FirstEvidenceExactlyTheThresholdAfterStart_Connected() =>
@@ -45,14 +46,14 @@ public sealed class CoverageIntervalsTests
 
     [Fact]
     public void Verdict_NoGapNoLoss_ContinuousComplete() =>
-        Assert.Equal("continuous, complete", ReportBuilder.Verdict([new CoverageInterval { StartUnixMs = From, EndUnixMs = To, Connected = true }], []));
+        Assert.Equal("continuous, complete", CoverageVerdict.Of([new CoverageInterval { StartUnixMs = From, EndUnixMs = To, Connected = true }], []));
 
     [Fact]
     public void Verdict_ManyItems_FirstTwelveThenHowManyMore()
     {
         var losses = Enumerable.Range(0, 14).Select(i => new LossReport(1_764_028_800_000 + i * 1000, 1_764_028_800_500 + i * 1000, new LossCounts { SpoolDropped = 2, ReassemblyEvicted = 1 })).ToList();
 
-        string v = ReportBuilder.Verdict([], losses);
+        string v = CoverageVerdict.Of([], losses);
 
         Assert.StartsWith("gaps: 3 lost 2025-11-25 00:00:00 to 2025-11-25 00:00:00.500 (spool drop 2, evicted 1); ", v);
         Assert.EndsWith("; and 2 more", v);

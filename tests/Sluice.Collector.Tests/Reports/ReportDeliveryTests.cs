@@ -1,4 +1,5 @@
 using Sluice.Collector.Reports;
+using Sluice.Collector.Reports.Sections;
 using Sluice.Collector.Storage;
 using Sluice.Collector.Tests.Support;
 using static Sluice.Collector.Tests.Reports.ReportDataset;
@@ -28,11 +29,11 @@ public abstract class ReportDeliveryTests
         {
             await more(store);
         }
-        var builder = ReportBuilder.ForSource((IReportSource)store, Fixed, (query, _) =>
+        var builder = new ReportBuilder((IReportSource)store, (query, _) =>
         {
             _queries.Add(query);
             return Task.FromResult(facts);
-        });
+        }, Fixed);
         return await builder.BuildAsync(request ?? new ReportRequest(T0, End, null, null), CancellationToken.None);
     }
 
@@ -182,7 +183,7 @@ public abstract class ReportDeliveryTests
         var losses = Enumerable.Range(0, 14).Select(i => new LossReport(T0 + i * 1000, T0 + 500 + i * 1000, new LossCounts { KernelLost = 1 })).ToList();
         var delivery = new HostDelivery { Facts = new DeliveryFacts { AgentId = "x", MissingSequences = 1, InterleavedEpochs = true, Epochs = 2 } };
 
-        string v = ReportBuilder.Verdict([], losses, null, delivery);
+        string v = CoverageVerdict.Of([], losses, null, delivery);
 
         Assert.StartsWith("gaps: 1 batches never received (delivery gaps: 1 sequences missing, 0 of them reported dropped by the agent); epochs interleave: two spools send as this agent (2 epochs); 1 lost 2025-11-25 00:00:00 to ", v);
         Assert.EndsWith("; and 2 more", v);

@@ -1,9 +1,10 @@
-namespace Sluice.Collector.Reports;
+namespace Sluice.Collector.Reports.Sections;
 
-public sealed partial class ReportBuilder
+/// <summary>The baseline section (<see cref="ComplianceReport.Baseline"/>): each host's rules in force against a baseline rules file.</summary>
+internal sealed class BaselineBuilder(ReportQuery q, BaselineRules baseline)
 {
     /// <summary>Each host's rule lines in force (the set it reported last before the range ends) against the baseline.</summary>
-    private static async Task<BaselineSection> BaselineAsync(Query q, BaselineRules baseline, CancellationToken ct)
+    public async Task<BaselineSection> BuildAsync(CancellationToken ct)
     {
         await using var c = q.Command($"""
             SELECT agent, rules_hash, rules, last_seen_ms FROM agent_rules
@@ -12,7 +13,7 @@ public sealed partial class ReportBuilder
         var rows = await ReportSql.ReadAsync(c, r => (Agent: ReportSql.Long(r, 0), Hash: r.GetString(1), Rules: r.GetString(2), Seen: ReportSql.Long(r, 3)), ct);
         var latest = rows.GroupBy(x => x.Agent).ToDictionary(g => g.Key, g => g.OrderByDescending(x => x.Seen).ThenBy(x => x.Hash, StringComparer.Ordinal).First());
         var hosts = new List<HostBaseline>();
-        foreach (var agent in q.Agents.Values.OrderBy(a => a.AgentId, StringComparer.Ordinal))
+        foreach (var agent in q.AgentsInOrder)
         {
             if (!latest.TryGetValue(agent.Ref, out var set))
             {
