@@ -1,11 +1,18 @@
 namespace Sluice.Agent.Monitoring;
 
 /// <summary>
-/// The running agent's figures: what it drained, kept, filtered and wrote, every loss kind,
-/// and the drain settings in force. Written by the jobs, read by status, heartbeats and
-/// metrics from any thread.
+/// The running agent's figures: what it drained, kept, filtered and wrote, every loss kind
+/// (docs/loss-model.md), and the drain settings in force. Written by the jobs, read from any
+/// thread by status and heartbeats (<see cref="Snapshot"/>) and by metric listeners and
+/// exporters (the observable instruments of <see cref="Meter"/>, "Sluice.Agent"), which read the
+/// same fields.
 /// </summary>
-public sealed class AgentMetrics
+/// <remarks>
+/// Counting costs one interlocked add and allocates nothing; the instruments are observed, so
+/// nothing is recorded per event. Levels (interval, buffer, backlog, rates) are set by the job
+/// that owns them.
+/// </remarks>
+public sealed partial class AgentMetrics
 {
     private long _records;
     private long _events;
@@ -13,14 +20,13 @@ public sealed class AgentMetrics
     private long _written;
     private long _writeFailures;
     private long _kernelLost;
-    private long _socketDrops;
-    private long _socketOverrunErrors;
+    private long _socketOverruns;
+    private long _enobufs;
     private long _serialGaps;
     private long _truncated;
-    private long _evicted;
+    private long _reassemblyEvicted;
     private long _parseErrors;
-    private long _spoolDropped;
-    private long _waitActual;
+    private long _backlogWaitTimeActual;
     private long _adjustments;
     private long _replaceRequests;
     private long _watchdogReasserts;
@@ -42,6 +48,8 @@ public sealed class AgentMetrics
     public volatile int WantedBufferBytes;
     public volatile bool Immutable;
     public volatile int RulesLoaded;
+
+    /// <summary>The hash of the rules in force (set when they are loaded); heartbeats and every batch carry it.</summary>
     public volatile string RulesHash = "";
 
     /// <summary>Takes each monitor tick's loss, to carry it to the collector (set by the collector sink).</summary>
@@ -49,6 +57,9 @@ public sealed class AgentMetrics
 
     /// <summary>The spool's figures, when events go to a collector.</summary>
     public Func<Spool.SpoolCounters>? SpoolCounters { get; set; }
+
+    /// <summary>Batches the spool could not append (a write error), and their events, when events go to a collector: spool drops the spool's own counters do not hold.</summary>
+    public Func<(long Batches, long Events)>? SpoolAppendFailures { get; set; }
 
     /// <summary>Per filter rule counts, supplied by the pipeline.</summary>
     public Func<IReadOnlyList<Filtering.FilterCount>>? FilterCounts { get; set; }
@@ -59,57 +70,81 @@ public sealed class AgentMetrics
     public void AddFiltered() => Interlocked.Increment(ref _filtered);
     public void AddWritten() => Interlocked.Increment(ref _written);
     public void AddWriteFailure() => Interlocked.Increment(ref _writeFailures);
-    public void AddKernelLost(long n) => Interlocked.Add(ref _kernelLost, n);
-    public void AddSocketDrops(long n) => Interlocked.Add(ref _socketDrops, n);
-    public void AddSocketOverrunErrors(long n) => Interlocked.Add(ref _socketOverrunErrors, n);
-    public void AddSerialGaps(long n) => Interlocked.Add(ref _serialGaps, n);
-    public void AddTruncated(long n) => Interlocked.Add(ref _truncated, n);
-    public void AddEvicted(long n) => Interlocked.Add(ref _evicted, n);
-    public void AddParseErrors(long n) => Interlocked.Add(ref _parseErrors, n);
-    public void AddSpoolDropped(long n) => Interlocked.Add(ref _spoolDropped, n);
-    public void AddWaitActual(long n) => Interlocked.Add(ref _waitActual, n);
+
+    /// <summary>Adds one loss-monitor reading (deltas) to the totals.</summary>
+    public void AddLoss(in CaptureLoss delta)
+    {
+        Interlocked.Add(ref _kernelLost, delta.KernelLost);
+        Interlocked.Add(ref _socketOverruns, delta.SocketOverruns);
+        Interlocked.Add(ref _enobufs, delta.Enobufs);
+        Interlocked.Add(ref _serialGaps, delta.SerialGaps);
+        Interlocked.Add(ref _reassemblyEvicted, delta.ReassemblyEvicted);
+        Interlocked.Add(ref _truncated, delta.Truncated);
+        Interlocked.Add(ref _parseErrors, delta.ParseErrors);
+        Interlocked.Add(ref _backlogWaitTimeActual, delta.BacklogWaitTimeActual);
+    }
+
+    /// <summary>Loss on the way in since the agent started.</summary>
+    public CaptureLoss CaptureLoss => new()
+    {
+        KernelLost = Volatile.Read(ref _kernelLost),
+        SocketOverruns = Volatile.Read(ref _socketOverruns),
+        Enobufs = Volatile.Read(ref _enobufs),
+        SerialGaps = Volatile.Read(ref _serialGaps),
+        ReassemblyEvicted = Volatile.Read(ref _reassemblyEvicted),
+        Truncated = Volatile.Read(ref _truncated),
+        ParseErrors = Volatile.Read(ref _parseErrors),
+        BacklogWaitTimeActual = Volatile.Read(ref _backlogWaitTimeActual),
+    };
+
     public void AddAdjustment() => Interlocked.Increment(ref _adjustments);
     public void AddReplaceRequests(long n) => Interlocked.Add(ref _replaceRequests, n);
     public void AddWatchdogReassert() => Interlocked.Increment(ref _watchdogReasserts);
 
-    public MetricsSnapshot Snapshot() => new()
+    public MetricsSnapshot Snapshot()
     {
-        StartedUtc = StartedUtc,
-        Mode = Mode,
-        Records = Volatile.Read(ref _records),
-        Events = Events,
-        Filtered = Volatile.Read(ref _filtered),
-        Written = Volatile.Read(ref _written),
-        WriteFailures = Volatile.Read(ref _writeFailures),
-        KernelLost = Volatile.Read(ref _kernelLost),
-        SocketDrops = Volatile.Read(ref _socketDrops),
-        SocketOverrunErrors = Volatile.Read(ref _socketOverrunErrors),
-        SerialGaps = Volatile.Read(ref _serialGaps),
-        Truncated = Volatile.Read(ref _truncated),
-        ReassemblyEvicted = Volatile.Read(ref _evicted),
-        ParseErrors = Volatile.Read(ref _parseErrors),
-        SpoolDropped = Volatile.Read(ref _spoolDropped),
-        BacklogWaitTimeActual = Volatile.Read(ref _waitActual),
-        Adjustments = Volatile.Read(ref _adjustments),
-        ReplaceRequests = Volatile.Read(ref _replaceRequests),
-        WatchdogReasserts = Volatile.Read(ref _watchdogReasserts),
-        IntervalMs = IntervalMs,
-        Continuous = Continuous,
-        ReceiveBufferBytes = ReceiveBufferBytes,
-        WantedBufferBytes = WantedBufferBytes,
-        TruesizeBytes = TruesizeBytes,
-        BacklogLimit = BacklogLimit,
-        Backlog = Backlog,
-        SocketFill = SocketFill,
-        EventsPerSecond = EventsPerSecond,
-        RecordsPerSecond = RecordsPerSecond,
-        PeakRecordsPerSecond = PeakRecordsPerSecond,
-        Immutable = Immutable,
-        RulesLoaded = RulesLoaded,
-        RulesHash = RulesHash,
-        FilterRules = FilterCounts?.Invoke() ?? [],
-        Spool = SpoolCounters?.Invoke(),
-    };
+        var loss = CaptureLoss;
+        var appendFailures = SpoolAppendFailures?.Invoke() ?? default;
+        return new()
+        {
+            StartedUtc = StartedUtc,
+            Mode = Mode,
+            Records = Volatile.Read(ref _records),
+            Events = Events,
+            Filtered = Volatile.Read(ref _filtered),
+            Written = Volatile.Read(ref _written),
+            WriteFailures = Volatile.Read(ref _writeFailures),
+            KernelLost = loss.KernelLost,
+            SocketOverruns = loss.SocketOverruns,
+            Enobufs = loss.Enobufs,
+            SerialGaps = loss.SerialGaps,
+            Truncated = loss.Truncated,
+            ReassemblyEvicted = loss.ReassemblyEvicted,
+            ParseErrors = loss.ParseErrors,
+            BacklogWaitTimeActual = loss.BacklogWaitTimeActual,
+            SpoolAppendFailedBatches = appendFailures.Batches,
+            SpoolAppendFailedEvents = appendFailures.Events,
+            Adjustments = Volatile.Read(ref _adjustments),
+            ReplaceRequests = Volatile.Read(ref _replaceRequests),
+            WatchdogReasserts = Volatile.Read(ref _watchdogReasserts),
+            IntervalMs = IntervalMs,
+            Continuous = Continuous,
+            ReceiveBufferBytes = ReceiveBufferBytes,
+            WantedBufferBytes = WantedBufferBytes,
+            TruesizeBytes = TruesizeBytes,
+            BacklogLimit = BacklogLimit,
+            Backlog = Backlog,
+            SocketFill = SocketFill,
+            EventsPerSecond = EventsPerSecond,
+            RecordsPerSecond = RecordsPerSecond,
+            PeakRecordsPerSecond = PeakRecordsPerSecond,
+            Immutable = Immutable,
+            RulesLoaded = RulesLoaded,
+            RulesHash = RulesHash,
+            FilterRules = FilterCounts?.Invoke() ?? [],
+            Spool = SpoolCounters?.Invoke(),
+        };
+    }
 }
 
 /// <summary>A consistent-enough copy of <see cref="AgentMetrics"/> for output.</summary>
@@ -122,15 +157,20 @@ public sealed record MetricsSnapshot
     public long Filtered { get; init; }
     public long Written { get; init; }
     public long WriteFailures { get; init; }
+    // The loss kinds, named as in LossCounters and docs/loss-model.md.
     public long KernelLost { get; init; }
-    public long SocketDrops { get; init; }
-    public long SocketOverrunErrors { get; init; }
+    public long SocketOverruns { get; init; }
+    /// <summary>ENOBUFS errors: one per socket overrun, however many records it dropped (those are <see cref="SocketOverruns"/>).</summary>
+    public long Enobufs { get; init; }
     public long SerialGaps { get; init; }
     public long Truncated { get; init; }
     public long ReassemblyEvicted { get; init; }
     public long ParseErrors { get; init; }
-    public long SpoolDropped { get; init; }
     public long BacklogWaitTimeActual { get; init; }
+    /// <summary>Batches the spool could not append (a write error); part of <see cref="SpoolDroppedBatches"/>.</summary>
+    public long SpoolAppendFailedBatches { get; init; }
+    /// <summary>Events of <see cref="SpoolAppendFailedBatches"/>; part of <see cref="SpoolDroppedEvents"/>.</summary>
+    public long SpoolAppendFailedEvents { get; init; }
     public long Adjustments { get; init; }
     public long ReplaceRequests { get; init; }
     public long WatchdogReasserts { get; init; }
@@ -151,8 +191,25 @@ public sealed record MetricsSnapshot
     public IReadOnlyList<Filtering.FilterCount> FilterRules { get; init; } = [];
     public Spool.SpoolCounters? Spool { get; init; }
 
-    /// <summary>Events dropped by the spool's cap: the spool's own count when there is a spool, else the pipeline's.</summary>
-    public long SpoolDroppedEvents => Spool?.DroppedEvents ?? SpoolDropped;
+    /// <summary>Loss on the way in, the kinds of <see cref="CaptureLoss"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public CaptureLoss CaptureLoss => new()
+    {
+        KernelLost = KernelLost,
+        SocketOverruns = SocketOverruns,
+        Enobufs = Enobufs,
+        SerialGaps = SerialGaps,
+        ReassemblyEvicted = ReassemblyEvicted,
+        Truncated = Truncated,
+        ParseErrors = ParseErrors,
+        BacklogWaitTimeActual = BacklogWaitTimeActual,
+    };
+
+    /// <summary>Events the spool dropped: by its cap, and in batches it could not append.</summary>
+    public long SpoolDroppedEvents => (Spool?.DroppedEvents ?? 0) + SpoolAppendFailedEvents;
+
+    /// <summary>Batches the spool dropped: by its cap, and those it could not append.</summary>
+    public long SpoolDroppedBatches => (Spool?.DroppedBatches ?? 0) + SpoolAppendFailedBatches;
 
     /// <summary>
     /// Every kind of loss added up, each event once: what the host produced and nobody will see.
@@ -160,6 +217,6 @@ public sealed record MetricsSnapshot
     /// are already counted as quarantined); corrupt spool entries count with the events their
     /// headers still told.
     /// </summary>
-    public long TotalLoss => KernelLost + SocketDrops + SerialGaps + ReassemblyEvicted + SpoolDroppedEvents
+    public long TotalLoss => KernelLost + SocketOverruns + SerialGaps + ReassemblyEvicted + SpoolDroppedEvents
         + (Spool?.QuarantinedEvents ?? 0) + (Spool?.CorruptEvents ?? 0);
 }

@@ -78,8 +78,11 @@ public sealed class Batcher : IDisposable
 
     public long CutsByTime => Interlocked.Read(ref _cutsByTime);
 
-    /// <summary>Batches the sink refused (e.g. a disk error); their events are reported as spool_dropped_events.</summary>
+    /// <summary>Batches the sink refused (e.g. a disk error); reported as spool_dropped_batches.</summary>
     public long SinkFailures => Interlocked.Read(ref _sinkFailures);
+
+    /// <summary>Events of <see cref="SinkFailures"/>; reported as spool_dropped_events.</summary>
+    public long SinkFailedEvents => Interlocked.Read(ref _sinkFailedEvents);
 
     public void Add(Event e)
     {
@@ -244,8 +247,7 @@ public sealed class Batcher : IDisposable
             Interlocked.Increment(ref _sinkFailures);
             Interlocked.Add(ref _sinkFailedEvents, events);
             Accumulate(_openLoss, batch.Loss);
-            _openLoss.SpoolDroppedBatches += 1;
-            _openLoss.SpoolDroppedEvents += (ulong)events;
+            new Spool.DeliveryLoss { SpoolDroppedBatches = 1, SpoolDroppedEvents = (ulong)events }.AddTo(_openLoss);
             _openHasLoss = true;
             Arm();
         }
