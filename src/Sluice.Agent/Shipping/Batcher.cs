@@ -47,7 +47,7 @@ public sealed class Batcher : IDisposable
     private long _sinkFailedEvents;
 
     /// <param name="sink">Receives each cut batch, e.g. <c>spool.Append</c>. If it throws, the batch is counted as lost and its count rides on the next batch as spool_dropped_*.</param>
-    /// <param name="rulesHash">The hash of the rules in force, read at each cut.</param>
+    /// <param name="rulesHash">The hash of the rules in force, read at each cut into <see cref="EventBatch.RulesHash"/>: the one the heartbeat sends (<see cref="Monitoring.AgentMetrics.RulesHash"/>). Without it batches carry none.</param>
     public Batcher(BatcherOptions options, AgentIdentity identity, Action<CutBatch> sink, TimeProvider? time = null, Func<string>? rulesHash = null)
     {
         ArgumentNullException.ThrowIfNull(options);
