@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+
 namespace Sluice.Agent.Monitoring;
 
 /// <summary>
@@ -12,8 +14,13 @@ namespace Sluice.Agent.Monitoring;
 /// nothing is recorded per event. Levels (interval, buffer, backlog, rates) are set by the job
 /// that owns them.
 /// </remarks>
-public sealed partial class AgentMetrics
+public sealed class AgentMetrics : IDisposable
 {
+    /// <summary>The name of the agent's <see cref="System.Diagnostics.Metrics.Meter"/>.</summary>
+    public const string MeterName = "Sluice.Agent";
+
+    private readonly bool _ownsMeter;
+
     private long _records;
     private long _events;
     private long _filtered;
@@ -30,6 +37,22 @@ public sealed partial class AgentMetrics
     private long _adjustments;
     private long _replaceRequests;
     private long _watchdogReasserts;
+
+    public AgentMetrics()
+        : this(null)
+    {
+    }
+
+    /// <param name="meterFactory">Creates the meter (the host's, when it has one); without it the meter is this object's own.</param>
+    public AgentMetrics(IMeterFactory? meterFactory)
+    {
+        Meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        _ownsMeter = meterFactory is null;
+        AgentInstruments.Create(Meter, this);
+    }
+
+    /// <summary>The "Sluice.Agent" meter: observable instruments over these figures (<see cref="AgentInstruments"/>).</summary>
+    public Meter Meter { get; }
 
     public DateTimeOffset StartedUtc { get; init; } = DateTimeOffset.UtcNow;
 
@@ -65,11 +88,15 @@ public sealed partial class AgentMetrics
     public Func<IReadOnlyList<Filtering.FilterCount>>? FilterCounts { get; set; }
 
     public void AddRecords(long n) => Interlocked.Add(ref _records, n);
+    public long Records => Volatile.Read(ref _records);
     public void AddEvent() => Interlocked.Increment(ref _events);
     public long Events => Volatile.Read(ref _events);
     public void AddFiltered() => Interlocked.Increment(ref _filtered);
+    public long Filtered => Volatile.Read(ref _filtered);
     public void AddWritten() => Interlocked.Increment(ref _written);
+    public long Written => Volatile.Read(ref _written);
     public void AddWriteFailure() => Interlocked.Increment(ref _writeFailures);
+    public long WriteFailures => Volatile.Read(ref _writeFailures);
 
     /// <summary>Adds one loss-monitor reading (deltas) to the totals.</summary>
     public void AddLoss(in CaptureLoss delta)
@@ -98,8 +125,19 @@ public sealed partial class AgentMetrics
     };
 
     public void AddAdjustment() => Interlocked.Increment(ref _adjustments);
+    public long Adjustments => Volatile.Read(ref _adjustments);
     public void AddReplaceRequests(long n) => Interlocked.Add(ref _replaceRequests, n);
+    public long ReplaceRequests => Volatile.Read(ref _replaceRequests);
     public void AddWatchdogReassert() => Interlocked.Increment(ref _watchdogReasserts);
+    public long WatchdogReasserts => Volatile.Read(ref _watchdogReasserts);
+
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            Meter.Dispose();
+        }
+    }
 
     public MetricsSnapshot Snapshot()
     {
@@ -109,11 +147,11 @@ public sealed partial class AgentMetrics
         {
             StartedUtc = StartedUtc,
             Mode = Mode,
-            Records = Volatile.Read(ref _records),
+            Records = Records,
             Events = Events,
-            Filtered = Volatile.Read(ref _filtered),
-            Written = Volatile.Read(ref _written),
-            WriteFailures = Volatile.Read(ref _writeFailures),
+            Filtered = Filtered,
+            Written = Written,
+            WriteFailures = WriteFailures,
             KernelLost = loss.KernelLost,
             SocketOverruns = loss.SocketOverruns,
             Enobufs = loss.Enobufs,
@@ -124,9 +162,9 @@ public sealed partial class AgentMetrics
             BacklogWaitTimeActual = loss.BacklogWaitTimeActual,
             SpoolAppendFailedBatches = appendFailures.Batches,
             SpoolAppendFailedEvents = appendFailures.Events,
-            Adjustments = Volatile.Read(ref _adjustments),
-            ReplaceRequests = Volatile.Read(ref _replaceRequests),
-            WatchdogReasserts = Volatile.Read(ref _watchdogReasserts),
+            Adjustments = Adjustments,
+            ReplaceRequests = ReplaceRequests,
+            WatchdogReasserts = WatchdogReasserts,
             IntervalMs = IntervalMs,
             Continuous = Continuous,
             ReceiveBufferBytes = ReceiveBufferBytes,
@@ -212,11 +250,29 @@ public sealed record MetricsSnapshot
     public long SpoolDroppedBatches => (Spool?.DroppedBatches ?? 0) + SpoolAppendFailedBatches;
 
     /// <summary>
-    /// Every kind of loss added up, each event once: what the host produced and nobody will see.
-    /// Quarantined events count (the collector refused them); quarantine trims do not (those events
-    /// are already counted as quarantined); corrupt spool entries count with the events their
-    /// headers still told.
+    /// The kinds whose events make up <see cref="TotalLoss"/>, by the names status and the meter's
+    /// <c>kind</c> tag give them (docs/loss-model.md). Quarantined events count (the collector
+    /// refused them); quarantine trims do not (those events are already counted as quarantined);
+    /// corrupt spool entries count with the events their headers still told.
     /// </summary>
-    public long TotalLoss => KernelLost + SocketOverruns + SerialGaps + ReassemblyEvicted + SpoolDroppedEvents
-        + (Spool?.QuarantinedEvents ?? 0) + (Spool?.CorruptEvents ?? 0);
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<(string Kind, long Count)> LostEvents =>
+    [
+        ("kernel_lost", KernelLost),
+        ("socket_overruns", SocketOverruns),
+        ("serial_gaps", SerialGaps),
+        ("reassembly_evicted", ReassemblyEvicted),
+        ("spool_dropped", SpoolDroppedEvents),
+        ("quarantined", Spool?.QuarantinedEvents ?? 0),
+        ("spool_corrupt", Spool?.CorruptEvents ?? 0),
+    ];
+
+    /// <summary>Batches lost whole on the delivery path, by kind; none without a spool.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<(string Kind, long Count)> LostBatches => Spool is { } s
+        ? [("spool_dropped", SpoolDroppedBatches), ("quarantined", s.QuarantinedBatches), ("spool_corrupt", s.CorruptBatches)]
+        : [];
+
+    /// <summary>Every kind of loss added up, each event once: what the host produced and nobody will see (<see cref="LostEvents"/>).</summary>
+    public long TotalLoss => LostEvents.Sum(k => k.Count);
 }
