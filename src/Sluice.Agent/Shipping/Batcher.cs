@@ -148,7 +148,7 @@ public sealed class Batcher : IDisposable
     // Field 8 (events), wire type 2 (length-delimited).
     private const byte EventsTag = (8 << 3) | 2;
 
-    /// <summary>Adds loss seen since the last call (deltas) to the open batch.</summary>
+    /// <summary>Adds loss seen since the last call (deltas) to the open batch (the loss monitor's, docs/loss-model.md).</summary>
     public void AddLoss(LossCounters delta)
     {
         ArgumentNullException.ThrowIfNull(delta);
