@@ -136,7 +136,7 @@ internal static partial class StatusCommand
             lines.Add(string.Create(c, $"  spool    {spool.DepthEvents,10} events waiting  {spool.DepthBatches} batches  {Bytes(spool.DepthBytes)} on disk  " +
                 $"epoch {spool.Epoch} since sequence {spool.EpochStartSequence}"));
         }
-        lines.Add(string.Create(c, $"  loss     {a.TotalLoss,10} total  kernel_lost {a.KernelLost}  socket_overruns {a.SocketDrops} (ENOBUFS {a.SocketOverrunErrors})  " +
+        lines.Add(string.Create(c, $"  loss     {a.TotalLoss,10} total  kernel_lost {a.KernelLost}  socket_overruns {a.SocketOverruns} (ENOBUFS {a.Enobufs})  " +
             $"serial_gaps {a.SerialGaps}  spool_dropped {a.SpoolDroppedEvents}  evicted {a.ReassemblyEvicted}{DeliveryLossText(a, "  ", " ")}"));
         lines.Add(string.Create(c, $"  drain    every {a.IntervalMs} ms{(a.Continuous ? " (continuous)" : "")}  buffer {Bytes(a.ReceiveBufferBytes)} (fill {a.SocketFill:P1})  " +
             $"backlog {a.Backlog}/{a.BacklogLimit}  stalls +{a.BacklogWaitTimeActual}"));
@@ -153,11 +153,11 @@ internal static partial class StatusCommand
         {
             line.Append(c, $" delivered={s.AckedEvents} spool_events={s.DepthEvents} spool_batches={s.DepthBatches} spool_bytes={s.DepthBytes}");
         }
-        line.Append(c, $" kernel_lost={a.KernelLost} socket_overruns={a.SocketDrops} enobufs={a.SocketOverrunErrors} serial_gaps={a.SerialGaps}");
+        line.Append(c, $" kernel_lost={a.KernelLost} socket_overruns={a.SocketOverruns} enobufs={a.Enobufs} serial_gaps={a.SerialGaps}");
         line.Append(c, $" spool_dropped={a.SpoolDroppedEvents} evicted={a.ReassemblyEvicted}");
         if (a.Spool is { } d)
         {
-            line.Append(c, $" spool_dropped_batches={d.DroppedBatches} quarantined={d.QuarantinedEvents} quarantined_batches={d.QuarantinedBatches}");
+            line.Append(c, $" spool_dropped_batches={a.SpoolDroppedBatches} quarantined={d.QuarantinedEvents} quarantined_batches={d.QuarantinedBatches}");
             line.Append(c, $" quarantine_trimmed={d.QuarantineTrimmedEvents} quarantine_trimmed_batches={d.QuarantineTrimmedBatches}");
             line.Append(c, $" spool_corrupt={d.CorruptEvents} spool_corrupt_batches={d.CorruptBatches} epoch={d.Epoch}");
         }

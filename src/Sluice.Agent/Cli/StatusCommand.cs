@@ -82,8 +82,8 @@ internal static partial class StatusCommand
         o.WriteLine($"agent running since {a.StartedUtc:u}, mode {a.Mode}{(a.Immutable ? " (kernel immutable)" : "")}");
         o.WriteLine($"  rate        {a.EventsPerSecond:0.0} events/s, {a.RecordsPerSecond:0.0} records/s (peak {a.PeakRecordsPerSecond:0.0})");
         o.WriteLine($"  events      {a.Records} records drained, {a.Events} events, {a.Filtered} filtered, {a.Written} written, {a.WriteFailures} write failures");
-        o.WriteLine($"  loss        kernel_lost {a.KernelLost}, socket_drops {a.SocketDrops} ({a.SocketOverrunErrors} ENOBUFS), serial_gaps {a.SerialGaps}, " +
-            $"evicted {a.ReassemblyEvicted}, spool_dropped {a.SpoolDroppedEvents}{(a.Spool is { } d ? $" ({d.DroppedBatches} batches)" : "")}{DeliveryLossText(a, ", ", " ")}, truncated {a.Truncated}, total {a.TotalLoss}");
+        o.WriteLine($"  loss        kernel_lost {a.KernelLost}, socket_overruns {a.SocketOverruns} ({a.Enobufs} ENOBUFS), serial_gaps {a.SerialGaps}, " +
+            $"evicted {a.ReassemblyEvicted}, spool_dropped {a.SpoolDroppedEvents}{(a.Spool is not null ? $" ({a.SpoolDroppedBatches} batches)" : "")}{DeliveryLossText(a, ", ", " ")}, truncated {a.Truncated}, total {a.TotalLoss}");
         if (a.Spool is { } spool)
         {
             o.WriteLine($"  spool       {spool.DepthEvents} events in {spool.DepthBatches} batches waiting ({spool.DepthBytes} bytes), {spool.AckedEvents} delivered, " +

@@ -51,6 +51,7 @@ public static class AgentConfiguration
     public static IServiceCollection AddAgentOptions(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptionsWithValidateOnStart<AgentOptions>()
+            .Configure(_ => AgentOptions.RefuseRemovedKeys(configuration))
             .Bind(configuration, o => o.ErrorOnUnknownConfiguration = true)
             .PostConfigure(o => o.Sink.Type = SinkOptions.TypeFrom(configuration) ?? o.Sink.Type);
         services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>();

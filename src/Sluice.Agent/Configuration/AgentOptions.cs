@@ -91,6 +91,29 @@ public sealed class AgentOptions
 
     public Shipping.BatcherOptions Batching { get; set; } = new();
 #pragma warning restore SYSLIB1212
+
+    /// <summary>
+    /// Keys the agent once documented and has no more, with the reason given when a config still
+    /// sets one. Like any unknown key they stop the agent (the binder refuses unknown keys); this
+    /// only makes the message say why.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string> RemovedKeys = new Dictionary<string, string>
+    {
+        ["Status:MetricsListen"] = "not implemented: it never served metrics (the figures are on the agent's \"Sluice.Agent\" meter and in `sluice-agent status`); delete the key",
+    };
+
+    /// <summary>Throws, naming the key and why, when <paramref name="configuration"/> sets one of <see cref="RemovedKeys"/>.</summary>
+    /// <exception cref="InvalidOperationException">A removed key is set (even to an empty value).</exception>
+    internal static void RefuseRemovedKeys(IConfiguration configuration)
+    {
+        foreach (var (key, reason) in RemovedKeys)
+        {
+            if (configuration.GetSection(key).Exists())
+            {
+                throw new InvalidOperationException($"{key}: {reason}");
+            }
+        }
+    }
 }
 
 /// <summary>Kernel settings applied at start, one field at a time.</summary>
@@ -265,7 +288,4 @@ public sealed class StatusOptions
     /// <summary>Unix socket on which the running agent answers status queries.</summary>
     [Required(AllowEmptyStrings = false)]
     public string Socket { get; set; } = "/run/sluice/agent.sock";
-
-    /// <summary>"127.0.0.1:9464" to serve Prometheus text metrics; empty for none.</summary>
-    public string MetricsListen { get; set; } = "";
 }

@@ -1,29 +1,58 @@
+using System.Diagnostics.Metrics;
+
 namespace Sluice.Agent.Monitoring;
 
 /// <summary>
-/// The running agent's figures: what it drained, kept, filtered and wrote, every loss kind,
-/// and the drain settings in force. Written by the jobs, read by status, heartbeats and
-/// metrics from any thread.
+/// The running agent's figures: what it drained, kept, filtered and wrote, every loss kind
+/// (docs/loss-model.md), and the drain settings in force. Written by the jobs, read from any
+/// thread by status and heartbeats (<see cref="Snapshot"/>) and by metric listeners and
+/// exporters (the observable instruments of <see cref="Meter"/>, "Sluice.Agent"), which read the
+/// same fields.
 /// </summary>
-public sealed class AgentMetrics
+/// <remarks>
+/// Counting costs one interlocked add and allocates nothing; the instruments are observed, so
+/// nothing is recorded per event. Levels (interval, buffer, backlog, rates) are set by the job
+/// that owns them.
+/// </remarks>
+public sealed class AgentMetrics : IDisposable
 {
+    /// <summary>The name of the agent's <see cref="System.Diagnostics.Metrics.Meter"/>.</summary>
+    public const string MeterName = "Sluice.Agent";
+
+    private readonly bool _ownsMeter;
+
     private long _records;
     private long _events;
     private long _filtered;
     private long _written;
     private long _writeFailures;
     private long _kernelLost;
-    private long _socketDrops;
-    private long _socketOverrunErrors;
+    private long _socketOverruns;
+    private long _enobufs;
     private long _serialGaps;
     private long _truncated;
-    private long _evicted;
+    private long _reassemblyEvicted;
     private long _parseErrors;
-    private long _spoolDropped;
-    private long _waitActual;
+    private long _backlogWaitTimeActual;
     private long _adjustments;
     private long _replaceRequests;
     private long _watchdogReasserts;
+
+    public AgentMetrics()
+        : this(null)
+    {
+    }
+
+    /// <param name="meterFactory">Creates the meter (the host's, when it has one); without it the meter is this object's own.</param>
+    public AgentMetrics(IMeterFactory? meterFactory)
+    {
+        Meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        _ownsMeter = meterFactory is null;
+        AgentInstruments.Create(Meter, this);
+    }
+
+    /// <summary>The "Sluice.Agent" meter: observable instruments over these figures (<see cref="AgentInstruments"/>).</summary>
+    public Meter Meter { get; }
 
     public DateTimeOffset StartedUtc { get; init; } = DateTimeOffset.UtcNow;
 
@@ -42,6 +71,8 @@ public sealed class AgentMetrics
     public volatile int WantedBufferBytes;
     public volatile bool Immutable;
     public volatile int RulesLoaded;
+
+    /// <summary>The hash of the rules in force (set when they are loaded); heartbeats and every batch carry it.</summary>
     public volatile string RulesHash = "";
 
     /// <summary>Takes each monitor tick's loss, to carry it to the collector (set by the collector sink).</summary>
@@ -50,66 +81,108 @@ public sealed class AgentMetrics
     /// <summary>The spool's figures, when events go to a collector.</summary>
     public Func<Spool.SpoolCounters>? SpoolCounters { get; set; }
 
+    /// <summary>Batches the spool could not append (a write error), and their events, when events go to a collector: spool drops the spool's own counters do not hold.</summary>
+    public Func<(long Batches, long Events)>? SpoolAppendFailures { get; set; }
+
     /// <summary>Per filter rule counts, supplied by the pipeline.</summary>
     public Func<IReadOnlyList<Filtering.FilterCount>>? FilterCounts { get; set; }
 
     public void AddRecords(long n) => Interlocked.Add(ref _records, n);
+    public long Records => Volatile.Read(ref _records);
     public void AddEvent() => Interlocked.Increment(ref _events);
     public long Events => Volatile.Read(ref _events);
     public void AddFiltered() => Interlocked.Increment(ref _filtered);
+    public long Filtered => Volatile.Read(ref _filtered);
     public void AddWritten() => Interlocked.Increment(ref _written);
+    public long Written => Volatile.Read(ref _written);
     public void AddWriteFailure() => Interlocked.Increment(ref _writeFailures);
-    public void AddKernelLost(long n) => Interlocked.Add(ref _kernelLost, n);
-    public void AddSocketDrops(long n) => Interlocked.Add(ref _socketDrops, n);
-    public void AddSocketOverrunErrors(long n) => Interlocked.Add(ref _socketOverrunErrors, n);
-    public void AddSerialGaps(long n) => Interlocked.Add(ref _serialGaps, n);
-    public void AddTruncated(long n) => Interlocked.Add(ref _truncated, n);
-    public void AddEvicted(long n) => Interlocked.Add(ref _evicted, n);
-    public void AddParseErrors(long n) => Interlocked.Add(ref _parseErrors, n);
-    public void AddSpoolDropped(long n) => Interlocked.Add(ref _spoolDropped, n);
-    public void AddWaitActual(long n) => Interlocked.Add(ref _waitActual, n);
-    public void AddAdjustment() => Interlocked.Increment(ref _adjustments);
-    public void AddReplaceRequests(long n) => Interlocked.Add(ref _replaceRequests, n);
-    public void AddWatchdogReassert() => Interlocked.Increment(ref _watchdogReasserts);
+    public long WriteFailures => Volatile.Read(ref _writeFailures);
 
-    public MetricsSnapshot Snapshot() => new()
+    /// <summary>Adds one loss-monitor reading (deltas) to the totals.</summary>
+    public void AddLoss(in CaptureLoss delta)
     {
-        StartedUtc = StartedUtc,
-        Mode = Mode,
-        Records = Volatile.Read(ref _records),
-        Events = Events,
-        Filtered = Volatile.Read(ref _filtered),
-        Written = Volatile.Read(ref _written),
-        WriteFailures = Volatile.Read(ref _writeFailures),
+        Interlocked.Add(ref _kernelLost, delta.KernelLost);
+        Interlocked.Add(ref _socketOverruns, delta.SocketOverruns);
+        Interlocked.Add(ref _enobufs, delta.Enobufs);
+        Interlocked.Add(ref _serialGaps, delta.SerialGaps);
+        Interlocked.Add(ref _reassemblyEvicted, delta.ReassemblyEvicted);
+        Interlocked.Add(ref _truncated, delta.Truncated);
+        Interlocked.Add(ref _parseErrors, delta.ParseErrors);
+        Interlocked.Add(ref _backlogWaitTimeActual, delta.BacklogWaitTimeActual);
+    }
+
+    /// <summary>Loss on the way in since the agent started.</summary>
+    public CaptureLoss CaptureLoss => new()
+    {
         KernelLost = Volatile.Read(ref _kernelLost),
-        SocketDrops = Volatile.Read(ref _socketDrops),
-        SocketOverrunErrors = Volatile.Read(ref _socketOverrunErrors),
+        SocketOverruns = Volatile.Read(ref _socketOverruns),
+        Enobufs = Volatile.Read(ref _enobufs),
         SerialGaps = Volatile.Read(ref _serialGaps),
+        ReassemblyEvicted = Volatile.Read(ref _reassemblyEvicted),
         Truncated = Volatile.Read(ref _truncated),
-        ReassemblyEvicted = Volatile.Read(ref _evicted),
         ParseErrors = Volatile.Read(ref _parseErrors),
-        SpoolDropped = Volatile.Read(ref _spoolDropped),
-        BacklogWaitTimeActual = Volatile.Read(ref _waitActual),
-        Adjustments = Volatile.Read(ref _adjustments),
-        ReplaceRequests = Volatile.Read(ref _replaceRequests),
-        WatchdogReasserts = Volatile.Read(ref _watchdogReasserts),
-        IntervalMs = IntervalMs,
-        Continuous = Continuous,
-        ReceiveBufferBytes = ReceiveBufferBytes,
-        WantedBufferBytes = WantedBufferBytes,
-        TruesizeBytes = TruesizeBytes,
-        BacklogLimit = BacklogLimit,
-        Backlog = Backlog,
-        SocketFill = SocketFill,
-        EventsPerSecond = EventsPerSecond,
-        RecordsPerSecond = RecordsPerSecond,
-        PeakRecordsPerSecond = PeakRecordsPerSecond,
-        Immutable = Immutable,
-        RulesLoaded = RulesLoaded,
-        RulesHash = RulesHash,
-        FilterRules = FilterCounts?.Invoke() ?? [],
-        Spool = SpoolCounters?.Invoke(),
+        BacklogWaitTimeActual = Volatile.Read(ref _backlogWaitTimeActual),
     };
+
+    public void AddAdjustment() => Interlocked.Increment(ref _adjustments);
+    public long Adjustments => Volatile.Read(ref _adjustments);
+    public void AddReplaceRequests(long n) => Interlocked.Add(ref _replaceRequests, n);
+    public long ReplaceRequests => Volatile.Read(ref _replaceRequests);
+    public void AddWatchdogReassert() => Interlocked.Increment(ref _watchdogReasserts);
+    public long WatchdogReasserts => Volatile.Read(ref _watchdogReasserts);
+
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            Meter.Dispose();
+        }
+    }
+
+    public MetricsSnapshot Snapshot()
+    {
+        var loss = CaptureLoss;
+        var appendFailures = SpoolAppendFailures?.Invoke() ?? default;
+        return new()
+        {
+            StartedUtc = StartedUtc,
+            Mode = Mode,
+            Records = Records,
+            Events = Events,
+            Filtered = Filtered,
+            Written = Written,
+            WriteFailures = WriteFailures,
+            KernelLost = loss.KernelLost,
+            SocketOverruns = loss.SocketOverruns,
+            Enobufs = loss.Enobufs,
+            SerialGaps = loss.SerialGaps,
+            Truncated = loss.Truncated,
+            ReassemblyEvicted = loss.ReassemblyEvicted,
+            ParseErrors = loss.ParseErrors,
+            BacklogWaitTimeActual = loss.BacklogWaitTimeActual,
+            SpoolAppendFailedBatches = appendFailures.Batches,
+            SpoolAppendFailedEvents = appendFailures.Events,
+            Adjustments = Adjustments,
+            ReplaceRequests = ReplaceRequests,
+            WatchdogReasserts = WatchdogReasserts,
+            IntervalMs = IntervalMs,
+            Continuous = Continuous,
+            ReceiveBufferBytes = ReceiveBufferBytes,
+            WantedBufferBytes = WantedBufferBytes,
+            TruesizeBytes = TruesizeBytes,
+            BacklogLimit = BacklogLimit,
+            Backlog = Backlog,
+            SocketFill = SocketFill,
+            EventsPerSecond = EventsPerSecond,
+            RecordsPerSecond = RecordsPerSecond,
+            PeakRecordsPerSecond = PeakRecordsPerSecond,
+            Immutable = Immutable,
+            RulesLoaded = RulesLoaded,
+            RulesHash = RulesHash,
+            FilterRules = FilterCounts?.Invoke() ?? [],
+            Spool = SpoolCounters?.Invoke(),
+        };
+    }
 }
 
 /// <summary>A consistent-enough copy of <see cref="AgentMetrics"/> for output.</summary>
@@ -122,15 +195,20 @@ public sealed record MetricsSnapshot
     public long Filtered { get; init; }
     public long Written { get; init; }
     public long WriteFailures { get; init; }
+    // The loss kinds, named as in LossCounters and docs/loss-model.md.
     public long KernelLost { get; init; }
-    public long SocketDrops { get; init; }
-    public long SocketOverrunErrors { get; init; }
+    public long SocketOverruns { get; init; }
+    /// <summary>ENOBUFS errors: one per socket overrun, however many records it dropped (those are <see cref="SocketOverruns"/>).</summary>
+    public long Enobufs { get; init; }
     public long SerialGaps { get; init; }
     public long Truncated { get; init; }
     public long ReassemblyEvicted { get; init; }
     public long ParseErrors { get; init; }
-    public long SpoolDropped { get; init; }
     public long BacklogWaitTimeActual { get; init; }
+    /// <summary>Batches the spool could not append (a write error); part of <see cref="SpoolDroppedBatches"/>.</summary>
+    public long SpoolAppendFailedBatches { get; init; }
+    /// <summary>Events of <see cref="SpoolAppendFailedBatches"/>; part of <see cref="SpoolDroppedEvents"/>.</summary>
+    public long SpoolAppendFailedEvents { get; init; }
     public long Adjustments { get; init; }
     public long ReplaceRequests { get; init; }
     public long WatchdogReasserts { get; init; }
@@ -151,15 +229,50 @@ public sealed record MetricsSnapshot
     public IReadOnlyList<Filtering.FilterCount> FilterRules { get; init; } = [];
     public Spool.SpoolCounters? Spool { get; init; }
 
-    /// <summary>Events dropped by the spool's cap: the spool's own count when there is a spool, else the pipeline's.</summary>
-    public long SpoolDroppedEvents => Spool?.DroppedEvents ?? SpoolDropped;
+    /// <summary>Loss on the way in, the kinds of <see cref="CaptureLoss"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public CaptureLoss CaptureLoss => new()
+    {
+        KernelLost = KernelLost,
+        SocketOverruns = SocketOverruns,
+        Enobufs = Enobufs,
+        SerialGaps = SerialGaps,
+        ReassemblyEvicted = ReassemblyEvicted,
+        Truncated = Truncated,
+        ParseErrors = ParseErrors,
+        BacklogWaitTimeActual = BacklogWaitTimeActual,
+    };
+
+    /// <summary>Events the spool dropped: by its cap, and in batches it could not append.</summary>
+    public long SpoolDroppedEvents => (Spool?.DroppedEvents ?? 0) + SpoolAppendFailedEvents;
+
+    /// <summary>Batches the spool dropped: by its cap, and those it could not append.</summary>
+    public long SpoolDroppedBatches => (Spool?.DroppedBatches ?? 0) + SpoolAppendFailedBatches;
 
     /// <summary>
-    /// Every kind of loss added up, each event once: what the host produced and nobody will see.
-    /// Quarantined events count (the collector refused them); quarantine trims do not (those events
-    /// are already counted as quarantined); corrupt spool entries count with the events their
-    /// headers still told.
+    /// The kinds whose events make up <see cref="TotalLoss"/>, by the names status and the meter's
+    /// <c>kind</c> tag give them (docs/loss-model.md). Quarantined events count (the collector
+    /// refused them); quarantine trims do not (those events are already counted as quarantined);
+    /// corrupt spool entries count with the events their headers still told.
     /// </summary>
-    public long TotalLoss => KernelLost + SocketDrops + SerialGaps + ReassemblyEvicted + SpoolDroppedEvents
-        + (Spool?.QuarantinedEvents ?? 0) + (Spool?.CorruptEvents ?? 0);
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<(string Kind, long Count)> LostEvents =>
+    [
+        ("kernel_lost", KernelLost),
+        ("socket_overruns", SocketOverruns),
+        ("serial_gaps", SerialGaps),
+        ("reassembly_evicted", ReassemblyEvicted),
+        ("spool_dropped", SpoolDroppedEvents),
+        ("quarantined", Spool?.QuarantinedEvents ?? 0),
+        ("spool_corrupt", Spool?.CorruptEvents ?? 0),
+    ];
+
+    /// <summary>Batches lost whole on the delivery path, by kind; none without a spool.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<(string Kind, long Count)> LostBatches => Spool is { } s
+        ? [("spool_dropped", SpoolDroppedBatches), ("quarantined", s.QuarantinedBatches), ("spool_corrupt", s.CorruptBatches)]
+        : [];
+
+    /// <summary>Every kind of loss added up, each event once: what the host produced and nobody will see (<see cref="LostEvents"/>).</summary>
+    public long TotalLoss => LostEvents.Sum(k => k.Count);
 }

@@ -1,19 +1,12 @@
 namespace Sluice.Agent.Monitoring;
 
-/// <summary>One loss-monitor reading: deltas since the previous one, and levels now.</summary>
-public readonly record struct LossReading(
-    long KernelLost,
-    long SocketDrops,
-    long OverrunErrors,
-    long SerialGaps,
-    long Evicted,
-    long WaitTimeActual,
-    double SocketFill,
-    uint Backlog,
-    uint BacklogLimit)
+/// <summary>One loss-monitor reading: the loss since the previous one, and levels now.</summary>
+/// <param name="Loss">Deltas since the previous reading.</param>
+/// <param name="SocketFill">Queued bytes as a fraction of the receive buffer, 0..1.</param>
+public readonly record struct LossReading(CaptureLoss Loss, double SocketFill, uint Backlog, uint BacklogLimit)
 {
-    /// <summary>Any sign that records were lost or are about to be.</summary>
-    public bool AnyLoss => KernelLost > 0 || SocketDrops > 0 || OverrunErrors > 0 || SerialGaps > 0 || Evicted > 0;
+    /// <summary>Any sign that records were lost: the kinds that push the drain to the floor.</summary>
+    public bool AnyLoss => Loss.KernelLost > 0 || Loss.SocketOverruns > 0 || Loss.Enobufs > 0 || Loss.SerialGaps > 0 || Loss.ReassemblyEvicted > 0;
 }
 
 /// <summary>What the monitor should do about a reading.</summary>
@@ -31,12 +24,13 @@ public sealed class BackpressurePolicy(double fillThreshold, int calmTicksToRela
 
     public BackpressureDecision Decide(LossReading r)
     {
+        var l = r.Loss;
         var reasons = new List<string>();
-        if (r.KernelLost > 0) reasons.Add($"kernel lost {r.KernelLost}");
-        if (r.SocketDrops > 0 || r.OverrunErrors > 0) reasons.Add($"socket dropped {r.SocketDrops} ({r.OverrunErrors} ENOBUFS)");
-        if (r.SerialGaps > 0) reasons.Add($"{r.SerialGaps} serials missing");
-        if (r.Evicted > 0) reasons.Add($"{r.Evicted} events evicted");
-        if (r.WaitTimeActual > 0) reasons.Add($"tasks waited {r.WaitTimeActual} jiffies");
+        if (l.KernelLost > 0) reasons.Add($"kernel lost {l.KernelLost}");
+        if (l.SocketOverruns > 0 || l.Enobufs > 0) reasons.Add($"socket dropped {l.SocketOverruns} ({l.Enobufs} ENOBUFS)");
+        if (l.SerialGaps > 0) reasons.Add($"{l.SerialGaps} serials missing");
+        if (l.ReassemblyEvicted > 0) reasons.Add($"{l.ReassemblyEvicted} events evicted");
+        if (l.BacklogWaitTimeActual > 0) reasons.Add($"tasks waited {l.BacklogWaitTimeActual} jiffies");
         bool filling = r.SocketFill > fillThreshold;
         if (filling) reasons.Add($"socket {r.SocketFill:P0} full");
         bool backlogHigh = r.BacklogLimit > 0 && r.Backlog > r.BacklogLimit / 2;
@@ -55,8 +49,8 @@ public sealed class BackpressurePolicy(double fillThreshold, int calmTicksToRela
         return new BackpressureDecision(
             SpeedUp: true,
             ToFloor: r.AnyLoss,
-            GrowBuffer: r.SocketDrops > 0 || r.OverrunErrors > 0 || filling || r.SerialGaps > 0 || r.KernelLost > 0,
-            GrowBacklog: r.KernelLost > 0 || backlogHigh || r.WaitTimeActual > 0,
+            GrowBuffer: l.SocketOverruns > 0 || l.Enobufs > 0 || filling || l.SerialGaps > 0 || l.KernelLost > 0,
+            GrowBacklog: l.KernelLost > 0 || backlogHigh || l.BacklogWaitTimeActual > 0,
             Relax: false,
             Reason: string.Join(", ", reasons));
     }

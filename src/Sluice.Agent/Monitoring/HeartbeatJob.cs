@@ -2,6 +2,7 @@ using System.Reflection;
 using Quartz;
 using Sluice.Agent.Kernel;
 using Sluice.Agent.Shipping;
+using Sluice.Agent.Spool;
 using Sluice.Audit.Rules;
 using Sluice.Protocol.V1;
 
@@ -52,29 +53,28 @@ public sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics, K
         };
     }
 
-    /// <summary>Every loss kind since the agent started, the delivery path's own (spool drops, quarantine, corruption) included.</summary>
+    /// <summary>
+    /// Every loss kind since the agent started, the delivery path's own (spool drops, quarantine,
+    /// corruption) included, written by the same two methods that write them into batches
+    /// (<see cref="CaptureLoss.AddTo"/>, <see cref="DeliveryLoss.AddTo"/>; docs/loss-model.md).
+    /// </summary>
     internal static LossCounters LossTotals(MetricsSnapshot m)
     {
         static ulong U(long n) => (ulong)Math.Max(0, n);
+        var loss = new LossCounters { Filtered = U(m.Filtered) };
+        m.CaptureLoss.AddTo(loss);
         var s = m.Spool;
-        return new LossCounters
+        new DeliveryLoss
         {
-            KernelLost = U(m.KernelLost),
-            SocketOverruns = U(m.SocketDrops),
-            SerialGaps = U(m.SerialGaps),
-            SpoolDroppedEvents = U(s?.DroppedEvents ?? m.SpoolDropped),
-            SpoolDroppedBatches = U(s?.DroppedBatches ?? 0),
-            ReassemblyEvicted = U(m.ReassemblyEvicted),
-            Truncated = U(m.Truncated),
-            ParseErrors = U(m.ParseErrors),
-            BacklogWaitTimeActual = U(m.BacklogWaitTimeActual),
-            Filtered = U(m.Filtered),
+            SpoolDroppedBatches = U(m.SpoolDroppedBatches),
+            SpoolDroppedEvents = U(m.SpoolDroppedEvents),
             QuarantinedBatches = U(s?.QuarantinedBatches ?? 0),
             QuarantinedEvents = U(s?.QuarantinedEvents ?? 0),
             QuarantineTrimmedBatches = U(s?.QuarantineTrimmedBatches ?? 0),
             QuarantineTrimmedEvents = U(s?.QuarantineTrimmedEvents ?? 0),
             SpoolCorruptBatches = U(s?.CorruptBatches ?? 0),
             SpoolCorruptEvents = U(s?.CorruptEvents ?? 0),
-        };
+        }.AddTo(loss);
+        return loss;
     }
 }

@@ -8,9 +8,10 @@ using Sluice.Audit.Netlink;
 namespace Sluice.Agent.Monitoring;
 
 /// <summary>
-/// Every second, on a control socket of its own: reads every loss signal (kernel lost,
-/// socket drops and ENOBUFS, serial gaps, evictions, backlog, stall time, socket fill), adds
-/// them to the totals, and pushes back through the <see cref="BackpressurePolicy"/>.
+/// Every second, on a control socket of its own: reads every loss signal on the way in (kernel
+/// lost, socket overruns and ENOBUFS, serial gaps, evictions, truncated and unparsable records,
+/// stall time; docs/loss-model.md) and the levels (backlog, socket fill), adds the loss to the
+/// totals and hands it to the collector sink, and pushes back through the <see cref="BackpressurePolicy"/>.
 /// </summary>
 /// <remarks>
 /// A singleton: it keeps the previous readings to compute deltas. Quartz creates a new job
@@ -22,19 +23,34 @@ public sealed partial class LossMonitor(
 
     private readonly BackpressurePolicy _policy = new(options.Monitor.FillThreshold, options.Monitor.CalmTicksToRelax);
     private bool _primed;
-    private uint _lost;
-    private uint _waitActual;
-    private uint _drops;
-    private long _overruns;
+    private Sources _before;
     private long _replaces;
-    private long _truncated;
     private long _events;
     private long _eventsStamp;
     private long _recordsAtLastTick = -1;
 
     /// <summary>Text of the USER record the monitor asks the kernel to log; the pipeline drops it.</summary>
     public const string SerialProbe = "sluice-serial-probe";
-    private PipelineLoss _pipeline;
+
+    /// <summary>Every counter a loss kind is read from, as its source keeps it (docs/loss-model.md).</summary>
+    internal readonly record struct Sources(uint Lost, uint WaitTimeActual, uint MeminfoDrops, AuditReceiveCounters Socket, PipelineLoss Pipeline);
+
+    /// <summary>
+    /// The one place each source's counter becomes a loss kind: what happened between two readings.
+    /// The kernel's counters are u32 and can be reset by others (a smaller value means a reset); the
+    /// socket's and the pipeline's are this run's own and only grow.
+    /// </summary>
+    internal static CaptureLoss Between(in Sources before, in Sources now) => new()
+    {
+        KernelLost = Delta(now.Lost, before.Lost),
+        BacklogWaitTimeActual = Delta(now.WaitTimeActual, before.WaitTimeActual),
+        SocketOverruns = Delta(now.MeminfoDrops, before.MeminfoDrops),
+        Enobufs = now.Socket.Enobufs - before.Socket.Enobufs,
+        Truncated = now.Socket.Truncated - before.Socket.Truncated,
+        SerialGaps = now.Pipeline.SerialGaps - before.Pipeline.SerialGaps,
+        ReassemblyEvicted = now.Pipeline.Evicted - before.Pipeline.Evicted,
+        ParseErrors = now.Pipeline.ParseErrors - before.Pipeline.ParseErrors,
+    };
 
     internal void Tick(AuditControlClient control, KernelSession session)
     {
@@ -42,8 +58,7 @@ public sealed partial class LossMonitor(
         var socket = controller.Socket;
         var memory = socket.GetMemoryInfo();
         var counters = socket.Counters;
-        var pipeline = controller.PipelineLoss;
-        uint waitActual = status.BacklogWaitTimeActual ?? 0;
+        var now = new Sources(status.Lost, status.BacklogWaitTimeActual ?? 0, memory.Drops, counters, controller.PipelineLoss);
         if (!_primed)
         {
             // The kernel's counters are the host's since boot: loss before the agent started is
@@ -51,32 +66,15 @@ public sealed partial class LossMonitor(
             // this run's own and count from zero: what they saw before this first tick is this
             // run's loss, the serial gap of a restart after a crash included (the pipeline counts
             // it on the first record, which may come before this tick).
-            (_lost, _waitActual, _primed) = (status.Lost, waitActual, true);
+            _before = _before with { Lost = now.Lost, WaitTimeActual = now.WaitTimeActual };
+            _primed = true;
         }
-        var reading = new LossReading(
-            KernelLost: Delta(status.Lost, _lost),
-            SocketDrops: Delta(memory.Drops, _drops),
-            OverrunErrors: counters.Overruns - _overruns,
-            SerialGaps: pipeline.SerialGaps - _pipeline.SerialGaps,
-            Evicted: pipeline.Evicted - _pipeline.Evicted,
-            WaitTimeActual: Delta(waitActual, _waitActual),
-            SocketFill: memory.Fill,
-            Backlog: status.Backlog,
-            BacklogLimit: status.BacklogLimit);
-        long parseErrors = pipeline.ParseErrors - _pipeline.ParseErrors;
+        var loss = Between(_before, now);
+        var reading = new LossReading(loss, memory.Fill, status.Backlog, status.BacklogLimit);
         long replaces = counters.ReplaceRequests - _replaces;
-        (_lost, _waitActual, _drops, _overruns, _replaces, _pipeline) =
-            (status.Lost, waitActual, memory.Drops, counters.Overruns, counters.ReplaceRequests, pipeline);
+        (_before, _replaces) = (now, counters.ReplaceRequests);
 
-        metrics.AddKernelLost(reading.KernelLost);
-        metrics.AddSocketDrops(reading.SocketDrops);
-        metrics.AddSocketOverrunErrors(reading.OverrunErrors);
-        metrics.AddSerialGaps(reading.SerialGaps);
-        metrics.AddEvicted(reading.Evicted);
-        metrics.AddWaitActual(reading.WaitTimeActual);
-        metrics.AddParseErrors(parseErrors);
-        metrics.AddTruncated(counters.Truncated - _truncated);
-        _truncated = counters.Truncated;
+        metrics.AddLoss(loss);
         long events = metrics.Events;
         long stamp = System.Diagnostics.Stopwatch.GetTimestamp();
         if (_eventsStamp != 0)
@@ -93,21 +91,15 @@ public sealed partial class LossMonitor(
             metrics.AddReplaceRequests(replaces);
             Log.ReplaceRequested(logger, replaces, counters.LastReplacePid, ProcessNames.Comm(counters.LastReplacePid) ?? "gone");
         }
-        if (reading.AnyLoss || reading.WaitTimeActual > 0 || parseErrors > 0 || counters.Truncated != _truncated)
+        if (loss.Any && metrics.LossReporter is { } report)
         {
-            metrics.LossReporter?.Invoke(new Sluice.Protocol.V1.LossCounters
-            {
-                KernelLost = (ulong)reading.KernelLost,
-                SocketOverruns = (ulong)reading.SocketDrops,
-                SerialGaps = (ulong)reading.SerialGaps,
-                ReassemblyEvicted = (ulong)reading.Evicted,
-                ParseErrors = (ulong)parseErrors,
-                BacklogWaitTimeActual = (ulong)reading.WaitTimeActual,
-            });
+            var delta = new Sluice.Protocol.V1.LossCounters();
+            loss.AddTo(delta);
+            report(delta);
         }
         if (reading.AnyLoss)
         {
-            Log.Loss(logger, reading.KernelLost, reading.SocketDrops, reading.OverrunErrors, reading.SerialGaps, reading.Evicted);
+            Log.Loss(logger, loss.KernelLost, loss.SocketOverruns, loss.Enobufs, loss.SerialGaps, loss.ReassemblyEvicted);
         }
 
         var decision = _policy.Decide(reading);
@@ -174,7 +166,6 @@ public sealed partial class LossMonitor(
         }
     }
 
-    // Kernel counters are u32 and can be reset by others; a smaller value means a reset.
     private static long Delta(uint now, uint before) => now >= before ? now - before : now;
 
     private static partial class Log

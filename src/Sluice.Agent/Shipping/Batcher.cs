@@ -47,7 +47,7 @@ public sealed class Batcher : IDisposable
     private long _sinkFailedEvents;
 
     /// <param name="sink">Receives each cut batch, e.g. <c>spool.Append</c>. If it throws, the batch is counted as lost and its count rides on the next batch as spool_dropped_*.</param>
-    /// <param name="rulesHash">The hash of the rules in force, read at each cut.</param>
+    /// <param name="rulesHash">The hash of the rules in force, read at each cut into <see cref="EventBatch.RulesHash"/>: the one the heartbeat sends (<see cref="Monitoring.AgentMetrics.RulesHash"/>). Without it batches carry none.</param>
     public Batcher(BatcherOptions options, AgentIdentity identity, Action<CutBatch> sink, TimeProvider? time = null, Func<string>? rulesHash = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -78,8 +78,11 @@ public sealed class Batcher : IDisposable
 
     public long CutsByTime => Interlocked.Read(ref _cutsByTime);
 
-    /// <summary>Batches the sink refused (e.g. a disk error); their events are reported as spool_dropped_events.</summary>
+    /// <summary>Batches the sink refused (e.g. a disk error); reported as spool_dropped_batches.</summary>
     public long SinkFailures => Interlocked.Read(ref _sinkFailures);
+
+    /// <summary>Events of <see cref="SinkFailures"/>; reported as spool_dropped_events.</summary>
+    public long SinkFailedEvents => Interlocked.Read(ref _sinkFailedEvents);
 
     public void Add(Event e)
     {
@@ -145,7 +148,7 @@ public sealed class Batcher : IDisposable
     // Field 8 (events), wire type 2 (length-delimited).
     private const byte EventsTag = (8 << 3) | 2;
 
-    /// <summary>Adds loss seen since the last call (deltas) to the open batch.</summary>
+    /// <summary>Adds loss seen since the last call (deltas) to the open batch (the loss monitor's, docs/loss-model.md).</summary>
     public void AddLoss(LossCounters delta)
     {
         ArgumentNullException.ThrowIfNull(delta);
@@ -244,8 +247,7 @@ public sealed class Batcher : IDisposable
             Interlocked.Increment(ref _sinkFailures);
             Interlocked.Add(ref _sinkFailedEvents, events);
             Accumulate(_openLoss, batch.Loss);
-            _openLoss.SpoolDroppedBatches += 1;
-            _openLoss.SpoolDroppedEvents += (ulong)events;
+            new Spool.DeliveryLoss { SpoolDroppedBatches = 1, SpoolDroppedEvents = (ulong)events }.AddTo(_openLoss);
             _openHasLoss = true;
             Arm();
         }

@@ -57,7 +57,7 @@ public static class DeliveryServiceCollectionExtensions
             {
                 spool.Append(batch);
                 watermark?.Record(batch.HighestSerial);
-            }, sp.GetRequiredService<TimeProvider>());
+            }, sp.GetRequiredService<TimeProvider>(), sp.GetService<Monitoring.AgentMetrics>() is { } metrics ? () => metrics.RulesHash : null);
             // Delivery loss the spool records (quarantined batches, corruption, also what recovery
             // found at open) goes out in a batch of its own when no events come to carry it.
             spool.LossRecorded += batcher.RequestCut;

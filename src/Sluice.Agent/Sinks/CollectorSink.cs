@@ -19,6 +19,7 @@ public sealed class CollectorSink : IEventSink
         _batcher = batcher;
         metrics.LossReporter = batcher.AddLoss;
         metrics.SpoolCounters = () => spool.Counters;
+        metrics.SpoolAppendFailures = () => (batcher.SinkFailures, batcher.SinkFailedEvents);
     }
 
     public void Write(Event e) => _batcher.Add(e);

@@ -269,7 +269,7 @@ public sealed class AuditEventSocket : IDisposable
         Records = Volatile.Read(ref _records),
         Bytes = Volatile.Read(ref _bytes),
         ReceiveCalls = Volatile.Read(ref _calls),
-        Overruns = Volatile.Read(ref _overruns),
+        Enobufs = Volatile.Read(ref _overruns),
         Truncated = Volatile.Read(ref _truncated),
         ReplaceRequests = Volatile.Read(ref _replaces),
         LastReplacePid = Volatile.Read(ref _lastReplacePid),

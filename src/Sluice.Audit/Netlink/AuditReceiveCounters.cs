@@ -12,8 +12,11 @@ public readonly record struct AuditReceiveCounters
     /// <summary>recvmmsg/recv calls made by drains.</summary>
     public long ReceiveCalls { get; init; }
 
-    /// <summary>ENOBUFS from recv: the socket overran and the kernel dropped records for it.</summary>
-    public long Overruns { get; init; }
+    /// <summary>
+    /// ENOBUFS from recv: the socket overran. The kernel reports it once per overrun, not per record
+    /// dropped (those are <see cref="SocketMemoryInfo.Drops"/>); see docs/loss-model.md.
+    /// </summary>
+    public long Enobufs { get; init; }
 
     /// <summary>Records cut short because they did not fit a receive slot (MSG_TRUNC).</summary>
     public long Truncated { get; init; }
@@ -34,7 +37,7 @@ public readonly record struct AuditReceiveCounters
 /// <summary>The socket's receive queue as the kernel reports it (SO_MEMINFO).</summary>
 /// <param name="QueuedBytes">Bytes (skb truesize) waiting in the receive queue.</param>
 /// <param name="ReceiveBuffer">The receive buffer limit in bytes.</param>
-/// <param name="Drops">Datagrams the socket dropped because the queue was full.</param>
+/// <param name="Drops">Datagrams the kernel could not queue because the buffer was full (sk_drops): the agent's socket overruns.</param>
 public readonly record struct SocketMemoryInfo(uint QueuedBytes, uint ReceiveBuffer, uint Drops)
 {
     /// <summary>Queued bytes as a fraction of the buffer, 0..1.</summary>

@@ -14,7 +14,7 @@ namespace Sluice.Collector.Reports;
 public sealed record LossKind(string Column, string Name, string Label, string Unit, bool InTotal, bool InBatchesLost, bool Loss);
 
 /// <summary>
-/// The loss kinds in <see cref="LossColumns"/> order, and how each one counts. Which kinds add up to the total,
+/// The loss kinds in <see cref="LossColumns"/> order, and how each one counts (docs/loss-model.md). Which kinds add up to the total,
 /// which are whole batches and which make a host incomplete is read off <see cref="LossTotals"/> itself (one
 /// counter at a time), so the report keeps no list of its own.
 /// </summary>

@@ -2,7 +2,7 @@ using Sluice.Protocol.V1;
 
 namespace Sluice.Collector.Storage;
 
-/// <summary>The loss counters as columns, in one fixed order shared by the batches and heartbeats tables of every store.</summary>
+/// <summary>The loss counters as columns, in one fixed order shared by the batches and heartbeats tables of every store; named as the LossCounters fields (docs/loss-model.md).</summary>
 internal static class LossColumns
 {
     public static readonly string[] Names =

@@ -16,7 +16,7 @@ public sealed class StatusLossTests
         Mode = "unicast",
         Events = 1000,
         KernelLost = 1,
-        SocketDrops = 2,
+        SocketOverruns = 2,
         SerialGaps = 3,
         ReassemblyEvicted = 4,
         Spool = new SpoolCounters

@@ -120,6 +120,18 @@ public sealed class AgentConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Load_RemovedMetricsListen_RefusedNamingTheKeyAndWhy()
+    {
+        // Unknown keys are refused (ErrorOnUnknownConfiguration). Status:MetricsListen was documented
+        // but never served anything, and is gone: an old config that still sets it, even empty, is
+        // told which key to delete and why instead of running without the metrics it asked for.
+        var e = Assert.Throws<ConfigurationException>(() => AgentConfiguration.Load(Write("{ \"Status\": { \"MetricsListen\": \"127.0.0.1:9464\" } }")));
+        Assert.Contains("Status:MetricsListen", e.Message);
+        Assert.Contains("not implemented", e.Message);
+        Assert.Throws<ConfigurationException>(() => AgentConfiguration.Load(Write("{ \"Status\": { \"MetricsListen\": \"\" } }")));
+    }
+
+    [Fact]
     public void Load_NamedFileMissing_SaysSo()
     {
         var e = Assert.Throws<ConfigurationException>(() => AgentConfiguration.Load(Path.Combine(_dir, "nope.json")));

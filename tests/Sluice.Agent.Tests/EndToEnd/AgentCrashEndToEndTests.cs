@@ -69,7 +69,7 @@ public sealed class AgentCrashEndToEndTests : IDisposable
         }
         Assert.Equal(0, second.Stop());
         var logged = watch.StopAndCollect();
-        Assert.Equal(0, watch.Overruns);
+        Assert.Equal(0, watch.Enobufs);
 
         var events = _collector.Export();
         var stored = events.Select(e => (uint)e.GetProperty("serial").GetUInt64()).ToList();

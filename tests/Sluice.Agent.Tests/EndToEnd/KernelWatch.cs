@@ -32,7 +32,7 @@ internal sealed class KernelWatch : IDisposable
     public readonly record struct Event(uint Serial, long UnixMs, ushort FirstType, int? Pid, long? A0);
 
     /// <summary>Times the multicast socket overflowed (records dropped for this watch): must be 0 for its view to be complete.</summary>
-    public long Overruns => _socket.Counters.Overruns;
+    public long Enobufs => _socket.Counters.Enobufs;
 
     /// <summary>Drains what is still queued, stops, and returns every event seen, by serial.</summary>
     public IReadOnlyDictionary<uint, Event> StopAndCollect()

@@ -174,7 +174,7 @@ public sealed class ComplianceReportEndToEndTests : IDisposable
         Assert.InRange(gap.StartUnixMs, stopped1 - 3000, stopped1);
         Assert.InRange(gap.EndUnixMs, restart, ready2);
         Assert.Equal(run1.KernelLost + settled.KernelLost, host.Loss.KernelLost);
-        Assert.Equal(run1.SocketDrops + settled.SocketDrops, host.Loss.SocketOverruns);
+        Assert.Equal(run1.SocketOverruns + settled.SocketOverruns, host.Loss.SocketOverruns);
         Assert.Equal(run1.SerialGaps + settled.SerialGaps, host.Loss.SerialGaps);
         Assert.Equal(run1.ReassemblyEvicted + settled.ReassemblyEvicted, host.Loss.ReassemblyEvicted);
         Assert.True(host.Loss.Total > 0, context);

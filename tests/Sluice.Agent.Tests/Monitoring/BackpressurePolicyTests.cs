@@ -5,12 +5,12 @@ namespace Sluice.Agent.Tests.Monitoring;
 
 public sealed class BackpressurePolicyTests
 {
-    private static LossReading Calm => new(0, 0, 0, 0, 0, 0, 0.01, 0, 65752);
+    private static LossReading Calm => new(default, 0.01, 0, 65752);
 
     [Fact]
-    public void Decide_SocketDrops_GoesToFloorAndGrowsBuffer()
+    public void Decide_SocketOverruns_GoesToFloorAndGrowsBuffer()
     {
-        var d = new BackpressurePolicy(0.5, 3).Decide(Calm with { SocketDrops = 10, OverrunErrors = 1 });
+        var d = new BackpressurePolicy(0.5, 3).Decide(Calm with { Loss = new() { SocketOverruns = 10, Enobufs = 1 } });
         Assert.True(d.SpeedUp && d.ToFloor && d.GrowBuffer);
         Assert.False(d.GrowBacklog);
         Assert.Contains("socket dropped 10", d.Reason);
@@ -28,9 +28,9 @@ public sealed class BackpressurePolicyTests
     public void Decide_KernelLostOrBacklogHigh_GrowsBacklog()
     {
         var policy = new BackpressurePolicy(0.5, 3);
-        Assert.True(policy.Decide(Calm with { KernelLost = 1 }).GrowBacklog);
+        Assert.True(policy.Decide(Calm with { Loss = new() { KernelLost = 1 } }).GrowBacklog);
         Assert.True(policy.Decide(Calm with { Backlog = 40000 }).GrowBacklog);
-        Assert.True(policy.Decide(Calm with { WaitTimeActual = 5 }).GrowBacklog);
+        Assert.True(policy.Decide(Calm with { Loss = new() { BacklogWaitTimeActual = 5 } }).GrowBacklog);
     }
 
     [Fact]
@@ -40,7 +40,7 @@ public sealed class BackpressurePolicyTests
         Assert.False(policy.Decide(Calm).Relax);
         Assert.False(policy.Decide(Calm).Relax);
         Assert.True(policy.Decide(Calm).Relax);
-        Assert.False(policy.Decide(Calm with { SerialGaps = 2 }).Relax);
+        Assert.False(policy.Decide(Calm with { Loss = new() { SerialGaps = 2 } }).Relax);
         Assert.False(policy.Decide(Calm).Relax);
     }
 

@@ -59,7 +59,7 @@ public sealed class HeartbeatJobTests : IDisposable
     public void Values_RulesAsAuditctlListsThemAndLossTotals()
     {
         var rules = RuleParser.Parse("-w /etc/passwd -p wa -k identity\n-a always,exit -F arch=b64 -S execve -k exec\n").InKernelOrder().Select(r => r.Listed).ToList();
-        var snapshot = new MetricsSnapshot { Mode = "unicast", RulesHash = "abc", RulesLoaded = 2, KernelLost = 4, SocketDrops = 5, SerialGaps = 6, ReassemblyEvicted = 7, IntervalMs = 100 };
+        var snapshot = new MetricsSnapshot { Mode = "unicast", RulesHash = "abc", RulesLoaded = 2, KernelLost = 4, SocketOverruns = 5, SerialGaps = 6, ReassemblyEvicted = 7, IntervalMs = 100 };
 
         var values = HeartbeatJob.Values(snapshot, rules);
 

@@ -65,7 +65,7 @@ public static class BareReader
         socket.Drain(ref sink, int.MaxValue);
         var counters = socket.Counters;
         Console.WriteLine($"events {sink.Events} records {sink.Records}");
-        Console.WriteLine($"final overruns {counters.Overruns} truncated {counters.Truncated} drops {socket.GetMemoryInfo().Drops}");
+        Console.WriteLine($"final enobufs {counters.Enobufs} truncated {counters.Truncated} drops {socket.GetMemoryInfo().Drops}");
         socket.ReleaseConsumer();
         return 0;
     }

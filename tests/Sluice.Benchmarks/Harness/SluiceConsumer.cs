@@ -108,8 +108,8 @@ public sealed class SluiceConsumer(string agentPath, string collectorPath) : ICo
             return "agent status unavailable";
         }
         return string.Create(CultureInfo.InvariantCulture,
-            $"agent: events {m.Events}, kernel lost {m.KernelLost}, socket drops {m.SocketDrops}, serial gaps {m.SerialGaps}, " +
-            $"evicted {m.ReassemblyEvicted}, spool dropped {m.Spool?.DroppedEvents ?? m.SpoolDropped}; " +
+            $"agent: events {m.Events}, kernel lost {m.KernelLost}, socket overruns {m.SocketOverruns}, serial gaps {m.SerialGaps}, " +
+            $"evicted {m.ReassemblyEvicted}, spool dropped {m.SpoolDroppedEvents}; " +
             $"backlog_limit {m.BacklogLimit}, buffer {m.ReceiveBufferBytes / 1048576.0:0} MiB, interval {m.IntervalMs} ms{(m.Continuous ? " (continuous)" : "")}");
     }
 
