@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sluice.Audit.Interop;
+using Sluice.Audit.Tables;
 using static Sluice.Audit.Interop.Interop;
 
 namespace Sluice.Audit.Netlink;
@@ -247,7 +248,7 @@ public sealed class AuditEventSocket : IDisposable
         text = text.Slice(0, len);
         _records++;
         _bytes += len;
-        sink.OnRecord(type, text);
+        sink.OnRecord((AuditMessageType)type, text);
     }
 
     private void Stash(ushort type, ReadOnlySpan<byte> body)
