@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Sluice.Audit.Interop;
 using Sluice.Audit.Rules;
+using Sluice.Audit.Tables;
 using static Sluice.Audit.Interop.Interop;
 
 namespace Sluice.Audit.Netlink;
@@ -55,9 +56,9 @@ public sealed class AuditControlClient : IDisposable
     private AuditStatus? TryGetStatus(out int errno)
     {
         AuditStatus? status = null;
-        int rc = _channel.Request(AUDIT_GET, default, (type, body) =>
+        int rc = _channel.Request(AuditMessageType.Get, default, (type, body) =>
         {
-            if (type != AUDIT_GET)
+            if (type != AuditMessageType.Get)
             {
                 return false;
             }
@@ -76,9 +77,9 @@ public sealed class AuditControlClient : IDisposable
     public AuditFeatureState GetFeatures()
     {
         AuditFeatureState? state = null;
-        int rc = _channel.Request(AUDIT_GET_FEATURE, default, (type, body) =>
+        int rc = _channel.Request(AuditMessageType.GetFeature, default, (type, body) =>
         {
-            if (type != AUDIT_GET_FEATURE || body.Length < 16)
+            if (type != AuditMessageType.GetFeature || body.Length < 16)
             {
                 return false;
             }
@@ -178,7 +179,7 @@ public sealed class AuditControlClient : IDisposable
             _ => throw new ArgumentOutOfRangeException(nameof(maskBit)),
         };
         BinaryPrimitives.WriteUInt32LittleEndian(payload.Slice(4 * index), value);
-        return channel.Request(AUDIT_SET, payload);
+        return channel.Request(AuditMessageType.Set, payload);
     }
 
     /// <summary>
@@ -189,7 +190,7 @@ public sealed class AuditControlClient : IDisposable
     {
         var bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(text) + 1];
         System.Text.Encoding.UTF8.GetBytes(text, bytes);
-        int rc = _channel.Request(AUDIT_USER, bytes);
+        int rc = _channel.Request(AuditMessageType.User, bytes);
         if (rc < 0)
         {
             throw Error(-rc, "send a user message (AUDIT_USER)");
@@ -200,7 +201,7 @@ public sealed class AuditControlClient : IDisposable
     /// <exception cref="AuditException">Kind <see cref="AuditErrorKind.RuleExists"/> if it is already loaded.</exception>
     public void AddRule(KernelRule rule)
     {
-        int rc = _channel.Request(AUDIT_ADD_RULE, rule.Bytes);
+        int rc = _channel.Request(AuditMessageType.AddRule, rule.Bytes);
         if (rc < 0)
         {
             throw -rc == Errno.EEXIST
@@ -213,7 +214,7 @@ public sealed class AuditControlClient : IDisposable
     /// <exception cref="AuditException">Kind <see cref="AuditErrorKind.RuleNotFound"/> if no such rule is loaded.</exception>
     public void DeleteRule(KernelRule rule)
     {
-        int rc = _channel.Request(AUDIT_DEL_RULE, rule.Bytes);
+        int rc = _channel.Request(AuditMessageType.DelRule, rule.Bytes);
         if (rc < 0)
         {
             throw -rc == Errno.ENOENT
@@ -226,9 +227,9 @@ public sealed class AuditControlClient : IDisposable
     public IReadOnlyList<KernelRule> ListRules()
     {
         var rules = new List<KernelRule>();
-        int rc = _channel.Request(AUDIT_LIST_RULES, default, (type, body) =>
+        int rc = _channel.Request(AuditMessageType.ListRules, default, (type, body) =>
         {
-            if (type == AUDIT_LIST_RULES)
+            if (type == AuditMessageType.ListRules)
             {
                 rules.Add(KernelRule.FromBytes(body.ToArray()));
             }

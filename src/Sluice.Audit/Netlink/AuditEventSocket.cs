@@ -220,7 +220,7 @@ public sealed class AuditEventSocket : IDisposable
     {
         switch (type)
         {
-            case AUDIT_REPLACE:
+            case (ushort)AuditMessageType.Replace:
                 // kernel/audit.c auditd_send_unicast_skb... audit_replace(): payload is the
                 // u32 pid of the process that tried to claim. Count it; never yield.
                 Interlocked.Increment(ref _replaces);
