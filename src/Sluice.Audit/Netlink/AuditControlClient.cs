@@ -38,7 +38,7 @@ public sealed class AuditControlClient : IDisposable
             "this kernel has no audit support (NETLINK_AUDIT is not available; it needs CONFIG_AUDIT)"),
         Errno.EPERM or Errno.EACCES => new AuditException(AuditErrorKind.PermissionDenied, errno,
             "cannot open the audit netlink socket: permission denied; run as root"),
-        _ => new AuditException(AuditErrorKind.Kernel, errno, $"cannot open the audit netlink socket: {Errno.Name(errno)}"),
+        _ => new AuditException(AuditErrorKind.Kernel, errno, $"cannot open the audit netlink socket: {ErrnoTable.NameOrNumber(errno)}"),
     };
 
     /// <summary>AUDIT_GET: the current status. Accepts the shorter struct of older kernels.</summary>
@@ -262,12 +262,12 @@ public sealed class AuditControlClient : IDisposable
         Errno.EPERM or Errno.EACCES => PermissionError(errno, what),
         Errno.ECONNREFUSED => new AuditException(AuditErrorKind.Unavailable, errno,
             $"cannot {what}: the kernel refuses audit requests from this namespace (ECONNREFUSED); run in the initial user and PID namespace"),
-        _ => new AuditException(AuditErrorKind.Kernel, errno, $"cannot {what}: the kernel answered {Errno.Name(errno)}"),
+        _ => new AuditException(AuditErrorKind.Kernel, errno, $"cannot {what}: the kernel answered {ErrnoTable.NameOrNumber(errno)}"),
     };
 
     internal static AuditException PermissionError(int errno, string what) =>
         new(AuditErrorKind.PermissionDenied, errno,
-            $"cannot {what}: permission denied ({Errno.Name(errno)}). This needs root or CAP_AUDIT_CONTROL: run it with sudo, or grant the capability (systemd: AmbientCapabilities=CAP_AUDIT_CONTROL)");
+            $"cannot {what}: permission denied ({ErrnoTable.NameOrNumber(errno)}). This needs root or CAP_AUDIT_CONTROL: run it with sudo, or grant the capability (systemd: AmbientCapabilities=CAP_AUDIT_CONTROL)");
 
     internal AuditException PidError(int errno, uint requested)
     {

@@ -89,7 +89,7 @@ public sealed class AuditEventSocket : IDisposable
             rc = _socket.SetInt(Tmds.Linux.LibC.SOL_SOCKET, Tmds.Linux.LibC.SO_RCVBUF, bytes);
             if (rc < 0)
             {
-                throw new AuditException(AuditErrorKind.Kernel, -rc, $"cannot set the receive buffer to {bytes} bytes: {Errno.Name(-rc)}");
+                throw new AuditException(AuditErrorKind.Kernel, -rc, $"cannot set the receive buffer to {bytes} bytes: {ErrnoTable.NameOrNumber(-rc)}");
             }
         }
         return ReceiveBufferSize;
@@ -111,7 +111,7 @@ public sealed class AuditEventSocket : IDisposable
         int rc = _socket.GetMemInfo(out uint alloc, out uint rcvbuf, out uint drops);
         if (rc < 0)
         {
-            throw new AuditException(AuditErrorKind.Kernel, -rc, $"SO_MEMINFO failed: {Errno.Name(-rc)}");
+            throw new AuditException(AuditErrorKind.Kernel, -rc, $"SO_MEMINFO failed: {ErrnoTable.NameOrNumber(-rc)}");
         }
         return new SocketMemoryInfo(alloc, rcvbuf, drops);
     }
@@ -178,7 +178,7 @@ public sealed class AuditEventSocket : IDisposable
                     Interlocked.Increment(ref _overruns);
                     continue;
                 }
-                throw new AuditException(AuditErrorKind.Kernel, errno, $"receiving audit records failed: {Errno.Name(errno)}");
+                throw new AuditException(AuditErrorKind.Kernel, errno, $"receiving audit records failed: {ErrnoTable.NameOrNumber(errno)}");
             }
             if (n == 0)
             {

@@ -25,7 +25,7 @@ internal sealed class AuditRequestChannel
         int rc = socket.SetReceiveTimeout(timeout);
         if (rc < 0)
         {
-            throw new AuditException(AuditErrorKind.Kernel, -rc, $"cannot set the netlink receive timeout: {Errno.Name(-rc)}");
+            throw new AuditException(AuditErrorKind.Kernel, -rc, $"cannot set the netlink receive timeout: {ErrnoTable.NameOrNumber(-rc)}");
         }
     }
 
@@ -61,7 +61,7 @@ internal sealed class AuditRequestChannel
                     // Only a consumer socket overruns; the caller's counters see it on the next drain.
                     continue;
                 }
-                throw new AuditException(AuditErrorKind.Kernel, -n, $"receiving the answer to audit request {(ushort)type}: {Errno.Name(-n)}");
+                throw new AuditException(AuditErrorKind.Kernel, -n, $"receiving the answer to audit request {(ushort)type}: {ErrnoTable.NameOrNumber(-n)}");
             }
             if (n > _buffer.Length)
             {

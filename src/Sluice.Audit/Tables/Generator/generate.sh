@@ -92,17 +92,24 @@ entries() { awk '{ printf "        (\"%s\", %s),\n", $1, $2 }'; }
     echo '}'
 } > "$work/SyscallData.g.cs"
 
+evaluate "$in/errno.h" E '' '^$' > "$work/errno.txt"
 {
     header "inputs/errno-base.h and inputs/errno.h"
+    echo '/// <summary>The errno numbers, as constants; their names as text: <see cref="ErrnoTable"/>.</summary>'
+    echo 'public static class Errno'
+    echo '{'
+    awk '{ printf "    public const int %s = %s;\n", $1, $2 }' "$work/errno.txt"
+    echo '}'
+    echo
     echo 'internal static class ErrnoData'
     echo '{'
     echo '    /// <summary>Every errno name; aliases (EWOULDBLOCK, EDEADLOCK) follow their canonical name.</summary>'
     echo '    internal static readonly (string Name, int Number)[] All ='
     echo '    ['
-    evaluate "$in/errno.h" E '' '^$' | entries
+    entries < "$work/errno.txt"
     echo '    ];'
     echo '}'
-} > "$work/ErrnoData.g.cs"
+} > "$work/Errno.g.cs"
 
 # Message types: every AUDIT_* defined as a decimal number in the message-type range
 # (1000-2999) in either header. Printed names are the C names without AUDIT_, which is how
