@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Sluice.Audit.Interop;
 using Sluice.Audit.Netlink;
 
 namespace Sluice.Agent.Kernel;
@@ -56,9 +57,10 @@ public sealed partial class AuditdService(ICommandRunner commands, ILogger<Audit
     public void Terminate(uint pid)
     {
         Log.Terminating(logger, pid, ProcessNames.Comm(pid) ?? "unknown");
-        if (Tmds.Linux.LibC.kill((int)pid, Tmds.Linux.LibC.SIGTERM) < 0)
+        int errno = PosixCalls.Terminate((int)pid);
+        if (errno != 0)
         {
-            Log.KillFailed(logger, pid, Tmds.Linux.LibC.errno);
+            Log.KillFailed(logger, pid, errno);
         }
     }
 

@@ -82,11 +82,11 @@ public sealed class AuditEventSocket : IDisposable
     public int SetReceiveBuffer(int bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
-        int rc = _socket.SetInt(Tmds.Linux.LibC.SOL_SOCKET, Tmds.Linux.LibC.SO_RCVBUFFORCE, bytes);
+        int rc = _socket.SetReceiveBufferForce(bytes);
         if (rc < 0)
         {
             // Without CAP_NET_ADMIN only SO_RCVBUF works, capped by net.core.rmem_max.
-            rc = _socket.SetInt(Tmds.Linux.LibC.SOL_SOCKET, Tmds.Linux.LibC.SO_RCVBUF, bytes);
+            rc = _socket.SetReceiveBuffer(bytes);
             if (rc < 0)
             {
                 throw new AuditException(AuditErrorKind.Kernel, -rc, $"cannot set the receive buffer to {bytes} bytes: {ErrnoTable.NameOrNumber(-rc)}");
@@ -100,7 +100,7 @@ public sealed class AuditEventSocket : IDisposable
     {
         get
         {
-            int rc = _socket.GetInt(Tmds.Linux.LibC.SOL_SOCKET, Tmds.Linux.LibC.SO_RCVBUF, out int value);
+            int rc = _socket.GetReceiveBuffer(out int value);
             return rc < 0 ? 0 : value;
         }
     }
