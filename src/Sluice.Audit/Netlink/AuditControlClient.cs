@@ -145,10 +145,6 @@ public sealed class AuditControlClient : IDisposable
     /// <returns>The count before the reset (the ACK carries it as a positive value).</returns>
     public uint ResetLost() => (uint)Set(AUDIT_STATUS_LOST, 0, "lost");
 
-    /// <summary>Resets <c>backlog_wait_time_actual</c> to 0.</summary>
-    /// <returns>The value before the reset.</returns>
-    public uint ResetBacklogWaitTimeActual() => (uint)Set(AUDIT_STATUS_BACKLOG_WAIT_TIME_ACTUAL, 0, "backlog_wait_time_actual");
-
     // One field per message: the kernel applies fields in order and stops at the first error,
     // keeping those already applied (kernel/audit.c audit_receive_msg, AUDIT_SET).
     private int Set(uint maskBit, uint value, string field)

@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using Sluice.Audit.Netlink;
 using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Records;
@@ -74,9 +73,6 @@ public sealed class AuditReassembler
 
     /// <summary>Bytes of record text in flight.</summary>
     public long InFlightBytes => Volatile.Read(ref _inFlightBytes);
-
-    /// <summary>A sink for <see cref="AuditEventSocket.Drain{TSink}"/> that adds every record here.</summary>
-    public RecordSink AsRecordSink() => new(this);
 
     /// <summary>Adds one record from the kernel (live path: the type comes from the netlink header).</summary>
     /// <returns>False if the record was rejected (and counted): no valid header, or too long.</returns>
@@ -364,16 +360,6 @@ public sealed class AuditReassembler
         }
         ev.Older = null;
         ev.Newer = null;
-    }
-
-    /// <summary>Feeds <see cref="AuditEventSocket.Drain{TSink}"/>'s records to a reassembler.</summary>
-    public readonly struct RecordSink : IAuditRecordSink
-    {
-        private readonly AuditReassembler _reassembler;
-
-        internal RecordSink(AuditReassembler reassembler) => _reassembler = reassembler;
-
-        public void OnRecord(AuditMessageType type, ReadOnlySpan<byte> text) => _reassembler.Add(type, text);
     }
 }
 

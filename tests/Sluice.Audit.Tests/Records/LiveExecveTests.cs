@@ -55,7 +55,7 @@ public sealed class LiveExecveTests : IDisposable
                 }
             }
         });
-        var sink = reassembler.AsRecordSink();
+        var sink = new ReassemblerSink(reassembler);
 
         using var socket = AuditEventSocket.Open(AuditReceiveMode.Unicast);
         socket.SetReceiveBuffer(16 << 20);
@@ -135,7 +135,7 @@ public sealed class LiveExecveTests : IDisposable
                 }
             }
         });
-        var sink = reassembler.AsRecordSink();
+        var sink = new ReassemblerSink(reassembler);
         using var socket = AuditEventSocket.Open(AuditReceiveMode.Unicast);
         socket.SetReceiveBuffer(32 << 20);
         socket.ClaimConsumer();
