@@ -72,7 +72,8 @@ public sealed partial class AuditdService(ICommandRunner commands, ILogger<Audit
         {
             uint pid = control.GetStatus().Pid;
             // A consumer that exited leaves its pid until kauditd next fails to reach it; a
-            // process that no longer exists cannot hold the claim (the next claim succeeds).
+            // process that no longer exists cannot hold the claim (the next claim succeeds:
+            // docs/kernel-audit.md, "Claiming the consumer PID").
             if (pid == 0 || !Directory.Exists($"/proc/{pid}"))
             {
                 return true;

@@ -146,7 +146,7 @@ public sealed class AuditControlClient : IDisposable
     public uint ResetLost() => (uint)Set(AUDIT_STATUS_LOST, 0, "lost");
 
     // One field per message: the kernel applies fields in order and stops at the first error,
-    // keeping those already applied (kernel/audit.c audit_receive_msg, AUDIT_SET).
+    // keeping those already applied (docs/kernel-audit.md, "struct audit_status").
     private int Set(uint maskBit, uint value, string field)
     {
         int rc = SetField(_channel, maskBit, value);
@@ -180,7 +180,7 @@ public sealed class AuditControlClient : IDisposable
 
     /// <summary>
     /// Sends an AUDIT_USER message: the kernel logs it as a USER record with a serial of its own
-    /// (kernel/audit.c audit_receive_msg). Needs CAP_AUDIT_WRITE.
+    /// (docs/kernel-audit.md, "Socket and control"). Needs CAP_AUDIT_WRITE.
     /// </summary>
     public void SendUserMessage(string text)
     {

@@ -10,7 +10,7 @@ public enum AuditReceiveMode
 {
     /// <summary>The registered consumer: kauditd unicasts every record to it (only one such process).</summary>
     Unicast,
-    /// <summary>A listener on AUDIT_NLGRP_READLOG: best effort, coexists with auditd, never blocks kauditd.</summary>
+    /// <summary>A listener on AUDIT_NLGRP_READLOG: best effort, coexists with auditd, never blocks kauditd (docs/kernel-audit.md, "Delivery").</summary>
     Multicast,
 }
 
@@ -78,7 +78,8 @@ public sealed class AuditEventSocket : IDisposable
     /// Asks for a receive buffer of <paramref name="bytes"/> with SO_RCVBUFFORCE (root, ignores
     /// rmem_max), falling back to SO_RCVBUF.
     /// </summary>
-    /// <returns>The size the kernel actually granted (it doubles the request for bookkeeping).</returns>
+    /// <returns>The size the kernel actually granted (it doubles the request for bookkeeping: docs/kernel-audit.md,
+    /// "The periodic drain works when the reservoir is big enough").</returns>
     public int SetReceiveBuffer(int bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
@@ -149,7 +150,8 @@ public sealed class AuditEventSocket : IDisposable
     /// <summary>
     /// Reads records without waiting, until the socket is empty (EAGAIN) or
     /// <paramref name="maxRecords"/> have been handed to <paramref name="sink"/>.
-    /// Draining to empty matters: kauditd keeps a socket "congested" until its queue is empty.
+    /// Draining to empty matters: the kernel keeps a socket "congested" until its queue is empty
+    /// (docs/kernel-audit.md, "Delivery").
     /// </summary>
     public DrainResult Drain<TSink>(ref TSink sink, int maxRecords) where TSink : IAuditRecordSink, allows ref struct
     {
@@ -221,8 +223,8 @@ public sealed class AuditEventSocket : IDisposable
         switch (type)
         {
             case (ushort)AuditMessageType.Replace:
-                // kernel/audit.c auditd_send_unicast_skb... audit_replace(): payload is the
-                // u32 pid of the process that tried to claim. Count it; never yield.
+                // Sent to the consumer by every claim; the payload is the 32-bit pid of the
+                // claimant (docs/kernel-audit.md, "Claiming the consumer PID"). Count it; never yield.
                 Interlocked.Increment(ref _replaces);
                 if (body.Length >= 4)
                 {
@@ -289,8 +291,8 @@ public sealed class AuditEventSocket : IDisposable
             }
             catch (AuditException)
             {
-                // Closing the socket unregisters us anyway: kauditd drops a consumer whose
-                // socket is gone on its next send.
+                // Closing the socket unregisters us anyway: the kernel drops a consumer whose
+                // socket is gone on its next send (docs/kernel-audit.md, "Claiming the consumer PID").
             }
         }
         _socket.Dispose();

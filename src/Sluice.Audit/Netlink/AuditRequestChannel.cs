@@ -74,7 +74,7 @@ internal sealed class AuditRequestChannel
                 ushort mtype = BinaryPrimitives.ReadUInt16LittleEndian(datagram.Slice(4));
                 uint mseq = BinaryPrimitives.ReadUInt32LittleEndian(datagram.Slice(8));
                 // Kernel-generated event records carry seq 0 and an nlmsg_len that excludes the
-                // header (kernel/audit.c audit_log_end); take their size from the datagram.
+                // header (docs/kernel-audit.md, "Framing"); take their size from the datagram.
                 if (mseq != seq || len < NLMSG_HDRLEN || len > datagram.Length)
                 {
                     if (mseq == 0 && mtype != NLMSG_ERROR && mtype != NLMSG_DONE)

@@ -364,7 +364,7 @@ public static class AuditEventInterpreter
     }
 
     /// <summary>
-    /// Rebuilds argv from EXECVE records (kernel/auditsc.c audit_log_execve_info): <c>argc=N</c>, then each
+    /// Rebuilds argv from EXECVE records (docs/kernel-audit.md, "Records and events"): <c>argc=N</c>, then each
     /// argument as <c>aN=VALUE</c>, or, when it is long, <c>aN_len=L aN[0]=.. aN[1]=..</c>, possibly
     /// continued in the next EXECVE record. Each value or chunk is quoted or hex on its own.
     /// </summary>

@@ -105,7 +105,7 @@ public sealed class AuditReassembler
             }
             else if (WasRecentlyCompleted(key))
             {
-                // the EOE after a PROCTITLE that already ended the event (kernel/auditsc.c audit_log_exit)
+                // the EOE after a PROCTITLE that already ended the event (docs/kernel-audit.md, "Records and events")
                 _trailingEoe++;
             }
             else
@@ -367,7 +367,10 @@ public sealed class AuditReassembler
 public readonly record struct AuditReassemblerCounters
 {
     public long RecordsAccepted { get; init; }
-    /// <summary>Records that could not be parsed (sum of the Rejected* kinds); nothing of them is kept.</summary>
+    /// <summary>
+    /// Records that could not be parsed (sum of the Rejected* kinds): counted and dropped, nothing of them is kept.
+    /// The agent reports them as <c>parse_errors</c> (proto/sluice/v1/events.proto, LossCounters).
+    /// </summary>
     public long RecordsRejected { get; init; }
     public long RejectedBadHeader { get; init; }
     public long RejectedBadLength { get; init; }
