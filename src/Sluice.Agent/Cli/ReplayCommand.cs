@@ -119,7 +119,7 @@ internal static class ReplayCommand
                     {
                         continue;
                     }
-                    AuditParseError error = AuditLogLine.TryParse(line, RecordTypeNames.Shared, out AuditLogLine parsed);
+                    AuditParseError error = AuditLogLine.TryParse(line, out AuditLogLine parsed);
                     if (error == AuditParseError.None && AuditRecordHeader.TryParse(parsed.KernelText, out AuditRecordHeader header))
                     {
                         clock.Observe(header.UnixMilliseconds);

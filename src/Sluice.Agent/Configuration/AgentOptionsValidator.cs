@@ -53,7 +53,7 @@ public sealed class AgentOptionsCrossValidator : IValidateOptions<AgentOptions>
             var f = o.Filters[i];
             foreach (var type in f.RecordTypes ?? [])
             {
-                if (!RecordTypeTable.TryGetNumber(type, out _))
+                if (!AuditMessageTypeTable.TryGetType(type, out _))
                 {
                     errors.Add($"Filters:{i}:RecordTypes: unknown record type '{type}'");
                 }

@@ -1,6 +1,7 @@
 using System.Text;
 using Google.Protobuf;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 using Sluice.Protocol.V1;
 
 namespace Sluice.Agent.Events;
@@ -13,17 +14,16 @@ namespace Sluice.Agent.Events;
 public static class AuditEventMapper
 {
     /// <summary>Maps <paramref name="ev"/>; <paramref name="summary"/> defaults to <see cref="AuditEventInterpreter.Interpret"/>.</summary>
-    public static Event ToProto(AuditEvent ev, AuditEventSummary? summary = null, RecordTypeNames? names = null)
+    public static Event ToProto(AuditEvent ev, AuditEventSummary? summary = null)
     {
         summary ??= AuditEventInterpreter.Interpret(ev);
-        names ??= RecordTypeNames.Shared;
         var e = new Event
         {
             Serial = ev.Serial,
             Timestamp = Encoding.ASCII.GetString(ev.Timestamp),
             TimeUnixMs = ev.UnixMilliseconds,
             Node = ev.Node.IsEmpty ? "" : Encoding.UTF8.GetString(ev.Node),
-            FirstType = ev.Count == 0 ? "" : names.Name(ev.MainType),
+            FirstType = ev.Count == 0 ? "" : AuditMessageTypeTable.NameOrUnknown(ev.MainType),
             Completion = Completion(ev.Reason),
         };
         for (int i = 0; i < ev.Count; i++)
@@ -32,7 +32,7 @@ public static class AuditEventMapper
             var record = new Record
             {
                 Type = (uint)r.Type,
-                TypeName = names.Name(r.Type),
+                TypeName = AuditMessageTypeTable.NameOrUnknown(r.Type),
                 Raw = ByteString.CopyFrom(r.Text),
             };
             if (!r.Enriched.IsEmpty)

@@ -58,7 +58,7 @@ public sealed class EventFilter
     private static string KeyOf(AuditEvent ev)
     {
         Span<byte> buffer = stackalloc byte[512];
-        return FieldText.TryGet(ev, AuditRecordType.Syscall, "key"u8, buffer, out var key) ? Encoding.UTF8.GetString(key) : "";
+        return FieldText.TryGet(ev, AuditMessageType.Syscall, "key"u8, buffer, out var key) ? Encoding.UTF8.GetString(key) : "";
     }
 
     private sealed class CompiledRule
@@ -68,7 +68,7 @@ public sealed class EventFilter
         public long Matched;
         public long Dropped;
         public long SampleCounter;
-        private readonly HashSet<int>? _types;
+        private readonly HashSet<AuditMessageType>? _types;
         private readonly HashSet<(uint Arch, int Nr)>? _syscalls;
         private readonly byte[][]? _keys;
         private readonly byte[][]? _exe;
@@ -82,7 +82,15 @@ public sealed class EventFilter
             Name = string.IsNullOrEmpty(o.Name) ? $"filter[{index}]" : o.Name;
             if (o.RecordTypes is { Count: > 0 })
             {
-                _types = o.RecordTypes.Select(t => RecordTypeTable.TryGetNumber(t, out int n) ? n : -1).ToHashSet();
+                // an unknown name (the options validator refuses them) matches nothing
+                _types = [];
+                foreach (string name in o.RecordTypes)
+                {
+                    if (AuditMessageTypeTable.TryGetType(name, out AuditMessageType type))
+                    {
+                        _types.Add(type);
+                    }
+                }
             }
             if (o.Syscalls is { Count: > 0 })
             {
@@ -113,12 +121,12 @@ public sealed class EventFilter
             {
                 return false;
             }
-            int main = ev.MainType;
+            AuditMessageType main = ev.MainType;
             Span<byte> buffer = stackalloc byte[4096];
             if (_syscalls is not null)
             {
-                if (!ev.TryGetField(AuditRecordType.Syscall, "syscall"u8, out var nrText, out _)
-                    || !ev.TryGetField(AuditRecordType.Syscall, "arch"u8, out var archText, out _)
+                if (!ev.TryGetField(AuditMessageType.Syscall, "syscall"u8, out var nrText, out _)
+                    || !ev.TryGetField(AuditMessageType.Syscall, "arch"u8, out var archText, out _)
                     || !AuditValues.TryParseUInt32(nrText, out uint nr)
                     || !AuditValues.TryParseHexUInt32(archText, out uint arch)
                     || !_syscalls.Contains((arch, (int)nr)))
@@ -128,7 +136,7 @@ public sealed class EventFilter
             }
             if (Options.Success is bool success)
             {
-                if (!ev.TryGetField(AuditRecordType.Syscall, "success"u8, out var s, out _)
+                if (!ev.TryGetField(AuditMessageType.Syscall, "success"u8, out var s, out _)
                     || s.SequenceEqual("yes"u8) != success)
                 {
                     return false;
@@ -165,7 +173,7 @@ public sealed class EventFilter
             return false;
         }
 
-        private static bool MatchId(AuditEvent ev, int main, ReadOnlySpan<byte> key, List<uint>? wanted)
+        private static bool MatchId(AuditEvent ev, AuditMessageType main, ReadOnlySpan<byte> key, List<uint>? wanted)
         {
             if (wanted is not { Count: > 0 })
             {
@@ -176,7 +184,7 @@ public sealed class EventFilter
 
         private bool MatchKeys(AuditEvent ev, Span<byte> buffer)
         {
-            if (!FieldText.TryGet(ev, AuditRecordType.Syscall, "key"u8, buffer, out var key))
+            if (!FieldText.TryGet(ev, AuditMessageType.Syscall, "key"u8, buffer, out var key))
             {
                 return false;
             }
@@ -200,7 +208,7 @@ public sealed class EventFilter
             }
         }
 
-        private static bool MatchGlob(AuditEvent ev, int main, ReadOnlySpan<byte> field, byte[][] patterns, Span<byte> buffer)
+        private static bool MatchGlob(AuditEvent ev, AuditMessageType main, ReadOnlySpan<byte> field, byte[][] patterns, Span<byte> buffer)
         {
             if (!FieldText.TryGet(ev, main, field, buffer, out var value))
             {
@@ -218,7 +226,7 @@ public sealed class EventFilter
 
         private bool MatchPaths(AuditEvent ev, Span<byte> buffer)
         {
-            for (int i = ev.IndexOf(AuditRecordType.Path); i >= 0; i = ev.IndexOf(AuditRecordType.Path, i + 1))
+            for (int i = ev.IndexOf(AuditMessageType.Path); i >= 0; i = ev.IndexOf(AuditMessageType.Path, i + 1))
             {
                 var reader = ev[i].Fields();
                 if (!reader.TryFind("name"u8) || !AuditValues.TryDecodeString(reader.Value, reader.ValueKind, buffer, out var name))

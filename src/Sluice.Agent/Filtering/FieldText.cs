@@ -1,4 +1,5 @@
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Agent.Filtering;
 
@@ -6,7 +7,7 @@ namespace Sluice.Agent.Filtering;
 internal static class FieldText
 {
     /// <summary>Field <paramref name="key"/> of the first record of <paramref name="type"/>, decoded.</summary>
-    public static bool TryGet(AuditEvent ev, int type, ReadOnlySpan<byte> key, Span<byte> buffer, out ReadOnlySpan<byte> text)
+    public static bool TryGet(AuditEvent ev, AuditMessageType type, ReadOnlySpan<byte> key, Span<byte> buffer, out ReadOnlySpan<byte> text)
     {
         if (!ev.TryGetField(type, key, out var value, out var kind))
         {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Sluice.Audit.Interop;
 using Sluice.Audit.Netlink;
 
 namespace Sluice.Agent.Kernel;
@@ -56,9 +57,10 @@ public sealed partial class AuditdService(ICommandRunner commands, ILogger<Audit
     public void Terminate(uint pid)
     {
         Log.Terminating(logger, pid, ProcessNames.Comm(pid) ?? "unknown");
-        if (Tmds.Linux.LibC.kill((int)pid, Tmds.Linux.LibC.SIGTERM) < 0)
+        int errno = PosixCalls.Terminate((int)pid);
+        if (errno != 0)
         {
-            Log.KillFailed(logger, pid, Tmds.Linux.LibC.errno);
+            Log.KillFailed(logger, pid, errno);
         }
     }
 
@@ -70,7 +72,8 @@ public sealed partial class AuditdService(ICommandRunner commands, ILogger<Audit
         {
             uint pid = control.GetStatus().Pid;
             // A consumer that exited leaves its pid until kauditd next fails to reach it; a
-            // process that no longer exists cannot hold the claim (the next claim succeeds).
+            // process that no longer exists cannot hold the claim (the next claim succeeds:
+            // docs/kernel-audit.md, "Claiming the consumer PID").
             if (pid == 0 || !Directory.Exists($"/proc/{pid}"))
             {
                 return true;

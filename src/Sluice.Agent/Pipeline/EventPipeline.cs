@@ -8,6 +8,7 @@ using Sluice.Agent.Monitoring;
 using Sluice.Agent.Sinks;
 using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Agent.Pipeline;
 
@@ -66,7 +67,7 @@ public sealed partial class EventPipeline : IRecordPipeline
             options.Sink.Type == SinkType.Collector ? services.GetService<SerialWatermark>() : null);
     }
 
-    public void OnRecord(ushort type, ReadOnlySpan<byte> text) => _reassembler.Add(type, text);
+    public void OnRecord(AuditMessageType type, ReadOnlySpan<byte> text) => _reassembler.Add(type, text);
 
     private void OnEvent(AuditEvent ev)
     {
@@ -100,9 +101,9 @@ public sealed partial class EventPipeline : IRecordPipeline
 
     /// <summary>The loss monitor's serial probe: a USER record from this process with the probe text.</summary>
     private static bool IsOwnProbe(AuditEvent ev) =>
-        ev.MainType == 1005
-        && ev.TryGetField(1005, "pid"u8, out var pid, out _) && AuditValues.TryParseUInt32(pid, out uint p) && p == s_pid
-        && ev[ev.IndexOf(1005)].Text.IndexOf(s_probe) >= 0;
+        ev.MainType == AuditMessageType.User
+        && ev.TryGetField(AuditMessageType.User, "pid"u8, out var pid, out _) && AuditValues.TryParseUInt32(pid, out uint p) && p == s_pid
+        && ev[ev.IndexOf(AuditMessageType.User)].Text.IndexOf(s_probe) >= 0;
 
     private static readonly byte[] s_probe = System.Text.Encoding.ASCII.GetBytes($"msg='{Monitoring.LossMonitorJob.SerialProbe}");
 

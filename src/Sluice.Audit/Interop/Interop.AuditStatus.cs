@@ -2,22 +2,10 @@ using System.Runtime.InteropServices;
 
 namespace Sluice.Audit.Interop;
 
-// linux/audit.h: message types, struct audit_status and its mask and feature bits.
+// linux/audit.h: struct audit_status and its mask and feature bits. The message types (AUDIT_GET,
+// AUDIT_SET, ...) are Tables.AuditMessageType, generated from the same header.
 internal static partial class Interop
 {
-    public const ushort AUDIT_GET = 1000;
-    public const ushort AUDIT_SET = 1001;
-    public const ushort AUDIT_USER = 1005;
-    public const ushort AUDIT_SIGNAL_INFO = 1010;
-    public const ushort AUDIT_ADD_RULE = 1011;
-    public const ushort AUDIT_DEL_RULE = 1012;
-    public const ushort AUDIT_LIST_RULES = 1013;
-    public const ushort AUDIT_GET_FEATURE = 1019;
-    public const ushort AUDIT_FIRST_USER_MSG = 1100;
-    public const ushort AUDIT_SYSCALL = 1300;
-    public const ushort AUDIT_EOE = 1320;
-    public const ushort AUDIT_REPLACE = 1329;
-
     public const int AUDIT_NLGRP_READLOG = 1;
 
     public const uint AUDIT_STATUS_ENABLED = 0x0001;

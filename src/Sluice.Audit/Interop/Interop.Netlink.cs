@@ -59,8 +59,4 @@ internal static partial class Interop
         [FieldOffset(0)] public int error;
         [FieldOffset(4)] public nlmsghdr msg;
     }
-
-    // Tmds.LibC has mmsghdr but no recvmmsg entry point.
-    [LibraryImport("libc", SetLastError = true)]
-    public static unsafe partial int recvmmsg(int sockfd, Tmds.Linux.mmsghdr* msgvec, uint vlen, int flags, void* timeout);
 }

@@ -7,7 +7,8 @@ namespace Sluice.Audit.Interop;
 /// <summary>
 /// The raw NETLINK_AUDIT socket: every native call on it is here. Methods return a negative
 /// errno rather than throwing, so the callers above the wall can turn it into a typed
-/// <see cref="Netlink.AuditException"/> with the context they know.
+/// <see cref="Netlink.AuditException"/> with the context they know. The descriptor is only ever
+/// passed as its <see cref="NetlinkSocketHandle"/>, which keeps it open for the length of each call.
 /// </summary>
 internal sealed unsafe class NetlinkAuditSocket : IDisposable
 {
@@ -29,17 +30,15 @@ internal sealed unsafe class NetlinkAuditSocket : IDisposable
         Interop.sockaddr_nl addr = default;
         addr.nl_family = Interop.AF_NETLINK;
         addr.nl_groups = groups;
-        if (bind(fd, (sockaddr*)&addr, (socklen_t)sizeof(Interop.sockaddr_nl)) < 0)
+        if (Interop.bind(handle, &addr, (uint)sizeof(Interop.sockaddr_nl)) < 0)
         {
-            errno = LibC.errno;
+            errno = Marshal.GetLastPInvokeError();
             handle.Dispose();
             return null;
         }
         errno = 0;
         return new NetlinkAuditSocket(handle);
     }
-
-    public int Fd => _handle.Fd;
 
     /// <summary>Sends one request message to the kernel (nl_pid 0).</summary>
     public int Send(ushort type, ushort flags, uint seq, ReadOnlySpan<byte> payload)
@@ -61,12 +60,12 @@ internal sealed unsafe class NetlinkAuditSocket : IDisposable
             dst.nl_family = Interop.AF_NETLINK;
             while (true)
             {
-                long n = sendto(Fd, p, (size_t)total, 0, (sockaddr*)&dst, (socklen_t)sizeof(Interop.sockaddr_nl));
+                nint n = Interop.sendto(_handle, p, (nuint)total, 0, &dst, (uint)sizeof(Interop.sockaddr_nl));
                 if (n >= 0)
                 {
                     return 0;
                 }
-                int err = LibC.errno;
+                int err = Marshal.GetLastPInvokeError();
                 if (err != EINTR)
                 {
                     return -err;
@@ -84,12 +83,12 @@ internal sealed unsafe class NetlinkAuditSocket : IDisposable
         {
             while (true)
             {
-                long n = recv(Fd, p, (size_t)buffer.Length, flags);
+                nint n = Interop.recv(_handle, p, (nuint)buffer.Length, flags);
                 if (n >= 0)
                 {
                     return (int)n;
                 }
-                int err = LibC.errno;
+                int err = Marshal.GetLastPInvokeError();
                 if (err != EINTR)
                 {
                     return -err;
@@ -108,7 +107,7 @@ internal sealed unsafe class NetlinkAuditSocket : IDisposable
     {
         while (true)
         {
-            int n = Interop.recvmmsg(Fd, vec, (uint)count, MSG_DONTWAIT, null);
+            int n = Interop.recvmmsg(_handle, vec, (uint)count, MSG_DONTWAIT, null);
             if (n >= 0)
             {
                 return n;
@@ -121,30 +120,40 @@ internal sealed unsafe class NetlinkAuditSocket : IDisposable
         }
     }
 
-    public int SetInt(int level, int name, int value)
+    /// <summary>SO_RCVBUFFORCE: a receive buffer of <paramref name="bytes"/>, above rmem_max (needs CAP_NET_ADMIN).</summary>
+    public int SetReceiveBufferForce(int bytes) => SetInt(SOL_SOCKET, SO_RCVBUFFORCE, bytes);
+
+    /// <summary>SO_RCVBUF: a receive buffer of <paramref name="bytes"/>, capped by net.core.rmem_max.</summary>
+    public int SetReceiveBuffer(int bytes) => SetInt(SOL_SOCKET, SO_RCVBUF, bytes);
+
+    /// <summary>SO_RCVBUF: the receive buffer in force.</summary>
+    public int GetReceiveBuffer(out int bytes) => GetInt(SOL_SOCKET, SO_RCVBUF, out bytes);
+
+    private int SetInt(int level, int name, int value)
     {
-        return setsockopt(Fd, level, name, &value, (socklen_t)sizeof(int)) < 0 ? -LibC.errno : 0;
+        return Interop.setsockopt(_handle, level, name, &value, sizeof(int)) < 0 ? -Marshal.GetLastPInvokeError() : 0;
     }
 
-    public int GetInt(int level, int name, out int value)
+    private int GetInt(int level, int name, out int value)
     {
         int v = 0;
-        socklen_t len = (socklen_t)sizeof(int);
-        int rc = getsockopt(Fd, level, name, &v, &len);
+        uint len = sizeof(int);
+        int rc = Interop.getsockopt(_handle, level, name, &v, &len);
         value = v;
-        return rc < 0 ? -LibC.errno : 0;
+        return rc < 0 ? -Marshal.GetLastPInvokeError() : 0;
     }
 
     /// <summary>Reads SO_MEMINFO: receive queue bytes, receive buffer, and drops.</summary>
     public int GetMemInfo(out uint rmemAlloc, out uint rcvbuf, out uint drops)
     {
         uint* info = stackalloc uint[Interop.SK_MEMINFO_VARS];
-        socklen_t len = (socklen_t)(sizeof(uint) * Interop.SK_MEMINFO_VARS);
-        int rc = getsockopt(Fd, SOL_SOCKET, Interop.SO_MEMINFO, info, &len);
+        uint len = (uint)(sizeof(uint) * Interop.SK_MEMINFO_VARS);
+        int rc = Interop.getsockopt(_handle, SOL_SOCKET, Interop.SO_MEMINFO, info, &len);
+        int err = rc < 0 ? Marshal.GetLastPInvokeError() : 0;
         rmemAlloc = info[Interop.SK_MEMINFO_RMEM_ALLOC];
         rcvbuf = info[Interop.SK_MEMINFO_RCVBUF];
         drops = info[Interop.SK_MEMINFO_DROPS];
-        return rc < 0 ? -LibC.errno : 0;
+        return -err;
     }
 
     /// <summary>Sets the receive timeout used by blocking <see cref="Receive"/> calls.</summary>
@@ -153,15 +162,7 @@ internal sealed unsafe class NetlinkAuditSocket : IDisposable
         timeval tv = default;
         tv.tv_sec = (long)timeout.TotalSeconds;
         tv.tv_usec = (long)(timeout.TotalMicroseconds % 1_000_000);
-        return setsockopt(Fd, SOL_SOCKET, SO_RCVTIMEO, &tv, (socklen_t)sizeof(timeval)) < 0 ? -LibC.errno : 0;
-    }
-
-    /// <summary>The port id the kernel assigned at bind.</summary>
-    public uint GetPortId()
-    {
-        Interop.sockaddr_nl addr = default;
-        socklen_t len = (socklen_t)sizeof(Interop.sockaddr_nl);
-        return getsockname(Fd, (sockaddr*)&addr, &len) < 0 ? 0 : addr.nl_pid;
+        return Interop.setsockopt(_handle, SOL_SOCKET, SO_RCVTIMEO, &tv, (uint)sizeof(timeval)) < 0 ? -Marshal.GetLastPInvokeError() : 0;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -174,20 +175,33 @@ internal sealed unsafe class NetlinkAuditSocket : IDisposable
     /// <summary>Waits until the socket is readable; false on timeout.</summary>
     public bool Poll(TimeSpan timeout)
     {
-        pollfd pfd = default;
-        pfd.fd = Fd;
-        pfd.events = POLLIN;
-        int ms = timeout == Timeout.InfiniteTimeSpan ? -1 : (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
-        while (true)
+        // poll takes the descriptor inside a struct, so the reference the marshaller would take is taken here
+        bool added = false;
+        try
         {
-            int rc = poll(&pfd, 1, ms);
-            if (rc >= 0)
+            _handle.DangerousAddRef(ref added);
+            pollfd pfd = default;
+            pfd.fd = _handle.Fd;
+            pfd.events = POLLIN;
+            int ms = timeout == Timeout.InfiniteTimeSpan ? -1 : (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+            while (true)
             {
-                return rc > 0;
+                int rc = poll(&pfd, 1, ms);
+                if (rc >= 0)
+                {
+                    return rc > 0;
+                }
+                if (LibC.errno != EINTR)
+                {
+                    return false;
+                }
             }
-            if (LibC.errno != EINTR)
+        }
+        finally
+        {
+            if (added)
             {
-                return false;
+                _handle.DangerousRelease();
             }
         }
     }

@@ -16,7 +16,8 @@ namespace Sluice.Audit.Interop;
 internal sealed unsafe class RecordReceiveRing : IDisposable
 {
     // kauditd records are at most 8970 bytes of text (MAX_AUDIT_MESSAGE_LENGTH) plus the
-    // 16-byte netlink header; a 9 KiB slot holds any of them, and MSG_TRUNC flags the rest.
+    // 16-byte netlink header (docs/kernel-audit.md, "Framing"); a 9 KiB slot holds any of them,
+    // and MSG_TRUNC flags the rest.
     public const int SlotSize = 9 * 1024;
 
     private readonly byte* _buffers;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Sluice.Audit.Interop;
 using Sluice.Audit.Rules;
+using Sluice.Audit.Tables;
 using static Sluice.Audit.Interop.Interop;
 
 namespace Sluice.Audit.Netlink;
@@ -37,7 +38,7 @@ public sealed class AuditControlClient : IDisposable
             "this kernel has no audit support (NETLINK_AUDIT is not available; it needs CONFIG_AUDIT)"),
         Errno.EPERM or Errno.EACCES => new AuditException(AuditErrorKind.PermissionDenied, errno,
             "cannot open the audit netlink socket: permission denied; run as root"),
-        _ => new AuditException(AuditErrorKind.Kernel, errno, $"cannot open the audit netlink socket: {Errno.Name(errno)}"),
+        _ => new AuditException(AuditErrorKind.Kernel, errno, $"cannot open the audit netlink socket: {ErrnoTable.NameOrNumber(errno)}"),
     };
 
     /// <summary>AUDIT_GET: the current status. Accepts the shorter struct of older kernels.</summary>
@@ -55,9 +56,9 @@ public sealed class AuditControlClient : IDisposable
     private AuditStatus? TryGetStatus(out int errno)
     {
         AuditStatus? status = null;
-        int rc = _channel.Request(AUDIT_GET, default, (type, body) =>
+        int rc = _channel.Request(AuditMessageType.Get, default, (type, body) =>
         {
-            if (type != AUDIT_GET)
+            if (type != AuditMessageType.Get)
             {
                 return false;
             }
@@ -76,9 +77,9 @@ public sealed class AuditControlClient : IDisposable
     public AuditFeatureState GetFeatures()
     {
         AuditFeatureState? state = null;
-        int rc = _channel.Request(AUDIT_GET_FEATURE, default, (type, body) =>
+        int rc = _channel.Request(AuditMessageType.GetFeature, default, (type, body) =>
         {
-            if (type != AUDIT_GET_FEATURE || body.Length < 16)
+            if (type != AuditMessageType.GetFeature || body.Length < 16)
             {
                 return false;
             }
@@ -144,12 +145,8 @@ public sealed class AuditControlClient : IDisposable
     /// <returns>The count before the reset (the ACK carries it as a positive value).</returns>
     public uint ResetLost() => (uint)Set(AUDIT_STATUS_LOST, 0, "lost");
 
-    /// <summary>Resets <c>backlog_wait_time_actual</c> to 0.</summary>
-    /// <returns>The value before the reset.</returns>
-    public uint ResetBacklogWaitTimeActual() => (uint)Set(AUDIT_STATUS_BACKLOG_WAIT_TIME_ACTUAL, 0, "backlog_wait_time_actual");
-
     // One field per message: the kernel applies fields in order and stops at the first error,
-    // keeping those already applied (kernel/audit.c audit_receive_msg, AUDIT_SET).
+    // keeping those already applied (docs/kernel-audit.md, "struct audit_status").
     private int Set(uint maskBit, uint value, string field)
     {
         int rc = SetField(_channel, maskBit, value);
@@ -178,18 +175,18 @@ public sealed class AuditControlClient : IDisposable
             _ => throw new ArgumentOutOfRangeException(nameof(maskBit)),
         };
         BinaryPrimitives.WriteUInt32LittleEndian(payload.Slice(4 * index), value);
-        return channel.Request(AUDIT_SET, payload);
+        return channel.Request(AuditMessageType.Set, payload);
     }
 
     /// <summary>
     /// Sends an AUDIT_USER message: the kernel logs it as a USER record with a serial of its own
-    /// (kernel/audit.c audit_receive_msg). Needs CAP_AUDIT_WRITE.
+    /// (docs/kernel-audit.md, "Socket and control"). Needs CAP_AUDIT_WRITE.
     /// </summary>
     public void SendUserMessage(string text)
     {
         var bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(text) + 1];
         System.Text.Encoding.UTF8.GetBytes(text, bytes);
-        int rc = _channel.Request(AUDIT_USER, bytes);
+        int rc = _channel.Request(AuditMessageType.User, bytes);
         if (rc < 0)
         {
             throw Error(-rc, "send a user message (AUDIT_USER)");
@@ -200,7 +197,7 @@ public sealed class AuditControlClient : IDisposable
     /// <exception cref="AuditException">Kind <see cref="AuditErrorKind.RuleExists"/> if it is already loaded.</exception>
     public void AddRule(KernelRule rule)
     {
-        int rc = _channel.Request(AUDIT_ADD_RULE, rule.Bytes);
+        int rc = _channel.Request(AuditMessageType.AddRule, rule.Bytes);
         if (rc < 0)
         {
             throw -rc == Errno.EEXIST
@@ -213,7 +210,7 @@ public sealed class AuditControlClient : IDisposable
     /// <exception cref="AuditException">Kind <see cref="AuditErrorKind.RuleNotFound"/> if no such rule is loaded.</exception>
     public void DeleteRule(KernelRule rule)
     {
-        int rc = _channel.Request(AUDIT_DEL_RULE, rule.Bytes);
+        int rc = _channel.Request(AuditMessageType.DelRule, rule.Bytes);
         if (rc < 0)
         {
             throw -rc == Errno.ENOENT
@@ -226,9 +223,9 @@ public sealed class AuditControlClient : IDisposable
     public IReadOnlyList<KernelRule> ListRules()
     {
         var rules = new List<KernelRule>();
-        int rc = _channel.Request(AUDIT_LIST_RULES, default, (type, body) =>
+        int rc = _channel.Request(AuditMessageType.ListRules, default, (type, body) =>
         {
-            if (type == AUDIT_LIST_RULES)
+            if (type == AuditMessageType.ListRules)
             {
                 rules.Add(KernelRule.FromBytes(body.ToArray()));
             }
@@ -261,12 +258,12 @@ public sealed class AuditControlClient : IDisposable
         Errno.EPERM or Errno.EACCES => PermissionError(errno, what),
         Errno.ECONNREFUSED => new AuditException(AuditErrorKind.Unavailable, errno,
             $"cannot {what}: the kernel refuses audit requests from this namespace (ECONNREFUSED); run in the initial user and PID namespace"),
-        _ => new AuditException(AuditErrorKind.Kernel, errno, $"cannot {what}: the kernel answered {Errno.Name(errno)}"),
+        _ => new AuditException(AuditErrorKind.Kernel, errno, $"cannot {what}: the kernel answered {ErrnoTable.NameOrNumber(errno)}"),
     };
 
     internal static AuditException PermissionError(int errno, string what) =>
         new(AuditErrorKind.PermissionDenied, errno,
-            $"cannot {what}: permission denied ({Errno.Name(errno)}). This needs root or CAP_AUDIT_CONTROL: run it with sudo, or grant the capability (systemd: AmbientCapabilities=CAP_AUDIT_CONTROL)");
+            $"cannot {what}: permission denied ({ErrnoTable.NameOrNumber(errno)}). This needs root or CAP_AUDIT_CONTROL: run it with sudo, or grant the capability (systemd: AmbientCapabilities=CAP_AUDIT_CONTROL)");
 
     internal AuditException PidError(int errno, uint requested)
     {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sluice.Audit.Interop;
+using Sluice.Audit.Tables;
 using static Sluice.Audit.Interop.Interop;
 
 namespace Sluice.Audit.Netlink;
@@ -9,7 +10,7 @@ public enum AuditReceiveMode
 {
     /// <summary>The registered consumer: kauditd unicasts every record to it (only one such process).</summary>
     Unicast,
-    /// <summary>A listener on AUDIT_NLGRP_READLOG: best effort, coexists with auditd, never blocks kauditd.</summary>
+    /// <summary>A listener on AUDIT_NLGRP_READLOG: best effort, coexists with auditd, never blocks kauditd (docs/kernel-audit.md, "Delivery").</summary>
     Multicast,
 }
 
@@ -77,18 +78,19 @@ public sealed class AuditEventSocket : IDisposable
     /// Asks for a receive buffer of <paramref name="bytes"/> with SO_RCVBUFFORCE (root, ignores
     /// rmem_max), falling back to SO_RCVBUF.
     /// </summary>
-    /// <returns>The size the kernel actually granted (it doubles the request for bookkeeping).</returns>
+    /// <returns>The size the kernel actually granted (it doubles the request for bookkeeping: docs/kernel-audit.md,
+    /// "The periodic drain works when the reservoir is big enough").</returns>
     public int SetReceiveBuffer(int bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
-        int rc = _socket.SetInt(Tmds.Linux.LibC.SOL_SOCKET, Tmds.Linux.LibC.SO_RCVBUFFORCE, bytes);
+        int rc = _socket.SetReceiveBufferForce(bytes);
         if (rc < 0)
         {
             // Without CAP_NET_ADMIN only SO_RCVBUF works, capped by net.core.rmem_max.
-            rc = _socket.SetInt(Tmds.Linux.LibC.SOL_SOCKET, Tmds.Linux.LibC.SO_RCVBUF, bytes);
+            rc = _socket.SetReceiveBuffer(bytes);
             if (rc < 0)
             {
-                throw new AuditException(AuditErrorKind.Kernel, -rc, $"cannot set the receive buffer to {bytes} bytes: {Errno.Name(-rc)}");
+                throw new AuditException(AuditErrorKind.Kernel, -rc, $"cannot set the receive buffer to {bytes} bytes: {ErrnoTable.NameOrNumber(-rc)}");
             }
         }
         return ReceiveBufferSize;
@@ -99,7 +101,7 @@ public sealed class AuditEventSocket : IDisposable
     {
         get
         {
-            int rc = _socket.GetInt(Tmds.Linux.LibC.SOL_SOCKET, Tmds.Linux.LibC.SO_RCVBUF, out int value);
+            int rc = _socket.GetReceiveBuffer(out int value);
             return rc < 0 ? 0 : value;
         }
     }
@@ -110,7 +112,7 @@ public sealed class AuditEventSocket : IDisposable
         int rc = _socket.GetMemInfo(out uint alloc, out uint rcvbuf, out uint drops);
         if (rc < 0)
         {
-            throw new AuditException(AuditErrorKind.Kernel, -rc, $"SO_MEMINFO failed: {Errno.Name(-rc)}");
+            throw new AuditException(AuditErrorKind.Kernel, -rc, $"SO_MEMINFO failed: {ErrnoTable.NameOrNumber(-rc)}");
         }
         return new SocketMemoryInfo(alloc, rcvbuf, drops);
     }
@@ -148,7 +150,8 @@ public sealed class AuditEventSocket : IDisposable
     /// <summary>
     /// Reads records without waiting, until the socket is empty (EAGAIN) or
     /// <paramref name="maxRecords"/> have been handed to <paramref name="sink"/>.
-    /// Draining to empty matters: kauditd keeps a socket "congested" until its queue is empty.
+    /// Draining to empty matters: the kernel keeps a socket "congested" until its queue is empty
+    /// (docs/kernel-audit.md, "Delivery").
     /// </summary>
     public DrainResult Drain<TSink>(ref TSink sink, int maxRecords) where TSink : IAuditRecordSink, allows ref struct
     {
@@ -177,7 +180,7 @@ public sealed class AuditEventSocket : IDisposable
                     Interlocked.Increment(ref _overruns);
                     continue;
                 }
-                throw new AuditException(AuditErrorKind.Kernel, errno, $"receiving audit records failed: {Errno.Name(errno)}");
+                throw new AuditException(AuditErrorKind.Kernel, errno, $"receiving audit records failed: {ErrnoTable.NameOrNumber(errno)}");
             }
             if (n == 0)
             {
@@ -219,9 +222,9 @@ public sealed class AuditEventSocket : IDisposable
     {
         switch (type)
         {
-            case AUDIT_REPLACE:
-                // kernel/audit.c auditd_send_unicast_skb... audit_replace(): payload is the
-                // u32 pid of the process that tried to claim. Count it; never yield.
+            case (ushort)AuditMessageType.Replace:
+                // Sent to the consumer by every claim; the payload is the 32-bit pid of the
+                // claimant (docs/kernel-audit.md, "Claiming the consumer PID"). Count it; never yield.
                 Interlocked.Increment(ref _replaces);
                 if (body.Length >= 4)
                 {
@@ -247,7 +250,7 @@ public sealed class AuditEventSocket : IDisposable
         text = text.Slice(0, len);
         _records++;
         _bytes += len;
-        sink.OnRecord(type, text);
+        sink.OnRecord((AuditMessageType)type, text);
     }
 
     private void Stash(ushort type, ReadOnlySpan<byte> body)
@@ -288,8 +291,8 @@ public sealed class AuditEventSocket : IDisposable
             }
             catch (AuditException)
             {
-                // Closing the socket unregisters us anyway: kauditd drops a consumer whose
-                // socket is gone on its next send.
+                // Closing the socket unregisters us anyway: the kernel drops a consumer whose
+                // socket is gone on its next send (docs/kernel-audit.md, "Claiming the consumer PID").
             }
         }
         _socket.Dispose();

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sluice.Audit.Interop;
+using Sluice.Audit.Tables;
 using static Sluice.Audit.Interop.Interop;
 
 namespace Sluice.Audit.Netlink;
@@ -24,7 +25,7 @@ internal sealed class AuditRequestChannel
         int rc = socket.SetReceiveTimeout(timeout);
         if (rc < 0)
         {
-            throw new AuditException(AuditErrorKind.Kernel, -rc, $"cannot set the netlink receive timeout: {Errno.Name(-rc)}");
+            throw new AuditException(AuditErrorKind.Kernel, -rc, $"cannot set the netlink receive timeout: {ErrnoTable.NameOrNumber(-rc)}");
         }
     }
 
@@ -34,10 +35,10 @@ internal sealed class AuditRequestChannel
     /// </summary>
     /// <returns>The ACK's error field: 0, or a positive count (e.g. the old <c>lost</c>).</returns>
     /// <remarks>A negative ACK is returned as-is for the caller to turn into its own error.</remarks>
-    public int Request(ushort type, ReadOnlySpan<byte> payload, ReplyHandler? onReply = null, bool multi = false)
+    public int Request(AuditMessageType type, ReadOnlySpan<byte> payload, ReplyHandler? onReply = null, bool multi = false)
     {
         uint seq = ++_seq;
-        int rc = _socket.Send(type, NLM_F_REQUEST | NLM_F_ACK, seq, payload);
+        int rc = _socket.Send((ushort)type, NLM_F_REQUEST | NLM_F_ACK, seq, payload);
         if (rc < 0)
         {
             return rc;
@@ -53,14 +54,14 @@ internal sealed class AuditRequestChannel
                 if (-n == Errno.EAGAIN)
                 {
                     throw new AuditException(AuditErrorKind.Timeout, Errno.EAGAIN,
-                        $"the kernel did not answer audit request {type} in time");
+                        $"the kernel did not answer audit request {(ushort)type} in time");
                 }
                 if (-n == Errno.ENOBUFS)
                 {
                     // Only a consumer socket overruns; the caller's counters see it on the next drain.
                     continue;
                 }
-                throw new AuditException(AuditErrorKind.Kernel, -n, $"receiving the answer to audit request {type}: {Errno.Name(-n)}");
+                throw new AuditException(AuditErrorKind.Kernel, -n, $"receiving the answer to audit request {(ushort)type}: {ErrnoTable.NameOrNumber(-n)}");
             }
             if (n > _buffer.Length)
             {
@@ -73,7 +74,7 @@ internal sealed class AuditRequestChannel
                 ushort mtype = BinaryPrimitives.ReadUInt16LittleEndian(datagram.Slice(4));
                 uint mseq = BinaryPrimitives.ReadUInt32LittleEndian(datagram.Slice(8));
                 // Kernel-generated event records carry seq 0 and an nlmsg_len that excludes the
-                // header (kernel/audit.c audit_log_end); take their size from the datagram.
+                // header (docs/kernel-audit.md, "Framing"); take their size from the datagram.
                 if (mseq != seq || len < NLMSG_HDRLEN || len > datagram.Length)
                 {
                     if (mseq == 0 && mtype != NLMSG_ERROR && mtype != NLMSG_DONE)
@@ -98,7 +99,7 @@ internal sealed class AuditRequestChannel
                 }
                 else if (onReply is not null && !repliesDone)
                 {
-                    repliesDone = onReply(mtype, body) && !multi;
+                    repliesDone = onReply((AuditMessageType)mtype, body) && !multi;
                 }
                 int step = NLMSG_ALIGN((int)len);
                 if (step >= datagram.Length)
@@ -111,5 +112,5 @@ internal sealed class AuditRequestChannel
         return ackValue;
     }
 
-    public delegate bool ReplyHandler(ushort type, ReadOnlySpan<byte> body);
+    public delegate bool ReplyHandler(AuditMessageType type, ReadOnlySpan<byte> body);
 }

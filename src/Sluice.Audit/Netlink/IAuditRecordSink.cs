@@ -1,3 +1,5 @@
+using Sluice.Audit.Tables;
+
 namespace Sluice.Audit.Netlink;
 
 /// <summary>Receives records from <see cref="AuditEventSocket.Drain{TSink}"/>.</summary>
@@ -8,5 +10,5 @@ namespace Sluice.Audit.Netlink;
 public interface IAuditRecordSink
 {
     /// <summary>One kernel record: its message type and its text (no netlink header, no trailing NUL).</summary>
-    void OnRecord(ushort type, ReadOnlySpan<byte> text);
+    void OnRecord(AuditMessageType type, ReadOnlySpan<byte> text);
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Records;
 
@@ -7,7 +8,7 @@ public enum CompletionReason : byte
 {
     /// <summary>An EOE record arrived.</summary>
     EndOfEvent,
-    /// <summary>A record that ends its event on its own (PROCTITLE, user-space messages, ...: <see cref="AuditRecordType.EndsEvent"/>).</summary>
+    /// <summary>A record that ends its event on its own (PROCTITLE, user-space messages, ...: <see cref="AuditReassembler.EndsEvent"/>).</summary>
     LastRecord,
     /// <summary>No end came within the timeout.</summary>
     Timeout,
@@ -20,7 +21,7 @@ public enum CompletionReason : byte
 /// <summary>One record of an <see cref="AuditEvent"/>: its type and exact kernel text, valid while the event is.</summary>
 public readonly ref struct AuditRecord
 {
-    internal AuditRecord(int type, ReadOnlySpan<byte> text, int fieldsStart, ReadOnlySpan<byte> enriched)
+    internal AuditRecord(AuditMessageType type, ReadOnlySpan<byte> text, int fieldsStart, ReadOnlySpan<byte> enriched)
     {
         Type = type;
         Text = text;
@@ -28,7 +29,7 @@ public readonly ref struct AuditRecord
         Enriched = enriched;
     }
 
-    public int Type { get; }
+    public AuditMessageType Type { get; }
 
     /// <summary>The record exactly as the kernel sent it: <c>audit(SEC.MSEC:SERIAL): fields</c>.</summary>
     public ReadOnlySpan<byte> Text { get; }
@@ -104,23 +105,23 @@ public sealed class AuditEvent : IDisposable
     }
 
     /// <summary>The event's main type: SYSCALL when it has one, else its first record's type.</summary>
-    public int MainType
+    public AuditMessageType MainType
     {
         get
         {
             for (int i = 0; i < _count; i++)
             {
-                if (_records[i].Type == AuditRecordType.Syscall)
+                if (_records[i].Type == AuditMessageType.Syscall)
                 {
-                    return AuditRecordType.Syscall;
+                    return AuditMessageType.Syscall;
                 }
             }
-            return _count == 0 ? 0 : _records[0].Type;
+            return _count == 0 ? default : _records[0].Type;
         }
     }
 
     /// <summary>Index of the first record of <paramref name="type"/>, or -1.</summary>
-    public int IndexOf(int type, int start = 0)
+    public int IndexOf(AuditMessageType type, int start = 0)
     {
         for (int i = start; i < _count; i++)
         {
@@ -136,7 +137,7 @@ public sealed class AuditEvent : IDisposable
     /// The raw value of field <paramref name="key"/> in the first record of <paramref name="type"/>, without
     /// decoding or allocating: for filters that decide before interpretation.
     /// </summary>
-    public bool TryGetField(int type, ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out AuditValueKind kind)
+    public bool TryGetField(AuditMessageType type, ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out AuditValueKind kind)
     {
         int i = IndexOf(type);
         if (i >= 0)
@@ -177,7 +178,7 @@ public sealed class AuditEvent : IDisposable
         Pooled = false;
     }
 
-    internal void Append(int type, ReadOnlySpan<byte> text, int fieldsStart, ReadOnlySpan<byte> enriched)
+    internal void Append(AuditMessageType type, ReadOnlySpan<byte> text, int fieldsStart, ReadOnlySpan<byte> enriched)
     {
         int need = _used + text.Length + enriched.Length;
         if (need > _buffer.Length)
@@ -218,5 +219,5 @@ public sealed class AuditEvent : IDisposable
         _owner?.Return(this);
     }
 
-    private readonly record struct RecordSlot(int Type, int Offset, int Length, int FieldsStart, int EnrichedLength);
+    private readonly record struct RecordSlot(AuditMessageType Type, int Offset, int Length, int FieldsStart, int EnrichedLength);
 }

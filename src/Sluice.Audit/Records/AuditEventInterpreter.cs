@@ -24,7 +24,7 @@ public static class AuditEventInterpreter
         {
             naming.On = true;
             naming.Lookup = names.Current();
-            for (int i = ev.IndexOf(AuditRecordType.Path); i >= 0; i = ev.IndexOf(AuditRecordType.Path, i + 1))
+            for (int i = ev.IndexOf(AuditMessageType.Path); i >= 0; i = ev.IndexOf(AuditMessageType.Path, i + 1))
             {
                 naming.PathCount++;
             }
@@ -34,26 +34,26 @@ public static class AuditEventInterpreter
             AuditRecord record = ev[i];
             switch (record.Type)
             {
-                case AuditRecordType.Syscall:
+                case AuditMessageType.Syscall:
                     ReadProcessFields(record, summary, fromSyscall: true, ref naming);
                     break;
-                case AuditRecordType.Execve:
+                case AuditMessageType.Execve:
                     execve.Read(record, summary);
                     break;
-                case AuditRecordType.Cwd:
+                case AuditMessageType.Cwd:
                     ReadCwd(record, summary);
                     break;
-                case AuditRecordType.Path:
+                case AuditMessageType.Path:
                     ReadPath(record, summary, ref naming);
                     break;
-                case AuditRecordType.Proctitle:
+                case AuditMessageType.Proctitle:
                     ReadProctitle(record, summary);
                     break;
-                case AuditRecordType.Sockaddr:
+                case AuditMessageType.Sockaddr:
                     ReadSockaddr(record, summary);
                     break;
-                case >= 1321 and <= 1323:
-                    // BPRM_FCAPS, CAPSET, MMAP: capability and mmap details, nothing for the summary
+                case AuditMessageType.BprmFcaps or AuditMessageType.Capset or AuditMessageType.Mmap:
+                    // capability and mmap details, nothing for the summary
                     break;
                 default:
                     ReadProcessFields(record, summary, fromSyscall: false, ref naming);
@@ -364,7 +364,7 @@ public static class AuditEventInterpreter
     }
 
     /// <summary>
-    /// Rebuilds argv from EXECVE records (kernel/auditsc.c audit_log_execve_info): <c>argc=N</c>, then each
+    /// Rebuilds argv from EXECVE records (docs/kernel-audit.md, "Records and events"): <c>argc=N</c>, then each
     /// argument as <c>aN=VALUE</c>, or, when it is long, <c>aN_len=L aN[0]=.. aN[1]=..</c>, possibly
     /// continued in the next EXECVE record. Each value or chunk is quoted or hex on its own.
     /// </summary>

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Records;
 
@@ -12,7 +13,7 @@ namespace Sluice.Audit.Records;
 /// </remarks>
 public readonly ref struct AuditLogLine
 {
-    private AuditLogLine(int type, ReadOnlySpan<byte> node, ReadOnlySpan<byte> kernelText, ReadOnlySpan<byte> enriched)
+    private AuditLogLine(AuditMessageType type, ReadOnlySpan<byte> node, ReadOnlySpan<byte> kernelText, ReadOnlySpan<byte> enriched)
     {
         Type = type;
         Node = node;
@@ -21,7 +22,7 @@ public readonly ref struct AuditLogLine
     }
 
     /// <summary>The record type number (from its name, or from <c>UNKNOWN[n]</c>).</summary>
-    public int Type { get; }
+    public AuditMessageType Type { get; }
 
     /// <summary>The <c>node=</c> prefix's value; empty if none.</summary>
     public ReadOnlySpan<byte> Node { get; }
@@ -33,7 +34,7 @@ public readonly ref struct AuditLogLine
     public ReadOnlySpan<byte> Enriched { get; }
 
     /// <summary>Splits a log line (without or with its trailing newline).</summary>
-    public static AuditParseError TryParse(ReadOnlySpan<byte> line, RecordTypeNames names, out AuditLogLine parsed)
+    public static AuditParseError TryParse(ReadOnlySpan<byte> line, out AuditLogLine parsed)
     {
         parsed = default;
         while (line.Length > 0 && (line[^1] == (byte)'\n' || line[^1] == (byte)'\r'))
@@ -64,7 +65,7 @@ public readonly ref struct AuditLogLine
         {
             return AuditParseError.BadType;
         }
-        if (!TryParseType(line[5..typeEnd], names, out int type))
+        if (!TryParseType(line[5..typeEnd], out AuditMessageType type))
         {
             return AuditParseError.BadType;
         }
@@ -86,12 +87,14 @@ public readonly ref struct AuditLogLine
     }
 
     // NAME, or UNKNOWN[1234] (auditd's form for types it has no name for)
-    private static bool TryParseType(ReadOnlySpan<byte> name, RecordTypeNames names, out int type)
+    private static bool TryParseType(ReadOnlySpan<byte> name, out AuditMessageType type)
     {
         if (name.StartsWith("UNKNOWN["u8) && name.Length > 9 && name[^1] == (byte)']')
         {
-            return Utf8Parser.TryParse(name[8..^1], out type, out int n) && n == name.Length - 9 && type >= 0;
+            bool parsed = Utf8Parser.TryParse(name[8..^1], out ushort number, out int n) && n == name.Length - 9;
+            type = (AuditMessageType)number;
+            return parsed;
         }
-        return names.TryGetNumber(name, out type);
+        return AuditMessageTypeTable.TryGetType(name, out type);
     }
 }

@@ -1,5 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using Sluice.Audit.Netlink;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Records;
 
@@ -8,7 +8,7 @@ namespace Sluice.Audit.Records;
 /// </summary>
 /// <remarks>
 /// <para>Completion (auditd's rules, docs/kernel-audit.md, "Records and events"): an EOE record; a record that
-/// ends its event on its own (<see cref="AuditRecordType.EndsEvent"/>); no end within
+/// ends its event on its own (<see cref="EndsEvent"/>); no end within
 /// <see cref="AuditReassemblerOptions.Timeout"/> (checked by <see cref="CompleteExpired"/>, on the
 /// injected <see cref="TimeProvider"/>); eviction when the in-flight limits are reached; or
 /// <see cref="Flush"/>. Records that come before SYSCALL (AVC, CONFIG_CHANGE) and interleaved events
@@ -74,15 +74,12 @@ public sealed class AuditReassembler
     /// <summary>Bytes of record text in flight.</summary>
     public long InFlightBytes => Volatile.Read(ref _inFlightBytes);
 
-    /// <summary>A sink for <see cref="AuditEventSocket.Drain{TSink}"/> that adds every record here.</summary>
-    public RecordSink AsRecordSink() => new(this);
-
     /// <summary>Adds one record from the kernel (live path: the type comes from the netlink header).</summary>
     /// <returns>False if the record was rejected (and counted): no valid header, or too long.</returns>
-    public bool Add(int type, ReadOnlySpan<byte> kernelText) => Add(type, kernelText, default, default);
+    public bool Add(AuditMessageType type, ReadOnlySpan<byte> kernelText) => Add(type, kernelText, default, default);
 
     /// <summary>Adds one record with the <c>node=</c> of the host that logged it and auditd's enriched suffix (log files).</summary>
-    public bool Add(int type, ReadOnlySpan<byte> kernelText, ReadOnlySpan<byte> node, ReadOnlySpan<byte> enriched)
+    public bool Add(AuditMessageType type, ReadOnlySpan<byte> kernelText, ReadOnlySpan<byte> node, ReadOnlySpan<byte> enriched)
     {
         if (kernelText.Length + enriched.Length > _options.MaxRecordBytes)
         {
@@ -100,7 +97,7 @@ public sealed class AuditReassembler
         _recordsAccepted++;
         ulong key = ((ulong)(uint)nodeId << 32) | header.Serial;
 
-        if (type == AuditRecordType.EndOfEvent)
+        if (type == AuditMessageType.Eoe)
         {
             if (_inFlight.TryGetValue(key, out AuditEvent? open))
             {
@@ -108,7 +105,7 @@ public sealed class AuditReassembler
             }
             else if (WasRecentlyCompleted(key))
             {
-                // the EOE after a PROCTITLE that already ended the event (kernel/auditsc.c audit_log_exit)
+                // the EOE after a PROCTITLE that already ended the event (docs/kernel-audit.md, "Records and events")
                 _trailingEoe++;
             }
             else
@@ -127,9 +124,9 @@ public sealed class AuditReassembler
                 // completed already (timeout, eviction): this record starts a second event for the serial
                 _lateRecords++;
             }
-            else if (type is < 1200 or > 1299)
+            else if (type is < AuditMessageTypeRange.FirstDaemon or > AuditMessageTypeRange.LastDaemon)
             {
-                // 1200-1299 are auditd's own records (DAEMON_START, ...), numbered by auditd, not by the kernel
+                // auditd's own records (DAEMON_START, ...) are numbered by auditd, not by the kernel
                 _trackers[nodeId].Observe(header.Serial);
             }
             while (_inFlight.Count >= _options.MaxInFlightEvents && _oldest is not null)
@@ -149,7 +146,7 @@ public sealed class AuditReassembler
         ev.Append(type, kernelText, header.FieldsStart, enriched);
         _inFlightBytes += size;
 
-        if (AuditRecordType.EndsEvent(type))
+        if (EndsEvent(type))
         {
             Complete(ev, CompletionReason.LastRecord, ref _lastRecord);
         }
@@ -159,7 +156,7 @@ public sealed class AuditReassembler
     /// <summary>Adds one line of an auditd log (RAW or ENRICHED).</summary>
     public AuditParseError AddLogLine(ReadOnlySpan<byte> line)
     {
-        AuditParseError error = AuditLogLine.TryParse(line, RecordTypeNames.Shared, out AuditLogLine parsed);
+        AuditParseError error = AuditLogLine.TryParse(line, out AuditLogLine parsed);
         if (error != AuditParseError.None)
         {
             Reject(ref _badLogLine);
@@ -171,6 +168,18 @@ public sealed class AuditReassembler
         }
         return AuditParseError.None;
     }
+
+    /// <summary>
+    /// auditd's rule for a record that ends its event on its own (auparse; docs/kernel-audit.md, "Records and events"):
+    /// PROCTITLE; WATCH_INS (1007) to the last of auditd's own types (1299), which holds the user-space messages
+    /// 1100–1199; KERNEL (2000); and the user-space messages from 2100 on. EOE is handled apart: it ends the event
+    /// but is not kept.
+    /// </summary>
+    internal static bool EndsEvent(AuditMessageType type) =>
+        type == AuditMessageType.Proctitle
+        || type is >= AuditMessageType.WatchIns and <= AuditMessageTypeRange.LastDaemon
+        || type == AuditMessageType.Kernel
+        || type >= AuditMessageTypeRange.FirstUserMsg2;
 
     /// <summary>Completes the events that have waited longer than the timeout. Call it after each drain.</summary>
     /// <returns>The number of events completed.</returns>
@@ -352,23 +361,16 @@ public sealed class AuditReassembler
         ev.Older = null;
         ev.Newer = null;
     }
-
-    /// <summary>Feeds <see cref="AuditEventSocket.Drain{TSink}"/>'s records to a reassembler.</summary>
-    public readonly struct RecordSink : IAuditRecordSink
-    {
-        private readonly AuditReassembler _reassembler;
-
-        internal RecordSink(AuditReassembler reassembler) => _reassembler = reassembler;
-
-        public void OnRecord(ushort type, ReadOnlySpan<byte> text) => _reassembler.Add(type, text);
-    }
 }
 
 /// <summary>Counters of an <see cref="AuditReassembler"/>, for status and metrics.</summary>
 public readonly record struct AuditReassemblerCounters
 {
     public long RecordsAccepted { get; init; }
-    /// <summary>Records that could not be parsed (sum of the Rejected* kinds); nothing of them is kept.</summary>
+    /// <summary>
+    /// Records that could not be parsed (sum of the Rejected* kinds): counted and dropped, nothing of them is kept.
+    /// The agent reports them as <c>parse_errors</c> (proto/sluice/v1/events.proto, LossCounters).
+    /// </summary>
     public long RecordsRejected { get; init; }
     public long RejectedBadHeader { get; init; }
     public long RejectedBadLength { get; init; }

@@ -12,7 +12,7 @@ public sealed class AuditReassemblerOptions
     /// <summary>Most bytes of record text in flight; beyond it the oldest events are evicted.</summary>
     public long MaxInFlightBytes { get; init; } = 32L * 1024 * 1024;
 
-    /// <summary>Longest record accepted. The kernel sends at most 8970 bytes (MAX_AUDIT_MESSAGE_LENGTH); log lines with an enriched suffix are longer.</summary>
+    /// <summary>Longest record accepted. The kernel sends at most 8970 bytes (MAX_AUDIT_MESSAGE_LENGTH: docs/kernel-audit.md, "Framing"); log lines with an enriched suffix are longer.</summary>
     public int MaxRecordBytes { get; init; } = 64 * 1024;
 
     /// <summary>

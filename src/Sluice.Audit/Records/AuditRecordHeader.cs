@@ -4,7 +4,7 @@ namespace Sluice.Audit.Records;
 
 /// <summary>
 /// The <c>audit(SEC.MSEC:SERIAL):</c> header every kernel record starts with
-/// (kernel/audit.c audit_log_start: <c>"audit(%llu.%03lu:%u): "</c>).
+/// (<c>"audit(%llu.%03lu:%u): "</c>: docs/kernel-audit.md, "Records and events").
 /// </summary>
 public readonly struct AuditRecordHeader
 {

@@ -8,7 +8,7 @@ public static class AuditValues
     /// <summary>
     /// The bytes of a string field the kernel logs with audit_log_untrustedstring (name, cwd, exe, comm,
     /// key, proctitle, EXECVE arguments): quoted when the string is plain, else hex
-    /// (kernel/audit.c audit_string_contains_control: bytes ≤ 0x20, <c>"</c>, ≥ 0x7f).
+    /// (bytes ≤ 0x20, <c>"</c>, ≥ 0x7f: docs/kernel-audit.md, "Records and events").
     /// An unquoted value that is not valid hex (user-space fields like <c>hostname=?</c>) is taken as is.
     /// </summary>
     /// <returns>Null for <c>(null)</c>.</returns>

@@ -5,7 +5,7 @@ namespace Sluice.Audit.Records;
 /// (records freed after failed delivery retries are not counted there: docs/kernel-audit.md, "Delivery").
 /// </summary>
 /// <remarks>
-/// The kernel takes a new serial from one global 32-bit counter (kernel/audit.c audit_serial) for each
+/// The kernel takes a new serial from one global 32-bit counter (docs/kernel-audit.md, "Records and events") for each
 /// event it starts to log: once per syscall context, once per record outside one. Serials the
 /// kernel's own filters rejected are never taken, so consecutive events of a stream are
 /// consecutive serials, and a serial that never arrives is an event that was started and then

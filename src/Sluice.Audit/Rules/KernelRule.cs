@@ -127,8 +127,8 @@ public sealed class KernelRule : IEquatable<KernelRule>
     }
 
     /// <summary>
-    /// Fields whose value is a length into the string buffer (kernel/auditfilter.c
-    /// audit_data_to_entry): subj/obj LSM fields, watch, dir, filterkey, exe, fstype is numeric.
+    /// Fields whose value is a length into the string buffer (docs/kernel-audit.md, "Rules"):
+    /// subj/obj LSM fields, watch, dir, filterkey, exe; fstype is numeric.
     /// </summary>
     public static bool IsStringField(uint field) => field switch
     {

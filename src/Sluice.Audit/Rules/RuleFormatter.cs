@@ -77,7 +77,7 @@ public static class RuleFormatter
             switch (field)
             {
                 case FieldTable.MsgType:
-                    sb.Append($" -F {name}{sym}{RecordTypeTable.Name((int)value) ?? ((int)value).ToString()}");
+                    sb.Append($" -F {name}{sym}{AuditMessageTypeTable.Name(value) ?? ((int)value).ToString()}");
                     break;
                 case (>= FieldTable.SubjUser and <= FieldTable.SubjClr) or (>= FieldTable.ObjUser and <= FieldTable.ObjLevHigh) or FieldTable.Exe:
                     sb.Append($" -F {name}{sym}{Str()}");

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Sluice.Audit.Interop;
 using Sluice.Audit.Netlink;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Rules;
 
@@ -280,7 +281,6 @@ public static class RuleLoader
     // AUDIT_FEATURE_LOGINUID_IMMUTABLE (bit 1), set and locked as auditctl does.
     private static void SetLoginUidImmutable()
     {
-        const ushort AUDIT_SET_FEATURE = 1018;
         using var socket = NetlinkAuditSocket.Open(0, out int errno) ?? throw AuditControlClient.SocketError(errno);
         var channel = new AuditRequestChannel(socket, TimeSpan.FromSeconds(5), unsolicited: null);
         Span<byte> payload = stackalloc byte[16];
@@ -288,7 +288,7 @@ public static class RuleLoader
         BinaryPrimitives.WriteUInt32LittleEndian(payload[4..], 1u << 1);
         BinaryPrimitives.WriteUInt32LittleEndian(payload[8..], 1u << 1);
         BinaryPrimitives.WriteUInt32LittleEndian(payload[12..], 1u << 1);
-        int rc = channel.Request(AUDIT_SET_FEATURE, payload);
+        int rc = channel.Request(AuditMessageType.SetFeature, payload);
         if (rc < 0)
         {
             throw AuditControlClient.ErrorFor(-rc, "set loginuid_immutable (AUDIT_SET_FEATURE)");

@@ -203,7 +203,7 @@ public static partial class RuleParser
                     throw new RuleSyntaxException(pair, "msgtype can only be used on the exclude and user lists");
                 }
                 v = char.IsAsciiDigit(value[0]) ? Number(pair, name, value)
-                    : RecordTypeTable.TryGetNumber(value, out int type) ? (uint)type
+                    : AuditMessageTypeTable.TryGetType(value, out AuditMessageType type) ? (uint)type
                     : throw new RuleSyntaxException(pair, $"unknown message type '{value}'");
                 break;
             case FieldTable.Watch or FieldTable.Dir or (>= FieldTable.ObjUser and <= FieldTable.ObjLevHigh):

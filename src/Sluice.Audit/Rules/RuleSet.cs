@@ -81,8 +81,8 @@ public sealed class RuleSet
     /// <summary>The rules to add, in the order the kernel will list them once loaded into an empty kernel.</summary>
     public IReadOnlyList<ParsedRule> InKernelOrder()
     {
-        // The kernel lists rules list by list (kernel/auditfilter.c audit_list_rules); -A puts
-        // a rule at the head of its list, -a at the tail.
+        // The kernel lists rules list by list; -A puts a rule at the head of its list, -a at the
+        // tail (docs/kernel-audit.md, "Rules").
         var result = new List<ParsedRule>();
         foreach (var group in Rules.Where(r => r.Operation == RuleOperation.Add).GroupBy(r => r.Listed.List).OrderBy(g => g.Key))
         {

@@ -2,7 +2,7 @@ using System.Collections.Frozen;
 
 namespace Sluice.Audit.Tables;
 
-/// <summary>errno names and numbers, generated from asm-generic/errno-base.h and errno.h.</summary>
+/// <summary>errno names and numbers, generated from asm-generic/errno-base.h and errno.h (the constants: <see cref="Errno"/>).</summary>
 public static class ErrnoTable
 {
     private static readonly Lazy<FrozenDictionary<string, int>> s_numbers = new(() =>
@@ -31,4 +31,7 @@ public static class ErrnoTable
 
     /// <summary>The canonical name of a (positive) errno, or null.</summary>
     public static string? Name(int errno) => s_names.Value.TryGetValue(errno, out var name) ? name : null;
+
+    /// <summary>The canonical name of an errno for a message, e.g. 13 → "EACCES"; "errno N" when it has none.</summary>
+    public static string NameOrNumber(int errno) => Name(errno) ?? $"errno {errno}";
 }

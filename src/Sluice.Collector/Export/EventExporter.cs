@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Sluice.Collector.Records;
+using Sluice.Audit.Tables;
 using Sluice.Collector.Storage;
 using Sluice.Protocol.Json;
 
@@ -22,7 +22,7 @@ public static class EventExporter
         using var writer = new Utf8JsonWriter(buffer, Options);
         await foreach (var stored in store.ReadEventsAsync(query, cancellationToken))
         {
-            EventJsonWriter.Write(writer, stored.Event, RecordTypeNames.Name);
+            EventJsonWriter.Write(writer, stored.Event, AuditMessageTypeTable.NameOrUnknown);
             writer.Flush();
             // The replay object is complete; reopen it to add where the event came from.
             buffer.SetLength(buffer.Length - 1);

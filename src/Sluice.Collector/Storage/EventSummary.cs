@@ -1,6 +1,6 @@
 using System.Text;
 using Google.Protobuf;
-using Sluice.Collector.Records;
+using Sluice.Audit.Tables;
 using Sluice.Protocol.V1;
 
 namespace Sluice.Collector.Storage;
@@ -35,7 +35,7 @@ internal readonly record struct EventSummary(
 {
     public static EventSummary From(Event e) => new(
         IndexedText.Bound(NullIfEmpty(e.Node)),
-        IndexedText.Bound(e.FirstType.Length > 0 ? Sanitize(e.FirstType) : RecordTypeNames.Name(e.Records[0].Type))!,
+        IndexedText.Bound(e.FirstType.Length > 0 ? Sanitize(e.FirstType) : AuditMessageTypeTable.NameOrUnknown(e.Records[0].Type))!,
         RecordTypeList(e),
         IndexedText.Bound(NullIfEmpty(e.Syscall)),
         e.HasSuccess ? e.Success : null,
@@ -109,7 +109,7 @@ internal readonly record struct EventSummary(
             if (!seen.Contains(r.Type))
             {
                 seen.Add(r.Type);
-                sb.Append(RecordTypeNames.Name(r.Type)).Append(',');
+                sb.Append(AuditMessageTypeTable.NameOrUnknown(r.Type)).Append(',');
             }
         }
         return sb.ToString();

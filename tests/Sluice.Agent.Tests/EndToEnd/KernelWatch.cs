@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Sluice.Audit.Netlink;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Agent.Tests.EndToEnd;
 
@@ -78,26 +79,24 @@ internal sealed class KernelWatch : IDisposable
 
     private sealed class Sink : IAuditRecordSink
     {
-        private const ushort Syscall = 1300;
-
         public Dictionary<uint, Event> Events { get; } = new();
 
-        public void OnRecord(ushort type, ReadOnlySpan<byte> text)
+        public void OnRecord(AuditMessageType type, ReadOnlySpan<byte> text)
         {
             if (!AuditRecordHeader.TryParse(text, out var header))
             {
                 return;
             }
-            if (type == Syscall)
+            if (type == AuditMessageType.Syscall)
             {
                 string s = Encoding.ASCII.GetString(text[header.FieldsStart..]);
-                Events[header.Serial] = new Event(header.Serial, header.UnixMilliseconds, type,
+                Events[header.Serial] = new Event(header.Serial, header.UnixMilliseconds, (ushort)type,
                     int.TryParse(Field(s, "pid"), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ? pid : null,
                     long.TryParse(Field(s, "a0"), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long a0) ? a0 : null);
             }
             else
             {
-                Events.TryAdd(header.Serial, new Event(header.Serial, header.UnixMilliseconds, type, null, null));
+                Events.TryAdd(header.Serial, new Event(header.Serial, header.UnixMilliseconds, (ushort)type, null, null));
             }
         }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using Sluice.Agent.Configuration;
 using Sluice.Agent.Filtering;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Agent.Tests.Filtering;
 
@@ -23,12 +24,12 @@ public sealed class EventFilterTests
         foreach (var (syscall, path) in specs)
         {
             serial++;
-            r.Add(1300, Encoding.ASCII.GetBytes(string.Format(syscall, serial)));
+            r.Add(AuditMessageType.Syscall, Encoding.ASCII.GetBytes(string.Format(syscall, serial)));
             if (path is not null)
             {
-                r.Add(1302, Encoding.ASCII.GetBytes(string.Format(path, serial)));
+                r.Add(AuditMessageType.Path, Encoding.ASCII.GetBytes(string.Format(path, serial)));
             }
-            r.Add(1320, Encoding.ASCII.GetBytes($"audit(1700000000.300:{serial}): "));
+            r.Add(AuditMessageType.Eoe, Encoding.ASCII.GetBytes($"audit(1700000000.300:{serial}): "));
         }
         return events;
     }

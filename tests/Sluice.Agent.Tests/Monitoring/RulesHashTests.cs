@@ -1,3 +1,4 @@
+using Sluice.Audit.Tables;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -39,8 +40,8 @@ public sealed class RulesHashTests
         await shipper.StartAsync(CancellationToken.None);
         using (var pipeline = host.Services.GetRequiredService<Func<IRecordPipeline>>()())
         {
-            pipeline.OnRecord(1300, Encoding.UTF8.GetBytes("audit(1795567850.751:1173900): arch=c000003e syscall=59 success=yes exit=0 a0=0 a1=0 a2=0 a3=0 items=0 ppid=1 pid=2 auid=1001 uid=1001 gid=1001 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm=\"true\" exe=\"/usr/bin/true\" key=\"exec\""));
-            pipeline.OnRecord(1320, Encoding.UTF8.GetBytes("audit(1795567850.751:1173900): "));
+            pipeline.OnRecord(AuditMessageType.Syscall, Encoding.UTF8.GetBytes("audit(1795567850.751:1173900): arch=c000003e syscall=59 success=yes exit=0 a0=0 a1=0 a2=0 a3=0 items=0 ppid=1 pid=2 auid=1001 uid=1001 gid=1001 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm=\"true\" exe=\"/usr/bin/true\" key=\"exec\""));
+            pipeline.OnRecord(AuditMessageType.Eoe, Encoding.UTF8.GetBytes("audit(1795567850.751:1173900): "));
             pipeline.Flush();
             await collector.WaitForStoredAsync(1, ShippingHarness.Patience);
         }

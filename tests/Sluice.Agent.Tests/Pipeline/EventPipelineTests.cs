@@ -5,6 +5,7 @@ using Sluice.Agent.Configuration;
 using Sluice.Agent.Monitoring;
 using Sluice.Agent.Pipeline;
 using Sluice.Agent.Sinks;
+using Sluice.Audit.Tables;
 using Sluice.Protocol.V1;
 
 namespace Sluice.Agent.Tests.Pipeline;
@@ -42,7 +43,7 @@ public sealed class EventPipelineTests
         using var pipeline = new EventPipeline(options, sink, new AgentMetrics(), new FakeTimeProvider(), NullLogger<EventPipeline>.Instance);
         foreach (var (type, text) in Records)
         {
-            pipeline.OnRecord(type, Encoding.UTF8.GetBytes(text));
+            pipeline.OnRecord((AuditMessageType)type, Encoding.UTF8.GetBytes(text));
         }
         pipeline.Flush();
         return Assert.Single(sink.Events);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Sluice.Audit.Netlink;
 using Sluice.Audit.Rules;
+using Sluice.Audit.Tables;
 using Sluice.Testing;
 
 namespace Sluice.Audit.Tests.Netlink;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Sluice.Audit.Netlink;
+using Sluice.Audit.Tables;
 using Sluice.Testing;
 
 namespace Sluice.Audit.Tests.Netlink;
@@ -72,7 +73,7 @@ public sealed class AuditEventSocketTests : IDisposable
                 p.WaitForExit();
             }
             Assert.True(sink.DrainUntil(socket, s => s.SyscallSerialOf(child) is ulong serial
-                && s.EventOf(serial).Any(r => r.Type == 1320), s_wait), "no complete event for /bin/true arrived");
+                && s.EventOf(serial).Any(r => r.Type == AuditMessageType.Eoe), s_wait), "no complete event for /bin/true arrived");
         }
         finally
         {
@@ -82,16 +83,16 @@ public sealed class AuditEventSocketTests : IDisposable
         ulong serial = sink.SyscallSerialOf(child)!.Value;
         var ev = sink.EventOf(serial);
         var types = ev.Select(r => r.Type).ToList();
-        Assert.Contains((ushort)1300, types); // SYSCALL
-        Assert.Contains((ushort)1309, types); // EXECVE
-        Assert.Contains((ushort)1307, types); // CWD
-        Assert.Contains((ushort)1302, types); // PATH
-        Assert.Equal((ushort)1320, types[^1]); // EOE last
-        var syscall = ev.Single(r => r.Type == 1300).Text;
+        Assert.Contains(AuditMessageType.Syscall, types);
+        Assert.Contains(AuditMessageType.Execve, types);
+        Assert.Contains(AuditMessageType.Cwd, types);
+        Assert.Contains(AuditMessageType.Path, types);
+        Assert.Equal(AuditMessageType.Eoe, types[^1]); // EOE last
+        var syscall = ev.Single(r => r.Type == AuditMessageType.Syscall).Text;
         Assert.Contains(" syscall=59 ", syscall);
         Assert.Contains($" ppid={Environment.ProcessId} ", syscall);
         Assert.Contains($"key=\"{key}\"", syscall);
-        Assert.Contains("a0=\"/bin/true\" a1=\"sluice-marker\"", ev.Single(r => r.Type == 1309).Text);
+        Assert.Contains("a0=\"/bin/true\" a1=\"sluice-marker\"", ev.Single(r => r.Type == AuditMessageType.Execve).Text);
         Assert.All(ev, r => Assert.False(r.Text.EndsWith('\0')));
         Assert.Equal(0, socket.Counters.Truncated);
         Assert.True(socket.Counters.Records >= ev.Count);
@@ -147,7 +148,7 @@ public sealed class AuditEventSocketTests : IDisposable
         Assert.Equal($"error {Errno.EEXIST}", output.Trim());
         Assert.Equal(1, socket.Counters.ReplaceRequests);
         Assert.True(socket.Counters.LastReplacePid > 0);
-        Assert.DoesNotContain(sink.Records, r => r.Type == 1329); // never handed to the sink
+        Assert.DoesNotContain(sink.Records, r => r.Type == AuditMessageType.Replace); // never handed to the sink
         Assert.Equal((uint)Environment.ProcessId, _control.GetStatus().Pid);
     }
 

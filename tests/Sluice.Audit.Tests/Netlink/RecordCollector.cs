@@ -2,15 +2,16 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 using Sluice.Audit.Netlink;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Tests.Netlink;
 
 /// <summary>A sink that keeps every record as text, and helpers to wait for records.</summary>
 internal sealed partial class RecordCollector : IAuditRecordSink
 {
-    public List<(ushort Type, string Text)> Records { get; } = new();
+    public List<(AuditMessageType Type, string Text)> Records { get; } = new();
 
-    public void OnRecord(ushort type, ReadOnlySpan<byte> text) => Records.Add((type, Encoding.UTF8.GetString(text)));
+    public void OnRecord(AuditMessageType type, ReadOnlySpan<byte> text) => Records.Add((type, Encoding.UTF8.GetString(text)));
 
     /// <summary>Drains until <paramref name="done"/> holds or the timeout passes.</summary>
     public bool DrainUntil(AuditEventSocket socket, Func<RecordCollector, bool> done, TimeSpan timeout)
@@ -33,11 +34,11 @@ internal sealed partial class RecordCollector : IAuditRecordSink
 
     /// <summary>The serial of the SYSCALL record of process <paramref name="pid"/>, if received.</summary>
     public ulong? SyscallSerialOf(int pid) => Records
-        .Where(r => r.Type == 1300 && r.Text.Contains($" pid={pid} "))
+        .Where(r => r.Type == AuditMessageType.Syscall && r.Text.Contains($" pid={pid} "))
         .Select(r => (ulong?)Serial(r.Text))
         .FirstOrDefault();
 
-    public List<(ushort Type, string Text)> EventOf(ulong serial) => Records.Where(r => Serial(r.Text) == serial).ToList();
+    public List<(AuditMessageType Type, string Text)> EventOf(ulong serial) => Records.Where(r => Serial(r.Text) == serial).ToList();
 
     [GeneratedRegex(@"^audit\((\d+\.\d+):(\d+)\)")]
     private static partial Regex HeaderRegex();

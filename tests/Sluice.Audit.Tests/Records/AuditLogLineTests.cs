@@ -1,5 +1,6 @@
 using System.Text;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Tests.Records;
 
@@ -7,8 +8,8 @@ public sealed class AuditLogLineTests
 {
     private static AuditParseError Parse(string line, out int type, out string node, out string kernel, out string enriched)
     {
-        var error = AuditLogLine.TryParse(Encoding.UTF8.GetBytes(line), RecordTypeNames.Shared, out AuditLogLine parsed);
-        type = parsed.Type;
+        var error = AuditLogLine.TryParse(Encoding.UTF8.GetBytes(line), out AuditLogLine parsed);
+        type = (int)parsed.Type;
         node = Encoding.UTF8.GetString(parsed.Node);
         kernel = Encoding.UTF8.GetString(parsed.KernelText);
         enriched = Encoding.UTF8.GetString(parsed.Enriched);

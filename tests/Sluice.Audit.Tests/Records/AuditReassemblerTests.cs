@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Tests.Records;
 
@@ -19,7 +20,7 @@ public sealed class AuditReassemblerTests
             var texts = new string[ev.Count];
             for (int i = 0; i < ev.Count; i++)
             {
-                types[i] = ev[i].Type;
+                types[i] = (int)ev[i].Type;
                 texts[i] = Encoding.UTF8.GetString(ev[i].Text);
             }
             _events.Add(new Completed(ev.Serial, Encoding.UTF8.GetString(ev.Node), types, texts, ev.Reason, Encoding.ASCII.GetString(ev.Timestamp)));
@@ -32,11 +33,11 @@ public sealed class AuditReassemblerTests
     public void Add_SyscallThroughEoe_OneEventInOrder()
     {
         var r = Create();
-        r.Add(AuditRecordType.Syscall, Text(10));
-        r.Add(AuditRecordType.Cwd, Text(10));
-        r.Add(AuditRecordType.Path, Text(10));
+        r.Add(AuditMessageType.Syscall, Text(10));
+        r.Add(AuditMessageType.Cwd, Text(10));
+        r.Add(AuditMessageType.Path, Text(10));
         Assert.Empty(_events);
-        r.Add(AuditRecordType.EndOfEvent, Text(10, ""));
+        r.Add(AuditMessageType.Eoe, Text(10, ""));
 
         var ev = Assert.Single(_events);
         Assert.Equal(10u, ev.Serial);
@@ -50,9 +51,9 @@ public sealed class AuditReassemblerTests
     public void Add_RecordBeforeSyscall_GroupedWithIt()
     {
         var r = Create();
-        r.Add(AuditRecordType.ConfigChange, Text(7, "op=add_rule"));
-        r.Add(AuditRecordType.Syscall, Text(7, "syscall=44"));
-        r.Add(AuditRecordType.Proctitle, Text(7, "proctitle=6100"));
+        r.Add(AuditMessageType.ConfigChange, Text(7, "op=add_rule"));
+        r.Add(AuditMessageType.Syscall, Text(7, "syscall=44"));
+        r.Add(AuditMessageType.Proctitle, Text(7, "proctitle=6100"));
 
         var ev = Assert.Single(_events);
         Assert.Equal([1305, 1300, 1327], ev.Types);
@@ -63,12 +64,12 @@ public sealed class AuditReassemblerTests
     public void Add_InterleavedEvents_EachGetsItsOwnRecords()
     {
         var r = Create();
-        r.Add(AuditRecordType.Syscall, Text(1, "a=1"));
-        r.Add(AuditRecordType.Syscall, Text(2, "a=2"));
-        r.Add(AuditRecordType.Path, Text(2, "p=2"));
-        r.Add(AuditRecordType.Path, Text(1, "p=1"));
-        r.Add(AuditRecordType.EndOfEvent, Text(2, ""));
-        r.Add(AuditRecordType.EndOfEvent, Text(1, ""));
+        r.Add(AuditMessageType.Syscall, Text(1, "a=1"));
+        r.Add(AuditMessageType.Syscall, Text(2, "a=2"));
+        r.Add(AuditMessageType.Path, Text(2, "p=2"));
+        r.Add(AuditMessageType.Path, Text(1, "p=1"));
+        r.Add(AuditMessageType.Eoe, Text(2, ""));
+        r.Add(AuditMessageType.Eoe, Text(1, ""));
 
         Assert.Equal([2u, 1u], _events.Select(e => e.Serial));
         Assert.Equal(["audit(1700000000.123:2): a=2", "audit(1700000000.123:2): p=2"], _events[0].Texts);
@@ -80,9 +81,9 @@ public sealed class AuditReassemblerTests
     public void Add_EoeAfterProctitle_AbsorbedNotANewEvent()
     {
         var r = Create();
-        r.Add(AuditRecordType.Syscall, Text(5));
-        r.Add(AuditRecordType.Proctitle, Text(5));
-        r.Add(AuditRecordType.EndOfEvent, Text(5, ""));
+        r.Add(AuditMessageType.Syscall, Text(5));
+        r.Add(AuditMessageType.Proctitle, Text(5));
+        r.Add(AuditMessageType.Eoe, Text(5, ""));
 
         Assert.Single(_events);
         Assert.Equal(0, r.InFlightEvents);
@@ -100,7 +101,7 @@ public sealed class AuditReassemblerTests
     public void Add_StandaloneType_CompletesAtOnce(int type)
     {
         var r = Create();
-        r.Add(type, Text(9));
+        r.Add((AuditMessageType)type, Text(9));
 
         Assert.Equal(CompletionReason.LastRecord, Assert.Single(_events).Reason);
     }
@@ -113,7 +114,7 @@ public sealed class AuditReassemblerTests
     public void Add_NonFinalType_WaitsForEnd(int type)
     {
         var r = Create();
-        r.Add(type, Text(9));
+        r.Add((AuditMessageType)type, Text(9));
 
         Assert.Empty(_events);
         Assert.Equal(1, r.InFlightEvents);
@@ -136,9 +137,9 @@ public sealed class AuditReassemblerTests
     public void CompleteExpired_AfterTimeout_CompletesOnlyOldEvents()
     {
         var r = Create(new AuditReassemblerOptions { Timeout = TimeSpan.FromSeconds(2) });
-        r.Add(AuditRecordType.Syscall, Text(1));
+        r.Add(AuditMessageType.Syscall, Text(1));
         _time.Advance(TimeSpan.FromSeconds(1.5));
-        r.Add(AuditRecordType.Syscall, Text(2));
+        r.Add(AuditMessageType.Syscall, Text(2));
         Assert.Equal(0, r.CompleteExpired());
 
         _time.Advance(TimeSpan.FromSeconds(0.5));
@@ -157,7 +158,7 @@ public sealed class AuditReassemblerTests
         var r = Create(new AuditReassemblerOptions { MaxInFlightEvents = 3 });
         for (uint s = 1; s <= 5; s++)
         {
-            r.Add(AuditRecordType.Syscall, Text(s));
+            r.Add(AuditMessageType.Syscall, Text(s));
         }
 
         Assert.Equal([1u, 2u], _events.Select(e => e.Serial));
@@ -172,13 +173,13 @@ public sealed class AuditReassemblerTests
     {
         var r = Create(new AuditReassemblerOptions { MaxRecordBytes = 1024, MaxInFlightBytes = 1024 });
         string pad = new('p', 400);
-        r.Add(AuditRecordType.Syscall, Text(1, pad));
-        r.Add(AuditRecordType.Syscall, Text(2, pad));
+        r.Add(AuditMessageType.Syscall, Text(1, pad));
+        r.Add(AuditMessageType.Syscall, Text(2, pad));
         Assert.Empty(_events);
-        r.Add(AuditRecordType.Syscall, Text(3, pad));
+        r.Add(AuditMessageType.Syscall, Text(3, pad));
         Assert.Equal([1u], _events.Select(e => e.Serial));
 
-        r.Add(AuditRecordType.Path, Text(3, pad));
+        r.Add(AuditMessageType.Path, Text(3, pad));
 
         Assert.Equal([1u, 2u], _events.Select(e => e.Serial));
         Assert.Equal(2, r.Counters.EvictedByBytes);
@@ -191,13 +192,13 @@ public sealed class AuditReassemblerTests
     public void Add_SerialJump_CountsGapAndLateArrivalFillsIt()
     {
         var r = Create();
-        r.Add(AuditRecordType.Syscall, Text(100));
-        r.Add(AuditRecordType.Syscall, Text(104));
+        r.Add(AuditMessageType.Syscall, Text(100));
+        r.Add(AuditMessageType.Syscall, Text(104));
 
         Assert.Equal(3, r.Counters.SerialGaps);
         Assert.Equal(1, r.Counters.SerialJumps);
 
-        r.Add(AuditRecordType.Syscall, Text(102));
+        r.Add(AuditMessageType.Syscall, Text(102));
 
         Assert.Equal(2, r.Counters.SerialGaps);
         Assert.Equal(1, r.Counters.SerialsReordered);
@@ -209,8 +210,8 @@ public sealed class AuditReassemblerTests
         var r = Create();
         r.ResumeAfter(uint.MaxValue - 2); // across the wrap: MaxValue-1, MaxValue, 0, 1 never came
 
-        r.Add(AuditRecordType.Syscall, Text(2));
-        r.Add(AuditRecordType.Syscall, Text(3));
+        r.Add(AuditMessageType.Syscall, Text(2));
+        r.Add(AuditMessageType.Syscall, Text(3));
 
         Assert.Equal(4, r.Counters.SerialGaps);
         Assert.Equal(1, r.Counters.SerialJumps);
@@ -220,11 +221,11 @@ public sealed class AuditReassemblerTests
     public void Add_SerialWrapsAround_NoGapAndEventsStayApart()
     {
         var r = Create();
-        r.Add(AuditRecordType.Syscall, Text(uint.MaxValue - 1));
-        r.Add(AuditRecordType.Syscall, Text(uint.MaxValue));
-        r.Add(AuditRecordType.Syscall, Text(0));
-        r.Add(AuditRecordType.Syscall, Text(1));
-        r.Add(AuditRecordType.Syscall, Text(3));
+        r.Add(AuditMessageType.Syscall, Text(uint.MaxValue - 1));
+        r.Add(AuditMessageType.Syscall, Text(uint.MaxValue));
+        r.Add(AuditMessageType.Syscall, Text(0));
+        r.Add(AuditMessageType.Syscall, Text(1));
+        r.Add(AuditMessageType.Syscall, Text(3));
         r.Flush();
 
         Assert.Equal([uint.MaxValue - 1, uint.MaxValue, 0u, 1u, 3u], _events.Select(e => e.Serial));
@@ -236,9 +237,9 @@ public sealed class AuditReassemblerTests
     public void Add_SerialFarBack_CountsRestartNotGap()
     {
         var r = Create();
-        r.Add(AuditRecordType.Syscall, Text(5_000_000));
-        r.Add(AuditRecordType.Syscall, Text(12));
-        r.Add(AuditRecordType.Syscall, Text(13));
+        r.Add(AuditMessageType.Syscall, Text(5_000_000));
+        r.Add(AuditMessageType.Syscall, Text(12));
+        r.Add(AuditMessageType.Syscall, Text(13));
 
         Assert.Equal(1, r.Counters.SerialRestarts);
         Assert.Equal(0, r.Counters.SerialGaps);
@@ -274,10 +275,10 @@ public sealed class AuditReassemblerTests
     public void Add_RecordAfterTimeout_CountedLateAndKept()
     {
         var r = Create();
-        r.Add(AuditRecordType.Syscall, Text(3));
+        r.Add(AuditMessageType.Syscall, Text(3));
         _time.Advance(TimeSpan.FromSeconds(3));
         r.CompleteExpired();
-        r.Add(AuditRecordType.Path, Text(3));
+        r.Add(AuditMessageType.Path, Text(3));
         r.Flush();
 
         Assert.Equal(2, _events.Count);
@@ -290,9 +291,9 @@ public sealed class AuditReassemblerTests
     {
         var r = Create(new AuditReassemblerOptions { MaxRecordBytes = 256, MaxInFlightBytes = 256 });
 
-        Assert.False(r.Add(AuditRecordType.Syscall, "garbage"u8));
-        Assert.False(r.Add(AuditRecordType.Syscall, Text(1, new string('x', 300))));
-        Assert.True(r.Add(AuditRecordType.Syscall, Text(1)));
+        Assert.False(r.Add(AuditMessageType.Syscall, "garbage"u8));
+        Assert.False(r.Add(AuditMessageType.Syscall, Text(1, new string('x', 300))));
+        Assert.True(r.Add(AuditMessageType.Syscall, Text(1)));
 
         var c = r.Counters;
         Assert.Equal(2, c.RecordsRejected);
@@ -305,7 +306,7 @@ public sealed class AuditReassemblerTests
     public void Add_OrphanEoe_CountedNotEmitted()
     {
         var r = Create();
-        r.Add(AuditRecordType.EndOfEvent, Text(77, ""));
+        r.Add(AuditMessageType.Eoe, Text(77, ""));
 
         Assert.Empty(_events);
         Assert.Equal(1, r.Counters.OrphanEndOfEvent);
@@ -315,8 +316,8 @@ public sealed class AuditReassemblerTests
     public void Flush_InFlight_CompletesAllOldestFirst()
     {
         var r = Create();
-        r.Add(AuditRecordType.Syscall, Text(2));
-        r.Add(AuditRecordType.Syscall, Text(1));
+        r.Add(AuditMessageType.Syscall, Text(2));
+        r.Add(AuditMessageType.Syscall, Text(1));
 
         Assert.Equal(2, r.Flush());
         Assert.Equal([2u, 1u], _events.Select(e => e.Serial));
@@ -344,12 +345,12 @@ public sealed class AuditReassemblerTests
         {
             using (ev)
             {
-                found = ev.TryGetField(AuditRecordType.Syscall, "key"u8, out ReadOnlySpan<byte> v, out AuditValueKind kind) && kind == AuditValueKind.Quoted;
+                found = ev.TryGetField(AuditMessageType.Syscall, "key"u8, out ReadOnlySpan<byte> v, out AuditValueKind kind) && kind == AuditValueKind.Quoted;
                 value = Encoding.UTF8.GetString(v);
             }
         }, _time);
-        r.Add(AuditRecordType.Syscall, Text(1, "syscall=59 key=\"exec\""));
-        r.Add(AuditRecordType.EndOfEvent, Text(1, ""));
+        r.Add(AuditMessageType.Syscall, Text(1, "syscall=59 key=\"exec\""));
+        r.Add(AuditMessageType.Eoe, Text(1, ""));
 
         Assert.True(found);
         Assert.Equal("exec", value);
@@ -365,7 +366,7 @@ public sealed class AuditReassemblerTests
             "audit(1700000000.123:1): proctitle=78"u8.ToArray(),
             "audit(1700000000.123:1): "u8.ToArray(),
         ];
-        int[] types = [AuditRecordType.Syscall, AuditRecordType.Proctitle, AuditRecordType.EndOfEvent];
+        AuditMessageType[] types = [AuditMessageType.Syscall, AuditMessageType.Proctitle, AuditMessageType.Eoe];
 
         void Run(uint from, int events)
         {

@@ -1,6 +1,7 @@
 using System.Text;
 using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Tests.Records;
 
@@ -40,7 +41,7 @@ public sealed class CorpusTests
             using (ev)
             {
                 string? syscall = null, arch = null;
-                int i = ev.IndexOf(AuditRecordType.Syscall);
+                int i = ev.IndexOf(AuditMessageType.Syscall);
                 if (i >= 0)
                 {
                     AuditRecordReader suffix = ev[i].EnrichedFields();
@@ -83,7 +84,7 @@ public sealed class CorpusTests
         int parsed = 0;
         foreach (byte[] line in lines)
         {
-            Assert.Equal(AuditParseError.None, AuditLogLine.TryParse(line, RecordTypeNames.Shared, out AuditLogLine l));
+            Assert.Equal(AuditParseError.None, AuditLogLine.TryParse(line, out AuditLogLine l));
             Assert.True(AuditRecordReader.TryCreate(l.KernelText, out _, out AuditRecordReader reader));
             int fields = 0;
             while (reader.Read())
@@ -106,7 +107,7 @@ public sealed class CorpusTests
         var serials = new HashSet<uint>();
         foreach (byte[] line in Lines(file))
         {
-            AuditLogLine.TryParse(line, RecordTypeNames.Shared, out AuditLogLine l);
+            AuditLogLine.TryParse(line, out AuditLogLine l);
             AuditRecordHeader.TryParse(l.KernelText, out AuditRecordHeader h);
             serials.Add(h.Serial);
         }
@@ -134,8 +135,8 @@ public sealed class CorpusTests
         {
             byte[] line = enriched[i];
             int gs = Array.IndexOf(line, (byte)0x1d);
-            Assert.Equal(AuditParseError.None, AuditLogLine.TryParse(line, RecordTypeNames.Shared, out AuditLogLine full));
-            AuditLogLine.TryParse(gs < 0 ? line : line[..gs], RecordTypeNames.Shared, out AuditLogLine rawPart);
+            Assert.Equal(AuditParseError.None, AuditLogLine.TryParse(line, out AuditLogLine full));
+            AuditLogLine.TryParse(gs < 0 ? line : line[..gs], out AuditLogLine rawPart);
             AuditRecordHeader.TryParse(full.KernelText, out AuditRecordHeader h);
 
             var fullFields = Fields(full.KernelText[h.FieldsStart..], out _);
@@ -157,7 +158,7 @@ public sealed class CorpusTests
             }
 
             // the two captures ran the same workload: same record type and field names, line by line
-            AuditLogLine.TryParse(raw[i], RecordTypeNames.Shared, out AuditLogLine other);
+            AuditLogLine.TryParse(raw[i], out AuditLogLine other);
             AuditRecordHeader.TryParse(other.KernelText, out AuditRecordHeader oh);
             Assert.Equal(other.Type, full.Type);
             Assert.Equal(Fields(other.KernelText[oh.FieldsStart..], out _).Select(f => f.Key), fullFields.Select(f => f.Key));
@@ -254,7 +255,7 @@ public sealed class CorpusTests
             using (ev)
             {
                 AuditEventSummary s = AuditEventInterpreter.Interpret(ev, cache);
-                int sc = ev.IndexOf(AuditRecordType.Syscall);
+                int sc = ev.IndexOf(AuditMessageType.Syscall);
                 if (sc >= 0)
                 {
                     Dictionary<string, string> auditd = Suffix(ev[sc]);
@@ -272,7 +273,7 @@ public sealed class CorpusTests
                     }
                 }
                 int path = 0;
-                for (int i = ev.IndexOf(AuditRecordType.Path); i >= 0; i = ev.IndexOf(AuditRecordType.Path, i + 1), path++)
+                for (int i = ev.IndexOf(AuditMessageType.Path); i >= 0; i = ev.IndexOf(AuditMessageType.Path, i + 1), path++)
                 {
                     Dictionary<string, string> auditd = Suffix(ev[i]);
                     if (auditd.TryGetValue("OUID", out string? owner))

@@ -1,5 +1,6 @@
 using System.Text;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Tests.Records;
 
@@ -57,13 +58,13 @@ public sealed class ExecveRoundTripTests
             }
         });
         string header = $"audit(1700000000.001:{serial}): ";
-        r.Add(AuditRecordType.Syscall, Encoding.ASCII.GetBytes(header + "arch=c000003e syscall=59 success=yes exit=0 pid=1"));
+        r.Add(AuditMessageType.Syscall, Encoding.ASCII.GetBytes(header + "arch=c000003e syscall=59 success=yes exit=0 pid=1"));
         foreach (string fields in execveRecords)
         {
-            Assert.True(r.Add(AuditRecordType.Execve, Encoding.ASCII.GetBytes(header + fields)));
+            Assert.True(r.Add(AuditMessageType.Execve, Encoding.ASCII.GetBytes(header + fields)));
         }
-        r.Add(AuditRecordType.Cwd, Encoding.ASCII.GetBytes(header + "cwd=\"/\""));
-        r.Add(AuditRecordType.EndOfEvent, Encoding.ASCII.GetBytes(header));
+        r.Add(AuditMessageType.Cwd, Encoding.ASCII.GetBytes(header + "cwd=\"/\""));
+        r.Add(AuditMessageType.Eoe, Encoding.ASCII.GetBytes(header));
         return summary ?? throw new InvalidOperationException("event not completed");
     }
 

@@ -3,7 +3,7 @@ using System.Text;
 namespace Sluice.Audit.Tests.Records;
 
 /// <summary>
-/// Writes argv as EXECVE records the way the kernel does (kernel/auditsc.c audit_log_execve_info):
+/// Writes argv as EXECVE records the way the kernel does (docs/kernel-audit.md, "Records and events"):
 /// <c>argc=N</c> first; each argument quoted when it is plain, hex when it holds a byte ≤ 0x20, <c>"</c>
 /// or ≥ 0x7f (audit_string_contains_control); an argument too long for one record is split into
 /// <c>aN_len=L aN[0]=.. aN[1]=..</c> chunks; a new record starts when the current one is full.

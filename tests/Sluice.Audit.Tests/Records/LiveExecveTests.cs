@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Sluice.Audit.Netlink;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 using Sluice.Testing;
 
 namespace Sluice.Audit.Tests.Records;
@@ -49,12 +50,12 @@ public sealed class LiveExecveTests : IDisposable
                     live.Add(summary);
                     for (int i = 0; i < ev.Count; i++)
                     {
-                        log.Add([.. Encoding.ASCII.GetBytes($"type={RecordTypeNames.Shared.Name(ev[i].Type)} msg="), .. ev[i].Text]);
+                        log.Add([.. Encoding.ASCII.GetBytes($"type={AuditMessageTypeTable.NameOrUnknown(ev[i].Type)} msg="), .. ev[i].Text]);
                     }
                 }
             }
         });
-        var sink = reassembler.AsRecordSink();
+        var sink = new ReassemblerSink(reassembler);
 
         using var socket = AuditEventSocket.Open(AuditReceiveMode.Unicast);
         socket.SetReceiveBuffer(16 << 20);
@@ -128,13 +129,13 @@ public sealed class LiveExecveTests : IDisposable
             using (ev)
             {
                 all.Add(ev.Serial);
-                if (ev.TryGetField(AuditRecordType.Syscall, "key"u8, out ReadOnlySpan<byte> k, out _) && k.SequenceEqual(Encoding.UTF8.GetBytes(key)))
+                if (ev.TryGetField(AuditMessageType.Syscall, "key"u8, out ReadOnlySpan<byte> k, out _) && k.SequenceEqual(Encoding.UTF8.GetBytes(key)))
                 {
                     serials.Add(ev.Serial);
                 }
             }
         });
-        var sink = reassembler.AsRecordSink();
+        var sink = new ReassemblerSink(reassembler);
         using var socket = AuditEventSocket.Open(AuditReceiveMode.Unicast);
         socket.SetReceiveBuffer(32 << 20);
         socket.ClaimConsumer();

@@ -1,4 +1,5 @@
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Audit.Tests.Records;
 
@@ -104,8 +105,8 @@ public sealed class ParserFuzzTests
         var kernelTexts = CorpusTests.Lines(CorpusTests.Raw)
             .Select(l => l[(Array.IndexOf(l, (byte)'m') + 4)..]) // after "msg="
             .ToArray();
-        int[] types = [AuditRecordType.Syscall, AuditRecordType.Execve, AuditRecordType.Path, AuditRecordType.Sockaddr,
-            AuditRecordType.Proctitle, AuditRecordType.Cwd, AuditRecordType.EndOfEvent, 1112, 1400, 9999];
+        AuditMessageType[] types = [AuditMessageType.Syscall, AuditMessageType.Execve, AuditMessageType.Path, AuditMessageType.Sockaddr,
+            AuditMessageType.Proctitle, AuditMessageType.Cwd, AuditMessageType.Eoe, AuditMessageType.UserLogin, AuditMessageType.Avc, (AuditMessageType)9999];
 
         long fed = 0, refused = 0;
         for (int i = 0; i < 40_000; i++)

@@ -29,6 +29,14 @@ public class ErrnoTableTests
     }
 
     [Fact]
+    public void NameOrNumber_NamesKnownErrnos_NumbersTheRest()
+    {
+        Assert.Equal("EACCES", ErrnoTable.NameOrNumber(Errno.EACCES));
+        Assert.Equal("EAGAIN", ErrnoTable.NameOrNumber(Errno.EWOULDBLOCK));
+        Assert.Equal("errno 4000", ErrnoTable.NameOrNumber(4000));
+    }
+
+    [Fact]
     public void Name_Unknown_ReturnsNull()
     {
         Assert.Null(ErrnoTable.Name(0));

@@ -98,7 +98,7 @@ public class SyscallTableTests
             p.WaitForExit();
             Assert.True(p.ExitCode == 0, $"generate.sh failed: {stderr}");
             var generated = Directory.GetFiles(output, "*.g.cs").Select(f => Path.GetFileName(f)).Order().ToArray();
-            Assert.Equal(new[] { "ErrnoData.g.cs", "RecordTypeData.g.cs", "SyscallData.g.cs" }, generated);
+            Assert.Equal(new[] { "AuditMessageType.g.cs", "Errno.g.cs", "SyscallData.g.cs" }, generated);
             foreach (var name in generated)
             {
                 Assert.True(File.ReadAllText(Path.Combine(tables, name)) == File.ReadAllText(Path.Combine(output, name)),

@@ -1,5 +1,6 @@
 using System.Text;
 using Sluice.Audit.Netlink;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Benchmarks.Harness;
 
@@ -21,10 +22,10 @@ public static class BareReader
         public long Events;
         public long Records;
 
-        public void OnRecord(ushort type, ReadOnlySpan<byte> text)
+        public void OnRecord(AuditMessageType type, ReadOnlySpan<byte> text)
         {
             Records++;
-            if (type == 1300 && text.IndexOf(Needle) >= 0)
+            if (type == AuditMessageType.Syscall && text.IndexOf(Needle) >= 0)
             {
                 Events++;
             }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Sluice.Audit.Netlink;
 using Sluice.Audit.Rules;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Benchmarks.Receive;
 
@@ -16,7 +17,7 @@ public static class ReceiveMeasurement
     {
         public long Count;
 
-        public void OnRecord(ushort type, ReadOnlySpan<byte> text) => Count++;
+        public void OnRecord(AuditMessageType type, ReadOnlySpan<byte> text) => Count++;
     }
 
     public static int Run(string[] args)

@@ -1,4 +1,5 @@
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Benchmarks.Records;
 
@@ -8,13 +9,13 @@ public static class Corpus
     public static string PathOf(string file) => Path.Combine(AppContext.BaseDirectory, "corpus", file);
 
     /// <summary>Every record of a log file: its type and its exact kernel text (no <c>type=</c> prefix, no enriched suffix).</summary>
-    public static (int Type, byte[] Text)[] Records(string file = "kernel-6.18-raw.log")
+    public static (AuditMessageType Type, byte[] Text)[] Records(string file = "kernel-6.18-raw.log")
     {
-        var records = new List<(int, byte[])>();
+        var records = new List<(AuditMessageType, byte[])>();
         foreach (string line in File.ReadLines(PathOf(file)))
         {
             byte[] bytes = System.Text.Encoding.UTF8.GetBytes(line);
-            if (AuditLogLine.TryParse(bytes, RecordTypeNames.Shared, out AuditLogLine parsed) != AuditParseError.None)
+            if (AuditLogLine.TryParse(bytes, out AuditLogLine parsed) != AuditParseError.None)
             {
                 throw new InvalidDataException($"corpus line does not parse: {line}");
             }
@@ -24,7 +25,7 @@ public static class Corpus
     }
 
     /// <summary>The records of one event, by serial.</summary>
-    public static (int Type, byte[] Text)[] Event(uint serial) =>
+    public static (AuditMessageType Type, byte[] Text)[] Event(uint serial) =>
         [.. Records().Where(r => AuditRecordHeader.TryParse(r.Text, out AuditRecordHeader h) && h.Serial == serial)];
 
     /// <summary>A time that never moves: the benchmarks never wait for timeouts.</summary>

@@ -2,6 +2,7 @@ using Sluice.Agent.Events;
 using BenchmarkDotNet.Attributes;
 using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 using Sluice.Protocol.Json;
 using System.Buffers;
 
@@ -15,7 +16,7 @@ namespace Sluice.Benchmarks.Records;
 public class InterpretBenchmarks
 {
     private const uint Serial = 1173841;
-    private (int Type, byte[] Text)[] _records = [];
+    private (AuditMessageType Type, byte[] Text)[] _records = [];
     private AuditReassembler _reassembler = null!;
     private AuditEventSummary? _summary;
     private AuditEvent? _kept;

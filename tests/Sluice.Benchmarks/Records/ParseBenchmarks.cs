@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Benchmarks.Records;
 
@@ -7,7 +8,7 @@ namespace Sluice.Benchmarks.Records;
 [MemoryDiagnoser, MinColumn, MedianColumn]
 public class ParseBenchmarks
 {
-    private (int Type, byte[] Text)[] _records = [];
+    private (AuditMessageType Type, byte[] Text)[] _records = [];
 
     [GlobalSetup]
     public void Setup() => _records = Corpus.Records();

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Sluice.Audit.Records;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Benchmarks.Records;
 
@@ -11,7 +12,7 @@ namespace Sluice.Benchmarks.Records;
 [MemoryDiagnoser, MinColumn, MedianColumn]
 public class ReassembleBenchmarks
 {
-    private (int Type, byte[] Text)[] _records = [];
+    private (AuditMessageType Type, byte[] Text)[] _records = [];
     private AuditReassembler _reassembler = null!;
     private long _events;
 

@@ -5,8 +5,8 @@
 #   inputs/asm-generic-unistd.h <- /usr/include/asm-generic/unistd.h               (aarch64;
 #                                  its #include <asm/bitsperlong.h> line is replaced by a comment)
 #   inputs/errno-base.h, errno.h <- /usr/include/asm-generic/ (errno.h includes "errno-base.h")
-#   inputs/linux-audit.h        <- /usr/include/linux/audit.h   (kernel record types)
-#   inputs/libaudit.h           <- /usr/include/libaudit.h      (user-space record types)
+#   inputs/linux-audit.h        <- /usr/include/linux/audit.h   (kernel message types)
+#   inputs/libaudit.h           <- /usr/include/libaudit.h      (user-space message types)
 #   inputs/libaudit-spellings.txt  the few syscall names libaudit prints differently
 # To refresh: copy newer headers over the inputs (keeping the two edits above), run this
 # script, and commit inputs and outputs together. Needs bash, gcc and awk.
@@ -92,42 +92,87 @@ entries() { awk '{ printf "        (\"%s\", %s),\n", $1, $2 }'; }
     echo '}'
 } > "$work/SyscallData.g.cs"
 
+evaluate "$in/errno.h" E '' '^$' > "$work/errno.txt"
 {
     header "inputs/errno-base.h and inputs/errno.h"
+    echo '/// <summary>The errno numbers, as constants; their names as text: <see cref="ErrnoTable"/>.</summary>'
+    echo 'public static class Errno'
+    echo '{'
+    awk '{ printf "    public const int %s = %s;\n", $1, $2 }' "$work/errno.txt"
+    echo '}'
+    echo
     echo 'internal static class ErrnoData'
     echo '{'
     echo '    /// <summary>Every errno name; aliases (EWOULDBLOCK, EDEADLOCK) follow their canonical name.</summary>'
     echo '    internal static readonly (string Name, int Number)[] All ='
     echo '    ['
-    evaluate "$in/errno.h" E '' '^$' | entries
+    entries < "$work/errno.txt"
     echo '    ];'
     echo '}'
-} > "$work/ErrnoData.g.cs"
+} > "$work/Errno.g.cs"
 
-# Record types: every AUDIT_* defined as a decimal number in the message-type range
-# (1000-2999) in either header, minus range markers. Names are printed without AUDIT_,
-# which is how auditd and ausearch print type= (libaudit msg_typetab.h); the one exception
-# there is AUDIT_AA, printed as APPARMOR.
-record_types() {
-    awk '
+# Message types: every AUDIT_* defined as a decimal number in the message-type range
+# (1000-2999) in either header. Printed names are the C names without AUDIT_, which is how
+# auditd and ausearch print type= (libaudit msg_typetab.h); the one exception there is AUDIT_AA,
+# printed as APPARMOR. The range markers (AUDIT_FIRST_*, AUDIT_*_LAST_MSG, ...) are not types:
+# they are listed apart. Prints "name value" lines.
+message_types() { # markers(0|1) headers...
+    local markers="$1"
+    shift
+    awk -v markers="$markers" '
         /^#[ \t]*define[ \t]+AUDIT_[A-Z0-9_]+[ \t]+[0-9]+([ \t]|$)/ {
             sub(/^#[ \t]*define[ \t]+/, "")
             name = $1; value = $2 + 0
             sub(/^AUDIT_/, "", name)
             if (name == "AA") name = "APPARMOR"
-            if (value >= 1000 && value < 3000 && name !~ /^(FIRST|LAST)_/ && name !~ /_(FIRST|LAST)_MSG$/) print name, value
+            marker = name ~ /^(FIRST|LAST)_/ || name ~ /_(FIRST|LAST)_MSG$/
+            if (value >= 1000 && value < 3000 && marker == markers + 0) print name, value
         }' "$@"
+}
+
+# SNAKE_CASE -> PascalCase: the C# member name of a printed name (SYSCALL -> Syscall,
+# CONFIG_CHANGE -> ConfigChange).
+pascal() {
+    awk '{
+        n = split(tolower($1), w, "_"); id = ""
+        for (i = 1; i <= n; i++) id = id toupper(substr(w[i], 1, 1)) substr(w[i], 2)
+        print id, $1, $2
+    }'
 }
 {
     header "inputs/linux-audit.h and inputs/libaudit.h"
-    echo 'internal static class RecordTypeData'
+    echo '/// <summary>'
+    echo '/// Audit message types: the netlink message type of every audit request, reply and record, from'
+    echo '/// linux/audit.h (kernel) and libaudit.h (user space). A member is the name auditd prints after'
+    echo '/// <c>type=</c>, in Pascal case (SYSCALL is <see cref="Syscall"/>); <see cref="AuditMessageTypeTable"/>'
+    echo '/// has the printed names. Any 16-bit value is a valid message type: those without a member are'
+    echo '/// printed <c>UNKNOWN[n]</c>.'
+    echo '/// </summary>'
+    echo 'public enum AuditMessageType : ushort'
     echo '{'
-    echo '    /// <summary>Kernel (linux/audit.h) then user-space (libaudit.h) message types.</summary>'
-    echo '    internal static readonly (string Name, int Number)[] All ='
+    message_types 0 "$in/linux-audit.h" "$in/libaudit.h" | sort_by_value | pascal | awk '{ printf "    %s = %s,\n", $1, $3 }'
+    echo '}'
+    echo
+    echo '/// <summary>'
+    echo '/// The bounds of the ranges the headers give message types (their AUDIT_FIRST_* and AUDIT_LAST_*'
+    echo '/// markers, AUDIT_ left off), for the rules that go by range: user-space messages, auditd'"'"'s own'
+    echo '/// records.'
+    echo '/// </summary>'
+    echo 'public static class AuditMessageTypeRange'
+    echo '{'
+    message_types 1 "$in/linux-audit.h" "$in/libaudit.h" | sort_by_value | pascal \
+        | awk '{ printf "    public const AuditMessageType %s = (AuditMessageType)%s;\n", $1, $3 }'
+    echo '}'
+    echo
+    echo 'internal static class AuditMessageTypeData'
+    echo '{'
+    echo '    /// <summary>Each type and the name auditd prints for it, by number.</summary>'
+    echo '    internal static readonly (string Name, AuditMessageType Type)[] All ='
     echo '    ['
-    record_types "$in/linux-audit.h" "$in/libaudit.h" | sort_by_value | entries
+    message_types 0 "$in/linux-audit.h" "$in/libaudit.h" | sort_by_value | pascal \
+        | awk '{ printf "        (\"%s\", AuditMessageType.%s),\n", $2, $1 }'
     echo '    ];'
     echo '}'
-} > "$work/RecordTypeData.g.cs"
+} > "$work/AuditMessageType.g.cs"
 
 cp "$work"/*.g.cs "$out"/
