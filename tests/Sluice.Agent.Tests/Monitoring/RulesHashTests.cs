@@ -1,4 +1,3 @@
-using Sluice.Audit.Tables;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -11,6 +10,7 @@ using Sluice.Agent.Shipping;
 using Sluice.Agent.Tests.Shipping;
 using Sluice.Agent.Tests.Spool;
 using Sluice.Audit.Rules;
+using Sluice.Audit.Tables;
 
 namespace Sluice.Agent.Tests.Monitoring;
 
