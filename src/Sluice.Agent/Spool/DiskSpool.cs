@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sluice.Agent.Shipping;
-using Sluice.Protocol.V1;
 
 namespace Sluice.Agent.Spool;
 
@@ -41,9 +40,8 @@ public sealed class DiskSpool : IDisposable
     private readonly SpoolIndex _index;
     private readonly SpoolWriter _writer;
 
-    private DiskSpool(string directory, int maxPayload, SpoolIndex index, SpoolWriter writer)
+    private DiskSpool(int maxPayload, SpoolIndex index, SpoolWriter writer)
     {
-        DirectoryPath = directory;
         MaxBatchBytes = maxPayload;
         _index = index;
         _writer = writer;
@@ -61,11 +59,8 @@ public sealed class DiskSpool : IDisposable
         int maxPayload = (int)Math.Min(options.SegmentBytes - SpoolEntryFormat.HeaderSize, int.MaxValue);
         var index = SpoolRecovery.Open(directory, options, maxPayload, time, logger);
         var writer = new SpoolWriter(index, options, directory, maxPayload, time, logger);
-        return new DiskSpool(directory, maxPayload, index, writer);
+        return new DiskSpool(maxPayload, index, writer);
     }
-
-    /// <summary>The absolute spool directory.</summary>
-    public string DirectoryPath { get; }
 
     /// <summary>The largest serialized batch the spool accepts (one segment minus the entry header).</summary>
     public int MaxBatchBytes { get; }
@@ -80,24 +75,15 @@ public sealed class DiskSpool : IDisposable
     public ulong EpochStartSequence => _index.EpochStartSequence;
 
     /// <summary>
-    /// Assigns the batch its sequence and the spool's epoch, adds any delivery loss not yet reported
-    /// (spool drops, quarantined batches and trims, corruption) to its loss counters, and writes it
+    /// Appends a batch as the <see cref="Batcher"/> cuts it: its header fields, then its events as
+    /// they were serialized when added (written as they are, without another copy). Assigns the
+    /// batch its sequence and the spool's epoch, adds any delivery loss not yet reported (spool
+    /// drops, quarantined batches and trims, corruption) to its loss counters, and writes it
     /// durably (per <see cref="SpoolOptions.Fsync"/>). When the cap would be passed, the oldest
     /// segments are dropped first. Returns the sequence.
     /// </summary>
     /// <exception cref="ArgumentException">The batch is larger than <see cref="MaxBatchBytes"/>.</exception>
     /// <exception cref="IOException">The write failed; the batch was not accepted and nothing already accepted is affected.</exception>
-    public ulong Append(EventBatch batch)
-    {
-        ArgumentNullException.ThrowIfNull(batch);
-        return _writer.Append(batch, ReadOnlyMemory<byte>.Empty, 0);
-    }
-
-    /// <summary>
-    /// Appends a batch as the <see cref="Batcher"/> cuts it: its header fields, then its events
-    /// as they were serialized when added (written as they are, without another copy).
-    /// Otherwise as <see cref="Append(EventBatch)"/>.
-    /// </summary>
     public ulong Append(CutBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch.Header);
