@@ -31,8 +31,9 @@ namespace Sluice.Agent.Spool;
 /// Lock order: the writer's gate (<see cref="SpoolWriter"/>: one append, interval fsync or epoch
 /// change at a time), then the index's lock (<see cref="SpoolIndex"/>: index, state, counters,
 /// reader, and every read or deletion of a segment file). Never the other way round: the index
-/// calls nothing that locks. Segment files have no lock of their own. The reader's calls take
-/// only the index's lock, so they never wait for a write or an fsync.
+/// never calls the writer. Segment files have no lock of their own. The reader's calls take only
+/// the index's lock, so they do not wait for a segment write or its fsync (they do wait for a
+/// state file write, which happens under the index's lock).
 /// </para>
 /// </remarks>
 public sealed class DiskSpool : IDisposable

@@ -13,8 +13,8 @@ namespace Sluice.Agent.Spool;
 /// <remarks>
 /// One lock, <c>_lock</c>, guards all of it. Reads of segment data happen under it too, and
 /// segments are deleted under it, so a segment handle is never closed under a reader. The index
-/// calls nothing that takes another lock; the writer's gate (<see cref="SpoolWriter"/>) is taken
-/// before this lock, never after (the lock order is in <see cref="DiskSpool"/>).
+/// never calls the writer; the writer's gate (<see cref="SpoolWriter"/>) is taken before this
+/// lock, never after (the lock order is in <see cref="DiskSpool"/>).
 /// </remarks>
 internal sealed class SpoolIndex
 {

@@ -16,8 +16,8 @@ namespace Sluice.Agent.Spool;
 /// Its lock, the gate (<c>_gate</c>), lets one append, interval fsync or epoch change run at a
 /// time; it guards the active segment, the entries written but not yet published, and the fsync
 /// timing. It is taken before the index's lock, never after (the lock order is in
-/// <see cref="DiskSpool"/>). Segment data is written outside the index's lock, so the reader is
-/// not held up by a write or an fsync.
+/// <see cref="DiskSpool"/>). Segment data is written and fsynced outside the index's lock, so the
+/// reader is not held up by it.
 /// </remarks>
 internal sealed class SpoolWriter
 {
