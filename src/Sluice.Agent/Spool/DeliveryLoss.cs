@@ -58,9 +58,6 @@ public sealed record DeliveryLoss
         };
     }
 
-    /// <summary>Equivalent to the <c>+</c> operator.</summary>
-    public static DeliveryLoss Add(DeliveryLoss a, DeliveryLoss b) => a + b;
-
     /// <summary>The delivery kinds a batch's loss counters report (none when <paramref name="loss"/> is null).</summary>
     public static DeliveryLoss From(LossCounters? loss)
     {

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Win32.SafeHandles;
+using Sluice.Agent.Shipping;
 
 namespace Sluice.Agent.Spool;
 
@@ -8,108 +8,44 @@ namespace Sluice.Agent.Spool;
 /// The durable queue between the pipeline and the shipper: append-only segment files of
 /// checksummed EventBatch entries, in sequence order, with a size cap that drops the oldest
 /// segments (counted, and reported to the collector in the next batch's loss counters).
-/// One writer (<see cref="Append"/>) and one reader (<see cref="TryRead"/>, <see cref="Acknowledge"/>)
+/// One writer (<see cref="Append(CutBatch)"/>) and one reader (<see cref="TryRead"/>, <see cref="Acknowledge"/>)
 /// may run on different threads.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Files in the directory (0700): <c>NNNNNNNNNNNNNNNNNNNN.seg</c> (20-digit first sequence of the
 /// segment) and <c>spool.state</c> (<see cref="SpoolState"/>), all 0600. Invariant behind "never
 /// reuse a sequence": every sequence ever handed to the shipper is on disk, or at most
 /// max(acked, dropped) in the state file, which is written before any segment is deleted. A spool
 /// whose state is lost cannot know which sequences it used: it starts a new epoch
 /// (<see cref="Epoch"/>), and batches are keyed on (agent, epoch, sequence).
+/// </para>
+/// <para>
+/// This class only wires the parts together. <see cref="SegmentFile"/>: one segment file (write,
+/// read and check, fsync, cut, the scan at open). <see cref="SpoolIndex"/>: which entries exist
+/// and which are done with, sequences, epoch, unreported loss, counters, the state file.
+/// <see cref="SpoolWriter"/>: the append path (stamping, the cap, rolling, the fsync policy).
+/// <see cref="SpoolRecovery"/>: opening after a clean close or a crash.
+/// </para>
+/// <para>
+/// Lock order: the writer's gate (<see cref="SpoolWriter"/>: one append, interval fsync or epoch
+/// change at a time), then the index's lock (<see cref="SpoolIndex"/>: index, state, counters,
+/// reader, and every read or deletion of a segment file). Never the other way round: the index
+/// never calls the writer. Segment files have no lock of their own. The reader's calls take only
+/// the index's lock, so they do not wait for a segment write or its fsync (they do wait for a
+/// state file write, which happens under the index's lock).
+/// </para>
 /// </remarks>
-public sealed partial class DiskSpool : IDisposable
+public sealed class DiskSpool : IDisposable
 {
-    private const string SegmentExtension = ".seg";
+    private readonly SpoolIndex _index;
+    private readonly SpoolWriter _writer;
 
-    private sealed class Segment(string path, ulong firstSequence, SafeFileHandle handle)
+    private DiskSpool(int maxPayload, SpoolIndex index, SpoolWriter writer)
     {
-        public string Path { get; } = path;
-        public ulong FirstSequence { get; } = firstSequence;
-        public SafeFileHandle Handle { get; } = handle;
-        /// <summary>Bytes written, including entries not yet published.</summary>
-        public long Length { get; set; }
-        /// <summary>Published entries, in sequence order.</summary>
-        public List<EntryInfo> Entries { get; } = [];
-        /// <summary>Entries before this index are acknowledged or dropped.</summary>
-        public int FirstLive { get; set; }
-        public bool Sealed { get; set; }
-        public ulong LastSequence => Entries.Count > 0 ? Entries[^1].Sequence : 0;
-    }
-
-    /// <summary>One published entry. <c>Carried</c>: the delivery loss its batch reports (null for none, the usual case, to keep the index small).</summary>
-    private readonly record struct EntryInfo(ulong Sequence, long Offset, int HeaderLength, int PayloadLength, int EventCount, DeliveryLoss? Carried)
-    {
-        public int Length => HeaderLength + PayloadLength;
-
-        public DeliveryLoss CarriedLoss => Carried ?? DeliveryLoss.None;
-    }
-
-    private readonly SpoolOptions _options;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
-    private readonly string _directory;
-    private readonly int _maxPayload;
-
-    // _writeGate: one append (or interval flush) at a time; taken before _lock, never after.
-    // _lock: the index, the counters, the reader cursor and the state fields. Reads of segment
-    // data also happen under it, so that a segment handle is never closed under a reader.
-    private readonly Lock _writeGate = new();
-    private readonly Lock _lock = new();
-
-    private readonly List<Segment> _segments = [];
-    private Segment? _active;
-    private readonly List<EntryInfo> _unpublished = [];
-    private ITimer? _fsyncTimer;
-    private long _lastFsync;
-    private long _lastStatePersist;
-
-    private ulong _nextSequence;
-    private ulong _ackedThrough;
-    private ulong _droppedThrough;
-    private string _epoch = "";
-    private ulong _epochStart;
-    // Delivery loss not yet in any batch. It goes out with the next batch appended; while an
-    // append is under way (_appending), that batch has taken _carrying, and what is recorded
-    // meanwhile waits in _pending for the batch after it. Both are in the state file, each with
-    // its carrier, so that a restart knows which of them reached the disk.
-    private DeliveryLoss _pending = DeliveryLoss.None;
-    private DeliveryLoss _carrying = DeliveryLoss.None;
-    private bool _appending;
-    private ulong _readNext;
-    private TaskCompletionSource _readable = NewSignal();
-    private bool _disposed;
-
-    private long _depthBytes;
-    private long _depthBatches;
-    private long _depthEvents;
-    private long _writtenBatches;
-    private long _writtenEvents;
-    private long _writtenBytes;
-    private long _ackedBatches;
-    private long _ackedEvents;
-    private long _droppedBatches;
-    private long _droppedEvents;
-    private long _corruptBatches;
-    private long _corruptEvents;
-    private long _quarantinedBatches;
-    private long _quarantinedEvents;
-    private long _trimmedBatches;
-    private long _trimmedEvents;
-    private long _epochsStarted;
-    private long _recoveredBatches;
-    private long _recoveryCutBytes;
-    private long _fsyncs;
-    private long _writeErrors;
-
-    private DiskSpool(SpoolOptions options, TimeProvider time, ILogger logger)
-    {
-        _options = options;
-        _time = time;
-        _logger = logger;
-        _directory = Path.GetFullPath(options.Directory);
-        _maxPayload = (int)Math.Min(options.SegmentBytes - SpoolEntryFormat.HeaderSize, int.MaxValue);
+        MaxBatchBytes = maxPayload;
+        _index = index;
+        _writer = writer;
     }
 
     /// <summary>Opens (creating if needed) the spool in <see cref="SpoolOptions.Directory"/>, recovering from a crash: torn or corrupt tails are cut, everything before them kept.</summary>
@@ -118,163 +54,109 @@ public sealed partial class DiskSpool : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         SpoolOptionsValidator.ThrowIfInvalid(options);
-        var spool = new DiskSpool(options, time ?? TimeProvider.System, logger ?? NullLogger.Instance);
-        try
-        {
-            spool.Recover();
-        }
-        catch
-        {
-            spool.CloseHandles();
-            throw;
-        }
-        if (options.Fsync == FsyncMode.Interval)
-        {
-            spool._fsyncTimer = spool._time.CreateTimer(static s => ((DiskSpool)s!).OnFsyncTimer(), spool, options.FsyncInterval, options.FsyncInterval);
-        }
-        return spool;
+        time ??= TimeProvider.System;
+        logger ??= NullLogger.Instance;
+        string directory = Path.GetFullPath(options.Directory);
+        int maxPayload = (int)Math.Min(options.SegmentBytes - SpoolEntryFormat.HeaderSize, int.MaxValue);
+        var index = SpoolRecovery.Open(directory, options, maxPayload, time, logger);
+        var writer = new SpoolWriter(index, options, directory, maxPayload, time, logger);
+        return new DiskSpool(maxPayload, index, writer);
     }
-
-    /// <summary>The absolute spool directory.</summary>
-    public string DirectoryPath => _directory;
 
     /// <summary>The largest serialized batch the spool accepts (one segment minus the entry header).</summary>
-    public int MaxBatchBytes => _maxPayload;
+    public int MaxBatchBytes { get; }
 
     /// <summary>A snapshot of depth and counters.</summary>
-    public SpoolCounters Counters
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return new SpoolCounters
-                {
-                    DepthBytes = _depthBytes,
-                    DepthBatches = _depthBatches,
-                    DepthEvents = _depthEvents,
-                    Segments = _segments.Count,
-                    WrittenBatches = _writtenBatches,
-                    WrittenEvents = _writtenEvents,
-                    WrittenBytes = _writtenBytes,
-                    AckedBatches = _ackedBatches,
-                    AckedEvents = _ackedEvents,
-                    DroppedBatches = _droppedBatches,
-                    DroppedEvents = _droppedEvents,
-                    CorruptBatches = _corruptBatches,
-                    CorruptEvents = _corruptEvents,
-                    QuarantinedBatches = _quarantinedBatches,
-                    QuarantinedEvents = _quarantinedEvents,
-                    QuarantineTrimmedBatches = _trimmedBatches,
-                    QuarantineTrimmedEvents = _trimmedEvents,
-                    UnreportedLoss = _pending + _carrying,
-                    Epoch = _epoch,
-                    EpochStartSequence = _epochStart,
-                    EpochsStarted = _epochsStarted,
-                    RecoveredBatches = _recoveredBatches,
-                    RecoveryCutBytes = _recoveryCutBytes,
-                    Fsyncs = _fsyncs,
-                    WriteErrors = _writeErrors,
-                    NextSequence = _nextSequence,
-                    AckedThrough = _ackedThrough,
-                    DroppedThrough = _droppedThrough,
-                };
-            }
-        }
-    }
+    public SpoolCounters Counters => _index.Snapshot() with { Fsyncs = _writer.Fsyncs, WriteErrors = _writer.WriteErrors };
 
     /// <summary>The spool's epoch: 32 lowercase hex digits, minted when the spool was created (or its state lost) and after the collector refused a batch's key as taken (ALREADY_EXISTS). Batches appended now carry it.</summary>
-    public string Epoch
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _epoch;
-            }
-        }
-    }
+    public string Epoch => _index.Epoch;
 
     /// <summary>The first sequence appended under <see cref="Epoch"/>.</summary>
-    public ulong EpochStartSequence
+    public ulong EpochStartSequence => _index.EpochStartSequence;
+
+    /// <summary>
+    /// Appends a batch as the <see cref="Batcher"/> cuts it: its header fields, then its events as
+    /// they were serialized when added (written as they are, without another copy). Assigns the
+    /// batch its sequence and the spool's epoch, adds any delivery loss not yet reported (spool
+    /// drops, quarantined batches and trims, corruption) to its loss counters, and writes it
+    /// durably (per <see cref="SpoolOptions.Fsync"/>). When the cap would be passed, the oldest
+    /// segments are dropped first. Returns the sequence.
+    /// </summary>
+    /// <exception cref="ArgumentException">The batch is larger than <see cref="MaxBatchBytes"/>.</exception>
+    /// <exception cref="IOException">The write failed; the batch was not accepted and nothing already accepted is affected.</exception>
+    public ulong Append(CutBatch batch)
     {
-        get
+        ArgumentNullException.ThrowIfNull(batch.Header);
+        return _writer.Append(batch.Header, batch.Events, batch.EventCount);
+    }
+
+    /// <summary>
+    /// Records that batch <paramref name="sequence"/>, read and sent, was refused by the collector and
+    /// set aside (quarantined): it is done with, like an acknowledged batch (see <see cref="Acknowledge"/>),
+    /// and its loss goes out with the next batch appended, as quarantined_batches and _events, together
+    /// with <paramref name="trimmed"/> (quarantined batches the quarantine's cap deleted to make room).
+    /// With <paramref name="newEpoch"/> (the collector answered ALREADY_EXISTS: another spool claims the
+    /// key), batches appended from now on carry a new epoch starting at the next sequence; batches
+    /// already in the spool keep theirs. The state file is written before this returns, so that the
+    /// loss and the epoch survive a crash.
+    /// </summary>
+    public void SetAside(ulong sequence, int eventCount, DeliveryLoss trimmed, bool newEpoch)
+    {
+        ArgumentNullException.ThrowIfNull(trimmed);
+        ArgumentOutOfRangeException.ThrowIfNegative(eventCount);
+        _writer.SetAside(sequence, eventCount, trimmed, newEpoch);
+        LossRecorded?.Invoke();
+    }
+
+    /// <summary>
+    /// Raised (outside the spool's locks) when delivery loss was recorded that waits for the next
+    /// batch appended: a batch set aside, an entry unreadable on read. The batcher cuts a batch for it
+    /// (<see cref="Batcher.RequestCut"/>), so that it reaches the collector on a quiet host too.
+    /// </summary>
+    public event Action? LossRecorded;
+
+    /// <summary>With <see cref="FsyncMode.Interval"/>: fsyncs and publishes what was written since the last fsync. Otherwise does nothing.</summary>
+    public void Flush() => _writer.Flush();
+
+    /// <summary>
+    /// The next published batch after the last one read, in sequence order, or null when there is
+    /// none yet. The caller owns the returned entry and disposes it. An entry that fails its
+    /// checksum on read is skipped and counted as corrupt (spool_corrupt_batches and _events, with
+    /// the event count the index kept for it), reported in the next batch appended.
+    /// </summary>
+    public SpoolEntry? TryRead()
+    {
+        bool corrupt = false;
+        try
         {
-            lock (_lock)
+            return _index.TryRead(ref corrupt);
+        }
+        finally
+        {
+            if (corrupt)
             {
-                return _epochStart;
+                LossRecorded?.Invoke();
             }
         }
     }
 
-    private ulong Floor => Math.Max(_ackedThrough, _droppedThrough);
+    /// <summary>Completes when <see cref="TryRead"/> may return an entry (or the spool is disposed).</summary>
+    public ValueTask WaitToReadAsync(CancellationToken cancellationToken = default) => _index.WaitToReadAsync(cancellationToken);
 
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>True when the cap dropped this batch from the spool: it is reported as lost, so it must not be delivered any more.</summary>
+    public bool IsDropped(ulong sequence) => _index.IsDropped(sequence);
 
-    private static string SegmentName(ulong firstSequence) => firstSequence.ToString("D20", System.Globalization.CultureInfo.InvariantCulture) + SegmentExtension;
+    /// <summary>Makes the reader start again after the last acknowledged (or dropped) batch, e.g. when a new shipper takes over.</summary>
+    public void RewindReader() => _index.RewindReader();
 
-    // Caller holds _lock. The pending loss rides on the next batch appended: this one if none is
-    // under way, else the one after it.
-    private void PersistState()
-    {
-        ulong pendingCarrier = _appending ? _nextSequence + 1 : _nextSequence;
-        new SpoolState(_nextSequence, _ackedThrough, _droppedThrough, _epoch, _epochStart,
-            _pending, _pending.IsNone ? 0 : pendingCarrier,
-            _carrying, _carrying.IsNone ? 0 : _nextSequence).Write(_directory);
-        _lastStatePersist = _time.GetTimestamp();
-    }
-
-    // Caller holds _lock and has persisted the state that makes these segments unnecessary.
-    private void DeleteSegment(Segment segment)
-    {
-        segment.Handle.Dispose();
-        File.Delete(segment.Path);
-        _segments.Remove(segment);
-        _depthBytes -= segment.Length;
-        if (ReferenceEquals(segment, _active))
-        {
-            _active = null;
-        }
-    }
+    /// <summary>
+    /// Records that every batch up to <paramref name="sequence"/> is done with (acknowledged by the
+    /// collector, or set aside in quarantine). Call in sequence order. Segments whose batches are
+    /// all done are deleted.
+    /// </summary>
+    public void Acknowledge(ulong sequence) => _index.Acknowledge(sequence);
 
     /// <summary>Flushes what is written, records the acknowledged position and closes the files.</summary>
-    public void Dispose()
-    {
-        lock (_writeGate)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-            _fsyncTimer?.Dispose();
-            lock (_lock)
-            {
-                try
-                {
-                    if (_active is not null && _options.Fsync != FsyncMode.Never)
-                    {
-                        RandomAccess.FlushToDisk(_active.Handle);
-                    }
-                    PublishUnpublished();
-                    PersistState();
-                }
-                finally
-                {
-                    _disposed = true;
-                    CloseHandles();
-                    _readable.TrySetResult();
-                }
-            }
-        }
-    }
-
-    private void CloseHandles()
-    {
-        foreach (var segment in _segments)
-        {
-            segment.Handle.Dispose();
-        }
-    }
-
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    public void Dispose() => _writer.Close();
 }
