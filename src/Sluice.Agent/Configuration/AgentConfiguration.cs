@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace Sluice.Agent.Configuration;
 
 /// <summary>Loads agent.json plus SLUICE_* environment overrides, and validates it before anything touches the kernel.</summary>
-public static class AgentConfiguration
+internal static class AgentConfiguration
 {
     public const string DefaultPath = "/etc/sluice/agent.json";
 
@@ -96,4 +96,4 @@ public static class AgentConfiguration
 }
 
 /// <summary>The configuration cannot be used; the message says which key and why.</summary>
-public sealed class ConfigurationException(string message) : Exception(message);
+internal sealed class ConfigurationException(string message) : Exception(message);

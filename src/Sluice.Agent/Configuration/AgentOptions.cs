@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace Sluice.Agent.Configuration;
 
 /// <summary>How the agent gets records.</summary>
-public enum AgentMode
+internal enum AgentMode
 {
     /// <summary>Own kernel audit: stop auditd, configure the kernel, load rules, claim the consumer PID.</summary>
     Unicast,
@@ -14,7 +14,7 @@ public enum AgentMode
 }
 
 /// <summary>What to do when another process is the registered audit consumer at start.</summary>
-public enum TakeoverPolicy
+internal enum TakeoverPolicy
 {
     /// <summary>Stop auditd; refuse any other consumer, naming it.</summary>
     Auditd,
@@ -25,7 +25,7 @@ public enum TakeoverPolicy
 }
 
 /// <summary>The agent's configuration: agent.json, overridden by SLUICE_* environment variables.</summary>
-public sealed class AgentOptions
+internal sealed class AgentOptions
 {
     public AgentMode Mode { get; set; } = AgentMode.Unicast;
 
@@ -117,7 +117,7 @@ public sealed class AgentOptions
 }
 
 /// <summary>Kernel settings applied at start, one field at a time.</summary>
-public sealed class KernelOptions
+internal sealed class KernelOptions
 {
     /// <summary>0 silent, 1 printk (default), 2 panic (only with AllowPanic).</summary>
     [Range(0, 2)]
@@ -144,7 +144,7 @@ public sealed class KernelOptions
     public bool AllowPanic { get; set; }
 }
 
-public sealed class RulesOptions
+internal sealed class RulesOptions
 {
     public const string DefaultFile = "/etc/sluice/audit.rules";
 
@@ -158,7 +158,7 @@ public sealed class RulesOptions
     public bool OwnAllRules { get; set; }
 }
 
-public sealed class DrainOptions
+internal sealed class DrainOptions
 {
     /// <summary>Time between drains when calm.</summary>
     [Range(1, 60_000)]
@@ -177,7 +177,7 @@ public sealed class DrainOptions
     public int ReceiveBatch { get; set; } = 64;
 }
 
-public sealed class ReservoirOptions
+internal sealed class ReservoirOptions
 {
     /// <summary>Receive buffer requested at start, before any rate is measured.</summary>
     [Range(65_536, int.MaxValue / 2)]
@@ -196,7 +196,7 @@ public sealed class ReservoirOptions
     public double Headroom { get; set; } = 4.0;
 }
 
-public sealed class MonitorOptions
+internal sealed class MonitorOptions
 {
     [Range(100, 60_000)]
     public int IntervalMs { get; set; } = 1000;
@@ -217,7 +217,7 @@ public sealed class MonitorOptions
     public int HeartbeatIntervalMs { get; set; } = 30_000;
 }
 
-public sealed class ReassemblyOptions
+internal sealed class ReassemblyOptions
 {
     [Range(1, 600_000)]
     public int TimeoutMs { get; set; } = 2000;
@@ -230,7 +230,7 @@ public sealed class ReassemblyOptions
 }
 
 /// <summary>What the interpretation adds to each event.</summary>
-public sealed class InterpretationOptions
+internal sealed class InterpretationOptions
 {
     /// <summary>
     /// Add account names of the ids (uid_name, auid_name, euid_name, gid_name, egid_name, ...) from this host's
@@ -244,7 +244,7 @@ public sealed class InterpretationOptions
 }
 
 /// <summary>Where events go.</summary>
-public enum SinkType
+internal enum SinkType
 {
     /// <summary>JSON Lines, one event per line, in the replay format, to a file.</summary>
     JsonLines,
@@ -254,7 +254,7 @@ public enum SinkType
     Collector,
 }
 
-public sealed class SinkOptions
+internal sealed class SinkOptions
 {
     /// <summary>
     /// Where events go. Left unset, it follows from the configuration (<see cref="TypeFrom"/>):
@@ -283,7 +283,7 @@ public sealed class SinkOptions
     public string Path { get; set; } = "/var/log/sluice/events.jsonl";
 }
 
-public sealed class StatusOptions
+internal sealed class StatusOptions
 {
     /// <summary>Unix socket on which the running agent answers status queries.</summary>
     [Required(AllowEmptyStrings = false)]

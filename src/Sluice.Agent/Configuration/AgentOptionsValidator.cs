@@ -5,10 +5,10 @@ namespace Sluice.Agent.Configuration;
 
 /// <summary>Checks the DataAnnotations of <see cref="AgentOptions"/> and its sections (source-generated).</summary>
 [OptionsValidator]
-public sealed partial class AgentOptionsValidator : IValidateOptions<AgentOptions>;
+internal sealed partial class AgentOptionsValidator : IValidateOptions<AgentOptions>;
 
 /// <summary>Rules that span several fields, or need the kernel tables.</summary>
-public sealed class AgentOptionsCrossValidator : IValidateOptions<AgentOptions>
+internal sealed class AgentOptionsCrossValidator : IValidateOptions<AgentOptions>
 {
     public ValidateOptionsResult Validate(string? name, AgentOptions o)
     {

@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Sluice.Agent.Configuration;
 
 /// <summary>What a matching filter rule does with an event.</summary>
-public enum FilterAction
+internal enum FilterAction
 {
     Keep,
     Drop,
@@ -17,7 +17,7 @@ public enum FilterAction
 /// One filter rule. Every match field given must match (AND); lists match any of their items
 /// (OR). A rule with no match fields matches everything.
 /// </summary>
-public sealed class FilterRuleOptions : IValidatableObject
+internal sealed class FilterRuleOptions : IValidatableObject
 {
     /// <summary>Name used in counters and logs; defaults to "filter[N]".</summary>
     public string? Name { get; set; }

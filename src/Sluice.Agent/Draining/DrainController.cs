@@ -9,7 +9,7 @@ namespace Sluice.Agent.Draining;
 /// Owns the event socket and the pipeline while the agent runs, and the drain state the loss
 /// monitor adjusts: the interval (down to continuous reading) and the receive buffer.
 /// </summary>
-public sealed partial class DrainController(AgentOptions options, AgentMetrics metrics, ILogger<DrainController> logger, TimeProvider time) : IDisposable
+internal sealed partial class DrainController(AgentOptions options, AgentMetrics metrics, ILogger<DrainController> logger, TimeProvider time) : IDisposable
 {
     private readonly Lock _gate = new();
     private AuditEventSocket? _socket;

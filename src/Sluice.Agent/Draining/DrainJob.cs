@@ -10,7 +10,7 @@ namespace Sluice.Agent.Draining;
 /// trigger's interval in step with the controller's.
 /// </summary>
 [DisallowConcurrentExecution]
-public sealed class DrainJob(DrainController controller, AgentOptions options, IHostApplicationLifetime lifetime) : IJob
+internal sealed class DrainJob(DrainController controller, AgentOptions options, IHostApplicationLifetime lifetime) : IJob
 {
     public static readonly JobKey Key = new("drain", "sluice");
     public static readonly TriggerKey TriggerKey = new("drain-trigger", "sluice");

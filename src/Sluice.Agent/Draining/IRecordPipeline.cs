@@ -3,7 +3,7 @@ using Sluice.Audit.Netlink;
 namespace Sluice.Agent.Draining;
 
 /// <summary>Where drained records go: reassembly, filters, sink.</summary>
-public interface IRecordPipeline : IAuditRecordSink, IDisposable
+internal interface IRecordPipeline : IAuditRecordSink, IDisposable
 {
     /// <summary>Completes events whose time is up and flushes the sink; called after every drain.</summary>
     void Tick();
@@ -16,4 +16,4 @@ public interface IRecordPipeline : IAuditRecordSink, IDisposable
 }
 
 /// <summary>Cumulative loss counters of a pipeline.</summary>
-public readonly record struct PipelineLoss(long SerialGaps, long Evicted, long ParseErrors);
+internal readonly record struct PipelineLoss(long SerialGaps, long Evicted, long ParseErrors);

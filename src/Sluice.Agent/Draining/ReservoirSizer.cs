@@ -5,7 +5,7 @@ namespace Sluice.Agent.Draining;
 /// peak rate × interval × per-record truesize × headroom, within [floor, cap]
 /// (docs/kernel-audit.md, "The periodic drain works when the reservoir is big enough").
 /// </summary>
-public static class ReservoirSizer
+internal static class ReservoirSizer
 {
     public static int Size(double peakRecordsPerSecond, TimeSpan interval, int truesizeBytes, double headroom, int floor, int cap)
     {

@@ -11,7 +11,7 @@ namespace Sluice.Agent.Events;
 /// The record texts are copied (the audit event's buffers go back to the pool when it is disposed);
 /// the summary's byte arrays are wrapped without copying, so the summary must not be changed afterwards.
 /// </remarks>
-public static class AuditEventMapper
+internal static class AuditEventMapper
 {
     /// <summary>Maps <paramref name="ev"/>; <paramref name="summary"/> defaults to <see cref="AuditEventInterpreter.Interpret"/>.</summary>
     public static Event ToProto(AuditEvent ev, AuditEventSummary? summary = null)

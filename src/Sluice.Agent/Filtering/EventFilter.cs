@@ -6,13 +6,13 @@ using Sluice.Audit.Tables;
 namespace Sluice.Agent.Filtering;
 
 /// <summary>Per filter rule: events it matched and events it dropped.</summary>
-public sealed record FilterCount(string Name, string Action, long Matched, long Dropped);
+internal sealed record FilterCount(string Name, string Action, long Matched, long Dropped);
 
 /// <summary>
 /// The configured filter rules, first match wins, evaluated on the event's raw kernel text
 /// before interpretation, so a dropped event costs no decoding and no allocation.
 /// </summary>
-public sealed class EventFilter
+internal sealed class EventFilter
 {
     private readonly CompiledRule[] _rules;
     private readonly TimeProvider _time;

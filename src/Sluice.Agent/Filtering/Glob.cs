@@ -1,7 +1,7 @@
 namespace Sluice.Agent.Filtering;
 
 /// <summary>Shell-style glob on bytes: <c>*</c> any run, <c>?</c> any one byte; everything else literal.</summary>
-public static class Glob
+internal static class Glob
 {
     public static bool IsMatch(ReadOnlySpan<byte> pattern, ReadOnlySpan<byte> text)
     {

@@ -14,7 +14,7 @@ using Sluice.Agent.Status;
 namespace Sluice.Agent.Hosting;
 
 /// <summary>Builds the generic host that runs the agent.</summary>
-public static class AgentHost
+internal static class AgentHost
 {
     /// <param name="configuration">From <see cref="AgentConfiguration.Build"/>.</param>
     /// <param name="configure">Lets tests replace services we own (pipeline factory, command runner).</param>

@@ -13,7 +13,7 @@ namespace Sluice.Agent.Hosting;
 /// Quartz hosted service, so it starts first and stops last: the jobs never run against a
 /// socket that is not there, and the final drain happens after the last scheduled one.
 /// </summary>
-public sealed partial class AgentService(
+internal sealed partial class AgentService(
     AgentOptions options,
     KernelSession session,
     KernelOwnership ownership,

@@ -11,7 +11,7 @@ namespace Sluice.Agent.Kernel;
 /// so the files' status lines (-b, -f, -r, --backlog_wait_time, -e) are reported and not
 /// applied; "-e 2" is applied at the end only when Kernel:AllowImmutable is set.
 /// </summary>
-public sealed partial class AgentRulesLoader(AgentOptions options, ILogger<AgentRulesLoader> logger) : IRulesLoader
+internal sealed partial class AgentRulesLoader(AgentOptions options, ILogger<AgentRulesLoader> logger) : IRulesLoader
 {
     public const string OwnedRulesFile = "rules-state.json";
 

@@ -5,7 +5,7 @@ using Sluice.Audit.Netlink;
 namespace Sluice.Agent.Kernel;
 
 /// <summary>Stops, starts, disables and enables the audit daemon on this host.</summary>
-public sealed partial class AuditdService(ICommandRunner commands, ILogger<AuditdService> logger, TimeProvider time)
+internal sealed partial class AuditdService(ICommandRunner commands, ILogger<AuditdService> logger, TimeProvider time)
 {
     private static readonly TimeSpan s_commandTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan s_failedStartGrace = TimeSpan.FromSeconds(1);
@@ -199,7 +199,7 @@ public sealed partial class AuditdService(ICommandRunner commands, ILogger<Audit
 }
 
 /// <summary>What starting auditd again did: the command, its exit code (-1: did not start or timed out) and output, and whether auditd registered.</summary>
-public sealed record AuditdStartResult(string Command, int ExitCode, string Output, bool Registered)
+internal sealed record AuditdStartResult(string Command, int ExitCode, string Output, bool Registered)
 {
     /// <summary>One line for logs and restore notes, naming the command, its exit code and its output.</summary>
     public string Describe() => Registered

@@ -4,7 +4,7 @@ using System.Text;
 namespace Sluice.Agent.Kernel;
 
 /// <summary>Runs host commands (service, systemctl, auditctl). An interface so tests can inject failures.</summary>
-public interface ICommandRunner
+internal interface ICommandRunner
 {
     /// <summary>Runs <paramref name="file"/>; returns its exit code and combined output, or -1 if it cannot start.</summary>
     (int ExitCode, string Output) Run(string file, IReadOnlyList<string> args, TimeSpan timeout);
@@ -14,7 +14,7 @@ public interface ICommandRunner
 }
 
 /// <summary>Runs real processes.</summary>
-public sealed class ProcessCommandRunner : ICommandRunner
+internal sealed class ProcessCommandRunner : ICommandRunner
 {
     public (int ExitCode, string Output) Run(string file, IReadOnlyList<string> args, TimeSpan timeout)
     {

@@ -4,7 +4,7 @@ using Sluice.Audit.Rules;
 namespace Sluice.Agent.Kernel;
 
 /// <summary>Loads the configured rules files into the kernel, as the agent's policy allows.</summary>
-public interface IRulesLoader
+internal interface IRulesLoader
 {
     /// <summary>Parses the configured files without touching the kernel.</summary>
     /// <exception cref="RulesFileException">Any error in any file: nothing will be loaded.</exception>
@@ -18,4 +18,4 @@ public interface IRulesLoader
 }
 
 /// <summary>A rules file cannot be used; the message lists every error with file, line, token and reason.</summary>
-public sealed class RulesFileException(string message) : Exception(message);
+internal sealed class RulesFileException(string message) : Exception(message);

@@ -9,7 +9,7 @@ namespace Sluice.Agent.Kernel;
 /// Takes kernel audit over from whoever had it, and gives it back exactly as found: the
 /// snapshot, the auditd stop/start, the kernel settings. Every step is logged.
 /// </summary>
-public sealed partial class KernelOwnership(AgentOptions options, AuditdService auditd, ILogger<KernelOwnership> logger, TimeProvider time)
+internal sealed partial class KernelOwnership(AgentOptions options, AuditdService auditd, ILogger<KernelOwnership> logger, TimeProvider time)
 {
     /// <summary>The snapshot taken at start (null before <see cref="TakeOver"/>).</summary>
     public KernelState? State { get; private set; }
@@ -275,7 +275,7 @@ public sealed partial class KernelOwnership(AgentOptions options, AuditdService 
 }
 
 /// <summary>What a restore did.</summary>
-public sealed class RestoreReport
+internal sealed class RestoreReport
 {
     public int RulesDeleted { get; set; }
 
@@ -292,4 +292,4 @@ public sealed class RestoreReport
 }
 
 /// <summary>The agent cannot take audit over; the message names who holds it and what to do.</summary>
-public sealed class TakeoverException(string message) : Exception(message);
+internal sealed class TakeoverException(string message) : Exception(message);

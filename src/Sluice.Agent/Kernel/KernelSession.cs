@@ -8,7 +8,7 @@ namespace Sluice.Agent.Kernel;
 /// shutdown, the loss monitor, the watchdog: a control client serves one request at a time),
 /// and what the agent wants the kernel to keep.
 /// </summary>
-public sealed class KernelSession : IDisposable
+internal sealed class KernelSession : IDisposable
 {
     private AuditControlClient? _control;
     private AuditControlClient? _monitor;

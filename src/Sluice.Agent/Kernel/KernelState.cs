@@ -12,7 +12,7 @@ namespace Sluice.Agent.Kernel;
 /// and rules, and whether auditd ran. Written to kernel-state.json (mode 0600) before the
 /// first change, removed after a clean restore; a file left behind means a crashed run.
 /// </summary>
-public sealed class KernelState
+internal sealed class KernelState
 {
     public const string FileName = "kernel-state.json";
 

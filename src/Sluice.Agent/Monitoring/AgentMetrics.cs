@@ -14,7 +14,7 @@ namespace Sluice.Agent.Monitoring;
 /// nothing is recorded per event. Levels (interval, buffer, backlog, rates) are set by the job
 /// that owns them.
 /// </remarks>
-public sealed class AgentMetrics : IDisposable
+internal sealed class AgentMetrics : IDisposable
 {
     /// <summary>The name of the agent's <see cref="System.Diagnostics.Metrics.Meter"/>.</summary>
     public const string MeterName = "Sluice.Agent";
@@ -186,7 +186,7 @@ public sealed class AgentMetrics : IDisposable
 }
 
 /// <summary>A consistent-enough copy of <see cref="AgentMetrics"/> for output.</summary>
-public sealed record MetricsSnapshot
+internal sealed record MetricsSnapshot
 {
     public DateTimeOffset StartedUtc { get; init; }
     public string Mode { get; init; } = "";

@@ -3,7 +3,7 @@ namespace Sluice.Agent.Monitoring;
 /// <summary>One loss-monitor reading: the loss since the previous one, and levels now.</summary>
 /// <param name="Loss">Deltas since the previous reading.</param>
 /// <param name="SocketFill">Queued bytes as a fraction of the receive buffer, 0..1.</param>
-public readonly record struct LossReading(CaptureLoss Loss, double SocketFill, uint Backlog, uint BacklogLimit)
+internal readonly record struct LossReading(CaptureLoss Loss, double SocketFill, uint Backlog, uint BacklogLimit)
 {
     /// <summary>Any sign that records were lost: the kinds that push the drain to the floor.</summary>
     public bool AnyLoss => Loss.KernelLost > 0 || Loss.SocketOverruns > 0 || Loss.Enobufs > 0 || Loss.SerialGaps > 0 || Loss.ReassemblyEvicted > 0;
@@ -11,14 +11,14 @@ public readonly record struct LossReading(CaptureLoss Loss, double SocketFill, u
 
 /// <summary>What the monitor should do about a reading.</summary>
 /// <param name="ToFloor">Records were lost: go straight to continuous reading rather than halving.</param>
-public readonly record struct BackpressureDecision(bool SpeedUp, bool ToFloor, bool GrowBuffer, bool GrowBacklog, bool Relax, string Reason);
+internal readonly record struct BackpressureDecision(bool SpeedUp, bool ToFloor, bool GrowBuffer, bool GrowBacklog, bool Relax, string Reason);
 
 /// <summary>
 /// Pushes back before events are lost: a filling socket halves the drain interval, any loss
 /// signal goes straight to continuous reading; both grow the reservoir; a kernel backlog that fills or overflows grows
 /// backlog_limit; a run of calm readings relaxes the interval one step.
 /// </summary>
-public sealed class BackpressurePolicy(double fillThreshold, int calmTicksToRelax)
+internal sealed class BackpressurePolicy(double fillThreshold, int calmTicksToRelax)
 {
     private int _calm;
 

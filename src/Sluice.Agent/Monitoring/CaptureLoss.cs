@@ -8,7 +8,7 @@ namespace Sluice.Agent.Monitoring;
 /// The names are the <see cref="LossCounters"/> fields'; <see cref="AddTo"/> is the one place
 /// they are written into one. The delivery path's kinds are <see cref="Spool.DeliveryLoss"/>.
 /// </summary>
-public readonly record struct CaptureLoss
+internal readonly record struct CaptureLoss
 {
     /// <summary>Records the kernel dropped (rate limit, full backlog): audit_status.lost. kernel_lost.</summary>
     public long KernelLost { get; init; }

@@ -14,7 +14,7 @@ namespace Sluice.Agent.Monitoring;
 /// collector's coverage report reads agent uptime from these, and its baseline check the lines.
 /// </summary>
 [DisallowConcurrentExecution]
-public sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics, KernelSession session) : IJob
+internal sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics, KernelSession session) : IJob
 {
     public static readonly JobKey Key = new("heartbeat", "sluice");
 

@@ -17,7 +17,7 @@ namespace Sluice.Agent.Monitoring;
 /// A singleton: it keeps the previous readings to compute deltas. Quartz creates a new job
 /// object for every run, so the job (<see cref="LossMonitorJob"/>) only calls into this.
 /// </remarks>
-public sealed partial class LossMonitor(
+internal sealed partial class LossMonitor(
     DrainController controller, AgentMetrics metrics, AgentOptions options, ILogger<LossMonitor> logger)
 {
 
@@ -186,7 +186,7 @@ public sealed partial class LossMonitor(
 
 /// <summary>Runs the <see cref="LossMonitor"/> every Monitor:IntervalMs, on its own control socket.</summary>
 [DisallowConcurrentExecution]
-public sealed class LossMonitorJob(LossMonitor monitor, DrainController controller, KernelSession session) : IJob
+internal sealed class LossMonitorJob(LossMonitor monitor, DrainController controller, KernelSession session) : IJob
 {
     public static readonly JobKey Key = new("loss-monitor", "sluice");
 

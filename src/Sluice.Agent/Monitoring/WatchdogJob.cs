@@ -12,7 +12,7 @@ namespace Sluice.Agent.Monitoring;
 /// (AUDIT_REPLACE) are reported by the loss monitor.
 /// </summary>
 [DisallowConcurrentExecution]
-public sealed partial class WatchdogJob(KernelSession session, KernelOwnership ownership, AgentOptions options, AgentMetrics metrics, ILogger<WatchdogJob> logger) : IJob
+internal sealed partial class WatchdogJob(KernelSession session, KernelOwnership ownership, AgentOptions options, AgentMetrics metrics, ILogger<WatchdogJob> logger) : IJob
 {
     public static readonly JobKey Key = new("watchdog", "sluice");
 

@@ -16,7 +16,7 @@ namespace Sluice.Agent.Pipeline;
 /// Drained records → reassembler → filters (on raw fields, before interpretation) →
 /// interpretation → sink. Runs on the drain thread.
 /// </summary>
-public sealed partial class EventPipeline : IRecordPipeline
+internal sealed partial class EventPipeline : IRecordPipeline
 {
     private readonly AuditReassembler _reassembler;
     private readonly EventFilter _filter;

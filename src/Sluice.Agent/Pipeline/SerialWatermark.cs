@@ -20,7 +20,7 @@ namespace Sluice.Agent.Pipeline;
 /// (<see cref="Kernel.KernelState.Delete"/>): after a clean stop, or a restore that gave audit back
 /// to auditd, nothing is ours to count.
 /// </remarks>
-public sealed class SerialWatermark : IDisposable
+internal sealed class SerialWatermark : IDisposable
 {
     public const string FileName = "serial-watermark";
 

@@ -17,7 +17,7 @@ namespace Sluice.Agent.Shipping;
 /// promoted while a batch fills) and each event is sized and written once, not again when the
 /// batch is spooled. The sink receives a <see cref="CutBatch"/>: the header and those bytes.
 /// </remarks>
-public sealed class Batcher : IDisposable
+internal sealed class Batcher : IDisposable
 {
     private readonly BatcherOptions _options;
     private readonly AgentIdentity _identity;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Sluice.Agent.Shipping;
 
 /// <summary>When a batch is cut (config section "Batching"): at <see cref="MaxEvents"/>, <see cref="MaxBytes"/> or <see cref="MaxDelay"/>, whichever comes first.</summary>
-public sealed class BatcherOptions
+internal sealed class BatcherOptions
 {
     public const string Section = "Batching";
 
@@ -22,7 +22,7 @@ public sealed class BatcherOptions
 
 /// <summary>Attribute-based checks of <see cref="BatcherOptions"/>, generated at compile time.</summary>
 [OptionsValidator]
-public sealed partial class BatcherOptionsValidator : IValidateOptions<BatcherOptions>
+internal sealed partial class BatcherOptionsValidator : IValidateOptions<BatcherOptions>
 {
     /// <summary>Throws <see cref="OptionsValidationException"/> listing every failure.</summary>
     public static void ThrowIfInvalid(BatcherOptions options) => Sluice.Agent.Spool.OptionsValidation.ThrowIfInvalid(new BatcherOptionsValidator(), options, BatcherOptions.Section);
@@ -32,7 +32,7 @@ public sealed partial class BatcherOptionsValidator : IValidateOptions<BatcherOp
 /// <param name="AgentId">Stable per host; the collector deduplicates on (agent id, sequence).</param>
 /// <param name="Hostname">The host name, for people reading reports.</param>
 /// <param name="BootId">The kernel's boot id (/proc/sys/kernel/random/boot_id), so events are tied to a boot.</param>
-public sealed record AgentIdentity(string AgentId, string Hostname, string BootId)
+internal sealed record AgentIdentity(string AgentId, string Hostname, string BootId)
 {
     /// <summary>This host: agent id from the config or /etc/machine-id, the host name, and the boot id.</summary>
     public static AgentIdentity ForThisHost(string? configuredAgentId = null)

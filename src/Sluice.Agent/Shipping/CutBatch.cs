@@ -13,7 +13,7 @@ namespace Sluice.Agent.Shipping;
 /// The batcher reuses the events buffer for the next batch as soon as the sink returns: the
 /// sink copies what it keeps (the spool writes it) and does not hold on to <see cref="Events"/>.
 /// </remarks>
-public readonly struct CutBatch
+internal readonly struct CutBatch
 {
     internal CutBatch(EventBatch header, ReadOnlyMemory<byte> events, int eventCount, uint? highestSerial)
     {

@@ -8,7 +8,7 @@ using Sluice.Agent.Spool;
 namespace Sluice.Agent.Shipping;
 
 /// <summary>Registers the delivery path: batcher → spool → shipper, bound to the "Batching", "Spool" and "Shipping" sections and validated at start.</summary>
-public static class DeliveryServiceCollectionExtensions
+internal static class DeliveryServiceCollectionExtensions
 {
     /// <summary>
     /// Adds <see cref="Batcher"/> (the pipeline's sink: call <see cref="Batcher.Add"/>), <see cref="DiskSpool"/>,

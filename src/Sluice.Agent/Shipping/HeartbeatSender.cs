@@ -7,7 +7,7 @@ using Sluice.Protocol.V1;
 namespace Sluice.Agent.Shipping;
 
 /// <summary>What the runtime knows about itself for a heartbeat; the sender adds identity, time and spool depth.</summary>
-public sealed record HeartbeatValues
+internal sealed record HeartbeatValues
 {
     public required string Version { get; init; }
     public required DateTimeOffset StartedAt { get; init; }
@@ -28,7 +28,7 @@ public sealed record HeartbeatValues
 /// Builds <see cref="AgentHeartbeat"/> messages and sends them over the shipper's channel. A
 /// heartbeat is not retried: the next one supersedes it.
 /// </summary>
-public sealed class HeartbeatSender
+internal sealed class HeartbeatSender
 {
     private readonly AgentIdentity _identity;
     private readonly DiskSpool _spool;

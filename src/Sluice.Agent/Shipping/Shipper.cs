@@ -19,7 +19,7 @@ namespace Sluice.Agent.Shipping;
 /// A batch the collector refuses is set aside in the quarantine and reported as loss in the next
 /// batch; after ALREADY_EXISTS the spool also starts a new epoch.
 /// </summary>
-public sealed class Shipper : IDisposable
+internal sealed class Shipper : IDisposable
 {
     private static readonly ResiliencePropertyKey<ulong> SequenceKey = new("sluice.sequence");
 

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace Sluice.Agent.Shipping;
 
 /// <summary>How request messages are compressed on the wire.</summary>
-public enum ShippingCompression
+internal enum ShippingCompression
 {
     /// <summary>gzip (grpc-encoding: gzip), which every gRPC server accepts.</summary>
     Gzip,
@@ -13,7 +13,7 @@ public enum ShippingCompression
 }
 
 /// <summary>Where and how batches are shipped to the collector (config section "Shipping").</summary>
-public sealed class ShipperOptions
+internal sealed class ShipperOptions
 {
     public const string Section = "Shipping";
 
@@ -127,12 +127,12 @@ public sealed class ShipperOptions
 
 /// <summary>Attribute-based checks of <see cref="ShipperOptions"/>, generated at compile time.</summary>
 [OptionsValidator]
-public sealed partial class ShipperOptionsAttributeValidator : IValidateOptions<ShipperOptions>
+internal sealed partial class ShipperOptionsAttributeValidator : IValidateOptions<ShipperOptions>
 {
 }
 
 /// <summary>Checks of <see cref="ShipperOptions"/> that span several fields or touch files.</summary>
-public sealed class ShipperOptionsValidator : IValidateOptions<ShipperOptions>
+internal sealed class ShipperOptionsValidator : IValidateOptions<ShipperOptions>
 {
     public ValidateOptionsResult Validate(string? name, ShipperOptions o)
     {

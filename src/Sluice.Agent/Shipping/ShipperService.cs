@@ -4,7 +4,7 @@ using Sluice.Agent.Spool;
 namespace Sluice.Agent.Shipping;
 
 /// <summary>Runs the <see cref="Shipper"/> for the life of the host. At stop, the open batch is cut into the spool; what is not acknowledged stays there for the next start.</summary>
-public sealed class ShipperService(Shipper shipper, Batcher batcher, DiskSpool spool) : BackgroundService
+internal sealed class ShipperService(Shipper shipper, Batcher batcher, DiskSpool spool) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => shipper.RunAsync(stoppingToken);
 

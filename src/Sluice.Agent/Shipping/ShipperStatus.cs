@@ -1,7 +1,7 @@
 namespace Sluice.Agent.Shipping;
 
 /// <summary>What the shipper is doing.</summary>
-public enum ShipperState
+internal enum ShipperState
 {
     /// <summary>Not started, or stopped.</summary>
     Stopped,
@@ -16,7 +16,7 @@ public enum ShipperState
 }
 
 /// <summary>A snapshot of the shipper's state and counters, for <c>sluice-agent status</c> and heartbeats.</summary>
-public sealed record ShipperStatus
+internal sealed record ShipperStatus
 {
     public ShipperState State { get; init; }
     public long AttemptsFailed { get; init; }

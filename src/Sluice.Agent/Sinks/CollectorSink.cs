@@ -10,7 +10,7 @@ namespace Sluice.Agent.Sinks;
 /// batches into the disk spool; the shipper sends them on. The loss monitor's counts ride in
 /// the batches (LossCounters), so the collector sees every loss with the interval it fell in.
 /// </summary>
-public sealed class CollectorSink : IEventSink
+internal sealed class CollectorSink : IEventSink
 {
     private readonly Batcher _batcher;
 

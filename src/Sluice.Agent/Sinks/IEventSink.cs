@@ -3,7 +3,7 @@ using Sluice.Protocol.V1;
 namespace Sluice.Agent.Sinks;
 
 /// <summary>Where kept events end up: a JSON Lines file, stdout, or the spool for the collector.</summary>
-public interface IEventSink : IDisposable
+internal interface IEventSink : IDisposable
 {
     /// <summary>Takes one event. Must not block on the network: a slow destination buffers or spools.</summary>
     void Write(Event e);

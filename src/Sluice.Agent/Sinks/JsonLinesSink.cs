@@ -5,7 +5,7 @@ using Sluice.Protocol.V1;
 namespace Sluice.Agent.Sinks;
 
 /// <summary>Writes events as JSON Lines in the replay format, to a file (appended) or stdout.</summary>
-public sealed class JsonLinesSink : IEventSink
+internal sealed class JsonLinesSink : IEventSink
 {
     private readonly Stream _stream;
     private readonly ArrayBufferWriter<byte> _line = new(16 * 1024);

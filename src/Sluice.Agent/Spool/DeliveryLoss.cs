@@ -13,7 +13,7 @@ namespace Sluice.Agent.Spool;
 /// the next batch it appends; each entry's header records what its batch carries, so that a
 /// carrier lost in turn hands its report on.
 /// </remarks>
-public sealed record DeliveryLoss
+internal sealed record DeliveryLoss
 {
     /// <summary>No loss.</summary>
     public static readonly DeliveryLoss None = new();

@@ -36,7 +36,7 @@ namespace Sluice.Agent.Spool;
 /// state file write, which happens under the index's lock).
 /// </para>
 /// </remarks>
-public sealed class DiskSpool : IDisposable
+internal sealed class DiskSpool : IDisposable
 {
     private readonly SpoolIndex _index;
     private readonly SpoolWriter _writer;

@@ -1,7 +1,7 @@
 namespace Sluice.Agent.Spool;
 
 /// <summary>A consistent snapshot of the spool's depth and lifetime counters (since this process opened it).</summary>
-public readonly record struct SpoolCounters
+internal readonly record struct SpoolCounters
 {
     public SpoolCounters()
     {

@@ -8,7 +8,7 @@ namespace Sluice.Agent.Spool;
 /// and hands it to the caller with the entry; the caller disposes the entry exactly once, when it
 /// no longer needs <see cref="Payload"/> (after the ack, or after quarantine), which returns the buffer.
 /// </summary>
-public sealed class SpoolEntry : IDisposable
+internal sealed class SpoolEntry : IDisposable
 {
     private byte[]? _buffer;
     private readonly int _offset;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Sluice.Agent.Spool;
 
 /// <summary>When the spool forces written batches to stable storage.</summary>
-public enum FsyncMode
+internal enum FsyncMode
 {
     /// <summary>fsync after every batch, before the batch becomes visible to the shipper (default).</summary>
     PerBatch,
@@ -15,7 +15,7 @@ public enum FsyncMode
 }
 
 /// <summary>Configuration of the on-disk spool between the pipeline and the shipper (config section "Spool").</summary>
-public sealed class SpoolOptions
+internal sealed class SpoolOptions
 {
     public const string Section = "Spool";
 
@@ -44,12 +44,12 @@ public sealed class SpoolOptions
 
 /// <summary>Attribute-based checks of <see cref="SpoolOptions"/>, generated at compile time.</summary>
 [OptionsValidator]
-public sealed partial class SpoolOptionsAttributeValidator : IValidateOptions<SpoolOptions>
+internal sealed partial class SpoolOptionsAttributeValidator : IValidateOptions<SpoolOptions>
 {
 }
 
 /// <summary>Checks of <see cref="SpoolOptions"/> that span several fields.</summary>
-public sealed class SpoolOptionsValidator : IValidateOptions<SpoolOptions>
+internal sealed class SpoolOptionsValidator : IValidateOptions<SpoolOptions>
 {
     /// <summary>The cap must hold at least this many segments, so that a drop removes a small part of the spool.</summary>
     public const int MinSegmentsPerCap = 4;

@@ -11,7 +11,7 @@ namespace Sluice.Agent.Status;
 /// Answers status queries from <c>sluice-agent status</c> on a local unix socket (mode 0600):
 /// each connection gets one JSON object of the running agent's figures, then is closed.
 /// </summary>
-public sealed partial class StatusServer(AgentOptions options, AgentMetrics metrics, ILogger<StatusServer> logger) : BackgroundService
+internal sealed partial class StatusServer(AgentOptions options, AgentMetrics metrics, ILogger<StatusServer> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -7,7 +7,7 @@ namespace Sluice.Collector.Auth;
 /// The check needs the header only. The front door (<see cref="Hosting.IngestFrontDoor"/>) runs it
 /// before gRPC reads the body; the service runs it again on the call it is given.
 /// </remarks>
-public sealed class AgentAuthenticator
+internal sealed class AgentAuthenticator
 {
     private readonly AgentTokens? _tokens;
 

@@ -10,7 +10,7 @@ namespace Sluice.Collector.Auth;
 /// starting with <c>#</c> are ignored. Only SHA-256 digests are kept in memory; a presented
 /// token is hashed and looked up, and the digests are compared in constant time.
 /// </remarks>
-public sealed class AgentTokens
+internal sealed class AgentTokens
 {
     private const string HashPrefix = "sha256:";
     private readonly Dictionary<string, (string AgentId, byte[] Digest)> _byDigestHex;

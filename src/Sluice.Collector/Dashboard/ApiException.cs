@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 namespace Sluice.Collector.Dashboard;
 
 /// <summary>A request the API refuses: the status, what was wrong, and the query parameter at fault if any.</summary>
-public sealed class ApiException(int status, string message, string? parameter = null) : Exception(message)
+internal sealed class ApiException(int status, string message, string? parameter = null) : Exception(message)
 {
     public int Status { get; } = status;
     public string? Parameter { get; } = parameter;

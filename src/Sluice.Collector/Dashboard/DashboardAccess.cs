@@ -17,7 +17,7 @@ namespace Sluice.Collector.Dashboard;
 /// address, so that another site's page cannot reach it through a name that resolves to 127.0.0.1. The page itself (HTML, script, style) holds no data and is served
 /// to anyone who can reach the port.
 /// </remarks>
-public sealed class DashboardAccess
+internal sealed class DashboardAccess
 {
     private const string HashPrefix = "sha256:";
     private readonly byte[]? _digest;

@@ -7,7 +7,7 @@ using Sluice.Protocol.Json;
 namespace Sluice.Collector.Export;
 
 /// <summary>Writes stored events as JSON Lines in the replay format, each with the agent, host and batch it came from.</summary>
-public static class EventExporter
+internal static class EventExporter
 {
     private static readonly JsonWriterOptions Options = new()
     {

@@ -4,7 +4,7 @@ using Sluice.Collector.Storage;
 namespace Sluice.Collector.Hosting;
 
 /// <summary>Everything <c>sluice-collector serve</c> is told on its command line.</summary>
-public sealed record CollectorOptions
+internal sealed record CollectorOptions
 {
     /// <summary>HOST:PORT; port 0 picks a free port (see <see cref="CollectorServer.Address"/>).</summary>
     public required string Listen { get; init; }

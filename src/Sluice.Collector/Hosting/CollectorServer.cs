@@ -21,7 +21,7 @@ namespace Sluice.Collector.Hosting;
 /// gRPC clients speak h2c with prior knowledge and browsers HTTP/1.1, and Kestrel's
 /// Http1AndHttp2 cannot tell them apart on a cleartext port: see <see cref="CleartextProtocols"/>.
 /// </remarks>
-public sealed class CollectorServer : IAsyncDisposable
+internal sealed class CollectorServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly bool _ownsStore;

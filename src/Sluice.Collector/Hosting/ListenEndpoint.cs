@@ -4,7 +4,7 @@ using System.Net;
 namespace Sluice.Collector.Hosting;
 
 /// <summary>A <c>--listen HOST:PORT</c> value. HOST is an IP address, <c>[IPv6]</c>, <c>*</c> (all) or <c>localhost</c>.</summary>
-public sealed record ListenEndpoint(string Host, IPAddress? Address, int Port)
+internal sealed record ListenEndpoint(string Host, IPAddress? Address, int Port)
 {
     public static ListenEndpoint Parse(string value)
     {

@@ -13,7 +13,7 @@ namespace Sluice.Collector.Hosting;
 /// forgotten. The table is bounded (<see cref="MaxPeers"/>): beyond it, new peers share the key
 /// "other peers", so a flood from many addresses still yields one line per reason per interval.
 /// </remarks>
-public sealed class RefusalLog : IDisposable
+internal sealed class RefusalLog : IDisposable
 {
     /// <summary>Distinct (peer, reason) keys kept at once.</summary>
     internal const int MaxPeers = 4096;

@@ -8,7 +8,7 @@ namespace Sluice.Collector.Ingest;
 /// Event times are not refused: the store indexes one outside <see cref="IngestLimits.EventTimeBounds"/> under the
 /// receive time, flagged (an event's clock is the agent's word, and one bad event must not cost the batch).
 /// </remarks>
-public sealed class BatchValidator(IngestLimits limits)
+internal sealed class BatchValidator(IngestLimits limits)
 {
     public IngestLimits Limits => limits;
 

@@ -1,7 +1,7 @@
 namespace Sluice.Collector.Ingest;
 
 /// <summary>What the ingest service accepted and refused since start; served at <c>/api/ingest</c>.</summary>
-public sealed class IngestCounters
+internal sealed class IngestCounters
 {
     private long _batchesStored;
     private long _eventsStored;

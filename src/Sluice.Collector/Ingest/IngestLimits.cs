@@ -3,7 +3,7 @@ using Sluice.Collector.Storage;
 namespace Sluice.Collector.Ingest;
 
 /// <summary>What the collector accepts in one batch. A batch beyond any limit is refused whole, except event times (see <see cref="EventTimeBounds"/>).</summary>
-public sealed record IngestLimits
+internal sealed record IngestLimits
 {
     /// <summary>Largest gRPC message, after decompression (gRPC's MaxReceiveMessageSize: ResourceExhausted beyond).</summary>
     public int MaxMessageBytes { get; init; } = 16 * 1024 * 1024;

@@ -17,7 +17,7 @@ namespace Sluice.Collector.Ingest;
 /// returned as InvalidArgument. InvalidArgument and AlreadyExists refusals of the token's own agent are
 /// counted and recorded in the store (<see cref="IEventStore.RecordRefusalAsync"/>), so their events count as loss.
 /// </remarks>
-public sealed class IngestService(
+internal sealed class IngestService(
     IEventStore store,
     AgentAuthenticator authenticator,
     BatchValidator validator,

@@ -8,7 +8,7 @@ namespace Sluice.Collector.Ingest;
 /// Keys are bounded (<paramref name="maxKeys"/>): beyond that, keys quiet for an interval are forgotten, and if
 /// all are busy the table starts over (a forgotten key's next line is written, with its held-back count lost).
 /// </remarks>
-public sealed class LogThrottle(TimeProvider time, TimeSpan interval, int maxKeys = 4096)
+internal sealed class LogThrottle(TimeProvider time, TimeSpan interval, int maxKeys = 4096)
 {
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();

@@ -3,7 +3,7 @@ using Sluice.Audit.Rules;
 namespace Sluice.Collector.Reports;
 
 /// <summary>A baseline rules file (auditctl syntax, as audit.rules) compiled and printed as <c>auditctl -l</c> prints it, the form agents report.</summary>
-public sealed record BaselineRules(string Path, IReadOnlyList<string> Lines)
+internal sealed record BaselineRules(string Path, IReadOnlyList<string> Lines)
 {
     /// <exception cref="ArgumentException">The file cannot be read, or has rule errors (each named with file, line and reason).</exception>
     public static BaselineRules Load(string path)

@@ -9,7 +9,7 @@ namespace Sluice.Collector.Reports;
 /// of the range). Aggregation happens in SQL; the builder orders results itself, ordinally, so that
 /// both stores give byte-identical reports.
 /// </remarks>
-public interface IReportSource
+internal interface IReportSource
 {
     /// <summary>A new open connection for reading; the caller disposes it.</summary>
     Task<DbConnection> OpenReportConnectionAsync(CancellationToken cancellationToken);

@@ -13,7 +13,7 @@ internal delegate Task<IReadOnlyList<DeliveryFacts>> DeliveryFactsReader(Deliver
 /// "Now" comes from the <see cref="TimeProvider"/>: the report's generation time, and where coverage of a range
 /// that ends in the future stops.
 /// </remarks>
-public sealed class ReportBuilder
+internal sealed class ReportBuilder
 {
     private readonly IReportSource _source;
     private readonly DeliveryFactsReader _deliveryFacts;

@@ -1,7 +1,7 @@
 namespace Sluice.Collector.Reports;
 
 /// <summary>The controls each section evidences.</summary>
-public static class ReportControls
+internal static class ReportControls
 {
     private const string Pci = "PCI DSS v4.0";
     private const string Cis = "CIS Linux Benchmark";

@@ -7,7 +7,7 @@ namespace Sluice.Collector.Reports;
 /// table's name added (report.csv gives report.coverage.csv, report.intervals.csv, ...). Each file has a
 /// header row; the range and generation time are in report.csv itself, which lists the other files.
 /// </summary>
-public static class ReportCsv
+internal static class ReportCsv
 {
     /// <summary>The files to write: (path, content), the index first.</summary>
     public static IReadOnlyList<(string Path, string Content)> Render(ComplianceReport r, string outPath)

@@ -5,7 +5,7 @@ using System.Text;
 namespace Sluice.Collector.Reports;
 
 /// <summary>The <c>html</c> format: one self-contained page (inline CSS and SVG charts, nothing fetched).</summary>
-public static class ReportHtml
+internal static class ReportHtml
 {
     private const int MaxChartHosts = 10;
     private static readonly string[] Palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#555555"];

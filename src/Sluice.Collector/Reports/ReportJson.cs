@@ -9,9 +9,9 @@ namespace Sluice.Collector.Reports;
     WriteIndented = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(ComplianceReport))]
-public sealed partial class ReportJsonContext : JsonSerializerContext;
+internal sealed partial class ReportJsonContext : JsonSerializerContext;
 
-public static class ReportJson
+internal static class ReportJson
 {
     public static string Serialize(ComplianceReport report) =>
         JsonSerializer.Serialize(report, ReportJsonContext.Default.ComplianceReport).ReplaceLineEndings("\n") + "\n";

@@ -11,7 +11,7 @@ namespace Sluice.Collector.Reports;
 /// <param name="InTotal">Its events are part of <see cref="LossTotals.TotalLost"/>.</param>
 /// <param name="InBatchesLost">Part of <see cref="LossTotals.BatchesLost"/>.</param>
 /// <param name="Loss">Shown as loss: any value above 0 is a loss (<see cref="LossTotals.AnyLoss"/>), or it counts the events of such a kind (quarantine trims).</param>
-public sealed record LossKind(string Column, string Name, string Label, string Unit, bool InTotal, bool InBatchesLost, bool Loss);
+internal sealed record LossKind(string Column, string Name, string Label, string Unit, bool InTotal, bool InBatchesLost, bool Loss);
 
 /// <summary>
 /// The loss kinds in <see cref="LossColumns"/> order, and how each one counts (docs/loss-model.md). Which kinds add up to the total,

@@ -3,7 +3,7 @@ using System.Text;
 namespace Sluice.Collector.Reports;
 
 /// <summary>The <c>md</c> format: the report's tables in GitHub-flavoured Markdown.</summary>
-public static class ReportMarkdown
+internal static class ReportMarkdown
 {
     public static string Render(ComplianceReport r)
     {

@@ -6,7 +6,7 @@ namespace Sluice.Collector.Reports;
 /// <summary>What a report covers: [FromUnixMs, ToUnixMs) UTC, one agent or all, and an optional baseline rules file.</summary>
 /// <param name="MaxSilenceMs">Longer than this without a heartbeat or a batch interval, an agent counts as disconnected.</param>
 /// <param name="MaxRows">Detail rows per section at most (the totals always count everything).</param>
-public sealed record ReportRequest(long FromUnixMs, long ToUnixMs, string? AgentId, string? BaselineRulesPath)
+internal sealed record ReportRequest(long FromUnixMs, long ToUnixMs, string? AgentId, string? BaselineRulesPath)
 {
     public long MaxSilenceMs { get; init; } = 180_000;
 
@@ -34,7 +34,7 @@ public sealed record ReportRequest(long FromUnixMs, long ToUnixMs, string? Agent
 }
 
 /// <summary>The compliance report: what happened, and whether auditing was on and complete, per host, over a time range.</summary>
-public sealed record ComplianceReport
+internal sealed record ComplianceReport
 {
     public required long FromUnixMs { get; init; }
     public required long ToUnixMs { get; init; }
@@ -70,14 +70,14 @@ public sealed record ComplianceReport
 }
 
 /// <summary>A control a section evidences, e.g. PCI DSS 10.2.1.2.</summary>
-public sealed record ControlRef(string Framework, string Id, string Title);
+internal sealed record ControlRef(string Framework, string Id, string Title);
 
 /// <summary>
 /// Loss counted by kind, every kind the agents report. A view of <see cref="LossTotals"/>: <see cref="Total"/>,
 /// <see cref="BatchesLost"/> and <see cref="AnyLoss"/> are its definitions, and sums saturate at
 /// <see cref="long.MaxValue"/> (a hostile counter can neither fail a report nor turn it negative).
 /// </summary>
-public sealed record LossCounts
+internal sealed record LossCounts
 {
     /// <summary>The counters themselves.</summary>
     [JsonIgnore]
@@ -121,7 +121,7 @@ public sealed record LossCounts
 }
 
 /// <summary>A stretch of time of one host: the agent up and reporting (Connected) or not.</summary>
-public sealed record CoverageInterval
+internal sealed record CoverageInterval
 {
     public required long StartUnixMs { get; init; }
     public required long EndUnixMs { get; init; }
@@ -133,20 +133,20 @@ public sealed record CoverageInterval
 }
 
 /// <summary>A batch that reported loss (<see cref="LossTotals.AnyLoss"/>): when, and how much.</summary>
-public sealed record LossReport(long StartUnixMs, long EndUnixMs, LossCounts Loss)
+internal sealed record LossReport(long StartUnixMs, long EndUnixMs, LossCounts Loss)
 {
     public string Start => ReportTime.Iso(StartUnixMs);
     public string End => ReportTime.Iso(EndUnixMs);
 }
 
 /// <summary>The rules hash an agent reported from a time on.</summary>
-public sealed record RulesChange(long AtUnixMs, string RulesHash)
+internal sealed record RulesChange(long AtUnixMs, string RulesHash)
 {
     public string At => ReportTime.Iso(AtUnixMs);
 }
 
 /// <summary>Coverage of one host over the report range.</summary>
-public sealed record HostCoverage
+internal sealed record HostCoverage
 {
     public required string AgentId { get; init; }
     public required string Hostname { get; init; }
@@ -181,7 +181,7 @@ public sealed record HostCoverage
 /// One host's delivery over the range, from <see cref="IEventStore.GetDeliveryFactsAsync"/>: a view of its
 /// <see cref="DeliveryFacts"/> (whose <see cref="DeliveryFacts.AnyProblem"/> is the definition), and its refusals by status.
 /// </summary>
-public sealed record HostDelivery
+internal sealed record HostDelivery
 {
     [JsonIgnore]
     public DeliveryFacts Facts { get; init; } = new() { AgentId = "" };
@@ -211,16 +211,16 @@ public sealed record HostDelivery
 }
 
 /// <summary>Sequences [From, To] of one epoch never received.</summary>
-public sealed record DeliveryGapRange(string Epoch, ulong From, ulong To)
+internal sealed record DeliveryGapRange(string Epoch, ulong From, ulong To)
 {
     public ulong Batches => To - From + 1;
 }
 
 /// <summary>Batches refused with one status (a gRPC status name), and the events in them.</summary>
-public sealed record RefusalCount(string Status, long Batches, long Events);
+internal sealed record RefusalCount(string Status, long Batches, long Events);
 
 /// <summary>The report's hosts summed: loss of every kind (saturating) and delivery problems.</summary>
-public sealed record CoverageTotals
+internal sealed record CoverageTotals
 {
     public int Hosts { get; init; }
     /// <summary>Hosts continuous and complete.</summary>
@@ -251,19 +251,19 @@ public sealed record CoverageTotals
 }
 
 /// <summary>Events of one host in one UTC hour.</summary>
-public sealed record HourCount(string AgentId, long HourUnixMs, long Events)
+internal sealed record HourCount(string AgentId, long HourUnixMs, long Events)
 {
     public string Hour => ReportTime.Iso(HourUnixMs);
 }
 
 /// <summary>Loss of one host in one UTC hour (by the start of the reporting batch).</summary>
-public sealed record HourLoss(string AgentId, long HourUnixMs, LossCounts Loss)
+internal sealed record HourLoss(string AgentId, long HourUnixMs, LossCounts Loss)
 {
     public string Hour => ReportTime.Iso(HourUnixMs);
 }
 
 /// <summary>Commands run with euid 0: by host and login user, and the distinct command lines.</summary>
-public sealed record PrivilegedSection
+internal sealed record PrivilegedSection
 {
     public IReadOnlyList<ControlRef> Controls { get; init; } = ReportControls.Privileged;
     public long Total { get; init; }
@@ -275,16 +275,16 @@ public sealed record PrivilegedSection
     public long CommandsOmitted { get; init; }
 }
 
-public sealed record PrivilegedByUser(string AgentId, string Hostname, string LoginUser, long Commands, long Elevated);
+internal sealed record PrivilegedByUser(string AgentId, string Hostname, string LoginUser, long Commands, long Elevated);
 
-public sealed record PrivilegedCommand(string AgentId, string Hostname, string LoginUser, string Uid, string Exe, string Argv, long Count, long FirstUnixMs, long LastUnixMs)
+internal sealed record PrivilegedCommand(string AgentId, string Hostname, string LoginUser, string Uid, string Exe, string Argv, long Count, long FirstUnixMs, long LastUnixMs)
 {
     public string First => ReportTime.Iso(FirstUnixMs);
     public string Last => ReportTime.Iso(LastUnixMs);
 }
 
 /// <summary>Account and group changes, writes to identity files, authentications and logins.</summary>
-public sealed record IdentitySection
+internal sealed record IdentitySection
 {
     public IReadOnlyList<ControlRef> Controls { get; init; } = ReportControls.Identity;
     /// <summary>Per host, record type and result: how many.</summary>
@@ -294,15 +294,15 @@ public sealed record IdentitySection
 }
 
 /// <summary><paramref name="Category"/>: account, auth, login, session, identity-file. <paramref name="Result"/>: success, failed, or unknown.</summary>
-public sealed record IdentityCount(string AgentId, string Hostname, string Category, string Type, string Result, long Count);
+internal sealed record IdentityCount(string AgentId, string Hostname, string Category, string Type, string Result, long Count);
 
-public sealed record IdentityEvent(long TimeUnixMs, string AgentId, string Hostname, string Category, string Type, string Result, string LoginUser, string Uid, string Exe, string Detail)
+internal sealed record IdentityEvent(long TimeUnixMs, string AgentId, string Hostname, string Category, string Type, string Result, string LoginUser, string Uid, string Exe, string Detail)
 {
     public string Time => ReportTime.Iso(TimeUnixMs);
 }
 
 /// <summary>Calls refused with EACCES or EPERM, by user and path.</summary>
-public sealed record AccessFailureSection
+internal sealed record AccessFailureSection
 {
     public IReadOnlyList<ControlRef> Controls { get; init; } = ReportControls.AccessFailures;
     public long Total { get; init; }
@@ -310,14 +310,14 @@ public sealed record AccessFailureSection
     public long RowsOmitted { get; init; }
 }
 
-public sealed record AccessFailure(string AgentId, string Hostname, string LoginUser, string Uid, string Error, string Path, string Exe, long Count, long FirstUnixMs, long LastUnixMs)
+internal sealed record AccessFailure(string AgentId, string Hostname, string LoginUser, string Uid, string Error, string Path, string Exe, long Count, long FirstUnixMs, long LastUnixMs)
 {
     public string First => ReportTime.Iso(FirstUnixMs);
     public string Last => ReportTime.Iso(LastUnixMs);
 }
 
 /// <summary>Changes to auditing itself: configuration, rules, the agent's takeover and restore, time, kernel modules.</summary>
-public sealed record AuditChangeSection
+internal sealed record AuditChangeSection
 {
     public IReadOnlyList<ControlRef> Controls { get; init; } = ReportControls.AuditChanges;
     /// <summary>Per host and category (config, time, module, agent-start, agent-stop, rules-hash): how many.</summary>
@@ -326,15 +326,15 @@ public sealed record AuditChangeSection
     public long ChangesOmitted { get; init; }
 }
 
-public sealed record AuditChangeCount(string AgentId, string Hostname, string Category, long Count);
+internal sealed record AuditChangeCount(string AgentId, string Hostname, string Category, long Count);
 
-public sealed record AuditChange(long TimeUnixMs, string AgentId, string Hostname, string Category, string Type, string Result, string LoginUser, string Exe, string Detail)
+internal sealed record AuditChange(long TimeUnixMs, string AgentId, string Hostname, string Category, string Type, string Result, string LoginUser, string Exe, string Detail)
 {
     public string Time => ReportTime.Iso(TimeUnixMs);
 }
 
 /// <summary>Rules in force per host against a baseline rules file.</summary>
-public sealed record BaselineSection
+internal sealed record BaselineSection
 {
     public IReadOnlyList<ControlRef> Controls { get; init; } = ReportControls.Baseline;
     /// <summary>The baseline file, or null when none was given (the section is then empty).</summary>
@@ -345,7 +345,7 @@ public sealed record BaselineSection
 }
 
 /// <summary>One host against the baseline. <see cref="Known"/> is false when the agent never reported its rule lines.</summary>
-public sealed record HostBaseline(string AgentId, string Hostname, string RulesHash, bool Known, int RulesInForce, IReadOnlyList<string> Missing, IReadOnlyList<string> Extra)
+internal sealed record HostBaseline(string AgentId, string Hostname, string RulesHash, bool Known, int RulesInForce, IReadOnlyList<string> Missing, IReadOnlyList<string> Extra)
 {
     public bool Compliant => Known && Missing.Count == 0;
 }

@@ -3,10 +3,10 @@ using System.Globalization;
 namespace Sluice.Collector.Reports;
 
 /// <summary>A section as a table: the one shape the md, csv and html formats all print.</summary>
-public sealed record ReportTable(string Name, string Title, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows, string? Note = null);
+internal sealed record ReportTable(string Name, string Title, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows, string? Note = null);
 
 /// <summary>Turns a report into its tables, in report order. Every format prints these, so they agree.</summary>
-public static class ReportTables
+internal static class ReportTables
 {
     private static string N(long v) => v.ToString(CultureInfo.InvariantCulture);
 

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Sluice.Collector.Reports;
 
 /// <summary>Times in reports: unix milliseconds, shown as ISO 8601 UTC.</summary>
-public static class ReportTime
+internal static class ReportTime
 {
     public const long HourMs = 3_600_000;
 

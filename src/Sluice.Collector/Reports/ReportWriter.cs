@@ -1,7 +1,7 @@
 namespace Sluice.Collector.Reports;
 
 /// <summary>Report output formats.</summary>
-public enum ReportFormat
+internal enum ReportFormat
 {
     Html,
     Md,
@@ -10,7 +10,7 @@ public enum ReportFormat
 }
 
 /// <summary>Writes a report in a format to a path (csv: several files, see <see cref="ReportCsv"/>).</summary>
-public static class ReportWriter
+internal static class ReportWriter
 {
     public static ReportFormat ParseFormat(string value) => value.ToLowerInvariant() switch
     {

@@ -73,14 +73,15 @@ public sealed class AgentConfigurationTests : IDisposable
     }
 
     [Theory]
-    [InlineData("{}", SinkType.JsonLines)]
-    [InlineData("{ \"Shipping\": { \"CollectorUrl\": \"\" } }", SinkType.JsonLines)]
-    [InlineData("{ \"Shipping\": { \"CollectorUrl\": \"https://collector.example:7443\" } }", SinkType.Collector)]
-    [InlineData("{ \"Sink\": { \"Type\": \"JsonLines\" }, \"Shipping\": { \"CollectorUrl\": \"https://collector.example:7443\" } }", SinkType.JsonLines)]
-    [InlineData("{ \"Sink\": { \"Type\": \"stdout\" } }", SinkType.Stdout)]
-    [InlineData("{ \"Sink\": { \"Type\": \"Collector\" } }", SinkType.Collector)]
-    public void Load_SinkType_FollowsTheCollectorUrlUnlessSet(string json, SinkType expected)
+    [InlineData("{}", "JsonLines")]
+    [InlineData("{ \"Shipping\": { \"CollectorUrl\": \"\" } }", "JsonLines")]
+    [InlineData("{ \"Shipping\": { \"CollectorUrl\": \"https://collector.example:7443\" } }", "Collector")]
+    [InlineData("{ \"Sink\": { \"Type\": \"JsonLines\" }, \"Shipping\": { \"CollectorUrl\": \"https://collector.example:7443\" } }", "JsonLines")]
+    [InlineData("{ \"Sink\": { \"Type\": \"stdout\" } }", "Stdout")]
+    [InlineData("{ \"Sink\": { \"Type\": \"Collector\" } }", "Collector")]
+    public void Load_SinkType_FollowsTheCollectorUrlUnlessSet(string json, string expectedName)
     {
+        var expected = Enum.Parse<SinkType>(expectedName);
         var configuration = AgentConfiguration.Build(Write(json));
 
         Assert.Equal(expected, SinkOptions.TypeFrom(configuration));

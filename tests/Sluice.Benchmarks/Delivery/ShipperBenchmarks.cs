@@ -26,8 +26,8 @@ public class ShipperBenchmarks
     private Task _run = null!;
     private EventBatch[] _batches = [];
 
-    [Params(ShippingCompression.Gzip, ShippingCompression.None)]
-    public ShippingCompression Compression { get; set; }
+    [Params("Gzip", "None")]
+    public string Compression { get; set; } = "";
 
     [GlobalSetup]
     public void Setup()
@@ -42,7 +42,7 @@ public class ShipperBenchmarks
             CollectorUrl = url,
             AllowInsecureTransport = true,
             Token = "bench",
-            Compression = Compression,
+            Compression = Enum.Parse<ShippingCompression>(Compression),
             QuarantineDirectory = Path.Combine(_dir, "quarantine"),
         });
         _batches = Enumerable.Range(0, BatchesPerOperation).Select(i => GetppidWorkload.Batch(EventsPerBatch, (ulong)(i * EventsPerBatch))).ToArray();

@@ -13,14 +13,14 @@ public class SpoolBenchmarks
     private DiskSpool _spool = null!;
     private EventBatch _batch = null!;
 
-    [Params(FsyncMode.Never, FsyncMode.PerBatch)]
-    public FsyncMode Fsync { get; set; }
+    [Params("Never", "PerBatch")]
+    public string Fsync { get; set; } = "";
 
     [GlobalSetup]
     public void Setup()
     {
         _dir = Directory.CreateTempSubdirectory("sluice-bench-spool-").FullName;
-        _spool = DiskSpool.Open(new SpoolOptions { Directory = _dir, MaxBytes = 1024L * 1024 * 1024, SegmentBytes = 16 * 1024 * 1024, Fsync = Fsync, AckPersistInterval = TimeSpan.FromSeconds(1) });
+        _spool = DiskSpool.Open(new SpoolOptions { Directory = _dir, MaxBytes = 1024L * 1024 * 1024, SegmentBytes = 16 * 1024 * 1024, Fsync = Enum.Parse<FsyncMode>(Fsync), AckPersistInterval = TimeSpan.FromSeconds(1) });
         _batch = GetppidWorkload.Batch(EventsPerBatch, 1);
     }
 

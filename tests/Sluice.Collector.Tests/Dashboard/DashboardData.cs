@@ -19,7 +19,7 @@ namespace Sluice.Collector.Tests.Dashboard;
 /// change from <see cref="RulesHash1"/> to <see cref="RulesHash2"/> with the batch of minute 120.</item>
 /// </list>
 /// </remarks>
-public static class DashboardData
+internal static class DashboardData
 {
     public const long From = TestEvents.BaseUnixMs;
     public const long To = From + 3 * HourMs;

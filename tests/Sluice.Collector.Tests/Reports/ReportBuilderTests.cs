@@ -12,7 +12,7 @@ public abstract class ReportBuilderTests
 
     private static readonly TimeProvider Fixed = new FixedTime(End + 60 * Minute);
 
-    protected async Task<ComplianceReport> BuildAsync(ReportRequest? request = null, string? baseline = null)
+    private protected async Task<ComplianceReport> BuildAsync(ReportRequest? request = null, string? baseline = null)
     {
         var (store, _) = await Stores.CreateAsync();
         await using var _s = store;

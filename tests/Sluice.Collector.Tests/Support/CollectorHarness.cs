@@ -10,7 +10,7 @@ using IngestClient = Sluice.Protocol.V1.Ingest.IngestClient;
 namespace Sluice.Collector.Tests.Support;
 
 /// <summary>A real collector on 127.0.0.1 (ephemeral port) with two enrolled agents, and real gRPC clients for it.</summary>
-public sealed class CollectorHarness : IAsyncDisposable
+internal sealed class CollectorHarness : IAsyncDisposable
 {
     public const string AgentA = "agent-a";
     public const string AgentB = "agent-b";
