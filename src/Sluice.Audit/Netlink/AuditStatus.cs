@@ -23,7 +23,7 @@ public sealed record AuditStatus
 }
 
 /// <summary>Decodes AUDIT_FEATURE_BITMAP_* bits (linux/audit.h).</summary>
-public static class AuditFeatures
+internal static class AuditFeatures
 {
     private static readonly (uint Bit, string Name)[] s_bits =
     [

@@ -7,7 +7,7 @@ namespace Sluice.Audit.Rules;
 /// <c>-F uid=root</c> when it compiles a rule (names are not kept in the kernel rule).
 /// </summary>
 /// <remarks>The files are read with <see cref="AccountFile"/>, the parser the interpretation's id → name cache uses.</remarks>
-public static class AccountNames
+internal static class AccountNames
 {
     /// <summary>The uid of <paramref name="name"/> in /etc/passwd, or null.</summary>
     public static uint? UserId(string name) => Lookup(AccountFile.PathOf("/", AccountKind.User), AccountKind.User, name);

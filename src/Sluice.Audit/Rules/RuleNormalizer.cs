@@ -6,7 +6,7 @@ namespace Sluice.Audit.Rules;
 /// What the kernel changes in a rule between ADD_RULE and LIST_RULES, so that a compiled rule
 /// can be compared with the kernel's list byte for byte.
 /// </summary>
-public static class RuleNormalizer
+internal static class RuleNormalizer
 {
     private const uint FilterPrepend = 0x10;
     private const int MaskOffset = 12;

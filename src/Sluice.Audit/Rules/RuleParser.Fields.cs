@@ -426,7 +426,7 @@ public static partial class RuleParser
 }
 
 /// <summary>The kernel's rule operators (linux/audit.h AUDIT_*), stored in fieldflags.</summary>
-public static class AuditOps
+internal static class AuditOps
 {
     public const uint BitMask = 0x08000000;
     public const uint LessThan = 0x10000000;

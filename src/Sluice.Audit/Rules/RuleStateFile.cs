@@ -8,7 +8,7 @@ namespace Sluice.Audit.Rules;
 /// only its own rules. JSON with the base64 audit_rule_data of each rule (as the kernel lists
 /// it), written atomically with mode 0600.
 /// </summary>
-public static class RuleStateFile
+internal static class RuleStateFile
 {
     private sealed class State
     {

@@ -238,7 +238,7 @@ public enum AuditMessageType : ushort
 /// markers, AUDIT_ left off), for the rules that go by range: user-space messages, auditd's own
 /// records.
 /// </summary>
-public static class AuditMessageTypeRange
+internal static class AuditMessageTypeRange
 {
     public const AuditMessageType FirstUserMsg = (AuditMessageType)1100;
     public const AuditMessageType LastUserMsg = (AuditMessageType)1199;

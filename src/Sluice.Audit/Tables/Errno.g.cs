@@ -6,7 +6,7 @@
 namespace Sluice.Audit.Tables;
 
 /// <summary>The errno numbers, as constants; their names as text: <see cref="ErrnoTable"/>.</summary>
-public static class Errno
+internal static class Errno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;

@@ -3,7 +3,7 @@ using System.Collections.Frozen;
 namespace Sluice.Audit.Tables;
 
 /// <summary>errno names and numbers, generated from asm-generic/errno-base.h and errno.h (the constants: <see cref="Errno"/>).</summary>
-public static class ErrnoTable
+internal static class ErrnoTable
 {
     private static readonly Lazy<FrozenDictionary<string, int>> s_numbers = new(() =>
     {

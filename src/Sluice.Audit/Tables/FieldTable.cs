@@ -3,7 +3,7 @@ using System.Collections.Frozen;
 namespace Sluice.Audit.Tables;
 
 /// <summary>auditctl's <c>-F</c> field names and the kernel's AUDIT_* field numbers (linux/audit.h).</summary>
-public static class FieldTable
+internal static class FieldTable
 {
     public const uint Pid = 0, Uid = 1, Euid = 2, Suid = 3, Fsuid = 4, Gid = 5, Egid = 6, Sgid = 7, Fsgid = 8;
     public const uint LoginUid = 9, Pers = 10, Arch = 11, MsgType = 12;

@@ -96,7 +96,7 @@ evaluate "$in/errno.h" E '' '^$' > "$work/errno.txt"
 {
     header "inputs/errno-base.h and inputs/errno.h"
     echo '/// <summary>The errno numbers, as constants; their names as text: <see cref="ErrnoTable"/>.</summary>'
-    echo 'public static class Errno'
+    echo 'internal static class Errno'
     echo '{'
     awk '{ printf "    public const int %s = %s;\n", $1, $2 }' "$work/errno.txt"
     echo '}'
@@ -158,7 +158,7 @@ pascal() {
     echo '/// markers, AUDIT_ left off), for the rules that go by range: user-space messages, auditd'"'"'s own'
     echo '/// records.'
     echo '/// </summary>'
-    echo 'public static class AuditMessageTypeRange'
+    echo 'internal static class AuditMessageTypeRange'
     echo '{'
     message_types 1 "$in/linux-audit.h" "$in/libaudit.h" | sort_by_value | pascal \
         | awk '{ printf "    public const AuditMessageType %s = (AuditMessageType)%s;\n", $1, $3 }'
