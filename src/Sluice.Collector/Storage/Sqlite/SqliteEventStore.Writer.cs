@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Microsoft.Data.Sqlite;
+using Sluice.Collector.Interop;
 using Sluice.Protocol.V1;
-using SQLitePCL;
 
 namespace Sluice.Collector.Storage.Sqlite;
 
@@ -119,10 +119,9 @@ public sealed partial class SqliteEventStore
         private readonly SqliteCommand _insertBatch;
         private readonly SqliteCommand _countDuplicate;
         private readonly SqliteCommand _storedDigest;
-        // Events go through SQLite's own API: at 100k rows/s the ADO.NET parameter layer is the cost.
-        private readonly sqlite3 _db;
-        private readonly sqlite3_stmt _insertEvent;
-        private readonly sqlite3_stmt _insertChunk;
+        // Events and chunks go through SQLite's own API (Interop.Sqlite): at 100k rows/s the ADO.NET parameter layer is the cost.
+        private readonly SqliteStatementHandle _insertEvent;
+        private readonly SqliteStatementHandle _insertChunk;
         private readonly SqliteCommand _insertHeartbeat;
         private readonly SqliteCommand _heartbeatAgent;
         private readonly SqliteParameter[] _heartbeatParameters;
@@ -151,12 +150,11 @@ public sealed partial class SqliteEventStore
                 """, batchColumns);
             _countDuplicate = Command(c, "UPDATE agents SET duplicates = duplicates + 1 WHERE id = @id", "id");
             _storedDigest = Command(c, "SELECT digest FROM batches WHERE agent = @agent AND epoch = @epoch AND sequence = @sequence", "agent", "epoch", "sequence");
-            _db = c.Handle!;
-            Check(raw.sqlite3_prepare_v2(_db, $"""
+            _insertEvent = SqliteStatementHandle.Prepare(c.Handle!, $"""
                 INSERT INTO events ({string.Join(", ", StoreSchema.EventColumns)})
                 VALUES ({string.Join(", ", StoreSchema.EventColumns.Select(_ => "?"))})
-                """, out _insertEvent));
-            Check(raw.sqlite3_prepare_v2(_db, "INSERT INTO event_chunks (batch_id, chunk, data) VALUES (?, ?, ?)", out _insertChunk));
+                """);
+            _insertChunk = SqliteStatementHandle.Prepare(c.Handle!, "INSERT INTO event_chunks (batch_id, chunk, data) VALUES (?, ?, ?)");
             _insertHeartbeat = Command(c, $"""
                 INSERT INTO heartbeats ({string.Join(", ", HeartbeatColumns.All)})
                 VALUES ({string.Join(", ", HeartbeatColumns.All.Select(n => "@" + n))})
@@ -216,13 +214,7 @@ public sealed partial class SqliteEventStore
             }
             long id = (long)batchId;
             InsertEvents(rows, id, agent);
-            for (int c = 0; c < rows.Chunks.Count; c++)
-            {
-                raw.sqlite3_bind_int64(_insertChunk, 1, id);
-                raw.sqlite3_bind_int64(_insertChunk, 2, c);
-                raw.sqlite3_bind_blob(_insertChunk, 3, rows.Chunks[c].Span);
-                Step(_insertChunk);
-            }
+            InsertChunks(rows.Chunks, id);
             return new StoreOutcome(Duplicate: false, EventsStored: b.Events.Count);
         }
 
@@ -239,17 +231,19 @@ public sealed partial class SqliteEventStore
         private unsafe void InsertEvents(EncodedRows rows, long batchId, long agent)
         {
             var events = rows.Batch.Events;
-            nint st = _insertEvent.DangerousGetHandle();
-            fixed (byte* text = rows.Buffer)
+            using var statement = _insertEvent.Borrow();
+            nint st = statement.Pointer;
+            try
             {
+                fixed (byte* text = rows.Buffer)
                 for (int i = 0; i < rows.Count; i++)
                 {
                     var e = events[i];
-                    SqliteNative.BindInt64(st, 1, batchId);
-                    SqliteNative.BindInt64(st, 2, i);
-                    SqliteNative.BindInt64(st, 3, agent);
-                    SqliteNative.BindInt64(st, 4, rows.Times.TimeMs(i, e));
-                    SqliteNative.BindInt64(st, 5, (long)e.Serial);
+                    Interop.Sqlite.sqlite3_bind_int64(st, 1, batchId);
+                    Interop.Sqlite.sqlite3_bind_int64(st, 2, i);
+                    Interop.Sqlite.sqlite3_bind_int64(st, 3, agent);
+                    Interop.Sqlite.sqlite3_bind_int64(st, 4, rows.Times.TimeMs(i, e));
+                    Interop.Sqlite.sqlite3_bind_int64(st, 5, (long)e.Serial);
                     BindText(st, 6, rows, text, i, EncodedRows.Node);
                     BindText(st, 7, rows, text, i, EncodedRows.FirstType);
                     BindText(st, 8, rows, text, i, EncodedRows.RecordTypes);
@@ -267,55 +261,70 @@ public sealed partial class SqliteEventStore
                     BindText(st, 20, rows, text, i, EncodedRows.Comm);
                     BindText(st, 21, rows, text, i, EncodedRows.Argv);
                     // The exact copy is in the event's chunk (EventChunks).
-                    SqliteNative.BindZeroBlob(st, 22, 0);
+                    Interop.Sqlite.sqlite3_bind_zeroblob(st, 22, 0);
                     BindText(st, 23, rows, text, i, EncodedRows.Paths);
                     // time_adjusted: 1, or NULL for an event indexed under its own time.
                     Bind(st, 24, rows.Times.IsAdjusted(i), 1);
-                    int rc = SqliteNative.Step(st);
-                    SqliteNative.Reset(st);
-                    if (rc != raw.SQLITE_DONE)
-                    {
-                        raw.sqlite3_clear_bindings(_insertEvent);
-                        Check(rc);
-                    }
+                    Step(_insertEvent, st);
                 }
             }
-            // No pointer into the buffer outlives it.
-            raw.sqlite3_clear_bindings(_insertEvent);
+            finally
+            {
+                // No pointer into the buffer outlives it.
+                Interop.Sqlite.sqlite3_clear_bindings(st);
+            }
+        }
+
+        private unsafe void InsertChunks(EncodedChunks chunks, long batchId)
+        {
+            using var statement = _insertChunk.Borrow();
+            nint st = statement.Pointer;
+            for (int c = 0; c < chunks.Count; c++)
+            {
+                Interop.Sqlite.sqlite3_bind_int64(st, 1, batchId);
+                Interop.Sqlite.sqlite3_bind_int64(st, 2, c);
+                var data = chunks[c].Span;
+                if (data.IsEmpty)
+                {
+                    // A null pointer would bind NULL: an empty blob is a zero-length zeroblob.
+                    Interop.Sqlite.sqlite3_bind_zeroblob(st, 3, 0);
+                }
+                else
+                {
+                    fixed (byte* bytes = data)
+                    {
+                        Interop.Sqlite.sqlite3_bind_blob(st, 3, bytes, data.Length, Interop.Sqlite.SQLITE_TRANSIENT);
+                    }
+                }
+                Step(_insertChunk, st);
+            }
         }
 
         private static unsafe void BindText(nint st, int index, EncodedRows rows, byte* text, int row, int slot)
         {
             if (rows.TryGetRange(row, slot, out int start, out int length))
             {
-                SqliteNative.BindStaticText(st, index, text + start, length);
+                Interop.Sqlite.sqlite3_bind_text(st, index, text + start, length, Interop.Sqlite.SQLITE_STATIC);
             }
             else
             {
-                SqliteNative.BindNull(st, index);
+                Interop.Sqlite.sqlite3_bind_null(st, index);
             }
         }
 
         private static void Bind(nint st, int index, bool has, long value)
         {
-            if (has) SqliteNative.BindInt64(st, index, value); else SqliteNative.BindNull(st, index);
+            if (has) Interop.Sqlite.sqlite3_bind_int64(st, index, value); else Interop.Sqlite.sqlite3_bind_null(st, index);
         }
 
-        private void Step(sqlite3_stmt st)
+        /// <summary>Runs the insert bound on <paramref name="st"/> (borrowed from <paramref name="statement"/>) and makes it ready for the next row.</summary>
+        private static void Step(SqliteStatementHandle statement, nint st)
         {
-            int rc = raw.sqlite3_step(st);
-            raw.sqlite3_reset(st);
-            if (rc != raw.SQLITE_DONE)
+            int rc = Interop.Sqlite.sqlite3_step(st);
+            Interop.Sqlite.sqlite3_reset(st);
+            if (rc != Interop.Sqlite.SQLITE_DONE)
             {
-                Check(rc);
-            }
-        }
-
-        private void Check(int rc)
-        {
-            if (rc is not (raw.SQLITE_OK or raw.SQLITE_DONE or raw.SQLITE_ROW))
-            {
-                throw new SqliteException(raw.sqlite3_errmsg(_db).utf8_to_string(), rc);
+                throw statement.Error(rc);
             }
         }
 
