@@ -16,6 +16,15 @@ internal sealed record SqlDialect(string Id, string Int, string Text, string Boo
         EventsRowId: "", EventsOptions: " PARTITION BY RANGE (time_ms)",
         // Chunks are compressed already: out of line without PostgreSQL's own compression attempt.
         ChunksOptions: "ALTER TABLE event_chunks ALTER COLUMN data SET STORAGE EXTERNAL;");
+
+    public string TypeName(SqlType type) => type switch
+    {
+        SqlType.Int => Int,
+        SqlType.Text => Text,
+        SqlType.Bool => Bool,
+        SqlType.Blob => Blob,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
 }
 
 /// <summary>The one schema of every store: same tables, same column names and meanings.</summary>
@@ -121,12 +130,6 @@ internal static class StoreSchema
           "Or export its events with the collector version that wrote it (sluice-collector export) and start this one on a new store."
         : $"{store} has schema version {found}, newer than this collector's {Version}: run a collector of that version or later.";
 
-    public static readonly string[] EventColumns =
-    [
-        "batch_id", "ordinal", "agent", "time_ms", "serial", "node", "first_type", "record_types", "syscall", "success",
-        "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload", "paths", "time_adjusted",
-    ];
-
     public static readonly string[] BatchColumns =
     [
         "agent", "sequence", "hostname", "boot_id", "created_ms", "interval_start_ms", "interval_end_ms",
@@ -214,32 +217,7 @@ internal static class StoreSchema
         -- The other columns are for finding events; see EventSummary.
         CREATE TABLE IF NOT EXISTS events (
             {d.EventsRowId}
-            batch_id {d.Int} NOT NULL,
-            ordinal {d.Int} NOT NULL,
-            agent {d.Int} NOT NULL,
-            time_ms {d.Int} NOT NULL,
-            serial {d.Int} NOT NULL,
-            node {d.Text},
-            first_type {d.Text} NOT NULL,
-            record_types {d.Text} NOT NULL,
-            syscall {d.Text},
-            success {d.Bool},
-            exit {d.Int},
-            pid {d.Int},
-            ppid {d.Int},
-            uid {d.Int},
-            auid {d.Int},
-            euid {d.Int},
-            ses {d.Int},
-            key {d.Text},
-            exe {d.Text},
-            comm {d.Text},
-            argv {d.Text},
-            payload {d.Blob} NOT NULL,
-            paths {d.Text},
-            -- True when the event's own time (in its exact copy) was outside the accepted bounds and
-            -- time_ms is the batch's receive time instead; NULL otherwise.
-            time_adjusted {d.Bool}
+            {Column.Definitions(EventColumns.Columns, d)}
         ){d.EventsOptions};
         CREATE INDEX IF NOT EXISTS events_time ON events (time_ms);
         CREATE INDEX IF NOT EXISTS events_agent_time ON events (agent, time_ms);

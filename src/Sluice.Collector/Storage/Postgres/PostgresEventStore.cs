@@ -17,7 +17,7 @@ namespace Sluice.Collector.Storage.Postgres;
 /// </remarks>
 public sealed partial class PostgresEventStore : IEventStore
 {
-    private static string CopyInto(string table) => $"COPY {table} ({string.Join(", ", StoreSchema.EventColumns)}) FROM STDIN (FORMAT BINARY)";
+    private static string CopyInto(string table) => $"COPY {table} ({string.Join(", ", EventColumns.Names)}) FROM STDIN (FORMAT BINARY)";
 
     private static readonly string CopyEvents = CopyInto("events");
 

@@ -112,6 +112,42 @@ public sealed partial class SqliteEventStore
         }
     }
 
+    /// <summary>
+    /// Binds one events row to the insert, parameter by parameter in <see cref="EventColumns"/> order (indexes from 1).
+    /// Texts are bound in place (SQLITE_STATIC) from the rows' buffer, pinned at <paramref name="text"/> until the row is stepped.
+    /// </summary>
+    private unsafe struct EventBinder(nint st, byte* text) : IEventColumnWriter
+    {
+        private int _index;
+
+        public void Int64(string name, long value) => Interop.Sqlite.sqlite3_bind_int64(st, ++_index, value);
+
+        public void Int64(string name, bool has, long value)
+        {
+            if (has) Interop.Sqlite.sqlite3_bind_int64(st, ++_index, value); else Interop.Sqlite.sqlite3_bind_null(st, ++_index);
+        }
+
+        public void Bool(string name, bool has, bool value) => Int64(name, has, value ? 1 : 0);
+
+        public void Text(string name, in EventRow row, int slot, bool notNull)
+        {
+            if (row.Rows.TryGetRange(row.Ordinal, slot, out int start, out int length))
+            {
+                Interop.Sqlite.sqlite3_bind_text(st, ++_index, text + start, length, Interop.Sqlite.SQLITE_STATIC);
+            }
+            else
+            {
+                Interop.Sqlite.sqlite3_bind_null(st, ++_index);
+            }
+        }
+
+        public void EmptyBlob(string name) => Interop.Sqlite.sqlite3_bind_zeroblob(st, ++_index, 0);
+
+        public readonly void Comment(string line)
+        {
+        }
+    }
+
     /// <summary>Prepared statements on the writer connection; used only by the writer task.</summary>
     private sealed class Statements : IDisposable
     {
@@ -151,8 +187,8 @@ public sealed partial class SqliteEventStore
             _countDuplicate = Command(c, "UPDATE agents SET duplicates = duplicates + 1 WHERE id = @id", "id");
             _storedDigest = Command(c, "SELECT digest FROM batches WHERE agent = @agent AND epoch = @epoch AND sequence = @sequence", "agent", "epoch", "sequence");
             _insertEvent = SqliteStatementHandle.Prepare(c.Handle!, $"""
-                INSERT INTO events ({string.Join(", ", StoreSchema.EventColumns)})
-                VALUES ({string.Join(", ", StoreSchema.EventColumns.Select(_ => "?"))})
+                INSERT INTO events ({string.Join(", ", EventColumns.Names)})
+                VALUES ({string.Join(", ", EventColumns.Names.Select(_ => "?"))})
                 """);
             _insertChunk = SqliteStatementHandle.Prepare(c.Handle!, "INSERT INTO event_chunks (batch_id, chunk, data) VALUES (?, ?, ?)");
             _insertHeartbeat = Command(c, $"""
@@ -230,7 +266,6 @@ public sealed partial class SqliteEventStore
 
         private unsafe void InsertEvents(EncodedRows rows, long batchId, long agent)
         {
-            var events = rows.Batch.Events;
             using var statement = _insertEvent.Borrow();
             nint st = statement.Pointer;
             try
@@ -238,33 +273,8 @@ public sealed partial class SqliteEventStore
                 fixed (byte* text = rows.Buffer)
                 for (int i = 0; i < rows.Count; i++)
                 {
-                    var e = events[i];
-                    Interop.Sqlite.sqlite3_bind_int64(st, 1, batchId);
-                    Interop.Sqlite.sqlite3_bind_int64(st, 2, i);
-                    Interop.Sqlite.sqlite3_bind_int64(st, 3, agent);
-                    Interop.Sqlite.sqlite3_bind_int64(st, 4, rows.Times.TimeMs(i, e));
-                    Interop.Sqlite.sqlite3_bind_int64(st, 5, (long)e.Serial);
-                    BindText(st, 6, rows, text, i, EncodedRows.Node);
-                    BindText(st, 7, rows, text, i, EncodedRows.FirstType);
-                    BindText(st, 8, rows, text, i, EncodedRows.RecordTypes);
-                    BindText(st, 9, rows, text, i, EncodedRows.Syscall);
-                    Bind(st, 10, e.HasSuccess, e.Success ? 1 : 0);
-                    Bind(st, 11, e.HasExit, e.Exit);
-                    Bind(st, 12, e.HasPid, e.Pid);
-                    Bind(st, 13, e.HasPpid, e.Ppid);
-                    Bind(st, 14, e.HasUid, e.Uid);
-                    Bind(st, 15, e.HasAuid, e.Auid);
-                    Bind(st, 16, e.HasEuid, e.Euid);
-                    Bind(st, 17, e.HasSes, e.Ses);
-                    BindText(st, 18, rows, text, i, EncodedRows.Key);
-                    BindText(st, 19, rows, text, i, EncodedRows.Exe);
-                    BindText(st, 20, rows, text, i, EncodedRows.Comm);
-                    BindText(st, 21, rows, text, i, EncodedRows.Argv);
-                    // The exact copy is in the event's chunk (EventChunks).
-                    Interop.Sqlite.sqlite3_bind_zeroblob(st, 22, 0);
-                    BindText(st, 23, rows, text, i, EncodedRows.Paths);
-                    // time_adjusted: 1, or NULL for an event indexed under its own time.
-                    Bind(st, 24, rows.Times.IsAdjusted(i), 1);
+                    var binder = new EventBinder(st, text);
+                    EventColumns.Write(ref binder, new EventRow(rows, i, batchId, agent));
                     Step(_insertEvent, st);
                 }
             }
@@ -298,23 +308,6 @@ public sealed partial class SqliteEventStore
                 }
                 Step(_insertChunk, st);
             }
-        }
-
-        private static unsafe void BindText(nint st, int index, EncodedRows rows, byte* text, int row, int slot)
-        {
-            if (rows.TryGetRange(row, slot, out int start, out int length))
-            {
-                Interop.Sqlite.sqlite3_bind_text(st, index, text + start, length, Interop.Sqlite.SQLITE_STATIC);
-            }
-            else
-            {
-                Interop.Sqlite.sqlite3_bind_null(st, index);
-            }
-        }
-
-        private static void Bind(nint st, int index, bool has, long value)
-        {
-            if (has) Interop.Sqlite.sqlite3_bind_int64(st, index, value); else Interop.Sqlite.sqlite3_bind_null(st, index);
         }
 
         /// <summary>Runs the insert bound on <paramref name="st"/> (borrowed from <paramref name="statement"/>) and makes it ready for the next row.</summary>
