@@ -122,6 +122,8 @@ internal static class EventColumns
 
     public static int Count => Columns.Length;
 
+    public static Column Named(string name) => Columns.Single(c => c.Name == name);
+
     /// <summary>Runs <see cref="Write"/> with a writer that keeps each column's name and kind instead of a value.</summary>
     private static Column[] Describe()
     {

@@ -24,8 +24,8 @@ public sealed partial class PostgresEventStore : IEventStore
     private const string CopyChunks = "COPY event_chunks (batch_id, chunk, data) FROM STDIN (FORMAT BINARY)";
 
     private static readonly string InsertBatch = $"""
-        INSERT INTO batches ({string.Join(", ", StoreSchema.BatchColumns)})
-        VALUES ({string.Join(", ", StoreSchema.BatchColumns.Select((_, i) => "$" + (i + 1)))})
+        INSERT INTO batches ({string.Join(", ", BatchColumns.Names)})
+        VALUES ({string.Join(", ", BatchColumns.Names.Select((_, i) => "$" + (i + 1)))})
         ON CONFLICT (agent, epoch, sequence) DO NOTHING
         RETURNING id
         """;
@@ -123,16 +123,7 @@ public sealed partial class PostgresEventStore : IEventStore
         object? batchId;
         await using (var insert = new NpgsqlCommand(InsertBatch, connection, tx))
         {
-            object[] values =
-            [
-                agent, (long)batch.Sequence, batch.Hostname, batch.BootId, batch.CreatedUnixMs, batch.IntervalStartUnixMs,
-                batch.IntervalEndUnixMs, receivedUnixMs, (long)batch.Events.Count, batch.RulesHash,
-                .. LossColumns.Values(batch.Loss).Cast<object>(), .. BatchKey.Values(batch, rows.Digest, times.Adjusted),
-            ];
-            foreach (var v in values)
-            {
-                insert.Parameters.Add(new() { Value = v });
-            }
+            AddParameters(insert, BatchColumns.Table, new BatchRow(batch, agent, receivedUnixMs, rows.Digest, times.Adjusted));
             batchId = await insert.ExecuteScalarAsync(cancellationToken);
         }
         if (batchId is null)
@@ -244,10 +235,7 @@ public sealed partial class PostgresEventStore : IEventStore
         }
         await using (var insert = new NpgsqlCommand(InsertHeartbeat, connection, tx))
         {
-            foreach (var v in HeartbeatColumns.Values(agent, heartbeat, receivedUnixMs))
-            {
-                insert.Parameters.Add(v is null ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint } : new NpgsqlParameter { Value = v });
-            }
+            AddParameters(insert, HeartbeatColumns.Table, new HeartbeatRow(heartbeat, agent, receivedUnixMs));
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         if (AgentRulesSql.Text(heartbeat) is string rules)
@@ -326,6 +314,28 @@ public sealed partial class PostgresEventStore : IEventStore
             yield return e;
         }
     }
+
+    /// <summary>The row's values as positional parameters, in table order; a NULL is typed as its column.</summary>
+    private static void AddParameters<TRow>(NpgsqlCommand command, ColumnTable<TRow> table, TRow row)
+    {
+        var columns = table.Columns;
+        var values = table.Values(row);
+        for (int i = 0; i < values.Length; i++)
+        {
+            command.Parameters.Add(values[i] is { } value
+                ? new NpgsqlParameter { Value = value }
+                : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlType(columns[i].Type) });
+        }
+    }
+
+    private static NpgsqlDbType NpgsqlType(SqlType type) => type switch
+    {
+        SqlType.Int => NpgsqlDbType.Bigint,
+        SqlType.Text => NpgsqlDbType.Text,
+        SqlType.Bool => NpgsqlDbType.Boolean,
+        SqlType.Blob => NpgsqlDbType.Bytea,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
 
     private static async Task ExecAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
     {

@@ -160,7 +160,6 @@ public sealed partial class SqliteEventStore
         private readonly SqliteStatementHandle _insertChunk;
         private readonly SqliteCommand _insertHeartbeat;
         private readonly SqliteCommand _heartbeatAgent;
-        private readonly SqliteParameter[] _heartbeatParameters;
         private readonly SqliteCommand _upsertRules;
         private readonly SqliteCommand _insertRefusal;
         private readonly SqliteCommand _refusalAgent;
@@ -177,7 +176,7 @@ public sealed partial class SqliteEventStore
                     rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE rules_hash END
                 RETURNING id
                 """, "agent_id", "hostname", "boot_id", "now", "rules_hash");
-            string[] batchColumns = StoreSchema.BatchColumns;
+            string[] batchColumns = BatchColumns.Names;
             _insertBatch = Command(c, $"""
                 INSERT INTO batches ({string.Join(", ", batchColumns)})
                 VALUES ({string.Join(", ", batchColumns.Select(n => "@" + n))})
@@ -195,7 +194,6 @@ public sealed partial class SqliteEventStore
                 INSERT INTO heartbeats ({string.Join(", ", HeartbeatColumns.All)})
                 VALUES ({string.Join(", ", HeartbeatColumns.All.Select(n => "@" + n))})
                 """, HeartbeatColumns.All);
-            _heartbeatParameters = [.. _insertHeartbeat.Parameters.Cast<SqliteParameter>()];
             _heartbeatAgent = Command(c, """
                 INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, last_heartbeat_ms, version, rules_hash)
                 VALUES (@agent_id, @hostname, @boot_id, @now, @now, @time, @version, @rules_hash)
@@ -231,12 +229,7 @@ public sealed partial class SqliteEventStore
         {
             var b = rows.Batch;
             long agent = (long)Run(_upsertAgent, tx, b.AgentId, b.Hostname, b.BootId, receivedUnixMs, b.RulesHash)!;
-            object?[] batchValues =
-            [
-                agent, (long)b.Sequence, b.Hostname, b.BootId, b.CreatedUnixMs, b.IntervalStartUnixMs, b.IntervalEndUnixMs,
-                receivedUnixMs, (long)b.Events.Count, b.RulesHash, .. LossColumns.Values(b.Loss).Cast<object?>(), .. BatchKey.Values(b, rows.Digest, rows.Times.Adjusted),
-            ];
-            object? batchId = Run(_insertBatch, tx, batchValues);
+            object? batchId = Run(_insertBatch, tx, BatchColumns.Table.Values(new BatchRow(b, agent, receivedUnixMs, rows.Digest, rows.Times.Adjusted)));
             if (batchId is null)
             {
                 // One writer: the row that took the key is committed or earlier in this transaction.
@@ -257,7 +250,7 @@ public sealed partial class SqliteEventStore
         public void WriteHeartbeat(SqliteTransaction tx, AgentHeartbeat h, long receivedUnixMs)
         {
             long agent = (long)Run(_heartbeatAgent, tx, h.AgentId, h.Hostname, h.BootId, receivedUnixMs, h.TimeUnixMs, h.Version, h.RulesHash)!;
-            Run(_insertHeartbeat, tx, HeartbeatColumns.Values(agent, h, receivedUnixMs));
+            Run(_insertHeartbeat, tx, HeartbeatColumns.Table.Values(new HeartbeatRow(h, agent, receivedUnixMs)));
             if (AgentRulesSql.Text(h) is string rules)
             {
                 Run(_upsertRules, tx, agent, h.RulesHash, rules, h.TimeUnixMs);
