@@ -1,32 +1,5 @@
 namespace Sluice.Collector.Storage;
 
-/// <summary>The column types and table options that differ between the stores.</summary>
-internal sealed record SqlDialect(string Id, string Int, string Text, string Bool, string Blob, string EventsRowId, string EventsOptions, string ChunksOptions)
-{
-    public static readonly SqlDialect Sqlite = new(
-        Id: "INTEGER PRIMARY KEY", Int: "INTEGER", Text: "TEXT", Bool: "INTEGER", Blob: "BLOB",
-        // A rowid table: rows carry a payload of hundreds of bytes, which WITHOUT ROWID handles badly.
-        // (Measured: WITHOUT ROWID clustered on (time_ms, batch_id, ordinal), which spares the time index, costs more per row.)
-        EventsRowId: "id INTEGER PRIMARY KEY,", EventsOptions: "", ChunksOptions: "");
-
-    public static readonly SqlDialect Postgres = new(
-        Id: "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", Int: "bigint", Text: "text", Bool: "boolean", Blob: "bytea",
-        // Partitioned by day on time_ms; partitions events_pYYYYMMDD are created on demand.
-        // Indexes declared on the parent are created on every partition.
-        EventsRowId: "", EventsOptions: " PARTITION BY RANGE (time_ms)",
-        // Chunks are compressed already: out of line without PostgreSQL's own compression attempt.
-        ChunksOptions: "ALTER TABLE event_chunks ALTER COLUMN data SET STORAGE EXTERNAL;");
-
-    public string TypeName(SqlType type) => type switch
-    {
-        SqlType.Int => Int,
-        SqlType.Text => Text,
-        SqlType.Bool => Bool,
-        SqlType.Blob => Blob,
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
-    };
-}
-
 /// <summary>The one schema of every store: same tables, same column names and meanings.</summary>
 internal static class StoreSchema
 {
@@ -66,7 +39,7 @@ internal static class StoreSchema
     /// </remarks>
     public static string Upgrade(StoreKind kind, long from)
     {
-        var d = kind == StoreKind.Postgres ? SqlDialect.Postgres : SqlDialect.Sqlite;
+        var d = SqlDialect.For(kind);
         var steps = new List<string>();
         if (from < 2 && kind == StoreKind.Postgres)
         {

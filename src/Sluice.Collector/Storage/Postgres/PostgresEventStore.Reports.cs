@@ -5,8 +5,10 @@ namespace Sluice.Collector.Storage.Postgres;
 
 public sealed partial class PostgresEventStore : IReportSource
 {
-    // The database's collation may be a locale's; reports order text by bytes, as SQLite does.
-    public string BinaryCollation => " COLLATE \"C\"";
+    /// <summary>What this store's SQL says differently from SQLite's.</summary>
+    internal SqlDialect Dialect => SqlDialect.Postgres;
+
+    SqlDialect IReportSource.Dialect => Dialect;
 
     public async Task<DbConnection> OpenReportConnectionAsync(CancellationToken cancellationToken) => await _dataSource.OpenConnectionAsync(cancellationToken);
 }

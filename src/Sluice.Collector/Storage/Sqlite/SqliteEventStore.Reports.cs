@@ -5,8 +5,10 @@ namespace Sluice.Collector.Storage.Sqlite;
 
 public sealed partial class SqliteEventStore : IReportSource
 {
-    // SQLite compares text with BINARY unless told otherwise: already byte order.
-    public string BinaryCollation => "";
+    /// <summary>What this store's SQL says differently from PostgreSQL's.</summary>
+    internal SqlDialect Dialect => SqlDialect.Sqlite;
+
+    SqlDialect IReportSource.Dialect => Dialect;
 
     public async Task<DbConnection> OpenReportConnectionAsync(CancellationToken cancellationToken) => await OpenReaderAsync(cancellationToken);
 }

@@ -167,44 +167,19 @@ public sealed partial class SqliteEventStore
 
         public Statements(SqliteConnection c)
         {
-            _upsertAgent = Command(c, """
-                INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, rules_hash)
-                VALUES (@agent_id, @hostname, @boot_id, @now, @now, @rules_hash)
-                ON CONFLICT (agent_id) DO UPDATE SET
-                    hostname = excluded.hostname, boot_id = excluded.boot_id,
-                    last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
-                    rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE rules_hash END
-                RETURNING id
-                """, "agent_id", "hostname", "boot_id", "now", "rules_hash");
-            string[] batchColumns = BatchColumns.Names;
-            _insertBatch = Command(c, $"""
-                INSERT INTO batches ({string.Join(", ", batchColumns)})
-                VALUES ({string.Join(", ", batchColumns.Select(n => "@" + n))})
-                ON CONFLICT (agent, epoch, sequence) DO NOTHING
-                RETURNING id
-                """, batchColumns);
-            _countDuplicate = Command(c, "UPDATE agents SET duplicates = duplicates + 1 WHERE id = @id", "id");
-            _storedDigest = Command(c, "SELECT digest FROM batches WHERE agent = @agent AND epoch = @epoch AND sequence = @sequence", "agent", "epoch", "sequence");
+            var d = SqlDialect.Sqlite;
+            _upsertAgent = Command(c, WriteSql.UpsertAgent(d));
+            _insertBatch = Command(c, WriteSql.InsertBatch(d));
+            _countDuplicate = Command(c, WriteSql.CountDuplicate(d));
+            _storedDigest = Command(c, WriteSql.StoredDigest(d));
             _insertEvent = SqliteStatementHandle.Prepare(c.Handle!, $"""
                 INSERT INTO events ({string.Join(", ", EventColumns.Names)})
                 VALUES ({string.Join(", ", EventColumns.Names.Select(_ => "?"))})
                 """);
             _insertChunk = SqliteStatementHandle.Prepare(c.Handle!, "INSERT INTO event_chunks (batch_id, chunk, data) VALUES (?, ?, ?)");
-            _insertHeartbeat = Command(c, $"""
-                INSERT INTO heartbeats ({string.Join(", ", HeartbeatColumns.All)})
-                VALUES ({string.Join(", ", HeartbeatColumns.All.Select(n => "@" + n))})
-                """, HeartbeatColumns.All);
-            _heartbeatAgent = Command(c, """
-                INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, last_heartbeat_ms, version, rules_hash)
-                VALUES (@agent_id, @hostname, @boot_id, @now, @now, @time, @version, @rules_hash)
-                ON CONFLICT (agent_id) DO UPDATE SET
-                    hostname = excluded.hostname, boot_id = excluded.boot_id, version = excluded.version,
-                    last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
-                    last_heartbeat_ms = max(coalesce(last_heartbeat_ms, 0), excluded.last_heartbeat_ms),
-                    rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE rules_hash END
-                RETURNING id
-                """, "agent_id", "hostname", "boot_id", "now", "time", "version", "rules_hash");
-            _upsertRules = Command(c, AgentRulesSql.Upsert("max"), "agent", "rules_hash", "rules", "time");
+            _insertHeartbeat = Command(c, WriteSql.InsertHeartbeat(d));
+            _heartbeatAgent = Command(c, WriteSql.HeartbeatAgent(d));
+            _upsertRules = Command(c, AgentRulesSql.Upsert(d));
             _insertRefusal = Command(c, RefusalSql.Upsert, "agent", "epoch", "sequence", "status", "reason", "events", "digest", "now");
             _countUnrecorded = Command(c, RefusalSql.CountUnrecorded, "agent");
             _refusalAgent = Command(c, RefusalSql.AgentRow, "agent_id", "hostname", "boot_id", "now");
@@ -313,6 +288,8 @@ public sealed partial class SqliteEventStore
                 throw statement.Error(rc);
             }
         }
+
+        private static SqliteCommand Command(SqliteConnection c, SqlStatement statement) => Command(c, statement.Text, statement.Parameters);
 
         private static SqliteCommand Command(SqliteConnection c, string sql, params string[] parameters)
         {

@@ -65,7 +65,7 @@ public sealed partial class SqliteEventStore : IEventStore
         Exec(_writeConnection, $"PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {(long)_options.WalResetPages * 16384};");
         using (var tx = _writeConnection.BeginTransaction())
         {
-            Exec(_writeConnection, StoreSchema.Ddl(SqlDialect.Sqlite), tx);
+            Exec(_writeConnection, StoreSchema.Ddl(Dialect), tx);
             using var check = _writeConnection.CreateCommand();
             check.Transaction = tx;
             check.CommandText = "SELECT version FROM schema_info";
