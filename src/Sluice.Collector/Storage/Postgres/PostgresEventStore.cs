@@ -23,13 +23,16 @@ public sealed partial class PostgresEventStore : IEventStore
 
     private const string CopyChunks = "COPY event_chunks (batch_id, chunk, data) FROM STDIN (FORMAT BINARY)";
 
-    private static readonly SqlStatement InsertBatch = WriteSql.InsertBatch(SqlDialect.Postgres);
-    private static readonly SqlStatement StoredDigest = WriteSql.StoredDigest(SqlDialect.Postgres);
-    private static readonly SqlStatement CountDuplicate = WriteSql.CountDuplicate(SqlDialect.Postgres);
-    private static readonly SqlStatement UpsertAgent = WriteSql.UpsertAgent(SqlDialect.Postgres);
-    private static readonly SqlStatement HeartbeatAgent = WriteSql.HeartbeatAgent(SqlDialect.Postgres);
-    private static readonly SqlStatement InsertHeartbeat = WriteSql.InsertHeartbeat(SqlDialect.Postgres);
-    private static readonly SqlStatement UpsertRules = AgentRulesSql.Upsert(SqlDialect.Postgres);
+    private static readonly SqlStatement InsertBatch = WriteSql.InsertBatch(Dialect);
+    private static readonly SqlStatement StoredDigest = WriteSql.StoredDigest(Dialect);
+    private static readonly SqlStatement CountDuplicate = WriteSql.CountDuplicate(Dialect);
+    private static readonly SqlStatement UpsertAgent = WriteSql.UpsertAgent(Dialect);
+    private static readonly SqlStatement HeartbeatAgent = WriteSql.HeartbeatAgent(Dialect);
+    private static readonly SqlStatement InsertHeartbeat = WriteSql.InsertHeartbeat(Dialect);
+    private static readonly SqlStatement UpsertRules = AgentRulesSql.Upsert(Dialect);
+
+    /// <summary>What this store's SQL says its own way.</summary>
+    internal static SqlDialect Dialect => SqlDialect.Postgres;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly ConcurrentDictionary<long, bool> _partitions = new();

@@ -167,7 +167,7 @@ public sealed partial class SqliteEventStore
 
         public Statements(SqliteConnection c)
         {
-            var d = SqlDialect.Sqlite;
+            var d = Dialect;
             _upsertAgent = Command(c, WriteSql.UpsertAgent(d));
             _insertBatch = Command(c, WriteSql.InsertBatch(d));
             _countDuplicate = Command(c, WriteSql.CountDuplicate(d));

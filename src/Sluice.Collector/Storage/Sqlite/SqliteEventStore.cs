@@ -46,6 +46,9 @@ public sealed partial class SqliteEventStore : IEventStore
 
     public string Path { get; }
 
+    /// <summary>What this store's SQL says its own way.</summary>
+    internal static SqlDialect Dialect => SqlDialect.Sqlite;
+
     /// <summary>Checkpoints done beside the writer so far.</summary>
     internal long BackgroundCheckpoints => _checkpointer?.Checkpoints ?? 0;
 
