@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Sluice.Collector.Storage;
 
 namespace Sluice.Collector.Reports;
 
@@ -14,6 +15,9 @@ internal interface IReportSource
     /// <summary>A new open connection for reading; the caller disposes it.</summary>
     Task<DbConnection> OpenReportConnectionAsync(CancellationToken cancellationToken);
 
-    /// <summary>Appended to a text expression in ORDER BY to compare bytes, not locale rules ("" in SQLite, COLLATE "C" in PostgreSQL).</summary>
-    string BinaryCollation { get; }
+    /// <summary>What the store's SQL says its own way (<see cref="SqlDialect"/>).</summary>
+    internal SqlDialect Dialect { get; }
+
+    /// <summary>Appended to a text expression in ORDER BY to compare bytes, not locale rules (<see cref="SqlDialect.BinaryCollation"/>).</summary>
+    string BinaryCollation => Dialect.BinaryCollation;
 }

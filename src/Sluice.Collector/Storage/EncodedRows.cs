@@ -98,6 +98,9 @@ internal sealed class EncodedRows : IDisposable
     /// <summary>The bytes of every slot; valid until <see cref="Dispose"/>.</summary>
     public byte[] Buffer => _buffer;
 
+    /// <summary>How many bytes of <see cref="Buffer"/> the slots use, all events together.</summary>
+    public int TextBytes => _used;
+
     private void Put(int slot, string? text)
     {
         if (text is null)

@@ -4,10 +4,9 @@ using Sluice.Protocol.V1;
 
 namespace Sluice.Collector.Storage;
 
-/// <summary>The event search query, with the parts that differ between the stores passed in.</summary>
+/// <summary>The event search query, in a store's dialect.</summary>
 /// <remarks>
-/// The substring and suffix tests are store functions rather than LIKE, because LIKE ignores ASCII
-/// case in SQLite and not in PostgreSQL: both stores must find the same events.
+/// The substring and suffix tests are the dialect's (<see cref="SqlDialect.Contains"/>, <see cref="SqlDialect.EndsWith"/>).
 /// The key and exe columns are bounded (<see cref="IndexedText"/>): the query compares them with the search term
 /// bounded the same way, and each row found is then checked against the event's exact copy, so that two long
 /// values that share their ends are told apart. Rows the check drops are replaced by reading on.
@@ -16,15 +15,14 @@ internal static class EventSearchSql
 {
     /// <summary>One page of <paramref name="s"/> on <paramref name="connection"/>: the query, then the exact check, until the page is full or the rows run out.</summary>
     public static async Task<EventPage> SearchAsync(
-        DbConnection connection, EventSearch s, Func<string, string, string> contains, Func<string, string, string> endsWith,
-        EventPayloadReader payloads, CancellationToken ct)
+        DbConnection connection, SqlDialect dialect, EventSearch s, EventPayloadReader payloads, CancellationToken ct)
     {
         var hits = new List<EventHit>();
         var query = s;
         while (true)
         {
             await using var command = connection.CreateCommand();
-            Prepare(command, query, contains, endsWith);
+            Prepare(command, dialect, query);
             await using var reader = await command.ExecuteReaderAsync(ct);
             var (rows, last) = await ReadAsync(reader, s, payloads, hits, ct);
             if (hits.Count > s.Limit)
@@ -41,9 +39,7 @@ internal static class EventSearchSql
         }
     }
 
-    /// <param name="contains">SQL true when column contains the parameter, e.g. <c>instr({0}, {1}) &gt; 0</c>.</param>
-    /// <param name="endsWith">SQL true when column ends with the parameter.</param>
-    public static void Prepare(DbCommand command, EventSearch s, Func<string, string, string> contains, Func<string, string, string> endsWith)
+    public static void Prepare(DbCommand command, SqlDialect dialect, EventSearch s)
     {
         var sql = new StringBuilder("""
             SELECT a.agent_id, b.hostname, e.time_ms, e.serial, e.first_type, e.record_types, e.syscall, e.success, e.exit,
@@ -77,13 +73,13 @@ internal static class EventSearchSql
             }
             else
             {
-                sql.Append(" AND ").Append(endsWith("e.exe", "@exe"));
+                sql.Append(" AND ").Append(dialect.EndsWith("e.exe", "@exe"));
                 StoreSql.Add(command, "exe", "/" + s.Exe);
             }
         }
         if (s.ArgvContains is not null)
         {
-            sql.Append(" AND ").Append(contains("e.argv", "@argv"));
+            sql.Append(" AND ").Append(dialect.Contains("e.argv", "@argv"));
             StoreSql.Add(command, "argv", s.ArgvContains);
         }
         if (s.Before is EventCursor c)

@@ -1,41 +1,57 @@
 using Sluice.Protocol.V1;
+using static Sluice.Collector.Storage.ColumnTable<Sluice.Collector.Storage.HeartbeatRow>;
 
 namespace Sluice.Collector.Storage;
 
-/// <summary>The heartbeats table's columns in one order shared by both stores.</summary>
+/// <summary>A heartbeat's row of the heartbeats table: where its values come from.</summary>
+/// <param name="Agent">The agent's row id.</param>
+internal sealed record HeartbeatRow(AgentHeartbeat Heartbeat, long Agent, long ReceivedUnixMs)
+{
+    /// <summary>The loss totals in <see cref="LossColumns.Names"/> order.</summary>
+    public long[] Loss { get; } = LossColumns.Values(Heartbeat.LossTotals);
+}
+
+/// <summary>The heartbeats table's columns, in table order, with their values: one row per heartbeat.</summary>
 internal static class HeartbeatColumns
 {
-    /// <summary>KernelSettings (the kernel's audit_status), prefixed status_ so they don't collide with the loss columns; null when the agent sent none.</summary>
-    public static readonly string[] KernelNames =
+    /// <summary>KernelSettings (the kernel's audit_status), prefixed status_ so they don't collide with the loss columns; NULL when the agent sent none.</summary>
+    private static readonly TableColumn<HeartbeatRow>[] Kernel =
     [
-        "status_enabled", "status_failure", "status_pid", "status_rate_limit", "status_backlog_limit",
-        "status_backlog_wait_time", "status_lost", "status_backlog", "status_backlog_wait_time_actual",
+        NullableInt("status_enabled", r => r.Heartbeat.Kernel?.Enabled),
+        NullableInt("status_failure", r => r.Heartbeat.Kernel?.Failure),
+        NullableInt("status_pid", r => r.Heartbeat.Kernel?.Pid),
+        NullableInt("status_rate_limit", r => r.Heartbeat.Kernel?.RateLimit),
+        NullableInt("status_backlog_limit", r => r.Heartbeat.Kernel?.BacklogLimit),
+        NullableInt("status_backlog_wait_time", r => r.Heartbeat.Kernel?.BacklogWaitTime),
+        NullableInt("status_lost", r => r.Heartbeat.Kernel?.Lost),
+        NullableInt("status_backlog", r => r.Heartbeat.Kernel?.Backlog),
+        NullableInt("status_backlog_wait_time_actual", r => r.Heartbeat.Kernel?.BacklogWaitTimeActual),
     ];
 
-    public static readonly string[] All =
+    public static readonly ColumnTable<HeartbeatRow> Table = new(
     [
-        "agent", "received_ms", "time_ms", "started_ms", "boot_id", "hostname", "version", "mode", "rules_hash", "rules_count",
-        .. KernelNames,
-        .. LossColumns.Names,
-        "spool_depth_bytes", "spool_depth_batches", "socket_buffer_bytes", "drain_interval_ms", "epoch",
-    ];
+        Int("agent", r => r.Agent, references: "agents(id)"),
+        Int("received_ms", r => r.ReceivedUnixMs),
+        Int("time_ms", r => r.Heartbeat.TimeUnixMs),
+        Int("started_ms", r => r.Heartbeat.StartedUnixMs),
+        Text("boot_id", r => r.Heartbeat.BootId),
+        Text("hostname", r => r.Heartbeat.Hostname),
+        Text("version", r => r.Heartbeat.Version),
+        Text("mode", r => r.Heartbeat.Mode),
+        Text("rules_hash", r => r.Heartbeat.RulesHash),
+        Int("rules_count", r => r.Heartbeat.RulesCount),
+        .. Kernel,
+        .. LossColumns.Names.Select((name, i) => Int(name, r => r.Loss[i])),
+        Int("spool_depth_bytes", r => Clamp(r.Heartbeat.SpoolDepthBytes)),
+        Int("spool_depth_batches", r => Clamp(r.Heartbeat.SpoolDepthBatches)),
+        Int("socket_buffer_bytes", r => r.Heartbeat.SocketBufferBytes),
+        Int("drain_interval_ms", r => r.Heartbeat.DrainIntervalMs),
+        Text("epoch", r => r.Heartbeat.Epoch, defaultValue: "''"),
+    ]);
 
-    /// <summary>Values in <see cref="All"/> order.</summary>
-    public static object?[] Values(long agentRef, AgentHeartbeat h, long receivedUnixMs)
-    {
-        var k = h.Kernel;
-        object?[] kernel = k is null
-            ? new object?[KernelNames.Length]
-            : [(long)k.Enabled, (long)k.Failure, (long)k.Pid, (long)k.RateLimit, (long)k.BacklogLimit,
-               (long)k.BacklogWaitTime, (long)k.Lost, (long)k.Backlog, (long)k.BacklogWaitTimeActual];
-        return
-        [
-            agentRef, receivedUnixMs, h.TimeUnixMs, h.StartedUnixMs, h.BootId, h.Hostname, h.Version, h.Mode, h.RulesHash, (long)h.RulesCount,
-            .. kernel,
-            .. LossColumns.Values(h.LossTotals).Cast<object?>(),
-            Clamp(h.SpoolDepthBytes), Clamp(h.SpoolDepthBatches), (long)h.SocketBufferBytes, (long)h.DrainIntervalMs, h.Epoch,
-        ];
-    }
+    public static readonly string[] KernelNames = [.. Kernel.Select(c => c.Column.Name)];
+
+    public static string[] All => Table.Names;
 
     private static long Clamp(ulong v) => v > long.MaxValue ? long.MaxValue : (long)v;
 }

@@ -1,23 +1,5 @@
 namespace Sluice.Collector.Storage;
 
-/// <summary>The column types and table options that differ between the stores.</summary>
-internal sealed record SqlDialect(string Id, string Int, string Text, string Bool, string Blob, string EventsRowId, string EventsOptions, string ChunksOptions)
-{
-    public static readonly SqlDialect Sqlite = new(
-        Id: "INTEGER PRIMARY KEY", Int: "INTEGER", Text: "TEXT", Bool: "INTEGER", Blob: "BLOB",
-        // A rowid table: rows carry a payload of hundreds of bytes, which WITHOUT ROWID handles badly.
-        // (Measured: WITHOUT ROWID clustered on (time_ms, batch_id, ordinal), which spares the time index, costs more per row.)
-        EventsRowId: "id INTEGER PRIMARY KEY,", EventsOptions: "", ChunksOptions: "");
-
-    public static readonly SqlDialect Postgres = new(
-        Id: "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", Int: "bigint", Text: "text", Bool: "boolean", Blob: "bytea",
-        // Partitioned by day on time_ms; partitions events_pYYYYMMDD are created on demand.
-        // Indexes declared on the parent are created on every partition.
-        EventsRowId: "", EventsOptions: " PARTITION BY RANGE (time_ms)",
-        // Chunks are compressed already: out of line without PostgreSQL's own compression attempt.
-        ChunksOptions: "ALTER TABLE event_chunks ALTER COLUMN data SET STORAGE EXTERNAL;");
-}
-
 /// <summary>The one schema of every store: same tables, same column names and meanings.</summary>
 internal static class StoreSchema
 {
@@ -57,6 +39,7 @@ internal static class StoreSchema
     /// </remarks>
     public static string Upgrade(StoreKind kind, long from)
     {
+        var d = SqlDialect.For(kind);
         var steps = new List<string>();
         if (from < 2 && kind == StoreKind.Postgres)
         {
@@ -64,7 +47,7 @@ internal static class StoreSchema
         }
         if (from < 3)
         {
-            steps.Add($"ALTER TABLE events ADD COLUMN paths {(kind == StoreKind.Postgres ? "text" : "TEXT")};");
+            steps.Add(AddColumn("events", EventColumns.Named("paths"), d));
         }
         if (from < 4)
         {
@@ -73,7 +56,6 @@ internal static class StoreSchema
         }
         if (from < 6)
         {
-            var d = kind == StoreKind.Postgres ? SqlDialect.Postgres : SqlDialect.Sqlite;
             foreach (string table in new[] { "batches", "heartbeats" })
             {
                 foreach (string column in LossColumns.AddedInVersion6)
@@ -81,14 +63,14 @@ internal static class StoreSchema
                     steps.Add($"ALTER TABLE {table} ADD COLUMN {column} {d.Int} NOT NULL DEFAULT 0;");
                 }
             }
-            steps.Add($"ALTER TABLE events ADD COLUMN time_adjusted {d.Bool};");
-            steps.Add($"ALTER TABLE heartbeats ADD COLUMN epoch {d.Text} NOT NULL DEFAULT '';");
+            steps.Add(AddColumn("events", EventColumns.Named("time_adjusted"), d));
+            steps.Add(AddColumn("heartbeats", HeartbeatColumns.Table["epoch"], d));
             steps.Add($"ALTER TABLE agents ADD COLUMN refusals_unrecorded {d.Int} NOT NULL DEFAULT 0;");
             if (kind == StoreKind.Postgres)
             {
-                foreach (string column in AddedToBatchesInVersion6(d))
+                foreach (string column in BatchColumns.AddedInVersion6)
                 {
-                    steps.Add($"ALTER TABLE batches ADD COLUMN {column};");
+                    steps.Add(AddColumn("batches", BatchColumns.Table[column], d));
                 }
                 // The key gains the epoch: the constraint PostgreSQL named for UNIQUE (agent, sequence) gives way
                 // to the one it names for UNIQUE (agent, epoch, sequence) in a new store.
@@ -100,8 +82,7 @@ internal static class StoreSchema
                 // SQLite cannot drop a table's UNIQUE constraint: the table is built again with the new key and
                 // its rows copied (those of before get epoch '', start 1, digest ''). Its indexes are created
                 // again when the collector next opens the store.
-                string[] added = ["epoch", "epoch_start_sequence", "digest", "time_adjusted_events"];
-                string[] kept = ["id", .. BatchColumns.Except(added)];
+                string[] kept = ["id", .. BatchColumns.Names.Except(BatchColumns.AddedInVersion6)];
                 steps.Add(BatchesTable(d, "batches_v6").Trim());
                 steps.Add($"INSERT INTO batches_v6 ({string.Join(", ", kept)}) SELECT {string.Join(", ", kept)} FROM batches;");
                 steps.Add("DROP TABLE batches;");
@@ -121,50 +102,14 @@ internal static class StoreSchema
           "Or export its events with the collector version that wrote it (sluice-collector export) and start this one on a new store."
         : $"{store} has schema version {found}, newer than this collector's {Version}: run a collector of that version or later.";
 
-    public static readonly string[] EventColumns =
-    [
-        "batch_id", "ordinal", "agent", "time_ms", "serial", "node", "first_type", "record_types", "syscall", "success",
-        "exit", "pid", "ppid", "uid", "auid", "euid", "ses", "key", "exe", "comm", "argv", "payload", "paths", "time_adjusted",
-    ];
-
-    public static readonly string[] BatchColumns =
-    [
-        "agent", "sequence", "hostname", "boot_id", "created_ms", "interval_start_ms", "interval_end_ms",
-        "received_ms", "event_count", "rules_hash", .. LossColumns.Names,
-        "epoch", "epoch_start_sequence", "digest", "time_adjusted_events",
-    ];
-
-    /// <summary>The columns schema 6 added to batches, as in <see cref="BatchesTable"/>.</summary>
-    private static string[] AddedToBatchesInVersion6(SqlDialect d) =>
-    [
-        $"epoch {d.Text} NOT NULL DEFAULT ''",
-        $"epoch_start_sequence {d.Int} NOT NULL DEFAULT 1",
-        $"digest {d.Text} NOT NULL DEFAULT ''",
-        $"time_adjusted_events {d.Int} NOT NULL DEFAULT 0",
-    ];
+    /// <summary>A column added to <paramref name="table"/> as the table declares it.</summary>
+    private static string AddColumn(string table, Column column, SqlDialect d) => $"ALTER TABLE {table} ADD COLUMN {column.Definition(d)};";
 
     /// <summary>The batches table, named <paramref name="name"/> (another name when an upgrade rebuilds it).</summary>
     private static string BatchesTable(SqlDialect d, string name) => $"""
         CREATE TABLE IF NOT EXISTS {name} (
             id {d.Id},
-            agent {d.Int} NOT NULL REFERENCES agents(id),
-            sequence {d.Int} NOT NULL,
-            hostname {d.Text} NOT NULL,
-            boot_id {d.Text} NOT NULL,
-            created_ms {d.Int} NOT NULL,
-            interval_start_ms {d.Int} NOT NULL,
-            interval_end_ms {d.Int} NOT NULL,
-            received_ms {d.Int} NOT NULL,
-            event_count {d.Int} NOT NULL,
-            rules_hash {d.Text} NOT NULL,
-            {string.Join(",\n    ", LossColumns.Names.Select(n => $"{n} {d.Int} NOT NULL"))},
-            -- The agent's spool identity (EventBatch.epoch; '' from agents that predate it) and where its sequences start.
-            epoch {d.Text} NOT NULL DEFAULT '',
-            epoch_start_sequence {d.Int} NOT NULL DEFAULT 1,
-            -- Digest of the batch's content: a resend carries the same, another batch under a taken key does not.
-            digest {d.Text} NOT NULL DEFAULT '',
-            -- Events whose time was outside the accepted bounds and were indexed under received_ms instead.
-            time_adjusted_events {d.Int} NOT NULL DEFAULT 0,
+            {Column.Definitions(BatchColumns.Table.Columns, d)},
             UNIQUE (agent, epoch, sequence)
         );
         """;
@@ -214,32 +159,7 @@ internal static class StoreSchema
         -- The other columns are for finding events; see EventSummary.
         CREATE TABLE IF NOT EXISTS events (
             {d.EventsRowId}
-            batch_id {d.Int} NOT NULL,
-            ordinal {d.Int} NOT NULL,
-            agent {d.Int} NOT NULL,
-            time_ms {d.Int} NOT NULL,
-            serial {d.Int} NOT NULL,
-            node {d.Text},
-            first_type {d.Text} NOT NULL,
-            record_types {d.Text} NOT NULL,
-            syscall {d.Text},
-            success {d.Bool},
-            exit {d.Int},
-            pid {d.Int},
-            ppid {d.Int},
-            uid {d.Int},
-            auid {d.Int},
-            euid {d.Int},
-            ses {d.Int},
-            key {d.Text},
-            exe {d.Text},
-            comm {d.Text},
-            argv {d.Text},
-            payload {d.Blob} NOT NULL,
-            paths {d.Text},
-            -- True when the event's own time (in its exact copy) was outside the accepted bounds and
-            -- time_ms is the batch's receive time instead; NULL otherwise.
-            time_adjusted {d.Bool}
+            {Column.Definitions(EventColumns.Columns, d)}
         ){d.EventsOptions};
         CREATE INDEX IF NOT EXISTS events_time ON events (time_ms);
         CREATE INDEX IF NOT EXISTS events_agent_time ON events (agent, time_ms);
@@ -263,23 +183,7 @@ internal static class StoreSchema
 
         -- Every heartbeat, for coverage intervals: when the agent was up and what it reported.
         CREATE TABLE IF NOT EXISTS heartbeats (
-            agent {d.Int} NOT NULL REFERENCES agents(id),
-            received_ms {d.Int} NOT NULL,
-            time_ms {d.Int} NOT NULL,
-            started_ms {d.Int} NOT NULL,
-            boot_id {d.Text} NOT NULL,
-            hostname {d.Text} NOT NULL,
-            version {d.Text} NOT NULL,
-            mode {d.Text} NOT NULL,
-            rules_hash {d.Text} NOT NULL,
-            rules_count {d.Int} NOT NULL,
-            {string.Join(",\n    ", HeartbeatColumns.KernelNames.Select(n => $"{n} {d.Int}"))},
-            {string.Join(",\n    ", LossColumns.Names.Select(n => $"{n} {d.Int} NOT NULL"))},
-            spool_depth_bytes {d.Int} NOT NULL,
-            spool_depth_batches {d.Int} NOT NULL,
-            socket_buffer_bytes {d.Int} NOT NULL,
-            drain_interval_ms {d.Int} NOT NULL,
-            epoch {d.Text} NOT NULL DEFAULT ''
+            {Column.Definitions(HeartbeatColumns.Table.Columns, d)}
         );
         CREATE INDEX IF NOT EXISTS heartbeats_agent_time ON heartbeats (agent, time_ms);
 

@@ -96,7 +96,7 @@ internal static class DeliveryFactsMeasurement
         // boot 2 after; 5 batches of boot 1 arrive after the reboot's first heartbeat.
         return $"""
             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {batches})
-            INSERT INTO batches ({string.Join(", ", StoreSchema.BatchColumns)})
+            INSERT INTO batches ({string.Join(", ", BatchColumns.Names)})
             SELECT (SELECT id FROM agents WHERE agent_id = 'big'),
                    CASE WHEN i <= {half} THEN i ELSE i - {half} END, 'big',
                    CASE WHEN i <= {reboot} THEN 'boot-1' ELSE 'boot-2' END,
@@ -122,7 +122,7 @@ internal static class DeliveryFactsMeasurement
             SELECT (SELECT id FROM agents WHERE agent_id = 'big'), 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', i * 5000, 'InvalidArgument', 'x', 10, '',
                    {t0} + i * 5000 * 1000, {t0} + i * 5000 * 1000, 1
             FROM n WHERE i * 5000 <= {half};
-            INSERT INTO batches ({string.Join(", ", StoreSchema.BatchColumns)})
+            INSERT INTO batches ({string.Join(", ", BatchColumns.Names)})
             SELECT id, 1, 'small', 'boot-0', {t0}, {t0}, {t0}, {t0}, 0, '', {loss}, '', 1, '', 0 FROM agents WHERE agent_id = 'small';
             """;
     }

@@ -6,9 +6,6 @@ public sealed partial class PostgresEventStore
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var payloads = new EventPayloadReader(async ct => await _dataSource.OpenConnectionAsync(ct));
-        return await EventSearchSql.SearchAsync(connection, search,
-            contains: (column, p) => $"strpos({column}, {p}) > 0",
-            endsWith: (column, p) => $"right({column}, length({p})) = {p}",
-            payloads, cancellationToken);
+        return await EventSearchSql.SearchAsync(connection, Dialect, search, payloads, cancellationToken);
     }
 }

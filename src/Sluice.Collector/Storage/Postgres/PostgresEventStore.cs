@@ -17,46 +17,22 @@ namespace Sluice.Collector.Storage.Postgres;
 /// </remarks>
 public sealed partial class PostgresEventStore : IEventStore
 {
-    private static string CopyInto(string table) => $"COPY {table} ({string.Join(", ", StoreSchema.EventColumns)}) FROM STDIN (FORMAT BINARY)";
+    private static string CopyInto(string table) => $"COPY {table} ({string.Join(", ", EventColumns.Names)}) FROM STDIN (FORMAT BINARY)";
 
     private static readonly string CopyEvents = CopyInto("events");
 
     private const string CopyChunks = "COPY event_chunks (batch_id, chunk, data) FROM STDIN (FORMAT BINARY)";
 
-    private static readonly string InsertBatch = $"""
-        INSERT INTO batches ({string.Join(", ", StoreSchema.BatchColumns)})
-        VALUES ({string.Join(", ", StoreSchema.BatchColumns.Select((_, i) => "$" + (i + 1)))})
-        ON CONFLICT (agent, epoch, sequence) DO NOTHING
-        RETURNING id
-        """;
+    private static readonly SqlStatement InsertBatch = WriteSql.InsertBatch(Dialect);
+    private static readonly SqlStatement StoredDigest = WriteSql.StoredDigest(Dialect);
+    private static readonly SqlStatement CountDuplicate = WriteSql.CountDuplicate(Dialect);
+    private static readonly SqlStatement UpsertAgent = WriteSql.UpsertAgent(Dialect);
+    private static readonly SqlStatement HeartbeatAgent = WriteSql.HeartbeatAgent(Dialect);
+    private static readonly SqlStatement InsertHeartbeat = WriteSql.InsertHeartbeat(Dialect);
+    private static readonly SqlStatement UpsertRules = AgentRulesSql.Upsert(Dialect);
 
-    private const string StoredDigest = "SELECT digest FROM batches WHERE agent = $1 AND epoch = $2 AND sequence = $3";
-
-    private const string UpsertAgent = """
-        INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, rules_hash)
-        VALUES ($1, $2, $3, $4, $4, $5)
-        ON CONFLICT (agent_id) DO UPDATE SET
-            hostname = excluded.hostname, boot_id = excluded.boot_id,
-            last_seen_ms = greatest(agents.last_seen_ms, excluded.last_seen_ms),
-            rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE agents.rules_hash END
-        RETURNING id
-        """;
-
-    private const string HeartbeatAgent = """
-        INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, last_heartbeat_ms, version, rules_hash)
-        VALUES ($1, $2, $3, $4, $4, $5, $6, $7)
-        ON CONFLICT (agent_id) DO UPDATE SET
-            hostname = excluded.hostname, boot_id = excluded.boot_id, version = excluded.version,
-            last_seen_ms = greatest(agents.last_seen_ms, excluded.last_seen_ms),
-            last_heartbeat_ms = greatest(coalesce(agents.last_heartbeat_ms, 0), excluded.last_heartbeat_ms),
-            rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE agents.rules_hash END
-        RETURNING id
-        """;
-
-    private static readonly string InsertHeartbeat = $"""
-        INSERT INTO heartbeats ({string.Join(", ", HeartbeatColumns.All)})
-        VALUES ({string.Join(", ", HeartbeatColumns.All.Select((_, i) => "$" + (i + 1)))})
-        """;
+    /// <summary>What this store's SQL says its own way.</summary>
+    internal static SqlDialect Dialect => SqlDialect.Postgres;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly ConcurrentDictionary<long, bool> _partitions = new();
@@ -78,7 +54,7 @@ public sealed partial class PostgresEventStore : IEventStore
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         // Serialise concurrent first starts of several collectors on one database.
         await ExecAsync(connection, "SELECT pg_advisory_xact_lock(7361636501)", cancellationToken);
-        await ExecAsync(connection, StoreSchema.Ddl(SqlDialect.Postgres), cancellationToken);
+        await ExecAsync(connection, StoreSchema.Ddl(Dialect), cancellationToken);
         await using (var check = new NpgsqlCommand("SELECT version FROM schema_info", connection))
         {
             var version = await check.ExecuteScalarAsync(cancellationToken);
@@ -109,30 +85,16 @@ public sealed partial class PostgresEventStore : IEventStore
         // The agent row is updated in its own short statement: holding its lock for the whole
         // COPY would serialise an agent's in-flight batches.
         long agent;
-        await using (var upsert = new NpgsqlCommand(UpsertAgent, connection))
+        await using (var upsert = Command(UpsertAgent, connection, null, batch.AgentId, batch.Hostname, batch.BootId, receivedUnixMs, batch.RulesHash))
         {
-            upsert.Parameters.Add(new() { Value = batch.AgentId });
-            upsert.Parameters.Add(new() { Value = batch.Hostname });
-            upsert.Parameters.Add(new() { Value = batch.BootId });
-            upsert.Parameters.Add(new() { Value = receivedUnixMs });
-            upsert.Parameters.Add(new() { Value = batch.RulesHash });
             agent = (long)(await upsert.ExecuteScalarAsync(cancellationToken))!;
         }
 
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         object? batchId;
-        await using (var insert = new NpgsqlCommand(InsertBatch, connection, tx))
+        await using (var insert = new NpgsqlCommand(InsertBatch.Text, connection, tx))
         {
-            object[] values =
-            [
-                agent, (long)batch.Sequence, batch.Hostname, batch.BootId, batch.CreatedUnixMs, batch.IntervalStartUnixMs,
-                batch.IntervalEndUnixMs, receivedUnixMs, (long)batch.Events.Count, batch.RulesHash,
-                .. LossColumns.Values(batch.Loss).Cast<object>(), .. BatchKey.Values(batch, rows.Digest, times.Adjusted),
-            ];
-            foreach (var v in values)
-            {
-                insert.Parameters.Add(new() { Value = v });
-            }
+            AddParameters(insert, BatchColumns.Table, new BatchRow(batch, agent, receivedUnixMs, rows.Digest, times.Adjusted));
             batchId = await insert.ExecuteScalarAsync(cancellationToken);
         }
         if (batchId is null)
@@ -140,11 +102,8 @@ public sealed partial class PostgresEventStore : IEventStore
             // The key is taken by a committed row (ON CONFLICT waited for a concurrent insert to commit). This
             // statement's own snapshot is taken after that commit, so it sees the row.
             string stored;
-            await using (var existing = new NpgsqlCommand(StoredDigest, connection, tx))
+            await using (var existing = Command(StoredDigest, connection, tx, agent, batch.Epoch, (long)batch.Sequence))
             {
-                existing.Parameters.Add(new() { Value = agent });
-                existing.Parameters.Add(new() { Value = batch.Epoch });
-                existing.Parameters.Add(new() { Value = (long)batch.Sequence });
                 stored = (string)(await existing.ExecuteScalarAsync(cancellationToken))!;
             }
             if (!BatchKey.SameContent(stored, rows.Digest))
@@ -152,8 +111,7 @@ public sealed partial class PostgresEventStore : IEventStore
                 await tx.RollbackAsync(cancellationToken);
                 return new StoreOutcome(Duplicate: false, EventsStored: 0, ConflictingDigest: stored);
             }
-            await using var dup = new NpgsqlCommand("UPDATE agents SET duplicates = duplicates + 1 WHERE id = $1", connection, tx);
-            dup.Parameters.Add(new() { Value = agent });
+            await using var dup = Command(CountDuplicate, connection, tx, agent);
             await dup.ExecuteNonQueryAsync(cancellationToken);
             await tx.CommitAsync(cancellationToken);
             return new StoreOutcome(Duplicate: true, EventsStored: 0);
@@ -234,29 +192,19 @@ public sealed partial class PostgresEventStore : IEventStore
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         long agent;
-        await using (var upsert = new NpgsqlCommand(HeartbeatAgent, connection, tx))
+        await using (var upsert = Command(HeartbeatAgent, connection, tx,
+            heartbeat.AgentId, heartbeat.Hostname, heartbeat.BootId, receivedUnixMs, heartbeat.TimeUnixMs, heartbeat.Version, heartbeat.RulesHash))
         {
-            foreach (var v in new object[] { heartbeat.AgentId, heartbeat.Hostname, heartbeat.BootId, receivedUnixMs, heartbeat.TimeUnixMs, heartbeat.Version, heartbeat.RulesHash })
-            {
-                upsert.Parameters.Add(new() { Value = v });
-            }
             agent = (long)(await upsert.ExecuteScalarAsync(cancellationToken))!;
         }
-        await using (var insert = new NpgsqlCommand(InsertHeartbeat, connection, tx))
+        await using (var insert = new NpgsqlCommand(InsertHeartbeat.Text, connection, tx))
         {
-            foreach (var v in HeartbeatColumns.Values(agent, heartbeat, receivedUnixMs))
-            {
-                insert.Parameters.Add(v is null ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint } : new NpgsqlParameter { Value = v });
-            }
+            AddParameters(insert, HeartbeatColumns.Table, new HeartbeatRow(heartbeat, agent, receivedUnixMs));
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         if (AgentRulesSql.Text(heartbeat) is string rules)
         {
-            await using var upsert = new NpgsqlCommand(AgentRulesSql.Upsert("greatest"), connection, tx);
-            foreach (var (name, value) in new (string, object)[] { ("agent", agent), ("rules_hash", heartbeat.RulesHash), ("rules", rules), ("time", heartbeat.TimeUnixMs) })
-            {
-                upsert.Parameters.AddWithValue(name, value);
-            }
+            await using var upsert = Command(UpsertRules, connection, tx, agent, heartbeat.RulesHash, rules, heartbeat.TimeUnixMs);
             await upsert.ExecuteNonQueryAsync(cancellationToken);
         }
         await tx.CommitAsync(cancellationToken);
@@ -326,6 +274,43 @@ public sealed partial class PostgresEventStore : IEventStore
             yield return e;
         }
     }
+
+    /// <summary><paramref name="statement"/> with <paramref name="values"/>, in the order of its parameters.</summary>
+    private static NpgsqlCommand Command(SqlStatement statement, NpgsqlConnection connection, NpgsqlTransaction? tx, params object[] values)
+    {
+        if (values.Length != statement.Parameters.Length)
+        {
+            throw new ArgumentException($"{values.Length} values for the parameters {string.Join(", ", statement.Parameters)}", nameof(values));
+        }
+        var command = new NpgsqlCommand(statement.Text, connection, tx);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+        return command;
+    }
+
+    /// <summary>The row's values as positional parameters, in table order; a NULL is typed as its column.</summary>
+    private static void AddParameters<TRow>(NpgsqlCommand command, ColumnTable<TRow> table, TRow row)
+    {
+        var columns = table.Columns;
+        var values = table.Values(row);
+        for (int i = 0; i < values.Length; i++)
+        {
+            command.Parameters.Add(values[i] is { } value
+                ? new NpgsqlParameter { Value = value }
+                : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlType(columns[i].Type) });
+        }
+    }
+
+    private static NpgsqlDbType NpgsqlType(SqlType type) => type switch
+    {
+        SqlType.Int => NpgsqlDbType.Bigint,
+        SqlType.Text => NpgsqlDbType.Text,
+        SqlType.Bool => NpgsqlDbType.Boolean,
+        SqlType.Blob => NpgsqlDbType.Bytea,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
 
     private static async Task ExecAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
     {

@@ -5,8 +5,7 @@ namespace Sluice.Collector.Storage.Sqlite;
 
 public sealed partial class SqliteEventStore : IReportSource
 {
-    // SQLite compares text with BINARY unless told otherwise: already byte order.
-    public string BinaryCollation => "";
+    SqlDialect IReportSource.Dialect => Dialect;
 
     public async Task<DbConnection> OpenReportConnectionAsync(CancellationToken cancellationToken) => await OpenReaderAsync(cancellationToken);
 }

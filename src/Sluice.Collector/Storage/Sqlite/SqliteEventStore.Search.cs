@@ -6,9 +6,6 @@ public sealed partial class SqliteEventStore
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var payloads = new EventPayloadReader(async ct => await OpenReaderAsync(ct));
-        return await EventSearchSql.SearchAsync(connection, search,
-            contains: (column, p) => $"instr({column}, {p}) > 0",
-            endsWith: (column, p) => $"substr({column}, -length({p})) = {p}",
-            payloads, cancellationToken);
+        return await EventSearchSql.SearchAsync(connection, Dialect, search, payloads, cancellationToken);
     }
 }

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Microsoft.Data.Sqlite;
+using Sluice.Collector.Interop;
 using Sluice.Protocol.V1;
-using SQLitePCL;
 
 namespace Sluice.Collector.Storage.Sqlite;
 
@@ -112,6 +112,42 @@ public sealed partial class SqliteEventStore
         }
     }
 
+    /// <summary>
+    /// Binds one events row to the insert, parameter by parameter in <see cref="EventColumns"/> order (indexes from 1).
+    /// Texts are bound in place (SQLITE_STATIC) from the rows' buffer, pinned at <paramref name="text"/> until the row is stepped.
+    /// </summary>
+    private unsafe struct EventBinder(nint st, byte* text) : IEventColumnWriter
+    {
+        private int _index;
+
+        public void Int64(string name, long value) => Interop.Sqlite.sqlite3_bind_int64(st, ++_index, value);
+
+        public void Int64(string name, bool has, long value)
+        {
+            if (has) Interop.Sqlite.sqlite3_bind_int64(st, ++_index, value); else Interop.Sqlite.sqlite3_bind_null(st, ++_index);
+        }
+
+        public void Bool(string name, bool has, bool value) => Int64(name, has, value ? 1 : 0);
+
+        public void Text(string name, in EventRow row, int slot, bool notNull)
+        {
+            if (row.Rows.TryGetRange(row.Ordinal, slot, out int start, out int length))
+            {
+                Interop.Sqlite.sqlite3_bind_text(st, ++_index, text + start, length, Interop.Sqlite.SQLITE_STATIC);
+            }
+            else
+            {
+                Interop.Sqlite.sqlite3_bind_null(st, ++_index);
+            }
+        }
+
+        public void EmptyBlob(string name) => Interop.Sqlite.sqlite3_bind_zeroblob(st, ++_index, 0);
+
+        public readonly void Comment(string line)
+        {
+        }
+    }
+
     /// <summary>Prepared statements on the writer connection; used only by the writer task.</summary>
     private sealed class Statements : IDisposable
     {
@@ -119,13 +155,11 @@ public sealed partial class SqliteEventStore
         private readonly SqliteCommand _insertBatch;
         private readonly SqliteCommand _countDuplicate;
         private readonly SqliteCommand _storedDigest;
-        // Events go through SQLite's own API: at 100k rows/s the ADO.NET parameter layer is the cost.
-        private readonly sqlite3 _db;
-        private readonly sqlite3_stmt _insertEvent;
-        private readonly sqlite3_stmt _insertChunk;
+        // Events and chunks go through SQLite's own API (Interop.Sqlite): at 100k rows/s the ADO.NET parameter layer is the cost.
+        private readonly SqliteStatementHandle _insertEvent;
+        private readonly SqliteStatementHandle _insertChunk;
         private readonly SqliteCommand _insertHeartbeat;
         private readonly SqliteCommand _heartbeatAgent;
-        private readonly SqliteParameter[] _heartbeatParameters;
         private readonly SqliteCommand _upsertRules;
         private readonly SqliteCommand _insertRefusal;
         private readonly SqliteCommand _refusalAgent;
@@ -133,46 +167,19 @@ public sealed partial class SqliteEventStore
 
         public Statements(SqliteConnection c)
         {
-            _upsertAgent = Command(c, """
-                INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, rules_hash)
-                VALUES (@agent_id, @hostname, @boot_id, @now, @now, @rules_hash)
-                ON CONFLICT (agent_id) DO UPDATE SET
-                    hostname = excluded.hostname, boot_id = excluded.boot_id,
-                    last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
-                    rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE rules_hash END
-                RETURNING id
-                """, "agent_id", "hostname", "boot_id", "now", "rules_hash");
-            string[] batchColumns = StoreSchema.BatchColumns;
-            _insertBatch = Command(c, $"""
-                INSERT INTO batches ({string.Join(", ", batchColumns)})
-                VALUES ({string.Join(", ", batchColumns.Select(n => "@" + n))})
-                ON CONFLICT (agent, epoch, sequence) DO NOTHING
-                RETURNING id
-                """, batchColumns);
-            _countDuplicate = Command(c, "UPDATE agents SET duplicates = duplicates + 1 WHERE id = @id", "id");
-            _storedDigest = Command(c, "SELECT digest FROM batches WHERE agent = @agent AND epoch = @epoch AND sequence = @sequence", "agent", "epoch", "sequence");
-            _db = c.Handle!;
-            Check(raw.sqlite3_prepare_v2(_db, $"""
-                INSERT INTO events ({string.Join(", ", StoreSchema.EventColumns)})
-                VALUES ({string.Join(", ", StoreSchema.EventColumns.Select(_ => "?"))})
-                """, out _insertEvent));
-            Check(raw.sqlite3_prepare_v2(_db, "INSERT INTO event_chunks (batch_id, chunk, data) VALUES (?, ?, ?)", out _insertChunk));
-            _insertHeartbeat = Command(c, $"""
-                INSERT INTO heartbeats ({string.Join(", ", HeartbeatColumns.All)})
-                VALUES ({string.Join(", ", HeartbeatColumns.All.Select(n => "@" + n))})
-                """, HeartbeatColumns.All);
-            _heartbeatParameters = [.. _insertHeartbeat.Parameters.Cast<SqliteParameter>()];
-            _heartbeatAgent = Command(c, """
-                INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, last_heartbeat_ms, version, rules_hash)
-                VALUES (@agent_id, @hostname, @boot_id, @now, @now, @time, @version, @rules_hash)
-                ON CONFLICT (agent_id) DO UPDATE SET
-                    hostname = excluded.hostname, boot_id = excluded.boot_id, version = excluded.version,
-                    last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
-                    last_heartbeat_ms = max(coalesce(last_heartbeat_ms, 0), excluded.last_heartbeat_ms),
-                    rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE rules_hash END
-                RETURNING id
-                """, "agent_id", "hostname", "boot_id", "now", "time", "version", "rules_hash");
-            _upsertRules = Command(c, AgentRulesSql.Upsert("max"), "agent", "rules_hash", "rules", "time");
+            var d = Dialect;
+            _upsertAgent = Command(c, WriteSql.UpsertAgent(d));
+            _insertBatch = Command(c, WriteSql.InsertBatch(d));
+            _countDuplicate = Command(c, WriteSql.CountDuplicate(d));
+            _storedDigest = Command(c, WriteSql.StoredDigest(d));
+            _insertEvent = SqliteStatementHandle.Prepare(c.Handle!, $"""
+                INSERT INTO events ({string.Join(", ", EventColumns.Names)})
+                VALUES ({string.Join(", ", EventColumns.Names.Select(_ => "?"))})
+                """);
+            _insertChunk = SqliteStatementHandle.Prepare(c.Handle!, "INSERT INTO event_chunks (batch_id, chunk, data) VALUES (?, ?, ?)");
+            _insertHeartbeat = Command(c, WriteSql.InsertHeartbeat(d));
+            _heartbeatAgent = Command(c, WriteSql.HeartbeatAgent(d));
+            _upsertRules = Command(c, AgentRulesSql.Upsert(d));
             _insertRefusal = Command(c, RefusalSql.Upsert, "agent", "epoch", "sequence", "status", "reason", "events", "digest", "now");
             _countUnrecorded = Command(c, RefusalSql.CountUnrecorded, "agent");
             _refusalAgent = Command(c, RefusalSql.AgentRow, "agent_id", "hostname", "boot_id", "now");
@@ -197,12 +204,7 @@ public sealed partial class SqliteEventStore
         {
             var b = rows.Batch;
             long agent = (long)Run(_upsertAgent, tx, b.AgentId, b.Hostname, b.BootId, receivedUnixMs, b.RulesHash)!;
-            object?[] batchValues =
-            [
-                agent, (long)b.Sequence, b.Hostname, b.BootId, b.CreatedUnixMs, b.IntervalStartUnixMs, b.IntervalEndUnixMs,
-                receivedUnixMs, (long)b.Events.Count, b.RulesHash, .. LossColumns.Values(b.Loss).Cast<object?>(), .. BatchKey.Values(b, rows.Digest, rows.Times.Adjusted),
-            ];
-            object? batchId = Run(_insertBatch, tx, batchValues);
+            object? batchId = Run(_insertBatch, tx, BatchColumns.Table.Values(new BatchRow(b, agent, receivedUnixMs, rows.Digest, rows.Times.Adjusted)));
             if (batchId is null)
             {
                 // One writer: the row that took the key is committed or earlier in this transaction.
@@ -216,20 +218,14 @@ public sealed partial class SqliteEventStore
             }
             long id = (long)batchId;
             InsertEvents(rows, id, agent);
-            for (int c = 0; c < rows.Chunks.Count; c++)
-            {
-                raw.sqlite3_bind_int64(_insertChunk, 1, id);
-                raw.sqlite3_bind_int64(_insertChunk, 2, c);
-                raw.sqlite3_bind_blob(_insertChunk, 3, rows.Chunks[c].Span);
-                Step(_insertChunk);
-            }
+            InsertChunks(rows.Chunks, id);
             return new StoreOutcome(Duplicate: false, EventsStored: b.Events.Count);
         }
 
         public void WriteHeartbeat(SqliteTransaction tx, AgentHeartbeat h, long receivedUnixMs)
         {
             long agent = (long)Run(_heartbeatAgent, tx, h.AgentId, h.Hostname, h.BootId, receivedUnixMs, h.TimeUnixMs, h.Version, h.RulesHash)!;
-            Run(_insertHeartbeat, tx, HeartbeatColumns.Values(agent, h, receivedUnixMs));
+            Run(_insertHeartbeat, tx, HeartbeatColumns.Table.Values(new HeartbeatRow(h, agent, receivedUnixMs)));
             if (AgentRulesSql.Text(h) is string rules)
             {
                 Run(_upsertRules, tx, agent, h.RulesHash, rules, h.TimeUnixMs);
@@ -238,86 +234,62 @@ public sealed partial class SqliteEventStore
 
         private unsafe void InsertEvents(EncodedRows rows, long batchId, long agent)
         {
-            var events = rows.Batch.Events;
-            nint st = _insertEvent.DangerousGetHandle();
-            fixed (byte* text = rows.Buffer)
+            using var statement = _insertEvent.Borrow();
+            nint st = statement.Pointer;
+            try
             {
+                fixed (byte* text = rows.Buffer)
                 for (int i = 0; i < rows.Count; i++)
                 {
-                    var e = events[i];
-                    SqliteNative.BindInt64(st, 1, batchId);
-                    SqliteNative.BindInt64(st, 2, i);
-                    SqliteNative.BindInt64(st, 3, agent);
-                    SqliteNative.BindInt64(st, 4, rows.Times.TimeMs(i, e));
-                    SqliteNative.BindInt64(st, 5, (long)e.Serial);
-                    BindText(st, 6, rows, text, i, EncodedRows.Node);
-                    BindText(st, 7, rows, text, i, EncodedRows.FirstType);
-                    BindText(st, 8, rows, text, i, EncodedRows.RecordTypes);
-                    BindText(st, 9, rows, text, i, EncodedRows.Syscall);
-                    Bind(st, 10, e.HasSuccess, e.Success ? 1 : 0);
-                    Bind(st, 11, e.HasExit, e.Exit);
-                    Bind(st, 12, e.HasPid, e.Pid);
-                    Bind(st, 13, e.HasPpid, e.Ppid);
-                    Bind(st, 14, e.HasUid, e.Uid);
-                    Bind(st, 15, e.HasAuid, e.Auid);
-                    Bind(st, 16, e.HasEuid, e.Euid);
-                    Bind(st, 17, e.HasSes, e.Ses);
-                    BindText(st, 18, rows, text, i, EncodedRows.Key);
-                    BindText(st, 19, rows, text, i, EncodedRows.Exe);
-                    BindText(st, 20, rows, text, i, EncodedRows.Comm);
-                    BindText(st, 21, rows, text, i, EncodedRows.Argv);
-                    // The exact copy is in the event's chunk (EventChunks).
-                    SqliteNative.BindZeroBlob(st, 22, 0);
-                    BindText(st, 23, rows, text, i, EncodedRows.Paths);
-                    // time_adjusted: 1, or NULL for an event indexed under its own time.
-                    Bind(st, 24, rows.Times.IsAdjusted(i), 1);
-                    int rc = SqliteNative.Step(st);
-                    SqliteNative.Reset(st);
-                    if (rc != raw.SQLITE_DONE)
-                    {
-                        raw.sqlite3_clear_bindings(_insertEvent);
-                        Check(rc);
-                    }
+                    var binder = new EventBinder(st, text);
+                    EventColumns.Write(ref binder, new EventRow(rows, i, batchId, agent));
+                    Step(_insertEvent, st);
                 }
             }
-            // No pointer into the buffer outlives it.
-            raw.sqlite3_clear_bindings(_insertEvent);
-        }
-
-        private static unsafe void BindText(nint st, int index, EncodedRows rows, byte* text, int row, int slot)
-        {
-            if (rows.TryGetRange(row, slot, out int start, out int length))
+            finally
             {
-                SqliteNative.BindStaticText(st, index, text + start, length);
-            }
-            else
-            {
-                SqliteNative.BindNull(st, index);
+                // No pointer into the buffer outlives it.
+                Interop.Sqlite.sqlite3_clear_bindings(st);
             }
         }
 
-        private static void Bind(nint st, int index, bool has, long value)
+        private unsafe void InsertChunks(EncodedChunks chunks, long batchId)
         {
-            if (has) SqliteNative.BindInt64(st, index, value); else SqliteNative.BindNull(st, index);
-        }
-
-        private void Step(sqlite3_stmt st)
-        {
-            int rc = raw.sqlite3_step(st);
-            raw.sqlite3_reset(st);
-            if (rc != raw.SQLITE_DONE)
+            using var statement = _insertChunk.Borrow();
+            nint st = statement.Pointer;
+            for (int c = 0; c < chunks.Count; c++)
             {
-                Check(rc);
+                Interop.Sqlite.sqlite3_bind_int64(st, 1, batchId);
+                Interop.Sqlite.sqlite3_bind_int64(st, 2, c);
+                var data = chunks[c].Span;
+                if (data.IsEmpty)
+                {
+                    // A null pointer would bind NULL: an empty blob is a zero-length zeroblob.
+                    Interop.Sqlite.sqlite3_bind_zeroblob(st, 3, 0);
+                }
+                else
+                {
+                    fixed (byte* bytes = data)
+                    {
+                        Interop.Sqlite.sqlite3_bind_blob(st, 3, bytes, data.Length, Interop.Sqlite.SQLITE_TRANSIENT);
+                    }
+                }
+                Step(_insertChunk, st);
             }
         }
 
-        private void Check(int rc)
+        /// <summary>Runs the insert bound on <paramref name="st"/> (borrowed from <paramref name="statement"/>) and makes it ready for the next row.</summary>
+        private static void Step(SqliteStatementHandle statement, nint st)
         {
-            if (rc is not (raw.SQLITE_OK or raw.SQLITE_DONE or raw.SQLITE_ROW))
+            int rc = Interop.Sqlite.sqlite3_step(st);
+            Interop.Sqlite.sqlite3_reset(st);
+            if (rc != Interop.Sqlite.SQLITE_DONE)
             {
-                throw new SqliteException(raw.sqlite3_errmsg(_db).utf8_to_string(), rc);
+                throw statement.Error(rc);
             }
         }
+
+        private static SqliteCommand Command(SqliteConnection c, SqlStatement statement) => Command(c, statement.Text, statement.Parameters);
 
         private static SqliteCommand Command(SqliteConnection c, string sql, params string[] parameters)
         {

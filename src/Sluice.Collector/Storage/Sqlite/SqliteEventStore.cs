@@ -46,6 +46,9 @@ public sealed partial class SqliteEventStore : IEventStore
 
     public string Path { get; }
 
+    /// <summary>What this store's SQL says its own way.</summary>
+    internal static SqlDialect Dialect => SqlDialect.Sqlite;
+
     /// <summary>Checkpoints done beside the writer so far.</summary>
     internal long BackgroundCheckpoints => _checkpointer?.Checkpoints ?? 0;
 
@@ -65,7 +68,7 @@ public sealed partial class SqliteEventStore : IEventStore
         Exec(_writeConnection, $"PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {(long)_options.WalResetPages * 16384};");
         using (var tx = _writeConnection.BeginTransaction())
         {
-            Exec(_writeConnection, StoreSchema.Ddl(SqlDialect.Sqlite), tx);
+            Exec(_writeConnection, StoreSchema.Ddl(Dialect), tx);
             using var check = _writeConnection.CreateCommand();
             check.Transaction = tx;
             check.CommandText = "SELECT version FROM schema_info";
