@@ -16,10 +16,8 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// Issue case 2: a batch whose indexed text is longer than a PostgreSQL index entry may be, and a batch the store
 /// refuses permanently, sent through the real gRPC collector to each store.
 /// </summary>
-public abstract class PoisonBatchTests
+public abstract class PoisonBatchTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private const string Epoch = "0123456789abcdef0123456789abcdef";
 
     private static readonly long Now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
@@ -264,15 +262,7 @@ public abstract class PoisonBatchTests
     }
 }
 
-public sealed class SqlitePoisonBatchTests : PoisonBatchTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqlitePoisonBatchTests() : PoisonBatchTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresPoisonBatchTests(PostgresFixture pg) : PoisonBatchTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresPoisonBatchTests(PostgresFixture pg) : PoisonBatchTests(new PostgresStoreFactory(pg.Cluster));

@@ -8,10 +8,8 @@ using static Sluice.Collector.Tests.Support.CollectorHarness;
 namespace Sluice.Collector.Tests.Ingest;
 
 /// <summary>Refusals after authentication are recorded in the store, for the token's own agent only, and recording never changes the answer.</summary>
-public abstract class IngestRefusalsTests
+public abstract class IngestRefusalsTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     protected abstract DbConnection Connect(string spec);
 
     private static EventBatch Batch(ulong sequence, int events = 3, string agent = AgentA)
@@ -161,17 +159,13 @@ public abstract class IngestRefusalsTests
     }
 }
 
-public sealed class SqliteIngestRefusalsTests : IngestRefusalsTests, IDisposable
+public sealed class SqliteIngestRefusalsTests() : IngestRefusalsTests(new SqliteStoreFactory())
 {
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
     protected override DbConnection Connect(string spec) => new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + spec["sqlite:".Length..]);
-    public void Dispose() => _stores.Dispose();
 }
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresIngestRefusalsTests(PostgresFixture pg) : IngestRefusalsTests
+public sealed class PostgresIngestRefusalsTests(PostgresFixture pg) : IngestRefusalsTests(new PostgresStoreFactory(pg.Cluster))
 {
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
     protected override DbConnection Connect(string spec) => new Npgsql.NpgsqlConnection(spec["postgres:".Length..]);
 }
