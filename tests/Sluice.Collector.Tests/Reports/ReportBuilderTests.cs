@@ -187,11 +187,6 @@ public abstract class ReportBuilderTests(IStoreFactory stores) : PerStoreTests(s
         var e = await Assert.ThrowsAsync<ArgumentException>(() => BuildAsync(new ReportRequest(T0, End, "nope", null)));
         Assert.Contains("--agent 'nope': no such agent", e.Message);
     }
-
-    private sealed class FixedTime(long unixMs) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
-    }
 }
 
 public sealed class SqliteReportBuilderTests() : ReportBuilderTests(new SqliteStoreFactory());

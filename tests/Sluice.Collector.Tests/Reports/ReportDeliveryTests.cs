@@ -186,11 +186,6 @@ public abstract class ReportDeliveryTests(IStoreFactory stores) : PerStoreTests(
         Assert.StartsWith("gaps: 1 batches never received (delivery gaps: 1 sequences missing, 0 of them reported dropped by the agent); epochs interleave: two spools send as this agent (2 epochs); 1 lost 2025-11-25 00:00:00 to ", v);
         Assert.EndsWith("; and 2 more", v);
     }
-
-    private sealed class FixedTime(long unixMs) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
-    }
 }
 
 public sealed class SqliteReportDeliveryTests() : ReportDeliveryTests(new SqliteStoreFactory());
