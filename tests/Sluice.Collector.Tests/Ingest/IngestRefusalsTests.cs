@@ -141,21 +141,10 @@ public abstract class IngestRefusalsTests(IStoreFactory stores) : PerStoreTests(
     }
 
     /// <summary>The real store, except that recording a refusal fails (as a store that has gone away would).</summary>
-    private sealed class RefusalsFail(IEventStore inner) : IEventStore
+    private sealed class RefusalsFail(IEventStore inner) : DelegatingStore(inner)
     {
-        public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
-        public Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken) =>
-            inner.StoreBatchAsync(batch, receivedUnixMs, cancellationToken);
-        public Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) =>
-            inner.StoreHeartbeatAsync(heartbeat, receivedUnixMs, cancellationToken);
-        public Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken) =>
+        public override Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("injected: the store is gone");
-        public Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) =>
-            inner.GetDeliveryFactsAsync(query, cancellationToken);
-        public Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken) => inner.GetAgentStatsAsync(cancellationToken);
-        public IAsyncEnumerable<StoredEvent> ReadEventsAsync(EventQuery query, CancellationToken cancellationToken) => inner.ReadEventsAsync(query, cancellationToken);
-        public Task<EventPage> SearchEventsAsync(EventSearch search, CancellationToken cancellationToken) => inner.SearchEventsAsync(search, cancellationToken);
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }
 
