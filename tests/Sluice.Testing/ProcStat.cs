@@ -54,6 +54,22 @@ public static class ProcStat
     private static long Field(ReadOnlySpan<char> fields, ReadOnlySpan<Range> parts, int field) =>
         long.Parse(fields[parts[field - 3]], NumberStyles.Integer, CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// Every process in <c>/proc</c> with its parsed <c>stat</c> line; one that ends while being read is left out.
+    /// </summary>
+    public static IEnumerable<(int Pid, string Comm, int Ppid, ProcCpu Cpu)> Processes()
+    {
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
+                && TryRead(Path.Combine(dir, "stat")) is { } text)
+            {
+                var (comm, ppid, cpu) = Parse(text);
+                yield return (pid, comm, ppid, cpu);
+            }
+        }
+    }
+
     /// <summary>CPU of one process; null when it no longer exists.</summary>
     public static ProcCpu? Cpu(int pid) => TryRead($"/proc/{pid}/stat") is { } text ? Parse(text).Cpu : null;
 

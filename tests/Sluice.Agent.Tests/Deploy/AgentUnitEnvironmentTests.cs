@@ -99,16 +99,11 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
             wrapper.WaitForExit();
             Assert.True(wrapper.ExitCode == 0, $"exit {wrapper.ExitCode}\n{Log()}");
 
-            var differences = before.Differences(KernelSnapshot.Take()).Where(d => !d.StartsWith("pid:", StringComparison.Ordinal)).ToList();
-            Assert.True(differences.Count == 0, "not restored: " + string.Join("; ", differences));
+            AssertRestored(before);
         }
         finally
         {
-            if (wrapper is { HasExited: false })
-            {
-                wrapper.Kill(entireProcessTree: true);
-            }
-            wrapper?.Dispose();
+            KillAndDispose(wrapper);
             guard.Dispose();
             if (auditdWasRunning)
             {
@@ -160,16 +155,11 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
             Assert.Contains("Restore: auditd was running before the agent", output);
 
             // Everything else is back; only the consumer differs (auditd is not running).
-            var differences = before.Differences(KernelSnapshot.Take()).Where(d => !d.StartsWith("pid:", StringComparison.Ordinal)).ToList();
-            Assert.True(differences.Count == 0, "not restored: " + string.Join("; ", differences));
+            AssertRestored(before);
         }
         finally
         {
-            if (wrapper is { HasExited: false })
-            {
-                wrapper.Kill(entireProcessTree: true);
-            }
-            wrapper?.Dispose();
+            KillAndDispose(wrapper);
             guard.Dispose();
             // The host as found: auditd as it was, started here with full capabilities.
             if (auditdWasRunning && !Auditd.IsRunning())
@@ -236,6 +226,23 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
         {
             throw new TimeoutException($"no sd_notify message: {e.Message}\n{log()}");
         }
+    }
+
+    /// <summary>The kernel's audit state is as <paramref name="before"/> but for the consumer's pid.</summary>
+    private static void AssertRestored(KernelSnapshot before)
+    {
+        var differences = before.Differences(KernelSnapshot.Take()).Where(d => !d.StartsWith("pid:", StringComparison.Ordinal)).ToList();
+        Assert.True(differences.Count == 0, "not restored: " + string.Join("; ", differences));
+    }
+
+    /// <summary>The unit's wrapper, and the agent under it, gone whatever the test left running.</summary>
+    private static void KillAndDispose(Process? wrapper)
+    {
+        if (wrapper is { HasExited: false })
+        {
+            wrapper.Kill(entireProcessTree: true);
+        }
+        wrapper?.Dispose();
     }
 
     private static int ParentPid(uint pid) => ProcStat.Parse(File.ReadAllText($"/proc/{pid}/stat")).Ppid;

@@ -18,26 +18,17 @@ namespace Sluice.Agent.Tests.EndToEnd;
 /// (the second agent's own settings, or a login elsewhere on the host, also take serials).
 /// </remarks>
 [Collection(KernelAuditFixture.Collection)]
-public sealed class AgentCrashEndToEndTests : IDisposable
+public sealed class AgentCrashEndToEndTests : EndToEndTest
 {
-    private readonly KernelStateGuard _guard = new();
-    private readonly CollectorProcess _collector = new();
-
-    public void Dispose()
-    {
-        _collector.Dispose();
-        _guard.Dispose();
-    }
-
     [Fact]
     public void Kill9UnderLoadThenRestart_NoDuplicates_LossOnlyInTheCrashWindow_ReportedAsSerialGap()
     {
         const int rate = 1500;
         const int n = rate * 14;
         using var watch = KernelWatch.Start();
-        _collector.Start();
+        Collector.Start();
         string key = TestRules.UniqueKey("crash");
-        using var first = AgentRunner.Start(MarkedLoad.Rule(key), dir => _collector.AgentConfig(dir));
+        using var first = AgentRunner.Start(MarkedLoad.Rule(key), dir => Collector.AgentConfig(dir));
         first.WaitReady();
         using var load = MarkedLoad.Start(n, rate);
         first.WaitFor(m => m.Spool is { AckedEvents: > 2 * rate }, TimeSpan.FromSeconds(30), "the first events to be acknowledged");
@@ -63,7 +54,7 @@ public sealed class AgentCrashEndToEndTests : IDisposable
         Thread.Sleep(1500);
         final = second.WaitFor(m => m.Spool is { DepthBatches: 0 }, TimeSpan.FromSeconds(60), "the spool to empty");
         var sw = Stopwatch.StartNew();
-        while (_collector.Stats().GetProperty("loss").GetProperty("serial_gaps").GetInt64() < final.SerialGaps && sw.Elapsed < TimeSpan.FromSeconds(60))
+        while (Collector.Stats().GetProperty("loss").GetProperty("serial_gaps").GetInt64() < final.SerialGaps && sw.Elapsed < TimeSpan.FromSeconds(60))
         {
             Thread.Sleep(500);
         }
@@ -71,7 +62,7 @@ public sealed class AgentCrashEndToEndTests : IDisposable
         var logged = watch.StopAndCollect();
         Assert.Equal(0, watch.Enobufs);
 
-        var events = _collector.Export();
+        var events = Collector.Export();
         var stored = events.Select(e => (uint)e.GetProperty("serial").GetUInt64()).ToList();
         // No duplicates: neither the spool the restart shipped again nor the restart's own events.
         Assert.Equal(stored.Count, stored.Distinct().Count());
@@ -111,7 +102,7 @@ public sealed class AgentCrashEndToEndTests : IDisposable
         // restart's own settings, which it makes before it claims the pid, and whatever else the host logged).
         Assert.True(final.SerialGaps == windowSize, $"serial_gaps {final.SerialGaps}\n{detail}");
         Assert.Contains($"counting serials after {watermark}", second.Output);
-        var loss = _collector.Stats().GetProperty("loss");
+        var loss = Collector.Stats().GetProperty("loss");
         Assert.True(loss.GetProperty("serial_gaps").GetInt64() == windowSize, $"collector serial_gaps {loss}\n{detail}");
         // Nothing else was lost: no kernel loss and no overrun while an agent was registered.
         Assert.Equal(0, loss.GetProperty("kernel_lost").GetInt64());

@@ -8,17 +8,8 @@ namespace Sluice.Agent.Tests.EndToEnd;
 
 /// <summary>Kernel → agent → spool → gRPC → real sluice-collector → SQLite, read back with export.</summary>
 [Collection(KernelAuditFixture.Collection)]
-public sealed class CollectorEndToEndTests : IDisposable
+public sealed class CollectorEndToEndTests : EndToEndTest
 {
-    private readonly KernelStateGuard _guard = new();
-    private readonly CollectorProcess _collector = new();
-
-    public void Dispose()
-    {
-        _collector.Dispose();
-        _guard.Dispose();
-    }
-
     /// <summary>Argument vectors that are hard to carry byte for byte: quoting, control characters, non-UTF-8, long and many arguments.</summary>
     private static byte[][] TrickyArgv(int i, string nonce)
     {
@@ -60,7 +51,7 @@ public sealed class CollectorEndToEndTests : IDisposable
     /// <summary>Runs exec_argv on the vectors: one forked child per vector, each execs it; returns the children's pids in order.</summary>
     private int[] ExecAll(byte[][][] vectors)
     {
-        string spec = Path.Combine(_collector.Directory, "argv.spec");
+        string spec = Path.Combine(Collector.Directory, "argv.spec");
         using (var f = File.Create(spec))
         {
             Span<byte> u32 = stackalloc byte[4];
@@ -87,9 +78,9 @@ public sealed class CollectorEndToEndTests : IDisposable
     [Fact]
     public void TrickyArguments_ShippedToCollector_EachStoredOnceWithArgvByteExact()
     {
-        _collector.Start();
+        Collector.Start();
         string key = TestRules.UniqueKey("e2e");
-        using var agent = AgentRunner.Start($"-a always,exit -F arch=b64 -S execve -F key={key}\n", dir => _collector.AgentConfig(dir));
+        using var agent = AgentRunner.Start($"-a always,exit -F arch=b64 -S execve -F key={key}\n", dir => Collector.AgentConfig(dir));
         agent.WaitReady();
 
         const int n = 40;
@@ -100,11 +91,11 @@ public sealed class CollectorEndToEndTests : IDisposable
 
         bool Ours(JsonElement e) => e.TryGetProperty("key", out var k) && k.GetString() == key
             && e.TryGetProperty("pid", out var pid) && expected.ContainsKey(pid.GetInt32());
-        _collector.WaitForExport(events => events.Count(Ours) >= n, TimeSpan.FromSeconds(60));
+        Collector.WaitForExport(events => events.Count(Ours) >= n, TimeSpan.FromSeconds(60));
         Assert.Equal(0, agent.Stop());
 
         // The rule sees every exec on the host; ours are exec_argv's children.
-        var ours = _collector.Export().Where(Ours).ToList();
+        var ours = Collector.Export().Where(Ours).ToList();
         Assert.Equal(n, ours.Count);
         Assert.Equal(n, ours.Select(e => e.GetProperty("serial").GetUInt64()).Distinct().Count());
         Assert.Equal(n, ours.Select(e => e.GetProperty("pid").GetInt32()).Distinct().Count());
@@ -123,7 +114,7 @@ public sealed class CollectorEndToEndTests : IDisposable
             Assert.Equal("/usr/bin/true", Encoding.UTF8.GetString(CollectorProcess.Bytes(e.GetProperty("exe"))));
             Assert.Equal(CollectorProcess.AgentId, e.GetProperty("agent_id").GetString());
         }
-        var stats = _collector.Stats();
+        var stats = Collector.Stats();
         Assert.Equal(0, stats.GetProperty("loss").GetProperty("total_lost").GetInt64());
         Assert.Equal(0, stats.GetProperty("duplicates").GetInt64());
     }

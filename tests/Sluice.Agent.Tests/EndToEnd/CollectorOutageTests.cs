@@ -7,34 +7,25 @@ namespace Sluice.Agent.Tests.EndToEnd;
 
 /// <summary>The collector goes away for 30 s under load and comes back on the same port and store: the spool carries everything.</summary>
 [Collection(KernelAuditFixture.Collection)]
-public sealed class CollectorOutageTests : IDisposable
+public sealed class CollectorOutageTests : EndToEndTest
 {
-    private readonly KernelStateGuard _guard = new();
-    private readonly CollectorProcess _collector = new();
-
-    public void Dispose()
-    {
-        _collector.Dispose();
-        _guard.Dispose();
-    }
-
     [Fact]
     public void CollectorDown30sUnderLoad_EveryEventStoredOnce_SpoolDepthGrewDuringOutage()
     {
         const int rate = 1000;
         const int n = rate * 42; // 6 s before the outage, 30 s of it, and some after
         var outage = TimeSpan.FromSeconds(30);
-        _collector.Start();
+        Collector.Start();
         string key = TestRules.UniqueKey("outage");
         // Retries back off to at most 2 s, so delivery resumes soon after the collector is back.
-        using var agent = AgentRunner.Start(MarkedLoad.Rule(key), dir => _collector.AgentConfig(dir, """, "RetryMaxDelay": "00:00:02", "BreakerBreakDuration": "00:00:02" """));
+        using var agent = AgentRunner.Start(MarkedLoad.Rule(key), dir => Collector.AgentConfig(dir, """, "RetryMaxDelay": "00:00:02", "BreakerBreakDuration": "00:00:02" """));
         agent.WaitReady();
 
         using var load = MarkedLoad.Start(n, rate);
         agent.WaitFor(m => m.Spool is { AckedEvents: > rate }, TimeSpan.FromSeconds(30), "the first events to be acknowledged");
         Thread.Sleep(TimeSpan.FromSeconds(3));
 
-        _collector.Stop();
+        Collector.Stop();
         long downMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var samples = new List<(long AtMs, MetricsSnapshot M)>();
         var sw = Stopwatch.StartNew();
@@ -46,14 +37,14 @@ public sealed class CollectorOutageTests : IDisposable
         var last = (AtMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), M: agent.Metrics());
         samples.Add(last);
         Assert.False(load.HasExited, "the load ended before the outage did; it must run through it");
-        _collector.Start();
+        Collector.Start();
 
         load.WaitDone(TimeSpan.FromSeconds(60));
-        var events = _collector.WaitForExport(e => e.Count(x => load.Marker(x) is not null) >= n, TimeSpan.FromSeconds(90), atLeast: n);
+        var events = Collector.WaitForExport(e => e.Count(x => load.Marker(x) is not null) >= n, TimeSpan.FromSeconds(90), atLeast: n);
         Assert.Equal(0, agent.Stop());
 
         // Every call of the load stored exactly once: no gap, no duplicate.
-        events = _collector.Export();
+        events = Collector.Export();
         var ours = events.Where(e => load.Marker(e) is not null).ToList();
         var markers = ours.Select(e => load.Marker(e)!.Value).ToList();
         Assert.Equal(n, markers.Count);
@@ -76,7 +67,7 @@ public sealed class CollectorOutageTests : IDisposable
         Assert.True(depths[^1] - depths[0] >= madeDuringOutage,
             $"spool depth went {depths[0]} -> {depths[^1]} events, but {madeDuringOutage} of ours were made in the outage");
         Assert.Equal(0, last.M.TotalLoss);
-        var stats = _collector.Stats();
+        var stats = Collector.Stats();
         Assert.Equal(0, stats.GetProperty("loss").GetProperty("total_lost").GetInt64());
     }
 }

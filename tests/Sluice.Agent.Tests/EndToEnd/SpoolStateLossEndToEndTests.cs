@@ -14,18 +14,9 @@ namespace Sluice.Agent.Tests.EndToEnd;
 /// its new batches "duplicate": they were deleted and never stored.
 /// </summary>
 [Collection(KernelAuditFixture.Collection)]
-public sealed class SpoolStateLossEndToEndTests : IDisposable
+public sealed class SpoolStateLossEndToEndTests : EndToEndTest
 {
     private const int ExecsPerRun = 25;
-
-    private readonly KernelStateGuard _guard = new();
-    private readonly CollectorProcess _collector = new();
-
-    public void Dispose()
-    {
-        _collector.Dispose();
-        _guard.Dispose();
-    }
 
     /// <summary>Runs /bin/true with a unique marker argument each, and waits for each to end.</summary>
     private static List<string> Exec(string nonce, string run)
@@ -54,7 +45,7 @@ public sealed class SpoolStateLossEndToEndTests : IDisposable
     /// <summary>Per epoch the agent's batches were stored under: (epoch, epoch start, lowest and highest sequence, batches).</summary>
     private List<(string Epoch, long Start, long First, long Last, long Batches)> Epochs()
     {
-        using var db = new SqliteConnection($"Data Source={_collector.Store["sqlite:".Length..]};Mode=ReadOnly");
+        using var db = new SqliteConnection($"Data Source={Collector.Store["sqlite:".Length..]};Mode=ReadOnly");
         db.Open();
         using var command = db.CreateCommand();
         command.CommandText = """
@@ -77,15 +68,15 @@ public sealed class SpoolStateLossEndToEndTests : IDisposable
     [InlineData("spool")]       // a reinstall with purge: state and segments gone, the next batch is sequence 1
     public void SpoolStateLostBetweenRuns_EveryExecOfBothRunsStoredExactlyOnce(string lost)
     {
-        _collector.Start();
+        Collector.Start();
         string key = TestRules.UniqueKey("reset");
         string nonce = Guid.NewGuid().ToString("N")[..8];
         string rule = $"-a always,exit -F arch=b64 -S execve -F key={key}\n";
 
-        using var first = AgentRunner.Start(rule, dir => _collector.AgentConfig(dir));
+        using var first = AgentRunner.Start(rule, dir => Collector.AgentConfig(dir));
         first.WaitReady();
         var firstMarkers = Exec(nonce, "first");
-        _collector.WaitForExport(events => StoredMarkers(events, key, nonce).Count >= ExecsPerRun, TimeSpan.FromSeconds(60));
+        Collector.WaitForExport(events => StoredMarkers(events, key, nonce).Count >= ExecsPerRun, TimeSpan.FromSeconds(60));
         first.WaitFor(m => m.Spool is { DepthBatches: 0 }, TimeSpan.FromSeconds(60), "the first run's spool to empty");
         Assert.Equal(0, first.Stop());
         string spoolDir = Path.Combine(first.Directory, "spool");
@@ -104,13 +95,13 @@ public sealed class SpoolStateLossEndToEndTests : IDisposable
         second.WaitReady();
         var secondMarkers = Exec(nonce, "second");
         var expected = firstMarkers.Concat(secondMarkers).Order(StringComparer.Ordinal).ToList();
-        _collector.WaitForExport(events => StoredMarkers(events, key, nonce).Count >= expected.Count, TimeSpan.FromSeconds(60));
+        Collector.WaitForExport(events => StoredMarkers(events, key, nonce).Count >= expected.Count, TimeSpan.FromSeconds(60));
         second.WaitFor(m => m.Spool is { DepthBatches: 0 }, TimeSpan.FromSeconds(60), "the second run's spool to empty");
         var secondSpool = second.Metrics().Spool!.Value;
         Assert.Equal(0, second.Stop());
 
         // Every exec of both runs, exactly once.
-        var stored = StoredMarkers(_collector.Export(), key, nonce).Order(StringComparer.Ordinal).ToList();
+        var stored = StoredMarkers(Collector.Export(), key, nonce).Order(StringComparer.Ordinal).ToList();
         Assert.True(expected.SequenceEqual(stored),
             $"expected {expected.Count} markers once each, stored {stored.Count}: missing [{string.Join(", ", expected.Except(stored))}], " +
             $"twice [{string.Join(", ", stored.GroupBy(m => m).Where(g => g.Count() > 1).Select(g => g.Key))}]\nfirst:\n{first.Output}\nsecond:\n{second.Output}");
@@ -138,7 +129,7 @@ public sealed class SpoolStateLossEndToEndTests : IDisposable
             Assert.True(epochs[1].Start == epochs[0].Last + 1, $"epochs: {string.Join("; ", epochs)}");
             Assert.Contains($"new epoch {secondSpool.Epoch} from sequence {epochs[1].Start} (the state file is missing)", second.Output);
         }
-        var loss = _collector.Stats().GetProperty("loss");
+        var loss = Collector.Stats().GetProperty("loss");
         Assert.Equal(0, loss.GetProperty("total_lost").GetInt64());
     }
 }

@@ -1,7 +1,5 @@
-using System.Text;
-using Google.Protobuf;
+using Sluice.Agent.Tests.Support;
 using Sluice.Protocol.V1;
-using Record = Sluice.Protocol.V1.Record;
 
 namespace Sluice.Agent.Tests.Spool;
 
@@ -31,35 +29,13 @@ internal static class TestBatches
 
     public static Event CreateEvent(ulong serial, int extraBytes = 0)
     {
-        string stamp = $"1764000000.{serial % 1000:D3}";
-        var e = new Event
-        {
-            Serial = serial,
-            Timestamp = stamp,
-            TimeUnixMs = 1_764_000_000_000 + (long)(serial % 1000),
-            Syscall = "getppid",
-            Success = true,
-            Exit = 4321,
-            Pid = 4322,
-            Ppid = 4321,
-            Uid = 0,
-            Auid = 1000,
-            Euid = 0,
-            Comm = ByteString.CopyFromUtf8("loadgen"),
-            Exe = ByteString.CopyFromUtf8("/usr/local/bin/loadgen"),
-            Key = ByteString.CopyFromUtf8("sluice-load"),
-            Arch = "x86_64",
-            FirstType = "SYSCALL",
-        };
+        var e = LoadgenEvent.Getppid(serial, 1_764_000_000_000 + (long)(serial % 1000), pid: 4322, ppid: 4321, uid: 0, key: "sluice-load");
+        string head = $"audit({e.Timestamp}:{serial}): ";
         string extra = extraBytes > 0 ? " pad=" + new string('x', extraBytes) : "";
-        e.Records.Add(new Record
-        {
-            Type = 1300,
-            Raw = ByteString.CopyFrom(Encoding.ASCII.GetBytes(
-                $"audit({stamp}:{serial}): arch=c000003e syscall=110 success=yes exit=4321 a0=0 a1=0 a2=0 a3=0 items=0 ppid=4321 pid=4322 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm=\"loadgen\" exe=\"/usr/local/bin/loadgen\" key=\"sluice-load\"{extra}")),
-        });
-        e.Records.Add(new Record { Type = 1327, Raw = ByteString.CopyFrom(Encoding.ASCII.GetBytes($"audit({stamp}:{serial}): proctitle=6C6F616467656E002D2D72617465003230303030")) });
-        e.Records.Add(new Record { Type = 1320, Raw = ByteString.CopyFrom(Encoding.ASCII.GetBytes($"audit({stamp}:{serial}): ")) });
+        e.Records.Add(LoadgenEvent.Raw(1300, head
+            + $"arch=c000003e syscall=110 success=yes exit=4321 a0=0 a1=0 a2=0 a3=0 items=0 ppid=4321 pid=4322 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm=\"loadgen\" exe=\"/usr/local/bin/loadgen\" key=\"sluice-load\"{extra}"));
+        e.Records.Add(LoadgenEvent.Raw(1327, head + "proctitle=6C6F616467656E002D2D72617465003230303030"));
+        e.Records.Add(LoadgenEvent.Raw(1320, head));
         return e;
     }
 

@@ -16,28 +16,20 @@ public sealed class AuditLogLineTests
         return error;
     }
 
-    [Fact]
-    public void TryParse_RawLine_SplitsTypeAndKernelText()
+    [Theory]
+    // A raw line: the type and the kernel's text.
+    [InlineData("type=SYSCALL msg=audit(1.002:3): arch=c000003e\n", 1300, "", "audit(1.002:3): arch=c000003e", "")]
+    // A node prefix and auditd's enrichment after the GS separator: kept apart from the kernel's text.
+    [InlineData("node=web-1 type=PATH msg=audit(1.002:3): name=\"/x\"\u001dOUID=\"root\" OGID=\"root\"", 1302, "web-1", "audit(1.002:3): name=\"/x\"", "OUID=\"root\" OGID=\"root\"")]
+    public void TryParse_WellFormed_SplitsNodeTypeKernelTextAndEnriched(string line, int expectedType, string expectedNode, string expectedKernel, string expectedEnriched)
     {
-        var error = Parse("type=SYSCALL msg=audit(1.002:3): arch=c000003e\n", out int type, out string node, out string kernel, out string enriched);
+        var error = Parse(line, out int type, out string node, out string kernel, out string enriched);
 
         Assert.Equal(AuditParseError.None, error);
-        Assert.Equal(1300, type);
-        Assert.Equal("", node);
-        Assert.Equal("audit(1.002:3): arch=c000003e", kernel);
-        Assert.Equal("", enriched);
-    }
-
-    [Fact]
-    public void TryParse_NodeAndEnriched_KeptApart()
-    {
-        var error = Parse("node=web-1 type=PATH msg=audit(1.002:3): name=\"/x\"\u001dOUID=\"root\" OGID=\"root\"", out int type, out string node, out string kernel, out string enriched);
-
-        Assert.Equal(AuditParseError.None, error);
-        Assert.Equal(1302, type);
-        Assert.Equal("web-1", node);
-        Assert.Equal("audit(1.002:3): name=\"/x\"", kernel);
-        Assert.Equal("OUID=\"root\" OGID=\"root\"", enriched);
+        Assert.Equal(expectedType, type);
+        Assert.Equal(expectedNode, node);
+        Assert.Equal(expectedKernel, kernel);
+        Assert.Equal(expectedEnriched, enriched);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Sluice.Collector.Storage.Postgres;
 using Sluice.Collector.Storage.Sqlite;
 using Sluice.Collector.Tests.Support;
 using Sluice.Protocol.V1;
+using Sluice.Testing;
 
 namespace Sluice.Benchmarks.Collector;
 
@@ -64,30 +65,7 @@ internal sealed class CollectorStores : IAsyncDisposable
             return TimeSpan.Zero;
         }
         int postmaster = int.Parse(File.ReadLines(Path.Combine(_cluster.DataDirectory, "data", "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
-        long ticks = 0;
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid))
-            {
-                continue;
-            }
-            string stat;
-            try
-            {
-                stat = File.ReadAllText(Path.Combine(dir, "stat"));
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-            // Fields after the command's closing parenthesis: state ppid ... utime(14) stime(15), 1-based over the whole line.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            int ppid = int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
-            if (pid == postmaster || ppid == postmaster)
-            {
-                ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
-            }
-        }
+        long ticks = ProcStat.Processes().Where(p => p.Pid == postmaster || p.Ppid == postmaster).Sum(p => p.Cpu.Own);
         // USER_HZ is 100 on Linux.
         return TimeSpan.FromMilliseconds(ticks * 10);
     }

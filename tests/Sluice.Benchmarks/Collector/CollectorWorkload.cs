@@ -1,5 +1,5 @@
-using System.Text;
 using Google.Protobuf;
+using Sluice.Agent.Tests.Support;
 using Sluice.Protocol.V1;
 
 namespace Sluice.Benchmarks.Collector;
@@ -39,36 +39,15 @@ internal static class CollectorWorkload
 
     private static Event Getppid(long serial, long unixMs)
     {
-        string ts = $"{unixMs / 1000}.{unixMs % 1000:000}";
-        string head = $"audit({ts}:{serial}): ";
-        var e = new Event
-        {
-            Serial = (ulong)serial,
-            Timestamp = ts,
-            TimeUnixMs = unixMs,
-            Syscall = "getppid",
-            Success = true,
-            Exit = 4321,
-            Pid = 5555,
-            Ppid = 4321,
-            Uid = 1000,
-            Auid = 1000,
-            Euid = 1000,
-            Ses = 3,
-            Comm = ByteString.CopyFromUtf8("loadgen"),
-            Exe = ByteString.CopyFromUtf8("/usr/local/bin/loadgen"),
-            Key = ByteString.CopyFromUtf8("bench"),
-            Arch = "x86_64",
-            FirstType = "SYSCALL",
-        };
+        var e = LoadgenEvent.Getppid((ulong)serial, unixMs, pid: 5555, ppid: 4321, uid: 1000, key: "bench");
+        e.Ses = 3;
+        string head = $"audit({e.Timestamp}:{serial}): ";
         e.Proctitle.Add(ByteString.CopyFromUtf8("loadgen"));
-        e.Records.Add(Rec(1300, head + "arch=c000003e syscall=110 success=yes exit=4321 a0=0 a1=0 a2=0 a3=0 items=0 ppid=4321 pid=5555 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 comm=\"loadgen\" exe=\"/usr/local/bin/loadgen\" subj=unconfined key=\"bench\""));
-        e.Records.Add(Rec(1327, head + "proctitle=6C6F616467656E002D2D72617465003230303030"));
-        e.Records.Add(Rec(1320, head.TrimEnd()));
+        e.Records.Add(LoadgenEvent.Raw(1300, head + "arch=c000003e syscall=110 success=yes exit=4321 a0=0 a1=0 a2=0 a3=0 items=0 ppid=4321 pid=5555 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 comm=\"loadgen\" exe=\"/usr/local/bin/loadgen\" subj=unconfined key=\"bench\""));
+        e.Records.Add(LoadgenEvent.Raw(1327, head + "proctitle=6C6F616467656E002D2D72617465003230303030"));
+        e.Records.Add(LoadgenEvent.Raw(1320, head.TrimEnd()));
         return e;
     }
-
-    private static Record Rec(uint type, string raw) => new() { Type = type, Raw = ByteString.CopyFrom(Encoding.ASCII.GetBytes(raw)) };
 }
 
 /// <summary>

@@ -50,26 +50,8 @@ public sealed class CpuMeter(IReadOnlyList<int> consumer, IReadOnlyList<int> col
     /// <summary>True when the kernel's kauditd thread was found (its CPU is the kernel's cost of delivering records).</summary>
     public static bool HasKauditd => s_kauditd.Value is not null;
 
-    private static int? FindKauditd()
-    {
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(dir), out int pid))
-            {
-                try
-                {
-                    if (File.ReadAllText(Path.Combine(dir, "comm")).Trim() == "kauditd")
-                    {
-                        return pid;
-                    }
-                }
-                catch (IOException)
-                {
-                }
-            }
-        }
-        return null;
-    }
+    private static int? FindKauditd() =>
+        ProcStat.Processes().Where(p => p.Comm == "kauditd").Select(p => (int?)p.Pid).FirstOrDefault();
 
     /// <summary>Sum of the processes' peak RSS (VmHWM), kB.</summary>
     public long PeakRssKb(IReadOnlyList<int> pids) => pids.Sum(p => ProcStat.PeakRssKb(p) ?? 0);

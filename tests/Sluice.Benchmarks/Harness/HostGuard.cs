@@ -152,26 +152,7 @@ public sealed class HostGuard : IDisposable
         }
     }
 
-    private static bool AuditdRunning()
-    {
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(dir), out int pid))
-            {
-                try
-                {
-                    if (File.ReadAllText(Path.Combine(dir, "comm")).Trim() == "auditd")
-                    {
-                        return true;
-                    }
-                }
-                catch (IOException)
-                {
-                }
-            }
-        }
-        return false;
-    }
+    private static bool AuditdRunning() => ProcStat.Processes().Any(p => p.Comm == "auditd");
 
     private static void StopSystemAuditd()
     {

@@ -8,13 +8,9 @@ using Sluice.Protocol.V1;
 
 namespace Sluice.Collector.Tests.Adversarial;
 
-/// <summary>What the report and dashboard adversarial tests share: a fixed clock, the collector's API, and reading report CSV.</summary>
+/// <summary>What the report and dashboard adversarial tests share: the collector's API, batches cut every ten minutes, and reading report CSV.</summary>
 internal static class AdversarialReport
 {
-    public sealed class FixedTime(long unixMs) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
-    }
 
     /// <summary>
     /// Batch <paramref name="seq"/> of an agent that cuts one every ten minutes from <paramref name="t0"/>: its events from

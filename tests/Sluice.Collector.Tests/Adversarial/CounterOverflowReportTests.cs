@@ -22,10 +22,8 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// small 1: kernel_lost 5
 /// </code>
 /// </remarks>
-public abstract class CounterOverflowReportTests
+public abstract class CounterOverflowReportTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private const long T0 = TestEvents.BaseUnixMs;
     private const long Minute = 60_000;
     private const long End = T0 + 30 * Minute;
@@ -136,15 +134,7 @@ public abstract class CounterOverflowReportTests
     }
 }
 
-public sealed class SqliteCounterOverflowReportTests : CounterOverflowReportTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteCounterOverflowReportTests() : CounterOverflowReportTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresCounterOverflowReportTests(PostgresFixture pg) : CounterOverflowReportTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresCounterOverflowReportTests(PostgresFixture pg) : CounterOverflowReportTests(new PostgresStoreFactory(pg.Cluster));

@@ -12,10 +12,8 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// for every agent (SQLite "integer overflow", PostgreSQL "bigint out of range") and totals go negative. Sums now
 /// stop at 2^63-1. Through the real gRPC collector, on each store.
 /// </summary>
-public abstract class CounterOverflowTests
+public abstract class CounterOverflowTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private const long Max = long.MaxValue;
 
     private static LossCounters AllAt(ulong value) => new()
@@ -96,15 +94,7 @@ public abstract class CounterOverflowTests
     }
 }
 
-public sealed class SqliteCounterOverflowTests : CounterOverflowTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteCounterOverflowTests() : CounterOverflowTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresCounterOverflowTests(PostgresFixture pg) : CounterOverflowTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresCounterOverflowTests(PostgresFixture pg) : CounterOverflowTests(new PostgresStoreFactory(pg.Cluster));

@@ -13,10 +13,8 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// heartbeating until now is continuous and complete, with no gap "to 00:00" of tomorrow; the report says where
 /// it cut. Each store; the report with a fixed "now", the dashboard with the collector's clock.
 /// </summary>
-public abstract class FutureCoverageTests
+public abstract class FutureCoverageTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private const long Hour = 60 * Minute;
     // "Now" in the report tests: 10:30:17 on the range's day.
     private const long Now = T0 + 10 * Hour + 30 * Minute + 17_000;
@@ -142,15 +140,7 @@ public abstract class FutureCoverageTests
     }
 }
 
-public sealed class SqliteFutureCoverageTests : FutureCoverageTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteFutureCoverageTests() : FutureCoverageTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresFutureCoverageTests(PostgresFixture pg) : FutureCoverageTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresFutureCoverageTests(PostgresFixture pg) : FutureCoverageTests(new PostgresStoreFactory(pg.Cluster));

@@ -15,15 +15,17 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// Issue case 3: one batch with events on 3,000 different days, from 1970 to ten days ahead, sent through the real
 /// gRPC collector to each store with the bounds <c>serve</c> gives it (400 days back, 1 day ahead, 4 days a batch).
 /// </summary>
-public abstract class PartitionExplosionTests : IDisposable
+public abstract class PartitionExplosionTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private const long Day = 86_400_000;
 
     private readonly string _dir = Directory.CreateTempSubdirectory("sluice-explosion-").FullName;
 
-    public virtual void Dispose() => Directory.Delete(_dir, recursive: true);
+    public override void Dispose()
+    {
+        Directory.Delete(_dir, recursive: true);
+        base.Dispose();
+    }
 
     /// <summary>
     /// The batch, in this order: 3 events on each of 3 days inside the bounds (10, 5 and 2 days ago), which keep their
@@ -173,20 +175,7 @@ public abstract class PartitionExplosionTests : IDisposable
     }
 }
 
-public sealed class SqlitePartitionExplosionTests : PartitionExplosionTests
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-
-    public override void Dispose()
-    {
-        _stores.Dispose();
-        base.Dispose();
-    }
-}
+public sealed class SqlitePartitionExplosionTests() : PartitionExplosionTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresPartitionExplosionTests(PostgresFixture pg) : PartitionExplosionTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresPartitionExplosionTests(PostgresFixture pg) : PartitionExplosionTests(new PostgresStoreFactory(pg.Cluster));

@@ -16,10 +16,8 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// Issue case 2: a batch whose indexed text is longer than a PostgreSQL index entry may be, and a batch the store
 /// refuses permanently, sent through the real gRPC collector to each store.
 /// </summary>
-public abstract class PoisonBatchTests
+public abstract class PoisonBatchTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private const string Epoch = "0123456789abcdef0123456789abcdef";
 
     private static readonly long Now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
@@ -162,28 +160,10 @@ public abstract class PoisonBatchTests
     }
 
     /// <summary>Passes every call to the real store, except that it fails the batches <paramref name="fail"/> picks with <paramref name="error"/>.</summary>
-    private sealed class FailingStore(IEventStore inner, Func<EventBatch, bool> fail, Exception error) : IEventStore
+    private sealed class FailingStore(IEventStore inner, Func<EventBatch, bool> fail, Exception error) : DelegatingStore(inner)
     {
-        public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
-
-        public Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken) =>
-            fail(batch) ? Task.FromException<StoreOutcome>(error) : inner.StoreBatchAsync(batch, receivedUnixMs, cancellationToken);
-
-        public Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) =>
-            inner.StoreHeartbeatAsync(heartbeat, receivedUnixMs, cancellationToken);
-
-        public Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken) => inner.RecordRefusalAsync(refusal, cancellationToken);
-
-        public Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) =>
-            inner.GetDeliveryFactsAsync(query, cancellationToken);
-
-        public Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken) => inner.GetAgentStatsAsync(cancellationToken);
-
-        public IAsyncEnumerable<StoredEvent> ReadEventsAsync(EventQuery query, CancellationToken cancellationToken) => inner.ReadEventsAsync(query, cancellationToken);
-
-        public Task<EventPage> SearchEventsAsync(EventSearch search, CancellationToken cancellationToken) => inner.SearchEventsAsync(search, cancellationToken);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
+        public override Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken) =>
+            fail(batch) ? Task.FromException<StoreOutcome>(error) : base.StoreBatchAsync(batch, receivedUnixMs, cancellationToken);
     }
 
     /// <summary>A real error of the store's engine that no retry gets past, provoked on the test's own store.</summary>
@@ -264,15 +244,7 @@ public abstract class PoisonBatchTests
     }
 }
 
-public sealed class SqlitePoisonBatchTests : PoisonBatchTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqlitePoisonBatchTests() : PoisonBatchTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresPoisonBatchTests(PostgresFixture pg) : PoisonBatchTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresPoisonBatchTests(PostgresFixture pg) : PoisonBatchTests(new PostgresStoreFactory(pg.Cluster));

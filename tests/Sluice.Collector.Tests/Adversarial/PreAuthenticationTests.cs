@@ -149,13 +149,15 @@ public sealed class PreAuthenticationTests(ITestOutputHelper output) : IDisposab
 }
 
 /// <summary>The limits behind the front door: calls in flight overall and per connection, decompressed size, rate-limited logging. On each store.</summary>
-public abstract class FrontDoorLimitsTests : IDisposable
+public abstract class FrontDoorLimitsTests(IStoreFactory stores) : PerStoreTests(stores)
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("sluice-frontdoor-").FullName;
 
-    protected abstract IStoreFactory Stores { get; }
-
-    public virtual void Dispose() => Directory.Delete(_dir, recursive: true);
+    public override void Dispose()
+    {
+        Directory.Delete(_dir, recursive: true);
+        base.Dispose();
+    }
 
     [Fact]
     public async Task Send_BeyondTheGlobalInFlightLimit_RefusedAtOnceWithPushbackCountedExactly()
@@ -279,24 +281,10 @@ public abstract class FrontDoorLimitsTests : IDisposable
     }
 }
 
-public sealed class SqliteFrontDoorLimitsTests : FrontDoorLimitsTests
-{
-    private readonly SqliteStoreFactory _stores = new();
-
-    protected override IStoreFactory Stores => _stores;
-
-    public override void Dispose()
-    {
-        _stores.Dispose();
-        base.Dispose();
-    }
-}
+public sealed class SqliteFrontDoorLimitsTests() : FrontDoorLimitsTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresFrontDoorLimitsTests(PostgresFixture pg) : FrontDoorLimitsTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresFrontDoorLimitsTests(PostgresFixture pg) : FrontDoorLimitsTests(new PostgresStoreFactory(pg.Cluster));
 
 /// <summary>A collector on 127.0.0.1 with agent-a and agent-b enrolled (token file 0600), the given front-door options, and optionally a gated store.</summary>
 internal sealed class FrontDoor : IAsyncDisposable

@@ -18,10 +18,8 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// content under a taken key is ALREADY_EXISTS (never a duplicate), and gaps, refusals and interleaving show in
 /// <c>stats</c>. Through the real gRPC collector, on each store.
 /// </summary>
-public abstract class SequenceResetTests
+public abstract class SequenceResetTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private const string EpochA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";
     private const string EpochB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2";
     private const int EventsPerBatch = 4;
@@ -311,15 +309,7 @@ public abstract class SequenceResetTests
     }
 }
 
-public sealed class SqliteSequenceResetTests : SequenceResetTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteSequenceResetTests() : SequenceResetTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresSequenceResetTests(PostgresFixture pg) : SequenceResetTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresSequenceResetTests(PostgresFixture pg) : SequenceResetTests(new PostgresStoreFactory(pg.Cluster));

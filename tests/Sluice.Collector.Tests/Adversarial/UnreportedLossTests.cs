@@ -20,10 +20,8 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// spool entries of 27 events; in batch 5, 4 spool batches dropped whole; in batch 1, 9 events filtered (not
 /// loss). "steady" reports nothing.
 /// </remarks>
-public abstract class UnreportedLossTests
+public abstract class UnreportedLossTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private const long T0 = TestEvents.BaseUnixMs;
     private const long Minute = 60_000;
     private const long End = T0 + 60 * Minute;
@@ -173,15 +171,7 @@ public abstract class UnreportedLossTests
     }
 }
 
-public sealed class SqliteUnreportedLossTests : UnreportedLossTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteUnreportedLossTests() : UnreportedLossTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresUnreportedLossTests(PostgresFixture pg) : UnreportedLossTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresUnreportedLossTests(PostgresFixture pg) : UnreportedLossTests(new PostgresStoreFactory(pg.Cluster));

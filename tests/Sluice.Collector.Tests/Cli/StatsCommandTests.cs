@@ -6,10 +6,8 @@ using static Sluice.Collector.Tests.Support.CollectorHarness;
 namespace Sluice.Collector.Tests.Cli;
 
 /// <summary><c>stats</c> run against a store filled through the real gRPC path.</summary>
-public abstract class StatsCommandTests
+public abstract class StatsCommandTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     [Fact]
     public async Task Run_Json_PerAgentCountsDuplicatesLossAndLastSeen()
     {
@@ -77,12 +75,8 @@ public abstract class StatsCommandTests
     }
 }
 
-public sealed class SqliteStatsCommandTests : StatsCommandTests, IDisposable
+public sealed class SqliteStatsCommandTests() : StatsCommandTests(new SqliteStoreFactory())
 {
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-
     [Fact]
     public async Task Run_MissingSqliteFile_FailsNamingIt()
     {
@@ -107,7 +101,4 @@ public sealed class SqliteStatsCommandTests : StatsCommandTests, IDisposable
 }
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresStatsCommandTests(PostgresFixture pg) : StatsCommandTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresStatsCommandTests(PostgresFixture pg) : StatsCommandTests(new PostgresStoreFactory(pg.Cluster));

@@ -9,10 +9,8 @@ using static Sluice.Collector.Tests.Dashboard.DashboardData;
 namespace Sluice.Collector.Tests.Dashboard;
 
 /// <summary>The dashboard's JSON API against a real collector on 127.0.0.1 over each store, on data of known content.</summary>
-public abstract class DashboardApiTests
+public abstract class DashboardApiTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private static readonly string Range = $"from={From / 1000}&to={To / 1000}";
 
     /// <summary>A browser's client: HTTP/1.1 on the cleartext port.</summary>
@@ -506,17 +504,7 @@ public abstract class DashboardApiTests
     }
 }
 
-public sealed class SqliteDashboardApiTests : DashboardApiTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-
-    protected override IStoreFactory Stores => _stores;
-
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteDashboardApiTests() : DashboardApiTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresDashboardApiTests(PostgresFixture pg) : DashboardApiTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresDashboardApiTests(PostgresFixture pg) : DashboardApiTests(new PostgresStoreFactory(pg.Cluster));

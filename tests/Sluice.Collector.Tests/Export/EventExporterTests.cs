@@ -8,10 +8,8 @@ using static Sluice.Collector.Tests.Support.CollectorHarness;
 namespace Sluice.Collector.Tests.Export;
 
 /// <summary>Events sent over gRPC come back out of the store, through export, byte for byte.</summary>
-public abstract class EventExporterTests
+public abstract class EventExporterTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     /// <summary>Agent A: 3 batches of 30 events 10 ms apart from BaseUnixMs; agent B: one batch of 20 an hour later, plus a login event.</summary>
     private static async Task<List<(string Agent, Event Event)>> SendKnownSetAsync(CollectorHarness h)
     {
@@ -97,15 +95,7 @@ public abstract class EventExporterTests
     }
 }
 
-public sealed class SqliteEventExporterTests : EventExporterTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteEventExporterTests() : EventExporterTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresEventExporterTests(PostgresFixture pg) : EventExporterTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresEventExporterTests(PostgresFixture pg) : EventExporterTests(new PostgresStoreFactory(pg.Cluster));

@@ -9,10 +9,8 @@ namespace Sluice.Collector.Tests.Ingest;
 /// Scripted faults on a real collector. A client that resends each batch until it is acknowledged
 /// (as the shipper does) must end with every event of a known sequence stored exactly once.
 /// </summary>
-public abstract class IngestFaultsTests
+public abstract class IngestFaultsTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private static EventBatch[] KnownSequence(int batches) =>
         [.. Enumerable.Range(1, batches).Select(s => TestEvents.Batch(AgentA, (ulong)s, 10, firstSerial: s * 100, startUnixMs: TestEvents.BaseUnixMs + s * 1000))];
 
@@ -194,15 +192,7 @@ public abstract class IngestFaultsTests
     }
 }
 
-public sealed class SqliteIngestFaultsTests : IngestFaultsTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteIngestFaultsTests() : IngestFaultsTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresIngestFaultsTests(PostgresFixture pg) : IngestFaultsTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresIngestFaultsTests(PostgresFixture pg) : IngestFaultsTests(new PostgresStoreFactory(pg.Cluster));

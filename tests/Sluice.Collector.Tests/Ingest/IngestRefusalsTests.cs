@@ -8,10 +8,8 @@ using static Sluice.Collector.Tests.Support.CollectorHarness;
 namespace Sluice.Collector.Tests.Ingest;
 
 /// <summary>Refusals after authentication are recorded in the store, for the token's own agent only, and recording never changes the answer.</summary>
-public abstract class IngestRefusalsTests
+public abstract class IngestRefusalsTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     protected abstract DbConnection Connect(string spec);
 
     private static EventBatch Batch(ulong sequence, int events = 3, string agent = AgentA)
@@ -143,35 +141,20 @@ public abstract class IngestRefusalsTests
     }
 
     /// <summary>The real store, except that recording a refusal fails (as a store that has gone away would).</summary>
-    private sealed class RefusalsFail(IEventStore inner) : IEventStore
+    private sealed class RefusalsFail(IEventStore inner) : DelegatingStore(inner)
     {
-        public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
-        public Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken) =>
-            inner.StoreBatchAsync(batch, receivedUnixMs, cancellationToken);
-        public Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) =>
-            inner.StoreHeartbeatAsync(heartbeat, receivedUnixMs, cancellationToken);
-        public Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken) =>
+        public override Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("injected: the store is gone");
-        public Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) =>
-            inner.GetDeliveryFactsAsync(query, cancellationToken);
-        public Task<IReadOnlyList<AgentStats>> GetAgentStatsAsync(CancellationToken cancellationToken) => inner.GetAgentStatsAsync(cancellationToken);
-        public IAsyncEnumerable<StoredEvent> ReadEventsAsync(EventQuery query, CancellationToken cancellationToken) => inner.ReadEventsAsync(query, cancellationToken);
-        public Task<EventPage> SearchEventsAsync(EventSearch search, CancellationToken cancellationToken) => inner.SearchEventsAsync(search, cancellationToken);
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }
 
-public sealed class SqliteIngestRefusalsTests : IngestRefusalsTests, IDisposable
+public sealed class SqliteIngestRefusalsTests() : IngestRefusalsTests(new SqliteStoreFactory())
 {
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
     protected override DbConnection Connect(string spec) => new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + spec["sqlite:".Length..]);
-    public void Dispose() => _stores.Dispose();
 }
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresIngestRefusalsTests(PostgresFixture pg) : IngestRefusalsTests
+public sealed class PostgresIngestRefusalsTests(PostgresFixture pg) : IngestRefusalsTests(new PostgresStoreFactory(pg.Cluster))
 {
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
     protected override DbConnection Connect(string spec) => new Npgsql.NpgsqlConnection(spec["postgres:".Length..]);
 }

@@ -8,10 +8,8 @@ using static Sluice.Collector.Tests.Support.CollectorHarness;
 namespace Sluice.Collector.Tests.Ingest;
 
 /// <summary>The ingest service over a real Kestrel and a real gRPC client, against each store.</summary>
-public abstract class IngestServiceTests
+public abstract class IngestServiceTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private async Task<CollectorHarness> StartAsync(IngestLimits? limits = null)
     {
         var (store, _) = await Stores.CreateAsync();
@@ -351,15 +349,7 @@ public abstract class IngestServiceTests
     }
 }
 
-public sealed class SqliteIngestServiceTests : IngestServiceTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteIngestServiceTests() : IngestServiceTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresIngestServiceTests(PostgresFixture pg) : IngestServiceTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresIngestServiceTests(PostgresFixture pg) : IngestServiceTests(new PostgresStoreFactory(pg.Cluster));

@@ -70,9 +70,4 @@ public sealed class ReportAcrossStoresTests(PostgresFixture pg) : IDisposable
         Assert.Equal(fromSqlite, fromPostgres);
         Assert.Contains("\"verdict\": \"continuous, complete\"", fromSqlite);
     }
-
-    private sealed class FixedTime(long unixMs) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
-    }
 }

@@ -6,10 +6,8 @@ using static Sluice.Collector.Tests.Reports.ReportDataset;
 namespace Sluice.Collector.Tests.Reports;
 
 /// <summary>Each report section on <see cref="ReportDataset"/>, for each store: every count against the known content.</summary>
-public abstract class ReportBuilderTests
+public abstract class ReportBuilderTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private static readonly TimeProvider Fixed = new FixedTime(End + 60 * Minute);
 
     private protected async Task<ComplianceReport> BuildAsync(ReportRequest? request = null, string? baseline = null)
@@ -189,22 +187,9 @@ public abstract class ReportBuilderTests
         var e = await Assert.ThrowsAsync<ArgumentException>(() => BuildAsync(new ReportRequest(T0, End, "nope", null)));
         Assert.Contains("--agent 'nope': no such agent", e.Message);
     }
-
-    private sealed class FixedTime(long unixMs) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
-    }
 }
 
-public sealed class SqliteReportBuilderTests : ReportBuilderTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteReportBuilderTests() : ReportBuilderTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresReportBuilderTests(PostgresFixture pg) : ReportBuilderTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresReportBuilderTests(PostgresFixture pg) : ReportBuilderTests(new PostgresStoreFactory(pg.Cluster));

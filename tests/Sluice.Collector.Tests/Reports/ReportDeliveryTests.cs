@@ -11,10 +11,8 @@ namespace Sluice.Collector.Tests.Reports;
 /// by the test (the store's own are tested with the store). Host d is otherwise continuous and complete, so each
 /// problem alone must make it incomplete and be named in its verdict.
 /// </summary>
-public abstract class ReportDeliveryTests
+public abstract class ReportDeliveryTests(IStoreFactory stores) : PerStoreTests(stores)
 {
-    protected abstract IStoreFactory Stores { get; }
-
     private static readonly TimeProvider Fixed = new FixedTime(End + 60 * Minute);
     private const string EpochD = "0123abcd4567ef890123abcd4567ef89";
 
@@ -188,22 +186,9 @@ public abstract class ReportDeliveryTests
         Assert.StartsWith("gaps: 1 batches never received (delivery gaps: 1 sequences missing, 0 of them reported dropped by the agent); epochs interleave: two spools send as this agent (2 epochs); 1 lost 2025-11-25 00:00:00 to ", v);
         Assert.EndsWith("; and 2 more", v);
     }
-
-    private sealed class FixedTime(long unixMs) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
-    }
 }
 
-public sealed class SqliteReportDeliveryTests : ReportDeliveryTests, IDisposable
-{
-    private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
-    public void Dispose() => _stores.Dispose();
-}
+public sealed class SqliteReportDeliveryTests() : ReportDeliveryTests(new SqliteStoreFactory());
 
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresReportDeliveryTests(PostgresFixture pg) : ReportDeliveryTests
-{
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
-}
+public sealed class PostgresReportDeliveryTests(PostgresFixture pg) : ReportDeliveryTests(new PostgresStoreFactory(pg.Cluster));

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Globalization;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
+using Sluice.Testing;
 
 namespace Sluice.Collector.Tests.Support;
 
@@ -161,7 +161,7 @@ public sealed class HeadlessChromium : IDisposable
     private static IEnumerable<int> Descendants(int root)
     {
         var children = new Dictionary<int, List<int>>();
-        foreach (var (pid, ppid) in Processes())
+        foreach (var (pid, _, ppid, _) in ProcStat.Processes())
         {
             if (!children.TryGetValue(ppid, out var list))
             {
@@ -182,36 +182,10 @@ public sealed class HeadlessChromium : IDisposable
         return found;
     }
 
-    private static IEnumerable<(int Pid, int Ppid)> Processes()
-    {
-        foreach (string dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
-            {
-                continue;
-            }
-            string stat;
-            try
-            {
-                stat = File.ReadAllText(Path.Combine(dir, "stat"));
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-            // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
-            var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (rest.Length > 1 && int.TryParse(rest[1], NumberStyles.None, CultureInfo.InvariantCulture, out int ppid))
-            {
-                yield return (pid, ppid);
-            }
-        }
-    }
-
     /// <summary>Processes whose command line names this instance's profile directory (Chromium's helpers all carry it).</summary>
     private static IEnumerable<int> UsingProfile(string profile)
     {
-        foreach (var (pid, _) in Processes())
+        foreach (var (pid, _, _, _) in ProcStat.Processes())
         {
             string cmdline;
             try

@@ -1,0 +1,16 @@
+namespace Sluice.Collector.Tests.Support;
+
+/// <summary>
+/// Base of a test class that runs once per store kind: each leaf (SqliteXTests, PostgresXTests) only names the
+/// factory; this holds it and, for the SQLite one, deletes its files when the test is done.
+/// </summary>
+public abstract class PerStoreTests(IStoreFactory stores) : IDisposable
+{
+    protected IStoreFactory Stores { get; } = stores;
+
+    public virtual void Dispose()
+    {
+        (Stores as IDisposable)?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
