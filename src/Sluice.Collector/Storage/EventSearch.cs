@@ -10,7 +10,7 @@ namespace Sluice.Collector.Storage;
 /// case-sensitive substring of the arguments joined by spaces. Results are newest first, at most
 /// <see cref="Limit"/>, continuing strictly after <see cref="Before"/> when it is given.
 /// </remarks>
-public sealed record EventSearch
+internal sealed record EventSearch
 {
     public const int MaxLimit = 1000;
 
@@ -27,7 +27,7 @@ public sealed record EventSearch
 }
 
 /// <summary>Where an event sits in the newest-first order: its time, then its batch row and position.</summary>
-public readonly record struct EventCursor(long TimeUnixMs, long BatchId, long Ordinal)
+internal readonly record struct EventCursor(long TimeUnixMs, long BatchId, long Ordinal)
 {
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{TimeUnixMs}.{BatchId}.{Ordinal}");
 
@@ -48,7 +48,7 @@ public readonly record struct EventCursor(long TimeUnixMs, long BatchId, long Or
 }
 
 /// <summary>One found event: its search columns (not the payload) and where it came from.</summary>
-public sealed record EventHit
+internal sealed record EventHit
 {
     public required string AgentId { get; init; }
     public required string Hostname { get; init; }
@@ -75,4 +75,4 @@ public sealed record EventHit
 }
 
 /// <summary>A page of <see cref="EventHit"/>s, and the cursor of the next page if there is more.</summary>
-public sealed record EventPage(IReadOnlyList<EventHit> Events, EventCursor? Next);
+internal sealed record EventPage(IReadOnlyList<EventHit> Events, EventCursor? Next);

@@ -15,7 +15,7 @@ namespace Sluice.Collector.Storage;
 /// memory. With these bounds a batch touches at most <see cref="MaxDaysPerBatch"/> days, all within
 /// [received - MaxAge, received + MaxAhead]. Both stores apply the same rule, so they index alike.
 /// </remarks>
-public sealed record EventTimeBounds
+internal sealed record EventTimeBounds
 {
     public static readonly EventTimeBounds Default = new();
 

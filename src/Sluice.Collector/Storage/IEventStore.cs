@@ -15,7 +15,7 @@ namespace Sluice.Collector.Storage;
 /// <item><see cref="StoreBatchAsync"/> returns only when the batch is durable.</item>
 /// </list>
 /// </remarks>
-public interface IEventStore : IAsyncDisposable
+internal interface IEventStore : IAsyncDisposable
 {
     /// <summary>Creates the schema if it does not exist. Call once before anything else.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
@@ -51,7 +51,7 @@ public interface IEventStore : IAsyncDisposable
 /// <param name="Duplicate">The key was stored already with the same digest: a resend, acknowledged and not stored again.</param>
 /// <param name="EventsStored">Events written by this call.</param>
 /// <param name="ConflictingDigest">Set when the key was stored already with another digest (that one): nothing was stored.</param>
-public readonly record struct StoreOutcome(bool Duplicate, int EventsStored, string? ConflictingDigest = null)
+internal readonly record struct StoreOutcome(bool Duplicate, int EventsStored, string? ConflictingDigest = null)
 {
     public bool Conflict => ConflictingDigest is not null;
 }
@@ -59,10 +59,10 @@ public readonly record struct StoreOutcome(bool Duplicate, int EventsStored, str
 /// <summary>Which agents and which time a <see cref="IEventStore.GetDeliveryFactsAsync"/> covers.</summary>
 /// <param name="FromUnixMs">With <paramref name="ToUnixMs"/>: only gaps, refusals and key changes in [from, to) (received time of the
 /// batches around a gap; first refusal time); null for all time.</param>
-public sealed record DeliveryQuery(string? AgentId = null, long? FromUnixMs = null, long? ToUnixMs = null);
+internal sealed record DeliveryQuery(string? AgentId = null, long? FromUnixMs = null, long? ToUnixMs = null);
 
 /// <summary>What one agent's batch keys say about delivery.</summary>
-public sealed record DeliveryFacts
+internal sealed record DeliveryFacts
 {
     public required string AgentId { get; init; }
 
@@ -115,22 +115,22 @@ public sealed record DeliveryFacts
 }
 
 /// <summary>Sequences [From, To] of one epoch that were never stored nor refused.</summary>
-public readonly record struct SequenceGap(string Epoch, ulong From, ulong To);
+internal readonly record struct SequenceGap(string Epoch, ulong From, ulong To);
 
 /// <summary>A batch the collector refused after authenticating its agent.</summary>
 /// <param name="Status">The gRPC status name, e.g. "InvalidArgument", "AlreadyExists".</param>
-public sealed record BatchRefusal(
+internal sealed record BatchRefusal(
     string AgentId, string Hostname, string BootId, string Epoch, ulong Sequence, string Status, string Reason,
     int EventCount, string Digest, long ReceivedUnixMs);
 
 /// <summary>One stored event with where it came from.</summary>
-public sealed record StoredEvent(string AgentId, string Hostname, ulong Sequence, Event Event);
+internal sealed record StoredEvent(string AgentId, string Hostname, ulong Sequence, Event Event);
 
 /// <summary>Filter for reading events: [FromUnixMs, ToUnixMs) on the event time.</summary>
-public sealed record EventQuery(string? AgentId = null, long? FromUnixMs = null, long? ToUnixMs = null);
+internal sealed record EventQuery(string? AgentId = null, long? FromUnixMs = null, long? ToUnixMs = null);
 
 /// <summary>Per-agent totals for <c>sluice-collector stats</c>.</summary>
-public sealed record AgentStats
+internal sealed record AgentStats
 {
     public required string AgentId { get; init; }
     public string Hostname { get; init; } = "";
@@ -149,7 +149,7 @@ public sealed record AgentStats
 }
 
 /// <summary>Sums of the loss counters reported in an agent's batches.</summary>
-public sealed record LossTotals
+internal sealed record LossTotals
 {
     public long KernelLost { get; init; }
     public long SocketOverruns { get; init; }
@@ -185,7 +185,7 @@ public sealed record LossTotals
 }
 
 /// <summary>Sums of non-negative counters that stop at <see cref="long.MaxValue"/> instead of wrapping.</summary>
-public static class Saturating
+internal static class Saturating
 {
     public static long Add(long a, long b)
     {

@@ -4,7 +4,7 @@ using Sluice.Collector.Storage.Sqlite;
 namespace Sluice.Collector.Storage;
 
 /// <summary>A <c>--store</c> value: <c>sqlite:PATH</c> or <c>postgres:CONNSTRING</c>.</summary>
-public sealed record StoreLocation(StoreKind Kind, string Target)
+internal sealed record StoreLocation(StoreKind Kind, string Target)
 {
     public static StoreLocation Parse(string value)
     {
@@ -91,7 +91,7 @@ public sealed record StoreLocation(StoreKind Kind, string Target)
     }
 }
 
-public enum StoreKind
+internal enum StoreKind
 {
     Sqlite,
     Postgres,

@@ -22,8 +22,12 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// small 1: kernel_lost 5
 /// </code>
 /// </remarks>
-public abstract class CounterOverflowReportTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class CounterOverflowReportTests : PerStoreTests
 {
+    private protected CounterOverflowReportTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private const long T0 = TestEvents.BaseUnixMs;
     private const long Minute = 60_000;
     private const long End = T0 + 30 * Minute;

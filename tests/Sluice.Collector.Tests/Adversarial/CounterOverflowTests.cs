@@ -12,8 +12,12 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// for every agent (SQLite "integer overflow", PostgreSQL "bigint out of range") and totals go negative. Sums now
 /// stop at 2^63-1. Through the real gRPC collector, on each store.
 /// </summary>
-public abstract class CounterOverflowTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class CounterOverflowTests : PerStoreTests
 {
+    private protected CounterOverflowTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private const long Max = long.MaxValue;
 
     private static LossCounters AllAt(ulong value) => new()

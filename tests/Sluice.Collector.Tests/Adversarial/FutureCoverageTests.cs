@@ -13,8 +13,12 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// heartbeating until now is continuous and complete, with no gap "to 00:00" of tomorrow; the report says where
 /// it cut. Each store; the report with a fixed "now", the dashboard with the collector's clock.
 /// </summary>
-public abstract class FutureCoverageTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class FutureCoverageTests : PerStoreTests
 {
+    private protected FutureCoverageTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private const long Hour = 60 * Minute;
     // "Now" in the report tests: 10:30:17 on the range's day.
     private const long Now = T0 + 10 * Hour + 30 * Minute + 17_000;

@@ -15,8 +15,12 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// Issue case 3: one batch with events on 3,000 different days, from 1970 to ten days ahead, sent through the real
 /// gRPC collector to each store with the bounds <c>serve</c> gives it (400 days back, 1 day ahead, 4 days a batch).
 /// </summary>
-public abstract class PartitionExplosionTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class PartitionExplosionTests : PerStoreTests
 {
+    private protected PartitionExplosionTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private const long Day = 86_400_000;
 
     private readonly string _dir = Directory.CreateTempSubdirectory("sluice-explosion-").FullName;

@@ -16,8 +16,12 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// Issue case 2: a batch whose indexed text is longer than a PostgreSQL index entry may be, and a batch the store
 /// refuses permanently, sent through the real gRPC collector to each store.
 /// </summary>
-public abstract class PoisonBatchTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class PoisonBatchTests : PerStoreTests
 {
+    private protected PoisonBatchTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private const string Epoch = "0123456789abcdef0123456789abcdef";
 
     private static readonly long Now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();

@@ -149,8 +149,12 @@ public sealed class PreAuthenticationTests(ITestOutputHelper output) : IDisposab
 }
 
 /// <summary>The limits behind the front door: calls in flight overall and per connection, decompressed size, rate-limited logging. On each store.</summary>
-public abstract class FrontDoorLimitsTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class FrontDoorLimitsTests : PerStoreTests
 {
+    private protected FrontDoorLimitsTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private readonly string _dir = Directory.CreateTempSubdirectory("sluice-frontdoor-").FullName;
 
     public override void Dispose()

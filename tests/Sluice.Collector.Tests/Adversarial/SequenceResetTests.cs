@@ -18,8 +18,12 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// content under a taken key is ALREADY_EXISTS (never a duplicate), and gaps, refusals and interleaving show in
 /// <c>stats</c>. Through the real gRPC collector, on each store.
 /// </summary>
-public abstract class SequenceResetTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class SequenceResetTests : PerStoreTests
 {
+    private protected SequenceResetTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private const string EpochA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";
     private const string EpochB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2";
     private const int EventsPerBatch = 4;

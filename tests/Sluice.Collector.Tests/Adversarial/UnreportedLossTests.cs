@@ -20,8 +20,12 @@ namespace Sluice.Collector.Tests.Adversarial;
 /// spool entries of 27 events; in batch 5, 4 spool batches dropped whole; in batch 1, 9 events filtered (not
 /// loss). "steady" reports nothing.
 /// </remarks>
-public abstract class UnreportedLossTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class UnreportedLossTests : PerStoreTests
 {
+    private protected UnreportedLossTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private const long T0 = TestEvents.BaseUnixMs;
     private const long Minute = 60_000;
     private const long End = T0 + 60 * Minute;

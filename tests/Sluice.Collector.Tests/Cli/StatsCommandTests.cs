@@ -6,8 +6,12 @@ using static Sluice.Collector.Tests.Support.CollectorHarness;
 namespace Sluice.Collector.Tests.Cli;
 
 /// <summary><c>stats</c> run against a store filled through the real gRPC path.</summary>
-public abstract class StatsCommandTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class StatsCommandTests : PerStoreTests
 {
+    private protected StatsCommandTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     [Fact]
     public async Task Run_Json_PerAgentCountsDuplicatesLossAndLastSeen()
     {

@@ -9,8 +9,12 @@ using static Sluice.Collector.Tests.Dashboard.DashboardData;
 namespace Sluice.Collector.Tests.Dashboard;
 
 /// <summary>The dashboard's JSON API against a real collector on 127.0.0.1 over each store, on data of known content.</summary>
-public abstract class DashboardApiTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class DashboardApiTests : PerStoreTests
 {
+    private protected DashboardApiTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private static readonly string Range = $"from={From / 1000}&to={To / 1000}";
 
     /// <summary>A browser's client: HTTP/1.1 on the cleartext port.</summary>

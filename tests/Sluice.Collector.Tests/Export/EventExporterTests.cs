@@ -8,8 +8,12 @@ using static Sluice.Collector.Tests.Support.CollectorHarness;
 namespace Sluice.Collector.Tests.Export;
 
 /// <summary>Events sent over gRPC come back out of the store, through export, byte for byte.</summary>
-public abstract class EventExporterTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class EventExporterTests : PerStoreTests
 {
+    private protected EventExporterTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     /// <summary>Agent A: 3 batches of 30 events 10 ms apart from BaseUnixMs; agent B: one batch of 20 an hour later, plus a login event.</summary>
     private static async Task<List<(string Agent, Event Event)>> SendKnownSetAsync(CollectorHarness h)
     {

@@ -9,8 +9,12 @@ namespace Sluice.Collector.Tests.Ingest;
 /// Scripted faults on a real collector. A client that resends each batch until it is acknowledged
 /// (as the shipper does) must end with every event of a known sequence stored exactly once.
 /// </summary>
-public abstract class IngestFaultsTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class IngestFaultsTests : PerStoreTests
 {
+    private protected IngestFaultsTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private static EventBatch[] KnownSequence(int batches) =>
         [.. Enumerable.Range(1, batches).Select(s => TestEvents.Batch(AgentA, (ulong)s, 10, firstSerial: s * 100, startUnixMs: TestEvents.BaseUnixMs + s * 1000))];
 

@@ -8,8 +8,12 @@ using static Sluice.Collector.Tests.Support.CollectorHarness;
 namespace Sluice.Collector.Tests.Ingest;
 
 /// <summary>Refusals after authentication are recorded in the store, for the token's own agent only, and recording never changes the answer.</summary>
-public abstract class IngestRefusalsTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class IngestRefusalsTests : PerStoreTests
 {
+    private protected IngestRefusalsTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     protected abstract DbConnection Connect(string spec);
 
     private static EventBatch Batch(ulong sequence, int events = 3, string agent = AgentA)

@@ -8,8 +8,12 @@ using static Sluice.Collector.Tests.Support.CollectorHarness;
 namespace Sluice.Collector.Tests.Ingest;
 
 /// <summary>The ingest service over a real Kestrel and a real gRPC client, against each store.</summary>
-public abstract class IngestServiceTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class IngestServiceTests : PerStoreTests
 {
+    private protected IngestServiceTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private async Task<CollectorHarness> StartAsync(IngestLimits? limits = null)
     {
         var (store, _) = await Stores.CreateAsync();

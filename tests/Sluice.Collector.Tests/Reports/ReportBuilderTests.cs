@@ -6,8 +6,12 @@ using static Sluice.Collector.Tests.Reports.ReportDataset;
 namespace Sluice.Collector.Tests.Reports;
 
 /// <summary>Each report section on <see cref="ReportDataset"/>, for each store: every count against the known content.</summary>
-public abstract class ReportBuilderTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class ReportBuilderTests : PerStoreTests
 {
+    private protected ReportBuilderTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private static readonly TimeProvider Fixed = new FixedTime(End + 60 * Minute);
 
     private protected async Task<ComplianceReport> BuildAsync(ReportRequest? request = null, string? baseline = null)

@@ -14,7 +14,7 @@ namespace Sluice.Collector.Tests.Reports;
 /// <item>d: heartbeats only, no events: continuous and complete.</item>
 /// </list>
 /// </summary>
-public static class ReportDataset
+internal static class ReportDataset
 {
     public const long T0 = 1_764_028_800_000; // 2025-11-25T00:00:00Z
     public const long Minute = 60_000;

@@ -11,8 +11,12 @@ namespace Sluice.Collector.Tests.Reports;
 /// by the test (the store's own are tested with the store). Host d is otherwise continuous and complete, so each
 /// problem alone must make it incomplete and be named in its verdict.
 /// </summary>
-public abstract class ReportDeliveryTests(IStoreFactory stores) : PerStoreTests(stores)
+public abstract class ReportDeliveryTests : PerStoreTests
 {
+    private protected ReportDeliveryTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
     private static readonly TimeProvider Fixed = new FixedTime(End + 60 * Minute);
     private const string EpochD = "0123abcd4567ef890123abcd4567ef89";
 

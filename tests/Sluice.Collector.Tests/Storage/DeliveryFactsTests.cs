@@ -7,7 +7,7 @@ namespace Sluice.Collector.Tests.Storage;
 /// <summary><see cref="IEventStore.GetDeliveryFactsAsync"/> on each store: gaps, refusals, interleaving, ranges.</summary>
 public abstract class DeliveryFactsTests
 {
-    protected abstract IStoreFactory Stores { get; }
+    private protected abstract IStoreFactory Stores { get; }
 
     private const string A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     private const string B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -250,12 +250,12 @@ public abstract class DeliveryFactsTests
 public sealed class SqliteDeliveryFactsTests : DeliveryFactsTests, IDisposable
 {
     private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
+    private protected override IStoreFactory Stores => _stores;
     public void Dispose() => _stores.Dispose();
 }
 
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresDeliveryFactsTests(PostgresFixture pg) : DeliveryFactsTests
 {
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
+    private protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
 }

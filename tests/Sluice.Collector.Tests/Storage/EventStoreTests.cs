@@ -9,7 +9,7 @@ namespace Sluice.Collector.Tests.Storage;
 /// <summary>The store contract, and the summary columns the compliance queries filter on, for each store.</summary>
 public abstract class EventStoreTests
 {
-    protected abstract IStoreFactory Stores { get; }
+    private protected abstract IStoreFactory Stores { get; }
 
     /// <summary>A plain SQL connection to the store, to check what the reports will query.</summary>
     protected abstract DbConnection Connect(string spec);
@@ -363,7 +363,7 @@ public abstract class EventStoreTests
 public sealed class SqliteEventStoreTests : EventStoreTests, IDisposable
 {
     private readonly SqliteStoreFactory _stores = new();
-    protected override IStoreFactory Stores => _stores;
+    private protected override IStoreFactory Stores => _stores;
     protected override DbConnection Connect(string spec) => new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + spec["sqlite:".Length..]);
     public void Dispose() => _stores.Dispose();
 
@@ -386,7 +386,7 @@ public sealed class SqliteEventStoreTests : EventStoreTests, IDisposable
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresEventStoreTests(PostgresFixture pg) : EventStoreTests
 {
-    protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
+    private protected override IStoreFactory Stores { get; } = new PostgresStoreFactory(pg.Cluster);
     protected override DbConnection Connect(string spec) => new Npgsql.NpgsqlConnection(spec["postgres:".Length..]);
 
     [Fact]

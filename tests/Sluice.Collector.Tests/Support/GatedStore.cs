@@ -10,7 +10,7 @@ namespace Sluice.Collector.Tests.Support;
 /// Every other member goes straight to the real store (a proxy, so members added to the interface
 /// pass through too).
 /// </summary>
-public class GatedStore : DispatchProxy
+internal class GatedStore : DispatchProxy
 {
     private IEventStore _inner = null!;
     private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);

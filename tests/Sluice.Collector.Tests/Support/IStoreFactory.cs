@@ -5,7 +5,7 @@ using Sluice.Collector.Storage.Sqlite;
 namespace Sluice.Collector.Tests.Support;
 
 /// <summary>Makes a fresh, initialized store of one kind for each test.</summary>
-public interface IStoreFactory
+internal interface IStoreFactory
 {
     StoreKind Kind { get; }
 
@@ -14,7 +14,7 @@ public interface IStoreFactory
     Task<(IEventStore Store, string Spec)> CreateAsync(EventTimeBounds? timeBounds = null);
 }
 
-public sealed class SqliteStoreFactory : IStoreFactory, IDisposable
+internal sealed class SqliteStoreFactory : IStoreFactory, IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("sluice-sqlite-").FullName;
     private int _n;
@@ -36,7 +36,7 @@ public sealed class SqliteStoreFactory : IStoreFactory, IDisposable
     }
 }
 
-public sealed class PostgresStoreFactory(PostgresCluster cluster) : IStoreFactory
+internal sealed class PostgresStoreFactory(PostgresCluster cluster) : IStoreFactory
 {
     public StoreKind Kind => StoreKind.Postgres;
 

@@ -4,9 +4,14 @@ namespace Sluice.Collector.Tests.Support;
 /// Base of a test class that runs once per store kind: each leaf (SqliteXTests, PostgresXTests) only names the
 /// factory; this holds it and, for the SQLite one, deletes its files when the test is done.
 /// </summary>
-public abstract class PerStoreTests(IStoreFactory stores) : IDisposable
+public abstract class PerStoreTests : IDisposable
 {
-    protected IStoreFactory Stores { get; } = stores;
+    private protected PerStoreTests(IStoreFactory stores)
+    {
+        Stores = stores;
+    }
+
+    private protected IStoreFactory Stores { get; }
 
     public virtual void Dispose()
     {

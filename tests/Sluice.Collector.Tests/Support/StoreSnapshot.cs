@@ -4,7 +4,7 @@ using Sluice.Collector.Storage;
 namespace Sluice.Collector.Tests.Support;
 
 /// <summary>Everything a store shows, as text: per-agent stats and every event exported. Equal snapshots mean nothing was touched.</summary>
-public static class StoreSnapshot
+internal static class StoreSnapshot
 {
     public static async Task<string> TakeAsync(IEventStore store)
     {

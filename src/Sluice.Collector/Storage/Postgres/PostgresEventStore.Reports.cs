@@ -3,7 +3,7 @@ using Sluice.Collector.Reports;
 
 namespace Sluice.Collector.Storage.Postgres;
 
-public sealed partial class PostgresEventStore : IReportSource
+internal sealed partial class PostgresEventStore : IReportSource
 {
     SqlDialect IReportSource.Dialect => Dialect;
 

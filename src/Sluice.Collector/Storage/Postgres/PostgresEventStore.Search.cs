@@ -1,6 +1,6 @@
 namespace Sluice.Collector.Storage.Postgres;
 
-public sealed partial class PostgresEventStore
+internal sealed partial class PostgresEventStore
 {
     public async Task<EventPage> SearchEventsAsync(EventSearch search, CancellationToken cancellationToken)
     {

@@ -15,7 +15,7 @@ namespace Sluice.Collector.Storage.Postgres;
 /// unique index until the first commits, then sees the conflict, and compares digests: a resend is
 /// counted as a duplicate, other content is a conflict and nothing of it is stored.
 /// </remarks>
-public sealed partial class PostgresEventStore : IEventStore
+internal sealed partial class PostgresEventStore : IEventStore
 {
     private static string CopyInto(string table) => $"COPY {table} ({string.Join(", ", EventColumns.Names)}) FROM STDIN (FORMAT BINARY)";
 

@@ -1,6 +1,6 @@
 namespace Sluice.Collector.Storage.Sqlite;
 
-public sealed partial class SqliteEventStore
+internal sealed partial class SqliteEventStore
 {
     private const UnixFileMode PrivateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode PrivateDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;

@@ -3,7 +3,7 @@ using Sluice.Collector.Reports;
 
 namespace Sluice.Collector.Storage.Sqlite;
 
-public sealed partial class SqliteEventStore : IReportSource
+internal sealed partial class SqliteEventStore : IReportSource
 {
     SqlDialect IReportSource.Dialect => Dialect;
 

@@ -1,6 +1,6 @@
 namespace Sluice.Collector.Storage.Sqlite;
 
-public sealed partial class SqliteEventStore
+internal sealed partial class SqliteEventStore
 {
     public async Task<EventPage> SearchEventsAsync(EventSearch search, CancellationToken cancellationToken)
     {

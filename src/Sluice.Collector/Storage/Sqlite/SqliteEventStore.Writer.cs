@@ -5,7 +5,7 @@ using Sluice.Protocol.V1;
 
 namespace Sluice.Collector.Storage.Sqlite;
 
-public sealed partial class SqliteEventStore
+internal sealed partial class SqliteEventStore
 {
     private Statements? _statements;
 

@@ -15,7 +15,7 @@ namespace Sluice.Collector.Storage.Sqlite;
 /// If a group fails, each of its writes is retried in its own transaction, so one failing batch
 /// cannot take others down with it. Readers use their own connections (WAL lets them run beside the writer).
 /// </remarks>
-public sealed partial class SqliteEventStore : IEventStore
+internal sealed partial class SqliteEventStore : IEventStore
 {
     private readonly string _connectionString;
     private readonly SqliteStoreOptions _options;
@@ -184,7 +184,7 @@ public sealed partial class SqliteEventStore : IEventStore
 }
 
 /// <summary>Tuning of the SQLite store.</summary>
-public sealed record SqliteStoreOptions
+internal sealed record SqliteStoreOptions
 {
     /// <summary>Writes waiting for the writer; beyond this, callers wait (backpressure).</summary>
     public int QueueCapacity { get; init; } = 256;
