@@ -58,8 +58,9 @@ internal sealed class DiskSpool : IDisposable
         logger ??= NullLogger.Instance;
         string directory = Path.GetFullPath(options.Directory);
         int maxPayload = (int)Math.Min(options.SegmentBytes - SpoolEntryFormat.HeaderSize, int.MaxValue);
-        var index = SpoolRecovery.Open(directory, options, maxPayload, time, logger);
-        var writer = new SpoolWriter(index, options, directory, maxPayload, time, logger);
+        var settings = new SpoolSettings(options, directory, maxPayload, time, logger);
+        var index = SpoolRecovery.Open(settings);
+        var writer = new SpoolWriter(index, settings);
         return new DiskSpool(maxPayload, index, writer);
     }
 

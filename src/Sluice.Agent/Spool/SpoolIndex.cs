@@ -49,13 +49,9 @@ internal sealed class SpoolIndex
 
     private Counts _counts;
 
-    private SpoolIndex(RecoveredSpool recovered, SpoolOptions options, string directory, int maxPayload, TimeProvider time, ILogger logger)
+    private SpoolIndex(RecoveredSpool recovered, SpoolSettings settings)
     {
-        _options = options;
-        _directory = directory;
-        _maxPayload = maxPayload;
-        _time = time;
-        _logger = logger;
+        (_options, _directory, _maxPayload, _time, _logger) = settings;
         _segments = recovered.Segments;
         _nextSequence = recovered.NextSequence;
         _ackedThrough = recovered.AckedThrough;
@@ -89,9 +85,9 @@ internal sealed class SpoolIndex
     /// The index of what <see cref="SpoolRecovery"/> found on disk. Writes the state file, deletes
     /// the segments whose batches are all done with, and logs what the spool holds.
     /// </summary>
-    public static SpoolIndex Open(RecoveredSpool recovered, SpoolOptions options, string directory, int maxPayload, TimeProvider time, ILogger logger)
+    public static SpoolIndex Open(RecoveredSpool recovered, SpoolSettings settings)
     {
-        var index = new SpoolIndex(recovered, options, directory, maxPayload, time, logger);
+        var index = new SpoolIndex(recovered, settings);
         lock (index._lock)
         {
             index.PersistState();
@@ -100,7 +96,7 @@ internal sealed class SpoolIndex
                 index.DeleteSegment(covered);
             }
         }
-        SpoolLog.Opened(logger, directory, index._counts.DepthBatches, index._counts.DepthBytes, index._nextSequence, index._ackedThrough, index._epoch, index._epochStart);
+        SpoolLog.Opened(settings.Logger, settings.Directory, index._counts.DepthBatches, index._counts.DepthBytes, index._nextSequence, index._ackedThrough, index._epoch, index._epochStart);
         return index;
     }
 

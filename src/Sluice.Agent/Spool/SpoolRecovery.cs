@@ -12,8 +12,9 @@ namespace Sluice.Agent.Spool;
 internal static class SpoolRecovery
 {
     /// <exception cref="IOException">The directory, the state file or a segment could not be read or repaired; no file is left open.</exception>
-    public static SpoolIndex Open(string directory, SpoolOptions options, int maxPayload, TimeProvider time, ILogger logger)
+    public static SpoolIndex Open(SpoolSettings settings)
     {
+        var (_, directory, maxPayload, _, logger) = settings;
         PrivateFiles.EnsureDirectory(directory, logger);
         File.Delete(Path.Combine(directory, SpoolState.FileName + ".tmp"));
 
@@ -114,7 +115,7 @@ internal static class SpoolRecovery
             }
 
             var recovered = new RecoveredSpool(segments, nextSequence, ackedThrough, droppedThrough, epoch, epochStart, epochsStarted, pending + corrupt, corrupt, cutBytes);
-            return SpoolIndex.Open(recovered, options, directory, maxPayload, time, logger);
+            return SpoolIndex.Open(recovered, settings);
         }
         catch
         {

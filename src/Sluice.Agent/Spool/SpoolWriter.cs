@@ -45,17 +45,13 @@ internal sealed class SpoolWriter
     private long _fsyncs;
     private long _writeErrors;
 
-    public SpoolWriter(SpoolIndex index, SpoolOptions options, string directory, int maxPayload, TimeProvider time, ILogger logger)
+    public SpoolWriter(SpoolIndex index, SpoolSettings settings)
     {
         _index = index;
-        _options = options;
-        _directory = directory;
-        _maxPayload = maxPayload;
-        _time = time;
-        _logger = logger;
-        if (options.Fsync == FsyncMode.Interval)
+        (_options, _directory, _maxPayload, _time, _logger) = settings;
+        if (_options.Fsync == FsyncMode.Interval)
         {
-            _fsyncTimer = time.CreateTimer(static s => ((SpoolWriter)s!).OnFsyncTimer(), this, options.FsyncInterval, options.FsyncInterval);
+            _fsyncTimer = _time.CreateTimer(static s => ((SpoolWriter)s!).OnFsyncTimer(), this, _options.FsyncInterval, _options.FsyncInterval);
         }
     }
 
