@@ -35,7 +35,7 @@ public sealed class AuditEventSocket : IDisposable
     private long _records;
     private long _bytes;
     private long _calls;
-    private long _overruns;
+    private long _enobufs;
     private long _truncated;
     private long _replaces;
     private uint _lastReplacePid;
@@ -177,7 +177,7 @@ public sealed class AuditEventSocket : IDisposable
                 {
                     // The queue overflowed since the last read: records were dropped for us.
                     // The error is reported once and cleared; the queue still holds data.
-                    Interlocked.Increment(ref _overruns);
+                    Interlocked.Increment(ref _enobufs);
                     continue;
                 }
                 throw new AuditException(AuditErrorKind.Kernel, errno, $"receiving audit records failed: {ErrnoTable.NameOrNumber(errno)}");
@@ -272,7 +272,7 @@ public sealed class AuditEventSocket : IDisposable
         Records = Volatile.Read(ref _records),
         Bytes = Volatile.Read(ref _bytes),
         ReceiveCalls = Volatile.Read(ref _calls),
-        Enobufs = Volatile.Read(ref _overruns),
+        Enobufs = Volatile.Read(ref _enobufs),
         Truncated = Volatile.Read(ref _truncated),
         ReplaceRequests = Volatile.Read(ref _replaces),
         LastReplacePid = Volatile.Read(ref _lastReplacePid),
