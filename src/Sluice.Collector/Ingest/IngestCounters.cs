@@ -38,7 +38,7 @@ internal sealed class IngestCounters
     /// <summary>Batches the store refused permanently (answered INVALID_ARGUMENT; see <see cref="Storage.StoreErrors"/>).</summary>
     public long RefusedByStore => Volatile.Read(ref _refusedByStore);
 
-    /// <summary>Events that came in the raw form and were interpreted here before they were stored.</summary>
+    /// <summary>Events that came in the raw form and were interpreted here (resends included: a duplicate is recognised by the digest of its full form).</summary>
     public long EventsInterpreted => Volatile.Read(ref _eventsInterpreted);
 
     /// <summary>Raw-form events whose interpretation failed: stored with their records, without the interpreted fields.</summary>
