@@ -54,7 +54,7 @@ public sealed class StatusWatchTests : IDisposable
     {
         using var agent = AgentRunner.Start($"-a always,exit -F arch=b64 -S execve -F key={TestRules.UniqueKey("watch")}\n");
         agent.WaitReady();
-        var psi = new ProcessStartInfo("dotnet", $"{AgentProcess.DllPath} status --watch --json --interval 0.2 --socket {agent.SocketPath}")
+        var psi = new ProcessStartInfo(AgentProcess.ExePath, $"status --watch --json --interval 0.2 --socket {agent.SocketPath}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
