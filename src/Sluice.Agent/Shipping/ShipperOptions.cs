@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
+using Sluice.Agent.Configuration;
 
 namespace Sluice.Agent.Shipping;
 
@@ -40,17 +41,17 @@ internal sealed class ShipperOptions
     public int MaxInFlight { get; set; } = 4;
 
     /// <summary>Time allowed to one attempt of one call before it is abandoned and retried.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    [TimeSpanRange("00:00:00.010", "00:10:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    [TimeSpanRange("00:00:00.001", "00:10:00")]
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>First retry delay; it doubles per attempt, with jitter, up to <see cref="RetryMaxDelay"/>. Retries of transient failures never give up.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    [TimeSpanRange("00:00:00.001", "00:10:00")]
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    [TimeSpanRange("00:00:00.001", "01:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Circuit breaker: share of failed attempts in <see cref="BreakerSamplingDuration"/> that opens it.</summary>
@@ -60,14 +61,14 @@ internal sealed class ShipperOptions
     [Range(2, int.MaxValue)]
     public int BreakerMinimumThroughput { get; set; } = 8;
 
-    [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
+    [TimeSpanRange("00:00:00.500", "01:00:00")]
     public TimeSpan BreakerSamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
 
-    [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
+    [TimeSpanRange("00:00:00.500", "01:00:00")]
     public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>After the collector refuses our credentials, or answers in a way the agent does not understand, shipping stops and is probed again this often.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "1.00:00:00")]
+    [TimeSpanRange("00:00:00.010", "1.00:00:00")]
     public TimeSpan StallProbeInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Where batches the collector refuses as invalid are set aside, with the server's reason.</summary>
