@@ -47,7 +47,7 @@ public sealed class ComparisonReportTests
             // bare reader: 2 µs per event.
             Trial(1, ComparisonReport.Bare, 200_000, 200_000, 0, 400_000, 34 * 1024, idleKb: 20 * 1024),
             // Sluice: 5 µs per event in every run; one run lost 100 events. Idle 30, 40, 50 MB → median 40.
-            Trial(1, ComparisonReport.Sluice, 200_000, 200_000, 0, 1_000_000, 90 * 1024, collectorUs: 2_000_000, idleKb: 30 * 1024),
+            Trial(1, ComparisonReport.Sluice, 200_000, 200_000, 0, 1_000_000, 90 * 1024, collectorUs: 2_000_000, idleKb: 30 * 1024) with { IdleCores = 0.02 },
             Trial(2, ComparisonReport.Sluice, 200_000, 199_900, 100, 999_500, 90 * 1024, collectorUs: 2_000_000, idleKb: 50 * 1024),
             Trial(3, ComparisonReport.Sluice, 200_000, 200_000, 0, 1_000_000, 90 * 1024, collectorUs: 2_000_000, idleKb: 40 * 1024),
             Trial(1, ComparisonReport.Sluice, 100, 0, 0, 0, 0, rate: 0) with { Error = "sluice-agent exited with code 1" },
@@ -56,8 +56,9 @@ public sealed class ComparisonReportTests
         string md = ComparisonReport.Markdown(trials, "header");
 
         // CPU/event, then idle RSS, then peak RSS.
-        Assert.Contains("| 20,000 | auditd RAW | 3 | 200,000 | 20,000/s | 100.0% | 200,000 | 100.00% | 0 | 0 | 20.00 | 2 | 3 |", md, StringComparison.Ordinal);
-        Assert.Contains("| 20,000 | Sluice | 3 | 200,000 | 20,000/s | 100.0% | 200,000 | 100.00% | 0 | 0 | 5.00 | 40 | 90 | 0 | 10.00 | — / 200 |", md, StringComparison.Ordinal);
+        Assert.Contains("| 20,000 | auditd RAW | 3 | 200,000 | 20,000/s | 100.0% | 200,000 | 100.00% | 0 | 0 | 20.00 | — | 2 | 3 |", md, StringComparison.Ordinal);
+        // Idle CPU: 2 % of a core (one run had it) over 20,000 delivered events/s = 1 µs/event.
+        Assert.Contains("| 20,000 | Sluice | 3 | 200,000 | 20,000/s | 100.0% | 200,000 | 100.00% | 0 | 0 | 5.00 | 2.0 (1.00) | 40 | 90 | 0 | 10.00 | — / 200 |", md, StringComparison.Ordinal);
         Assert.Contains("| max | Sluice | 0 (1 failed) |", md, StringComparison.Ordinal);
         // CPU Sluice/bare 5/2, Sluice/auditd 5/20; agent + collector (5 + 10)/20; idle RSS 40/2.
         Assert.Contains("| 20,000 | 2.50 | 0.25 | — | 0.75 | 20.00 |", md, StringComparison.Ordinal);

@@ -23,6 +23,9 @@ public static class CompareCommand
     /// <summary>How long a consumer must have been idle before its idle RSS is read.</summary>
     public const double IdleRssSeconds = 3;
 
+    /// <summary>How long the consumer's CPU is watched once idle, for <see cref="TrialResult.IdleCores"/> (ticks of 10 ms: 0.2 % of a core over 5 s).</summary>
+    public const double IdleCpuSeconds = 5;
+
     /// <summary>Longest wait for a consumer to become idle after its start; its RSS is read then anyway, and flagged.</summary>
     public const double IdleRssTimeoutSeconds = 60;
 
@@ -485,6 +488,14 @@ public static class CompareCommand
             bool idleReached = WaitIdle(meter, TimeSpan.FromSeconds(IdleRssSeconds), TimeSpan.FromSeconds(IdleRssTimeoutSeconds), cancel);
             long idleRss = CpuMeter.RssKb(consumer.ConsumerPids);
             long? collectorIdleRss = consumer.CollectorPids.Count > 0 ? CpuMeter.RssKb(consumer.CollectorPids) : null;
+            var idleFrom = meter.Sample();
+            var idleClock = Stopwatch.StartNew();
+            if (cancel.WaitHandle.WaitOne(TimeSpan.FromSeconds(IdleCpuSeconds)))
+            {
+                cancel.ThrowIfCancellationRequested();
+            }
+            var idleTo = meter.Sample();
+            double idleCores = ProcStat.TicksToMicroseconds(idleTo.Consumer - idleFrom.Consumer) / 1e6 / idleClock.Elapsed.TotalSeconds;
             if (options.WarmupSeconds > 0)
             {
                 Warmup(control, options, meter, rate, key + "-warmup", cancel);
@@ -551,6 +562,7 @@ public static class CompareCommand
                 ConsumerPeakRssKb = meter.PeakRssKb(consumer.ConsumerPids),
                 ConsumerIdleRssKb = idleRss,
                 IdleReached = idleReached,
+                IdleCores = idleCores,
                 CollectorIdleRssKb = collectorIdleRss,
                 CollectorCpuUs = consumer.CollectorPids.Count > 0 ? ProcStat.TicksToMicroseconds(atChange.Collector - start.Collector) : null,
                 CollectorPeakRssKb = consumer.CollectorPids.Count > 0 ? meter.PeakRssKb(consumer.CollectorPids) : null,
@@ -588,7 +600,7 @@ public static class CompareCommand
         ? $"run {t.Run}, {CompareOptions.RateName(t.Rate)}/s, {t.Consumer}: failed"
         : $"run {t.Run}, {CompareOptions.RateName(t.Rate)}/s, {t.Consumer}: offered {t.Offered:N0} at {t.AchievedRate:N0}/s ({t.HostImpact:P1} of audit off), " +
             $"delivered {t.Delivered:N0}, kernel lost {t.KernelLost:N0}, uncounted {t.UncountedLoss:N0}, CPU {t.CpuPerEventUs:0.00} µs/event, " +
-            $"idle RSS {t.ConsumerIdleRssKb / 1024.0:0} MB{(t.IdleReached ? "" : " (not idle)")}, peak RSS {t.ConsumerPeakRssKb / 1024.0:0} MB, kauditd {t.KauditdCpuPerEventUs:0.00} µs/event" +
+            $"idle CPU {t.IdleCores * 100:0.0} % of a core, idle RSS {t.ConsumerIdleRssKb / 1024.0:0} MB{(t.IdleReached ? "" : " (not idle)")}, peak RSS {t.ConsumerPeakRssKb / 1024.0:0} MB, kauditd {t.KauditdCpuPerEventUs:0.00} µs/event" +
             (t.CollectorCpuPerEventUs is double c ? $", collector {c:0.00} µs/event, {t.CollectorPeakRssKb / 1024.0:0} MB" : "") +
             (t.WaitActual != 0 ? $", backlog_wait_time_actual +{t.WaitActual}" : "") +
             (t.Details is { } d ? $"\n    {d}" : "");

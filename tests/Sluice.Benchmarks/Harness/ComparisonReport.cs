@@ -34,7 +34,14 @@ public static class ComparisonReport
         double? Offered, double? AchievedRate, double? HostImpact, double? Delivered, double? DeliveredFraction,
         double? KernelLost, double? Uncounted, double? CpuPerEventUs, double? PeakRssMb, double? WaitActual,
         double? CollectorCpuPerEventUs, double? CollectorPeakRssMb, double? BacklogLimitAtEnd, double? DeliveredPerSecond, double? KauditdCpuPerEventUs,
-        double? IdleRssMb = null, double? CollectorIdleRssMb = null);
+        double? IdleRssMb = null, double? CollectorIdleRssMb = null, double? IdleCores = null)
+    {
+        /// <summary>
+        /// The CPU the consumer burns with no load, spread over the events it delivered per second
+        /// at this rate, µs: a floor under its CPU/event that no per-event work explains.
+        /// </summary>
+        public double? IdleUsPerEvent => IdleCores is double c && DeliveredPerSecond is double d && d > 0 ? c * 1e6 / d : null;
+    }
 
     public static IReadOnlyList<Row> Rows(IReadOnlyList<TrialResult> trials)
     {
@@ -48,7 +55,7 @@ public static class ComparisonReport
                 M(t => t.KernelLost), M(t => t.UncountedLoss), M(t => t.CpuPerEventUs), M(t => t.ConsumerPeakRssKb / 1024.0), M(t => t.WaitActual),
                 M(t => t.CollectorCpuPerEventUs), M(t => t.CollectorPeakRssKb / 1024.0), M(t => t.BacklogLimitAtEnd),
                 M(t => t.GeneratorSeconds > 0 ? t.Delivered / t.GeneratorSeconds : null), M(t => t.KauditdCpuPerEventUs),
-                M(t => t.ConsumerIdleRssKb / 1024.0), M(t => t.CollectorIdleRssKb / 1024.0)));
+                M(t => t.ConsumerIdleRssKb / 1024.0), M(t => t.CollectorIdleRssKb / 1024.0), M(t => t.IdleCores)));
         }
         return rows;
     }
@@ -101,11 +108,12 @@ public static class ComparisonReport
             + "*uncounted*: offered − delivered − kernel lost; *CPU/event*: the consumer's utime+stime from the start of the load to its last delivered event, per delivered event "
             + "(auditd + laurel: both processes summed; Sluice: the agent, the collector in its own column); *kauditd*: the kernel thread that sends records to the consumer, same window; "
             + "*idle RSS*: VmRSS once the consumer is registered with its rule loaded and has used under 5% of a core for 3 s, before the warm-up; "
+            + "*idle CPU*: the consumer's CPU over 5 s right after that, in % of one core (10 ms ticks: 0.2 % steps), and spread over the events it delivered per second at that rate, a floor under its CPU/event; "
             + "*peak RSS*: VmHWM at the end of the trial (both summed for auditd + laurel); *wait Δ*: growth of `backlog_wait_time_actual`; "
             + "*kernel lost* counts records the kernel could not queue (about one per dropped event), so *uncounted* can be slightly negative.")
             .AppendLine();
-        sb.AppendLine("| rate | consumer | runs | offered | generator rate | host impact | delivered | delivered % | kernel lost | uncounted | CPU/event µs | idle RSS MB | peak RSS MB | wait Δ | collector CPU/event µs | collector idle / peak RSS MB | kauditd CPU/event µs | backlog_limit at end |");
-        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| rate | consumer | runs | offered | generator rate | host impact | delivered | delivered % | kernel lost | uncounted | CPU/event µs | idle CPU % (µs/event) | idle RSS MB | peak RSS MB | wait Δ | collector CPU/event µs | collector idle / peak RSS MB | kauditd CPU/event µs | backlog_limit at end |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (int rate in rates)
         {
             foreach (var row in rows.Where(r => r.Rate == rate).OrderBy(r => Array.IndexOf(order, r.Consumer)))
@@ -113,7 +121,7 @@ public static class ComparisonReport
                 string runs = row.Failed > 0 ? $"{row.Runs} ({row.Failed} failed)" : row.Runs.ToString(Inv);
                 string collectorRss = row.CollectorPeakRssMb is null ? "—" : $"{F(row.CollectorIdleRssMb, 0)} / {F(row.CollectorPeakRssMb, 0)}";
                 sb.AppendLine($"| {CompareOptions.RateName(rate)} | {row.Consumer} | {runs} | {N(row.Offered)} | {N(row.AchievedRate)}/s | {P(row.HostImpact)} | "
-                    + $"{N(row.Delivered)} | {P(row.DeliveredFraction, 2)} | {N(row.KernelLost)} | {N(row.Uncounted)} | {F(row.CpuPerEventUs)} | {F(row.IdleRssMb, 0)} | {F(row.PeakRssMb, 0)} | "
+                    + $"{N(row.Delivered)} | {P(row.DeliveredFraction, 2)} | {N(row.KernelLost)} | {N(row.Uncounted)} | {F(row.CpuPerEventUs)} | {IdleCpu(row)} | {F(row.IdleRssMb, 0)} | {F(row.PeakRssMb, 0)} | "
                     + $"{N(row.WaitActual)} | {F(row.CollectorCpuPerEventUs)} | {collectorRss} | {F(row.KauditdCpuPerEventUs)} | {N(row.BacklogLimitAtEnd)} |");
             }
         }
@@ -164,8 +172,9 @@ public static class ComparisonReport
 
         foreach (var breakdown in stages ?? [])
         {
-            var perRate = rates.Select(r => (r, rows.FirstOrDefault(x => x.Rate == r && x.Consumer == Bare)?.CpuPerEventUs,
-                rows.FirstOrDefault(x => x.Rate == r && x.Consumer == Sluice)?.CpuPerEventUs)).ToList();
+            var perRate = rates.Select(r => new StageBreakdown.RateFigures(r, rows.FirstOrDefault(x => x.Rate == r && x.Consumer == Bare)?.CpuPerEventUs,
+                rows.FirstOrDefault(x => x.Rate == r && x.Consumer == Sluice)?.CpuPerEventUs,
+                rows.FirstOrDefault(x => x.Rate == r && x.Consumer == Sluice)?.IdleUsPerEvent)).ToList();
             sb.Append(breakdown.Markdown(perRate));
         }
 
@@ -251,6 +260,8 @@ public static class ComparisonReport
             : $"The host is never stalled: **not met**: backlog_wait_time_actual grew by {waits:N0} over the Sluice trials.");
         return goals;
     }
+
+    private static string IdleCpu(Row row) => row.IdleCores is double c ? $"{F(c * 100, 1)} ({F(row.IdleUsPerEvent)})" : "—";
 
     private static string N(double? v) => v is double x ? x.ToString("N0", Inv) : "—";
 

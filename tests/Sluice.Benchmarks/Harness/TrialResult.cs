@@ -47,6 +47,12 @@ public sealed record TrialResult
     /// </summary>
     public long? ConsumerIdleRssKb { get; init; }
 
+    /// <summary>
+    /// CPU the consumer used with no load, in cores (1 = one core), over <see cref="CompareCommand.IdleCpuSeconds"/> s
+    /// right after its idle RSS was read: what it costs with no event to handle (timers, polling).
+    /// </summary>
+    public double? IdleCores { get; init; }
+
     /// <summary>False when the consumer was still busy when the idle RSS had to be read (after <see cref="CompareCommand.IdleRssTimeoutSeconds"/> s).</summary>
     public bool IdleReached { get; init; } = true;
 

@@ -131,9 +131,12 @@ public sealed class StageBreakdown
 
     private static double? Difference(double? a, double? b) => a is double x && b is double y ? x - y : null;
 
+    /// <summary>What the comparison measured at one rate, medians: the bare reader's and Sluice's CPU/event, and Sluice's idle CPU spread over its events per second.</summary>
+    public readonly record struct RateFigures(int Rate, double? Bare, double? Sluice, double? SluiceIdle = null);
+
     /// <summary>The breakdown, and per rate: receive + in-process against Sluice end to end.</summary>
-    /// <param name="perRate">Per rate the comparison ran: the bare reader's and Sluice's median CPU/event.</param>
-    public string Markdown(IReadOnlyList<(int Rate, double? Bare, double? Sluice)> perRate)
+    /// <param name="perRate">Per rate the comparison ran.</param>
+    public string Markdown(IReadOnlyList<RateFigures> perRate)
     {
         var sb = new StringBuilder();
         string load = Load == LoadKind.Exec ? "exec" : "getppid";
@@ -160,15 +163,16 @@ public sealed class StageBreakdown
         {
             sb.AppendLine("Against Sluice end to end (the agent's CPU/event in the table above; the in-process stages are the same at every rate, receive is the bare reader's at that rate). "
                 + "*Not in the stages*: what the agent spends beyond receiving and processing the events one after another: draining on a timer "
-                + "(wake-ups, small drains), its other jobs (loss monitor, watchdog, heartbeat), batches cut by time rather than size, the runtime's own threads.");
+                + "(wake-ups, small drains), its other jobs (loss monitor, watchdog, heartbeat), batches cut by time rather than size, the runtime's own threads. "
+                + "*Of which idle CPU*: what the agent burns with no load at all (its idle CPU in the table above), spread over the events it delivered per second: a cost per second, not per event, so per event it grows as the rate falls.");
             sb.AppendLine();
-            sb.AppendLine("| rate | receive µs | in-process µs | sum µs | Sluice end to end µs | not in the stages µs | share of end to end |");
-            sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
-            foreach (var (rate, bare, sluice) in perRate.OrderBy(r => r.Rate == 0 ? int.MaxValue : r.Rate))
+            sb.AppendLine("| rate | receive µs | in-process µs | sum µs | Sluice end to end µs | not in the stages µs | share of end to end | of which idle CPU µs |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var (rate, bare, sluice, idle) in perRate.OrderBy(r => r.Rate == 0 ? int.MaxValue : r.Rate))
             {
                 double? sum = bare is double b && total is double t ? b + t : null;
                 double? rest = sluice is double s && sum is double u ? s - u : null;
-                sb.AppendLine($"| {CompareOptions.RateName(rate)} | {F(bare)} | {F(total)} | {F(sum)} | {F(sluice)} | {F(rest)} | {P(ComparisonReport.Ratio(rest, sluice))} |");
+                sb.AppendLine($"| {CompareOptions.RateName(rate)} | {F(bare)} | {F(total)} | {F(sum)} | {F(sluice)} | {F(rest)} | {P(ComparisonReport.Ratio(rest, sluice))} | {F(idle)} |");
             }
             sb.AppendLine();
         }
@@ -180,7 +184,8 @@ public sealed class StageBreakdown
         return sb.ToString();
     }
 
-    private static string F(double? v, int decimals = 2) => v is double x ? x.ToString("F" + decimals, Inv) : "—";
+    // Rounded first, and + 0.0 turns a negative zero into zero: "-0" would read as a saving.
+    private static string F(double? v, int decimals = 2) => v is double x ? (Math.Round(x, decimals) + 0.0).ToString("F" + decimals, Inv) : "—";
 
     private static string P(double? v) => v is double x ? (x * 100).ToString("F0", Inv) + "%" : "—";
 }
