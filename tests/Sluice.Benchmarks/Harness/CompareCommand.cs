@@ -23,7 +23,7 @@ public static class CompareCommand
     /// <summary>How long a consumer must have been idle before its idle RSS is read.</summary>
     public const double IdleRssSeconds = 3;
 
-    /// <summary>How long the consumer's CPU is watched once idle, for <see cref="TrialResult.IdleCores"/> (ticks of 10 ms: 0.2 % of a core over 5 s).</summary>
+    /// <summary>How long the consumer's CPU is watched after the warm-up, with no load, for <see cref="TrialResult.IdleCores"/> (ticks of 10 ms: 0.2 % of a core over 5 s).</summary>
     public const double IdleCpuSeconds = 5;
 
     /// <summary>Longest wait for a consumer to become idle after its start; its RSS is read then anyway, and flagged.</summary>
@@ -488,14 +488,6 @@ public static class CompareCommand
             bool idleReached = WaitIdle(meter, TimeSpan.FromSeconds(IdleRssSeconds), TimeSpan.FromSeconds(IdleRssTimeoutSeconds), cancel);
             long idleRss = CpuMeter.RssKb(consumer.ConsumerPids);
             long? collectorIdleRss = consumer.CollectorPids.Count > 0 ? CpuMeter.RssKb(consumer.CollectorPids) : null;
-            var idleFrom = meter.Sample();
-            var idleClock = Stopwatch.StartNew();
-            if (cancel.WaitHandle.WaitOne(TimeSpan.FromSeconds(IdleCpuSeconds)))
-            {
-                cancel.ThrowIfCancellationRequested();
-            }
-            var idleTo = meter.Sample();
-            double idleCores = ProcStat.TicksToMicroseconds(idleTo.Consumer - idleFrom.Consumer) / 1e6 / idleClock.Elapsed.TotalSeconds;
             if (options.WarmupSeconds > 0)
             {
                 Warmup(control, options, meter, rate, key + "-warmup", cancel);
@@ -505,6 +497,15 @@ public static class CompareCommand
             {
                 cancel.ThrowIfCancellationRequested();
             }
+            // Idle CPU once warm: start-up and the first load are behind it, so what is left is what it costs per second with nothing to do.
+            var idleFrom = meter.Sample();
+            var idleClock = Stopwatch.StartNew();
+            if (cancel.WaitHandle.WaitOne(TimeSpan.FromSeconds(IdleCpuSeconds)))
+            {
+                cancel.ThrowIfCancellationRequested();
+            }
+            var idleTo = meter.Sample();
+            double idleCores = ProcStat.TicksToMicroseconds(idleTo.Consumer - idleFrom.Consumer) / 1e6 / idleClock.Elapsed.TotalSeconds;
 
             var before = control.GetStatus();
             var start = meter.Sample();

@@ -108,7 +108,7 @@ public static class ComparisonReport
             + "*uncounted*: offered − delivered − kernel lost; *CPU/event*: the consumer's utime+stime from the start of the load to its last delivered event, per delivered event "
             + "(auditd + laurel: both processes summed; Sluice: the agent, the collector in its own column); *kauditd*: the kernel thread that sends records to the consumer, same window; "
             + "*idle RSS*: VmRSS once the consumer is registered with its rule loaded and has used under 5% of a core for 3 s, before the warm-up; "
-            + "*idle CPU*: the consumer's CPU over 5 s right after that, in % of one core (10 ms ticks: 0.2 % steps), and spread over the events it delivered per second at that rate, a floor under its CPU/event; "
+            + "*idle CPU*: the consumer's CPU over 5 s with no load after the warm-up, just before the measured load, in % of one core (10 ms ticks: 0.2 % steps), and spread over the events it delivered per second at that rate, a floor under its CPU/event; "
             + "*peak RSS*: VmHWM at the end of the trial (both summed for auditd + laurel); *wait Δ*: growth of `backlog_wait_time_actual`; "
             + "*kernel lost* counts records the kernel could not queue (about one per dropped event), so *uncounted* can be slightly negative.")
             .AppendLine();

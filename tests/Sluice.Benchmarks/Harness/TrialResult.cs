@@ -49,7 +49,8 @@ public sealed record TrialResult
 
     /// <summary>
     /// CPU the consumer used with no load, in cores (1 = one core), over <see cref="CompareCommand.IdleCpuSeconds"/> s
-    /// right after its idle RSS was read: what it costs with no event to handle (timers, polling).
+    /// after the warm-up (and the wait until it was idle again), just before the measured load:
+    /// what it costs per second with no event to handle (timers, polling), once start-up is behind it.
     /// </summary>
     public double? IdleCores { get; init; }
 
