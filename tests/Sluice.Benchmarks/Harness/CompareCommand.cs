@@ -232,6 +232,7 @@ public static class CompareCommand
         string? warmUp = null;
         string? failure = null;
         var notes = new List<string>();
+        var jit = new List<(string Level, string Repetition, long Methods)>();
         using var child = ChildProcess.StartSelf("stages", ["stages", capture.Path, "--repetitions", options.StageRepetitions.ToString(CultureInfo.InvariantCulture)], line =>
         {
             try
@@ -252,6 +253,14 @@ public static class CompareCommand
                 else if (line.StartsWith("stage-warmup ", StringComparison.Ordinal))
                 {
                     warmUp = line["stage-warmup ".Length..];
+                }
+                else if (line.StartsWith("stage-jit ", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ');
+                    lock (jit)
+                    {
+                        jit.Add((parts[1], parts[2], long.Parse(parts[3], CultureInfo.InvariantCulture)));
+                    }
                 }
                 else if (line.StartsWith("stage-note ", StringComparison.Ordinal))
                 {
@@ -287,11 +296,17 @@ public static class CompareCommand
             Console.Error.WriteLine($"no per-stage breakdown: the measurement {failure ?? "printed nothing"}");
             return null;
         }
+        if (jit.Count > 0)
+        {
+            var most = jit.MaxBy(j => j.Methods);
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"the JIT compiled {jit.Sum(j => j.Methods)} methods in all while levels were measured, at most {most.Methods} in one (level {most.Level}, repetition {most.Repetition})"));
+        }
         return new StageBreakdown(options.Load, capture.Rate, capture.Records, capture.Events, compression, samples)
         {
             WarmUp = warmUp,
             Note = string.Join(" ", new[] { failure is null ? null : $"**The stage measurement {failure}: partial.**" }
-                .Concat(notes.Select(n => $"**Check:** {n}.")).Where(n => n is not null)) is { Length: > 0 } note ? note : null,
+                .Concat(notes.Select(n => $"Check: {n}.")).Where(n => n is not null)) is { Length: > 0 } note ? note : null,
         };
     }
 

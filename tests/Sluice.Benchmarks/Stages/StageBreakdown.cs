@@ -164,7 +164,8 @@ public sealed class StageBreakdown
             sb.AppendLine("Against Sluice end to end (the agent's CPU/event in the table above; the in-process stages are the same at every rate, receive is the bare reader's at that rate). "
                 + "*Not in the stages*: what the agent spends beyond receiving and processing the events one after another: draining on a timer "
                 + "(wake-ups, small drains), its other jobs (loss monitor, watchdog, heartbeat), batches cut by time rather than size, the runtime's own threads. "
-                + "*Of which idle CPU*: what the agent burns with no load at all (its idle CPU in the table above), spread over the events it delivered per second: a cost per second, not per event, so per event it grows as the rate falls.");
+                + "*Of which idle CPU*: what the agent burns with no load at all (its idle CPU in the table above), spread over the events it delivered per second: a cost per second, not per event, so per event it grows as the rate falls. "
+                + "Negative: the replay cost more than the running agent (each level starts with a new connection, spool and a full GC, in a JIT process of its own).");
             sb.AppendLine();
             sb.AppendLine("| rate | receive µs | in-process µs | sum µs | Sluice end to end µs | not in the stages µs | share of end to end | of which idle CPU µs |");
             sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");

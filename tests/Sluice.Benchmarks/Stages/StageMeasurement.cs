@@ -8,7 +8,8 @@ namespace Sluice.Benchmarks.Stages;
 /// <c>stages CAPTURE [--repetitions 3]</c>: replays a record capture (<see cref="RecordCapture"/>)
 /// through each <see cref="StageLevel"/> in turn, in this process, and prints one line per level
 /// and repetition: <c>stage-level NAME REPETITION EVENTS CPU_US ALLOCATED_BYTES</c>, and a
-/// <c>stage-note</c> line when fewer events reached a level's end than were reassembled. CPU is this
+/// <c>stage-note</c> line when fewer events reached a level's end than were reassembled, and a
+/// <c>stage-jit NAME REPETITION METHODS</c> line when the JIT compiled while a level was measured. CPU is this
 /// process's (every thread: the shipper sends from the thread pool), from the first record handed
 /// over to the level's end (for <c>send</c> and <c>compress</c>: the last batch acknowledged by the
 /// collector), by <c>clock_gettime(CLOCK_PROCESS_CPUTIME_ID)</c>; allocated bytes are
@@ -86,7 +87,7 @@ internal static partial class StageMeasurement
                     }
                     if (jit > 0)
                     {
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"stage-note level {name}, repetition {rep}: the JIT compiled {jit} methods while it was measured"));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"stage-jit {name} {rep} {jit}"));
                     }
                 }
             }
