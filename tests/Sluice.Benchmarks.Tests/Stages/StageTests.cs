@@ -94,6 +94,8 @@ public sealed class StageTests : IDisposable
         var e = Assert.Throws<ArgumentException>(() => StageLevel.Create("decompress", config, _dir));
         Assert.Contains("reassemble, filter, interpret, serialize, spool, send, compress", e.Message, StringComparison.Ordinal);
         Assert.Equal("Gzip", StageLevel.ConfiguredCompression(config));
+        // The harness's agent config ships to a collector with the defaults: the raw form, as the agent writes it.
+        Assert.Equal("raw", StageLevel.ConfiguredForm(config));
     }
 
     [Fact]
@@ -140,7 +142,7 @@ public sealed class StageTests : IDisposable
         string md = breakdown.Markdown([new(20000, 2.0, 14.6, 1.25), new(60000, 1.5, null)]);
         Assert.Contains("| receive | 2.00 | — | — |", md, StringComparison.Ordinal);
         Assert.Contains("| compress | 2.00 | 100 | 9.50, 9.90, 9.60 |", md, StringComparison.Ordinal);
-        Assert.Contains("| **in-process total** | **9.60** | **1000** |", md, StringComparison.Ordinal);
+        Assert.Contains("| **in-process total** | **9.60** | **1000** | | compression Gzip, events in the ? form |", md, StringComparison.Ordinal);
         // 14.6 end to end against 2.0 + 9.6: 3.0 µs (21%) not in the stages; no Sluice figure at 60k.
         Assert.Contains("| 20,000 | 2.00 | 9.60 | 11.60 | 14.60 | 3.00 | 21% | 1.25 |", md, StringComparison.Ordinal);
         Assert.Contains("| 60,000 | 1.50 | 9.60 | 11.10 | — | — | — | — |", md, StringComparison.Ordinal);

@@ -229,6 +229,7 @@ public static class CompareCommand
         Console.Error.WriteLine($"host restored and the kernel lock released; measuring the stages in-process ({options.StageRepetitions} repetitions, after a JIT warm-up)...");
         var samples = new List<StageSample>();
         string compression = "?";
+        string form = "?";
         string? warmUp = null;
         string? failure = null;
         var notes = new List<string>();
@@ -248,7 +249,11 @@ public static class CompareCommand
                 else if (line.StartsWith("stage-info ", StringComparison.Ordinal))
                 {
                     var parts = line.Split(' ');
-                    compression = parts[^1];
+                    for (int i = 1; i + 1 < parts.Length; i += 2)
+                    {
+                        compression = parts[i] == "compression" ? parts[i + 1] : compression;
+                        form = parts[i] == "form" ? parts[i + 1] : form;
+                    }
                 }
                 else if (line.StartsWith("stage-warmup ", StringComparison.Ordinal))
                 {
@@ -305,6 +310,7 @@ public static class CompareCommand
         return new StageBreakdown(options.Load, capture.Rate, capture.Records, capture.Events, compression, samples)
         {
             WarmUp = warmUp,
+            Form = form,
             Note = string.Join(" ", new[] { failure is null ? null : $"**The stage measurement {failure}: partial.**" }
                 .Concat(notes.Select(n => $"Check: {n}.")).Where(n => n is not null)) is { Length: > 0 } note ? note : null,
         };

@@ -44,7 +44,7 @@ public sealed class StageBreakdown
         ("receive", "recvmmsg from the kernel into user space: the bare reader's CPU/event in the same comparison, at that rate"),
         ("reassemble", "records into events (AuditReassembler), with the agent's reassembly options"),
         ("filter", "the agent's configured filters on raw fields (EventFilter)"),
-        ("interpret", "EventPipeline: interpretation and the protobuf Event for the sink, into a sink that drops it"),
+        ("interpret", "EventPipeline: the protobuf Event for the sink, in the form the agent is configured to write (raw: records wrapped, the collector interprets; interpreted: interpretation and mapping), into a sink that drops it"),
         ("serialize", "CollectorSink → Batcher: each event serialized into the batch buffer, batches cut"),
         ("spool", "the agent's host: batches appended to the disk spool (its fsync setting), read back and acknowledged"),
         ("compress", "the configured Shipping:Compression: the compress level (configured) minus the send level (None)"),
@@ -93,6 +93,9 @@ public sealed class StageBreakdown
     public string? Note { get; init; }
 
     public string? WarmUp { get; init; }
+
+    /// <summary>The form of the events the pipeline hands its sink: "raw" or "interpreted".</summary>
+    public string Form { get; init; } = "?";
 
     /// <summary>The events each repetition's levels are divided by: what the reassemble level completed in that repetition.</summary>
     private long EventsOf(int repetition) =>
@@ -157,7 +160,7 @@ public sealed class StageBreakdown
             sb.AppendLine($"| {row.Stage} | {cpu} | {F(row.AllocatedBytesPerEvent, 0)} | {string.Join(", ", row.LevelCpuPerEvent.Select(v => F(v)))} | {row.Covers} |");
         }
         var (total, allocated) = InProcessTotal();
-        sb.AppendLine($"| **in-process total** | **{F(total)}** | **{F(allocated, 0)}** | | compression {Compression} |");
+        sb.AppendLine($"| **in-process total** | **{F(total)}** | **{F(allocated, 0)}** | | compression {Compression}, events in the {Form} form |");
         sb.AppendLine();
         if (perRate.Count > 0)
         {

@@ -71,6 +71,9 @@ public abstract class StageLevel : IAuditRecordSink, IDisposable
     /// <summary>The compression the agent is configured with (the <c>compress</c> level's; <c>send</c> runs without).</summary>
     public static string ConfiguredCompression(string configFile) => AgentConfiguration.Load(configFile).Shipping.Compression.ToString();
 
+    /// <summary>The form of the events the agent configured by <paramref name="configFile"/> hands its sink: "raw" (the collector interprets) or "interpreted".</summary>
+    public static string ConfiguredForm(string configFile) => EventPipeline.ShipsRawForm(AgentConfiguration.Load(configFile)) ? "raw" : "interpreted";
+
     private static IConfiguration WithCompression(IConfiguration configuration, ShippingCompression compression) =>
         new ConfigurationBuilder().AddConfiguration(configuration)
             .AddInMemoryCollection([new KeyValuePair<string, string?>("Shipping:Compression", compression.ToString())]).Build();
@@ -139,7 +142,9 @@ public abstract class StageLevel : IAuditRecordSink, IDisposable
         public PipelineLevel(AgentOptions options, IEventSink sink, Action? finish, IReadOnlyList<IDisposable>? owned = null, AgentMetrics? metrics = null)
         {
             _metrics = metrics ?? new AgentMetrics();
-            _pipeline = new EventPipeline(options, sink, _metrics, TimeProvider.System, NullLogger<EventPipeline>.Instance);
+            // The form the agent itself would write (raw to a collector that interprets, unless configured otherwise).
+            _pipeline = new EventPipeline(options, sink, _metrics, TimeProvider.System, NullLogger<EventPipeline>.Instance,
+                rawForm: EventPipeline.ShipsRawForm(options));
             _finish = finish;
             _owned = owned ?? [];
         }
