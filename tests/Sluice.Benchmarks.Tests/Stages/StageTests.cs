@@ -149,15 +149,16 @@ public sealed class StageTests : IDisposable
     }
 
     [Fact]
-    public void Breakdown_WithoutCompression_SendIsTheTop_AndCompressSaysWhy()
+    public void Breakdown_WithoutCompression_SendIsTheTop_GzipStillShownAsNotConfigured()
     {
-        var samples = Levels(1, 500, ("reassemble", 500, 0), ("filter", 500, 0), ("interpret", 1000, 0), ("serialize", 1000, 0), ("spool", 1500, 0), ("send", 2500, 0));
+        var samples = Levels(1, 500, ("reassemble", 500, 0), ("filter", 500, 0), ("interpret", 1000, 0), ("serialize", 1000, 0), ("spool", 1500, 0), ("send", 2500, 0), ("compress", 3500, 0));
         var breakdown = new StageBreakdown(LoadKind.Exec, 0, 5000, 500, "None", samples);
 
         Assert.Equal(5.0, breakdown.InProcessTotal().Cpu!.Value, 9);
-        Assert.Null(breakdown.Rows().Single(r => r.Stage == "compress").CpuUsPerEvent);
+        Assert.Equal(2.0, breakdown.Rows().Single(r => r.Stage == "compress").CpuUsPerEvent!.Value, 9);
         string md = breakdown.Markdown([]);
-        Assert.Contains("| compress | — (Compression None) |", md, StringComparison.Ordinal);
+        Assert.Contains("| compress | (2.00: not configured) |", md, StringComparison.Ordinal);
+        Assert.Contains("| **in-process total** | **5.00** |", md, StringComparison.Ordinal);
         Assert.Contains("exec load: 500 events (5,000 records) captured from the kernel at max/s", md, StringComparison.Ordinal);
     }
 }

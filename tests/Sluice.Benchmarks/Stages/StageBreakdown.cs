@@ -47,7 +47,7 @@ public sealed class StageBreakdown
         ("interpret", "EventPipeline: the protobuf Event for the sink, in the form the agent is configured to write (raw: records wrapped, the collector interprets; interpreted: interpretation and mapping), into a sink that drops it"),
         ("serialize", "CollectorSink → Batcher: each event serialized into the batch buffer, batches cut"),
         ("spool", "the agent's host: batches appended to the disk spool (its fsync setting), read back and acknowledged"),
-        ("compress", "the configured Shipping:Compression: the compress level (configured) minus the send level (None)"),
+        ("compress", "Shipping:Compression Gzip: the compress level (gzip) minus the send level (None); in the total only when the agent is configured with it"),
         ("send", "the Shipper over gRPC to a collector in another process, uncompressed, until every batch is acknowledged"),
     ];
 
@@ -128,7 +128,7 @@ public sealed class StageBreakdown
     /// <summary>The top level's median: every in-process stage.</summary>
     public (double? Cpu, double? Allocated) InProcessTotal()
     {
-        string top = Level("compress").Count > 0 ? "compress" : "send";
+        string top = Level("compress").Count > 0 && Compression != "None" ? "compress" : "send";
         return (LevelCpu(top), LevelAllocated(top));
     }
 
@@ -156,7 +156,7 @@ public sealed class StageBreakdown
         sb.AppendLine($"| receive | {F(bareAtCapture)} | — | — | {Stages[0].Covers} ({CompareOptions.RateName(CaptureRate)}/s) |");
         foreach (var row in Rows())
         {
-            string cpu = row.Stage == "compress" && Compression == "None" ? "— (Compression None)" : F(row.CpuUsPerEvent);
+            string cpu = row.Stage == "compress" && Compression == "None" ? $"({F(row.CpuUsPerEvent)}: not configured)" : F(row.CpuUsPerEvent);
             sb.AppendLine($"| {row.Stage} | {cpu} | {F(row.AllocatedBytesPerEvent, 0)} | {string.Join(", ", row.LevelCpuPerEvent.Select(v => F(v)))} | {row.Covers} |");
         }
         var (total, allocated) = InProcessTotal();

@@ -63,7 +63,8 @@ public abstract class StageLevel : IAuditRecordSink, IDisposable
             "serialize" => Serialize(options, configuration, directory),
             "spool" => new Hosted(configuration, ship: false),
             "send" => new Hosted(WithCompression(configuration, ShippingCompression.None), ship: true),
-            "compress" => new Hosted(configuration, ship: true),
+            // Always gzip, so its cost is measured whether or not the agent is configured to pay it.
+            "compress" => new Hosted(WithCompression(configuration, ShippingCompression.Gzip), ship: true),
             _ => throw new ArgumentException($"no stage level '{name}' (known: {string.Join(", ", Names)})", nameof(name)),
         };
     }

@@ -65,11 +65,6 @@ internal static partial class StageMeasurement
             string first = NewConfig();
             string compression = StageLevel.ConfiguredCompression(first);
             string form = StageLevel.ConfiguredForm(first);
-            if (compression == "None")
-            {
-                // Nothing to compress: the send level is the agent as configured.
-                levels.Remove("compress");
-            }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"stage-info records {records.Count} bytes {records.Bytes} compression {compression} form {form}"));
 
             Console.WriteLine($"stage-warmup {WarmUp(levels, NewConfig, records)}");
