@@ -93,7 +93,8 @@ public sealed class StageTests : IDisposable
         File.WriteAllText(config, SluiceConsumer.AgentConfig(_dir, 9, 65752, 0));
         var e = Assert.Throws<ArgumentException>(() => StageLevel.Create("decompress", config, _dir));
         Assert.Contains("reassemble, filter, interpret, serialize, spool, send, compress", e.Message, StringComparison.Ordinal);
-        Assert.Equal("Gzip", StageLevel.ConfiguredCompression(config));
+        // The harness runs the agent with its defaults: uncompressed, the raw form.
+        Assert.Equal("None", StageLevel.ConfiguredCompression(config));
         // The harness's agent config ships to a collector with the defaults: the raw form, as the agent writes it.
         Assert.Equal("raw", StageLevel.ConfiguredForm(config));
     }
