@@ -5,6 +5,7 @@ using Sluice.Agent.Events;
 using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
 using Sluice.Protocol.Json;
+using Sluice.Protocol.Mapping;
 
 namespace Sluice.Agent.Cli;
 

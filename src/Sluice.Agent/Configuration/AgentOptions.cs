@@ -229,9 +229,28 @@ internal sealed class ReassemblyOptions
     public long MaxInFlightBytes { get; set; } = 64L << 20;
 }
 
-/// <summary>What the interpretation adds to each event.</summary>
+/// <summary>Where the records of an event shipped to the collector are interpreted.</summary>
+internal enum InterpretationSite
+{
+    /// <summary>
+    /// The agent ships the records and their header only (the raw form); the collector interprets them
+    /// with the same code before it stores them. The agent's cheapest setting.
+    /// </summary>
+    Collector,
+    /// <summary>The agent interprets each event and ships the records with the fields.</summary>
+    Agent,
+}
+
+/// <summary>Where events are interpreted, and what the interpretation adds to each event.</summary>
 internal sealed class InterpretationOptions
 {
+    /// <summary>
+    /// Collector sink only (the JSON Lines and stdout sinks always write interpreted events): where the
+    /// records are interpreted. <see cref="ResolveNames"/> makes it the agent, whatever this says:
+    /// names are this host's.
+    /// </summary>
+    public InterpretationSite At { get; set; } = InterpretationSite.Collector;
+
     /// <summary>
     /// Add account names of the ids (uid_name, auid_name, euid_name, gid_name, egid_name, ...) from this host's
     /// passwd and group files, read directly (no NSS: LDAP or sssd users stay numeric) and cached.

@@ -2,13 +2,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sluice.Agent.Configuration;
 using Sluice.Agent.Draining;
-using Sluice.Agent.Events;
 using Sluice.Agent.Filtering;
 using Sluice.Agent.Monitoring;
 using Sluice.Agent.Sinks;
 using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
 using Sluice.Audit.Tables;
+using Sluice.Protocol.Mapping;
 
 namespace Sluice.Agent.Pipeline;
 
@@ -25,9 +25,13 @@ internal sealed partial class EventPipeline : IRecordPipeline
     private readonly ILogger _logger;
     private readonly AccountNameCache? _names;
 
+    /// <summary>Set when the collector interprets: events go to the sink in the raw form.</summary>
+    private readonly RawEventMapper? _raw;
+
     public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger,
-        SerialWatermark? watermark = null)
+        SerialWatermark? watermark = null, bool rawForm = false)
     {
+        _raw = rawForm ? new RawEventMapper() : null;
         _sink = sink;
         _metrics = metrics;
         _logger = logger;
@@ -64,8 +68,19 @@ internal sealed partial class EventPipeline : IRecordPipeline
         };
         return new EventPipeline(options, sink, services.GetRequiredService<AgentMetrics>(),
             services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<EventPipeline>>(),
-            options.Sink.Type == SinkType.Collector ? services.GetService<SerialWatermark>() : null);
+            options.Sink.Type == SinkType.Collector ? services.GetService<SerialWatermark>() : null,
+            ShipsRawForm(options));
     }
+
+    /// <summary>
+    /// The raw form goes to the collector unless the agent is asked to interpret, or resolves names
+    /// (they are this host's): interpretation and its allocations were about a third of the agent's
+    /// CPU per event (tests/Sluice.Benchmarks/README.md, "Agent footprint").
+    /// </summary>
+    public static bool ShipsRawForm(AgentOptions options) =>
+        options.Sink.Type == SinkType.Collector
+        && options.Interpretation.At == InterpretationSite.Collector
+        && !options.Interpretation.ResolveNames;
 
     public void OnRecord(AuditMessageType type, ReadOnlySpan<byte> text) => _reassembler.Add(type, text);
 
@@ -85,7 +100,8 @@ internal sealed partial class EventPipeline : IRecordPipeline
             }
             try
             {
-                _sink.Write(AuditEventMapper.ToProto(ev, AuditEventInterpreter.Interpret(ev, _names)));
+                // The raw form wraps the event's buffers: the sink serializes it before the event is disposed.
+                _sink.Write(_raw is not null ? _raw.Map(ev) : AuditEventMapper.ToProto(ev, AuditEventInterpreter.Interpret(ev, _names)));
                 _metrics.AddWritten();
             }
             catch (IOException e)

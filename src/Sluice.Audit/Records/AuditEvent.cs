@@ -104,6 +104,48 @@ public sealed class AuditEvent : IDisposable
         }
     }
 
+    /// <summary>
+    /// Record <paramref name="index"/>'s exact text as memory, for wrapping without a copy (protobuf's
+    /// <c>UnsafeByteOperations.UnsafeWrap</c>). Valid only until the event is disposed: whatever wraps it
+    /// must be consumed (serialized) before that.
+    /// </summary>
+    public ReadOnlyMemory<byte> TextMemory(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_count, nameof(index));
+        ref readonly RecordSlot s = ref _records[index];
+        return _buffer.AsMemory(s.Offset, s.Length);
+    }
+
+    /// <summary>
+    /// An event built from records grouped elsewhere (by the agent that shipped them), not by a
+    /// reassembler: add its records with <see cref="TryAppend"/>, in their order. Serial and time come
+    /// from the first record's header. Dispose it to return its buffer to the pool.
+    /// </summary>
+    public static AuditEvent Detached() => new(owner: null);
+
+    /// <summary>
+    /// Appends one record to a <see cref="Detached"/> event, whatever its serial. False, and nothing
+    /// appended, when its header does not parse (<c>audit(SEC.MSEC:SERIAL): </c>): its fields cannot be
+    /// located, so it cannot be interpreted.
+    /// </summary>
+    public bool TryAppend(AuditMessageType type, ReadOnlySpan<byte> text, ReadOnlySpan<byte> enriched = default)
+    {
+        if (_owner is not null)
+        {
+            throw new InvalidOperationException("records of a reassembler's event are added by the reassembler");
+        }
+        if (!AuditRecordHeader.TryParse(text, out AuditRecordHeader header))
+        {
+            return false;
+        }
+        if (_count == 0)
+        {
+            Start(0, header.Serial, header, [], 0);
+        }
+        Append(type, text, header.FieldsStart, enriched);
+        return true;
+    }
+
     /// <summary>The event's main type: SYSCALL when it has one, else its first record's type.</summary>
     public AuditMessageType MainType
     {

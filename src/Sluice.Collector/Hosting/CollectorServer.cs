@@ -190,6 +190,8 @@ internal sealed class CollectorServer : IAsyncDisposable
         ["refused_by_store"] = c.RefusedByStore,
         ["refused_over_limit"] = c.RefusedOverLimit,
         ["refused_too_large"] = c.RefusedTooLarge,
+        ["events_interpreted"] = c.EventsInterpreted,
+        ["interpretation_failures"] = c.InterpretationFailures,
     });
 
     public async ValueTask DisposeAsync()

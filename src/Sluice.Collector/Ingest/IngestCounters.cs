@@ -16,6 +16,8 @@ internal sealed class IngestCounters
     // Refused at the front door (Hosting/IngestFrontDoor.cs), beside the unauthenticated ones.
     private long _refusedOverLimit;
     private long _refusedTooLarge;
+    private long _eventsInterpreted;
+    private long _interpretationFailures;
 
     public long BatchesStored => Volatile.Read(ref _batchesStored);
     public long EventsStored => Volatile.Read(ref _eventsStored);
@@ -35,6 +37,15 @@ internal sealed class IngestCounters
 
     /// <summary>Batches the store refused permanently (answered INVALID_ARGUMENT; see <see cref="Storage.StoreErrors"/>).</summary>
     public long RefusedByStore => Volatile.Read(ref _refusedByStore);
+
+    /// <summary>Events that came in the raw form and were interpreted here (resends included: a duplicate is recognised by the digest of its full form).</summary>
+    public long EventsInterpreted => Volatile.Read(ref _eventsInterpreted);
+
+    /// <summary>Raw-form events whose interpretation failed: stored with their records, without the interpreted fields.</summary>
+    public long InterpretationFailures => Volatile.Read(ref _interpretationFailures);
+
+    internal void Interpreted() => Interlocked.Increment(ref _eventsInterpreted);
+    internal void InterpretationFailed() => Interlocked.Increment(ref _interpretationFailures);
 
     internal void Stored(int events)
     {

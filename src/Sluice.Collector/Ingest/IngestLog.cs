@@ -21,4 +21,7 @@ internal static partial class IngestLog
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Error, Message = "The store refused batch {Sequence} from {AgentId} permanently, refused as invalid: {Reason}")]
     public static partial void StoreRefused(ILogger logger, Exception exception, ulong sequence, string agentId, string reason);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Error, Message = "Interpreting event {Serial} of batch {Sequence} from {AgentId} failed; it is stored with its records and without the interpreted fields")]
+    public static partial void InterpretationFailed(ILogger logger, Exception exception, ulong serial, ulong sequence, string agentId);
 }

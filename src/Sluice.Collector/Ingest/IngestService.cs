@@ -3,6 +3,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Sluice.Collector.Auth;
 using Sluice.Collector.Storage;
+using Sluice.Protocol.Mapping;
 using Sluice.Protocol.V1;
 
 namespace Sluice.Collector.Ingest;
@@ -210,6 +211,7 @@ internal sealed class IngestService(
     private async Task<Ack> StoreAsync(EventBatch batch, ServerCallContext context, CancellationToken? token = null)
     {
         var cancellationToken = token ?? context.CancellationToken;
+        Interpret(batch);
         StoreOutcome outcome;
         try
         {
@@ -239,6 +241,36 @@ internal sealed class IngestService(
             counters.Stored(outcome.EventsStored);
         }
         return new Ack { Sequence = batch.Sequence, Duplicate = outcome.Duplicate, EventsStored = (uint)outcome.EventsStored };
+    }
+
+    /// <summary>
+    /// Raw-form events (<c>raw_only</c>) become the full form here, interpreted from their records by the
+    /// code an agent would have run, before anything is stored or digested: a resend interprets the same
+    /// way, so its digest matches. An interpretation that throws costs the event its fields, never its
+    /// records: it is stored, counted and logged.
+    /// </summary>
+    private void Interpret(EventBatch batch)
+    {
+        var events = batch.Events;
+        for (int i = 0; i < events.Count; i++)
+        {
+            Event e = events[i];
+            if (!e.RawOnly)
+            {
+                continue;
+            }
+            try
+            {
+                events[i] = AuditEventMapper.Expand(e);
+                counters.Interpreted();
+            }
+            catch (Exception error) when (error is not OutOfMemoryException)
+            {
+                events[i] = AuditEventMapper.Expand(e, interpret: false);
+                counters.InterpretationFailed();
+                IngestLog.InterpretationFailed(logger, error, e.Serial, batch.Sequence, batch.AgentId);
+            }
+        }
     }
 
     /// <summary>

@@ -37,16 +37,65 @@ public sealed class EventPipelineTests
         (1320, "audit(1795567850.751:1173900): "),
     ];
 
-    private static Event RunOne(AgentOptions options)
+    /// <summary>Serializes each event as it is written, as the batcher does: the raw form is reused and wraps the event's buffers.</summary>
+    private sealed class WireSink : IEventSink
     {
-        var sink = new ListSink();
-        using var pipeline = new EventPipeline(options, sink, new AgentMetrics(), new FakeTimeProvider(), NullLogger<EventPipeline>.Instance);
+        public List<byte[]> Events { get; } = [];
+
+        public void Write(Event e) => Events.Add(Google.Protobuf.MessageExtensions.ToByteArray(e));
+
+        public void Flush()
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private static Event RunOne(AgentOptions options, bool rawForm = false)
+    {
+        var sink = new WireSink();
+        using var pipeline = new EventPipeline(options, sink, new AgentMetrics(), new FakeTimeProvider(), NullLogger<EventPipeline>.Instance, rawForm: rawForm);
         foreach (var (type, text) in Records)
         {
             pipeline.OnRecord((AuditMessageType)type, Encoding.UTF8.GetBytes(text));
         }
         pipeline.Flush();
-        return Assert.Single(sink.Events);
+        return Event.Parser.ParseFrom(Assert.Single(sink.Events));
+    }
+
+    [Theory]
+    [InlineData("Collector", "Collector", false, true)]
+    [InlineData("Collector", "Agent", false, false)]
+    [InlineData("Collector", "Collector", true, false)]
+    [InlineData("JsonLines", "Collector", false, false)]
+    [InlineData("Stdout", "Collector", false, false)]
+    public void ShipsRawForm_OnlyToTheCollector_AndOnlyWithoutNames(string sink, string at, bool names, bool raw)
+    {
+        var options = new AgentOptions
+        {
+            Sink = { Type = Enum.Parse<SinkType>(sink) },
+            Interpretation = { At = Enum.Parse<InterpretationSite>(at), ResolveNames = names },
+        };
+
+        Assert.Equal(raw, EventPipeline.ShipsRawForm(options));
+    }
+
+    [Fact]
+    public void OnRecord_RawForm_RecordsAndHeaderOnly_CollectorExpandsItToTheAgentsFullForm()
+    {
+        var options = new AgentOptions { Interpretation = { AccountsRoot = FixtureAccounts } };
+
+        Event raw = RunOne(options, rawForm: true);
+        Event full = RunOne(options);
+
+        Assert.True(raw.RawOnly);
+        Assert.Equal((1173900ul, "1795567850.751", "eoe"), (raw.Serial, raw.Timestamp, raw.Completion));
+        Assert.Equal(Records.Where(r => r.Type != 1320).Select(r => r.Text), raw.Records.Select(r => r.Raw.ToStringUtf8()));
+        Assert.Equal(("", "", false), (raw.Syscall, raw.FirstType, raw.HasUid));
+        Assert.Equal("openat", full.Syscall);
+        Assert.Equal(full, Sluice.Protocol.Mapping.AuditEventMapper.Expand(raw));
     }
 
     [Fact]

@@ -1,9 +1,9 @@
-using Sluice.Agent.Events;
 using BenchmarkDotNet.Attributes;
 using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
 using Sluice.Audit.Tables;
 using Sluice.Protocol.Json;
+using Sluice.Protocol.Mapping;
 using System.Buffers;
 
 namespace Sluice.Benchmarks.Records;

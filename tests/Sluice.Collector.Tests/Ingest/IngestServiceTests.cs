@@ -351,6 +351,49 @@ public abstract class IngestServiceTests : PerStoreTests
         Assert.Equal(0, stats.Batches);
         Assert.Equal(1, h.Server.Counters.Heartbeats);
     }
+
+    /// <summary>
+    /// The raw form (records and header only, as the agent ships by default) is interpreted by the
+    /// collector before it is stored: what is stored is the full form, with the fields the records say,
+    /// and a resend is a duplicate, not a conflict.
+    /// </summary>
+    [Fact]
+    public async Task Send_RawFormBatch_StoredInterpretedFromTheRecords_ResendIsADuplicate()
+    {
+        await using var h = await StartAsync();
+        var client = h.Client();
+        EventBatch full = TestEvents.Batch(AgentA, 1, 21);
+        EventBatch raw = full.Clone();
+        raw.Events.Clear();
+        foreach (Event e in full.Events)
+        {
+            var r = new Event { Serial = e.Serial, Timestamp = e.Timestamp, TimeUnixMs = e.TimeUnixMs, Completion = "eoe", RawOnly = true };
+            r.Records.Add(e.Records.Select(x => new Sluice.Protocol.V1.Record { Type = x.Type, Raw = x.Raw }));
+            raw.Events.Add(r);
+        }
+
+        var ack = await client.SendAsync(raw, Bearer(TokenA));
+        var again = await client.SendAsync(raw, Bearer(TokenA));
+
+        Assert.Equal((1ul, false, 21u), (ack.Sequence, ack.Duplicate, ack.EventsStored));
+        Assert.True(again.Duplicate);
+        var stored = (await StoreSnapshot.EventsAsync(h.Store)).Select(s => s.Event).ToList();
+        Assert.Equal(21, stored.Count);
+        for (int i = 0; i < stored.Count; i++)
+        {
+            Event got = stored[i], sent = full.Events[i];
+            Assert.False(got.RawOnly);
+            Assert.Equal(Sluice.Protocol.Mapping.AuditEventMapper.Expand(raw.Events[i]), got);
+            // What the records say, which TestEvents also put in its full form's fields.
+            Assert.Equal((sent.Syscall, sent.Success, sent.Exit, sent.Pid, sent.Auid, sent.FirstType),
+                (got.Syscall, got.Success, got.Exit, got.Pid, got.Auid, got.FirstType));
+            Assert.Equal((sent.Exe, sent.Key, sent.Comm), (got.Exe, got.Key, got.Comm));
+            Assert.Equal(sent.Records.Select(r => r.Raw), got.Records.Select(r => r.Raw));
+            Assert.Equal(["SYSCALL", "EXECVE", "CWD", "PATH", "PROCTITLE", "EOE"], got.Records.Select(r => r.TypeName));
+        }
+        // The resend is interpreted too: its digest, compared with the stored one, is of the full form.
+        Assert.Equal((42L, 0L), (h.Server.Counters.EventsInterpreted, h.Server.Counters.InterpretationFailures));
+    }
 }
 
 public sealed class SqliteIngestServiceTests() : IngestServiceTests(new SqliteStoreFactory());

@@ -4,14 +4,24 @@ using Sluice.Audit.Records;
 using Sluice.Audit.Tables;
 using Sluice.Protocol.V1;
 
-namespace Sluice.Agent.Events;
+namespace Sluice.Protocol.Mapping;
 
 /// <summary>Turns a reassembled <see cref="AuditEvent"/> and its <see cref="AuditEventSummary"/> into the protocol's <see cref="Event"/>.</summary>
 /// <remarks>
-/// The record texts are copied (the audit event's buffers go back to the pool when it is disposed);
-/// the summary's byte arrays are wrapped without copying, so the summary must not be changed afterwards.
+/// <para>
+/// Two forms. The full form (<see cref="ToProto"/>) carries the records and the fields interpreted from
+/// them. The raw form (<see cref="RawEventMapper"/>) carries the records and the header only, with
+/// <c>raw_only</c> set: the agent's cheapest way to ship an event. The collector turns it into the
+/// full form with <see cref="Expand"/>, which runs the same interpreter on the same records, so both
+/// forms of an event store the same row (checked over the corpus by the tests).
+/// </para>
+/// <para>
+/// The full form copies the record texts (the audit event's buffers go back to the pool when it is
+/// disposed); the summary's byte arrays are wrapped without copying, so the summary must not be
+/// changed afterwards.
+/// </para>
 /// </remarks>
-internal static class AuditEventMapper
+public static class AuditEventMapper
 {
     /// <summary>Maps <paramref name="ev"/>; <paramref name="summary"/> defaults to <see cref="AuditEventInterpreter.Interpret"/>.</summary>
     public static Event ToProto(AuditEvent ev, AuditEventSummary? summary = null)
@@ -23,7 +33,6 @@ internal static class AuditEventMapper
             Timestamp = Encoding.ASCII.GetString(ev.Timestamp),
             TimeUnixMs = ev.UnixMilliseconds,
             Node = ev.Node.IsEmpty ? "" : Encoding.UTF8.GetString(ev.Node),
-            FirstType = ev.Count == 0 ? "" : AuditMessageTypeTable.NameOrUnknown(ev.MainType),
             Completion = Completion(ev.Reason),
         };
         for (int i = 0; i < ev.Count; i++)
@@ -32,7 +41,6 @@ internal static class AuditEventMapper
             var record = new Record
             {
                 Type = (uint)r.Type,
-                TypeName = AuditMessageTypeTable.NameOrUnknown(r.Type),
                 Raw = ByteString.CopyFrom(r.Text),
             };
             if (!r.Enriched.IsEmpty)
@@ -41,7 +49,57 @@ internal static class AuditEventMapper
             }
             e.Records.Add(record);
         }
+        AddInterpretation(e, ev, summary);
+        return e;
+    }
 
+    /// <summary>
+    /// The full form of a <c>raw_only</c> event: its header and records as they are, and every other
+    /// field interpreted from the records here, as the agent would have (names excepted: they are the
+    /// host's, and an agent that resolves them ships the full form). Whatever else the event carried is
+    /// not kept: the fields say what the records say. A record whose header does not parse is kept, but
+    /// nothing is interpreted from the event then (the records are stored; the fields stay empty).
+    /// Other events are returned as they are. With <paramref name="interpret"/> false, only the records'
+    /// type names are added (for an event whose interpretation failed).
+    /// </summary>
+    public static Event Expand(Event e, bool interpret = true)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        if (!e.RawOnly)
+        {
+            return e;
+        }
+        var full = new Event
+        {
+            Serial = e.Serial,
+            Timestamp = e.Timestamp,
+            TimeUnixMs = e.TimeUnixMs,
+            Node = e.Node,
+            Completion = e.Completion,
+        };
+        using var ev = AuditEvent.Detached();
+        bool whole = interpret;
+        foreach (Record r in e.Records)
+        {
+            full.Records.Add(new Record { Type = r.Type, Raw = r.Raw, Enriched = r.Enriched });
+            whole &= r.Type <= ushort.MaxValue && ev.TryAppend((AuditMessageType)r.Type, r.Raw.Span, r.Enriched.Span);
+        }
+        if (whole && ev.Count > 0)
+        {
+            AddInterpretation(full, ev, AuditEventInterpreter.Interpret(ev));
+        }
+        else
+        {
+            AddTypeNames(full);
+        }
+        return full;
+    }
+
+    /// <summary>Record type names, the main type, and every field interpreted from the records.</summary>
+    private static void AddInterpretation(Event e, AuditEvent ev, AuditEventSummary summary)
+    {
+        AddTypeNames(e);
+        e.FirstType = ev.Count == 0 ? "" : AuditMessageTypeTable.NameOrUnknown(ev.MainType);
         if (summary.Syscall is not null)
         {
             e.Syscall = summary.Syscall;
@@ -105,7 +163,14 @@ internal static class AuditEventMapper
             if (sa.NetlinkGroups is uint groups) { addr.NetlinkGroups = groups; }
             e.Sockaddr = addr;
         }
-        return e;
+    }
+
+    private static void AddTypeNames(Event e)
+    {
+        foreach (Record r in e.Records)
+        {
+            r.TypeName = AuditMessageTypeTable.NameOrUnknown(r.Type);
+        }
     }
 
     /// <summary>The protocol's spelling of a completion reason.</summary>
