@@ -86,8 +86,11 @@ if [ -z "$publish" ]; then
 fi
 for app in agent collector; do
   [ -x "$publish/$app/sluice-$app" ] || { echo "install.sh: $publish/$app/sluice-$app is missing: not a publish from deploy/publish.sh" >&2; exit 1; }
-  # Self-contained: the runtime is in the publish, so the host needs no .NET.
-  [ -f "$publish/$app/libcoreclr.so" ] || { echo "install.sh: $publish/$app is not self-contained (no libcoreclr.so): publish with deploy/publish.sh" >&2; exit 1; }
+  # Self-contained, so the host needs no .NET: the runtime is in the publish (libcoreclr.so), or
+  # the program is compiled natively (NativeAOT: no sluice-$app.dll for a runtime to load).
+  # A framework-dependent publish has the .dll and no runtime.
+  [ -f "$publish/$app/libcoreclr.so" ] || [ ! -e "$publish/$app/sluice-$app.dll" ] \
+    || { echo "install.sh: $publish/$app is not self-contained (sluice-$app.dll without libcoreclr.so): publish with deploy/publish.sh" >&2; exit 1; }
 done
 
 # Everything installed belongs to root:root, whoever built or unpacked the publish: a program

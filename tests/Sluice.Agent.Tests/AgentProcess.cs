@@ -2,16 +2,20 @@ using System.Diagnostics;
 
 namespace Sluice.Agent.Tests;
 
-/// <summary>Runs the built <c>sluice-agent</c> as a separate process, as a user would.</summary>
+/// <summary>
+/// Runs the shipped <c>sluice-agent</c> as a separate process, as a user would: the executable
+/// deploy/publish.sh makes (NativeAOT), published once per test run (<see cref="Deploy.DeployScripts.PublishDir"/>).
+/// </summary>
 internal static class AgentProcess
 {
-    public static string DllPath => Path.Combine(AppContext.BaseDirectory, "sluice-agent.dll");
+    /// <summary>The published native executable; the first use publishes (a few minutes), later ones reuse it.</summary>
+    public static string ExePath => Path.Combine(Deploy.DeployScripts.PublishDir, "agent", "sluice-agent");
 
     public static (int ExitCode, string Stdout, string Stderr) Run(string args, string? runAsUser = null, TimeSpan? timeout = null)
     {
         var psi = runAsUser is null
-            ? new ProcessStartInfo("dotnet", $"{DllPath} {args}")
-            : new ProcessStartInfo("setpriv", $"--reuid={runAsUser} --regid={runAsUser} --clear-groups --inh-caps=-all dotnet {DllPath} {args}");
+            ? new ProcessStartInfo(ExePath, args)
+            : new ProcessStartInfo("setpriv", $"--reuid={runAsUser} --regid={runAsUser} --clear-groups --inh-caps=-all {ExePath} {args}");
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.Environment["DOTNET_CLI_HOME"] = Path.GetTempPath();

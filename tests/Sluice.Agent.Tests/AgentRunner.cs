@@ -54,7 +54,7 @@ internal sealed class AgentRunner : IDisposable
     /// <summary>Starts the agent again on the config, state and spool of an earlier run in <paramref name="dir"/> (a restart after a crash).</summary>
     public static AgentRunner StartIn(string dir, Dictionary<string, string>? env = null)
     {
-        var psi = new ProcessStartInfo("dotnet", $"{AgentProcess.DllPath} run --config {Path.Combine(dir, "agent.json")}")
+        var psi = new ProcessStartInfo(AgentProcess.ExePath, $"run --config {Path.Combine(dir, "agent.json")}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -21,6 +21,8 @@ public static class BenchmarkProgram
         // End-to-end comparison with auditd and laurel; the bare reader is its ceiling consumer.
         ["compare"] = Harness.CompareCommand.Run,
         ["bare-reader"] = Harness.BareReader.Run,
+        // compare's per-stage breakdown: a record capture replayed through the agent's classes, level by level.
+        ["stages"] = Stages.StageMeasurement.Run,
         ["collector-ingest"] = Collector.CollectorIngestMeasurement.Run,
         // Peak RSS of the real collector under calls that inflate without (or with a bad) token.
         ["collector-preauth"] = Collector.PreAuthMemoryMeasurement.Run,

@@ -140,6 +140,8 @@ internal static partial class StatusCommand
             $"serial_gaps {a.SerialGaps}  spool_dropped {a.SpoolDroppedEvents}  evicted {a.ReassemblyEvicted}{DeliveryLossText(a, "  ", " ")}"));
         lines.Add(string.Create(c, $"  drain    every {a.IntervalMs} ms{(a.Continuous ? " (continuous)" : "")}  buffer {Bytes(a.ReceiveBufferBytes)} (fill {a.SocketFill:P1})  " +
             $"backlog {a.Backlog}/{a.BacklogLimit}  stalls +{a.BacklogWaitTimeActual}"));
+        lines.Add(string.Create(c, $"  process  {a.CpuPercent,9:0.0}% cpu  rss {Bytes(a.RssBytes)} (peak {Bytes(a.PeakRssBytes)})  " +
+            $"cpu time {a.CpuUserSeconds:0.00} s user + {a.CpuSystemSeconds:0.00} s system"));
         return lines;
     }
 
@@ -163,6 +165,7 @@ internal static partial class StatusCommand
         }
         line.Append(c, $" loss_total={a.TotalLoss}");
         line.Append(c, $" interval_ms={a.IntervalMs} continuous={(a.Continuous ? 1 : 0)} buffer_bytes={a.ReceiveBufferBytes} backlog={a.Backlog}");
+        line.Append(c, $" rss_bytes={a.RssBytes} peak_rss_bytes={a.PeakRssBytes} cpu_user_s={a.CpuUserSeconds:0.00} cpu_system_s={a.CpuSystemSeconds:0.00} cpu_percent={a.CpuPercent:0.0}");
         return line.ToString();
     }
 

@@ -94,11 +94,17 @@ internal static partial class StatusCommand
             $"(sized {a.WantedBufferBytes}), fill {a.SocketFill:P1}, truesize {a.TruesizeBytes} B/record");
         o.WriteLine($"  kernel      backlog {a.Backlog}/{a.BacklogLimit}, {a.Adjustments} adjustments, {a.WatchdogReasserts} reasserted, {a.ReplaceRequests} claim attempts by others");
         o.WriteLine($"  rules       {a.RulesLoaded} loaded, hash {a.RulesHash}");
+        o.WriteLine(ProcessText(a, "  process     "));
         foreach (var f in a.FilterRules)
         {
             o.WriteLine($"  filter      {f.Name} ({f.Action}): matched {f.Matched}, dropped {f.Dropped}");
         }
     }
+
+    /// <summary>The agent process's own cost: resident memory now and at its peak, CPU time since start, and its share of a core lately.</summary>
+    internal static string ProcessText(MetricsSnapshot a, string prefix) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{prefix}rss {a.RssBytes / 1048576.0:0.0} MiB (peak {a.PeakRssBytes / 1048576.0:0.0} MiB), cpu {a.CpuUserSeconds:0.00} s user + {a.CpuSystemSeconds:0.00} s system, " +
+        $"{a.CpuPercent:0.0} % of a core over the last monitor interval");
 
     internal static string ToJson(AuditStatus status, AuditFeatureState features, string? comm, int rules, MetricsSnapshot? agent = null)
     {

@@ -72,6 +72,13 @@ internal sealed class AgentMetrics : IDisposable
     public volatile bool Immutable;
     public volatile int RulesLoaded;
 
+    /// <summary>Share of one core the agent process used over the last monitor interval, in percent (<see cref="SampleResources"/>).</summary>
+    public volatile float CpuPercent;
+
+    private readonly Lock _resourcesLock = new();
+    private ProcessResources _resourcesBefore;
+    private long _resourcesStamp;
+
     /// <summary>The hash of the rules in force (set when they are loaded); heartbeats and every batch carry it.</summary>
     public volatile string RulesHash = "";
 
@@ -131,6 +138,24 @@ internal sealed class AgentMetrics : IDisposable
     public void AddWatchdogReassert() => Interlocked.Increment(ref _watchdogReasserts);
     public long WatchdogReasserts => Volatile.Read(ref _watchdogReasserts);
 
+    /// <summary>
+    /// Reads the process's CPU time and sets <see cref="CpuPercent"/> to its share of one core since
+    /// the previous call (the loss monitor calls it every tick, so it covers one monitor interval).
+    /// </summary>
+    public void SampleResources()
+    {
+        var now = ProcessResources.Self();
+        long stamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        lock (_resourcesLock)
+        {
+            if (_resourcesStamp != 0)
+            {
+                CpuPercent = ProcessResources.CpuPercent(_resourcesBefore, now, System.Diagnostics.Stopwatch.GetElapsedTime(_resourcesStamp, stamp));
+            }
+            (_resourcesBefore, _resourcesStamp) = (now, stamp);
+        }
+    }
+
     public void Dispose()
     {
         if (_ownsMeter)
@@ -143,6 +168,7 @@ internal sealed class AgentMetrics : IDisposable
     {
         var loss = CaptureLoss;
         var appendFailures = SpoolAppendFailures?.Invoke() ?? default;
+        var self = ProcessResources.Self();
         return new()
         {
             StartedUtc = StartedUtc,
@@ -181,6 +207,11 @@ internal sealed class AgentMetrics : IDisposable
             RulesHash = RulesHash,
             FilterRules = FilterCounts?.Invoke() ?? [],
             Spool = SpoolCounters?.Invoke(),
+            RssBytes = self.RssBytes,
+            PeakRssBytes = self.PeakRssBytes,
+            CpuUserSeconds = self.UserCpu.TotalSeconds,
+            CpuSystemSeconds = self.SystemCpu.TotalSeconds,
+            CpuPercent = CpuPercent,
         };
     }
 }
@@ -228,6 +259,16 @@ internal sealed record MetricsSnapshot
     public string RulesHash { get; init; } = "";
     public IReadOnlyList<Filtering.FilterCount> FilterRules { get; init; } = [];
     public Spool.SpoolCounters? Spool { get; init; }
+    /// <summary>The agent process's resident memory when the snapshot was taken (VmRSS), bytes.</summary>
+    public long RssBytes { get; init; }
+    /// <summary>The agent process's highest resident memory since it started (VmHWM), bytes.</summary>
+    public long PeakRssBytes { get; init; }
+    /// <summary>CPU time the agent process has used in user mode since it started, seconds.</summary>
+    public double CpuUserSeconds { get; init; }
+    /// <summary>CPU time the agent process has used in the kernel on its behalf since it started, seconds.</summary>
+    public double CpuSystemSeconds { get; init; }
+    /// <summary>Share of one core the agent process used over the last monitor interval, percent.</summary>
+    public float CpuPercent { get; init; }
 
     /// <summary>Loss on the way in, the kinds of <see cref="CaptureLoss"/>.</summary>
     [System.Text.Json.Serialization.JsonIgnore]

@@ -82,6 +82,7 @@ internal sealed partial class LossMonitor(
             metrics.EventsPerSecond = seconds > 0 ? (float)((events - _events) / seconds) : 0;
         }
         (_events, _eventsStamp) = (events, stamp);
+        metrics.SampleResources();
         metrics.Backlog = (int)status.Backlog;
         metrics.BacklogLimit = (int)status.BacklogLimit;
         metrics.SocketFill = (float)memory.Fill;

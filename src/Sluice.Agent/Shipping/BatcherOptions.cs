@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
+using Sluice.Agent.Configuration;
 
 namespace Sluice.Agent.Shipping;
 
@@ -16,7 +17,7 @@ internal sealed class BatcherOptions
     public int MaxBytes { get; set; } = 1024 * 1024;
 
     /// <summary>Longest time an event waits in an open batch.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    [TimeSpanRange("00:00:00.001", "00:10:00")]
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(1);
 }
 

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
+using Sluice.Agent.Configuration;
 
 namespace Sluice.Agent.Spool;
 
@@ -34,11 +35,11 @@ internal sealed class SpoolOptions
     public FsyncMode Fsync { get; set; } = FsyncMode.PerBatch;
 
     /// <summary>Used with <see cref="FsyncMode.Interval"/>.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
+    [TimeSpanRange("00:00:00.001", "00:10:00")]
     public TimeSpan FsyncInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The acknowledged position is written to disk at most this often (and always before a segment is deleted). A crash may resend what was acknowledged since; the collector deduplicates it.</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    [TimeSpanRange("00:00:00", "01:00:00")]
     public TimeSpan AckPersistInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
 

@@ -8,9 +8,9 @@ namespace Sluice.Audit.Rules;
 /// only its own rules. JSON with the base64 audit_rule_data of each rule (as the kernel lists
 /// it), written atomically with mode 0600.
 /// </summary>
-internal static class RuleStateFile
+internal static partial class RuleStateFile
 {
-    private sealed class State
+    internal sealed class State
     {
         [JsonPropertyName("version")]
         public int Version { get; set; } = 1;
@@ -29,7 +29,7 @@ internal static class RuleStateFile
         }
         try
         {
-            var state = JsonSerializer.Deserialize<State>(File.ReadAllText(path))
+            var state = JsonSerializer.Deserialize(File.ReadAllText(path), RuleStateJson.Default.State)
                 ?? throw new InvalidDataException("empty");
             if (state.Version != 1)
             {
@@ -66,11 +66,15 @@ internal static class RuleStateFile
         };
         using (var stream = new FileStream(temp, options))
         {
-            JsonSerializer.Serialize(stream, state);
+            JsonSerializer.Serialize(stream, state, RuleStateJson.Default.State);
             stream.Flush(flushToDisk: true);
         }
         // A pre-existing temp file keeps its old mode; force it.
         File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         File.Move(temp, path, overwrite: true);
     }
+
+    /// <summary>The state file's JSON, generated at build time (no reflection: the agent is compiled ahead of time).</summary>
+    [JsonSerializable(typeof(State))]
+    internal sealed partial class RuleStateJson : JsonSerializerContext;
 }

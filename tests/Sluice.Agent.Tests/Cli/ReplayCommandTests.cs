@@ -207,7 +207,7 @@ public sealed class ReplayCommandTests : IDisposable
     [Fact]
     public void Cli_StdinDash_WritesJsonLines()
     {
-        var (code, output) = AgentProcess.RunTool("sh", $"-c \"dotnet '{AgentProcess.DllPath}' replay - < '{RawLog}' 2>/dev/null | wc -l\"");
+        var (code, output) = AgentProcess.RunTool("sh", $"-c \"'{AgentProcess.ExePath}' replay - < '{RawLog}' 2>/dev/null | wc -l\"");
 
         Assert.Equal(0, code);
         Assert.Equal("836", output.Trim());

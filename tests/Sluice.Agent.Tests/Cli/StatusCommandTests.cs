@@ -52,6 +52,38 @@ public sealed class StatusCommandTests : IDisposable
         Assert.Equal(KernelSnapshot.Take().Rules.Count, root.GetProperty("rules").GetInt32());
     }
 
+    [Fact]
+    public void Status_RunningAgent_ReportsItsOwnMemoryAndCpuAsProcShowsThem()
+    {
+        using var agent = AgentRunner.Start($"-a always,exit -F arch=b64 -S execve -F key={TestRules.UniqueKey("self")}\n");
+        agent.WaitReady();
+        // Two monitor ticks: the second sets the share of a core over the interval between them
+        // (the drain runs every 200 ms, so an idle agent's share is above zero too).
+        agent.WaitFor(m => m.CpuPercent > 0, TimeSpan.FromSeconds(30), "the CPU share of a monitor interval");
+        var cpuBefore = ProcStat.Cpu(agent.Pid)!.Value;
+
+        var (exit, stdout, stderr) = AgentProcess.Run($"status --json --socket {agent.SocketPath}");
+
+        var cpuAfter = ProcStat.Cpu(agent.Pid)!.Value;
+        long peakAfterKb = ProcStat.PeakRssKb(agent.Pid)!.Value;
+        Assert.True(exit == 0, stderr);
+        var a = JsonDocument.Parse(stdout).RootElement.GetProperty("agent");
+        long rss = a.GetProperty("rss_bytes").GetInt64();
+        long peak = a.GetProperty("peak_rss_bytes").GetInt64();
+        Assert.InRange(rss, 1L << 20, peak);
+        Assert.InRange(peak, rss, peakAfterKb * 1024);
+        // The kernel counts in clock ticks (/proc/PID/stat), the agent in microseconds (getrusage):
+        // its reading lies between the two tick counts read around it, within a tick each for user and system.
+        double cpu = a.GetProperty("cpu_user_seconds").GetDouble() + a.GetProperty("cpu_system_seconds").GetDouble();
+        double tick = 1.0 / ProcStat.TicksPerSecond;
+        Assert.InRange(cpu, cpuBefore.Own * tick, (cpuAfter.Own + 2) * tick);
+        Assert.InRange(a.GetProperty("cpu_percent").GetDouble(), 0.0, 100.0 * Environment.ProcessorCount);
+
+        var (textExit, text, textErr) = AgentProcess.Run($"status --socket {agent.SocketPath}");
+        Assert.True(textExit == 0, textErr);
+        Assert.Matches(@"\n  process     rss \d+\.\d MiB \(peak \d+\.\d MiB\), cpu \d+\.\d\d s user \+ \d+\.\d\d s system, \d+\.\d % of a core", text);
+    }
+
     private static Dictionary<string, string> AuditctlStatus()
     {
         var (code, output) = AgentProcess.RunTool("auditctl", "-s");

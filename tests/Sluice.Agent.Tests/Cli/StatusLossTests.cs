@@ -106,6 +106,35 @@ public sealed class StatusLossTests
     }
 
     [Fact]
+    public void ProcessFigures_InTextLineFrameAndJson()
+    {
+        var snapshot = Snapshot() with
+        {
+            RssBytes = 30L * 1048576, PeakRssBytes = 61L * 1048576 + 524288, CpuUserSeconds = 12.345, CpuSystemSeconds = 6.5, CpuPercent = 17.25f,
+        };
+
+        var o = new StringWriter();
+        StatusCommand.WriteAgent(o, snapshot);
+        Assert.Contains("  process     rss 30.0 MiB (peak 61.5 MiB), cpu 12.35 s user + 6.50 s system, 17.3 % of a core over the last monitor interval", o.ToString());
+
+        var fields = StatusCommand.FormatLine(snapshot, Started.AddMinutes(1)).Split(' ').Skip(1).Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
+        Assert.Equal("31457280", fields["rss_bytes"]);
+        Assert.Equal("64487424", fields["peak_rss_bytes"]);
+        Assert.Equal("12.35", fields["cpu_user_s"]);
+        Assert.Equal("6.50", fields["cpu_system_s"]);
+        Assert.Equal("17.3", fields["cpu_percent"]);
+
+        Assert.Contains(StatusCommand.FormatFrame(snapshot, Started.AddMinutes(1)), l => l.StartsWith("  process       17.3% cpu  rss 30.0 MiB (peak 61.5 MiB)", StringComparison.Ordinal));
+
+        var json = JsonDocument.Parse(JsonSerializer.Serialize(snapshot, Sluice.Agent.Status.StatusJson.Default.MetricsSnapshot)).RootElement;
+        Assert.Equal(31457280, json.GetProperty("rss_bytes").GetInt64());
+        Assert.Equal(64487424, json.GetProperty("peak_rss_bytes").GetInt64());
+        Assert.Equal(12.345, json.GetProperty("cpu_user_seconds").GetDouble());
+        Assert.Equal(6.5, json.GetProperty("cpu_system_seconds").GetDouble());
+        Assert.Equal(17.25, json.GetProperty("cpu_percent").GetDouble());
+    }
+
+    [Fact]
     public void HeartbeatLossTotals_EveryKindSinceStart()
     {
         var loss = HeartbeatJob.LossTotals(Snapshot());

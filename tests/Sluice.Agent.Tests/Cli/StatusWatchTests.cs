@@ -42,6 +42,7 @@ public sealed class StatusWatchTests : IDisposable
             Assert.Equal("0", fields["kernel_lost"]);
             Assert.Equal(agent.Metrics().ReceiveBufferBytes.ToString(), fields["buffer_bytes"]);
             Assert.True(fields.ContainsKey("serial_gaps") && fields.ContainsKey("enobufs") && fields.ContainsKey("interval_ms"), line);
+            Assert.True(long.Parse(fields["rss_bytes"]) > 0 && long.Parse(fields["peak_rss_bytes"]) >= long.Parse(fields["rss_bytes"]), line);
             // JsonLines sink here: no spool, so no delivered count.
             Assert.False(fields.ContainsKey("delivered"), line);
         }
@@ -54,7 +55,7 @@ public sealed class StatusWatchTests : IDisposable
     {
         using var agent = AgentRunner.Start($"-a always,exit -F arch=b64 -S execve -F key={TestRules.UniqueKey("watch")}\n");
         agent.WaitReady();
-        var psi = new ProcessStartInfo("dotnet", $"{AgentProcess.DllPath} status --watch --json --interval 0.2 --socket {agent.SocketPath}")
+        var psi = new ProcessStartInfo(AgentProcess.ExePath, $"status --watch --json --interval 0.2 --socket {agent.SocketPath}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

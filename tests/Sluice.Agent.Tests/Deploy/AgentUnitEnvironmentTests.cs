@@ -199,7 +199,7 @@ public sealed class AgentUnitEnvironmentTests : IDisposable
             RedirectStandardError = true,
         };
         foreach (var a in new[] { "--bounding-set", "-all," + string.Join(',', caps.Select(c => "+" + c)), "--inh-caps=-all", "--no-new-privs", "--",
-            systemd, "-c", $"dotnet {AgentProcess.DllPath} run --config {Path.Combine(_dir, "agent.json")} & wait $!" })
+            systemd, "-c", $"{AgentProcess.ExePath} run --config {Path.Combine(_dir, "agent.json")} & wait $!" })
         {
             psi.ArgumentList.Add(a);
         }

@@ -5,7 +5,9 @@ namespace Sluice.Agent.Tests.Deploy;
 
 /// <summary>
 /// The scripts under deploy/, run as a user runs them, and one self-contained publish of both
-/// programs (deploy/publish.sh) made once per test run and shared by the tests that need it.
+/// programs (deploy/publish.sh) made once per test run and shared by the tests that need it:
+/// the deploy tests install it, and every test that starts sluice-agent as a process runs its
+/// NativeAOT executable (<see cref="AgentProcess"/>), the build that ships.
 /// </summary>
 internal static class DeployScripts
 {
@@ -33,6 +35,8 @@ internal static class DeployScripts
     private static string Publish()
     {
         string dir = Directory.CreateTempSubdirectory("sluice-publish-").FullName;
+        // Temp subdirectories are 0700; tests run the agent as an unprivileged user too (setpriv).
+        File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             try

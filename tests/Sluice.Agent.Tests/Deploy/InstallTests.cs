@@ -23,8 +23,10 @@ public sealed class InstallTests : IDisposable
             Assert.True(File.Exists(At(program)), $"{program} missing:\n{output}");
             Assert.True(File.GetUnixFileMode(At(program)).HasFlag(UnixFileMode.UserExecute), program);
         }
-        // Self-contained: the runtime travels with each program.
-        Assert.True(File.Exists(At("/opt/sluice/agent/libcoreclr.so")));
+        // Self-contained: the agent is one native executable (NativeAOT: no runtime, no assemblies
+        // to load); the runtime travels with the collector.
+        Assert.Equal(["sluice-agent"], Directory.GetFiles(At("/opt/sluice/agent")).Select(Path.GetFileName));
+        Assert.Equal([0x7f, (byte)'E', (byte)'L', (byte)'F'], File.ReadAllBytes(At("/opt/sluice/agent/sluice-agent"))[..4]);
         Assert.True(File.Exists(At("/opt/sluice/collector/libcoreclr.so")));
         Assert.Equal("/opt/sluice/agent/sluice-agent", new FileInfo(At("/usr/local/sbin/sluice-agent")).LinkTarget);
         Assert.Equal("/opt/sluice/collector/sluice-collector", new FileInfo(At("/usr/local/sbin/sluice-collector")).LinkTarget);
@@ -160,9 +162,11 @@ public sealed class InstallTests : IDisposable
         string fake = Path.Combine(_root, "fake-publish");
         foreach (var app in new[] { "agent", "collector" })
         {
+            // As a framework-dependent publish lays it out: an apphost and the assembly, no runtime.
             Directory.CreateDirectory(Path.Combine(fake, app));
             File.WriteAllText(Path.Combine(fake, app, "sluice-" + app), "#!/bin/sh\n");
             File.SetUnixFileMode(Path.Combine(fake, app, "sluice-" + app), UnixFileMode.UserRead | UnixFileMode.UserExecute);
+            File.WriteAllText(Path.Combine(fake, app, "sluice-" + app + ".dll"), "");
         }
 
         var (code, output) = DeployScripts.Run("bash", [DeployScripts.Script("install.sh"), "--publish-dir", fake, "--root", Path.Combine(_root, "dest")], TimeSpan.FromMinutes(1));

@@ -95,6 +95,9 @@ public sealed class DeliveryServiceCollectionExtensionsTests
     [InlineData("Spool:SegmentBytes", "4194304", "Spool:SegmentBytes")]
     [InlineData("Shipping:CollectorUrl", "collector:7443", "Shipping:CollectorUrl")]
     [InlineData("Batching:MaxEvents", "-1", "MaxEvents")]
+    [InlineData("Shipping:AttemptTimeout", "00:00:00.001", "The field ShipperOptions.AttemptTimeout must be between 00:00:00.010 and 00:10:00.")]
+    [InlineData("Spool:FsyncInterval", "00:20:00", "The field SpoolOptions.FsyncInterval must be between 00:00:00.001 and 00:10:00.")]
+    [InlineData("Batching:MaxDelay", "00:00:00", "The field BatcherOptions.MaxDelay must be between 00:00:00.001 and 00:10:00.")]
     public async Task AddSluiceDelivery_InvalidConfig_FailsAtStartNamingTheKey(string key, string value, string named)
     {
         await using var collector = TestCollector.NotListening();

@@ -13,7 +13,11 @@ public sealed class ShipperTests
     {
         await using var collector = await TestCollector.StartAsync();
         // A generous attempt timeout: no attempt may be abandoned, so calls are counted exactly.
-        await using var harness = ShippingHarness.Create(collector, o => o.AttemptTimeout = TimeSpan.FromSeconds(30));
+        await using var harness = ShippingHarness.Create(collector, o =>
+        {
+            o.AttemptTimeout = TimeSpan.FromSeconds(30);
+            o.Compression = ShippingCompression.Gzip;
+        });
         for (int i = 0; i < 50; i++)
         {
             harness.Append(1 + i % 7);
@@ -29,6 +33,22 @@ public sealed class ShipperTests
         Assert.Equal(harness.Appended.Values.Sum(v => v.Length), status.AckedEvents);
         Assert.Equal(ShipperState.Running, status.State);
         Assert.Equal(0, harness.Spool.Counters.DepthBatches);
+    }
+
+    [Fact]
+    public async Task RunAsync_Defaults_SentUncompressed()
+    {
+        await using var collector = await TestCollector.StartAsync();
+        await using var harness = ShippingHarness.Create(collector, o => o.AttemptTimeout = TimeSpan.FromSeconds(30));
+        for (int i = 0; i < 5; i++)
+        {
+            harness.Append(3);
+        }
+        harness.Start();
+        await harness.WaitForEmptySpoolAsync();
+        harness.AssertStoredExactlyOnce(collector);
+        Assert.Equal(5, collector.RequestEncodings.Count);
+        Assert.All(collector.RequestEncodings, e => Assert.Equal("identity", e));
     }
 
     [Fact]

@@ -118,4 +118,38 @@ public sealed class HarnessParsingTests : IDisposable
             Assert.Single(set.Rules);
         }
     }
+
+    [Fact]
+    public void Options_PublishedAgentByDefault_StagesOnWithThreeRepetitions_AndTheirSwitches()
+    {
+        var o = CompareOptions.Parse([]);
+        // No executable until given or published: the harness publishes with deploy/publish.sh.
+        Assert.Null(o.AgentPath);
+        Assert.Null(o.CollectorPath);
+        Assert.True(o.Stages);
+        Assert.Equal(3, o.StageRepetitions);
+        Assert.EndsWith(Path.Combine("artifacts", "compare-publish"), o.PublishDirectory, StringComparison.Ordinal);
+
+        o = CompareOptions.Parse(["--agent", "/opt/a/sluice-agent", "--no-stages", "--stage-repetitions", "5", "--publish-dir", "/tmp/p"]);
+        o.UsePublished("/tmp/p/agent/sluice-agent", "/tmp/p/collector/sluice-collector");
+        // What was given stays; only what was not is taken from the publish.
+        Assert.Equal("/opt/a/sluice-agent", o.AgentPath);
+        Assert.Equal("/tmp/p/collector/sluice-collector", o.CollectorPath);
+        Assert.False(o.Stages);
+        Assert.Equal(5, o.StageRepetitions);
+        Assert.Equal("/tmp/p", o.PublishDirectory);
+        Assert.Throws<ArgumentException>(() => CompareOptions.Parse(["--stage-repetitions", "0"]));
+    }
+
+    [Fact]
+    public void AgentKind_JitWhenTheDllIsBesideIt_NativeAotOtherwise()
+    {
+        Assert.Equal("/p/agent/sluice-agent", AgentPublish.AgentIn("/p"));
+        Assert.Equal("/p/collector/sluice-collector", AgentPublish.CollectorIn("/p"));
+        string agent = Path.Combine(_dir, "sluice-agent");
+        File.WriteAllText(agent, "");
+        Assert.Equal("NativeAOT", AgentPublish.Kind(agent));
+        File.WriteAllText(Path.Combine(_dir, "sluice-agent.dll"), "");
+        Assert.Equal("JIT (IL + runtime)", AgentPublish.Kind(agent));
+    }
 }

@@ -19,15 +19,7 @@ public sealed class BareReaderConsumer : IConsumer
     public void Start(TrialContext trial, CancellationToken cancel)
     {
         _trial = trial;
-        // This same program, in its bare-reader mode: as an apphost, or as "dotnet Sluice.Benchmarks.dll".
-        string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this program's path");
-        var args = new List<string>();
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        {
-            args.Add(typeof(BareReader).Assembly.Location);
-        }
-        args.AddRange(["bare-reader", trial.Key]);
-        _process = ChildProcess.Start("bare reader", self, args, OnLine, redirectInput: true);
+        _process = ChildProcess.StartSelf("bare reader", ["bare-reader", trial.Key], OnLine, redirectInput: true);
         ConsumerWait.Registered(trial.Control, _process, _process.Pid, TimeSpan.FromSeconds(60), cancel);
         trial.Control.AddRule(trial.Rule);
     }

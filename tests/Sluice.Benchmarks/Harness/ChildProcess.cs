@@ -84,6 +84,19 @@ public sealed class ChildProcess : IDisposable
         return new ChildProcess(name, process, onLine);
     }
 
+    /// <summary>This same program in another of its modes (<paramref name="args"/> starts with the mode): as an apphost, or as <c>dotnet Sluice.Benchmarks.dll</c>.</summary>
+    public static ChildProcess StartSelf(string name, IEnumerable<string> args, Action<string>? onLine = null, bool redirectInput = false)
+    {
+        string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this program's path");
+        var all = new List<string>();
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            all.Add(typeof(ChildProcess).Assembly.Location);
+        }
+        all.AddRange(args);
+        return Start(name, self, all, onLine, redirectInput: redirectInput);
+    }
+
     /// <summary>Writes one line to the process's standard input.</summary>
     public void WriteLine(string line)
     {

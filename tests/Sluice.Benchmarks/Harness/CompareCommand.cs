@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Sluice.Audit.Netlink;
 using Sluice.Audit.Rules;
+using Sluice.Benchmarks.Stages;
 using Sluice.Testing;
 
 namespace Sluice.Benchmarks.Harness;
@@ -18,6 +19,15 @@ public static class CompareCommand
 {
     private const int PollMs = 250;
     private const int WarmupMaxRate = 20000;
+
+    /// <summary>How long a consumer must have been idle before its idle RSS is read.</summary>
+    public const double IdleRssSeconds = 3;
+
+    /// <summary>How long the consumer's CPU is watched after the warm-up, with no load, for <see cref="TrialResult.IdleCores"/> (ticks of 10 ms: 0.2 % of a core over 5 s).</summary>
+    public const double IdleCpuSeconds = 5;
+
+    /// <summary>Longest wait for a consumer to become idle after its start; its RSS is read then anyway, and flagged.</summary>
+    public const double IdleRssTimeoutSeconds = 60;
 
     public static int Run(string[] args)
     {
@@ -47,6 +57,25 @@ public static class CompareCommand
         }
 
         using var cts = new CancellationTokenSource();
+        if (options.Consumers.Contains(ConsumerKind.Sluice) && (options.AgentPath is null || options.CollectorPath is null))
+        {
+            try
+            {
+                AgentPublish.Publish(options.PublishDirectory, Console.Error, cts.Token);
+            }
+            catch (InvalidOperationException e)
+            {
+                Console.Error.WriteLine($"compare: {e.Message}");
+                return 3;
+            }
+            options.UsePublished(AgentPublish.AgentIn(options.PublishDirectory), AgentPublish.CollectorIn(options.PublishDirectory));
+            if (SluiceConsumer.Missing(options.AgentPath!, options.CollectorPath!) is { } m)
+            {
+                Console.Error.WriteLine($"compare: {m}");
+                return 3;
+            }
+        }
+
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;
@@ -68,58 +97,71 @@ public static class CompareCommand
         // laurel drops to its own user and must reach its directory under here.
         File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
         var results = new List<TrialResult>();
+        StageBreakdown? stages = null;
         string header = Header(options, args);
         Console.Error.WriteLine($"trial files under {root}{(options.KeepFiles ? " (kept)" : "")}");
         int exit = 0;
         bool locked = false;
         try
         {
-            using var guard = HostGuard.Acquire(TimeSpan.FromMinutes(60), Console.Error, cts.Token);
-            locked = true;
-            using var control = AuditControlClient.Open();
-            int leftovers = HostGuard.DeleteHarnessRules(control);
-            if (leftovers > 0)
+            RecordCapture.Result? capture = null;
+            using (var guard = HostGuard.Acquire(TimeSpan.FromMinutes(60), Console.Error, cts.Token))
             {
-                Console.Error.WriteLine($"deleted {leftovers} rule(s) left by an earlier interrupted comparison");
-            }
-            int trialNo = 0;
-            for (int run = 1; run <= options.Runs && !cts.IsCancellationRequested; run++)
-            {
-                foreach (int rate in options.Rates)
+                locked = true;
+                using var control = AuditControlClient.Open();
+                int leftovers = HostGuard.DeleteHarnessRules(control);
+                if (leftovers > 0)
                 {
-                    if (cts.IsCancellationRequested)
-                    {
-                        break;
-                    }
-                    LoadResult baseline;
-                    try
-                    {
-                        baseline = Baseline(control, options, rate, cts.Token);
-                        Console.Error.WriteLine($"run {run}, {CompareOptions.RateName(rate)}/s, audit off: {baseline.Rate:N0} operations/s");
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        break;
-                    }
-                    foreach (var kind in options.Consumers)
+                    Console.Error.WriteLine($"deleted {leftovers} rule(s) left by an earlier interrupted comparison");
+                }
+                int trialNo = 0;
+                for (int run = 1; run <= options.Runs && !cts.IsCancellationRequested; run++)
+                {
+                    foreach (int rate in options.Rates)
                     {
                         if (cts.IsCancellationRequested)
                         {
                             break;
                         }
-                        var result = Trial(control, options, kind, run, rate, baseline, Path.Combine(root, $"{++trialNo:D3}"), trialNo, cts.Token);
-                        if (result is null)
+                        LoadResult baseline;
+                        try
                         {
-                            break; // interrupted
+                            baseline = Baseline(control, options, rate, cts.Token);
+                            Console.Error.WriteLine($"run {run}, {CompareOptions.RateName(rate)}/s, audit off: {baseline.Rate:N0} operations/s");
                         }
-                        results.Add(result);
-                        Console.Error.WriteLine(Progress(result));
-                        if (!options.KeepFiles)
+                        catch (OperationCanceledException)
                         {
-                            TryDelete(Path.Combine(root, $"{trialNo:D3}"));
+                            break;
+                        }
+                        foreach (var kind in options.Consumers)
+                        {
+                            if (cts.IsCancellationRequested)
+                            {
+                                break;
+                            }
+                            var result = Trial(control, options, kind, run, rate, baseline, Path.Combine(root, $"{++trialNo:D3}"), trialNo, cts.Token);
+                            if (result is null)
+                            {
+                                break; // interrupted
+                            }
+                            results.Add(result);
+                            Console.Error.WriteLine(Progress(result));
+                            if (!options.KeepFiles)
+                            {
+                                TryDelete(Path.Combine(root, $"{trialNo:D3}"));
+                            }
                         }
                     }
                 }
+                if (options.Stages && !cts.IsCancellationRequested && results.Any(r => r.Consumer == ComparisonReport.Sluice && r.Error is null))
+                {
+                    capture = CaptureForStages(control, options, Path.Combine(root, "capture.records"), cts.Token);
+                }
+            }
+            if (capture is not null && !cts.IsCancellationRequested)
+            {
+                // The kernel is released: the replay needs none of it, and others may be waiting.
+                stages = MeasureStages(options, capture, cts.Token);
             }
         }
         catch (Exception e) when (e is InvalidOperationException or TimeoutException or AuditException or IOException)
@@ -149,7 +191,7 @@ public static class CompareCommand
         }
         if (results.Count > 0)
         {
-            string markdown = ComparisonReport.Markdown(results, header);
+            string markdown = ComparisonReport.Markdown(results, header, options.Load, stages is null ? null : [stages]);
             Console.WriteLine(markdown);
             if (options.OutFile is { } path)
             {
@@ -158,6 +200,120 @@ public static class CompareCommand
             }
         }
         return exit;
+    }
+
+    /// <summary>Records of the load for the breakdown, at the first rate; null (said on the console) when the capture failed.</summary>
+    private static RecordCapture.Result? CaptureForStages(AuditControlClient control, CompareOptions options, string path, CancellationToken cancel)
+    {
+        int rate = options.Rates[0];
+        try
+        {
+            var capture = RecordCapture.Capture(control, options, rate, path, cancel);
+            Console.Error.WriteLine($"captured {capture.Events:N0} events ({capture.Records:N0} records) of the load at {CompareOptions.RateName(rate)}/s for the per-stage breakdown");
+            return capture.Events > 0 ? capture : null;
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or AuditException or IOException)
+        {
+            Console.Error.WriteLine($"capturing records for the per-stage breakdown failed: {e.Message}");
+            return null;
+        }
+        finally
+        {
+            HostGuard.DeleteHarnessRules(control);
+        }
+    }
+
+    /// <summary>Runs <c>stages</c> over the capture in a process of its own (so its CPU is its own) and collects its lines.</summary>
+    private static StageBreakdown? MeasureStages(CompareOptions options, RecordCapture.Result capture, CancellationToken cancel)
+    {
+        Console.Error.WriteLine($"host restored and the kernel lock released; measuring the stages in-process ({options.StageRepetitions} repetitions, after a JIT warm-up)...");
+        var samples = new List<StageSample>();
+        string compression = "?";
+        string form = "?";
+        string? warmUp = null;
+        string? failure = null;
+        var notes = new List<string>();
+        var jit = new List<(string Level, string Repetition, long Methods)>();
+        using var child = ChildProcess.StartSelf("stages", ["stages", capture.Path, "--repetitions", options.StageRepetitions.ToString(CultureInfo.InvariantCulture)], line =>
+        {
+            try
+            {
+                if (StageSample.Parse(line) is { } sample)
+                {
+                    lock (samples)
+                    {
+                        samples.Add(sample);
+                    }
+                    Console.Error.WriteLine($"  stage level {sample.Level}, repetition {sample.Repetition}: {sample.CpuUs / 1000:F0} ms CPU, {sample.AllocatedBytes / 1048576.0:F1} MiB allocated");
+                }
+                else if (line.StartsWith("stage-info ", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ');
+                    for (int i = 1; i + 1 < parts.Length; i += 2)
+                    {
+                        compression = parts[i] == "compression" ? parts[i + 1] : compression;
+                        form = parts[i] == "form" ? parts[i + 1] : form;
+                    }
+                }
+                else if (line.StartsWith("stage-warmup ", StringComparison.Ordinal))
+                {
+                    warmUp = line["stage-warmup ".Length..];
+                }
+                else if (line.StartsWith("stage-jit ", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ');
+                    lock (jit)
+                    {
+                        jit.Add((parts[1], parts[2], long.Parse(parts[3], CultureInfo.InvariantCulture)));
+                    }
+                }
+                else if (line.StartsWith("stage-note ", StringComparison.Ordinal))
+                {
+                    lock (notes)
+                    {
+                        notes.Add(line["stage-note ".Length..]);
+                    }
+                    Console.Error.WriteLine("  " + line);
+                }
+            }
+            catch (FormatException e)
+            {
+                failure = e.Message;
+            }
+        });
+        var sw = Stopwatch.StartNew();
+        while (!child.WaitForExit(TimeSpan.FromMilliseconds(PollMs)))
+        {
+            if (cancel.IsCancellationRequested || sw.Elapsed > TimeSpan.FromMinutes(20))
+            {
+                child.Stop(TimeSpan.FromSeconds(10));
+                failure ??= cancel.IsCancellationRequested ? "interrupted" : "did not finish within 20 min";
+                break;
+            }
+        }
+        if (failure is null && child.HasExited && child.ExitCode != 0)
+        {
+            failure = $"exited with code {child.ExitCode}: {child.Output.Split('\n').LastOrDefault(l => l.Length > 0)}";
+            Console.Error.WriteLine($"the stage measurement failed; its last output:\n{child.Output}");
+        }
+        if (samples.Count == 0)
+        {
+            Console.Error.WriteLine($"no per-stage breakdown: the measurement {failure ?? "printed nothing"}");
+            return null;
+        }
+        if (jit.Count > 0)
+        {
+            var most = jit.MaxBy(j => j.Methods);
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"the JIT compiled {jit.Sum(j => j.Methods)} methods in all while levels were measured, at most {most.Methods} in one (level {most.Level}, repetition {most.Repetition})"));
+        }
+        return new StageBreakdown(options.Load, capture.Rate, capture.Records, capture.Events, compression, samples)
+        {
+            WarmUp = warmUp,
+            Form = form,
+            Note = string.Join(" ", new[] { failure is null ? null : $"**The stage measurement {failure}: partial.**" }
+                .Concat(notes.Select(n => $"Check: {n}.")).Where(n => n is not null)) is { Length: > 0 } note ? note : null,
+        };
     }
 
     private static void Interrupt(CancellationTokenSource cts, string what)
@@ -189,7 +345,8 @@ public static class CompareCommand
         {
             missing.Add(l);
         }
-        if (options.Consumers.Contains(ConsumerKind.Sluice) && SluiceConsumer.Missing(options.AgentPath, options.CollectorPath) is { } s)
+        if (options.Consumers.Contains(ConsumerKind.Sluice) && options.AgentPath is not null && options.CollectorPath is not null
+            && SluiceConsumer.Missing(options.AgentPath, options.CollectorPath) is { } s)
         {
             missing.Add(s);
         }
@@ -254,6 +411,30 @@ public static class CompareCommand
     }
 
     /// <summary>
+    /// Waits until the consumer (collector included) has been idle for <paramref name="window"/>;
+    /// false when it was still busy after <paramref name="timeout"/>.
+    /// </summary>
+    private static bool WaitIdle(CpuMeter meter, TimeSpan window, TimeSpan timeout, CancellationToken cancel)
+    {
+        var idle = new IdleWatch(meter);
+        var sw = Stopwatch.StartNew();
+        idle.Sample();
+        while (!idle.IsIdle(window))
+        {
+            if (sw.Elapsed > timeout)
+            {
+                return false;
+            }
+            if (cancel.WaitHandle.WaitOne(PollMs))
+            {
+                cancel.ThrowIfCancellationRequested();
+            }
+            idle.Sample();
+        }
+        return true;
+    }
+
+    /// <summary>
     /// Whether a consumer (collector included) is idle: it used less than <see cref="IdleCores"/> of
     /// one core over a window. A consumer that is still working through a backlog is not idle even
     /// when none of the trial's events has come out yet.
@@ -300,7 +481,7 @@ public static class CompareCommand
         ConsumerKind.Bare => new BareReaderConsumer(),
         ConsumerKind.Auditd => new AuditdConsumer(laurel: false),
         ConsumerKind.Laurel => new AuditdConsumer(laurel: true),
-        _ => new SluiceConsumer(options.AgentPath, options.CollectorPath),
+        _ => new SluiceConsumer(options.AgentPath!, options.CollectorPath!),
     };
 
     /// <summary>One consumer at one rate. Null when interrupted; a result with <see cref="TrialResult.Error"/> when it failed.</summary>
@@ -325,6 +506,9 @@ public static class CompareCommand
             var trial = new TrialContext(key, options.Load == LoadKind.Exec ? "execve" : "getppid", ruleText, parsed.Rules[0].Rule, dir, options.BacklogLimit, options.BacklogWaitTime, control);
             consumer.Start(trial, cancel);
             var meter = new CpuMeter(consumer.ConsumerPids, consumer.CollectorPids, threads: kind == ConsumerKind.Sluice);
+            bool idleReached = WaitIdle(meter, TimeSpan.FromSeconds(IdleRssSeconds), TimeSpan.FromSeconds(IdleRssTimeoutSeconds), cancel);
+            long idleRss = CpuMeter.RssKb(consumer.ConsumerPids);
+            long? collectorIdleRss = consumer.CollectorPids.Count > 0 ? CpuMeter.RssKb(consumer.CollectorPids) : null;
             if (options.WarmupSeconds > 0)
             {
                 Warmup(control, options, meter, rate, key + "-warmup", cancel);
@@ -334,6 +518,15 @@ public static class CompareCommand
             {
                 cancel.ThrowIfCancellationRequested();
             }
+            // Idle CPU once warm: start-up and the first load are behind it, so what is left is what it costs per second with nothing to do.
+            var idleFrom = meter.Sample();
+            var idleClock = Stopwatch.StartNew();
+            if (cancel.WaitHandle.WaitOne(TimeSpan.FromSeconds(IdleCpuSeconds)))
+            {
+                cancel.ThrowIfCancellationRequested();
+            }
+            var idleTo = meter.Sample();
+            double idleCores = ProcStat.TicksToMicroseconds(idleTo.Consumer - idleFrom.Consumer) / 1e6 / idleClock.Elapsed.TotalSeconds;
 
             var before = control.GetStatus();
             var start = meter.Sample();
@@ -389,6 +582,10 @@ public static class CompareCommand
                 WaitActual = after.BacklogWaitTimeActual is uint w1 && before.BacklogWaitTimeActual is uint w0 ? (uint)(w1 - w0) : 0,
                 ConsumerCpuUs = ProcStat.TicksToMicroseconds(atChange.Consumer - start.Consumer),
                 ConsumerPeakRssKb = meter.PeakRssKb(consumer.ConsumerPids),
+                ConsumerIdleRssKb = idleRss,
+                IdleReached = idleReached,
+                IdleCores = idleCores,
+                CollectorIdleRssKb = collectorIdleRss,
                 CollectorCpuUs = consumer.CollectorPids.Count > 0 ? ProcStat.TicksToMicroseconds(atChange.Collector - start.Collector) : null,
                 CollectorPeakRssKb = consumer.CollectorPids.Count > 0 ? meter.PeakRssKb(consumer.CollectorPids) : null,
                 KauditdCpuUs = CpuMeter.HasKauditd ? ProcStat.TicksToMicroseconds(atChange.Kauditd - start.Kauditd) : null,
@@ -425,7 +622,7 @@ public static class CompareCommand
         ? $"run {t.Run}, {CompareOptions.RateName(t.Rate)}/s, {t.Consumer}: failed"
         : $"run {t.Run}, {CompareOptions.RateName(t.Rate)}/s, {t.Consumer}: offered {t.Offered:N0} at {t.AchievedRate:N0}/s ({t.HostImpact:P1} of audit off), " +
             $"delivered {t.Delivered:N0}, kernel lost {t.KernelLost:N0}, uncounted {t.UncountedLoss:N0}, CPU {t.CpuPerEventUs:0.00} µs/event, " +
-            $"peak RSS {t.ConsumerPeakRssKb / 1024.0:0} MB, kauditd {t.KauditdCpuPerEventUs:0.00} µs/event" +
+            $"idle CPU {t.IdleCores * 100:0.0} % of a core, idle RSS {t.ConsumerIdleRssKb / 1024.0:0} MB{(t.IdleReached ? "" : " (not idle)")}, peak RSS {t.ConsumerPeakRssKb / 1024.0:0} MB, kauditd {t.KauditdCpuPerEventUs:0.00} µs/event" +
             (t.CollectorCpuPerEventUs is double c ? $", collector {c:0.00} µs/event, {t.CollectorPeakRssKb / 1024.0:0} MB" : "") +
             (t.WaitActual != 0 ? $", backlog_wait_time_actual +{t.WaitActual}" : "") +
             (t.Details is { } d ? $"\n    {d}" : "");
@@ -452,6 +649,11 @@ public static class CompareCommand
         sb.AppendLine($"Command: `compare {string.Join(' ', args.Skip(1))}`. Load: {(options.Load == LoadKind.Exec ? "posix_spawn of /bin/true" : "getppid loop")}, "
             + $"{options.Seconds:0.#} s per trial after a {options.WarmupSeconds:0.#} s warm-up under another key, {options.Runs} run(s). Rule: `{RuleText(options.Load, 0, "KEY").Replace("=0 ", "=GENERATOR ", StringComparison.Ordinal)}`. "
             + $"Every consumer ran with backlog_limit {options.BacklogLimit} and backlog_wait_time {options.BacklogWaitTime} (Sluice through its Kernel config; its loss monitor may raise backlog_limit, see the last column).");
+        if (options.Consumers.Contains(ConsumerKind.Sluice) && options.AgentPath is { } agent)
+        {
+            sb.AppendLine();
+            sb.AppendLine($"Sluice: agent `{agent}` ({AgentPublish.Kind(agent)}{(agent == AgentPublish.AgentIn(options.PublishDirectory) ? ", published by deploy/publish.sh for this comparison" : "")}), collector `{options.CollectorPath}`.");
+        }
         return sb.ToString().TrimEnd();
     }
 

@@ -42,11 +42,27 @@ public sealed class CompareOptions
     /// <summary>Longest wait for delivery after the generator finished.</summary>
     public double DrainTimeoutSeconds { get; private set; } = 300;
 
-    /// <summary>sluice-agent executable (default: the Release build in the repository, src/Sluice.Agent/bin/Release).</summary>
-    public string AgentPath { get; private set; } = BuiltExecutable("Sluice.Agent", "sluice-agent");
+    /// <summary>sluice-agent executable; null until given or published (by default the harness publishes it with deploy/publish.sh, see <see cref="AgentPublish"/>).</summary>
+    public string? AgentPath { get; private set; }
 
-    /// <summary>sluice-collector executable (default: the Release build in the repository).</summary>
-    public string CollectorPath { get; private set; } = BuiltExecutable("Sluice.Collector", "sluice-collector");
+    /// <summary>sluice-collector executable; null until given or published with the agent.</summary>
+    public string? CollectorPath { get; private set; }
+
+    /// <summary>Where deploy/publish.sh publishes when no --agent or --collector is given.</summary>
+    public string PublishDirectory { get; private set; } = AgentPublish.DefaultDirectory();
+
+    /// <summary>Measure the per-stage breakdown after the trials (needs sluice among the consumers).</summary>
+    public bool Stages { get; private set; } = true;
+
+    /// <summary>Repetitions of each stage level; the breakdown takes their medians.</summary>
+    public int StageRepetitions { get; private set; } = 3;
+
+    /// <summary>Fills in the executables not given with the published ones.</summary>
+    public void UsePublished(string agentPath, string collectorPath)
+    {
+        AgentPath ??= agentPath;
+        CollectorPath ??= collectorPath;
+    }
 
     /// <summary>Keep each trial's directory (logs, store, agent config) instead of deleting it.</summary>
     public bool KeepFiles { get; private set; }
@@ -55,7 +71,7 @@ public sealed class CompareOptions
         usage: compare [--rates 5000,20000,40000,60000,max] [--runs 3] [--seconds 10]
                        [--consumers bare,auditd,laurel,sluice] [--load getppid|exec] [--out FILE.md]
                        [--backlog-limit 65752] [--backlog-wait-time 0] [--warmup 10] [--settle 5] [--drain-timeout 300]
-                       [--agent PATH] [--collector PATH] [--keep]
+                       [--agent PATH] [--collector PATH] [--publish-dir DIR] [--no-stages] [--stage-repetitions 3] [--keep]
         """;
 
     public static CompareOptions Parse(IReadOnlyList<string> args)
@@ -120,6 +136,15 @@ public sealed class CompareOptions
                 case "--collector":
                     o.CollectorPath = Value();
                     break;
+                case "--publish-dir":
+                    o.PublishDirectory = Value();
+                    break;
+                case "--no-stages":
+                    o.Stages = false;
+                    break;
+                case "--stage-repetitions":
+                    o.StageRepetitions = PositiveInt(name, Value());
+                    break;
                 case "--keep":
                     o.KeepFiles = true;
                     break;
@@ -171,24 +196,6 @@ public sealed class CompareOptions
             }
         }
         return list.Count > 0 ? list : throw new ArgumentException("--consumers: no consumer given");
-    }
-
-    /// <summary>
-    /// The project's own build output (src/PROJECT/bin/Release/net10.0/NAME), found from this
-    /// program's directory. Not the copies next to this program: this program has the ASP.NET Core
-    /// framework, so the agent's own dependencies are not copied here.
-    /// </summary>
-    public static string BuiltExecutable(string project, string name)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Agent.sln")))
-            {
-                string framework = new DirectoryInfo(AppContext.BaseDirectory).Name;
-                return Path.Combine(dir.FullName, "src", project, "bin", "Release", framework, name);
-            }
-        }
-        return Path.Combine(AppContext.BaseDirectory, name);
     }
 
     public static string RateName(int rate) => rate == 0 ? "max" : rate.ToString("N0", CultureInfo.InvariantCulture);

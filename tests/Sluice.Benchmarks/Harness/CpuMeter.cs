@@ -53,6 +53,21 @@ public sealed class CpuMeter(IReadOnlyList<int> consumer, IReadOnlyList<int> col
     private static int? FindKauditd() =>
         ProcStat.Processes().Where(p => p.Comm == "kauditd").Select(p => (int?)p.Pid).FirstOrDefault();
 
+    /// <summary>Sum of the processes' current RSS (VmRSS), kB.</summary>
+    public static long RssKb(IReadOnlyList<int> pids) => pids.Sum(p => ReadStatus(p) is { } text ? ProcStat.StatusKb(text, "VmRSS") ?? 0 : 0);
+
+    private static string? ReadStatus(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/status");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Sum of the processes' peak RSS (VmHWM), kB.</summary>
     public long PeakRssKb(IReadOnlyList<int> pids) => pids.Sum(p => ProcStat.PeakRssKb(p) ?? 0);
 

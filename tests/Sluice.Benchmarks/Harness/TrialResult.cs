@@ -37,11 +37,32 @@ public sealed record TrialResult
     /// <summary>Consumer CPU (utime+stime of its processes) from the start of the load to the last delivered event, in µs.</summary>
     public double ConsumerCpuUs { get; init; }
 
+    /// <summary>Peak RSS (VmHWM) of the consumer's processes at the end of the trial, summed, kB.</summary>
     public long ConsumerPeakRssKb { get; init; }
+
+    /// <summary>
+    /// Idle RSS: VmRSS of the consumer's processes (summed) once it is registered, its rule loaded,
+    /// and it has used under 5% of a core for <see cref="CompareCommand.IdleRssSeconds"/> s, before the
+    /// warm-up; kB. Null when not read.
+    /// </summary>
+    public long? ConsumerIdleRssKb { get; init; }
+
+    /// <summary>
+    /// CPU the consumer used with no load, in cores (1 = one core), over <see cref="CompareCommand.IdleCpuSeconds"/> s
+    /// after the warm-up (and the wait until it was idle again), just before the measured load:
+    /// what it costs per second with no event to handle (timers, polling), once start-up is behind it.
+    /// </summary>
+    public double? IdleCores { get; init; }
+
+    /// <summary>False when the consumer was still busy when the idle RSS had to be read (after <see cref="CompareCommand.IdleRssTimeoutSeconds"/> s).</summary>
+    public bool IdleReached { get; init; } = true;
 
     public double? CollectorCpuUs { get; init; }
 
     public long? CollectorPeakRssKb { get; init; }
+
+    /// <summary>The collector's idle RSS, read with the consumer's, kB.</summary>
+    public long? CollectorIdleRssKb { get; init; }
 
     /// <summary>CPU of the kernel's kauditd thread over the same window, in µs: the kernel's cost of sending the records to the consumer.</summary>
     public double? KauditdCpuUs { get; init; }
