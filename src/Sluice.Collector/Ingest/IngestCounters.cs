@@ -44,7 +44,7 @@ internal sealed class IngestCounters
     /// <summary>Raw-form events whose interpretation failed: stored with their records, without the interpreted fields.</summary>
     public long InterpretationFailures => Volatile.Read(ref _interpretationFailures);
 
-    internal void Interpreted() => Interlocked.Increment(ref _eventsInterpreted);
+    internal void Interpreted(int events) => Interlocked.Add(ref _eventsInterpreted, events);
     internal void InterpretationFailed() => Interlocked.Increment(ref _interpretationFailures);
 
     internal void Stored(int events)

@@ -252,6 +252,7 @@ internal sealed class IngestService(
     private void Interpret(EventBatch batch)
     {
         var events = batch.Events;
+        int interpreted = 0;
         for (int i = 0; i < events.Count; i++)
         {
             Event e = events[i];
@@ -262,7 +263,7 @@ internal sealed class IngestService(
             try
             {
                 events[i] = AuditEventMapper.Expand(e);
-                counters.Interpreted();
+                interpreted++;
             }
             catch (Exception error) when (error is not OutOfMemoryException)
             {
@@ -270,6 +271,11 @@ internal sealed class IngestService(
                 counters.InterpretationFailed();
                 IngestLog.InterpretationFailed(logger, error, e.Serial, batch.Sequence, batch.AgentId);
             }
+        }
+        // Once per batch: most batches are all raw, and the counter is shared by every call.
+        if (interpreted > 0)
+        {
+            counters.Interpreted(interpreted);
         }
     }
 

@@ -82,7 +82,8 @@ public static class AuditEventMapper
         foreach (Record r in e.Records)
         {
             full.Records.Add(new Record { Type = r.Type, Raw = r.Raw, Enriched = r.Enriched });
-            whole &= r.Type <= ushort.MaxValue && ev.TryAppend((AuditMessageType)r.Type, r.Raw.Span, r.Enriched.Span);
+            // Once a record cannot be appended nothing will be interpreted: the rest are only kept.
+            whole = whole && r.Type <= ushort.MaxValue && ev.TryAppend((AuditMessageType)r.Type, r.Raw.Span, r.Enriched.Span);
         }
         if (whole && ev.Count > 0)
         {

@@ -177,7 +177,7 @@ internal static class PreAuthMemoryMeasurement
     }
 
     private static long VmHwmKiB(int pid) =>
-        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        Sluice.Testing.ProcStat.PeakRssKb(pid) ?? throw new InvalidOperationException($"collector {pid} has no /proc/{pid}/status");
 
     /// <summary>A batch of about <paramref name="bytes"/>: events of one 8 KiB EXECVE record each, text that compresses well.</summary>
     private static EventBatch ExpandingBatch(int bytes)

@@ -101,7 +101,7 @@ internal static class AgentCpuMeasurement
 
             var jit = JitWarmUp.Snapshot() - jitBefore;
             long events = (long)batches * eventsPerBatch;
-            string peak = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))?[6..].Trim() ?? "?";
+            string peak = Sluice.Testing.ProcStat.PeakRssKb(Environment.ProcessId) is long kb ? $"{kb} kB" : "?";
             // The spool mode sends nothing, so no compression applies to it.
             string sent = mode == "spool" ? "nothing sent" : $"compression {compression}";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

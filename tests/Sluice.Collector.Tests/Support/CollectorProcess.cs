@@ -70,17 +70,9 @@ public sealed class CollectorProcess : IDisposable
     }
 
     /// <summary>A line of /proc/PID/status in kB, e.g. VmHWM (peak resident set) or VmRSS.</summary>
-    public long StatusKiB(string key)
-    {
-        foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
-        {
-            if (line.StartsWith(key + ":", StringComparison.Ordinal))
-            {
-                return long.Parse(line[(key.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-            }
-        }
-        throw new InvalidOperationException($"no {key} in /proc/{Pid}/status");
-    }
+    public long StatusKiB(string key) =>
+        Sluice.Testing.ProcStat.StatusKb(File.ReadAllText($"/proc/{Pid}/status"), key)
+            ?? throw new InvalidOperationException($"no {key} in /proc/{Pid}/status");
 
     /// <summary>Its command line as the kernel shows it to every local user.</summary>
     public string CommandLine => File.ReadAllText($"/proc/{Pid}/cmdline").Replace('\0', ' ');
