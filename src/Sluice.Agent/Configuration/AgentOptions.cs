@@ -227,6 +227,14 @@ internal sealed class ReassemblyOptions
 
     [Range(65_536, int.MaxValue)]
     public long MaxInFlightBytes { get; set; } = 64L << 20;
+
+    /// <summary>These settings as the reassembler takes them.</summary>
+    public Sluice.Audit.Records.AuditReassemblerOptions ToReassemblerOptions() => new()
+    {
+        Timeout = TimeSpan.FromMilliseconds(TimeoutMs),
+        MaxInFlightEvents = MaxInFlightEvents,
+        MaxInFlightBytes = MaxInFlightBytes,
+    };
 }
 
 /// <summary>Where the records of an event shipped to the collector are interpreted.</summary>

@@ -41,12 +41,7 @@ internal sealed partial class EventPipeline : IRecordPipeline
         {
             _names = new AccountNameCache(options.Interpretation.AccountsRoot, time, OnAccountsLoaded);
         }
-        _reassembler = new AuditReassembler(OnEvent, time, new AuditReassemblerOptions
-        {
-            Timeout = TimeSpan.FromMilliseconds(options.Reassembly.TimeoutMs),
-            MaxInFlightEvents = options.Reassembly.MaxInFlightEvents,
-            MaxInFlightBytes = options.Reassembly.MaxInFlightBytes,
-        });
+        _reassembler = new AuditReassembler(OnEvent, time, options.Reassembly.ToReassemblerOptions());
         if (watermark?.ReadPrevious() is uint previous)
         {
             _reassembler.ResumeAfter(previous);

@@ -100,12 +100,7 @@ public abstract class StageLevel : IAuditRecordSink, IDisposable
         public Reassemble(AgentOptions options, bool filter)
         {
             _filter = filter ? new EventFilter(options.Filters, TimeProvider.System) : null;
-            _reassembler = new AuditReassembler(OnEvent, TimeProvider.System, new AuditReassemblerOptions
-            {
-                Timeout = TimeSpan.FromMilliseconds(options.Reassembly.TimeoutMs),
-                MaxInFlightEvents = options.Reassembly.MaxInFlightEvents,
-                MaxInFlightBytes = options.Reassembly.MaxInFlightBytes,
-            });
+            _reassembler = new AuditReassembler(OnEvent, TimeProvider.System, options.Reassembly.ToReassemblerOptions());
         }
 
         public override long Events => _events;
