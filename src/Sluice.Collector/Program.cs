@@ -7,4 +7,6 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
+root.Subcommands.Add(AgentsCommand.Create());
+root.Subcommands.Add(PolicyCommand.Create());
 return await root.Parse(args).InvokeAsync();

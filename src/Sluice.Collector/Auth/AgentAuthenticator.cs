@@ -9,12 +9,26 @@ namespace Sluice.Collector.Auth;
 /// </remarks>
 internal sealed class AgentAuthenticator
 {
-    private readonly AgentTokens? _tokens;
+    private readonly AgentTokens? _fixed;
+    private readonly AgentTokenFile? _file;
 
     /// <param name="tokens">The enrolled agents; null turns authentication off (serve --insecure-no-auth).</param>
-    public AgentAuthenticator(AgentTokens? tokens) => _tokens = tokens;
+    public AgentAuthenticator(AgentTokens? tokens) => _fixed = tokens;
 
-    public bool Enabled => _tokens is not null;
+    /// <param name="file">The token file, read again when it changes (<see cref="AgentTokenFile"/>).</param>
+    public AgentAuthenticator(AgentTokenFile file) => _file = file;
+
+    public bool Enabled => _fixed is not null || _file is not null;
+
+    /// <summary>The token file when there is one: its reload counts.</summary>
+    public AgentTokenFile? File => _file;
+
+    /// <summary>The enrolled agents now; null when authentication is off.</summary>
+    private AgentTokens? Tokens => _file?.Current ?? _fixed;
+
+    /// <summary>The group of an agent at this collector: its token line's group=, or <see cref="AgentTokens.DefaultGroup"/>.</summary>
+    public string GroupOf(string? agentId) =>
+        agentId is null ? AgentTokens.DefaultGroup : (_file?.Snapshot ?? _fixed)?.GroupOf(agentId) ?? AgentTokens.DefaultGroup;
 
     /// <summary>The agent id the caller's token belongs to; null when authentication is off.</summary>
     /// <exception cref="RpcException">Unauthenticated: no token, a malformed header, or an unknown token.</exception>
@@ -30,7 +44,8 @@ internal sealed class AgentAuthenticator
     {
         agent = null;
         refusal = null;
-        if (_tokens is null)
+        var tokens = Tokens;
+        if (tokens is null)
         {
             return true;
         }
@@ -45,7 +60,7 @@ internal sealed class AgentAuthenticator
             refusal = "malformed authorization metadata: expected 'Bearer <token>'";
             return false;
         }
-        agent = _tokens.FindAgent(header[scheme.Length..].Trim());
+        agent = tokens.FindAgent(header[scheme.Length..].Trim());
         if (agent is null)
         {
             refusal = "unknown agent token: it matches no enrolled agent in the collector's token file";

@@ -6,18 +6,43 @@ namespace Sluice.Collector.Auth;
 /// <summary>The enrolled agents and their tokens, loaded from a token file.</summary>
 /// <remarks>
 /// File format, one agent per line: <c>AGENT_ID TOKEN</c> or <c>AGENT_ID sha256:HEX</c>
-/// (the SHA-256 of the token, so the file need not hold secrets). Blank lines and lines
-/// starting with <c>#</c> are ignored. Only SHA-256 digests are kept in memory; a presented
+/// (the SHA-256 of the token, so the file need not hold secrets), optionally followed by
+/// <c>group=GROUP</c>: the agent's group for central policy (<see cref="DefaultGroup"/> without it).
+/// Blank lines and lines starting with <c>#</c> are ignored. Only SHA-256 digests are kept in memory; a presented
 /// token is hashed and looked up, and the digests are compared in constant time.
 /// </remarks>
 internal sealed class AgentTokens
 {
     private const string HashPrefix = "sha256:";
-    private readonly Dictionary<string, (string AgentId, byte[] Digest)> _byDigestHex;
+    private const string GroupPrefix = "group=";
 
-    private AgentTokens(Dictionary<string, (string, byte[])> byDigestHex) => _byDigestHex = byDigestHex;
+    /// <summary>The group of an agent whose line names none.</summary>
+    public const string DefaultGroup = "default";
+
+    /// <summary>Longest group name: it is a key in the store and goes into every heartbeat row.</summary>
+    public const int MaxGroupLength = 64;
+
+    private readonly Dictionary<string, (string AgentId, byte[] Digest)> _byDigestHex;
+    private readonly Dictionary<string, string> _groups;
+
+    private AgentTokens(Dictionary<string, (string, byte[])> byDigestHex, Dictionary<string, string> groups)
+    {
+        _byDigestHex = byDigestHex;
+        _groups = groups;
+    }
 
     public int Count => _byDigestHex.Count;
+
+    /// <summary>The enrolled agents, in no particular order.</summary>
+    public IEnumerable<string> Agents => _groups.Keys;
+
+    /// <summary>The group of an enrolled agent; <see cref="DefaultGroup"/> for one that is not enrolled.</summary>
+    public string GroupOf(string agentId) => _groups.GetValueOrDefault(agentId, DefaultGroup);
+
+    /// <summary>A group name: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit.</summary>
+    public static bool IsValidGroup(string group) =>
+        group.Length is > 0 and <= MaxGroupLength && char.IsAsciiLetterOrDigit(group[0])
+        && group.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     /// <summary>Reads and parses a token file; one that group or others can read or write is refused (<see cref="SecretFile"/>).</summary>
     /// <exception cref="FormatException">The file cannot be read, is open to others, or has a bad line; the message names the file.</exception>
@@ -29,7 +54,7 @@ internal sealed class AgentTokens
     public static AgentTokens Parse(string text, string source = "tokens")
     {
         var map = new Dictionary<string, (string, byte[])>(StringComparer.Ordinal);
-        var agents = new HashSet<string>(StringComparer.Ordinal);
+        var groups = new Dictionary<string, string>(StringComparer.Ordinal);
         int lineNo = 0;
         foreach (var rawLine in text.Split('\n'))
         {
@@ -40,16 +65,29 @@ internal sealed class AgentTokens
                 continue;
             }
             var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length != 2)
+            if (parts.Length is < 2 or > 3)
             {
-                throw new FormatException($"{source} line {lineNo}: expected 'AGENT_ID TOKEN' or 'AGENT_ID sha256:HEX', got {parts.Length} fields");
+                throw new FormatException($"{source} line {lineNo}: expected 'AGENT_ID TOKEN' or 'AGENT_ID sha256:HEX', optionally followed by 'group=GROUP', got {parts.Length} fields");
+            }
+            string group = DefaultGroup;
+            if (parts.Length == 3)
+            {
+                if (!parts[2].StartsWith(GroupPrefix, StringComparison.Ordinal))
+                {
+                    throw new FormatException($"{source} line {lineNo}: the third field must be 'group=GROUP', got '{Shorten(parts[2])}'");
+                }
+                group = parts[2][GroupPrefix.Length..];
+                if (!IsValidGroup(group))
+                {
+                    throw new FormatException($"{source} line {lineNo}: group '{Shorten(group)}' is not valid (1-{MaxGroupLength} characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)");
+                }
             }
             string agentId = parts[0];
             if (!Ingest.BatchValidator.IsValidAgentId(agentId))
             {
                 throw new FormatException($"{source} line {lineNo}: agent id '{agentId}' is not valid (1-128 characters of A-Z a-z 0-9 . _ : -)");
             }
-            if (!agents.Add(agentId))
+            if (!groups.TryAdd(agentId, group))
             {
                 throw new FormatException($"{source} line {lineNo}: agent id '{agentId}' appears twice");
             }
@@ -83,8 +121,10 @@ internal sealed class AgentTokens
                 throw new FormatException($"{source} line {lineNo}: the token for '{agentId}' is already used by another agent");
             }
         }
-        return new AgentTokens(map);
+        return new AgentTokens(map, groups);
     }
+
+    private static string Shorten(string s) => s.Length <= 64 ? s : s[..64] + "...";
 
     /// <summary>The agent that owns <paramref name="token"/>, or null if no enrolled agent does.</summary>
     public string? FindAgent(string token)
@@ -105,6 +145,9 @@ internal sealed class AgentTokens
     /// <summary>The line to put in a token file for a token, without the token itself.</summary>
     public static string HashedLine(string agentId, string token) =>
         $"{agentId} {HashPrefix}{Convert.ToHexStringLower(Digest(token))}";
+
+    /// <summary>The line to put in a token file for a token and a group, without the token itself.</summary>
+    public static string HashedLine(string agentId, string token, string group) => $"{HashedLine(agentId, token)} {GroupPrefix}{group}";
 
     private static byte[] Digest(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 }

@@ -16,7 +16,8 @@ internal static class ServeCommand
         // connection string is not on the command line, where every local user can read it (ps).
         store.Required = false;
         store.Description += $" Default: ${StoreVariable}. Keep a PostgreSQL password off the command line: put it in PGPASSWORD or a passfile (Passfile=, PGPASSFILE), or the whole store in ${StoreVariable}.";
-        var tokens = new Option<string?>("--tokens") { Description = "Token file: one 'AGENT_ID TOKEN' or 'AGENT_ID sha256:HEX' per line." };
+        var tokens = CliOptions.Tokens();
+        tokens.Description = $"Token file: one 'AGENT_ID TOKEN' or 'AGENT_ID sha256:HEX' per line, optionally with 'group=GROUP'; read again when it changes. Default: ${CliOptions.TokensVariable}, else {CliOptions.DefaultTokensPath} (unless --insecure-no-auth).";
         var noAuth = new Option<bool>("--insecure-no-auth") { Description = "Accept batches from any agent without a token (development only)." };
         var cert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) to serve TLS with." };
         var key = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
@@ -50,7 +51,7 @@ internal static class ServeCommand
                 {
                     Listen = parse.GetValue(listen)!,
                     Store = StoreLocation.Parse(StoreValue(parse.GetValue(store))),
-                    TokensFile = parse.GetValue(tokens),
+                    TokensFile = parse.GetValue(tokens) ?? (parse.GetValue(noAuth) ? null : CliOptions.DefaultTokensFile()),
                     AllowAnonymous = parse.GetValue(noAuth),
                     TlsCertificatePath = parse.GetValue(cert),
                     TlsKeyPath = parse.GetValue(key),

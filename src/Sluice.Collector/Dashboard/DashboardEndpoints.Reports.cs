@@ -24,7 +24,7 @@ internal static partial class DashboardEndpoints
         var report = await BuildAsync(store, time, from, to, null, ct, coverageOnly: true);
         var hosts = report.Coverage.Select(HostRow.From).ToList();
         return Results.Json(new FleetView(report.From, report.To, from, to, report.GeneratedAt, report.CoveredTo, report.CoveredToUnixMs, report.CutAtNow,
-            ReportLoss.Kinds, hosts, report.Totals), DashboardJson.Options);
+            ReportLoss.Kinds, hosts, report.Totals, report.Policy.Differing, report.Policy.Groups), DashboardJson.Options);
     }
 
     private static async Task<IResult> HostAsync(HttpContext context, string agentId, IEventStore store, TimeProvider time, CancellationToken ct)
@@ -94,16 +94,18 @@ internal static partial class DashboardEndpoints
 /// </summary>
 internal sealed record FleetView(
     string From, string To, long FromUnixMs, long ToUnixMs, string GeneratedAt, string CoveredTo, long CoveredToUnixMs, bool CutAtNow,
-    IReadOnlyList<LossKind> LossKinds, IReadOnlyList<HostRow> Hosts, CoverageTotals Totals);
+    IReadOnlyList<LossKind> LossKinds, IReadOnlyList<HostRow> Hosts, CoverageTotals Totals,
+    IReadOnlyList<string> PolicyDiffering, IReadOnlyList<GroupPolicyAt> PolicyGroups);
 
 /// <summary>One host in the fleet table: the report's figures for it, loss of every kind and delivery included.</summary>
 internal sealed record HostRow(
     string AgentId, string Hostname, long? LastSeenUnixMs, string? LastSeen, string Verdict, bool Complete,
-    long ConnectedMs, long DisconnectedMs, long Events, long Batches, long Heartbeats, string RulesHash, LossCounts Loss, HostDelivery Delivery)
+    long ConnectedMs, long DisconnectedMs, long Events, long Batches, long Heartbeats, string RulesHash, LossCounts Loss, HostDelivery Delivery,
+    HostPolicy? Policy)
 {
     public static HostRow From(HostCoverage c) => new(
         c.AgentId, c.Hostname, c.LastSeenUnixMs, c.LastSeen, c.Verdict, c.Complete,
-        c.ConnectedMs, c.DisconnectedMs, c.Events, c.Batches, c.Heartbeats, c.RulesHash, c.Loss, c.Delivery);
+        c.ConnectedMs, c.DisconnectedMs, c.Events, c.Batches, c.Heartbeats, c.RulesHash, c.Loss, c.Delivery, c.Policy);
 }
 
 /// <summary>One host over a range: its coverage (intervals, loss, delivery, rules), a point per hour for each chart, its newest events.</summary>

@@ -9,7 +9,7 @@ namespace Sluice.Collector.Dashboard;
 /// <remarks>
 /// <list type="bullet">
 /// <item><c>GET /</c>, <c>GET /dashboard/{file}</c>: the page, its script and style (embedded).</item>
-/// <item><c>GET /api/fleet?from=&amp;to=</c>: every host, last seen, coverage verdict, loss of every kind, delivery (gaps, refusals, interleaving).</item>
+/// <item><c>GET /api/fleet?from=&amp;to=</c>: every host, last seen, coverage verdict, loss of every kind, delivery (gaps, refusals, interleaving), policy against its group's; the hosts that differ (<c>policy_differing</c>).</item>
 /// <item><c>GET /api/hosts/{agentId}?from=&amp;to=</c>: one host's coverage intervals, loss over time, events per hour, recent events.</item>
 /// <item><c>GET /api/events?from=&amp;to=&amp;key=&amp;user=&amp;exe=&amp;argv=&amp;agent=&amp;limit=&amp;before=</c>: event search, newest first, by pages.</item>
 /// <item><c>GET /api/report?from=&amp;to=&amp;agent=</c>: the whole compliance report.</item>

@@ -14,6 +14,12 @@ internal sealed record CollectorOptions
     /// <summary>Token file of enrolled agents; required unless <see cref="AllowAnonymous"/>.</summary>
     public string? TokensFile { get; init; }
 
+    /// <summary>How often the token file is looked at for changes (<see cref="Auth.AgentTokenFile"/>).</summary>
+    public TimeSpan TokensCheckInterval { get; init; } = Auth.AgentTokenFile.DefaultCheckInterval;
+
+    /// <summary>How often the running collector reads the store's central policies again (<see cref="Policy.PolicyCache"/>).</summary>
+    public TimeSpan PolicyRefreshInterval { get; init; } = Policy.PolicyCache.DefaultRefreshInterval;
+
     /// <summary>Accept agents without tokens (development only).</summary>
     public bool AllowAnonymous { get; init; }
 

@@ -54,7 +54,8 @@ internal sealed class CollectorServer : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         options.Validate();
-        var tokens = options.TokensFile is null ? null : AgentTokens.Load(options.TokensFile);
+        var tokenFile = options.TokensFile is null ? null : AgentTokenFile.Load(options.TokensFile, checkInterval: options.TokensCheckInterval);
+        var tokens = tokenFile?.Snapshot;
         var dashboardAccess = !options.Dashboard ? null
             : options.DashboardTokenFile is null ? DashboardAccess.LocalOnly
             : DashboardAccess.Load(options.DashboardTokenFile, tokens);
@@ -131,11 +132,21 @@ internal sealed class CollectorServer : IAsyncDisposable
             });
             builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, PipelineOnlyListenerFactory>();
             builder.Services.AddSingleton(store);
-            builder.Services.AddSingleton(new AgentAuthenticator(tokens));
+            builder.Services.AddSingleton(sp =>
+            {
+                if (tokenFile is null)
+                {
+                    return new AgentAuthenticator((AgentTokens?)null);
+                }
+                tokenFile.Logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger<AgentTokenFile>();
+                return new AgentAuthenticator(tokenFile);
+            });
             builder.Services.AddSingleton(TimeProvider.System);
             builder.Services.AddSingleton(new BatchValidator(options.Limits));
             builder.Services.AddSingleton<IngestCounters>();
             builder.Services.AddSingleton(sp => new RefusalLog(sp.GetRequiredService<ILogger<RefusalLog>>(), sp.GetRequiredService<TimeProvider>(), options.RefusalLogInterval));
+            builder.Services.AddSingleton(sp => new Policy.PolicyCache(Policy.PolicyStore.Of(store), sp.GetRequiredService<TimeProvider>(), options.PolicyRefreshInterval,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<Policy.PolicyCache>()));
             builder.Services.AddSingleton(sp => new LogThrottle(sp.GetRequiredService<TimeProvider>(), TimeSpan.FromMinutes(1)));
             services?.Invoke(builder.Services);
 
@@ -151,7 +162,7 @@ internal sealed class CollectorServer : IAsyncDisposable
             app.Use(frontDoor.InvokeAsync);
             app.MapGrpcService<IngestService>();
             app.MapGet("/healthz", () => Results.Text("ok\n"));
-            app.MapGet("/api/ingest", (IngestCounters c) => Results.Text(CountersJson(c), "application/json"));
+            app.MapGet("/api/ingest", (IngestCounters c, AgentAuthenticator a) => Results.Text(CountersJson(c, a), "application/json"));
             if (dashboardAccess is not null)
             {
                 app.MapDashboard(dashboardAccess);
@@ -176,7 +187,7 @@ internal sealed class CollectorServer : IAsyncDisposable
     /// <summary>Runs until the host is asked to stop (SIGTERM, Ctrl-C).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
-    private static string CountersJson(IngestCounters c) => JsonSerializer.Serialize(new Dictionary<string, long>
+    private static string CountersJson(IngestCounters c, AgentAuthenticator a) => JsonSerializer.Serialize(new Dictionary<string, long>
     {
         ["batches_stored"] = c.BatchesStored,
         ["events_stored"] = c.EventsStored,
@@ -192,6 +203,10 @@ internal sealed class CollectorServer : IAsyncDisposable
         ["refused_too_large"] = c.RefusedTooLarge,
         ["events_interpreted"] = c.EventsInterpreted,
         ["interpretation_failures"] = c.InterpretationFailures,
+        ["policies_sent"] = c.PoliciesSent,
+        ["policy_refusals_truncated"] = c.PolicyRefusalsTruncated,
+        ["token_file_reloads"] = a.File?.Reloads ?? 0,
+        ["token_file_reload_failures"] = a.File?.ReloadFailures ?? 0,
     });
 
     public async ValueTask DisposeAsync()

@@ -146,8 +146,12 @@ internal sealed class BatchValidator(IngestLimits limits)
         {
             reason = $"mode is {heartbeat.Mode.Length} characters, limit {IngestLimits.MaxModeLength}";
         }
+        else if ((CheckPolicyHash("policy_hash", heartbeat.PolicyHash) ?? CheckPolicyHash("policy_refused_hash", heartbeat.PolicyRefusedHash)) is string policy)
+        {
+            reason = policy;
+        }
         else if (CheckNoNul(("hostname", heartbeat.Hostname), ("version", heartbeat.Version), ("mode", heartbeat.Mode),
-                     ("rules", string.Concat(heartbeat.Rules))) is string nul)
+                     ("rules", string.Concat(heartbeat.Rules)), ("policy_refusal", heartbeat.PolicyRefusal)) is string nul)
         {
             reason = nul;
         }
@@ -156,6 +160,12 @@ internal sealed class BatchValidator(IngestLimits limits)
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"heartbeat refused: {reason}"));
         }
     }
+
+    /// <summary>A policy hash is PolicyDigest's (64 lowercase hex digits), or empty.</summary>
+    private static string? CheckPolicyHash(string field, string hash) =>
+        hash.Length == 0 || (hash.Length == 64 && hash.All(char.IsAsciiHexDigitLower))
+            ? null
+            : $"{field} '{Truncate(hash)}' is not a policy hash (empty, or 64 lowercase hex digits)";
 
     /// <summary>The fields of batches and heartbeats that go into the store's unique constraints and indexes, bounded.</summary>
     private static string? CheckKeyFields(string epoch, string bootId, string rulesHash)

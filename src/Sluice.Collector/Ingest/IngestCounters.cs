@@ -63,4 +63,16 @@ internal sealed class IngestCounters
     internal void StoreRefused() => Interlocked.Increment(ref _refusedByStore);
     internal void OverLimit() => Interlocked.Increment(ref _refusedOverLimit);
     internal void TooLarge() => Interlocked.Increment(ref _refusedTooLarge);
+
+    private long _policiesSent;
+    private long _policyRefusalsTruncated;
+
+    /// <summary>Heartbeat replies that carried a policy (the agent had neither it in force nor refused it).</summary>
+    public long PoliciesSent => Volatile.Read(ref _policiesSent);
+
+    /// <summary>Heartbeats whose policy_refusal was longer than <see cref="IngestLimits.MaxPolicyRefusalLength"/> and stored cut.</summary>
+    public long PolicyRefusalsTruncated => Volatile.Read(ref _policyRefusalsTruncated);
+
+    internal void PolicySent() => Interlocked.Increment(ref _policiesSent);
+    internal void PolicyRefusalTruncated() => Interlocked.Increment(ref _policyRefusalsTruncated);
 }

@@ -52,6 +52,13 @@ internal sealed record IngestLimits
     /// <summary>A heartbeat's <c>mode</c> (unicast, multicast).</summary>
     public const int MaxModeLength = 32;
 
+    /// <summary>
+    /// A heartbeat's <c>policy_refusal</c>, kept in the agents table and shown by <c>agents list</c>, <c>policy show</c>, the
+    /// report and the dashboard. A longer one is stored cut to this length, marked, and counted
+    /// (<see cref="IngestCounters.PolicyRefusalsTruncated"/>): the heartbeat's other facts are still worth keeping.
+    /// </summary>
+    public const int MaxPolicyRefusalLength = 2048;
+
     public void Validate()
     {
         if (MaxMessageBytes < 1024) throw new ArgumentOutOfRangeException(nameof(MaxMessageBytes), MaxMessageBytes, "must be at least 1024");

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Sluice.Collector.Auth;
+using Sluice.Collector.Policy;
 using Sluice.Collector.Storage;
 using Sluice.Protocol.Mapping;
 using Sluice.Protocol.V1;
@@ -26,8 +27,12 @@ internal sealed class IngestService(
     TimeProvider time,
     LogThrottle conflictLog,
     ILogger<IngestService> logger,
-    Hosting.RefusalLog refusals) : Sluice.Protocol.V1.Ingest.IngestBase
+    Hosting.RefusalLog refusals,
+    Policy.PolicyCache policies) : Sluice.Protocol.V1.Ingest.IngestBase
 {
+    /// <summary>The refused policy hash last logged per agent, so that a refusal repeated in every heartbeat is logged once.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> RefusalsLogged = new(StringComparer.Ordinal);
+
     /// <summary>Batches of one stream being stored at once; the stream stops reading beyond this.</summary>
     internal const int StreamWindow = 16;
 
@@ -113,9 +118,11 @@ internal sealed class IngestService(
             throw;
         }
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        string group = authenticator.GroupOf(agent);
+        BoundRefusal(request);
         try
         {
-            await store.StoreHeartbeatAsync(request, now, context.CancellationToken);
+            await store.StoreHeartbeatAsync(request, now, group, context.CancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -124,7 +131,64 @@ internal sealed class IngestService(
             throw new RpcException(new Status(StatusCode.Unavailable, "the collector's store failed to record the heartbeat; retry later"));
         }
         counters.Heartbeat();
-        return new HeartbeatReply { ServerTimeUnixMs = now };
+        LogRefusal(request, group);
+        var reply = new HeartbeatReply { ServerTimeUnixMs = now, Group = group == Auth.AgentTokens.DefaultGroup ? "" : group };
+        if (await policies.GetAsync(group, context.CancellationToken) is { } policy)
+        {
+            reply.PolicyHash = policy.Hash;
+            // Only when the agent has neither this policy in force nor refused it: otherwise the reply stays small.
+            if (policy.Hash != request.PolicyHash && policy.Hash != request.PolicyRefusedHash)
+            {
+                reply.Policy = new Sluice.Protocol.V1.Policy
+                {
+                    Hash = policy.Hash,
+                    Group = reply.Group,
+                    Rules = policy.Rules,
+                    Filters = policy.Filters,
+                    SetUnixMs = policy.SetUnixMs,
+                };
+                counters.PolicySent();
+            }
+        }
+        return reply;
+    }
+
+    /// <summary>A refusal longer than <see cref="IngestLimits.MaxPolicyRefusalLength"/> is stored cut, marked, counted and logged.</summary>
+    private void BoundRefusal(AgentHeartbeat heartbeat)
+    {
+        int length = heartbeat.PolicyRefusal.Length;
+        if (length <= IngestLimits.MaxPolicyRefusalLength)
+        {
+            return;
+        }
+        string marker = $" ... (cut by the collector: {length} characters)";
+        int keep = IngestLimits.MaxPolicyRefusalLength - marker.Length;
+        // Never split a surrogate pair.
+        if (char.IsHighSurrogate(heartbeat.PolicyRefusal[keep - 1]))
+        {
+            keep--;
+        }
+        heartbeat.PolicyRefusal = heartbeat.PolicyRefusal[..keep] + marker;
+        counters.PolicyRefusalTruncated();
+        PolicyLog.RefusalTruncated(logger, heartbeat.AgentId, length, IngestLimits.MaxPolicyRefusalLength);
+    }
+
+    /// <summary>Logs an agent's refusal of a policy once per refused hash.</summary>
+    private void LogRefusal(AgentHeartbeat heartbeat, string group)
+    {
+        string refused = heartbeat.PolicyRefusedHash;
+        if (refused.Length == 0)
+        {
+            RefusalsLogged.TryRemove(heartbeat.AgentId, out _);
+            return;
+        }
+        if (RefusalsLogged.TryGetValue(heartbeat.AgentId, out string? logged) && logged == refused)
+        {
+            return;
+        }
+        RefusalsLogged[heartbeat.AgentId] = refused;
+        PolicyLog.Refused(logger, heartbeat.AgentId, group, Policy.PolicyStatus.Short(refused),
+            heartbeat.PolicyHash.Length == 0 ? "local files" : Policy.PolicyStatus.Short(heartbeat.PolicyHash), heartbeat.PolicyRefusal);
     }
 
     private string? Authenticate(ServerCallContext context, string call)

@@ -52,6 +52,10 @@ internal sealed class ReportBuilder
 
         var perHour = await new EventsPerHourBuilder(q).BuildAsync(cancellationToken);
         var coverage = await new CoverageBuilder(q, _deliveryFacts, perHour).BuildAsync(cancellationToken);
+        // Always, the dashboard's views included: they name the hosts that differ from their group's policy.
+        var policy = await new PolicyBuilder(q).BuildAsync(cancellationToken);
+        var byAgent = policy.Hosts.ToDictionary(h => h.AgentId, StringComparer.Ordinal);
+        coverage = [.. coverage.Select(h => h with { Policy = byAgent.GetValueOrDefault(h.AgentId) })];
         var report = new ComplianceReport
         {
             FromUnixMs = request.FromUnixMs,
@@ -64,6 +68,7 @@ internal sealed class ReportBuilder
             Totals = CoverageTotals.Of(coverage),
             EventsPerHour = perHour,
             LossOverTime = CoverageBuilder.LossOverTime(coverage),
+            Policy = policy,
         };
         if (request.CoverageOnly)
         {

@@ -49,6 +49,13 @@ internal static class ReportControls
         new(Nist, "AU-2 / AU-12", "Event logging of audit configuration changes"),
     ];
 
+    public static readonly IReadOnlyList<ControlRef> Policy =
+    [
+        new(Pci, "10.2.2", "Audit logs record the required details for each auditable event"),
+        new(Cis, "6.3.3.x / 4.1.3.x", "The audit rules of the benchmark are in force"),
+        new(Nist, "CM-6", "Configuration settings are established, applied and deviations are identified"),
+    ];
+
     public static readonly IReadOnlyList<ControlRef> Baseline =
     [
         new(Pci, "10.2.2", "Audit logs record the required details for each auditable event"),

@@ -63,6 +63,8 @@ internal sealed record ComplianceReport
     public AccessFailureSection AccessFailures { get; init; } = new();
     public AuditChangeSection AuditChanges { get; init; } = new();
     public BaselineSection Baseline { get; init; } = new();
+    /// <summary>Central policy: each host against its group's policy, and the hosts that differ.</summary>
+    public PolicySection Policy { get; init; } = new();
     /// <summary>Events per host per UTC hour (only hours with events).</summary>
     public IReadOnlyList<HourCount> EventsPerHour { get; init; } = [];
     /// <summary>Events lost per host per UTC hour, by kind (only hours with loss).</summary>
@@ -175,6 +177,8 @@ internal sealed record HostCoverage
     public required string Verdict { get; init; }
     /// <summary>Only when coverage is continuous, no loss of any kind was reported and delivery has no problem.</summary>
     public bool Complete { get; init; }
+    /// <summary>The host against its group's central policy (the same row as in <see cref="ComplianceReport.Policy"/>).</summary>
+    public HostPolicy? Policy { get; init; }
 }
 
 /// <summary>
@@ -348,4 +352,36 @@ internal sealed record BaselineSection
 internal sealed record HostBaseline(string AgentId, string Hostname, string RulesHash, bool Known, int RulesInForce, IReadOnlyList<string> Missing, IReadOnlyList<string> Extra)
 {
     public bool Compliant => Known && Missing.Count == 0;
+}
+
+/// <summary>Central policy over the range: each group's policy at its end, each host against it, and the policies set in the range.</summary>
+internal sealed record PolicySection
+{
+    public IReadOnlyList<ControlRef> Controls { get; init; } = ReportControls.Policy;
+    /// <summary>Each group's policy at the end of the range (the last set before it).</summary>
+    public IReadOnlyList<GroupPolicyAt> Groups { get; init; } = [];
+    /// <summary>Every host in scope, in agent id order.</summary>
+    public IReadOnlyList<HostPolicy> Hosts { get; init; } = [];
+    /// <summary>The hosts whose policy in force differs from their group's: refused, pending, local, stale, or never reported.</summary>
+    public IReadOnlyList<string> Differing { get; init; } = [];
+    /// <summary>Policies set in the range, in time order.</summary>
+    public IReadOnlyList<GroupPolicyAt> Changes { get; init; } = [];
+}
+
+/// <summary>A group's central policy from a time on: its hash, and who set it.</summary>
+internal sealed record GroupPolicyAt(string Group, string Hash, long SetUnixMs, string SetBy)
+{
+    public string Set => ReportTime.Iso(SetUnixMs);
+}
+
+/// <summary>
+/// One host against its group's central policy, as its last heartbeat before the end of the range reported it.
+/// <see cref="State"/> is <see cref="Sluice.Collector.Policy.PolicyStatus.State"/>'s (in-force, refused, pending, local,
+/// stale, unknown; none or kept when the group has no policy).
+/// </summary>
+internal sealed record HostPolicy(
+    string AgentId, string Hostname, string Group, string State, bool Differs, string GroupPolicy, string InForce, string RefusedHash, string Refusal,
+    long? LastHeartbeatUnixMs)
+{
+    public string? LastHeartbeat => LastHeartbeatUnixMs is long ms ? ReportTime.Iso(ms) : null;
 }

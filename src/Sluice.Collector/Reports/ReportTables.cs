@@ -18,6 +18,7 @@ internal static class ReportTables
         AccessFailures(r),
         AuditChangeCounts(r), AuditChanges(r),
         Baseline(r),
+        Policy(r), PolicyChanges(r),
     ];
 
     private static string YesNo(bool v) => v ? "yes" : "no";
@@ -79,6 +80,12 @@ internal static class ReportTables
         lines.Add($"Loss, all hosts: {N(t.Loss.Total)} events lost ({ReportLoss.Describe(t.Loss)}); {N(t.Loss.BatchesLost)} whole batches lost");
         lines.Add($"Delivery, all hosts: {N(t.DeliveryGaps)} batches never received; {N(t.RefusedBatches)} batches refused ({N(t.RefusedEvents)} events, {N(t.Conflicts)} conflicts); "
             + $"{N(t.RefusalsUnrecorded)} refusals not recorded; {t.InterleavedHosts} hosts with interleaved epochs or boot ids");
+        if (r.Policy.Groups.Count > 0 || r.Policy.Differing.Count > 0)
+        {
+            lines.Add(r.Policy.Differing.Count == 0
+                ? "Central policy: every host runs its group's policy"
+                : $"Central policy: {r.Policy.Differing.Count} hosts differ from their group's policy: {string.Join(", ", r.Policy.Differing)}");
+        }
         return lines;
     }
 
@@ -125,6 +132,28 @@ internal static class ReportTables
             h.Compliant ? "yes" : "no", string.Join("\n", h.Missing)])],
         r.Baseline.BaselinePath is null ? "No baseline file given (--baseline)." : $"Baseline {r.Baseline.BaselinePath}: {r.Baseline.BaselineRules.Count} rules.");
 
+    public static ReportTable Policy(ComplianceReport r) => new("policy", "Central policy per host",
+        ["agent", "host", "group", "state", "differs", "group_policy", "in_force", "refused", "refusal", "last_heartbeat"],
+        [.. r.Policy.Hosts.Select(h => (IReadOnlyList<string>)[h.AgentId, h.Hostname, h.Group, h.State, YesNo(h.Differs), h.GroupPolicy,
+            h.InForce.Length == 0 ? "local" : h.InForce, h.RefusedHash, h.Refusal, h.LastHeartbeat ?? "never"])],
+        PolicyNote(r.Policy));
+
+    /// <summary>The hosts that differ from their group's policy, named: the section's point.</summary>
+    private static string PolicyNote(PolicySection p)
+    {
+        string groups = p.Groups.Count == 0
+            ? "No group had a central policy at the end of the range."
+            : "Group policies at the end of the range: " + string.Join(", ", p.Groups.Select(g => $"{g.Group} {g.Hash[..Math.Min(12, g.Hash.Length)]} (set {g.Set})")) + ".";
+        string differing = p.Differing.Count == 0
+            ? "No host differs from its group's policy."
+            : $"{p.Differing.Count} hosts differ from their group's policy: {string.Join(", ", p.Differing)}.";
+        return groups + " " + differing;
+    }
+
+    public static ReportTable PolicyChanges(ComplianceReport r) => new("policy-changes", "Central policies set in the range",
+        ["time", "group", "policy", "set_by"],
+        [.. r.Policy.Changes.Select(c => (IReadOnlyList<string>)[c.Set, c.Group, c.Hash, c.SetBy])]);
+
     private static string? Omitted(long n, string what) => n > 0 ? $"{n} more {what} not listed (row limit); the counts include them." : null;
 
     /// <summary>The controls each table's section evidences.</summary>
@@ -136,6 +165,7 @@ internal static class ReportTables
         "access-failures" => r.AccessFailures.Controls,
         "audit-changes" => r.AuditChanges.Controls,
         "baseline" => r.Baseline.Controls,
+        "policy" => r.Policy.Controls,
         _ => [],
     };
 }

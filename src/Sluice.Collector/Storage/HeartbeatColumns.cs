@@ -5,7 +5,8 @@ namespace Sluice.Collector.Storage;
 
 /// <summary>A heartbeat's row of the heartbeats table: where its values come from.</summary>
 /// <param name="Agent">The agent's row id.</param>
-internal sealed record HeartbeatRow(AgentHeartbeat Heartbeat, long Agent, long ReceivedUnixMs)
+/// <param name="Group">The agent's group at the collector (its token line's group=).</param>
+internal sealed record HeartbeatRow(AgentHeartbeat Heartbeat, long Agent, long ReceivedUnixMs, string Group = Auth.AgentTokens.DefaultGroup)
 {
     /// <summary>The loss totals in <see cref="LossColumns.Names"/> order.</summary>
     public long[] Loss { get; } = LossColumns.Values(Heartbeat.LossTotals);
@@ -47,7 +48,13 @@ internal static class HeartbeatColumns
         Int("socket_buffer_bytes", r => r.Heartbeat.SocketBufferBytes),
         Int("drain_interval_ms", r => r.Heartbeat.DrainIntervalMs),
         Text("epoch", r => r.Heartbeat.Epoch, defaultValue: "''"),
+        Text("group_name", r => r.Group, defaultValue: "'default'"),
+        Text("policy_hash", r => r.Heartbeat.PolicyHash, defaultValue: "''"),
+        Text("policy_refused_hash", r => r.Heartbeat.PolicyRefusedHash, defaultValue: "''"),
     ]);
+
+    /// <summary>The columns added in schema version 7: the agent's group and the central policy it reported (the refusal's text is kept in agents only).</summary>
+    public static readonly string[] AddedInVersion7 = ["group_name", "policy_hash", "policy_refused_hash"];
 
     public static readonly string[] KernelNames = [.. Kernel.Select(c => c.Column.Name)];
 

@@ -25,6 +25,11 @@ internal interface IEventStore : IAsyncDisposable
 
     Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken);
 
+    /// <summary>Stores a heartbeat with the agent's group at the collector (its token line's group=), kept with its policy state.</summary>
+    /// <remarks>A store that keeps no groups (a test's) stores it as <see cref="StoreHeartbeatAsync(AgentHeartbeat, long, CancellationToken)"/>.</remarks>
+    Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, string group, CancellationToken cancellationToken) =>
+        StoreHeartbeatAsync(heartbeat, receivedUnixMs, cancellationToken);
+
     /// <summary>
     /// Records a batch refused after authentication (one row per key and status; a resend adds to its count),
     /// so that its events count as loss and its sequence is not taken for a delivery gap.

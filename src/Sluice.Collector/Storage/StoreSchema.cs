@@ -14,8 +14,21 @@ internal static class StoreSchema
     /// 6: a batch is keyed on (agent, epoch, sequence) and keeps a digest of its content; batches and heartbeats
     /// gained the loss columns of quarantine and spool corruption (<see cref="LossColumns.AddedInVersion6"/>) and
     /// the epoch; events gained <c>time_adjusted</c>; refused batches are kept in <c>refusals</c>.
+    /// 7: central policy. <c>policies</c> (one per group) and <c>policy_history</c> (every set); agents gained their
+    /// group and the policy state their last heartbeat reported (<see cref="AgentPolicyColumns"/>), heartbeats the
+    /// group and the policy hashes (<see cref="HeartbeatColumns.AddedInVersion7"/>).
     /// </summary>
-    public const int Version = 6;
+    public const int Version = 7;
+
+    /// <summary>The columns of agents added in version 7: the agent's group and the policy state of its last heartbeat.</summary>
+    public static readonly Column[] AgentPolicyColumns =
+    [
+        new("group_name", SqlType.Text, NotNull: true, Default: "'default'"),
+        new("policy_hash", SqlType.Text, NotNull: true, Default: "''"),
+        new("policy_refused_hash", SqlType.Text, NotNull: true, Default: "''"),
+        new("policy_refusal", SqlType.Text, NotNull: true, Default: "''"),
+        new("policy_reported_ms", SqlType.Int, NotNull: false),
+    ];
 
     /// <summary>
     /// The first record type that <c>events_type_time</c> does not index. It is that of nearly every
@@ -89,6 +102,17 @@ internal static class StoreSchema
                 steps.Add("ALTER TABLE batches_v6 RENAME TO batches;");
             }
         }
+        if (from < 7)
+        {
+            foreach (var column in AgentPolicyColumns)
+            {
+                steps.Add(AddColumn("agents", column, d));
+            }
+            foreach (string column in HeartbeatColumns.AddedInVersion7)
+            {
+                steps.Add(AddColumn("heartbeats", HeartbeatColumns.Table[column], d));
+            }
+        }
         steps.Add($"UPDATE schema_info SET version = {Version};");
         return string.Join(" ", steps);
     }
@@ -146,7 +170,10 @@ internal static class StoreSchema
             rules_hash {d.Text} NOT NULL DEFAULT '',
             duplicates {d.Int} NOT NULL DEFAULT 0,
             -- Refusals not kept in the refusals table because the agent's rows there reached their cap.
-            refusals_unrecorded {d.Int} NOT NULL DEFAULT 0
+            refusals_unrecorded {d.Int} NOT NULL DEFAULT 0,
+            -- The agent's group at the collector, and the central policy its last heartbeat reported: the hash in force
+            -- ('' for its local files), the hash it refused and why (bounded), and when.
+            {Column.Definitions(AgentPolicyColumns, d)}
         );
 
         -- One row per stored batch: the interval it covers and the loss counted in it.
@@ -205,6 +232,26 @@ internal static class StoreSchema
             UNIQUE (agent, epoch, sequence, status)
         );
         CREATE INDEX IF NOT EXISTS refusals_first ON refusals (first_ms);
+
+        -- Central policy: the audit rules and filters the agents of a group are to run, one row per group
+        -- (sluice-collector policy set); hash is PolicyDigest's. Every set is also kept in policy_history.
+        CREATE TABLE IF NOT EXISTS policies (
+            group_name {d.Text} NOT NULL PRIMARY KEY,
+            hash {d.Text} NOT NULL,
+            rules {d.Text} NOT NULL,
+            filters {d.Text} NOT NULL,
+            set_ms {d.Int} NOT NULL,
+            set_by {d.Text} NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS policy_history (
+            group_name {d.Text} NOT NULL,
+            hash {d.Text} NOT NULL,
+            set_ms {d.Int} NOT NULL,
+            set_by {d.Text} NOT NULL,
+            rules_lines {d.Int} NOT NULL,
+            filters_bytes {d.Int} NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS policy_history_group_time ON policy_history (group_name, set_ms);
 
         -- The rule lines (auditctl -l form) each agent reported, once per distinct rules hash, for baseline checks.
         CREATE TABLE IF NOT EXISTS agent_rules (

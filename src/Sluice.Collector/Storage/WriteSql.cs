@@ -20,10 +20,14 @@ internal static class WriteSql
 
     /// <summary>The heartbeat's agent row, created or brought up to date. Returns the row's id.</summary>
     public static SqlStatement HeartbeatAgent(SqlDialect d) => d.Statement(p => $"""
-        INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, last_heartbeat_ms, version, rules_hash)
-        VALUES ({p("agent_id")}, {p("hostname")}, {p("boot_id")}, {p("now")}, {p("now")}, {p("time")}, {p("version")}, {p("rules_hash")})
+        INSERT INTO agents (agent_id, hostname, boot_id, first_seen_ms, last_seen_ms, last_heartbeat_ms, version, rules_hash,
+                            group_name, policy_hash, policy_refused_hash, policy_refusal, policy_reported_ms)
+        VALUES ({p("agent_id")}, {p("hostname")}, {p("boot_id")}, {p("now")}, {p("now")}, {p("time")}, {p("version")}, {p("rules_hash")},
+                {p("group")}, {p("policy_hash")}, {p("policy_refused_hash")}, {p("policy_refusal")}, {p("now")})
         ON CONFLICT (agent_id) DO UPDATE SET
             hostname = excluded.hostname, boot_id = excluded.boot_id, version = excluded.version,
+            group_name = excluded.group_name, policy_hash = excluded.policy_hash, policy_refused_hash = excluded.policy_refused_hash,
+            policy_refusal = excluded.policy_refusal, policy_reported_ms = excluded.policy_reported_ms,
             last_seen_ms = {d.Greatest}(agents.last_seen_ms, excluded.last_seen_ms),
             last_heartbeat_ms = {d.Greatest}(coalesce(agents.last_heartbeat_ms, 0), excluded.last_heartbeat_ms),
             rules_hash = CASE WHEN excluded.rules_hash <> '' THEN excluded.rules_hash ELSE agents.rules_hash END

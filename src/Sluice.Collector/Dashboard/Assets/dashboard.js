@@ -143,6 +143,7 @@ function fleetHead() {
     el("th", { class: "num" }, "Refused"),
     el("th", { class: "num", title: "keys taken by other content (ALREADY_EXISTS)" }, "Conflicts"),
     el("th", { title: "two spools or machines send as one agent" }, "Interleaved"),
+    el("th", { title: "the host's policy against its group's central policy" }, "Policy"),
   ];
   $("fleet-table").tHead.replaceChildren(el("tr", {}, ...cells));
 }
@@ -189,14 +190,34 @@ async function loadFleet() {
       el("td", { "data-col": "delivery_gaps", class: bad(d.delivery_gaps) }, num(d.delivery_gaps)),
       el("td", { "data-col": "refused_batches", class: bad(d.refused_batches) }, num(d.refused_batches)),
       el("td", { "data-col": "conflicts", class: bad(d.conflicts) }, num(d.conflicts)),
-      el("td", { "data-col": "interleaved", class: interleaved(d) ? "gap" : "" }, interleaved(d)));
+      el("td", { "data-col": "interleaved", class: interleaved(d) ? "gap" : "" }, interleaved(d)),
+      el("td", { "data-col": "policy", class: h.policy && h.policy.differs ? "gap" : "", title: policyTitle(h.policy) }, policyText(h.policy)));
     row.addEventListener("click", () => selectHost(h.agent_id));
     if (h.agent_id === state.agent) row.classList.add("selected");
     body.append(row);
     agents.append(el("option", { value: h.agent_id }, `${h.hostname} (${h.agent_id})`));
   }
   agents.value = chosen;
-  $("fleet-summary").textContent = fleetSummary(fleet.totals);
+  $("fleet-summary").textContent = fleetSummary(fleet.totals) + policySummary(fleet.policy_differing);
+}
+
+// The host's policy state, as the report's policy section has it: "in-force 1a2b3c4d5e6f", "refused: REASON", ...
+function policyText(p) {
+  if (!p) return "";
+  const short = (hash) => (hash ? hash.slice(0, 12) : "local");
+  if (p.state === "refused") return `refused ${p.refused_hash.slice(0, 12)}: ${p.refusal}`;
+  if (p.state === "in-force") return `in force ${short(p.in_force)}`;
+  if (p.state === "none") return "local files";
+  return `${p.state} (runs ${short(p.in_force)}, group ${p.group} has ${short(p.group_policy)})`;
+}
+
+function policyTitle(p) {
+  return p ? `group ${p.group}; group policy ${p.group_policy || "none"}; in force ${p.in_force || "local files"}` : "";
+}
+
+function policySummary(differing) {
+  if (!differing || differing.length === 0) return "";
+  return ` ${num(differing.length)} hosts differ from their group's policy: ${differing.join(", ")}.`;
 }
 
 async function selectHost(agentId) {
@@ -224,6 +245,9 @@ async function loadHost() {
   const verdict = $("host-verdict");
   verdict.textContent = h.verdict;
   verdict.className = "verdict " + (h.complete ? "ok" : "gap");
+  const policy = $("host-policy");
+  policy.textContent = h.policy ? `Policy (group ${h.policy.group}): ${policyText(h.policy)}` : "";
+  policy.className = "verdict " + (h.policy && h.policy.differs ? "gap" : "ok");
 
   coverageChart($("chart-coverage"), view.from_unix_ms, view.to_unix_ms, h.intervals, view.covered_to_unix_ms);
   $("intervals-table").tHead.replaceChildren(el("tr", {},

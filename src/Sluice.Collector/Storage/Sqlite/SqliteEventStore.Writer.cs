@@ -27,12 +27,12 @@ internal sealed partial class SqliteEventStore
         public override void Dispose() => _rows.Dispose();
     }
 
-    private sealed class HeartbeatWrite(AgentHeartbeat heartbeat, long receivedUnixMs) : WriteRequest
+    private sealed class HeartbeatWrite(AgentHeartbeat heartbeat, long receivedUnixMs, string group) : WriteRequest
     {
         public override int EventCount => 0;
         public override StoreOutcome Apply(Statements s, SqliteTransaction tx)
         {
-            s.WriteHeartbeat(tx, heartbeat, receivedUnixMs);
+            s.WriteHeartbeat(tx, heartbeat, receivedUnixMs, group);
             return default;
         }
     }
@@ -222,10 +222,11 @@ internal sealed partial class SqliteEventStore
             return new StoreOutcome(Duplicate: false, EventsStored: b.Events.Count);
         }
 
-        public void WriteHeartbeat(SqliteTransaction tx, AgentHeartbeat h, long receivedUnixMs)
+        public void WriteHeartbeat(SqliteTransaction tx, AgentHeartbeat h, long receivedUnixMs, string group)
         {
-            long agent = (long)Run(_heartbeatAgent, tx, h.AgentId, h.Hostname, h.BootId, receivedUnixMs, h.TimeUnixMs, h.Version, h.RulesHash)!;
-            Run(_insertHeartbeat, tx, HeartbeatColumns.Table.Values(new HeartbeatRow(h, agent, receivedUnixMs)));
+            long agent = (long)Run(_heartbeatAgent, tx, h.AgentId, h.Hostname, h.BootId, receivedUnixMs, h.TimeUnixMs, h.Version, h.RulesHash,
+                group, h.PolicyHash, h.PolicyRefusedHash, h.PolicyRefusal)!;
+            Run(_insertHeartbeat, tx, HeartbeatColumns.Table.Values(new HeartbeatRow(h, agent, receivedUnixMs, group)));
             if (AgentRulesSql.Text(h) is string rules)
             {
                 Run(_upsertRules, tx, agent, h.RulesHash, rules, h.TimeUnixMs);

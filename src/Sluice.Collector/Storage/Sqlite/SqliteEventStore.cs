@@ -107,8 +107,11 @@ internal sealed partial class SqliteEventStore : IEventStore
     public Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken) =>
         EnqueueAsync(new BatchWrite(batch, receivedUnixMs, _options.TimeBounds), cancellationToken);
 
-    public async Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) =>
-        await EnqueueAsync(new HeartbeatWrite(heartbeat, receivedUnixMs), cancellationToken);
+    public Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) =>
+        StoreHeartbeatAsync(heartbeat, receivedUnixMs, Auth.AgentTokens.DefaultGroup, cancellationToken);
+
+    public async Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, string group, CancellationToken cancellationToken) =>
+        await EnqueueAsync(new HeartbeatWrite(heartbeat, receivedUnixMs, group), cancellationToken);
 
     public async Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken) =>
         await EnqueueAsync(new RefusalWrite(refusal), cancellationToken);
