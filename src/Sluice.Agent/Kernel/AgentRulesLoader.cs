@@ -78,7 +78,19 @@ internal sealed partial class AgentRulesLoader(AgentOptions options, ILogger<Age
     public IReadOnlyList<KernelRule> Load(AuditControlClient control)
     {
         var set = _set ??= Parse();
-        var result = RuleLoader.Apply(control, set, LoadOptions);
+        RuleLoadResult result;
+        try
+        {
+            result = RuleLoader.Apply(control, set, LoadOptions);
+        }
+        catch (RuleLoadException e) when (policy?.Startup is { } central && ReferenceEquals(set, central.Rules))
+        {
+            // The last good policy was good on the host it was loaded on then; not now (nothing of
+            // it stayed loaded). The local files are what the agent would run without it.
+            policy.StartupRefused(e.Message);
+            set = _set = Parse();
+            result = RuleLoader.Apply(control, set, LoadOptions);
+        }
         return Report(control, set, _source, result);
     }
 

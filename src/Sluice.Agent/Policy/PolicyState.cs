@@ -71,7 +71,26 @@ internal sealed partial class PolicyState
     /// agent starts with it instead of Rules:Files and Filters. Null otherwise (the reason, when the
     /// file was there but unusable, is logged and shown in status).
     /// </summary>
-    public CompiledPolicy? Startup => _startup.Value;
+    public CompiledPolicy? Startup => _startupRefused ? null : _startup.Value;
+
+    private volatile bool _startupRefused;
+
+    /// <summary>
+    /// The kernel refused a rule of the last good policy at start (a watched directory gone since,
+    /// say): the agent runs its local files instead, and status says why. From then on
+    /// <see cref="Startup"/> is null, so the filters are the local ones too.
+    /// </summary>
+    public void StartupRefused(string reason)
+    {
+        var startup = _startup.Value;
+        _startupRefused = true;
+        string why = $"the last good policy {LastGoodPolicy.Short(startup?.Hash)} on disk was refused by the kernel at start ({reason}); running the local files";
+        Log.Unusable(_logger, why);
+        lock (_lock)
+        {
+            _status = new PolicyStatus { Note = why };
+        }
+    }
 
     public PolicyStatus Status
     {
@@ -125,9 +144,9 @@ internal sealed partial class PolicyState
 
     private CompiledPolicy? LoadLastGood()
     {
-        if (!_options.Policy.Enabled)
+        if (!_options.Policy.Enabled || _options.Mode != AgentMode.Unicast)
         {
-            return null;
+            return null; // Multicast loads no rules: a central policy is never in force there
         }
         string path = LastGoodPolicy.PathIn(_options.StateDirectory);
         LastGoodPolicy? saved;

@@ -52,7 +52,7 @@ public sealed class ActiveFilterTests
     }
 
     [Fact]
-    public void Replace_WhileAnotherThreadFilters_NoEventUnjudgedNoCountLost()
+    public async Task Replace_WhileAnotherThreadFilters_NoEventUnjudgedNoCountLost()
     {
         var rules = new List<FilterRuleOptions> { new() { Name = "drop-cron", Comm = ["cron"] } };
         var filter = new ActiveFilter(rules, new FakeTimeProvider());
@@ -72,7 +72,7 @@ public sealed class ActiveFilterTests
         {
             filter.Replace(rules);
         }
-        worker.Wait();
+        await worker;
 
         Assert.Equal(0, kept);
         Assert.Equal([new FilterCount("drop-cron", "Drop", events.Count, events.Count)], filter.Counts);

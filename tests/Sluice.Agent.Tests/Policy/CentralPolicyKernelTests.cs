@@ -188,4 +188,39 @@ public sealed class CentralPolicyKernelTests : IDisposable
         }
         Assert.Empty(Listed(key));
     }
+
+    [Fact]
+    public async Task LastGoodPolicyTheKernelNowRefuses_AtRestartLocalFilesRunAndStatusSaysWhy()
+    {
+        var collector = await TestCollector.StartAsync();
+        var desk = new PolicyDesk(collector, "web");
+        string key = TestRules.UniqueKey("policy-gone");
+        string watched = Directory.CreateTempSubdirectory("sluice-policy-watch-").FullName;
+        string dir;
+        try
+        {
+            using (var agent = StartAgent(collector, Rule(key + "-local")))
+            {
+                agent.WaitReady();
+                Assign(desk, agent, Rule(key + "-a") + $"-w {watched}/x -p wa -k {key}-w\n", "");
+                Assert.Equal(2, Listed(key).Count);
+                dir = agent.Directory;
+                Assert.Equal(0, agent.Stop());
+            }
+        }
+        finally
+        {
+            Directory.Delete(watched, recursive: true);
+            await collector.DisposeAsync();
+        }
+
+        using var again = AgentRunner.StartIn(dir);
+        var m = again.WaitReady();
+
+        Assert.Equal((PolicySources.Local, ""), (m.Policy.Source, m.Policy.Hash));
+        Assert.Contains("refused by the kernel at start (policy:2: the kernel refused the rule: ", m.Policy.Note);
+        Assert.Equal([Rule(key + "-local").Trim()], Listed(key));
+        Assert.Equal(0, again.Stop());
+        Assert.Empty(Listed(key));
+    }
 }

@@ -245,10 +245,10 @@ public sealed class PolicyApplierTests : IDisposable
         var bad = PolicyOf(Rules + "-w /nonexistent/x -p wa -k gone\n");
         applier.OnReply(ReplyWith(bad));
 
-        var lines = Cli.StatusCommand.PolicyText(state.Status).ToList();
+        var lines = Sluice.Agent.Cli.StatusCommand.PolicyText(state.Status).ToList();
 
         Assert.Equal($"policy: {good.Hash[..12]} (central, group web)", lines[0]);
         Assert.Equal($"policy refused: {bad.Hash[..12]} at {_time.GetUtcNow():u}: {loader.Refuse}", lines[1]);
-        Assert.Equal(["policy: local files"], Cli.StatusCommand.PolicyText(new PolicyStatus()));
+        Assert.Equal(["policy: local files"], Sluice.Agent.Cli.StatusCommand.PolicyText(new PolicyStatus()));
     }
 }
