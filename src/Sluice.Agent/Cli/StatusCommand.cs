@@ -94,10 +94,33 @@ internal static partial class StatusCommand
             $"(sized {a.WantedBufferBytes}), fill {a.SocketFill:P1}, truesize {a.TruesizeBytes} B/record");
         o.WriteLine($"  kernel      backlog {a.Backlog}/{a.BacklogLimit}, {a.Adjustments} adjustments, {a.WatchdogReasserts} reasserted, {a.ReplaceRequests} claim attempts by others");
         o.WriteLine($"  rules       {a.RulesLoaded} loaded, hash {a.RulesHash}");
+        foreach (var line in PolicyText(a.Policy))
+        {
+            o.WriteLine("  " + line);
+        }
         o.WriteLine(ProcessText(a, "  process     "));
         foreach (var f in a.FilterRules)
         {
             o.WriteLine($"  filter      {f.Name} ({f.Action}): matched {f.Matched}, dropped {f.Dropped}");
+        }
+    }
+
+    /// <summary>
+    /// The policy lines: "policy: HASH12 (central, group G)", "policy: HASH12 (last good from disk, group G)"
+    /// or "policy: local files"; then the last refusal and any note.
+    /// </summary>
+    internal static IEnumerable<string> PolicyText(Policy.PolicyStatus p)
+    {
+        yield return p.Hash.Length == 0
+            ? $"policy: {Policy.PolicySources.Local}"
+            : $"policy: {Policy.LastGoodPolicy.Short(p.Hash)} ({p.Source}, group {Policy.PolicyState.GroupName(p.Group)})";
+        if (p.RefusedHash.Length > 0)
+        {
+            yield return $"policy refused: {Policy.LastGoodPolicy.Short(p.RefusedHash)}{(p.RefusedUtc is { } at ? $" at {at:u}" : "")}: {p.Refusal}";
+        }
+        if (p.Note.Length > 0)
+        {
+            yield return $"policy note: {p.Note}";
         }
     }
 

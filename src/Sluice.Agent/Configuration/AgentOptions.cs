@@ -82,6 +82,9 @@ internal sealed class AgentOptions
     [ValidateObjectMembers]
     public StatusOptions Status { get; set; } = new();
 
+    [Required]
+    public PolicyOptions Policy { get; set; } = new();
+
     // The delivery sections, for the Collector sink. They are validated by their own validators,
     // and only when a collector is the sink (CollectorUrl is required then, not otherwise).
 #pragma warning disable SYSLIB1212
@@ -315,4 +318,14 @@ internal sealed class StatusOptions
     /// <summary>Unix socket on which the running agent answers status queries.</summary>
     [Required(AllowEmptyStrings = false)]
     public string Socket { get; set; } = "/run/sluice/agent.sock";
+}
+
+/// <summary>Central policy: rules and filters the collector holds for the agent's group, sent in heartbeat replies.</summary>
+internal sealed class PolicyOptions
+{
+    /// <summary>
+    /// Put the central policy in force (and, at start, the last good one kept in StateDirectory/policy.json)
+    /// instead of Rules:Files and Filters. False: the local files only; policies in replies are ignored.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
 }

@@ -17,10 +17,24 @@ internal sealed class EventFilter
     private readonly CompiledRule[] _rules;
     private readonly TimeProvider _time;
 
-    public EventFilter(IReadOnlyList<FilterRuleOptions> rules, TimeProvider time)
+    /// <param name="previous">
+    /// The filter this one replaces: a rule with the same name and action keeps counting on the
+    /// previous rule's counters (the very same ones, so no count made during the swap is lost).
+    /// </param>
+    public EventFilter(IReadOnlyList<FilterRuleOptions> rules, TimeProvider time, EventFilter? previous = null)
     {
         _time = time;
         _rules = rules.Select((r, i) => new CompiledRule(r, i)).ToArray();
+        if (previous is not null)
+        {
+            foreach (var rule in _rules)
+            {
+                if (previous._rules.FirstOrDefault(p => p.Name == rule.Name && p.Options.Action == rule.Options.Action) is { } same)
+                {
+                    rule.Counter = same.Counter;
+                }
+            }
+        }
     }
 
     /// <summary>True to keep the event, false to drop it (counted against the rule that matched).</summary>
@@ -32,19 +46,20 @@ internal sealed class EventFilter
             {
                 continue;
             }
-            Interlocked.Increment(ref rule.Matched);
+            var counter = rule.Counter;
+            Interlocked.Increment(ref counter.Matched);
             bool keep = rule.Options.Action switch
             {
                 FilterAction.Keep => true,
                 FilterAction.Drop => false,
                 // Keeps the 1st, N+1th, 2N+1th ... event the rule matches.
-                FilterAction.Sample => (Interlocked.Increment(ref rule.SampleCounter) - 1) % rule.Options.SampleEvery == 0,
+                FilterAction.Sample => (Interlocked.Increment(ref counter.Sampled) - 1) % rule.Options.SampleEvery == 0,
                 FilterAction.RateLimit => rule.TryTake(KeyOf(ev), _time.GetTimestamp(), _time.TimestampFrequency),
                 _ => true,
             };
             if (!keep)
             {
-                Interlocked.Increment(ref rule.Dropped);
+                Interlocked.Increment(ref counter.Dropped);
             }
             return keep;
         }
@@ -52,7 +67,7 @@ internal sealed class EventFilter
     }
 
     public IReadOnlyList<FilterCount> Counts => _rules
-        .Select(r => new FilterCount(r.Name, r.Options.Action.ToString(), Volatile.Read(ref r.Matched), Volatile.Read(ref r.Dropped)))
+        .Select(r => new FilterCount(r.Name, r.Options.Action.ToString(), Volatile.Read(ref r.Counter.Matched), Volatile.Read(ref r.Counter.Dropped)))
         .ToList();
 
     private static string KeyOf(AuditEvent ev)
@@ -61,13 +76,19 @@ internal sealed class EventFilter
         return FieldText.TryGet(ev, AuditMessageType.Syscall, "key"u8, buffer, out var key) ? Encoding.UTF8.GetString(key) : "";
     }
 
+    /// <summary>One rule's counts; shared with the rule of the same name in a filter that replaces this one.</summary>
+    private sealed class RuleCounter
+    {
+        public long Matched;
+        public long Dropped;
+        public long Sampled;
+    }
+
     private sealed class CompiledRule
     {
         public readonly FilterRuleOptions Options;
         public readonly string Name;
-        public long Matched;
-        public long Dropped;
-        public long SampleCounter;
+        public RuleCounter Counter = new();
         private readonly HashSet<AuditMessageType>? _types;
         private readonly HashSet<(uint Arch, int Nr)>? _syscalls;
         private readonly byte[][]? _keys;

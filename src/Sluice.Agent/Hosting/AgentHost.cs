@@ -6,8 +6,10 @@ using Microsoft.Extensions.Options;
 using Quartz;
 using Sluice.Agent.Configuration;
 using Sluice.Agent.Draining;
+using Sluice.Agent.Filtering;
 using Sluice.Agent.Kernel;
 using Sluice.Agent.Monitoring;
+using Sluice.Agent.Policy;
 using Sluice.Agent.Shipping;
 using Sluice.Agent.Status;
 
@@ -44,7 +46,13 @@ internal static class AgentHost
         services.AddSingleton<KernelOwnership>();
         services.AddSingleton<DrainController>();
         services.AddSingleton<LossMonitor>();
+        services.AddSingleton<PolicyState>();
         services.AddSingleton<IRulesLoader, AgentRulesLoader>();
+        services.AddSingleton<PolicyApplier>();
+        // The filters in force: the last good central policy's when there is one, else agent.json's Filters.
+        services.AddSingleton(sp => new ActiveFilter(
+            sp.GetRequiredService<PolicyState>().Startup?.Filters ?? sp.GetRequiredService<AgentOptions>().Filters,
+            sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<Func<IRecordPipeline>>(sp => () => Pipeline.EventPipeline.Create(sp));
 
         // Order matters: AgentService starts before Quartz and stops after it.

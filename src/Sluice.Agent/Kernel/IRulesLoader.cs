@@ -13,6 +13,10 @@ internal interface IRulesLoader
     /// <summary>Applies control lines and rules; returns the rules the agent now keeps loaded.</summary>
     IReadOnlyList<KernelRule> Load(AuditControlClient control);
 
+    /// <summary>Replaces the rules in force with a central policy's, all or nothing (rolled back exactly on any refusal).</summary>
+    /// <exception cref="Policy.PolicyRefusedException">A rule was refused; the rules in force are as they were.</exception>
+    IReadOnlyList<KernelRule> Replace(AuditControlClient control, RuleSet set);
+
     /// <summary>A short hash of the rules in force, for heartbeats and coverage reports.</summary>
     string Hash { get; }
 }

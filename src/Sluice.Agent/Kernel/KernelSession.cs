@@ -23,7 +23,10 @@ internal sealed class KernelSession : IDisposable
     /// <summary>The backlog_limit the agent set (the loss monitor may raise it).</summary>
     public volatile uint WantedBacklogLimit;
 
-    /// <summary>The rules the agent loaded and keeps loaded.</summary>
+    /// <summary>Held while the rules in force change (a central policy) or are reasserted (the watchdog).</summary>
+    public Lock RulesLock { get; } = new();
+
+    /// <summary>The rules the agent loaded and keeps loaded: the local files' or the central policy's.</summary>
     public IReadOnlyList<KernelRule> LoadedRules { get; set; } = [];
 
     public void Dispose()

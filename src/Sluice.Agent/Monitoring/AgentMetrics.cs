@@ -91,6 +91,9 @@ internal sealed class AgentMetrics : IDisposable
     /// <summary>Batches the spool could not append (a write error), and their events, when events go to a collector: spool drops the spool's own counters do not hold.</summary>
     public Func<(long Batches, long Events)>? SpoolAppendFailures { get; set; }
 
+    /// <summary>The central policy's state (in force, refused), supplied by <see cref="Policy.PolicyState"/>.</summary>
+    public Func<Policy.PolicyStatus>? PolicyStatus { get; set; }
+
     /// <summary>Per filter rule counts, supplied by the pipeline.</summary>
     public Func<IReadOnlyList<Filtering.FilterCount>>? FilterCounts { get; set; }
 
@@ -206,6 +209,7 @@ internal sealed class AgentMetrics : IDisposable
             RulesLoaded = RulesLoaded,
             RulesHash = RulesHash,
             FilterRules = FilterCounts?.Invoke() ?? [],
+            Policy = PolicyStatus?.Invoke() ?? new Policy.PolicyStatus(),
             Spool = SpoolCounters?.Invoke(),
             RssBytes = self.RssBytes,
             PeakRssBytes = self.PeakRssBytes,
@@ -258,6 +262,8 @@ internal sealed record MetricsSnapshot
     public int RulesLoaded { get; init; }
     public string RulesHash { get; init; } = "";
     public IReadOnlyList<Filtering.FilterCount> FilterRules { get; init; } = [];
+    /// <summary>Where the rules and filters in force come from (local files or a central policy), and the last refusal.</summary>
+    public Policy.PolicyStatus Policy { get; init; } = new();
     public Spool.SpoolCounters? Spool { get; init; }
     /// <summary>The agent process's resident memory when the snapshot was taken (VmRSS), bytes.</summary>
     public long RssBytes { get; init; }

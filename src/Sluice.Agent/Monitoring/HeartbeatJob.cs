@@ -1,6 +1,7 @@
 using System.Reflection;
 using Quartz;
 using Sluice.Agent.Kernel;
+using Sluice.Agent.Policy;
 using Sluice.Agent.Shipping;
 using Sluice.Agent.Spool;
 using Sluice.Audit.Rules;
@@ -12,9 +13,12 @@ namespace Sluice.Agent.Monitoring;
 /// Every Monitor:HeartbeatIntervalMs with the Collector sink: tells the collector the agent is up,
 /// with its figures, loss totals since start, and the rules in force (hash and lines). The
 /// collector's coverage report reads agent uptime from these, and its baseline check the lines.
+/// The central policy in force (or refused) goes with them; a reply that carries a new policy for
+/// the agent's group is handed to <see cref="PolicyApplier"/>, so a policy set at the collector is
+/// in force within one interval.
 /// </summary>
 [DisallowConcurrentExecution]
-internal sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics, KernelSession session) : IJob
+internal sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics, KernelSession session, PolicyState policy, PolicyApplier applier) : IJob
 {
     public static readonly JobKey Key = new("heartbeat", "sluice");
 
@@ -27,10 +31,11 @@ internal sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics,
 
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
-        await sender.SendAsync(Values(metrics.Snapshot(), session.LoadedRules), cancellationToken).ConfigureAwait(false);
+        var reply = await sender.SendAsync(Values(metrics.Snapshot(), session.LoadedRules, policy.Status), cancellationToken).ConfigureAwait(false);
+        applier.OnReply(reply);
     }
 
-    internal static HeartbeatValues Values(MetricsSnapshot m, IReadOnlyList<KernelRule> rules)
+    internal static HeartbeatValues Values(MetricsSnapshot m, IReadOnlyList<KernelRule> rules, PolicyStatus? policy = null)
     {
         var formatted = _formatted;
         if (formatted is null || !ReferenceEquals(formatted.Rules, rules))
@@ -50,6 +55,9 @@ internal sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics,
             LossTotals = LossTotals(m),
             SocketBufferBytes = (uint)Math.Max(0, m.ReceiveBufferBytes),
             DrainIntervalMs = (uint)Math.Max(0, m.IntervalMs),
+            PolicyHash = policy?.Hash ?? "",
+            PolicyRefusedHash = policy?.RefusedHash ?? "",
+            PolicyRefusal = policy?.Refusal ?? "",
         };
     }
 

@@ -54,6 +54,21 @@ internal sealed partial class WatchdogJob(KernelSession session, KernelOwnership
         {
             Log.ConsumerChanged(logger, status.Pid, ProcessNames.Comm(status.Pid) ?? "none");
         }
+        // The rules in force: the central policy's when one is (PolicyApplier swaps them under the same lock).
+        lock (session.RulesLock)
+        {
+            reasserted += ReassertRules(control);
+        }
+        for (int i = 0; i < reasserted; i++)
+        {
+            metrics.AddWatchdogReassert();
+        }
+        return reasserted;
+    }
+
+    private int ReassertRules(AuditControlClient control)
+    {
+        int reasserted = 0;
         if (session.LoadedRules.Count > 0)
         {
             var current = control.ListRules();
@@ -70,10 +85,6 @@ internal sealed partial class WatchdogJob(KernelSession session, KernelOwnership
                     Log.ReassertFailed(logger, e.Message);
                 }
             }
-        }
-        for (int i = 0; i < reasserted; i++)
-        {
-            metrics.AddWatchdogReassert();
         }
         return reasserted;
     }

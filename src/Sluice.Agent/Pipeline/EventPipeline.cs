@@ -19,7 +19,7 @@ namespace Sluice.Agent.Pipeline;
 internal sealed partial class EventPipeline : IRecordPipeline
 {
     private readonly AuditReassembler _reassembler;
-    private readonly EventFilter _filter;
+    private readonly ActiveFilter _filter;
     private readonly IEventSink _sink;
     private readonly AgentMetrics _metrics;
     private readonly ILogger _logger;
@@ -29,13 +29,14 @@ internal sealed partial class EventPipeline : IRecordPipeline
     private readonly RawEventMapper? _raw;
 
     public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger,
-        SerialWatermark? watermark = null, bool rawForm = false)
+        SerialWatermark? watermark = null, bool rawForm = false, ActiveFilter? filter = null)
     {
         _raw = rawForm ? new RawEventMapper() : null;
         _sink = sink;
         _metrics = metrics;
         _logger = logger;
-        _filter = new EventFilter(options.Filters, time);
+        // The filter may be replaced while the agent runs (a central policy): read per event.
+        _filter = filter ?? new ActiveFilter(options.Filters, time);
         metrics.FilterCounts = () => _filter.Counts;
         if (options.Interpretation.ResolveNames)
         {
@@ -64,7 +65,7 @@ internal sealed partial class EventPipeline : IRecordPipeline
         return new EventPipeline(options, sink, services.GetRequiredService<AgentMetrics>(),
             services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<EventPipeline>>(),
             options.Sink.Type == SinkType.Collector ? services.GetService<SerialWatermark>() : null,
-            ShipsRawForm(options));
+            ShipsRawForm(options), services.GetService<ActiveFilter>());
     }
 
     /// <summary>
@@ -88,7 +89,7 @@ internal sealed partial class EventPipeline : IRecordPipeline
                 return;
             }
             _metrics.AddEvent();
-            if (!_filter.Keep(ev))
+            if (!_filter.Current.Keep(ev))
             {
                 _metrics.AddFiltered();
                 return;

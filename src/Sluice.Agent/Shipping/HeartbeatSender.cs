@@ -22,6 +22,11 @@ internal sealed record HeartbeatValues
     public LossCounters? LossTotals { get; init; }
     public uint SocketBufferBytes { get; init; }
     public uint DrainIntervalMs { get; init; }
+    /// <summary>The hash of the central policy in force; empty while the local rules and filters files are.</summary>
+    public string PolicyHash { get; init; } = "";
+    /// <summary>The hash of the last central policy refused (until a different one is in force), and why.</summary>
+    public string PolicyRefusedHash { get; init; } = "";
+    public string PolicyRefusal { get; init; } = "";
 }
 
 /// <summary>
@@ -79,6 +84,9 @@ internal sealed class HeartbeatSender
             SocketBufferBytes = values.SocketBufferBytes,
             DrainIntervalMs = values.DrainIntervalMs,
             Epoch = spool.Epoch,
+            PolicyHash = values.PolicyHash,
+            PolicyRefusedHash = values.PolicyRefusedHash,
+            PolicyRefusal = values.PolicyRefusal,
         };
         heartbeat.Rules.AddRange(values.Rules);
         return heartbeat;

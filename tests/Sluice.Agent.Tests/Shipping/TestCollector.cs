@@ -65,6 +65,9 @@ public sealed class TestCollector : IAsyncDisposable
 
     public string Token { get; set; } = "test-token-0123456789";
 
+    /// <summary>Answers a heartbeat (the central policy tests set the policy here); null: a reply with the time only.</summary>
+    public Func<AgentHeartbeat, HeartbeatReply>? HeartbeatReplyFor { get; set; }
+
     /// <summary>Decides the fault for a call, from the batch sequence and the attempt number for that sequence (1 = first).</summary>
     public Func<ulong, int, Fault>? FaultFor { get; set; }
 
@@ -238,7 +241,9 @@ public sealed class TestCollector : IAsyncDisposable
     {
         CheckToken(context);
         Heartbeats.Enqueue(heartbeat);
-        return new HeartbeatReply { ServerTimeUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        var reply = HeartbeatReplyFor?.Invoke(heartbeat) ?? new HeartbeatReply();
+        reply.ServerTimeUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        return reply;
     }
 
     private void CheckToken(ServerCallContext context)
