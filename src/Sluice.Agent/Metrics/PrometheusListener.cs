@@ -53,11 +53,11 @@ internal sealed partial class PrometheusListener(AgentOptions options, ILogger<P
         return Task.CompletedTask;
     }
 
-    /// <summary>The meter provider exporting the agent's meter on <paramref name="listen"/>; it listens until disposed.</summary>
-    internal static MeterProvider Create(MetricsListen listen)
+    /// <summary>The meter provider exporting the agent's meter (<paramref name="meterName"/>) on <paramref name="listen"/>; it listens until disposed.</summary>
+    internal static MeterProvider Create(MetricsListen listen, string meterName = AgentMetrics.MeterName)
     {
         var provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(AgentMetrics.MeterName)
+            .AddMeter(meterName)
             .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = CardinalityLimit })
             .AddPrometheusHttpListener(o =>
             {

@@ -56,7 +56,7 @@ internal static class AgentInstruments
         meter.CreateObservableGauge("sluice.drain.continuous", () => m.Continuous ? 1 : 0, null, "1 while the drain reads continuously (the interval is at its floor), else 0.");
         meter.CreateObservableGauge("sluice.socket.receive_buffer", () => m.ReceiveBufferBytes, "By", "The event socket's receive buffer.");
         meter.CreateObservableGauge("sluice.socket.wanted_buffer", () => m.WantedBufferBytes, "By", "The receive buffer the measured rate calls for.");
-        meter.CreateObservableGauge("sluice.socket.fill", () => (double)m.SocketFill, "1", "Queued bytes as a fraction of the receive buffer.");
+        meter.CreateObservableGauge("sluice.socket.fill_ratio", () => (double)m.SocketFill, "1", "Queued bytes as a fraction of the receive buffer.");
         meter.CreateObservableGauge("sluice.socket.record_truesize", () => m.TruesizeBytes, "By", "Measured buffer cost of one record.");
         meter.CreateObservableGauge("sluice.kernel.backlog", () => m.Backlog, "{record}", "Records in the kernel's audit backlog.");
         meter.CreateObservableGauge("sluice.kernel.backlog_limit", () => m.BacklogLimit, "{record}", "The kernel's backlog_limit.");
