@@ -100,10 +100,8 @@ internal sealed class AgentOptions
     /// sets one. Like any unknown key they stop the agent (the binder refuses unknown keys); this
     /// only makes the message say why.
     /// </summary>
-    internal static readonly IReadOnlyDictionary<string, string> RemovedKeys = new Dictionary<string, string>
-    {
-        ["Status:MetricsListen"] = "not implemented: it never served metrics (the figures are on the agent's \"Sluice.Agent\" meter and in `sluice-agent status`); delete the key",
-    };
+    /// <remarks>None at present: <c>Status:MetricsListen</c>, once refused here, serves metrics now.</remarks>
+    internal static readonly IReadOnlyDictionary<string, string> RemovedKeys = new Dictionary<string, string>();
 
     /// <summary>Throws, naming the key and why, when <paramref name="configuration"/> sets one of <see cref="RemovedKeys"/>.</summary>
     /// <exception cref="InvalidOperationException">A removed key is set (even to an empty value).</exception>
@@ -318,6 +316,12 @@ internal sealed class StatusOptions
     /// <summary>Unix socket on which the running agent answers status queries.</summary>
     [Required(AllowEmptyStrings = false)]
     public string Socket { get; set; } = "/run/sluice/agent.sock";
+
+    /// <summary>
+    /// HOST:PORT on which the agent serves Prometheus text at <c>/metrics</c> (docs/metrics.md), e.g.
+    /// <c>127.0.0.1:9464</c>; empty (the default): no listener. Checked by <see cref="Metrics.MetricsListen.Parse"/>.
+    /// </summary>
+    public string MetricsListen { get; set; } = "";
 }
 
 /// <summary>Central policy: rules and filters the collector holds for the agent's group, sent in heartbeat replies.</summary>

@@ -41,6 +41,14 @@ internal sealed class AgentOptionsCrossValidator : IValidateOptions<AgentOptions
         {
             errors.Add($"StateDirectory must be an absolute path, not '{o.StateDirectory}'");
         }
+        try
+        {
+            _ = Metrics.MetricsListen.Parse(o.Status.MetricsListen);
+        }
+        catch (FormatException e)
+        {
+            errors.Add(e.Message);
+        }
         for (int i = 0; i < o.Rules.EffectiveFiles.Count; i++)
         {
             if (string.IsNullOrWhiteSpace(o.Rules.EffectiveFiles[i]))

@@ -80,6 +80,7 @@ internal static class AgentHost
             services.AddSluiceDelivery(configuration);
         }
         services.AddHostedService<StatusServer>();
+        services.AddHostedService<Metrics.PrometheusListener>();
         configure?.Invoke(services);
         return builder.Build();
     }

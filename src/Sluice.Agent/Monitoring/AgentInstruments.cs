@@ -14,55 +14,63 @@ namespace Sluice.Agent.Monitoring;
 /// </remarks>
 internal static class AgentInstruments
 {
-    private const string Prefix = "sluice.agent.";
+    // Instrument names are chosen for the Prometheus names OpenTelemetry's exporter derives from them
+    // (docs/metrics.md): dots become underscores, the unit is appended as a suffix ("By" -> _bytes,
+    // "s" -> _seconds, "1" -> _ratio; annotations in braces, like "{event}", add nothing), and a
+    // counter gets _total. So "sluice.loss.events" with unit "{event}" is sluice_loss_events_total.
+    // MetricsNamesTests holds the exporter's output to the table in docs/metrics.md.
 
     public static void Create(Meter meter, AgentMetrics m)
     {
         // What went through.
-        meter.CreateObservableCounter(Prefix + "records", () => m.Records, "{record}", "Records drained from the kernel.");
-        meter.CreateObservableCounter(Prefix + "events", () => m.Events, "{event}", "Events assembled from the records.");
-        meter.CreateObservableCounter(Prefix + "events.filtered", () => m.Filtered, "{event}", "Events the filters dropped on purpose (not loss).");
-        meter.CreateObservableCounter(Prefix + "events.written", () => m.Written, "{event}", "Events handed to the sink.");
-        meter.CreateObservableCounter(Prefix + "events.write_failures", () => m.WriteFailures, "{event}", "Events the sink could not take.");
-        meter.CreateObservableCounter(Prefix + "events.delivered", () => Spool(m, s => s.AckedEvents), "{event}", "Events the collector acknowledged.");
-        meter.CreateObservableCounter(Prefix + "filter.matched", () => Filters(m, f => f.Matched), "{event}", "Events each filter rule matched.");
-        meter.CreateObservableCounter(Prefix + "filter.dropped", () => Filters(m, f => f.Dropped), "{event}", "Events each filter rule dropped.");
+        meter.CreateObservableCounter("sluice.records", () => m.Records, "{record}", "Records drained from the kernel.");
+        meter.CreateObservableCounter("sluice.events", () => m.Events, "{event}", "Events assembled from the records.");
+        meter.CreateObservableCounter("sluice.events.filtered", () => m.Filtered, "{event}", "Events the filters dropped on purpose (not loss).");
+        meter.CreateObservableCounter("sluice.events.written", () => m.Written, "{event}", "Events handed to the sink.");
+        meter.CreateObservableCounter("sluice.events.write_failures", () => m.WriteFailures, "{event}", "Events the sink could not take.");
+        meter.CreateObservableCounter("sluice.events.delivered", () => Spool(m, s => s.AckedEvents), "{event}", "Events the collector acknowledged (Collector sink only).");
+        meter.CreateObservableCounter("sluice.filter.matched", () => Filters(m, f => f.Matched), "{event}", "Events each filter rule matched.");
+        meter.CreateObservableCounter("sluice.filter.dropped", () => Filters(m, f => f.Dropped), "{event}", "Events each filter rule dropped.");
 
         // Loss (docs/loss-model.md). The events lost add up to status's total.
-        meter.CreateObservableCounter(Prefix + "events.lost", () => Tagged(m.Snapshot().LostEvents), "{event}",
-            "Events lost or suspected lost, by kind; their sum is the total loss status shows.");
-        meter.CreateObservableCounter(Prefix + "batches.lost", () => Tagged(m.Snapshot().LostBatches), "{batch}",
-            "Batches lost whole on the delivery path, by kind (their events are in events.lost).");
-        meter.CreateObservableCounter(Prefix + "events.quarantine_trimmed", () => Spool(m, s => s.QuarantineTrimmedEvents), "{event}",
-            "Quarantined events whose local copy the quarantine's cap deleted (already in events.lost as quarantined).");
-        meter.CreateObservableCounter(Prefix + "socket.enobufs", () => m.CaptureLoss.Enobufs, "{error}",
-            "ENOBUFS errors from the event socket: one per overrun (its records are events.lost socket_overruns).");
-        meter.CreateObservableCounter(Prefix + "records.truncated", () => m.CaptureLoss.Truncated, "{record}", "Records cut short on receive (MSG_TRUNC).");
-        meter.CreateObservableCounter(Prefix + "records.parse_errors", () => m.CaptureLoss.ParseErrors, "{record}", "Records that could not be parsed.");
-        meter.CreateObservableCounter(Prefix + "kernel.backlog_wait_time_actual", () => m.CaptureLoss.BacklogWaitTimeActual, "{jiffy}",
-            "Time tasks slept on a full kernel backlog since the agent started.");
+        meter.CreateObservableCounter("sluice.loss.events", () => Tagged(m.Snapshot().LostEvents), "{event}",
+            "Events lost or suspected lost, by kind (docs/loss-model.md); their sum is the total loss status shows.");
+        meter.CreateObservableCounter("sluice.loss.batches", () => Tagged(m.Snapshot().LostBatches), "{batch}",
+            "Batches lost whole on the delivery path, by kind (their events are in sluice_loss_events_total).");
+        meter.CreateObservableCounter("sluice.quarantine.trimmed_events", () => Spool(m, s => s.QuarantineTrimmedEvents), "{event}",
+            "Quarantined events whose local copy the quarantine's cap deleted (already counted as kind quarantined).");
+        meter.CreateObservableCounter("sluice.socket.enobufs", () => m.CaptureLoss.Enobufs, "{error}",
+            "ENOBUFS errors from the event socket: one per overrun (its records are kind socket_overruns).");
+        meter.CreateObservableCounter("sluice.records.truncated", () => m.CaptureLoss.Truncated, "{record}", "Records cut short on receive (MSG_TRUNC).");
+        meter.CreateObservableCounter("sluice.records.parse_errors", () => m.CaptureLoss.ParseErrors, "{record}", "Records that could not be parsed.");
+        meter.CreateObservableCounter("sluice.kernel.backlog_wait_jiffies", () => m.CaptureLoss.BacklogWaitTimeActual, "{jiffy}",
+            "Time tasks slept on a full kernel backlog since the agent started, in kernel jiffies (backlog_wait_time_actual).");
 
         // What the agent did about it.
-        meter.CreateObservableCounter(Prefix + "adjustments", () => m.Adjustments, "{adjustment}", "Drain interval, buffer and backlog changes.");
-        meter.CreateObservableCounter(Prefix + "kernel.replace_requests", () => m.ReplaceRequests, "{request}", "Attempts by other processes to take the audit consumer PID.");
-        meter.CreateObservableCounter(Prefix + "watchdog.reasserts", () => m.WatchdogReasserts, "{reassert}", "Kernel settings and rules the watchdog put back.");
+        meter.CreateObservableCounter("sluice.drain.adjustments", () => m.Adjustments, "{adjustment}", "Drain interval, buffer and backlog changes.");
+        meter.CreateObservableCounter("sluice.kernel.replace_requests", () => m.ReplaceRequests, "{request}", "Attempts by other processes to take the audit consumer PID.");
+        meter.CreateObservableCounter("sluice.watchdog.reasserts", () => m.WatchdogReasserts, "{reassert}", "Kernel settings and rules the watchdog put back.");
 
         // Levels.
-        meter.CreateObservableGauge(Prefix + "drain.interval", () => m.IntervalMs, "ms", "Time between drains.");
-        meter.CreateObservableGauge(Prefix + "drain.continuous", () => m.Continuous ? 1 : 0, "1", "1 while the drain reads continuously (the interval is at its floor).");
-        meter.CreateObservableGauge(Prefix + "socket.receive_buffer", () => m.ReceiveBufferBytes, "By", "The event socket's receive buffer.");
-        meter.CreateObservableGauge(Prefix + "socket.wanted_buffer", () => m.WantedBufferBytes, "By", "The receive buffer the measured rate calls for.");
-        meter.CreateObservableGauge(Prefix + "socket.fill", () => (double)m.SocketFill, "1", "Queued bytes as a fraction of the receive buffer.");
-        meter.CreateObservableGauge(Prefix + "socket.record_truesize", () => m.TruesizeBytes, "By", "Measured buffer cost of one record.");
-        meter.CreateObservableGauge(Prefix + "kernel.backlog", () => m.Backlog, "{record}", "Records in the kernel's audit backlog.");
-        meter.CreateObservableGauge(Prefix + "kernel.backlog_limit", () => m.BacklogLimit, "{record}", "The kernel's backlog_limit.");
-        meter.CreateObservableGauge(Prefix + "events.rate", () => (double)m.EventsPerSecond, "{event}/s", "Events assembled per second.");
-        meter.CreateObservableGauge(Prefix + "records.rate", () => (double)m.RecordsPerSecond, "{record}/s", "Records drained per second.");
-        meter.CreateObservableGauge(Prefix + "records.peak_rate", () => (double)m.PeakRecordsPerSecond, "{record}/s", "Recent peak of records per second (slowly decaying).");
-        meter.CreateObservableGauge(Prefix + "rules.loaded", () => m.RulesLoaded, "{rule}", "Audit rules in force.");
-        meter.CreateObservableGauge(Prefix + "spool.size", () => Spool(m, s => s.DepthBytes), "By", "Bytes of the spool's segment files.");
-        meter.CreateObservableGauge(Prefix + "spool.batches", () => Spool(m, s => s.DepthBatches), "{batch}", "Batches waiting in the spool.");
-        meter.CreateObservableGauge(Prefix + "spool.events", () => Spool(m, s => s.DepthEvents), "{event}", "Events waiting in the spool.");
+        meter.CreateObservableGauge("sluice.drain.interval", () => m.IntervalMs / 1000.0, "s", "Time between drains.");
+        meter.CreateObservableGauge("sluice.drain.continuous", () => m.Continuous ? 1 : 0, null, "1 while the drain reads continuously (the interval is at its floor), else 0.");
+        meter.CreateObservableGauge("sluice.socket.receive_buffer", () => m.ReceiveBufferBytes, "By", "The event socket's receive buffer.");
+        meter.CreateObservableGauge("sluice.socket.wanted_buffer", () => m.WantedBufferBytes, "By", "The receive buffer the measured rate calls for.");
+        meter.CreateObservableGauge("sluice.socket.fill_ratio", () => (double)m.SocketFill, "1", "Queued bytes as a fraction of the receive buffer.");
+        meter.CreateObservableGauge("sluice.socket.record_truesize", () => m.TruesizeBytes, "By", "Measured buffer cost of one record.");
+        meter.CreateObservableGauge("sluice.kernel.backlog", () => m.Backlog, "{record}", "Records in the kernel's audit backlog.");
+        meter.CreateObservableGauge("sluice.kernel.backlog_limit", () => m.BacklogLimit, "{record}", "The kernel's backlog_limit.");
+        meter.CreateObservableGauge("sluice.events.per_second", () => (double)m.EventsPerSecond, "{event}", "Events assembled per second, as the agent measured it over the last monitor interval.");
+        meter.CreateObservableGauge("sluice.records.per_second", () => (double)m.RecordsPerSecond, "{record}", "Records drained per second, over the last monitor interval.");
+        meter.CreateObservableGauge("sluice.records.peak_per_second", () => (double)m.PeakRecordsPerSecond, "{record}", "Recent peak of records per second (slowly decaying).");
+        meter.CreateObservableGauge("sluice.rules.loaded", () => m.RulesLoaded, "{rule}", "Audit rules in force.");
+        meter.CreateObservableGauge("sluice.spool", () => Spool(m, s => s.DepthBytes), "By", "Bytes of the spool's segment files (Collector sink only).");
+        meter.CreateObservableGauge("sluice.spool.batches", () => Spool(m, s => s.DepthBatches), "{batch}", "Batches waiting in the spool.");
+        meter.CreateObservableGauge("sluice.spool.events", () => Spool(m, s => s.DepthEvents), "{event}", "Events waiting in the spool.");
+
+        // The agent process, the fleet cost (the names Prometheus's client libraries give them).
+        meter.CreateObservableGauge("process.resident_memory", () => ProcessResources.Self().RssBytes, "By", "The agent's resident memory (VmRSS).");
+        meter.CreateObservableCounter("process.cpu", () => Environment.CpuUsage.TotalTime.TotalSeconds, "s", "CPU time the agent used, user and system.");
     }
 
     private static Measurement<long>[] Tagged(IReadOnlyList<(string Kind, long Count)> kinds)

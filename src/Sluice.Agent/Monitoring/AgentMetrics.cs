@@ -45,8 +45,15 @@ internal sealed class AgentMetrics : IDisposable
 
     /// <param name="meterFactory">Creates the meter (the host's, when it has one); without it the meter is this object's own.</param>
     public AgentMetrics(IMeterFactory? meterFactory)
+        : this(meterFactory, MeterName)
     {
-        Meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+    }
+
+    /// <param name="meterFactory">As above.</param>
+    /// <param name="meterName">The meter's name: tests that export one agent's figures give it a name of its own, since exporters pick meters by name, process-wide.</param>
+    internal AgentMetrics(IMeterFactory? meterFactory, string meterName)
+    {
+        Meter = meterFactory?.Create(meterName) ?? new Meter(meterName);
         _ownsMeter = meterFactory is null;
         AgentInstruments.Create(Meter, this);
     }

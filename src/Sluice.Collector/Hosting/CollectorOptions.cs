@@ -51,6 +51,12 @@ internal sealed record CollectorOptions
     /// <summary>File holding the dashboard's bearer token (or its sha256:HEX); without it the dashboard API answers loopback clients only.</summary>
     public string? DashboardTokenFile { get; init; }
 
+    /// <summary>
+    /// The name of the meter <c>/metrics</c> exports (<see cref="Metrics.CollectorInstruments.MeterName"/>). Tests
+    /// that run several collectors in one process give each its own: OpenTelemetry picks meters by name, process-wide.
+    /// </summary>
+    internal string MeterName { get; init; } = Metrics.CollectorInstruments.MeterName;
+
     /// <summary>Checks that the options make sense together; throws with the option's name.</summary>
     public void Validate()
     {

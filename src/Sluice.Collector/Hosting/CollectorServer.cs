@@ -11,11 +11,12 @@ using Microsoft.Extensions.Logging;
 using Sluice.Collector.Auth;
 using Sluice.Collector.Dashboard;
 using Sluice.Collector.Ingest;
+using Sluice.Collector.Metrics;
 using Sluice.Collector.Storage;
 
 namespace Sluice.Collector.Hosting;
 
-/// <summary>A running collector: Kestrel with the gRPC ingest service, /healthz, /api/ingest and the dashboard, over one store.</summary>
+/// <summary>A running collector: Kestrel with the gRPC ingest service, /healthz, /api/ingest, the dashboard and /metrics, over one store.</summary>
 /// <remarks>
 /// One port serves gRPC and the dashboard. With TLS, ALPN chooses HTTP/2 or HTTP/1.1. Without TLS,
 /// gRPC clients speak h2c with prior knowledge and browsers HTTP/1.1, and Kestrel's
@@ -148,6 +149,10 @@ internal sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton(sp => new Policy.PolicyCache(Policy.PolicyStore.Of(store), sp.GetRequiredService<TimeProvider>(), options.PolicyRefreshInterval,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<Policy.PolicyCache>()));
             builder.Services.AddSingleton(sp => new LogThrottle(sp.GetRequiredService<TimeProvider>(), TimeSpan.FromMinutes(1)));
+            if (dashboardAccess is not null)
+            {
+                builder.Services.AddCollectorMetrics(options.MeterName);
+            }
             services?.Invoke(builder.Services);
 
             var app = builder.Build();
@@ -166,6 +171,7 @@ internal sealed class CollectorServer : IAsyncDisposable
             if (dashboardAccess is not null)
             {
                 app.MapDashboard(dashboardAccess);
+                app.MapCollectorMetrics(dashboardAccess, options.MeterName);
             }
             await app.StartAsync(cancellationToken);
 

@@ -10,6 +10,7 @@ internal sealed class IngestCounters
     private long _refusedUnauthenticated;
     private long _refusedPermission;
     private long _refusedInvalid;
+    private long _refusedInvalidBatches;
     private long _refusedAlreadyExists;
     private long _storeFailures;
     private long _refusedByStore;
@@ -26,6 +27,9 @@ internal sealed class IngestCounters
     public long RefusedUnauthenticated => Volatile.Read(ref _refusedUnauthenticated);
     public long RefusedPermission => Volatile.Read(ref _refusedPermission);
     public long RefusedInvalid => Volatile.Read(ref _refusedInvalid);
+
+    /// <summary>Batches among <see cref="RefusedInvalid"/> (which counts heartbeats too): the metrics' <c>sluice_ingest_batches_total{result="invalid"}</c>.</summary>
+    public long RefusedInvalidBatches => Volatile.Read(ref _refusedInvalidBatches);
 
     /// <summary>Batches refused with ALREADY_EXISTS: their key was stored already with other content.</summary>
     public long RefusedAlreadyExists => Volatile.Read(ref _refusedAlreadyExists);
@@ -58,6 +62,7 @@ internal sealed class IngestCounters
     internal void Unauthenticated() => Interlocked.Increment(ref _refusedUnauthenticated);
     internal void PermissionDenied() => Interlocked.Increment(ref _refusedPermission);
     internal void Invalid() => Interlocked.Increment(ref _refusedInvalid);
+    internal void InvalidBatch() => Interlocked.Increment(ref _refusedInvalidBatches);
     internal void AlreadyExists() => Interlocked.Increment(ref _refusedAlreadyExists);
     internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);
     internal void StoreRefused() => Interlocked.Increment(ref _refusedByStore);

@@ -214,6 +214,10 @@ internal sealed class IngestService(
         catch (RpcException e)
         {
             Refuse(e, "batch", context);
+            if (e.StatusCode == StatusCode.InvalidArgument)
+            {
+                counters.InvalidBatch();
+            }
             // Only the token's own agent: a refusal recorded for any agent_id would let one token fill others' rows.
             if (e.StatusCode == StatusCode.InvalidArgument && agent is not null && agent == batch.AgentId)
             {

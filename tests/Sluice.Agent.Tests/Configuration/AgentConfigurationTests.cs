@@ -121,15 +121,14 @@ public sealed class AgentConfigurationTests : IDisposable
     }
 
     [Fact]
-    public void Load_RemovedMetricsListen_RefusedNamingTheKeyAndWhy()
+    public void Load_MetricsListen_HostPortAccepted_EmptyIsOff_OtherwiseRefusedNamingTheKey()
     {
-        // Unknown keys are refused (ErrorOnUnknownConfiguration). Status:MetricsListen was documented
-        // but never served anything, and is gone: an old config that still sets it, even empty, is
-        // told which key to delete and why instead of running without the metrics it asked for.
-        var e = Assert.Throws<ConfigurationException>(() => AgentConfiguration.Load(Write("{ \"Status\": { \"MetricsListen\": \"127.0.0.1:9464\" } }")));
-        Assert.Contains("Status:MetricsListen", e.Message);
-        Assert.Contains("not implemented", e.Message);
-        Assert.Throws<ConfigurationException>(() => AgentConfiguration.Load(Write("{ \"Status\": { \"MetricsListen\": \"\" } }")));
+        Assert.Equal("", AgentConfiguration.Load(Write("{ }")).Status.MetricsListen);
+        Assert.Equal("", AgentConfiguration.Load(Write("{ \"Status\": { \"MetricsListen\": \"\" } }")).Status.MetricsListen);
+        Assert.Equal("127.0.0.1:9464", AgentConfiguration.Load(Write("{ \"Status\": { \"MetricsListen\": \"127.0.0.1:9464\" } }")).Status.MetricsListen);
+
+        var e = Assert.Throws<ConfigurationException>(() => AgentConfiguration.Load(Write("{ \"Status\": { \"MetricsListen\": \"9464\" } }")));
+        Assert.Contains("Status:MetricsListen '9464': expected HOST:PORT", e.Message);
     }
 
     [Fact]

@@ -37,9 +37,10 @@ public sealed class AgentInstrumentsTests
         return values;
     }
 
-    private static AgentMetrics Busy()
+    /// <summary>Figures of every kind, each a different number; <paramref name="meterName"/> gives the meter a name of its own.</summary>
+    internal static AgentMetrics Busy(string? meterName = null)
     {
-        var m = new AgentMetrics
+        var m = new AgentMetrics(null, meterName ?? AgentMetrics.MeterName)
         {
             SpoolCounters = () => new SpoolCounters
             {
@@ -91,54 +92,57 @@ public sealed class AgentInstrumentsTests
         var status = metrics.Snapshot();
 
         var measured = Collect(metrics.Meter);
+        // The process's own figures: this test host's, whatever they are.
+        Assert.True(measured.Remove("process.resident_memory", out double rss) && rss > 0);
+        Assert.True(measured.Remove("process.cpu", out double cpu) && cpu > 0);
 
         var expected = new Dictionary<string, double>
         {
-            ["sluice.agent.records"] = status.Records,
-            ["sluice.agent.events"] = status.Events,
-            ["sluice.agent.events.filtered"] = status.Filtered,
-            ["sluice.agent.events.written"] = status.Written,
-            ["sluice.agent.events.write_failures"] = status.WriteFailures,
-            ["sluice.agent.events.delivered"] = status.Spool!.Value.AckedEvents,
-            ["sluice.agent.filter.matched{rule=cron,action=Drop}"] = status.FilterRules[0].Matched,
-            ["sluice.agent.filter.dropped{rule=cron,action=Drop}"] = status.FilterRules[0].Dropped,
-            ["sluice.agent.events.lost{kind=kernel_lost}"] = status.KernelLost,
-            ["sluice.agent.events.lost{kind=socket_overruns}"] = status.SocketOverruns,
-            ["sluice.agent.events.lost{kind=serial_gaps}"] = status.SerialGaps,
-            ["sluice.agent.events.lost{kind=reassembly_evicted}"] = status.ReassemblyEvicted,
-            ["sluice.agent.events.lost{kind=spool_dropped}"] = status.SpoolDroppedEvents,
-            ["sluice.agent.events.lost{kind=quarantined}"] = status.Spool!.Value.QuarantinedEvents,
-            ["sluice.agent.events.lost{kind=spool_corrupt}"] = status.Spool!.Value.CorruptEvents,
-            ["sluice.agent.batches.lost{kind=spool_dropped}"] = status.SpoolDroppedBatches,
-            ["sluice.agent.batches.lost{kind=quarantined}"] = status.Spool!.Value.QuarantinedBatches,
-            ["sluice.agent.batches.lost{kind=spool_corrupt}"] = status.Spool!.Value.CorruptBatches,
-            ["sluice.agent.events.quarantine_trimmed"] = status.Spool!.Value.QuarantineTrimmedEvents,
-            ["sluice.agent.socket.enobufs"] = status.Enobufs,
-            ["sluice.agent.records.truncated"] = status.Truncated,
-            ["sluice.agent.records.parse_errors"] = status.ParseErrors,
-            ["sluice.agent.kernel.backlog_wait_time_actual"] = status.BacklogWaitTimeActual,
-            ["sluice.agent.adjustments"] = status.Adjustments,
-            ["sluice.agent.kernel.replace_requests"] = status.ReplaceRequests,
-            ["sluice.agent.watchdog.reasserts"] = status.WatchdogReasserts,
-            ["sluice.agent.drain.interval"] = status.IntervalMs,
-            ["sluice.agent.drain.continuous"] = status.Continuous ? 1 : 0,
-            ["sluice.agent.socket.receive_buffer"] = status.ReceiveBufferBytes,
-            ["sluice.agent.socket.wanted_buffer"] = status.WantedBufferBytes,
-            ["sluice.agent.socket.fill"] = status.SocketFill,
-            ["sluice.agent.socket.record_truesize"] = status.TruesizeBytes,
-            ["sluice.agent.kernel.backlog"] = status.Backlog,
-            ["sluice.agent.kernel.backlog_limit"] = status.BacklogLimit,
-            ["sluice.agent.events.rate"] = status.EventsPerSecond,
-            ["sluice.agent.records.rate"] = status.RecordsPerSecond,
-            ["sluice.agent.records.peak_rate"] = status.PeakRecordsPerSecond,
-            ["sluice.agent.rules.loaded"] = status.RulesLoaded,
-            ["sluice.agent.spool.size"] = status.Spool!.Value.DepthBytes,
-            ["sluice.agent.spool.batches"] = status.Spool!.Value.DepthBatches,
-            ["sluice.agent.spool.events"] = status.Spool!.Value.DepthEvents,
+            ["sluice.records"] = status.Records,
+            ["sluice.events"] = status.Events,
+            ["sluice.events.filtered"] = status.Filtered,
+            ["sluice.events.written"] = status.Written,
+            ["sluice.events.write_failures"] = status.WriteFailures,
+            ["sluice.events.delivered"] = status.Spool!.Value.AckedEvents,
+            ["sluice.filter.matched{rule=cron,action=Drop}"] = status.FilterRules[0].Matched,
+            ["sluice.filter.dropped{rule=cron,action=Drop}"] = status.FilterRules[0].Dropped,
+            ["sluice.loss.events{kind=kernel_lost}"] = status.KernelLost,
+            ["sluice.loss.events{kind=socket_overruns}"] = status.SocketOverruns,
+            ["sluice.loss.events{kind=serial_gaps}"] = status.SerialGaps,
+            ["sluice.loss.events{kind=reassembly_evicted}"] = status.ReassemblyEvicted,
+            ["sluice.loss.events{kind=spool_dropped}"] = status.SpoolDroppedEvents,
+            ["sluice.loss.events{kind=quarantined}"] = status.Spool!.Value.QuarantinedEvents,
+            ["sluice.loss.events{kind=spool_corrupt}"] = status.Spool!.Value.CorruptEvents,
+            ["sluice.loss.batches{kind=spool_dropped}"] = status.SpoolDroppedBatches,
+            ["sluice.loss.batches{kind=quarantined}"] = status.Spool!.Value.QuarantinedBatches,
+            ["sluice.loss.batches{kind=spool_corrupt}"] = status.Spool!.Value.CorruptBatches,
+            ["sluice.quarantine.trimmed_events"] = status.Spool!.Value.QuarantineTrimmedEvents,
+            ["sluice.socket.enobufs"] = status.Enobufs,
+            ["sluice.records.truncated"] = status.Truncated,
+            ["sluice.records.parse_errors"] = status.ParseErrors,
+            ["sluice.kernel.backlog_wait_jiffies"] = status.BacklogWaitTimeActual,
+            ["sluice.drain.adjustments"] = status.Adjustments,
+            ["sluice.kernel.replace_requests"] = status.ReplaceRequests,
+            ["sluice.watchdog.reasserts"] = status.WatchdogReasserts,
+            ["sluice.drain.interval"] = status.IntervalMs / 1000.0,
+            ["sluice.drain.continuous"] = status.Continuous ? 1 : 0,
+            ["sluice.socket.receive_buffer"] = status.ReceiveBufferBytes,
+            ["sluice.socket.wanted_buffer"] = status.WantedBufferBytes,
+            ["sluice.socket.fill_ratio"] = status.SocketFill,
+            ["sluice.socket.record_truesize"] = status.TruesizeBytes,
+            ["sluice.kernel.backlog"] = status.Backlog,
+            ["sluice.kernel.backlog_limit"] = status.BacklogLimit,
+            ["sluice.events.per_second"] = status.EventsPerSecond,
+            ["sluice.records.per_second"] = status.RecordsPerSecond,
+            ["sluice.records.peak_per_second"] = status.PeakRecordsPerSecond,
+            ["sluice.rules.loaded"] = status.RulesLoaded,
+            ["sluice.spool"] = status.Spool!.Value.DepthBytes,
+            ["sluice.spool.batches"] = status.Spool!.Value.DepthBatches,
+            ["sluice.spool.events"] = status.Spool!.Value.DepthEvents,
         };
         Assert.Equal(expected.OrderBy(kv => kv.Key), measured.OrderBy(kv => kv.Key));
         // The loss kinds add up to the total status prints.
-        Assert.Equal(status.TotalLoss, measured.Where(kv => kv.Key.StartsWith("sluice.agent.events.lost{", StringComparison.Ordinal)).Sum(kv => kv.Value));
+        Assert.Equal(status.TotalLoss, measured.Where(kv => kv.Key.StartsWith("sluice.loss.events{", StringComparison.Ordinal)).Sum(kv => kv.Value));
         Assert.Equal(1 + 2 + 4 + 5 + 58 + 60 + 70, status.TotalLoss);
     }
 
@@ -150,9 +154,9 @@ public sealed class AgentInstrumentsTests
 
         var measured = Collect(metrics.Meter);
 
-        Assert.DoesNotContain(measured.Keys, k => k.StartsWith("sluice.agent.spool.", StringComparison.Ordinal) || k.StartsWith("sluice.agent.batches.lost", StringComparison.Ordinal));
-        Assert.Equal(0, measured["sluice.agent.events.lost{kind=spool_dropped}"]);
-        Assert.Equal(metrics.Snapshot().TotalLoss, measured.Where(kv => kv.Key.StartsWith("sluice.agent.events.lost{", StringComparison.Ordinal)).Sum(kv => kv.Value));
+        Assert.DoesNotContain(measured.Keys, k => k.StartsWith("sluice.spool", StringComparison.Ordinal) || k.StartsWith("sluice.loss.batches", StringComparison.Ordinal));
+        Assert.Equal(0, measured["sluice.loss.events{kind=spool_dropped}"]);
+        Assert.Equal(metrics.Snapshot().TotalLoss, measured.Where(kv => kv.Key.StartsWith("sluice.loss.events{", StringComparison.Ordinal)).Sum(kv => kv.Value));
         Assert.Equal(5, metrics.Snapshot().TotalLoss);
     }
 
@@ -169,7 +173,7 @@ public sealed class AgentInstrumentsTests
             metrics.AddLoss(new CaptureLoss { SocketOverruns = 4 });
 
             Assert.Equal(AgentMetrics.MeterName, metrics.Meter.Name);
-            Assert.Equal(4, Collect(metrics.Meter)["sluice.agent.events.lost{kind=socket_overruns}"]);
+            Assert.Equal(4, Collect(metrics.Meter)["sluice.loss.events{kind=socket_overruns}"]);
         }
         finally
         {
