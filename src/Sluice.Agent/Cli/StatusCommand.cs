@@ -89,6 +89,10 @@ internal static partial class StatusCommand
             o.WriteLine($"  spool       {spool.DepthEvents} events in {spool.DepthBatches} batches waiting ({spool.DepthBytes} bytes), {spool.AckedEvents} delivered, " +
                 $"epoch {spool.Epoch} since sequence {spool.EpochStartSequence}, next sequence {spool.NextSequence}");
         }
+        if (a.Shipping is { } shipping)
+        {
+            WriteShipping(o, shipping);
+        }
         o.WriteLine($"  stalls      backlog_wait_time_actual +{a.BacklogWaitTimeActual} since start");
         o.WriteLine($"  drain       every {a.IntervalMs} ms{(a.Continuous ? " (continuous)" : "")}, buffer {a.ReceiveBufferBytes} bytes " +
             $"(sized {a.WantedBufferBytes}), fill {a.SocketFill:P1}, truesize {a.TruesizeBytes} B/record");
@@ -121,6 +125,26 @@ internal static partial class StatusCommand
         if (p.Note.Length > 0)
         {
             yield return $"policy note: {p.Note}";
+        }
+    }
+
+    /// <summary>The shipper's state, then one line per collector: up or down since when, which one is current, its counters and last error.</summary>
+    internal static void WriteShipping(TextWriter o, Shipping.ShipperStatus s)
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        o.WriteLine(string.Create(c, $"  shipping    {s.State}, {s.InFlight} in flight, {s.AckedBatches} batches acked ({s.DuplicateAcks} duplicate), {s.Retries} retries, {s.QuarantinedBatches} quarantined") +
+            (s.LastError is null ? "" : string.Create(c, $"; last error {s.LastErrorAt:u}: {s.LastError}")));
+        foreach (var collector in s.Collectors)
+        {
+            string state = collector.State switch
+            {
+                "up" => string.Create(c, $"up since {collector.Since:u}"),
+                _ => string.Create(c, $"{collector.State} since {collector.Since:u}, next try {collector.RetryAt:u}"),
+            };
+            o.WriteLine(string.Create(c, $"  collector   {collector.Url} {state}{(collector.Current ? " (current)" : "")}: ") +
+                string.Create(c, $"{collector.AckedBatches} batches acked ({collector.AckedEvents} events, {collector.DuplicateAcks} duplicate), {collector.Failures} failed attempts, ") +
+                string.Create(c, $"{collector.RefusedBatches} refused, {collector.Heartbeats} heartbeats, breaker {collector.Breaker}") +
+                (collector.LastError is null ? "" : string.Create(c, $"; last error {collector.LastErrorAt:u}: {collector.LastError}")));
         }
     }
 

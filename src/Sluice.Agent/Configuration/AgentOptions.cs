@@ -286,13 +286,13 @@ internal sealed class SinkOptions
 {
     /// <summary>
     /// Where events go. Left unset, it follows from the configuration (<see cref="TypeFrom"/>):
-    /// the collector when <c>Shipping:CollectorUrl</c> is set, the JSON Lines file otherwise.
+    /// the collector when <c>Shipping:CollectorUrl</c> (or <c>CollectorUrls</c>) is set, the JSON Lines file otherwise.
     /// </summary>
     public SinkType Type { get; set; } = SinkType.JsonLines;
 
     /// <summary>
     /// The sink that <paramref name="configuration"/> asks for: <c>Sink:Type</c> when it is set;
-    /// otherwise <see cref="SinkType.Collector"/> when <c>Shipping:CollectorUrl</c> is set (an agent
+    /// otherwise <see cref="SinkType.Collector"/> when <c>Shipping:CollectorUrl</c> or <c>Shipping:CollectorUrls</c> is set (an agent
     /// given a collector ships to it: spool, then shipper), and <see cref="SinkType.JsonLines"/>
     /// when there is nowhere to ship. Null when <c>Sink:Type</c> is not a sink's name; binding
     /// then reports the key.
@@ -302,7 +302,9 @@ internal sealed class SinkOptions
         string? type = configuration["Sink:Type"];
         if (type is null)
         {
-            return string.IsNullOrWhiteSpace(configuration["Shipping:CollectorUrl"]) ? SinkType.JsonLines : SinkType.Collector;
+            bool collectors = !string.IsNullOrWhiteSpace(configuration["Shipping:CollectorUrl"])
+                || configuration.GetSection("Shipping:CollectorUrls").GetChildren().Any(url => !string.IsNullOrWhiteSpace(url.Value));
+            return collectors ? SinkType.Collector : SinkType.JsonLines;
         }
         return Enum.TryParse<SinkType>(type, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed : null;
     }

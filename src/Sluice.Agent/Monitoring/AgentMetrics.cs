@@ -95,6 +95,9 @@ internal sealed class AgentMetrics : IDisposable
     /// <summary>The spool's figures, when events go to a collector.</summary>
     public Func<Spool.SpoolCounters>? SpoolCounters { get; set; }
 
+    /// <summary>The shipper's state and each collector's (up or down, counters), when events go to a collector.</summary>
+    public Func<Shipping.ShipperStatus>? ShipperStatus { get; set; }
+
     /// <summary>Batches the spool could not append (a write error), and their events, when events go to a collector: spool drops the spool's own counters do not hold.</summary>
     public Func<(long Batches, long Events)>? SpoolAppendFailures { get; set; }
 
@@ -218,6 +221,7 @@ internal sealed class AgentMetrics : IDisposable
             FilterRules = FilterCounts?.Invoke() ?? [],
             Policy = PolicyStatus?.Invoke() ?? new Policy.PolicyStatus(),
             Spool = SpoolCounters?.Invoke(),
+            Shipping = ShipperStatus?.Invoke(),
             RssBytes = self.RssBytes,
             PeakRssBytes = self.PeakRssBytes,
             CpuUserSeconds = self.UserCpu.TotalSeconds,
@@ -272,6 +276,8 @@ internal sealed record MetricsSnapshot
     /// <summary>Where the rules and filters in force come from (local files or a central policy), and the last refusal.</summary>
     public Policy.PolicyStatus Policy { get; init; } = new();
     public Spool.SpoolCounters? Spool { get; init; }
+    /// <summary>The shipper and each collector it ships to, when events go to a collector.</summary>
+    public Shipping.ShipperStatus? Shipping { get; init; }
     /// <summary>The agent process's resident memory when the snapshot was taken (VmRSS), bytes.</summary>
     public long RssBytes { get; init; }
     /// <summary>The agent process's highest resident memory since it started (VmHWM), bytes.</summary>

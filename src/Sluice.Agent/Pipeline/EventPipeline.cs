@@ -59,7 +59,7 @@ internal sealed partial class EventPipeline : IRecordPipeline
             SinkType.Stdout => new JsonLinesSink(Console.OpenStandardOutput()),
             SinkType.JsonLines => JsonLinesSink.OpenFile(options.Sink.Path),
             SinkType.Collector => new CollectorSink(services.GetRequiredService<Shipping.Batcher>(),
-                services.GetRequiredService<Spool.DiskSpool>(), services.GetRequiredService<AgentMetrics>()),
+                services.GetRequiredService<Spool.DiskSpool>(), services.GetRequiredService<AgentMetrics>(), services.GetService<Shipping.Shipper>()),
             _ => throw new ConfigurationException($"Sink:Type {options.Sink.Type} is not available in this build"),
         };
         return new EventPipeline(options, sink, services.GetRequiredService<AgentMetrics>(),

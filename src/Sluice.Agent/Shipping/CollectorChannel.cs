@@ -6,10 +6,11 @@ using Grpc.Net.Compression;
 
 namespace Sluice.Agent.Shipping;
 
-/// <summary>Builds the gRPC channel to the collector: TLS validated against the configured CA, gzip, no gRPC-level retries.</summary>
+/// <summary>Builds the gRPC channel to one collector: TLS validated against the configured CA, gzip, no gRPC-level retries.</summary>
 internal static class CollectorChannel
 {
-    public static GrpcChannel Create(ShipperOptions options)
+    /// <summary>The channel to <paramref name="url"/> (one of <see cref="ShipperOptions.Collectors"/>), with the options' TLS and timeouts.</summary>
+    public static GrpcChannel Create(ShipperOptions options, string url)
     {
         var handler = new SocketsHttpHandler
         {
@@ -26,7 +27,7 @@ internal static class CollectorChannel
             var roots = LoadCaCertificates(options.CaFile);
             handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => ValidateAgainst(roots, certificate, errors);
         }
-        return GrpcChannel.ForAddress(options.CollectorUrl, new GrpcChannelOptions
+        return GrpcChannel.ForAddress(url, new GrpcChannelOptions
         {
             HttpHandler = handler,
             DisposeHttpClient = true,

@@ -14,7 +14,8 @@ internal static class DeliveryServiceCollectionExtensions
     /// Adds <see cref="Batcher"/> (the pipeline's sink: call <see cref="Batcher.Add"/>), <see cref="DiskSpool"/>,
     /// <see cref="Shipper"/>, <see cref="HeartbeatSender"/> and the hosted <see cref="ShipperService"/>.
     /// An <see cref="AgentIdentity"/> registered before wins; otherwise this host's is used. So does an
-    /// <see cref="IIngestClient"/>; otherwise the shipper and the heartbeats reach the collector over gRPC.
+    /// <see cref="IIngestClient"/> (for configurations of one collector URL); otherwise the shipper and the heartbeats reach the
+    /// collectors over gRPC, each heartbeat to a collector that is up.
     /// </summary>
     public static IServiceCollection AddSluiceDelivery(this IServiceCollection services, IConfiguration configuration)
     {
@@ -39,12 +40,12 @@ internal static class DeliveryServiceCollectionExtensions
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<DiskSpool>>());
         });
-        // The gRPC client to the collector; one registered before wins (a test's, to inject faults).
-        services.TryAddSingleton<IIngestClient>(sp => IngestTransport.Create(sp.GetRequiredService<IOptions<ShipperOptions>>().Value));
+        // The shipper makes a gRPC client per collector URL; an IIngestClient registered before
+        // (a test's, to inject faults) takes the place of the one collector's.
         services.AddSingleton(sp => new Shipper(
             sp.GetRequiredService<DiskSpool>(),
             sp.GetRequiredService<IOptions<ShipperOptions>>().Value,
-            sp.GetRequiredService<IIngestClient>(),
+            sp.GetService<IIngestClient>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<Shipper>>()));
         services.AddSingleton(sp =>

@@ -48,9 +48,12 @@ internal sealed class IngestTransport : IIngestClient, IDisposable
         _authorization = "Bearer " + token;
     }
 
-    /// <summary>The client for <see cref="ShipperOptions.CollectorUrl"/>, with the configured token and compression.</summary>
-    public static IngestTransport Create(ShipperOptions options) =>
-        new(CollectorChannel.Create(options), options.ReadToken(), options.Compression);
+    /// <summary>The client for the first of <see cref="ShipperOptions.Collectors"/>, with the configured token and compression.</summary>
+    public static IngestTransport Create(ShipperOptions options) => Create(options, options.Collectors[0]);
+
+    /// <summary>The client for the collector at <paramref name="url"/>, with the configured token and compression.</summary>
+    public static IngestTransport Create(ShipperOptions options, string url) =>
+        new(CollectorChannel.Create(options, url), options.ReadToken(), options.Compression);
 
     public void SetToken(string token) => _authorization = "Bearer " + token;
 

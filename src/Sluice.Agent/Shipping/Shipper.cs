@@ -3,25 +3,26 @@ using GrpcStatus = Grpc.Core.Status;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
-using Polly.CircuitBreaker;
 using Polly.Retry;
-using Polly.Timeout;
 using Sluice.Agent.Spool;
 using Sluice.Protocol.V1;
 
 namespace Sluice.Agent.Shipping;
 
 /// <summary>
-/// Reads the spool in sequence order and sends each batch to the collector through one resilience
-/// pipeline, with up to <see cref="ShipperOptions.MaxInFlight"/> calls in flight. Acknowledgements
-/// are applied to the spool strictly in sequence order, so a restart resends from the first batch
-/// not known to be stored (at-least-once; the collector deduplicates on (agent, epoch, sequence)).
-/// A batch the collector refuses is set aside in the quarantine and reported as loss in the next
-/// batch; after ALREADY_EXISTS the spool also starts a new epoch.
+/// Reads the spool in sequence order and sends each batch to a collector through one resilience
+/// pipeline, with up to <see cref="ShipperOptions.MaxInFlight"/> calls in flight. Each attempt goes
+/// to the collector <see cref="CollectorSet"/> selects (the first one up, in the configured order),
+/// so a batch whose collector fails transiently is retried on another. Acknowledgements are applied
+/// to the spool strictly in sequence order, whichever collector gave them, so a restart resends from
+/// the first batch not known to be stored (at-least-once; the collectors, on one store, deduplicate
+/// on (agent, epoch, sequence)). A batch a collector refuses is set aside in the quarantine and
+/// reported as loss in the next batch; after ALREADY_EXISTS the spool also starts a new epoch.
 /// </summary>
 internal sealed class Shipper : IDisposable
 {
     private static readonly ResiliencePropertyKey<ulong> SequenceKey = new("sluice.sequence");
+    private static readonly ResiliencePropertyKey<CollectorEndpoint> CollectorKey = new("sluice.collector");
 
     private enum OutcomeKind
     {
@@ -38,12 +39,11 @@ internal sealed class Shipper : IDisposable
     {
     }
 
-    private readonly record struct Outcome(OutcomeKind Kind, Ack? Ack = null, GrpcStatus Status = default, string? Reason = null);
+    private readonly record struct Outcome(OutcomeKind Kind, Ack? Ack = null, GrpcStatus Status = default, string? Reason = null, string? Url = null);
 
     private readonly DiskSpool _spool;
     private readonly ShipperOptions _options;
-    private readonly IIngestClient _transport;
-    private readonly IngestTransport? _ownTransport;
+    private readonly CollectorSet _collectors;
     private readonly ResiliencePipeline _pipeline;
     private readonly Quarantine _quarantine;
     private readonly TimeProvider _time;
@@ -63,14 +63,23 @@ internal sealed class Shipper : IDisposable
     private DateTimeOffset? _lastAckAt;
     private int _running;
 
-    /// <summary>Creates a shipper for <paramref name="spool"/>, with its own gRPC client for <see cref="ShipperOptions.CollectorUrl"/>. Validates the options (throws <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>).</summary>
+    /// <summary>Creates a shipper for <paramref name="spool"/>, with its own gRPC client for each of <see cref="ShipperOptions.Collectors"/>. Validates the options (throws <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>).</summary>
     public Shipper(DiskSpool spool, ShipperOptions options, TimeProvider? time = null, ILogger<Shipper>? logger = null)
-        : this(spool, options, client: null, time, logger)
+        : this(spool, options, clients: null, time, logger)
     {
     }
 
-    /// <summary>Creates a shipper that reaches the collector through <paramref name="client"/>, which it does not dispose; with null, through its own gRPC client.</summary>
+    /// <summary>Creates a shipper that reaches its one collector through <paramref name="client"/>, which it does not dispose; with null, through its own gRPC clients.</summary>
     internal Shipper(DiskSpool spool, ShipperOptions options, IIngestClient? client, TimeProvider? time = null, ILogger<Shipper>? logger = null)
+        : this(spool, options, client is null ? null : [client], time, logger)
+    {
+    }
+
+    /// <summary>
+    /// Creates a shipper that reaches the collectors of <see cref="ShipperOptions.Collectors"/> through
+    /// <paramref name="clients"/> (one per URL, in order), which it does not dispose; with null, through its own gRPC clients.
+    /// </summary>
+    internal Shipper(DiskSpool spool, ShipperOptions options, IReadOnlyList<IIngestClient>? clients, TimeProvider? time = null, ILogger<Shipper>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(spool);
         ArgumentNullException.ThrowIfNull(options);
@@ -79,14 +88,18 @@ internal sealed class Shipper : IDisposable
         _options = options;
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _ownTransport = client is null ? IngestTransport.Create(options) : null;
-        _transport = client ?? _ownTransport!;
-        _pipeline = ShippingResilience.Create(options, _time, OnRetry);
+        _collectors = clients is null
+            ? CollectorSet.Create(options, _time, _logger)
+            : new CollectorSet(options, clients, [], _time, _logger);
+        _pipeline = ShippingResilience.Create(options, _time, () => _collectors.AnyAvailable, OnRetry);
         _quarantine = new Quarantine(options.QuarantineDirectory, options.QuarantineMaxBytes, _time, _logger);
     }
 
-    /// <summary>The client, shared with <see cref="HeartbeatSender"/>.</summary>
-    internal IIngestClient Transport => _transport;
+    /// <summary>The client shared with <see cref="HeartbeatSender"/>: the collector set, which sends each heartbeat to a collector that is up.</summary>
+    internal IIngestClient Transport => _collectors;
+
+    /// <summary>The collectors, their health and counters.</summary>
+    internal CollectorSet Collectors => _collectors;
 
     public ShipperStatus Status
     {
@@ -110,6 +123,7 @@ internal sealed class Shipper : IDisposable
                     LastError = _lastError,
                     LastErrorAt = _lastErrorAt,
                     LastAckAt = _lastAckAt,
+                    Collectors = _collectors.Status,
                 };
             }
         }
@@ -122,7 +136,7 @@ internal sealed class Shipper : IDisposable
         {
             throw new InvalidOperationException("the shipper is already running");
         }
-        ShipperLog.Started(_logger, _options.CollectorUrl, _options.MaxInFlight);
+        ShipperLog.Started(_logger, string.Join(", ", _options.Collectors), _options.MaxInFlight);
         _state = ShipperState.Running;
         var inFlight = new Queue<(SpoolEntry Entry, Task<Outcome> Send)>();
         var sends = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -157,7 +171,7 @@ internal sealed class Shipper : IDisposable
                         head.Dispose();
                         break;
                     case OutcomeKind.Refused:
-                        SetAside(head, outcome.Status);
+                        SetAside(head, outcome.Status, outcome.Url);
                         head.Dispose();
                         break;
                     case OutcomeKind.Cancelled:
@@ -190,7 +204,7 @@ internal sealed class Shipper : IDisposable
     // The batch is refused for good: into the quarantine, then done with in the spool, which
     // reports it (and any quarantine trims) as loss in the next batch and, after ALREADY_EXISTS,
     // starts a new epoch. Never acknowledged as stored.
-    private void SetAside(SpoolEntry entry, GrpcStatus status)
+    private void SetAside(SpoolEntry entry, GrpcStatus status, string? url)
     {
         string epoch = EpochOf(entry);
         var trimmed = _quarantine.Put(entry.Sequence, epoch, entry.EventCount, entry.Payload, status);
@@ -199,13 +213,13 @@ internal sealed class Shipper : IDisposable
         if (conflict)
         {
             Interlocked.Increment(ref _conflicts);
-            ShipperLog.Conflict(_logger, entry.Sequence, epoch, entry.EventCount, status.Detail, _quarantine.DirectoryPath, _spool.Epoch, _spool.EpochStartSequence);
+            ShipperLog.Conflict(_logger, entry.Sequence, epoch, entry.EventCount, url ?? "", status.Detail, _quarantine.DirectoryPath, _spool.Epoch, _spool.EpochStartSequence);
         }
         else
         {
-            ShipperLog.Quarantined(_logger, entry.Sequence, entry.EventCount, status.StatusCode, status.Detail, _quarantine.DirectoryPath);
+            ShipperLog.Quarantined(_logger, entry.Sequence, entry.EventCount, url ?? "", status.StatusCode, status.Detail, _quarantine.DirectoryPath);
         }
-        RecordError($"batch {entry.Sequence} refused and quarantined: {status.StatusCode} {status.Detail}");
+        RecordError($"batch {entry.Sequence} refused by {url} and quarantined: {status.StatusCode} {status.Detail}");
     }
 
     // Refused batches are rare: reading the epoch back from the payload costs nothing that matters.
@@ -249,14 +263,14 @@ internal sealed class Shipper : IDisposable
         if (outcome.Kind == OutcomeKind.AuthenticationFailed)
         {
             _state = ShipperState.AuthenticationFailed;
-            RecordError($"collector refused the agent's credentials: {outcome.Status.StatusCode} {outcome.Status.Detail}");
-            ShipperLog.AuthenticationFailed(_logger, outcome.Status.StatusCode, outcome.Status.Detail, _options.StallProbeInterval);
+            RecordError($"collector {outcome.Url} refused the agent's credentials: {outcome.Status.StatusCode} {outcome.Status.Detail}");
+            ShipperLog.AuthenticationFailed(_logger, outcome.Url ?? "", outcome.Status.StatusCode, outcome.Status.Detail, _options.StallProbeInterval);
         }
         else
         {
             _state = ShipperState.Stalled;
-            RecordError($"batch {sequence}: {outcome.Reason}");
-            ShipperLog.Stalled(_logger, sequence, outcome.Reason ?? "", _options.StallProbeInterval);
+            RecordError($"batch {sequence}: {outcome.Url}: {outcome.Reason}");
+            ShipperLog.Stalled(_logger, sequence, outcome.Url ?? "", outcome.Reason ?? "", _options.StallProbeInterval);
         }
         await sends.CancelAsync().ConfigureAwait(false);
         await AbandonAsync(inFlight).ConfigureAwait(false);
@@ -265,7 +279,7 @@ internal sealed class Shipper : IDisposable
         {
             try
             {
-                _transport.SetToken(_options.ReadToken());
+                _collectors.SetToken(_options.ReadToken());
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
@@ -298,13 +312,18 @@ internal sealed class Shipper : IDisposable
                     {
                         throw new DroppedFromSpoolException();
                     }
-                    return await state.Transport.SendAsync(state.Entry, ctx.CancellationToken).ConfigureAwait(false);
+                    // Each attempt to the collector that is up now: a retry after a transient
+                    // failure goes to the next one.
+                    var collector = state.Collectors.Select();
+                    ctx.Properties.Set(CollectorKey, collector);
+                    return await state.Collectors.SendAsync(collector, state.Entry, ctx.CancellationToken).ConfigureAwait(false);
                 },
                 context,
-                (Transport: _transport, Spool: _spool, Entry: entry)).ConfigureAwait(false);
+                (Collectors: _collectors, Spool: _spool, Entry: entry)).ConfigureAwait(false);
+            string? url = context.Properties.GetValue(CollectorKey, null!)?.Url;
             return ack.Sequence == entry.Sequence
-                ? new Outcome(OutcomeKind.Acked, ack)
-                : new Outcome(OutcomeKind.Unexpected, Reason: $"an ack for sequence {ack.Sequence}");
+                ? new Outcome(OutcomeKind.Acked, ack, Url: url)
+                : new Outcome(OutcomeKind.Unexpected, Reason: $"an ack for sequence {ack.Sequence}", Url: url);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -317,20 +336,39 @@ internal sealed class Shipper : IDisposable
         catch (RpcException e)
         {
             Interlocked.Increment(ref _attemptsFailed);
-            return e.StatusCode switch
+            var collector = context.Properties.GetValue(CollectorKey, null!);
+            string? url = collector?.Url;
+            var outcome = e.StatusCode switch
             {
                 // The batch itself is refused (ingest.proto): InvalidArgument (it breaks a rule, or the
                 // store can never take it), AlreadyExists (its key holds other content), and
                 // FailedPrecondition and OutOfRange, which no resend fixes either, and ResourceExhausted
                 // without a pushback hint (too large for the collector; with a hint it is retried).
+                // Not failed over: the collectors share one store and one set of rules, so another
+                // would refuse it the same way.
                 StatusCode.InvalidArgument or StatusCode.AlreadyExists or StatusCode.FailedPrecondition or StatusCode.OutOfRange
-                    => new Outcome(OutcomeKind.Refused, Status: e.Status),
+                    => new Outcome(OutcomeKind.Refused, Status: e.Status, Url: url),
                 StatusCode.ResourceExhausted when ShippingResilience.Pushback(e) is null
-                    => new Outcome(OutcomeKind.Refused, Status: e.Status),
+                    => new Outcome(OutcomeKind.Refused, Status: e.Status, Url: url),
+                // Not failed over either: a revoked agent must stop, even while some collector has not
+                // yet re-read its token list.
                 StatusCode.Unauthenticated or StatusCode.PermissionDenied
-                    => new Outcome(OutcomeKind.AuthenticationFailed, Status: e.Status),
-                _ => new Outcome(OutcomeKind.Unexpected, Status: e.Status, Reason: $"{e.StatusCode}: {e.Status.Detail}"),
+                    => new Outcome(OutcomeKind.AuthenticationFailed, Status: e.Status, Url: url),
+                _ => new Outcome(OutcomeKind.Unexpected, Status: e.Status, Reason: $"{e.StatusCode}: {e.Status.Detail}", Url: url),
             };
+            if (collector is not null)
+            {
+                if (outcome.Kind == OutcomeKind.Refused)
+                {
+                    _collectors.BatchRefused(collector, $"batch {entry.Sequence} refused: {e.StatusCode}: {e.Status.Detail}");
+                }
+                else if (outcome.Kind == OutcomeKind.AuthenticationFailed
+                    && _collectors.CredentialsRefused(collector, $"{e.StatusCode}: {e.Status.Detail}") is { } accepting)
+                {
+                    ShipperLog.CredentialsRefusedByOne(_logger, collector.Url, e.StatusCode, e.Status.Detail, accepting.Url);
+                }
+            }
+            return outcome;
         }
         finally
         {
@@ -346,14 +384,11 @@ internal sealed class Shipper : IDisposable
         {
             _state = ShipperState.Retrying;
         }
-        string reason = args.Outcome.Exception switch
+        string reason = args.Outcome.Exception is { } e ? _collectors.Describe(e) : "no exception";
+        if (args.Context.Properties.TryGetValue(CollectorKey, out var collector))
         {
-            RpcException rpc => $"{rpc.StatusCode}: {rpc.Status.Detail}",
-            TimeoutRejectedException => $"no answer within {_options.AttemptTimeout}",
-            BrokenCircuitException => "circuit open",
-            { } e => e.GetType().Name,
-            null => "no exception",
-        };
+            reason = $"{collector.Url}: {reason}";
+        }
         RecordError(reason);
         args.Context.Properties.TryGetValue(SequenceKey, out ulong sequence);
         ShipperLog.Retrying(_logger, sequence, args.AttemptNumber + 1, reason, args.RetryDelay);
@@ -368,6 +403,6 @@ internal sealed class Shipper : IDisposable
         }
     }
 
-    /// <summary>Disposes the gRPC client the shipper made (not one it was given).</summary>
-    public void Dispose() => _ownTransport?.Dispose();
+    /// <summary>Disposes the gRPC clients the shipper made (not those it was given).</summary>
+    public void Dispose() => _collectors.Dispose();
 }

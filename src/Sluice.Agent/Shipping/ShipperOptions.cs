@@ -19,9 +19,18 @@ internal sealed class ShipperOptions
 {
     public const string Section = "Shipping";
 
-    /// <summary>Collector address, e.g. https://collector.example:7443.</summary>
-    [Required]
+    /// <summary>Collector address, e.g. https://collector.example:7443: one collector. Set this or <see cref="CollectorUrls"/>, not both.</summary>
     public string CollectorUrl { get; set; } = "";
+
+    /// <summary>
+    /// Several collectors (all on one store), in order of preference: batches and heartbeats go to
+    /// the first one that is up, and move to the next when it fails (Shipping/README.md, "Several
+    /// collectors"). Set this or <see cref="CollectorUrl"/>, not both.
+    /// </summary>
+    public List<string> CollectorUrls { get; set; } = [];
+
+    /// <summary>The collectors in force, in order of preference: <see cref="CollectorUrls"/>, or <see cref="CollectorUrl"/> alone.</summary>
+    public IReadOnlyList<string> Collectors => CollectorUrls.Count > 0 ? CollectorUrls : string.IsNullOrEmpty(CollectorUrl) ? [] : [CollectorUrl];
 
     /// <summary>PEM file of the CA that signed the collector's certificate. Unset: the system trust store.</summary>
     public string? CaFile { get; set; }
@@ -152,17 +161,30 @@ internal sealed class ShipperOptionsValidator : IValidateOptions<ShipperOptions>
         {
             failures.AddRange(attributes.Failures);
         }
-        if (!Uri.TryCreate(o.CollectorUrl, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))
+        bool hasUrl = !string.IsNullOrEmpty(o.CollectorUrl);
+        if (hasUrl && o.CollectorUrls.Count > 0)
         {
-            failures.Add($"{S}:CollectorUrl: '{o.CollectorUrl}' is not an absolute https:// URL.");
+            failures.Add($"{S}:CollectorUrl / {S}:CollectorUrls: set one of them, not both (CollectorUrl '{o.CollectorUrl}', CollectorUrls [{string.Join(", ", o.CollectorUrls)}]). For several collectors, list them all in {S}:CollectorUrls and delete {S}:CollectorUrl.");
         }
-        else if (url.Scheme == Uri.UriSchemeHttp && !o.AllowInsecureTransport)
+        else if (!hasUrl && o.CollectorUrls.Count == 0)
         {
-            failures.Add($"{S}:CollectorUrl: '{o.CollectorUrl}' is plain http; the token would travel in clear. Use https://, or set {S}:AllowInsecureTransport for a test collector on this host.");
+            failures.Add($"{S}:CollectorUrl: the collector's URL is required (or several in {S}:CollectorUrls).");
         }
-        else if (url.Scheme == Uri.UriSchemeHttp && !ShipperOptions.IsLoopback(url))
+        else if (hasUrl)
         {
-            failures.Add($"{S}:AllowInsecureTransport: '{o.CollectorUrl}' is plain http to {url.Host}, which is not a loopback address; the token and the events would cross the network in clear. Cleartext is allowed only to 127.0.0.0/8, ::1 or localhost: use https:// (with {S}:CaFile for a private CA).");
+            ValidateUrl(o, $"{S}:CollectorUrl", o.CollectorUrl, failures);
+        }
+        else
+        {
+            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            for (int i = 0; i < o.CollectorUrls.Count; i++)
+            {
+                string url = o.CollectorUrls[i] ?? "";
+                if (ValidateUrl(o, $"{S}:CollectorUrls:{i}", url, failures) is { } parsed && !seen.Add(parsed.GetLeftPart(UriPartial.Authority)))
+                {
+                    failures.Add($"{S}:CollectorUrls:{i}: '{url}' names the same collector as an earlier entry; list each collector once.");
+                }
+            }
         }
         bool hasToken = !string.IsNullOrEmpty(o.Token);
         bool hasTokenFile = !string.IsNullOrEmpty(o.TokenFile);
@@ -208,6 +230,28 @@ internal sealed class ShipperOptionsValidator : IValidateOptions<ShipperOptions>
             failures.Add($"{S}:Compression: '{o.Compression}' is not one of Gzip, None.");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    // One collector URL: absolute https://, or http:// to a loopback address with AllowInsecureTransport. Returns it parsed when valid.
+    private static Uri? ValidateUrl(ShipperOptions o, string key, string value, List<string> failures)
+    {
+        const string S = ShipperOptions.Section;
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))
+        {
+            failures.Add($"{key}: '{value}' is not an absolute https:// URL.");
+            return null;
+        }
+        if (url.Scheme == Uri.UriSchemeHttp && !o.AllowInsecureTransport)
+        {
+            failures.Add($"{key}: '{value}' is plain http; the token would travel in clear. Use https://, or set {S}:AllowInsecureTransport for a test collector on this host.");
+            return null;
+        }
+        if (url.Scheme == Uri.UriSchemeHttp && !ShipperOptions.IsLoopback(url))
+        {
+            failures.Add($"{S}:AllowInsecureTransport: '{value}' ({key}) is plain http to {url.Host}, which is not a loopback address; the token and the events would cross the network in clear. Cleartext is allowed only to 127.0.0.0/8, ::1 or localhost: use https:// (with {S}:CaFile for a private CA).");
+            return null;
+        }
+        return url;
     }
 
     /// <summary>Throws <see cref="OptionsValidationException"/> listing every failure.</summary>

@@ -18,6 +18,7 @@ internal enum ShipperState
 /// <summary>A snapshot of the shipper's state and counters, for <c>sluice-agent status</c> and heartbeats.</summary>
 internal sealed record ShipperStatus
 {
+    [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ShipperState>))]
     public ShipperState State { get; init; }
     public long AttemptsFailed { get; init; }
     public long Retries { get; init; }
@@ -35,4 +36,6 @@ internal sealed record ShipperStatus
     public string? LastError { get; init; }
     public DateTimeOffset? LastErrorAt { get; init; }
     public DateTimeOffset? LastAckAt { get; init; }
+    /// <summary>Each collector of <see cref="ShipperOptions.Collectors"/>, in order: state, which one is current, counters.</summary>
+    public IReadOnlyList<CollectorStatus> Collectors { get; init; } = [];
 }

@@ -8,16 +8,20 @@ using Polly.Timeout;
 namespace Sluice.Agent.Shipping;
 
 /// <summary>
-/// The one resilience pipeline around every Send attempt: retry (outermost; exponential backoff
-/// with jitter, never gives up on a transient failure), circuit breaker, per-attempt timeout
-/// (innermost). Which failures are transient is decided here and only here.
+/// The resilience around every Send: one retry pipeline per batch (<see cref="Create"/>: exponential
+/// backoff with jitter, never gives up on a transient failure), and inside it, for each attempt, the
+/// pipeline of the collector it goes to (<see cref="CreateForCollector"/>: that collector's circuit
+/// breaker, then the per-attempt timeout). With several collectors the breakers are apart: one
+/// collector failing opens its own breaker only. Which failures are transient is decided here and
+/// only here.
 /// </summary>
 internal static class ShippingResilience
 {
     /// <summary>Trailer by which a gRPC server asks the client to wait before retrying (gRFC A6, "Pushback").</summary>
     public const string PushbackTrailer = "grpc-retry-pushback-ms";
 
-    public static ResiliencePipeline Create(ShipperOptions options, TimeProvider time, Action<OnRetryArguments<object>>? onRetry = null)
+    /// <param name="failoverReady">True when another attempt now would go to a collector that is up (or due for a probe): the retry then goes at once instead of after the backoff.</param>
+    public static ResiliencePipeline Create(ShipperOptions options, TimeProvider time, Func<bool>? failoverReady = null, Action<OnRetryArguments<object>>? onRetry = null)
     {
         return new ResiliencePipelineBuilder { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions
@@ -28,13 +32,22 @@ internal static class ShippingResilience
                 UseJitter = true,
                 Delay = options.RetryBaseDelay,
                 MaxDelay = options.RetryMaxDelay,
-                DelayGenerator = static args => ValueTask.FromResult(ServerDelay(args.Outcome.Exception)),
+                // Another collector is up: go there now. Otherwise the server's pushback, the
+                // breaker's remaining break, or (null) the backoff.
+                DelayGenerator = args => ValueTask.FromResult(failoverReady?.Invoke() == true ? TimeSpan.Zero : ServerDelay(args.Outcome.Exception)),
                 OnRetry = args =>
                 {
                     onRetry?.Invoke(args);
                     return default;
                 },
             })
+            .Build();
+    }
+
+    /// <summary>One collector's circuit breaker (its state in <paramref name="breaker"/>), then the per-attempt timeout.</summary>
+    public static ResiliencePipeline CreateForCollector(ShipperOptions options, TimeProvider time, CircuitBreakerStateProvider breaker)
+    {
+        return new ResiliencePipelineBuilder { TimeProvider = time }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
                 ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsTransient(e)),
@@ -42,6 +55,7 @@ internal static class ShippingResilience
                 MinimumThroughput = options.BreakerMinimumThroughput,
                 SamplingDuration = options.BreakerSamplingDuration,
                 BreakDuration = options.BreakerBreakDuration,
+                StateProvider = breaker,
             })
             .AddTimeout(options.AttemptTimeout)
             .Build();

@@ -14,12 +14,17 @@ internal sealed class CollectorSink : IEventSink
 {
     private readonly Batcher _batcher;
 
-    public CollectorSink(Batcher batcher, DiskSpool spool, AgentMetrics metrics)
+    /// <param name="shipper">Its state and each collector's go into status (<see cref="AgentMetrics.ShipperStatus"/>).</param>
+    public CollectorSink(Batcher batcher, DiskSpool spool, AgentMetrics metrics, Shipper? shipper = null)
     {
         _batcher = batcher;
         metrics.LossReporter = batcher.AddLoss;
         metrics.SpoolCounters = () => spool.Counters;
         metrics.SpoolAppendFailures = () => (batcher.SinkFailures, batcher.SinkFailedEvents);
+        if (shipper is not null)
+        {
+            metrics.ShipperStatus = () => shipper.Status;
+        }
     }
 
     public void Write(Event e) => _batcher.Add(e);

@@ -73,7 +73,7 @@ public sealed class DeliveryServiceCollectionExtensionsTests
         };
         using var host = BuildHost(Settings(collector, dir.Path), client);
         await host.StartAsync();
-        Assert.Same(client, host.Services.GetRequiredService<Shipper>().Transport);
+        Assert.Same(client, Assert.Single(host.Services.GetRequiredService<Shipper>().Collectors.Endpoints).Client);
         var batcher = host.Services.GetRequiredService<Batcher>();
         for (ulong i = 1; i <= 25; i++)
         {
