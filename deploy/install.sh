@@ -99,14 +99,17 @@ done
 own=()
 [ "$(id -u)" = 0 ] && own=(-o root -g root)
 
-copy_tree() { # SRC DEST: directories 0755, executables 0755, other files 0644, all root:root
+copy_tree() { # SRC DEST: directories 0755, programs 0755, other files 0644, all root:root
   local src=$1 dst=$2 f mode
   install -d "${own[@]}" -m 0755 "$dst"
   while IFS= read -r -d '' f; do
     install -d "${own[@]}" -m 0755 "$dst/$f"
   done < <(cd "$src" && find . -mindepth 1 -type d -print0)
   while IFS= read -r -d '' f; do
-    if [ -x "$src/$f" ]; then mode=0755; else mode=0644; fi
+    # Programs are the executables without an extension (sluice-agent, sluice-collector, the
+    # runtime's createdump); the runtime pack's libraries and assemblies come out of the NuGet
+    # cache executable (0744), but are loaded, never run: 0644, as Debian wants them too.
+    if [ -x "$src/$f" ] && [[ "${f##*/}" != *.* ]]; then mode=0755; else mode=0644; fi
     install "${own[@]}" -m "$mode" "$src/$f" "$dst/$f"
   done < <(cd "$src" && find . -type f -print0)
   while IFS= read -r -d '' f; do

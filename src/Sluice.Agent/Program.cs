@@ -8,6 +8,7 @@ root.Subcommands.Add(RulesCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(RestoreCommand.Create());
+VersionAction.Use(root);
 var parse = root.Parse(args);
 var invocation = new InvocationConfiguration();
 if (parse.CommandResult.Command.Name == "run")

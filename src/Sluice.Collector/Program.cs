@@ -9,4 +9,5 @@ root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(AgentsCommand.Create());
 root.Subcommands.Add(PolicyCommand.Create());
+VersionAction.Use(root);
 return await root.Parse(args).InvokeAsync();

@@ -79,7 +79,7 @@ internal static partial class StatusCommand
 
     internal static void WriteAgent(TextWriter o, MetricsSnapshot a)
     {
-        o.WriteLine($"agent running since {a.StartedUtc:u}, mode {a.Mode}{(a.Immutable ? " (kernel immutable)" : "")}");
+        o.WriteLine($"agent {a.Version} running since {a.StartedUtc:u}, mode {a.Mode}{(a.Immutable ? " (kernel immutable)" : "")}");
         o.WriteLine($"  rate        {a.EventsPerSecond:0.0} events/s, {a.RecordsPerSecond:0.0} records/s (peak {a.PeakRecordsPerSecond:0.0})");
         o.WriteLine($"  events      {a.Records} records drained, {a.Events} events, {a.Filtered} filtered, {a.Written} written, {a.WriteFailures} write failures");
         o.WriteLine($"  loss        kernel_lost {a.KernelLost}, socket_overruns {a.SocketOverruns} ({a.Enobufs} ENOBUFS), serial_gaps {a.SerialGaps}, " +

@@ -184,6 +184,7 @@ internal sealed class AgentMetrics : IDisposable
         var self = ProcessResources.Self();
         return new()
         {
+            Version = Sluice.Protocol.ProductVersion.Current,
             StartedUtc = StartedUtc,
             Mode = Mode,
             Records = Records,
@@ -234,6 +235,8 @@ internal sealed class AgentMetrics : IDisposable
 /// <summary>A consistent-enough copy of <see cref="AgentMetrics"/> for output.</summary>
 internal sealed record MetricsSnapshot
 {
+    /// <summary>The running agent's version (<see cref="Sluice.Protocol.ProductVersion"/>): after an upgrade, the old one until it restarts.</summary>
+    public string Version { get; init; } = "";
     public DateTimeOffset StartedUtc { get; init; }
     public string Mode { get; init; } = "";
     public long Records { get; init; }

@@ -1,4 +1,3 @@
-using System.Reflection;
 using Quartz;
 using Sluice.Agent.Kernel;
 using Sluice.Agent.Policy;
@@ -22,9 +21,6 @@ internal sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics,
 {
     public static readonly JobKey Key = new("heartbeat", "sluice");
 
-    private static readonly string Version =
-        typeof(HeartbeatJob).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-
     // The formatted lines of the last rule list seen: rules change rarely, heartbeats often.
     private sealed record Formatted(IReadOnlyList<KernelRule> Rules, string[] Lines);
     private static Formatted? _formatted;
@@ -45,7 +41,7 @@ internal sealed class HeartbeatJob(HeartbeatSender sender, AgentMetrics metrics,
         }
         return new HeartbeatValues
         {
-            Version = Version,
+            Version = Sluice.Protocol.ProductVersion.Current,
             StartedAt = m.StartedUtc,
             Mode = m.Mode,
             Kernel = new KernelSettings { BacklogLimit = (uint)Math.Max(0, m.BacklogLimit), Backlog = (uint)Math.Max(0, m.Backlog) },
