@@ -6,12 +6,12 @@ namespace Sluice.Collector.Auth;
 /// <summary>The token file of a running collector: read at start, and again whenever it changes, without a restart.</summary>
 /// <remarks>
 /// On the authentication path, at most once per <see cref="CheckInterval"/>, one caller looks at the file's inode, size,
-/// owner and times (one statx call, no read); the others use the table in hand meanwhile. When they changed, the file
-/// is read and parsed again (through <see cref="SecretFile"/>, so a file opened to others is refused as at start). A
+/// owner and times (one statx call, no read); the others use the table in hand meanwhile. When they changed, and stay
+/// so at the next check (an editor writing in place is done by then), the file is read and parsed again (through <see cref="SecretFile"/>, so a file opened to others is refused as at start). A
 /// file that then fails, for a bad line or its mode or because it is gone, leaves the previous table in force: the
 /// failure is logged with the file and line, and counted (<see cref="ReloadFailures"/>), once per version of the file.
-/// Revoking an agent (removing its line) therefore refuses its next call once the check has run, within
-/// <see cref="CheckInterval"/>; a garbled edit never locks every agent out.
+/// Revoking an agent (removing its line) therefore refuses its next call within two <see cref="CheckInterval"/>s of
+/// the edit; a garbled edit never locks every agent out.
 /// </remarks>
 internal sealed class AgentTokenFile
 {
@@ -23,6 +23,7 @@ internal sealed class AgentTokenFile
     private readonly long _intervalTicks;
     private volatile AgentTokens _tokens;
     private Files.FileStamp? _stamp;
+    private Files.FileStamp? _settling;
     private long _nextCheck;
     private int _checking;
     private long _reloads;
@@ -86,14 +87,23 @@ internal sealed class AgentTokenFile
     /// <summary>The table in force, without looking at the file.</summary>
     public AgentTokens Snapshot => _tokens;
 
-    /// <summary>Looks at the file now and reads it again if it changed; returns whether the table was replaced.</summary>
+    /// <summary>Looks at the file now, and reads it again if it changed and was the same at the previous look; returns whether the table was replaced.</summary>
     public bool Check()
     {
         var stamp = Files.Stat(_path, out string? statError);
         if (stamp == _stamp)
         {
+            _settling = null;
             return false;
         }
+        if (stamp != _settling)
+        {
+            // Changed: taken at the next check if it stays so. An editor that writes the file in place truncates it
+            // first; read in between, it would be a valid empty table that refuses every agent.
+            _settling = stamp;
+            return false;
+        }
+        _settling = null;
         // Remembered before reading: a file that fails is reported once, not on every check, until it changes again.
         _stamp = stamp;
         try

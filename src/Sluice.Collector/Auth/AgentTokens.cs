@@ -48,7 +48,7 @@ internal sealed class AgentTokens
     /// <exception cref="FormatException">The file cannot be read, is open to others, or has a bad line; the message names the file.</exception>
     public static AgentTokens Load(string path)
     {
-        return Parse(SecretFile.ReadAllText(path, "token file"), path);
+        return Parse(SecretFile.ReadAllText(path, "token file"), $"token file {path}");
     }
 
     public static AgentTokens Parse(string text, string source = "tokens")

@@ -42,6 +42,9 @@ internal sealed class CollectorServer : IAsyncDisposable
 
     public IngestCounters Counters => _app.Services.GetRequiredService<IngestCounters>();
 
+    /// <summary>The collector's services, for tests that look at one (the token file's reload counts, the policy cache).</summary>
+    internal IServiceProvider Services => _app.Services;
+
     /// <summary>Opens the store (unless one is given), binds and starts serving.</summary>
     /// <param name="store">A store to serve instead of <see cref="CollectorOptions.Store"/>; it keeps the event time bounds it
     /// was made with (<see cref="EventTimeBounds"/>), whatever <see cref="CollectorOptions.Limits"/> says.</param>

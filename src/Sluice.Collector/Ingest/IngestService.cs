@@ -30,8 +30,6 @@ internal sealed class IngestService(
     Hosting.RefusalLog refusals,
     Policy.PolicyCache policies) : Sluice.Protocol.V1.Ingest.IngestBase
 {
-    /// <summary>The refused policy hash last logged per agent, so that a refusal repeated in every heartbeat is logged once.</summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> RefusalsLogged = new(StringComparer.Ordinal);
 
     /// <summary>Batches of one stream being stored at once; the stream stops reading beyond this.</summary>
     internal const int StreamWindow = 16;
@@ -177,16 +175,10 @@ internal sealed class IngestService(
     private void LogRefusal(AgentHeartbeat heartbeat, string group)
     {
         string refused = heartbeat.PolicyRefusedHash;
-        if (refused.Length == 0)
-        {
-            RefusalsLogged.TryRemove(heartbeat.AgentId, out _);
-            return;
-        }
-        if (RefusalsLogged.TryGetValue(heartbeat.AgentId, out string? logged) && logged == refused)
+        if (!policies.FirstReportOfRefusal(heartbeat.AgentId, refused))
         {
             return;
         }
-        RefusalsLogged[heartbeat.AgentId] = refused;
         PolicyLog.Refused(logger, heartbeat.AgentId, group, Policy.PolicyStatus.Short(refused),
             heartbeat.PolicyHash.Length == 0 ? "local files" : Policy.PolicyStatus.Short(heartbeat.PolicyHash), heartbeat.PolicyRefusal);
     }

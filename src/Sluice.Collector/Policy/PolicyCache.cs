@@ -37,6 +37,22 @@ internal sealed class PolicyCache
 
     public TimeSpan RefreshInterval { get; }
 
+    /// <summary>The refused policy hash last reported per agent, so that a refusal repeated in every heartbeat is logged once.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _refusals = new(StringComparer.Ordinal);
+
+    /// <summary>True the first time <paramref name="agentId"/> reports refusing <paramref name="refusedHash"/> (since it last reported another, or none).</summary>
+    public bool FirstReportOfRefusal(string agentId, string refusedHash)
+    {
+        if (refusedHash.Length == 0)
+        {
+            _refusals.TryRemove(agentId, out _);
+            return false;
+        }
+        string previous = _refusals.GetValueOrDefault(agentId, "");
+        _refusals[agentId] = refusedHash;
+        return previous != refusedHash;
+    }
+
     /// <summary>Refreshes that read the store.</summary>
     public long Refreshes => Interlocked.Read(ref _refreshes);
 

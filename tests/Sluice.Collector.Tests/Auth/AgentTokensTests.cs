@@ -32,7 +32,11 @@ public sealed class AgentTokensTests
 
     [Theory]
     [InlineData("a", "line 1: expected 'AGENT_ID TOKEN'")]
-    [InlineData("a b c", "line 1: expected 'AGENT_ID TOKEN' or 'AGENT_ID sha256:HEX', got 3 fields")]
+    [InlineData("a b c d", "line 1: expected 'AGENT_ID TOKEN' or 'AGENT_ID sha256:HEX', optionally followed by 'group=GROUP', got 4 fields")]
+    [InlineData("a token-0123456789abcdef web", "line 1: the third field must be 'group=GROUP', got 'web'")]
+    [InlineData("a token-0123456789abcdef group=", "line 1: group '' is not valid")]
+    [InlineData("a token-0123456789abcdef group=-x", "line 1: group '-x' is not valid")]
+    [InlineData("a token-0123456789abcdef group=a/b", "line 1: group 'a/b' is not valid")]
     [InlineData("a short", "line 1: the token for 'a' is shorter than 16 characters")]
     [InlineData("a sha256:xyz", "line 1: 'sha256:xyz' is not sha256: followed by hex")]
     [InlineData("a sha256:abcd", "line 1: a sha256 digest has 64 hex digits, got 4")]

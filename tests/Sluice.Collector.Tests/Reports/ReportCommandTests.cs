@@ -75,7 +75,9 @@ public sealed partial class ReportCommandTests : IDisposable
         Assert.Equal(0, rc);
         var lines = index.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("from,to,time_zone,generated_at,agent,table,file,rows", lines[0]);
-        Assert.Equal(12, lines.Length - 1);
+        // Coverage (4), privileged (2), identity (2), access failures, audit changes (2), baseline, central policy (2).
+        Assert.Equal(14, lines.Length - 1);
+        Assert.Contains(lines, l => l.EndsWith(",policy,report.policy.csv,4", StringComparison.Ordinal));
         string privileged = await File.ReadAllTextAsync(Path.Combine(_dir, "report.privileged-commands.csv"));
         Assert.Contains("\r\nb,b.example,1001,1001,/usr/bin/sudo,sudo systemctl restart nginx,1,2025-11-25T01:10:00.500Z,2025-11-25T01:10:00.500Z\r\n", privileged);
     }

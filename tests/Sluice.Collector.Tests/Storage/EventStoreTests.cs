@@ -222,8 +222,15 @@ public abstract class EventStoreTests
         Assert.True((await reopened.StoreBatchAsync(TestEvents.Batch("a", 1, 7), 2, CancellationToken.None)).Duplicate);
     }
 
-    /// <summary>Takes a new store back to schema 5: what schema 6 added to batches, events, heartbeats and agents, and its refusals table.</summary>
-    private string SchemaFiveSql()
+    /// <summary>Takes a new store back to schema 6: the columns schema 7 added to agents and heartbeats (its new tables may stay: they are made if missing).</summary>
+    private static string SchemaSixSql() =>
+        string.Concat(StoreSchema.AgentPolicyColumns.Select(c => $"ALTER TABLE agents DROP COLUMN {c.Name}; "))
+        + string.Concat(HeartbeatColumns.AddedInVersion7.Select(n => $"ALTER TABLE heartbeats DROP COLUMN {n}; "));
+
+    /// <summary>Takes a new store back to schema 5: what schemas 6 and 7 added to batches, events, heartbeats and agents, and the refusals table.</summary>
+    private string SchemaFiveSql() => SchemaSixSql() + SchemaFiveFromSixSql();
+
+    private string SchemaFiveFromSixSql()
     {
         string[] oldLoss = [.. LossColumns.Names.Except(LossColumns.AddedInVersion6)];
         string[] batchAdded = ["epoch", "epoch_start_sequence", "digest", "time_adjusted_events", .. LossColumns.AddedInVersion6];
@@ -268,6 +275,7 @@ public abstract class EventStoreTests
     [InlineData(3)]
     [InlineData(4)]
     [InlineData(5)]
+    [InlineData(6)]
     public async Task InitializeAsync_StoreOfOlderSchemaVersion_RefusedNamingVersionAndUpgrade_ThenOpensAfterIt(int version)
     {
         var (store, spec) = await Stores.CreateAsync();
@@ -280,7 +288,7 @@ public abstract class EventStoreTests
             // What an older collector left: batches keyed on (agent, sequence) without epoch or digest, none of
             // the other columns and tables of 6 (see SchemaFiveSql); each event's bytes in its row and no
             // event_chunks (5), no paths column (added in 3), a record-type index over every event (partial since 4).
-            await ScalarAsync(c, SchemaFiveSql() + " SELECT 0");
+            await ScalarAsync(c, (version == 6 ? SchemaSixSql() : SchemaFiveSql()) + " SELECT 0");
             for (int i = 0; i < (version < 5 ? old.Events.Count : 0); i++)
             {
                 await using var command = c.CreateCommand();
@@ -348,8 +356,12 @@ public abstract class EventStoreTests
             await c.OpenAsync();
             Assert.Equal(1, await ScalarAsync(c, $"SELECT COUNT(*) FROM heartbeats WHERE epoch = '{newEpoch.Epoch}'"));
             Assert.Equal(1, await ScalarAsync(c, $"SELECT COUNT(*) FROM refusals WHERE epoch = '{newEpoch.Epoch}' AND sequence = 2 AND event_count = 7"));
-            Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM batches WHERE sequence = 1 AND epoch = '' AND digest = ''"));
-            Assert.Equal(2, await ScalarAsync(c, "SELECT COUNT(*) FROM batches WHERE length(digest) = 32"));
+            // A batch of before 6 has no digest; one of 6 has its own.
+            Assert.Equal(version < 6 ? 1 : 0, await ScalarAsync(c, "SELECT COUNT(*) FROM batches WHERE sequence = 1 AND epoch = '' AND digest = ''"));
+            Assert.Equal(version < 6 ? 2 : 3, await ScalarAsync(c, "SELECT COUNT(*) FROM batches WHERE length(digest) = 32"));
+            // Columns of 7: the agent's group (default until a heartbeat names one) and its policy state.
+            Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM agents WHERE group_name = 'default' AND policy_hash = '' AND policy_refusal = ''"));
+            Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM heartbeats WHERE group_name = 'default' AND policy_refused_hash = ''"));
             await using var command = c.CreateCommand();
             command.CommandText = Stores.Kind == StoreKind.Postgres
                 ? "SELECT indexdef FROM pg_indexes WHERE indexname = 'events_type_time'"

@@ -14,6 +14,9 @@ internal abstract class DelegatingStore(IEventStore inner) : IEventStore
     public virtual Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) =>
         inner.StoreHeartbeatAsync(heartbeat, receivedUnixMs, cancellationToken);
 
+    public virtual Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, string group, CancellationToken cancellationToken) =>
+        inner.StoreHeartbeatAsync(heartbeat, receivedUnixMs, group, cancellationToken);
+
     public virtual Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken) => inner.RecordRefusalAsync(refusal, cancellationToken);
 
     public virtual Task<IReadOnlyList<DeliveryFacts>> GetDeliveryFactsAsync(DeliveryQuery query, CancellationToken cancellationToken) =>
