@@ -40,9 +40,10 @@ public sealed class CentralPolicyKernelTests : IDisposable
         "Monitor": { "HeartbeatIntervalMs": 1000 }
         """);
 
-    /// <summary>The lines of <c>auditctl -l</c> with a key that starts with <paramref name="prefix"/>, in the kernel's order.</summary>
+    /// <summary>The lines of <c>auditctl -l</c> with a key that starts with <paramref name="prefix"/> (syscall rules show it as key=, watches as -k), in the kernel's order.</summary>
     private static List<string> Listed(string prefix) =>
-        [.. Auditd.Rules().Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("key=" + prefix, StringComparison.Ordinal))];
+        [.. Auditd.Rules().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(l => l.Contains("key=" + prefix, StringComparison.Ordinal) || l.Contains("-k " + prefix, StringComparison.Ordinal))];
 
     private static string StatusText(AgentRunner agent)
     {
