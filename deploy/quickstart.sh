@@ -147,7 +147,7 @@ cat > "$dir/agent.json" <<EOF
 EOF
 
 # ---------------------------------------------------------------- stop everything, whatever happened
-collector_pid="" agent_pid="" watch_pid="" sleeper="" auditd_before="" rc=0 cleaned=0
+collector_pid="" agent_pid="" watch_pid="" sleeper="" auditd_before="" rc=0 cleaned=0 dashboard="" started=""
 auditd_running() { # any process named auditd (procps may be absent on a fresh machine)
   local f
   for f in /proc/[0-9]*/comm; do [ "$(cat "$f" 2>/dev/null)" = auditd ] && return 0; done
@@ -219,7 +219,10 @@ Query it:
   $collector_bin stats --store $store
   $collector_bin stats --store $store --json
   $collector_bin export --store $store --out events.jsonl
+  $collector_bin report --store $store --from $started --to now --out $dir/report.html
   sqlite3 $dir/collector.db "select key, count(*) from events group by key"   (if sqlite3 is installed)
+Dashboard: $dashboard/ while a collector serves this store, e.g.
+  $collector_bin serve --listen 127.0.0.1:$port --store $store --tokens $dir/collector.tokens
 EOF
   fi
 }
@@ -245,6 +248,12 @@ for ((i = 0; i < 300; i++)); do
   sleep 0.1
 done
 grep -q 'listening on' "$dir/collector.log" || die "sluice-collector did not start listening within 30s (log: $dir/collector.log)"
+# The dashboard is served on the collector's own address (the collector logs it).
+dashboard=$(sed -n 's/^sluice-collector: dashboard at \([^ ]*\).*/\1/p' "$dir/collector.log" | head -n 1)
+dashboard=${dashboard%/}
+dashboard=${dashboard:-http://127.0.0.1:$port}
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+say "dashboard: $dashboard/ (while this runs)"
 
 say "starting sluice-agent (config $dir/agent.json)"
 setsid "$agent_bin" run --config "$dir/agent.json" >"$dir/agent.log" 2>&1 9>&- &

@@ -34,13 +34,13 @@ internal static class DeployScripts
 
     private static string Publish()
     {
-        // A developer's shortcut: SLUICE_TEST_PUBLISH names an existing publish of this tree
+        // A developer's shortcut: TEST_SLUICE_PUBLISH names an existing publish of this tree
         // (deploy/publish.sh --out DIR) and saves the minutes of publishing again. CI leaves it unset.
-        if (Environment.GetEnvironmentVariable("SLUICE_TEST_PUBLISH") is { Length: > 0 } existing)
+        if (Environment.GetEnvironmentVariable("TEST_SLUICE_PUBLISH") is { Length: > 0 } existing)
         {
             if (!File.Exists(Path.Combine(existing, "agent", "sluice-agent")) || !File.Exists(Path.Combine(existing, "collector", "sluice-collector")))
             {
-                throw new InvalidOperationException($"SLUICE_TEST_PUBLISH={existing} is not a publish of deploy/publish.sh (no agent/sluice-agent and collector/sluice-collector)");
+                throw new InvalidOperationException($"TEST_SLUICE_PUBLISH={existing} is not a publish of deploy/publish.sh (no agent/sluice-agent and collector/sluice-collector)");
             }
             return existing;
         }

@@ -60,7 +60,13 @@ public sealed class PackageTests : IDisposable
             {
                 if (lines[i].Length > 0 && !lines[i].StartsWith('#'))
                 {
-                    Assert.True(i > 0 && lines[i - 1].StartsWith("# ", StringComparison.Ordinal), $"{pkg} override '{lines[i]}' has no reason above it");
+                    // Its paragraph (the lines since the last blank one) starts with the reason.
+                    int start = i;
+                    while (start > 0 && lines[start - 1].Length > 0)
+                    {
+                        start--;
+                    }
+                    Assert.True(lines[start].StartsWith("# ", StringComparison.Ordinal), $"{pkg} override '{lines[i]}' has no reason above it");
                 }
             }
         }
@@ -211,7 +217,7 @@ public sealed class PackageTests : IDisposable
             {
                 Assert.False(Directory.Exists(path), $"{path} left after dpkg -P:\n{purge}");
             }
-            // Documented to stay: the store, unless asked (SLUICE_PURGE_STORE=yes), and its owner.
+            // Documented to stay: the store, unless asked (PURGE_SLUICE_COLLECTOR_STORE=yes), and its owner.
             Assert.True(File.Exists(Path.Combine(Store, "events.db")), purge);
             Assert.Contains($"kept the store {Store}", purge);
             Assert.Equal(0, Run("getent", "passwd", "sluice-collector").Code);
@@ -312,8 +318,8 @@ public sealed class PackageTests : IDisposable
 
     private static (int Code, string Output) Run(string file, params string[] args)
     {
-        // Nothing of the test runner's environment asks the maintainer scripts for more (SLUICE_PURGE_STORE).
-        var env = new Dictionary<string, string> { ["SLUICE_PURGE_STORE"] = "", ["DEBIAN_FRONTEND"] = "noninteractive" };
+        // Nothing of the test runner's environment asks the maintainer scripts for more (PURGE_SLUICE_COLLECTOR_STORE).
+        var env = new Dictionary<string, string> { ["PURGE_SLUICE_COLLECTOR_STORE"] = "", ["DEBIAN_FRONTEND"] = "noninteractive" };
         return DeployScripts.Run(file, args, TimeSpan.FromMinutes(10), env);
     }
 

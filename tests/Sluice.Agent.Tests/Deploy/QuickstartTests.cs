@@ -99,6 +99,14 @@ public sealed class QuickstartTests : IDisposable
             Assert.Contains("loss_total=0 ", lines[^1]);
             Assert.Contains("sluice-collector stats --store", text);
             Assert.Contains("sluice-collector export --store", text);
+            // The dashboard's address, and a report command ready to run: run it.
+            Assert.Contains($"dashboard: http://127.0.0.1:{port}/", text);
+            Assert.Contains($"Dashboard: http://127.0.0.1:{port}/ while a collector serves this store", text);
+            string report = Assert.Single(text.Split('\n'), l => l.Contains("sluice-collector report --store", StringComparison.Ordinal)).Trim();
+            var (reportCode, reportOutput) = DeployScripts.Run("bash", ["-c", report], TimeSpan.FromMinutes(2));
+            Assert.True(reportCode == 0, $"{report}\n{reportOutput}");
+            // Coverage names the quickstart's agent.
+            Assert.Contains("quickstart-", File.ReadAllText(Path.Combine(_dir, "report.html")));
 
             // Stored at the collector: its stats, and our execs with their exact arguments.
             string collector = Path.Combine(publish, "collector", "sluice-collector");
