@@ -65,7 +65,7 @@ internal sealed partial class AgentService(
             Log.Started(logger, options.Drain.IntervalMs, options.Drain.BatchCap);
             Log.Sink(logger, options.Sink.Type switch
             {
-                SinkType.Collector => $"{(options.Shipping.Collectors.Count > 1 ? "the collectors at " : "the collector at ")}{string.Join(", ", options.Shipping.Collectors)}, through the spool in {options.Spool.Directory}",
+                SinkType.Collector => $"{(options.Shipping.CollectorsInOrder().Count > 1 ? "the collectors at " : "the collector at ")}{string.Join(", ", options.Shipping.CollectorsInOrder())}, through the spool in {options.Spool.Directory}",
                 SinkType.Stdout => "standard output, as JSON Lines",
                 _ => $"{options.Sink.Path}, as JSON Lines",
             });

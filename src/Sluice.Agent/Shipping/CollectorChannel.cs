@@ -9,7 +9,7 @@ namespace Sluice.Agent.Shipping;
 /// <summary>Builds the gRPC channel to one collector: TLS validated against the configured CA, gzip, no gRPC-level retries.</summary>
 internal static class CollectorChannel
 {
-    /// <summary>The channel to <paramref name="url"/> (one of <see cref="ShipperOptions.Collectors"/>), with the options' TLS and timeouts.</summary>
+    /// <summary>The channel to <paramref name="url"/> (one of <see cref="ShipperOptions.CollectorsInOrder"/>), with the options' TLS and timeouts.</summary>
     public static GrpcChannel Create(ShipperOptions options, string url)
     {
         var handler = new SocketsHttpHandler

@@ -4,7 +4,7 @@ using Polly.CircuitBreaker;
 namespace Sluice.Agent.Shipping;
 
 /// <summary>
-/// One collector of <see cref="ShipperOptions.Collectors"/>: its client, its own circuit breaker and
+/// One collector of <see cref="ShipperOptions.CollectorsInOrder"/>: its client, its own circuit breaker and
 /// per-attempt timeout (<see cref="ShippingResilience.CreateForCollector"/>), its health as the
 /// agent sees it and its counters. The health fields are read and written under the
 /// <see cref="CollectorSet"/>'s lock; the counters with interlocked operations.

@@ -10,7 +10,7 @@ using Sluice.Protocol.V1;
 namespace Sluice.Agent.Shipping;
 
 /// <summary>
-/// The collectors of <see cref="ShipperOptions.Collectors"/> and which of them is up: the endpoint
+/// The collectors of <see cref="ShipperOptions.CollectorsInOrder"/> and which of them is up: the endpoint
 /// selector of health-aware failover. Each attempt goes to the first collector in the list that is
 /// up, or whose down time has run out (that attempt is its probe); when every one is down, to the one
 /// whose down time ends first, so a single collector is retried exactly as before (the retry's own
@@ -33,11 +33,11 @@ internal sealed partial class CollectorSet : IIngestClient, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    /// <param name="clients">One client per URL of <see cref="ShipperOptions.Collectors"/>, in the same order.</param>
+    /// <param name="clients">One client per URL of <see cref="ShipperOptions.CollectorsInOrder"/>, in the same order.</param>
     /// <param name="owned">What <see cref="Dispose"/> disposes (the clients this set made).</param>
     public CollectorSet(ShipperOptions options, IReadOnlyList<IIngestClient> clients, IReadOnlyList<IDisposable> owned, TimeProvider time, ILogger? logger = null)
     {
-        var urls = options.Collectors;
+        var urls = options.CollectorsInOrder();
         if (clients.Count != urls.Count)
         {
             throw new ArgumentException($"{clients.Count} clients for {urls.Count} collector URLs", nameof(clients));
@@ -61,7 +61,7 @@ internal sealed partial class CollectorSet : IIngestClient, IDisposable
         var transports = new List<IngestTransport>();
         try
         {
-            foreach (string url in options.Collectors)
+            foreach (string url in options.CollectorsInOrder())
             {
                 transports.Add(IngestTransport.Create(options, url));
             }

@@ -48,8 +48,8 @@ internal sealed class IngestTransport : IIngestClient, IDisposable
         _authorization = "Bearer " + token;
     }
 
-    /// <summary>The client for the first of <see cref="ShipperOptions.Collectors"/>, with the configured token and compression.</summary>
-    public static IngestTransport Create(ShipperOptions options) => Create(options, options.Collectors[0]);
+    /// <summary>The client for the first of <see cref="ShipperOptions.CollectorsInOrder"/>, with the configured token and compression.</summary>
+    public static IngestTransport Create(ShipperOptions options) => Create(options, options.CollectorsInOrder()[0]);
 
     /// <summary>The client for the collector at <paramref name="url"/>, with the configured token and compression.</summary>
     public static IngestTransport Create(ShipperOptions options, string url) =>

@@ -63,7 +63,7 @@ internal sealed class Shipper : IDisposable
     private DateTimeOffset? _lastAckAt;
     private int _running;
 
-    /// <summary>Creates a shipper for <paramref name="spool"/>, with its own gRPC client for each of <see cref="ShipperOptions.Collectors"/>. Validates the options (throws <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>).</summary>
+    /// <summary>Creates a shipper for <paramref name="spool"/>, with its own gRPC client for each of <see cref="ShipperOptions.CollectorsInOrder"/>. Validates the options (throws <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>).</summary>
     public Shipper(DiskSpool spool, ShipperOptions options, TimeProvider? time = null, ILogger<Shipper>? logger = null)
         : this(spool, options, clients: null, time, logger)
     {
@@ -76,7 +76,7 @@ internal sealed class Shipper : IDisposable
     }
 
     /// <summary>
-    /// Creates a shipper that reaches the collectors of <see cref="ShipperOptions.Collectors"/> through
+    /// Creates a shipper that reaches the collectors of <see cref="ShipperOptions.CollectorsInOrder"/> through
     /// <paramref name="clients"/> (one per URL, in order), which it does not dispose; with null, through its own gRPC clients.
     /// </summary>
     internal Shipper(DiskSpool spool, ShipperOptions options, IReadOnlyList<IIngestClient>? clients, TimeProvider? time = null, ILogger<Shipper>? logger = null)
@@ -136,7 +136,7 @@ internal sealed class Shipper : IDisposable
         {
             throw new InvalidOperationException("the shipper is already running");
         }
-        ShipperLog.Started(_logger, string.Join(", ", _options.Collectors), _options.MaxInFlight);
+        ShipperLog.Started(_logger, string.Join(", ", _options.CollectorsInOrder()), _options.MaxInFlight);
         _state = ShipperState.Running;
         var inFlight = new Queue<(SpoolEntry Entry, Task<Outcome> Send)>();
         var sends = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -269,7 +269,7 @@ internal sealed class Shipper : IDisposable
         else
         {
             _state = ShipperState.Stalled;
-            RecordError($"batch {sequence}: {outcome.Url}: {outcome.Reason}");
+            RecordError($"batch {sequence}: {outcome.Reason}, from {outcome.Url}");
             ShipperLog.Stalled(_logger, sequence, outcome.Url ?? "", outcome.Reason ?? "", _options.StallProbeInterval);
         }
         await sends.CancelAsync().ConfigureAwait(false);

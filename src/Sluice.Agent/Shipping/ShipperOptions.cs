@@ -30,7 +30,7 @@ internal sealed class ShipperOptions
     public List<string> CollectorUrls { get; set; } = [];
 
     /// <summary>The collectors in force, in order of preference: <see cref="CollectorUrls"/>, or <see cref="CollectorUrl"/> alone.</summary>
-    public IReadOnlyList<string> Collectors => CollectorUrls.Count > 0 ? CollectorUrls : string.IsNullOrEmpty(CollectorUrl) ? [] : [CollectorUrl];
+    public IReadOnlyList<string> CollectorsInOrder() => CollectorUrls.Count > 0 ? CollectorUrls : string.IsNullOrEmpty(CollectorUrl) ? [] : [CollectorUrl];
 
     /// <summary>PEM file of the CA that signed the collector's certificate. Unset: the system trust store.</summary>
     public string? CaFile { get; set; }

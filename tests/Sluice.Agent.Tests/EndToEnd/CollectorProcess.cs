@@ -19,10 +19,13 @@ internal sealed class CollectorProcess : IDisposable
     public const string Token = "e2e-secret-token-0123";
 
     private Process? _process;
+    private readonly string? _store;
     private readonly StringBuilder _output = new();
 
-    public CollectorProcess()
+    /// <param name="store">The collector's <c>--store</c>; null: SQLite in its temp directory.</param>
+    public CollectorProcess(string? store = null)
     {
+        _store = store;
         Directory = System.IO.Directory.CreateTempSubdirectory("sluice-e2e-").FullName;
         File.WriteAllText(Path.Combine(Directory, "tokens"), $"{AgentId} {Token}\n");
         // The collector refuses a token file that group or others can read.
@@ -34,7 +37,9 @@ internal sealed class CollectorProcess : IDisposable
 
     public int Port { get; }
 
-    public string Store => "sqlite:" + Path.Combine(Directory, "events.db");
+    public string Store => _store ?? "sqlite:" + Path.Combine(Directory, "events.db");
+
+    public string Url => $"http://127.0.0.1:{Port}";
 
     public string Output { get { lock (_output) { return _output.ToString(); } } }
 
@@ -56,7 +61,8 @@ internal sealed class CollectorProcess : IDisposable
     {
         Assert.False(IsRunning, "the collector already runs");
         _process?.Dispose();
-        var psi = new ProcessStartInfo("dotnet", $"{Dll} serve --listen 127.0.0.1:{Port} --store {Store} --tokens {Path.Combine(Directory, "tokens")}")
+        // One argument each: a PostgreSQL connection string holds spaces ("Maximum Pool Size=32").
+        var psi = new ProcessStartInfo("dotnet", [Dll, "serve", "--listen", $"127.0.0.1:{Port}", "--store", Store, "--tokens", Path.Combine(Directory, "tokens")])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -98,6 +104,17 @@ internal sealed class CollectorProcess : IDisposable
         {
             p.Kill(entireProcessTree: true);
         }
+        p.WaitForExit();
+    }
+
+    /// <summary>SIGKILL, as a crash or the OOM killer ends it: calls in flight are cut, nothing is flushed.</summary>
+    public void Kill()
+    {
+        if (_process is not { HasExited: false } p)
+        {
+            return;
+        }
+        Tmds.Linux.LibC.kill(p.Id, Tmds.Linux.LibC.SIGKILL);
         p.WaitForExit();
     }
 

@@ -26,9 +26,9 @@ public sealed class FailoverOptionsTests : IDisposable
     [Fact]
     public void Collectors_OneUrlOrTheList_InTheirOrder()
     {
-        Assert.Equal(["https://a:7443"], Options("https://a:7443").Collectors);
-        Assert.Equal(["https://b:7443", "https://a:7443"], Options(null, "https://b:7443", "https://a:7443").Collectors);
-        Assert.Empty(Options(null).Collectors);
+        Assert.Equal(["https://a:7443"], Options("https://a:7443").CollectorsInOrder());
+        Assert.Equal(["https://b:7443", "https://a:7443"], Options(null, "https://b:7443", "https://a:7443").CollectorsInOrder());
+        Assert.Empty(Options(null).CollectorsInOrder());
         Assert.True(new ShipperOptionsValidator().Validate(null, Options(null, "https://b:7443", "http://127.0.0.1:7443")).Succeeded);
     }
 
@@ -70,7 +70,7 @@ public sealed class FailoverOptionsTests : IDisposable
             """);
         var options = AgentConfiguration.Load(path);
         Assert.Equal(SinkType.Collector, options.Sink.Type);
-        Assert.Equal(["https://collector-b.example:7443", "https://collector-a.example:7443"], options.Shipping.Collectors);
+        Assert.Equal(["https://collector-b.example:7443", "https://collector-a.example:7443"], options.Shipping.CollectorsInOrder());
         Assert.Equal(SinkType.Collector, SinkOptions.TypeFrom(AgentConfiguration.Build(path)));
     }
 

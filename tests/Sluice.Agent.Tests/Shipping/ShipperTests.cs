@@ -259,7 +259,7 @@ public sealed class ShipperTests
 
         harness.AssertStoredExactlyOnce(collector);
         var status = harness.Shipper.Status;
-        Assert.Equal("batch 2: an ack for sequence 99", status.LastError);
+        Assert.Equal($"batch 2: an ack for sequence 99, from {collector.Url}", status.LastError);
         Assert.Equal(3, status.AckedBatches);
         Assert.True(collector.AttemptsFor(2) >= 2, $"attempts for 2: {collector.AttemptsFor(2)}");
         Assert.True(collector.Duplicates >= 1, $"duplicates {collector.Duplicates}");
