@@ -189,6 +189,14 @@ public sealed class PackageTests : IDisposable
             WaitFor(() => (reported = HeartbeatVersion(agentId)) is not null, TimeSpan.FromSeconds(30), () => "no heartbeat stored");
             Assert.Equal(version, reported);
 
+            // ---------------------------------------------------------------- upgrade (here: the same version again)
+            // The edited conffile is kept, and the running agent too: postinst says to restart it.
+            var (upgradeCode, upgrade) = Dpkg("-i", agentDeb);
+            Assert.True(upgradeCode == 0, upgrade);
+            Assert.Contains(agentId, File.ReadAllText("/etc/sluice/agent.json"));
+            Assert.Contains($"sluice-agent: an agent is running (pid {agentPid}) from the version before", upgrade);
+            Assert.Equal([agentPid], PidsOf(AgentExe));
+
             // ---------------------------------------------------------------- dpkg -r: the host as it was
             var (removeCode, remove) = Dpkg("-r", "sluice-agent", "sluice-collector");
             Assert.True(removeCode == 0, remove);
