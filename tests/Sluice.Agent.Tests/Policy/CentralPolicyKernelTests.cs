@@ -1,4 +1,5 @@
 using Sluice.Agent.Policy;
+using Sluice.Audit.Netlink;
 using Sluice.Agent.Tests.Kernel;
 using Sluice.Agent.Tests.Shipping;
 using Sluice.Testing;
@@ -94,6 +95,19 @@ public sealed class CentralPolicyKernelTests : IDisposable
         // Not sent again once in force.
         desk.WaitFor(inForce + 2, _ => true, Timeout, "two more heartbeats");
         Assert.Single(desk.Exchanges, e => e.Sent.Length > 0);
+
+        // The watchdog reasserts the policy's rules, not the local file's.
+        using (var control = AuditControlClient.Open())
+        {
+            control.DeleteRule(control.ListRules().Single(r => r.Keys.Contains(key + "-a")));
+        }
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (Listed(key).Count < 2 && sw.Elapsed < Timeout)
+        {
+            Thread.Sleep(200);
+        }
+        Assert.Equal(new[] { Rule(key + "-a").Trim(), Rule(key + "-b", "getppid").Trim() }.Order(StringComparer.Ordinal), Listed(key).Order(StringComparer.Ordinal));
+        Assert.True(agent.Metrics().WatchdogReasserts >= 1);
 
         Assert.Equal(0, agent.Stop());
         Assert.Empty(Listed(key));
