@@ -88,7 +88,7 @@ internal static class PolicyCommand
             bool changed = await policies.SetAsync(policy, ct);
             stdout.WriteLine(policy.Hash);
             stderr.WriteLine(changed
-                ? $"sluice-collector policy set: group {group} now has policy {PolicyStatus.Short(policy.Hash)} ({(ruleCount < 0 ? "rules not checked" : $"{ruleCount} rules")}, {filterCount} filter rules); its agents get it with their next heartbeat"
+                ? $"sluice-collector policy set: group {group} now has policy {PolicyStatus.Short(policy.Hash)} ({(ruleCount < 0 ? "rules not checked" : $"rule lines: {ruleCount}")}, filter rules: {filterCount}); its agents get it with their next heartbeat"
                 : $"sluice-collector policy set: group {group} has this policy already ({PolicyStatus.Short(policy.Hash)}); nothing changed");
             return 0;
         }

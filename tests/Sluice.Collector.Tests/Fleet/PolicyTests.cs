@@ -109,6 +109,28 @@ public abstract class PolicyTests : IDisposable
     }
 
     [Fact]
+    public async Task Heartbeats_ManyCalls_PoliciesReadFromTheStoreOncePerRefreshInterval_NotPerCall()
+    {
+        await using var fleet = await StartAsync(Stores, policyRefresh: TimeSpan.FromHours(1));
+        var client = fleet.Client();
+        string token = fleet.Add("web-1", "web");
+        string hash = await SetAsync(fleet, "web", GoodRules);
+        await EventuallyAsync(() => fleet.HeartbeatStatusAsync(client, "web-1", token), s => s == StatusCode.OK, "enrolled");
+
+        for (int i = 0; i < 20; i++)
+        {
+            var reply = await client.HeartbeatAsync(Beat("web-1", policyHash: i == 0 ? "" : hash), Bearer(token));
+            Assert.Equal(hash, reply.PolicyHash);
+            Assert.Equal(i == 0, reply.Policy is not null);
+        }
+
+        var cache = (PolicyCache)fleet.Server.Services.GetService(typeof(PolicyCache))!;
+        // The first heartbeat read the policies; the others answered from memory.
+        Assert.Equal(1, cache.Refreshes);
+        Assert.Equal(0, cache.RefreshFailures);
+    }
+
+    [Fact]
     public async Task AgentRefusal_ShownByPolicyShowAgentsListReportAndDashboard_AndLoggedOnce()
     {
         await using var fleet = await StartAsync(Stores);
