@@ -95,9 +95,11 @@ public sealed class FailoverAgentEndToEndTests(ITestOutputHelper output) : IAsyn
         Assert.Single(batches.Select(r => r.Epoch).Distinct());
         var sequences = batches.Select(r => r.Sequence).Order().ToList();
         Assert.Equal(Enumerable.Range((int)sequences[0], sequences.Count).Select(i => (long)i), sequences);
+        // Each ack the agent counted is a batch of its own in the store (the agent cut more batches
+        // between this snapshot and its stop, so the store may hold more than it counted).
         var collectors = done.Shipping!.Collectors;
-        Assert.Equal(batches.Count, collectors.Sum(c => c.AckedBatches));
-        Assert.Equal(batches.Sum(r => r.Events), collectors.Sum(c => c.AckedEvents));
+        Assert.True(collectors.Sum(c => c.AckedBatches) <= batches.Count, $"acks {collectors.Sum(c => c.AckedBatches)}, stored batches {batches.Count}");
+        Assert.True(collectors.Sum(c => c.AckedEvents) <= batches.Sum(r => r.Events), $"acked events {collectors.Sum(c => c.AckedEvents)}, stored {batches.Sum(r => r.Events)}");
         Assert.True(collectors[0].AckedBatches > aBeforeKill && collectors[1].AckedBatches > 0,
             $"acks: A {collectors[0].AckedBatches} ({aBeforeKill} before the kill), B {collectors[1].AckedBatches}");
         Assert.Equal(0, done.TotalLoss);
