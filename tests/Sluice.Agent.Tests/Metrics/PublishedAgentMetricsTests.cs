@@ -28,7 +28,9 @@ public sealed class PublishedAgentMetricsTests : IDisposable
     public async Task Run_MetricsListen_ServesPrometheusTextPromtoolAccepts_WithTheFiguresStatusShows()
     {
         int port = LoopbackPort.Free();
-        using var agent = AgentRunner.Start(ExecRule(TestRules.UniqueKey("metrics")), "",
+        // A filter rule, so that the per-rule families are there too (they have a series per rule).
+        using var agent = AgentRunner.Start(ExecRule(TestRules.UniqueKey("metrics")),
+            "\"Filters\": [ { \"Name\": \"metrics-test\", \"Keys\": [ \"sluice-metrics-no-such-key\" ], \"Action\": \"Drop\" } ]",
             new() { ["SLUICE_Status__MetricsListen"] = $"127.0.0.1:{port}" });
         var status = agent.WaitReady();
         Assert.Contains($"Metrics: Prometheus text at http://127.0.0.1:{port}/metrics", agent.Output);
@@ -49,6 +51,7 @@ public sealed class PublishedAgentMetricsTests : IDisposable
         Assert.Equal(status.RulesLoaded, samples["sluice_rules_loaded"]);
         Assert.Equal(status.BacklogLimit, samples["sluice_kernel_backlog_limit"]);
         Assert.Equal(7, samples.Keys.Count(k => k.StartsWith("sluice_loss_events_total{kind=", StringComparison.Ordinal)));
+        Assert.Equal(0, samples["sluice_filter_dropped_total{action=\"Drop\",rule=\"metrics-test\"}"]);
         Assert.InRange(samples["process_resident_memory_bytes"], 1 << 20, 1L << 32);
 
         Assert.Equal(0, agent.Stop());
