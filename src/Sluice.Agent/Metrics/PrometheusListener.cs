@@ -42,7 +42,8 @@ internal sealed partial class PrometheusListener(AgentOptions options, ILogger<P
         }
         catch (Exception e) when (e is System.Net.HttpListenerException or InvalidOperationException or System.Net.Sockets.SocketException)
         {
-            Log.CannotListen(logger, MetricsListen.Key, listen.Url, e.Message);
+            // The exporter wraps the listener's own error ("Address already in use") in its own.
+            Log.CannotListen(logger, MetricsListen.Key, listen.Url, e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message);
             return Task.CompletedTask;
         }
         Log.Listening(logger, listen.Url);
