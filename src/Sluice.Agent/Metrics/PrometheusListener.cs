@@ -42,7 +42,8 @@ internal sealed partial class PrometheusListener(AgentOptions options, ILogger<P
         }
         catch (Exception e) when (e is System.Net.HttpListenerException or InvalidOperationException or System.Net.Sockets.SocketException)
         {
-            Log.CannotListen(logger, MetricsListen.Key, listen.Url, e.Message);
+            // The exporter wraps the listener's own error ("Address already in use") in its own.
+            Log.CannotListen(logger, MetricsListen.Key, listen.Url, e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message);
             return Task.CompletedTask;
         }
         Log.Listening(logger, listen.Url);
@@ -61,8 +62,20 @@ internal sealed partial class PrometheusListener(AgentOptions options, ILogger<P
             .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = CardinalityLimit })
             .AddPrometheusHttpListener(o =>
             {
-                o.Host = listen.Host;
+                o.Host = listen.IsAny ? "localhost" : listen.Host;
                 o.Port = listen.Port;
+                if (listen.IsAny)
+                {
+                    // HttpListener matches a request's Host header against the prefix's host, so a
+                    // prefix on 0.0.0.0 would bind and answer no request; "+" binds every address and
+                    // answers any Host. The exporter makes its prefix with UriBuilder, which takes no
+                    // "+": the prefix is replaced before the listener starts.
+                    o.ConfigureHttpListener = (_, http) =>
+                    {
+                        http.Prefixes.Clear();
+                        http.Prefixes.Add($"http://+:{listen.Port}/metrics/");
+                    };
+                }
                 o.ScrapeEndpointPath = "/metrics";
                 o.ScopeInfoEnabled = false;
                 o.TargetInfoEnabled = false;

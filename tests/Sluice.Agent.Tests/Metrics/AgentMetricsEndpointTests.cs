@@ -139,6 +139,28 @@ public sealed class AgentMetricsEndpointTests
     }
 
     [Fact]
+    public async Task Listener_AllAddresses_AnswersOnLoopbackAndTheHostsAddress_AndWarns()
+    {
+        var address = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(a => a.Address)
+            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
+        Assert.True(address is not null, "this test needs a non-loopback IPv4 address on the machine");
+        int port = LoopbackPort.Free();
+        var options = new AgentOptions { Status = new StatusOptions { MetricsListen = $"0.0.0.0:{port}" } };
+        var logger = new CapturingLogger<PrometheusListener>();
+        using var listener = new PrometheusListener(options, logger);
+        await listener.StartAsync(CancellationToken.None);
+
+        Assert.True(logger.Lines.Any(l => l.StartsWith("Warning Status:MetricsListen: the metrics listener is on 0.0.0.0, not a loopback address", StringComparison.Ordinal)),
+            string.Join("\n", logger.Lines));
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{port}/metrics")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://{address}:{port}/metrics")).StatusCode);
+        await listener.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
     public async Task Listener_Off_BindsNothingAndLogsNothing()
     {
         var logger = new CapturingLogger<PrometheusListener>();
