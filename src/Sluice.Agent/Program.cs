@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Sluice.Cli;
 using Sluice.Agent.Cli;
 
 // Each verb lives in Cli/<Verb>Command.cs and exposes a static Create().
@@ -8,7 +9,7 @@ root.Subcommands.Add(RulesCommand.Create());
 root.Subcommands.Add(ReplayCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(RestoreCommand.Create());
-VersionAction.Use(root);
+VersionAction.Use(root, "sluice-agent");
 var parse = root.Parse(args);
 var invocation = new InvocationConfiguration();
 if (parse.CommandResult.Command.Name == "run")

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Sluice.Cli;
 using Sluice.Collector.Cli;
 
 // Each verb lives in Cli/<Verb>Command.cs and exposes a static Create().
@@ -9,5 +10,5 @@ root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(AgentsCommand.Create());
 root.Subcommands.Add(PolicyCommand.Create());
-VersionAction.Use(root);
+VersionAction.Use(root, "sluice-collector");
 return await root.Parse(args).InvokeAsync();

@@ -115,14 +115,21 @@ public sealed class AgentMetricsEndpointTests
         await listener.StopAsync(CancellationToken.None);
     }
 
-    [Fact]
-    public async Task Listener_NotLoopback_WarnsThatAnyoneWhoCanConnectReadsIt()
+    /// <summary>An IPv4 address of this machine that is not loopback: the tests need one.</summary>
+    private static IPAddress NonLoopbackIPv4()
     {
         var address = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
             .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
             .SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(a => a.Address)
             .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
         Assert.True(address is not null, "this test needs a non-loopback IPv4 address on the machine");
+        return address;
+    }
+
+    [Fact]
+    public async Task Listener_NotLoopback_WarnsThatAnyoneWhoCanConnectReadsIt()
+    {
+        var address = NonLoopbackIPv4();
         int port = LoopbackPort.Free();
         var options = new AgentOptions { Status = new StatusOptions { MetricsListen = $"{address}:{port}" } };
         var logger = new CapturingLogger<PrometheusListener>();
@@ -141,11 +148,7 @@ public sealed class AgentMetricsEndpointTests
     [Fact]
     public async Task Listener_AllAddresses_AnswersOnLoopbackAndTheHostsAddress_AndWarns()
     {
-        var address = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
-            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
-            .SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(a => a.Address)
-            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
-        Assert.True(address is not null, "this test needs a non-loopback IPv4 address on the machine");
+        var address = NonLoopbackIPv4();
         int port = LoopbackPort.Free();
         var options = new AgentOptions { Status = new StatusOptions { MetricsListen = $"0.0.0.0:{port}" } };
         var logger = new CapturingLogger<PrometheusListener>();
