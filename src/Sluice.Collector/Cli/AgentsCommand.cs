@@ -174,7 +174,7 @@ internal static class AgentsCommand
                 w.WriteString("group", a.Group);
                 w.WriteBoolean("enrolled", a.Enrolled);
                 w.WriteString("hostname", a.Hostname);
-                WriteTime(w, "last_seen", a.LastSeenUnixMs);
+                CliText.WriteTime(w, "last_seen", a.LastSeenUnixMs);
                 w.WriteString("version", a.Version);
                 WritePolicy(w, a.Policy);
                 w.WriteString("epoch", a.Epoch);
@@ -199,21 +199,6 @@ internal static class AgentsCommand
         w.WriteEndObject();
     }
 
-    internal static void WriteTime(Utf8JsonWriter w, string name, long? unixMs)
-    {
-        if (unixMs is long ms)
-        {
-            w.WriteString(name, Iso(ms));
-            w.WriteNumber(name + "_unix_ms", ms);
-        }
-        else
-        {
-            w.WriteNull(name);
-        }
-    }
-
-    private static string Iso(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
-
     internal static string ToText(IReadOnlyList<AgentListing> listing)
     {
         if (listing.Count == 0)
@@ -229,26 +214,11 @@ internal static class AgentsCommand
                 a.Group,
                 a.LastSeenUnixMs is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "never",
                 a.Version.Length == 0 ? "-" : a.Version,
-                OneLine(a.Policy.InForceShort),
+                CliText.OneLine(a.Policy.InForceShort),
                 a.Policy.State,
                 a.Epoch.Length == 0 ? "-" : a.Epoch,
             ]);
         }
-        return Table(rows);
+        return CliText.Table(rows);
     }
-
-    /// <summary>Columns padded to their widest cell, two spaces apart; trailing blanks cut.</summary>
-    internal static string Table(List<string[]> rows)
-    {
-        var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
-        var sb = new System.Text.StringBuilder();
-        foreach (var r in rows)
-        {
-            sb.AppendJoin("  ", r.Select((cell, c) => cell.PadRight(widths[c]))).Append('\n');
-        }
-        return string.Join('\n', sb.ToString().Split('\n').Select(l => l.TrimEnd()));
-    }
-
-    /// <summary>A refusal as one table cell: line breaks and control characters as spaces.</summary>
-    internal static string OneLine(string s) => string.Concat(s.Select(c => char.IsControl(c) ? ' ' : c));
 }

@@ -178,9 +178,9 @@ internal static class PolicyCommand
                     "unknown" => "never sent a heartbeat",
                     _ => a.Policy.Refused.Length > 0 ? $"refused {PolicyStatus.Short(a.Policy.Refused)} before: {a.Policy.Refusal}" : "",
                 };
-                rows.Add(["  " + a.AgentId, a.Policy.State, a.Policy.InForce.Length == 0 ? "local" : PolicyStatus.Short(a.Policy.InForce), AgentsCommand.OneLine(detail)]);
+                rows.Add(["  " + a.AgentId, a.Policy.State, a.Policy.InForce.Length == 0 ? "local" : PolicyStatus.Short(a.Policy.InForce), CliText.OneLine(detail)]);
             }
-            sb.Append(AgentsCommand.Table(rows));
+            sb.Append(CliText.Table(rows));
         }
         return sb.ToString();
     }
@@ -200,7 +200,7 @@ internal static class PolicyCommand
                 {
                     w.WriteStartObject("policy");
                     w.WriteString("hash", p.Hash);
-                    AgentsCommand.WriteTime(w, "set", p.SetUnixMs);
+                    CliText.WriteTime(w, "set", p.SetUnixMs);
                     w.WriteString("set_by", p.SetBy);
                     w.WriteNumber("rules_bytes", System.Text.Encoding.UTF8.GetByteCount(p.Rules));
                     w.WriteNumber("filters_bytes", System.Text.Encoding.UTF8.GetByteCount(p.Filters));
@@ -216,7 +216,7 @@ internal static class PolicyCommand
                     w.WriteStartObject();
                     w.WriteString("agent_id", a.AgentId);
                     w.WriteString("hostname", a.Hostname);
-                    AgentsCommand.WriteTime(w, "last_seen", a.LastSeenUnixMs);
+                    CliText.WriteTime(w, "last_seen", a.LastSeenUnixMs);
                     AgentsCommand.WritePolicy(w, a.Policy);
                     w.WriteEndObject();
                 }

@@ -63,8 +63,8 @@ internal static class StatsCommand
                 w.WriteNumber("events", a.Events);
                 w.WriteNumber("duplicates", a.Duplicates);
                 w.WriteNumber("max_sequence", a.MaxSequence);
-                WriteTime(w, "last_seen", a.LastSeenUnixMs);
-                WriteTime(w, "last_heartbeat", a.LastHeartbeatUnixMs);
+                CliText.WriteTime(w, "last_seen", a.LastSeenUnixMs);
+                CliText.WriteTime(w, "last_heartbeat", a.LastHeartbeatUnixMs);
                 w.WriteString("rules_hash", a.RulesHash);
                 w.WriteNumber("time_adjusted_events", a.TimeAdjustedEvents);
                 var d = facts(a.AgentId);
@@ -105,19 +105,6 @@ internal static class StatsCommand
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
-    }
-
-    private static void WriteTime(Utf8JsonWriter w, string name, long? unixMs)
-    {
-        if (unixMs is long ms)
-        {
-            w.WriteString(name, DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
-            w.WriteNumber(name + "_unix_ms", ms);
-        }
-        else
-        {
-            w.WriteNull(name);
-        }
     }
 
     internal static string ToText(IReadOnlyList<AgentStats> stats, IReadOnlyList<DeliveryFacts>? delivery = null)
