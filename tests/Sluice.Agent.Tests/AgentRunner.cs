@@ -116,6 +116,25 @@ internal sealed class AgentRunner : IDisposable
         return m;
     }
 
+    /// <summary>
+    /// Waits until the agent has written <paramref name="text"/> to stdout or stderr. The status
+    /// socket can answer before a line logged at the same moment has passed through the pipe and
+    /// the reader, so a log line is waited for, not read once.
+    /// </summary>
+    public string WaitForOutput(string text, TimeSpan? timeout = null)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (sw.Elapsed > (timeout ?? TimeSpan.FromSeconds(30)))
+            {
+                throw new TimeoutException($"the agent did not write \"{text}\":\n{Output}");
+            }
+            Thread.Sleep(50);
+        }
+        return Output;
+    }
+
     /// <summary>The sink's events as JSON documents.</summary>
     public List<JsonElement> Events()
     {

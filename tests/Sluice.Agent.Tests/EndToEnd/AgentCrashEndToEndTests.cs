@@ -101,7 +101,7 @@ public sealed class AgentCrashEndToEndTests : EndToEndTest
         // collector. Every event in it is counted, the load's and any other (config changes of the
         // restart's own settings, which it makes before it claims the pid, and whatever else the host logged).
         Assert.True(final.SerialGaps == windowSize, $"serial_gaps {final.SerialGaps}\n{detail}");
-        Assert.Contains($"counting serials after {watermark}", second.Output);
+        second.WaitForOutput($"counting serials after {watermark}");
         var loss = Collector.Stats().GetProperty("loss");
         Assert.True(loss.GetProperty("serial_gaps").GetInt64() == windowSize, $"collector serial_gaps {loss}\n{detail}");
         // Nothing else was lost: no kernel loss and no overrun while an agent was registered.

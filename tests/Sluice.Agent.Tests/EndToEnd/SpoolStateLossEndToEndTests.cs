@@ -119,7 +119,7 @@ public sealed class SpoolStateLossEndToEndTests : EndToEndTest
         {
             // Purged: it started again at sequence 1, the keys the first run used, in its own epoch.
             Assert.Equal((1L, 1L), (epochs[1].Start, epochs[1].First));
-            Assert.Contains($"new spool, epoch {secondSpool.Epoch} from sequence 1", second.Output);
+            second.WaitForOutput($"new spool, epoch {secondSpool.Epoch} from sequence 1");
         }
         else
         {
@@ -127,7 +127,7 @@ public sealed class SpoolStateLossEndToEndTests : EndToEndTest
             // again, as it was cut, under the first epoch.
             Assert.Equal(epochs[1].Start, epochs[1].First);
             Assert.True(epochs[1].Start == epochs[0].Last + 1, $"epochs: {string.Join("; ", epochs)}");
-            Assert.Contains($"new epoch {secondSpool.Epoch} from sequence {epochs[1].Start} (the state file is missing)", second.Output);
+            second.WaitForOutput($"new epoch {secondSpool.Epoch} from sequence {epochs[1].Start} (the state file is missing)");
         }
         var loss = Collector.Stats().GetProperty("loss");
         Assert.Equal(0, loss.GetProperty("total_lost").GetInt64());

@@ -33,8 +33,8 @@ public sealed class PublishedAgentMetricsTests : IDisposable
             "\"Filters\": [ { \"Name\": \"metrics-test\", \"Keys\": [ \"sluice-metrics-no-such-key\" ], \"Action\": \"Drop\" } ]",
             new() { ["SLUICE_Status__MetricsListen"] = $"127.0.0.1:{port}" });
         var status = agent.WaitReady();
-        Assert.Contains($"Metrics: Prometheus text at http://127.0.0.1:{port}/metrics", agent.Output);
-        Assert.DoesNotContain("not a loopback address", agent.Output);
+        string output = agent.WaitForOutput($"Metrics: Prometheus text at http://127.0.0.1:{port}/metrics");
+        Assert.DoesNotContain("not a loopback address", output);
 
         string text = await AgentMetricsEndpointTests.ScrapeAsync(port);
 

@@ -186,7 +186,7 @@ public sealed class CentralPolicyKernelTests : IDisposable
             Assert.Equal([Rule(key + "-a").Trim(), Rule(key + "-b", "getppid").Trim()], Listed(key));
             Assert.Equal(["policy-drop"], m.FilterRules.Select(f => f.Name));
             Assert.Contains($"policy: {policy.Hash[..12]} (last good from disk, group web)", StatusText(again));
-            Assert.Contains("read from", again.Output);
+            again.WaitForOutput("read from");
             Assert.Equal(0, again.Stop());
         }
         Assert.Empty(Listed(key));
