@@ -102,16 +102,22 @@ internal sealed class ScaleAgent : IDisposable
         }));
     }
 
+    private AgentHeartbeat Heartbeat(long timeUnixMs) => new()
+    {
+        AgentId = AgentId, Hostname = Hostname, BootId = "boot-" + AgentId, Version = "1.0", Mode = "unicast",
+        TimeUnixMs = timeUnixMs, StartedUnixMs = _t0, RulesHash = "sha256:4f2a", Epoch = Epoch, LossTotals = new LossCounters(),
+    };
+
     /// <summary>One heartbeat, to the collector the next batch would go to, or the next one up.</summary>
     public async Task HeartbeatAsync(long timeUnixMs)
     {
-        var heartbeat = new AgentHeartbeat
-        {
-            AgentId = AgentId, Hostname = Hostname, BootId = "boot-" + AgentId, Version = "1.0", Mode = "unicast",
-            TimeUnixMs = timeUnixMs, StartedUnixMs = _t0, RulesHash = "sha256:4f2a", Epoch = Epoch, LossTotals = new LossCounters(),
-        };
+        var heartbeat = Heartbeat(timeUnixMs);
         await RetryAsync(async c => await _clients[c].HeartbeatAsync(heartbeat, Bearer, deadline: DateTime.UtcNow + AttemptDeadline), null);
     }
+
+    /// <summary>One heartbeat to collector <paramref name="collector"/> itself, and its reply (with the group's policy, if any).</summary>
+    public async Task<HeartbeatReply> HeartbeatToAsync(int collector, long timeUnixMs) =>
+        await _clients[collector].HeartbeatAsync(Heartbeat(timeUnixMs), Bearer, deadline: DateTime.UtcNow + AttemptDeadline);
 
     /// <summary>Resends <paramref name="batch"/> until a collector acknowledges it.</summary>
     public async Task<Ack> SendUntilAckedAsync(EventBatch batch)

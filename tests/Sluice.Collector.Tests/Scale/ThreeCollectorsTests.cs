@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Sluice.Collector.Tests.Support;
+using Sluice.Protocol.V1;
 using Xunit.Abstractions;
 
 namespace Sluice.Collector.Tests.Scale;
@@ -94,6 +95,7 @@ public sealed class ThreeCollectorsTests(PostgresFixture postgres, ITestOutputHe
 
             await AssertStoredExactlyOnceAsync(store, agents);
             await AssertSameAnswerFromEachAsync(collectors, agents, t0 - 60_000, end + 1);
+            await AssertPolicyReachesEveryCollectorAsync(collectors, agents[0]);
         }
         finally
         {
@@ -185,5 +187,33 @@ public sealed class ThreeCollectorsTests(PostgresFixture postgres, ITestOutputHe
         {
             output.WriteLine($"collector {c} /api/ingest: {await collectors.GetAsync(c, "/api/ingest")}");
         }
+    }
+
+    /// <summary>
+    /// Each collector keeps the central policies in memory (<c>Policy/PolicyCache</c>), read from the store again every
+    /// two seconds: a <c>policy set</c> by the CLI reaches the heartbeat answers of every collector, the same policy from each.
+    /// </summary>
+    private static async Task AssertPolicyReachesEveryCollectorAsync(ScaleCollectors collectors, ScaleAgent agent)
+    {
+        string rules = Path.Combine(Path.GetDirectoryName(collectors.TokensFile)!, "scale.rules");
+        await File.WriteAllTextAsync(rules, "-a always,exit -F arch=b64 -S execve -k exec\n");
+        var set = CollectorProcess.Start(["policy", "set", "--rules", rules, "--no-check", "--store", collectors.Store]);
+        Assert.True(await set.ExitAsync(TimeSpan.FromMinutes(2)) == 0, set.Output);
+        set.Dispose();
+
+        var hashes = new string[Collectors];
+        for (int c = 0; c < Collectors; c++)
+        {
+            var deadline = DateTimeOffset.UtcNow + Patience;
+            HeartbeatReply reply;
+            while ((reply = await agent.HeartbeatToAsync(c, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())).PolicyHash.Length == 0)
+            {
+                Assert.True(DateTimeOffset.UtcNow < deadline, $"collector {c} sent no policy within {Patience}");
+                await Task.Delay(200);
+            }
+            Assert.Contains("-k exec", reply.Policy.Rules, StringComparison.Ordinal);
+            hashes[c] = reply.PolicyHash;
+        }
+        Assert.All(hashes, h => Assert.Equal(hashes[0], h));
     }
 }
