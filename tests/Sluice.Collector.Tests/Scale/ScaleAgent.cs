@@ -156,7 +156,7 @@ internal sealed class ScaleAgent : IDisposable
                 Down(c);
                 if (DateTimeOffset.UtcNow > give)
                 {
-                    throw new InvalidOperationException($"{AgentId}: batch {sequence} not acknowledged by any collector in 3 minutes; last: {e.Status}", e);
+                    throw new InvalidOperationException($"{AgentId}: {(sequence is null ? "heartbeat" : $"batch {sequence}")} not answered by any collector in 3 minutes; last: {e.Status}", e);
                 }
             }
         }
