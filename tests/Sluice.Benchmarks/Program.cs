@@ -24,6 +24,8 @@ public static class BenchmarkProgram
         // compare's per-stage breakdown: a record capture replayed through the agent's classes, level by level.
         ["stages"] = Stages.StageMeasurement.Run,
         ["collector-ingest"] = Collector.CollectorIngestMeasurement.Run,
+        // Aggregate ingest through 1, 2, 3 collector processes on one PostgreSQL: per-tier CPU, failures, exactly once.
+        ["collector-scale"] = Collector.CollectorScaleMeasurement.Run,
         // Peak RSS of the real collector under calls that inflate without (or with a bad) token.
         ["collector-preauth"] = Collector.PreAuthMemoryMeasurement.Run,
         ["delivery-facts"] = Collector.DeliveryFactsMeasurement.Run,

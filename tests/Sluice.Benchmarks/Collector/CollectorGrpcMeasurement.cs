@@ -29,7 +29,8 @@ internal static class CollectorGrpcMeasurement
     private const int WarmUpRounds = 16;
     private const string Token = "bench-token-0123456789";
 
-    private sealed record Body(byte[] Header, byte[] Events);
+    /// <summary>An EventBatch's bytes as two parts: its header (with the sequence) and its events, encoded apart.</summary>
+    internal sealed record Body(byte[] Header, byte[] Events);
 
     // An EventBatch's bytes written as two parts, header then events: no copy into one array first.
     private static readonly Marshaller<Body> Bytes = Marshallers.Create<Body>(
@@ -45,7 +46,8 @@ internal static class CollectorGrpcMeasurement
             context.Complete();
         },
         static _ => throw new NotSupportedException());
-    private static readonly Method<Body, Ack> Send = new(
+    /// <summary><c>Ingest.Send</c> with the batch given as its encoded <see cref="Body"/> (<c>collector-scale</c> sends the same way).</summary>
+    internal static readonly Method<Body, Ack> Send = new(
         MethodType.Unary, "sluice.v1.Ingest", "Send", Bytes, Marshallers.Create(a => a.ToByteArray(), Ack.Parser.ParseFrom));
 
     public static async Task<int> RunAsync(string kind, int callers, int rounds)
@@ -143,10 +145,10 @@ internal static class CollectorGrpcMeasurement
     }
 
     /// <summary>User + system CPU time of a process so far, from /proc.</summary>
-    private static TimeSpan ProcessCpu(int pid) =>
+    internal static TimeSpan ProcessCpu(int pid) =>
         TimeSpan.FromMicroseconds(ProcStat.TicksToMicroseconds((ProcStat.Cpu(pid) ?? throw new InvalidOperationException($"the collector (pid {pid}) has exited")).Own));
 
-    private static double Median(List<double> values)
+    internal static double Median(IReadOnlyCollection<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
