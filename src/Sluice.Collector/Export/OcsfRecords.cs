@@ -64,7 +64,8 @@ internal sealed class UserMessage
                 continue;
             }
             ReadOnlySpan<byte> v = r.Value;
-            bool unknown = r.ValueKind == AuditValueKind.Unquoted && v.SequenceEqual("?"u8);
+            // "?" is user space's "not known" (hostname=?, acct="?")
+            bool unknown = v.SequenceEqual("?"u8);
             switch (key)
             {
                 case "acct":

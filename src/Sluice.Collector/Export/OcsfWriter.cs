@@ -70,6 +70,10 @@ internal static class OcsfWriter
                 WriteActor(w, e, a.Message);
                 WriteSubject(w, a.Message!);
                 WriteSourceEndpoint(w, a.Message!);
+                if (a.Class == EventClass.Authentication)
+                {
+                    WriteTargetHost(w, stored);
+                }
                 break;
             default:
                 WriteActor(w, e, a.Message);
@@ -285,6 +289,21 @@ internal static class OcsfWriter
         {
             w.WriteString("ip", ip.ToString());
         }
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Authentication's target (the class requires it or a service): the audited host itself, where PAM or the
+    /// login program checked the user. The PAM service name is not in the record, so no service is written.
+    /// </summary>
+    private static void WriteTargetHost(Utf8JsonWriter w, StoredEvent stored)
+    {
+        w.WriteStartObject("dst_endpoint");
+        if (stored.Hostname.Length > 0)
+        {
+            w.WriteString("hostname", stored.Hostname);
+        }
+        w.WriteString("uid", stored.AgentId);
         w.WriteEndObject();
     }
 
