@@ -15,8 +15,8 @@ internal enum ExportFormat
 /// <summary>Writes stored events as JSON Lines, each with the agent, host and batch it came from: the replay format or OCSF.</summary>
 internal static class EventExporter
 {
-    /// <summary><c>--format</c>'s values.</summary>
-    public static ExportFormat ParseFormat(string value) => value switch
+    /// <summary><c>--format</c>'s values, in any case (as <c>report --format</c> takes its own).</summary>
+    public static ExportFormat ParseFormat(string value) => value.ToLowerInvariant() switch
     {
         "replay" => ExportFormat.Replay,
         "ocsf" => ExportFormat.Ocsf,
