@@ -109,8 +109,11 @@ internal static class OcsfWriter
         w.WriteStartArray("profiles");
         w.WriteStringValue("host");
         w.WriteEndArray();
-        // stable across exports and the stream: where the event was stored, and its serial within the batch
-        w.WriteString("uid", string.Create(CultureInfo.InvariantCulture, $"{stored.AgentId}:{stored.Sequence}:{e.Serial}"));
+        // The same in every export and on the stream: the batch the event was stored in, and the audit event's own
+        // identity, audit(SEC.MSEC:SERIAL). The serial alone is not unique in a batch (a serial reused after a
+        // reboot, 0 from senders outside the kernel's numbering); with its time it is, but for two serial-0 events
+        // of one millisecond.
+        w.WriteString("uid", string.Create(CultureInfo.InvariantCulture, $"{stored.AgentId}:{stored.Sequence}:{e.Timestamp}:{e.Serial}"));
         if (e.FirstType.Length > 0)
         {
             w.WriteString("event_code", e.FirstType);

@@ -185,7 +185,7 @@ public sealed class OcsfHostileInputTests
         Assert.Equal(e.Node, unmapped.GetProperty("node").GetString());
         Assert.Equal("pts\"0", ev.GetProperty("actor").GetProperty("session").GetProperty("terminal").GetString());
         Assert.Equal("host\u0001\"", ev.GetProperty("device").GetProperty("hostname").GetString());
-        Assert.Equal("agent \"x\"\n:7:990001", ev.GetProperty("metadata").GetProperty("uid").GetString());
+        Assert.Equal("agent \"x\"\n:7:1795567999.001:990001", ev.GetProperty("metadata").GetProperty("uid").GetString());
         AssertRawDataExact(ev, e);
     }
 
