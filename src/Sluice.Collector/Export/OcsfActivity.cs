@@ -50,8 +50,7 @@ internal sealed record OcsfActivity(EventClass Class, int Id, string Name, PathI
         {
             return OfFile(e, f.Id, f.Name);
         }
-        if (NetworkSyscalls.TryGetValue(sc, out (int Id, string Name) n)
-            && e.Sockaddr is { Family: "inet" or "inet6" or "unix" })
+        if (NetworkSyscalls.TryGetValue(sc, out (int Id, string Name) n) && HasEndpoint(e.Sockaddr))
         {
             if (sc == "connect" && e.HasSuccess && !e.Success)
             {
@@ -67,6 +66,15 @@ internal sealed record OcsfActivity(EventClass Class, int Id, string Name, PathI
         }
         return null;
     }
+
+    // Network Activity needs an endpoint, and an endpoint an address: an IP, or a unix socket's path or name
+    // (a port alone is none; an unnamed unix socket has none).
+    private static bool HasEndpoint(SocketAddress? sa) => sa?.Family switch
+    {
+        "inet" or "inet6" => sa.Address.Length > 0,
+        "unix" => sa.Path.Length > 0,
+        _ => false,
+    };
 
     private static OcsfActivity? OfFile(Event e, int id, string name)
     {

@@ -379,8 +379,7 @@ internal static class OcsfWriter
         // bind names the socket's own address, whose role in a later connection is not known yet
         bool peerIsDestination = e.Syscall is "connect" or "sendto" or "sendmsg";
         bool known = e.Syscall is "connect" or "accept" or "accept4";
-        bool any = sa.Family == "unix" ? sa.Path.Length > 0 : sa.Address.Length > 0 || sa.HasPort;
-        if (any)
+        // the class requires an endpoint: Classify made sure there is one (an IP, or a unix path)
         {
             w.WriteStartObject(peerIsDestination ? "dst_endpoint" : "src_endpoint");
             if (sa.Family == "unix")

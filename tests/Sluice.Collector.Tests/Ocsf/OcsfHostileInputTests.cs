@@ -224,4 +224,105 @@ public sealed class OcsfHostileInputTests
         Assert.Equal(U("x\ny"), Bytes(msg.GetProperty("note")));
         AssertRawDataExact(ev, e);
     }
+
+    private static readonly string[] Fragments =
+    [
+        "name=", "nametype=CREATE", "nametype=DELETE", "nametype=PARENT", "mode=0100644", "mode=9", "ouid=", "item=0",
+        "msg='", "'", "\"", "acct=", "acct=\"?\"", "id=", "id=4294967295", "op=PAM:chauthtok", "hostname=", "addr=", "addr=::1",
+        "terminal=", "res=success", "res=failed", "saddr=", "(null)", "=", " ", "  ", "\u001d", "a0=", "argc=",
+        "msg='op=login acct=\"alice\" ", "msg='op=PAM:chauthtok id=1000 ", "msg='acct=", "pid=1 uid=0 auid=1000 ses=2 ",
+    ];
+
+    private static readonly string[] Syscalls = ["execve", "openat", "renameat2", "unlinkat", "mkdir", "connect", "accept4", "sendto", "bind", "setuid", "kill", "chmod", ""];
+    private static readonly (uint Type, string Name)[] Types =
+    [
+        (1300, "SYSCALL"), (1302, "PATH"), (1306, "SOCKADDR"), (1309, "EXECVE"), (1112, "USER_LOGIN"), (1100, "USER_AUTH"),
+        (1114, "ADD_USER"), (1108, "USER_CHAUTHTOK"), (1135, "ACCT_LOCK"), (1106, "USER_END"),
+    ];
+
+    private static byte[] RandomBytes(Random random, int max)
+    {
+        var bytes = new byte[random.Next(max)];
+        random.NextBytes(bytes);
+        return bytes;
+    }
+
+    private static byte[] RandomText(Random random)
+    {
+        var text = new List<byte>();
+        int parts = random.Next(12);
+        for (int i = 0; i < parts; i++)
+        {
+            text.AddRange(random.Next(3) == 0 ? RandomBytes(random, 12) : U(Fragments[random.Next(Fragments.Length)]));
+            if (random.Next(2) == 0)
+            {
+                text.AddRange(U(Hex(RandomBytes(random, 8))));
+            }
+        }
+        return [.. text];
+    }
+
+    [Fact]
+    public void Write_RandomEvents_NeverThrowsAlwaysValidAndConforming()
+    {
+        var random = new Random(18);
+        var failures = new List<string>();
+        var classes = new HashSet<int>();
+        for (int n = 0; n < 3000; n++)
+        {
+            var e = new Event { Serial = (ulong)n, Timestamp = "1795567999.500", TimeUnixMs = 1795567999500, Syscall = Syscalls[random.Next(Syscalls.Length)] };
+            if (random.Next(4) > 0) { e.Pid = (uint)random.Next(); }
+            if (random.Next(2) == 0) { e.Auid = random.Next(2) == 0 ? uint.MaxValue : 1000; }
+            if (random.Next(2) == 0) { e.Success = random.Next(2) == 0; e.Exit = -random.Next(200); }
+            if (random.Next(2) == 0) { e.Ses = (uint)random.Next(); }
+            e.Comm = ByteString.CopyFrom(RandomBytes(random, 20));
+            e.Exe = ByteString.CopyFrom(RandomBytes(random, 20));
+            e.Cwd = ByteString.CopyFrom(RandomBytes(random, 20));
+            for (int i = random.Next(4); i > 0; i--)
+            {
+                e.Argv.Add(ByteString.CopyFrom(RandomBytes(random, 30)));
+            }
+            if (random.Next(3) == 0)
+            {
+                e.Sockaddr = new SocketAddress
+                {
+                    Family = new[] { "inet", "inet6", "unix", "netlink", "family 9" }[random.Next(5)],
+                    Address = random.Next(2) == 0 ? "10.1.2.3" : "",
+                    Path = ByteString.CopyFrom(RandomBytes(random, 16)),
+                    Raw = ByteString.CopyFrom(RandomBytes(random, 16)),
+                };
+                if (random.Next(2) == 0) { e.Sockaddr.Port = (uint)random.Next(65536); }
+            }
+            for (int i = random.Next(1, 5); i > 0; i--)
+            {
+                var (type, name) = Types[random.Next(Types.Length)];
+                e.Records.Add(new Record { Type = type, TypeName = name, Raw = ByteString.CopyFrom([.. U($"audit(1795567999.500:{n}): "), .. RandomText(random)]) });
+            }
+            e.FirstType = e.Syscall.Length > 0 ? "SYSCALL" : e.Records[0].TypeName;
+
+            try
+            {
+                JsonElement ev = WriteAndParse(e, random.Next(2) == 0 ? "relaxed" : "default");
+                Assert.Equal(ClassUid(OcsfEvent.Classify(e)), ev.GetProperty("class_uid").GetInt32());
+                classes.Add(ev.GetProperty("class_uid").GetInt32());
+            }
+            catch (Exception error)
+            {
+                failures.Add($"event {n}: {error.GetType().Name}: {error.Message}");
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(5)));
+        // the random events reached every class, not only the Base Event
+        Assert.Equal([0, 1001, 1007, 3001, 3002, 4001], classes.Order());
+    }
+
+    private static int ClassUid(EventClass c) => c switch
+    {
+        EventClass.Process => 1007,
+        EventClass.FileSystem => 1001,
+        EventClass.Authentication => 3002,
+        EventClass.AccountChange => 3001,
+        EventClass.Network => 4001,
+        _ => 0,
+    };
 }
