@@ -13,9 +13,9 @@ internal sealed record OcsfActivity(EventClass Class, int Id, string Name, PathI
 
     /// <summary>
     /// The class and activity of <paramref name="e"/>. An event goes to a class only when it has what the class
-    /// requires (a user for Authentication and Account Change, a named PATH item for File System Activity, a
-    /// pid for Process Activity, an inet, inet6 or unix address for Network Activity); otherwise it is a Base
-    /// Event (class 0) and nothing about it is guessed.
+    /// requires (a user for Authentication and Account Change, a pid for the syscall classes' actor, a PATH item
+    /// naming the object of the call for File System Activity, an IP address or a unix socket's name for Network
+    /// Activity); otherwise it is a Base Event (class 0) and nothing about it is guessed.
     /// </summary>
     public static OcsfActivity Of(Event e)
     {

@@ -380,26 +380,24 @@ internal static class OcsfWriter
         bool peerIsDestination = e.Syscall is "connect" or "sendto" or "sendmsg";
         bool known = e.Syscall is "connect" or "accept" or "accept4";
         // the class requires an endpoint: Classify made sure there is one (an IP, or a unix path)
+        w.WriteStartObject(peerIsDestination ? "dst_endpoint" : "src_endpoint");
+        if (sa.Family == "unix")
         {
-            w.WriteStartObject(peerIsDestination ? "dst_endpoint" : "src_endpoint");
-            if (sa.Family == "unix")
-            {
-                // a unix socket's address is a path (or an abstract name): no IP attribute fits, name does
-                WriteBytes(w, "name", sa.Path.Span);
-            }
-            else
-            {
-                if (sa.Address.Length > 0)
-                {
-                    w.WriteString("ip", sa.Address);
-                }
-                if (sa.HasPort)
-                {
-                    w.WriteNumber("port", sa.Port);
-                }
-            }
-            w.WriteEndObject();
+            // a unix socket's address is a path (or an abstract name): no IP attribute fits, name does
+            WriteBytes(w, "name", sa.Path.Span);
         }
+        else
+        {
+            if (sa.Address.Length > 0)
+            {
+                w.WriteString("ip", sa.Address);
+            }
+            if (sa.HasPort)
+            {
+                w.WriteNumber("port", sa.Port);
+            }
+        }
+        w.WriteEndObject();
         w.WriteBoolean("is_src_dst_assignment_known", known);
         if (e.Syscall is "connect" or "accept" or "accept4")
         {
