@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Sluice.Collector.Export;
 using Sluice.Collector.Storage;
+using Sluice.Collector.Tests.Ocsf;
 using Sluice.Collector.Tests.Support;
 using Sluice.Protocol.V1;
 using static Sluice.Collector.Tests.Support.CollectorHarness;
@@ -34,10 +35,10 @@ public abstract class EventExporterTests : PerStoreTests
         return sent;
     }
 
-    private static async Task<List<JsonElement>> ExportAsync(IEventStore store, EventQuery query)
+    private static async Task<List<JsonElement>> ExportAsync(IEventStore store, EventQuery query, ExportFormat format = ExportFormat.Replay)
     {
         using var output = new MemoryStream();
-        long n = await EventExporter.ExportAsync(store, query, output, CancellationToken.None);
+        long n = await EventExporter.ExportAsync(store, query, output, CancellationToken.None, format);
         var lines = System.Text.Encoding.UTF8.GetString(output.ToArray()).Split('\n');
         Assert.Equal("", lines[^1]);
         Assert.Equal(n, lines.Length - 1);
@@ -74,6 +75,33 @@ public abstract class EventExporterTests : PerStoreTests
         }
         // Some of the known set is not UTF-8 (TestEvents variant 3): it came back exact above, via \udcXX escapes.
         Assert.Contains(lines, l => l.GetRawText().Contains("\\udcff", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Export_Ocsf_EachSentEventOnceAsAConformingObjectWithExactRawRecords()
+    {
+        await using var h = await CollectorHarness.StartAsync((await Stores.CreateAsync()).Store);
+        var sent = await SendKnownSetAsync(h);
+        var facts = OcsfSchemaFacts.Load();
+
+        var lines = await ExportAsync(h.Store, new EventQuery(), ExportFormat.Ocsf);
+
+        Assert.Equal(sent.Count, lines.Count);
+        var expected = sent.OrderBy(x => x.Event.TimeUnixMs).ThenBy(x => x.Event.Serial).ToList();
+        for (int i = 0; i < lines.Count; i++)
+        {
+            var (agent, e) = expected[i];
+            var line = lines[i];
+            Assert.Empty(facts.Check(line));
+            Assert.Equal(e.FirstType == "USER_LOGIN" ? 3002 : 1007, line.GetProperty("class_uid").GetInt32());
+            Assert.StartsWith($"{agent}:", line.GetProperty("metadata").GetProperty("uid").GetString(), StringComparison.Ordinal);
+            Assert.EndsWith($":{e.Serial}", line.GetProperty("metadata").GetProperty("uid").GetString(), StringComparison.Ordinal);
+            Assert.Equal(agent + ".example", line.GetProperty("device").GetProperty("hostname").GetString());
+            using var records = JsonDocument.Parse(line.GetProperty("raw_data").GetString()!);
+            Assert.Equal(e.Records.Select(r => r.Raw.ToByteArray()), records.RootElement.EnumerateArray().Select(r => JsonBytes.Decode(r.GetProperty("raw").GetRawText())));
+        }
+        // the known set's arguments that are not UTF-8 came back exact above and in argv, via \udcXX escapes
+        Assert.Contains(lines, l => l.GetProperty("unmapped").TryGetProperty("argv", out var argv) && argv.GetRawText().Contains("\\udcff", StringComparison.Ordinal));
     }
 
     [Fact]
