@@ -219,6 +219,32 @@ public abstract class PruneTests : PerStoreTests
     }
 
     [Fact]
+    public async Task Prune_OnVersionSevenStore_UpgradesItFirstAndSaysSo()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await using (store)
+        {
+            await store.StoreBatchAsync(TestEvents.Batch("a", 1, 5), 1, CancellationToken.None);
+        }
+        await using (var c = Connect(spec))
+        {
+            await c.OpenAsync();
+            await ScalarAsync(c, Storage.EventStoreTests.SchemaSevenSql + " UPDATE schema_info SET version = 7; SELECT 0");
+        }
+
+        var (rc, output) = await PruneProcessAsync(spec, "--dry-run");
+
+        Assert.True(rc == 0, output);
+        Assert.Contains($"sluice-collector: upgraded store from schema 7 to {StoreSchema.Version}: {StoreLocation.Parse(spec)}", output);
+        await using (var c = Connect(spec))
+        {
+            await c.OpenAsync();
+            Assert.Equal(StoreSchema.Version, await ScalarAsync(c, "SELECT version FROM schema_info"));
+            Assert.Equal(5, await ScalarAsync(c, "SELECT COUNT(*) FROM events"));
+        }
+    }
+
+    [Fact]
     public async Task Prune_Default_KeepsFourHundredDays_StoreFromEnvironment()
     {
         long today = Today(DateTimeOffset.UtcNow);
