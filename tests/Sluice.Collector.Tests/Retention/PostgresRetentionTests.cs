@@ -153,6 +153,44 @@ public sealed class PostgresRetentionTests(PostgresFixture pg)
         Assert.Equal(keptBefore + keptStored, (await SnapshotEventsAsync(ingest, cutoff)).Count);
     }
 
+    [Fact]
+    public async Task Prune_EventsTableBusyLongerThanTheLockTimeout_DaySkippedAndReported_NextPruneTakesIt()
+    {
+        var (store, spec) = await _stores.CreateAsync();
+        string cs = spec["postgres:".Length..];
+        await using (store)
+        {
+            await store.StoreBatchAsync(TestEvents.Batch("a", 1, 10), 1, CancellationToken.None);
+        }
+        long cutoff = TestEvents.BaseUnixMs + DayMs;
+        var request = new PruneRequest(400, cutoff, DryRun: false) { LockTimeout = TimeSpan.FromMilliseconds(50), LockAttempts = 2 };
+        await using var pruner = (PostgresEventStore)await StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None);
+        PruneResult busy;
+        // A long report: its transaction holds the events table (ACCESS SHARE) until it ends.
+        await using (var reader = new NpgsqlConnection(cs))
+        {
+            await reader.OpenAsync();
+            await using var tx = await reader.BeginTransactionAsync();
+            await using (var read = new NpgsqlCommand("SELECT COUNT(*) FROM events", reader, tx))
+            {
+                await read.ExecuteScalarAsync();
+            }
+            busy = await pruner.PruneAsync(request, _ => { }, CancellationToken.None);
+        }
+
+        var day = Assert.Single(busy.Days);
+        Assert.Contains("the events table was busy for 2 tries of 50 ms", day.Skipped);
+        Assert.Equal((0L, 1L, 0L), (busy.DaysRemoved, busy.DaysSkipped, busy.Events));
+        Assert.StartsWith("partial: 1 days skipped", busy.Status);
+        Assert.Equal(10, await ScalarAsync(cs, "SELECT COUNT(*) FROM events"));
+        Assert.Equal(1, await ScalarAsync(cs, "SELECT COUNT(*) FROM prunes WHERE days = 0 AND days_skipped = 1 AND status LIKE 'partial%'"));
+
+        var free = await pruner.PruneAsync(request, _ => { }, CancellationToken.None);
+
+        Assert.Equal((1L, 0L, 10L, 1L), (free.DaysRemoved, free.DaysSkipped, free.Events, free.Batches));
+        Assert.Equal(0, await ScalarAsync(cs, "SELECT COUNT(*) FROM events"));
+    }
+
     private static Task<List<StoredEvent>> SnapshotEventsAsync(IEventStore store, long? from = null) =>
         StoreSnapshot.EventsAsync(store, new EventQuery(FromUnixMs: from));
 }

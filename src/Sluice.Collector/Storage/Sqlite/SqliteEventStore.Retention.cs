@@ -21,9 +21,11 @@ internal sealed partial class SqliteEventStore : IRetentionStore
         await using var connection = await OpenReaderAsync(cancellationToken);
         var days = new List<PrunedDay>();
         long events = 0;
-        long? oldest = await OldestAsync(connection, cancellationToken);
-        for (long day = oldest is long t ? Floor(t) : request.CutoffUnixMs; day < request.CutoffUnixMs; day += DayMs)
+        // From each day with events to the next one that has any (the time index), not through every calendar day.
+        for (long? t = await OldestFromAsync(connection, long.MinValue, cancellationToken); t is long ms && Floor(ms) < request.CutoffUnixMs;
+             t = await OldestFromAsync(connection, Floor(ms) + DayMs, cancellationToken))
         {
+            long day = Floor(ms);
             long n = request.DryRun
                 ? await CountDayAsync(connection, day, cancellationToken)
                 : await DeleteDayAsync(connection, day, request.MaxRowsPerTransaction, cancellationToken);
@@ -66,10 +68,11 @@ internal sealed partial class SqliteEventStore : IRetentionStore
 
     private static long Floor(long unixMs) => Math.DivRem(unixMs, DayMs) is var (q, r) && r < 0 ? (q - 1) * DayMs : q * DayMs;
 
-    private static async Task<long?> OldestAsync(SqliteConnection c, CancellationToken ct)
+    private static async Task<long?> OldestFromAsync(SqliteConnection c, long from, CancellationToken ct)
     {
         await using var command = c.CreateCommand();
-        command.CommandText = "SELECT MIN(time_ms) FROM events";
+        command.CommandText = "SELECT MIN(time_ms) FROM events WHERE time_ms >= @from";
+        command.Parameters.AddWithValue("from", from);
         return await command.ExecuteScalarAsync(ct) is long t ? t : null;
     }
 
