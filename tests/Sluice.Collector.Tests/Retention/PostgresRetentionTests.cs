@@ -109,51 +109,6 @@ public sealed class PostgresRetentionTests(PostgresFixture pg)
     }
 
     [Fact]
-    public async Task Prune_WhileCollectorIngests_IngestNeverFails_KeptEventsAllThere()
-    {
-        long today = Today(DateTimeOffset.UtcNow);
-        long cutoff = Cutoff(today);
-        var (store, spec) = await _stores.CreateAsync();
-        string cs = spec["postgres:".Length..];
-        await using var ingest = store;
-        await FeedAsync(ingest, today);
-        long keptBefore = await ScalarAsync(cs, $"SELECT COUNT(*) FROM events WHERE time_ms >= {cutoff}");
-
-        // Writers into today (kept) and, now and then, into a day being pruned (its partition goes under them).
-        using var stop = new CancellationTokenSource();
-        long keptStored = 0, oldStored = 0;
-        var writers = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
-        {
-            for (ulong s = 1; !stop.IsCancellationRequested; s++)
-            {
-                bool old = s % 5 == 0;
-                long start = old ? Day0(today) + (long)(s % 9) * DayMs + 3_600_000 : today + (long)s * 1000;
-                var batch = TestEvents.Batch($"live-{w}", s, 50, firstSerial: (long)s * 100, startUnixMs: start, stepMs: 1);
-                var outcome = await ingest.StoreBatchAsync(batch, start + 1000, CancellationToken.None);
-                Assert.Equal(50, outcome.EventsStored);
-                Interlocked.Add(ref old ? ref oldStored : ref keptStored, 50);
-            }
-        })).ToList();
-        await Task.Delay(300);
-
-        PruneResult result;
-        await using (var pruner = (PostgresEventStore)await StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None))
-        {
-            result = await pruner.PruneAsync(new PruneRequest(PruneDays, cutoff, DryRun: false) { MaxRowsPerTransaction = 50 }, _ => { }, CancellationToken.None);
-        }
-        await Task.Delay(300);
-        stop.Cancel();
-        await Task.WhenAll(writers);
-
-        Assert.Equal(0, result.DaysSkipped);
-        Assert.InRange(result.DaysRemoved, 10, 20);
-        Assert.True(keptStored > 0 && oldStored > 0, $"kept {keptStored}, old {oldStored}");
-        Assert.Equal(keptBefore + keptStored, await ScalarAsync(cs, $"SELECT COUNT(*) FROM events WHERE time_ms >= {cutoff}"));
-        // Every kept event can still be read whole: its batch row and chunk are there.
-        Assert.Equal(keptBefore + keptStored, (await SnapshotEventsAsync(ingest, cutoff)).Count);
-    }
-
-    [Fact]
     public async Task Prune_EventsTableBusyLongerThanTheLockTimeout_DaySkippedAndReported_NextPruneTakesIt()
     {
         var (store, spec) = await _stores.CreateAsync();
