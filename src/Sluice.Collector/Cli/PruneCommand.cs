@@ -111,7 +111,7 @@ internal static class PruneCommand
             (r.DryRun
                 ? $"{r.Batches} batches whose interval starts before the cutoff (those none of whose events are kept go), {r.Heartbeats} heartbeats, {r.Refusals} refusals"
                 : $"{r.Batches} batches, {r.EventChunks} event chunks, {r.Heartbeats} heartbeats, {r.Refusals} refusals") +
-            $" in {(r.FinishedUnixMs - r.StartedUnixMs) / 1000.0:0.0} s" +
+            string.Create(CultureInfo.InvariantCulture, $" in {(r.FinishedUnixMs - r.StartedUnixMs) / 1000.0:0.0} s") +
             (r.DaysSkipped > 0 ? $"; {r.DaysSkipped} skipped" : "") +
             (r.DryRun ? "; nothing changed, nothing recorded" : "; recorded in the store's prunes");
         if (kind == StoreKind.Sqlite && !r.DryRun)
