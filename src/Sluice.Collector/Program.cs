@@ -7,6 +7,7 @@ var root = new RootCommand("Sluice collection server: receives, authenticates, d
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(PruneCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(AgentsCommand.Create());
 root.Subcommands.Add(PolicyCommand.Create());

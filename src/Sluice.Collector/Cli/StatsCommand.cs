@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Sluice.Collector.Storage;
+using Sluice.Collector.Storage.Retention;
 
 namespace Sluice.Collector.Cli;
 
@@ -23,18 +24,20 @@ internal static class StatsCommand
     {
         IReadOnlyList<AgentStats> stats;
         IReadOnlyList<DeliveryFacts> delivery;
+        RetainedRange? retained;
         try
         {
             await using var store = await CliOptions.OpenExistingAsync(storeSpec, ct);
             stats = await store.GetAgentStatsAsync(ct);
             delivery = await store.GetDeliveryFactsAsync(new DeliveryQuery(), ct);
+            retained = store is IRetentionStore r ? await r.GetRetainedRangeAsync(ct) : null;
         }
         catch (Exception e) when (e is FormatException or IOException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
         {
             stderr.WriteLine($"sluice-collector stats: {e.Message}");
             return e is FormatException ? 2 : 1;
         }
-        stdout.Write(json ? ToJson(stats, delivery) : ToText(stats, delivery));
+        stdout.Write(json ? ToJson(stats, delivery, retained) : ToText(stats, delivery) + Retained(retained));
         return 0;
     }
 
@@ -45,13 +48,17 @@ internal static class StatsCommand
         return agent => byAgent.TryGetValue(agent, out var d) ? d : new DeliveryFacts { AgentId = agent };
     }
 
-    internal static string ToJson(IReadOnlyList<AgentStats> stats, IReadOnlyList<DeliveryFacts>? delivery = null)
+    internal static string ToJson(IReadOnlyList<AgentStats> stats, IReadOnlyList<DeliveryFacts>? delivery = null, RetainedRange? retained = null)
     {
         var facts = Facts(delivery);
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
+            if (retained is not null)
+            {
+                WriteRetained(w, retained);
+            }
             w.WriteStartArray("agents");
             foreach (var a in stats)
             {
@@ -150,4 +157,49 @@ internal static class StatsCommand
     }
 
     private static string N(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>"retained": the oldest and newest stored event time, and the last prune (null when there was none).</summary>
+    private static void WriteRetained(Utf8JsonWriter w, RetainedRange r)
+    {
+        w.WriteStartObject("retained");
+        CliText.WriteTime(w, "oldest_event", r.OldestEventUnixMs);
+        CliText.WriteTime(w, "newest_event", r.NewestEventUnixMs);
+        if (r.LastPrune is { } p)
+        {
+            w.WriteStartObject("last_prune");
+            CliText.WriteTime(w, "time", p.StartedUnixMs);
+            CliText.WriteTime(w, "cutoff", p.CutoffUnixMs);
+            w.WriteNumber("older_than_days", p.OlderThanDays);
+            w.WriteNumber("days", p.Days);
+            w.WriteNumber("events", p.Events);
+            w.WriteString("host", p.Host);
+            w.WriteString("user", p.User);
+            w.WriteString("status", p.Status);
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("last_prune");
+        }
+        w.WriteEndObject();
+    }
+
+    /// <summary>The retained range under the table: what the store keeps, and the last prune.</summary>
+    private static string Retained(RetainedRange? r)
+    {
+        if (r is null)
+        {
+            return "";
+        }
+        string events = r.OldestEventUnixMs is long oldest && r.NewestEventUnixMs is long newest
+            ? $"events from {Time(oldest)} to {Time(newest)}"
+            : "no events";
+        string prune = r.LastPrune is { } p
+            ? $"last prune {Time(p.StartedUnixMs)}: events before {Time(p.CutoffUnixMs)} (older than {p.OlderThanDays} days), {p.Events} events removed, {p.Status}"
+            : "never pruned";
+        return $"\nretained: {events}; {prune}\n";
+    }
+
+    private static string Time(long unixMs) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(unixMs).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " UTC";
 }

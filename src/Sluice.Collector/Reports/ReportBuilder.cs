@@ -49,6 +49,7 @@ internal sealed class ReportBuilder
         await using var connection = await _source.OpenReportConnectionAsync(cancellationToken);
         var q = new ReportQuery(connection, request, _source.BinaryCollation, coveredTo: Math.Min(request.ToUnixMs, generated));
         await q.ReadAgentsAsync(cancellationToken);
+        await q.ReadRetentionAsync(cancellationToken);
 
         var perHour = await new EventsPerHourBuilder(q).BuildAsync(cancellationToken);
         var coverage = await new CoverageBuilder(q, _deliveryFacts, perHour).BuildAsync(cancellationToken);
@@ -64,6 +65,7 @@ internal sealed class ReportBuilder
             Agent = request.AgentId,
             MaxSilenceMs = request.MaxSilenceMs,
             CoveredToUnixMs = q.CoveredTo,
+            PrunedBeforeUnixMs = q.PrunedBefore,
             Coverage = coverage,
             Totals = CoverageTotals.Of(coverage),
             EventsPerHour = perHour,

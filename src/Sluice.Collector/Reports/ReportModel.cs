@@ -54,6 +54,13 @@ internal sealed record ComplianceReport
     public string CoveredTo => ReportTime.Iso(CoveredToUnixMs);
     /// <summary>True when the range ends after the report was made, and coverage was cut at that time.</summary>
     public bool CutAtNow => CoveredToUnixMs < ToUnixMs;
+    /// <summary>
+    /// Set when the range starts before the retained range: a prune deleted the events before this time, so no host
+    /// is complete and the stretch before it shows nothing. Null otherwise (so a report within the retained range
+    /// reads the same before and after a prune).
+    /// </summary>
+    public long? PrunedBeforeUnixMs { get; init; }
+    public string? PrunedBefore => PrunedBeforeUnixMs is long ms ? ReportTime.Iso(ms) : null;
     public IReadOnlyList<ControlRef> CoverageControls => ReportControls.Coverage;
     public IReadOnlyList<HostCoverage> Coverage { get; init; } = [];
     /// <summary>Sums over <see cref="Coverage"/>'s hosts.</summary>
@@ -324,7 +331,7 @@ internal sealed record AccessFailure(string AgentId, string Hostname, string Log
 internal sealed record AuditChangeSection
 {
     public IReadOnlyList<ControlRef> Controls { get; init; } = ReportControls.AuditChanges;
-    /// <summary>Per host and category (config, time, module, agent-start, agent-stop, rules-hash): how many.</summary>
+    /// <summary>Per host and category (audit-config, time, kernel-module, agent-start, agent-silent, rules-change, retention): how many.</summary>
     public IReadOnlyList<AuditChangeCount> Counts { get; init; } = [];
     public IReadOnlyList<AuditChange> Changes { get; init; } = [];
     public long ChangesOmitted { get; init; }

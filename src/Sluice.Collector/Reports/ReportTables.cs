@@ -55,7 +55,11 @@ internal static class ReportTables
         ["agent", "host", "verdict", "complete", "connected", "disconnected", "events", "batches", "heartbeats", .. LossHeaders(ReportLoss.Kinds), .. DeliveryColumns, "rules_hash", "last_seen"],
         [.. r.Coverage.Select(h => (IReadOnlyList<string>)[h.AgentId, h.Hostname, h.Verdict, YesNo(h.Complete), ReportTime.Duration(h.ConnectedMs), ReportTime.Duration(h.DisconnectedMs),
             N(h.Events), N(h.Batches), N(h.Heartbeats), .. LossCells(h.Loss, ReportLoss.Kinds), .. DeliveryCells(h.Delivery), h.RulesHash, h.LastSeen ?? "never"])],
-        r.CutAtNow ? $"The range ends after the report was made: coverage is shown up to {r.CoveredTo}." : null);
+        string.Join(" ", new[]
+        {
+            r.CutAtNow ? $"The range ends after the report was made: coverage is shown up to {r.CoveredTo}." : null,
+            r.PrunedBefore is { } pruned ? $"The range starts before the retained range: events before {pruned} were pruned, and no host is complete." : null,
+        }.OfType<string>()) is { Length: > 0 } note ? note : null);
 
     public static ReportTable Intervals(ComplianceReport r) => new("intervals", "Connected and disconnected intervals",
         ["agent", "host", "state", "start", "end", "duration", .. LossHeaders(ReportLoss.Shown)],
@@ -76,6 +80,11 @@ internal static class ReportTables
         if (r.CutAtNow)
         {
             lines.Add($"Coverage window: cut at now ({r.CoveredTo}); the range ends after the report was made, and no agent reports the future");
+        }
+        if (r.PrunedBefore is { } pruned)
+        {
+            lines.Add($"Retention: the range starts before the retained range. Events before {pruned} were pruned (see Audit-system changes); "
+                + "the report shows nothing of that time, and no host is called complete");
         }
         lines.Add($"Loss, all hosts: {N(t.Loss.Total)} events lost ({ReportLoss.Describe(t.Loss)}); {N(t.Loss.BatchesLost)} whole batches lost");
         lines.Add($"Delivery, all hosts: {N(t.DeliveryGaps)} batches never received; {N(t.RefusedBatches)} batches refused ({N(t.RefusedEvents)} events, {N(t.Conflicts)} conflicts); "

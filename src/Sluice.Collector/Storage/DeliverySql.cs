@@ -297,11 +297,12 @@ internal static class DeliverySql
     /// it not stored (batches_key_cover and the refusals key, no pass over more than the aggregate).
     /// </summary>
     internal static string MissingPerEpoch(DeliveryQuery q) => $"""
-        WITH e AS (
-            SELECT agent, epoch, MIN(epoch_start_sequence) AS start, MIN(sequence) AS first_seq, MAX(sequence) AS last, COUNT(*) AS n
+        WITH e0 AS (
+            SELECT agent, epoch, MIN(epoch_start_sequence) AS start0, MIN(sequence) AS first_seq, MAX(sequence) AS last, COUNT(*) AS n
             FROM batches WHERE 1 = 1{OfAgent(q, "agent")}
             GROUP BY agent, epoch
         ),
+        e AS ({PrunedStart("first_seq, last, n")}),
         m AS (
             SELECT agent, epoch, start, first_seq,
                    (last - start + 1)
@@ -313,6 +314,17 @@ internal static class DeliverySql
             WHERE last >= start
         )
         SELECT agent, epoch, missing, start, first_seq FROM m WHERE missing > 0
+        """;
+
+    /// <summary>
+    /// Each epoch of <c>e0</c> with its <c>start</c>: the least <c>epoch_start_sequence</c> its batches carry, or, when
+    /// a prune deleted its first batches, the sequence after the last one it deleted (<c>pruned_epochs</c>): those
+    /// were stored once, and are not missing.
+    /// </summary>
+    private static string PrunedStart(string columns) => $"""
+        SELECT e0.agent, e0.epoch, {columns},
+               CASE WHEN p.next_sequence > e0.start0 THEN p.next_sequence ELSE e0.start0 END AS start
+        FROM e0 LEFT JOIN pruned_epochs p ON p.agent = e0.agent AND p.epoch = e0.epoch
         """;
 
     /// <summary>Ranges between consecutive stored batches of one epoch (@agent_ref, @epoch), in key order, the first @limit (LAG over the key; stops there).</summary>
@@ -337,11 +349,12 @@ internal static class DeliverySql
     {
         const string before = "CASE WHEN prev_t IS NULL THEN t ELSE prev_t END";
         return $"""
-            WITH e AS (
-                SELECT agent, epoch, MIN(epoch_start_sequence) AS start, MIN(sequence) AS first_seq
+            WITH e0 AS (
+                SELECT agent, epoch, MIN(epoch_start_sequence) AS start0, MIN(sequence) AS first_seq
                 FROM batches WHERE 1 = 1{OfAgent(q, "agent")}
                 GROUP BY agent, epoch
             ),
+            e AS ({PrunedStart("first_seq")}),
             lagged AS (
                 SELECT agent, epoch, sequence, received_ms AS t, LAG(sequence) OVER w AS prev, LAG(received_ms) OVER w AS prev_t
                 FROM batches WHERE 1 = 1{OfAgent(q, "agent")}

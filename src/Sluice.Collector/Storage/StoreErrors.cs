@@ -38,13 +38,23 @@ internal static class StoreErrors
             switch (e)
             {
                 case PostgresException pg:
-                    return IsPermanent(pg.SqlState) ? $"PostgreSQL {pg.SqlState}: {Clip(pg.MessageText)}" : null;
+                    return IsPermanent(pg.SqlState) && !IsMissingPartition(pg) ? $"PostgreSQL {pg.SqlState}: {Clip(pg.MessageText)}" : null;
                 case SqliteException sqlite:
                     return IsPermanent(sqlite.SqliteErrorCode) ? $"SQLite {Name(sqlite.SqliteErrorCode)}: {Clip(sqlite.Message)}" : null;
             }
         }
         return null;
     }
+
+    /// <summary>
+    /// A day partition of events that is not there (any more): a COPY into it by name (42P01, undefined table), or a row
+    /// routed through the parent that finds none (23514, "no partition of relation"). A prune dropped it while this
+    /// collector still knew it; the store makes it again and retries, and a batch that still meets it is retried by
+    /// its agent, never refused: the store's state, not the batch's.
+    /// </summary>
+    public static bool IsMissingPartition(PostgresException e) =>
+        (e.SqlState == PostgresErrorCodes.UndefinedTable && e.MessageText.Contains("events_p", StringComparison.Ordinal))
+        || (e.SqlState == PostgresErrorCodes.CheckViolation && e.MessageText.StartsWith("no partition of relation", StringComparison.Ordinal));
 
     /// <summary>The PostgreSQL part of <see cref="Permanent"/>, by SQLSTATE.</summary>
     public static bool IsPermanent(string sqlState) => sqlState.Length == 5 && sqlState[..2] switch

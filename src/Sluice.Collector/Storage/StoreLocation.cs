@@ -45,6 +45,11 @@ internal sealed record StoreLocation(StoreKind Kind, string Target)
         try
         {
             await store.InitializeAsync(cancellationToken);
+            if (store is Retention.IRetentionStore { UpgradedFrom: long from })
+            {
+                // Every verb opens its store here; serve's output goes to the journal with the rest of its log.
+                Console.Error.WriteLine($"sluice-collector: {StoreSchema.Upgraded(ToString(), from)}");
+            }
             return store;
         }
         catch

@@ -17,8 +17,10 @@ internal static class StoreSchema
     /// 7: central policy. <c>policies</c> (one per group) and <c>policy_history</c> (every set); agents gained their
     /// group and the policy state their last heartbeat reported (<see cref="AgentPolicyColumns"/>), heartbeats the
     /// group and the policy hashes (<see cref="HeartbeatColumns.AddedInVersion7"/>).
+    /// 8: retention. <c>prunes</c> records each prune; <c>pruned_batches</c> and <c>pruned_epochs</c> keep what a prune
+    /// must remember about batches it deleted in part or whole (see <see cref="RetentionTables"/>).
     /// </summary>
-    public const int Version = 7;
+    public const int Version = 8;
 
     /// <summary>The columns of agents added in version 7: the agent's group and the policy state of its last heartbeat.</summary>
     public static readonly Column[] AgentPolicyColumns =
@@ -45,8 +47,9 @@ internal static class StoreSchema
 
     /// <summary>The statements that bring a store of schema version <paramref name="from"/> to <see cref="Version"/>, per store.</summary>
     /// <remarks>
-    /// Tables and indexes that the schema creates with IF NOT EXISTS appear when the collector next
-    /// opens the store (<c>event_chunks</c> of version 5 among them); only what that cannot do is listed.
+    /// The collector runs these itself when it opens an older store (<see cref="CanUpgrade"/>), in the transaction
+    /// that then runs <see cref="Ddl"/> again: tables and indexes that the schema creates with IF NOT EXISTS
+    /// (<c>event_chunks</c> of version 5 among them) come from there; only what that cannot do is listed.
     /// Events stored before version 5 keep their payload in their row and are read from there. Events stored before version 3 keep a
     /// NULL <c>paths</c>: the report's identity-file writes count only events stored since.
     /// </remarks>
@@ -113,9 +116,19 @@ internal static class StoreSchema
                 steps.Add(AddColumn("heartbeats", HeartbeatColumns.Table[column], d));
             }
         }
+        if (from < 8)
+        {
+            steps.Add(RetentionTables(d).Trim());
+        }
         steps.Add($"UPDATE schema_info SET version = {Version};");
         return string.Join(" ", steps);
     }
+
+    /// <summary>True when a store of schema <paramref name="found"/> is brought to <see cref="Version"/> by <see cref="Upgrade"/> when it is opened.</summary>
+    public static bool CanUpgrade(long found) => found is >= 1 and < Version;
+
+    /// <summary>The line a collector logs when it upgraded a store as it opened it.</summary>
+    public static string Upgraded(string store, long from) => $"upgraded store from schema {from} to {Version}: {store}";
 
     /// <summary>Why a store of another schema version cannot be opened, and what to do about it.</summary>
     public static string VersionMismatch(string store, StoreKind kind, long found) => found < Version
@@ -125,6 +138,49 @@ internal static class StoreSchema
               : "") +
           "Or export its events with the collector version that wrote it (sluice-collector export) and start this one on a new store."
         : $"{store} has schema version {found}, newer than this collector's {Version}: run a collector of that version or later.";
+
+    /// <summary>
+    /// The tables of retention (version 8). <c>prunes</c>: one row per prune that was run for real (not a dry run),
+    /// for the audit trail: the report shows each in its audit-system changes. <c>pruned_batches</c>: per batch, how
+    /// many of its events prunes deleted while the batch row stayed (some of its events were kept, or its interval
+    /// starts at or after the cutoff); a batch goes, with its chunks, once none of its events remain.
+    /// <c>pruned_epochs</c>: per agent and epoch, the sequences below <c>next_sequence</c> were in batches a prune
+    /// deleted, so that the delivery facts do not count them missing.
+    /// </summary>
+    public static string RetentionTables(SqlDialect d) => $"""
+        CREATE TABLE IF NOT EXISTS prunes (
+            id {d.Id},
+            started_ms {d.Int} NOT NULL,
+            finished_ms {d.Int} NOT NULL,
+            host {d.Text} NOT NULL,
+            user_name {d.Text} NOT NULL,
+            version {d.Text} NOT NULL,
+            store {d.Text} NOT NULL,
+            older_than_days {d.Int} NOT NULL,
+            cutoff_ms {d.Int} NOT NULL,
+            days {d.Int} NOT NULL,
+            first_day_ms {d.Int},
+            last_day_ms {d.Int},
+            days_skipped {d.Int} NOT NULL,
+            events {d.Int} NOT NULL,
+            batches {d.Int} NOT NULL,
+            event_chunks {d.Int} NOT NULL,
+            heartbeats {d.Int} NOT NULL,
+            refusals {d.Int} NOT NULL,
+            status {d.Text} NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS prunes_started ON prunes (started_ms);
+        CREATE TABLE IF NOT EXISTS pruned_batches (
+            batch_id {d.Int} NOT NULL PRIMARY KEY,
+            events {d.Int} NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS pruned_epochs (
+            agent {d.Int} NOT NULL REFERENCES agents(id),
+            epoch {d.Text} NOT NULL,
+            next_sequence {d.Int} NOT NULL,
+            PRIMARY KEY (agent, epoch)
+        );
+        """;
 
     /// <summary>A column added to <paramref name="table"/> as the table declares it.</summary>
     private static string AddColumn(string table, Column column, SqlDialect d) => $"ALTER TABLE {table} ADD COLUMN {column.Definition(d)};";
@@ -262,5 +318,8 @@ internal static class StoreSchema
             last_seen_ms {d.Int} NOT NULL,
             UNIQUE (agent, rules_hash)
         );
+
+        -- Retention: each prune, and what prunes remember of the batches they deleted (see RetentionTables).
+        {RetentionTables(d)}
         """;
 }

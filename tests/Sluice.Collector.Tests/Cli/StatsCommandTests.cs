@@ -68,8 +68,11 @@ public abstract class StatsCommandTests : PerStoreTests
         int rc = await StatsCommand.RunAsync(spec, json: false, stdout, new StringWriter(), CancellationToken.None);
 
         Assert.Equal(0, rc);
-        var lines = stdout.ToString().TrimEnd('\n').Split('\n');
+        // The table, then after a blank line what the store retains.
+        var parts = stdout.ToString().Split("\n\n");
+        var lines = parts[0].Split('\n');
         Assert.Equal(2, lines.Length);
+        Assert.StartsWith("retained: events from 2025-11-25 00:00:00 UTC to 2025-11-25 00:00:00 UTC; never pruned", parts[1]);
         Assert.StartsWith("AGENT", lines[0]);
         var cells = lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal([AgentB, "agent-b.example", "1", "12", "1"], cells[..5]);

@@ -222,9 +222,12 @@ public abstract class EventStoreTests
         Assert.True((await reopened.StoreBatchAsync(TestEvents.Batch("a", 1, 7), 2, CancellationToken.None)).Duplicate);
     }
 
+    /// <summary>Takes a new store back to schema 7: without the retention tables of 8.</summary>
+    internal const string SchemaSevenSql = "DROP TABLE prunes; DROP TABLE pruned_batches; DROP TABLE pruned_epochs;";
+
     /// <summary>Takes a new store back to schema 6: the columns schema 7 added to agents and heartbeats (its new tables may stay: they are made if missing).</summary>
     private static string SchemaSixSql() =>
-        string.Concat(StoreSchema.AgentPolicyColumns.Select(c => $"ALTER TABLE agents DROP COLUMN {c.Name}; "))
+        SchemaSevenSql + string.Concat(StoreSchema.AgentPolicyColumns.Select(c => $"ALTER TABLE agents DROP COLUMN {c.Name}; "))
         + string.Concat(HeartbeatColumns.AddedInVersion7.Select(n => $"ALTER TABLE heartbeats DROP COLUMN {n}; "));
 
     /// <summary>Takes a new store back to schema 5: what schemas 6 and 7 added to batches, events, heartbeats and agents, and the refusals table.</summary>
@@ -276,7 +279,8 @@ public abstract class EventStoreTests
     [InlineData(4)]
     [InlineData(5)]
     [InlineData(6)]
-    public async Task InitializeAsync_StoreOfOlderSchemaVersion_RefusedNamingVersionAndUpgrade_ThenOpensAfterIt(int version)
+    [InlineData(7)]
+    public async Task InitializeAsync_StoreOfOlderSchemaVersion_UpgradedInPlaceKeepingItsData(int version)
     {
         var (store, spec) = await Stores.CreateAsync();
         var old = TestEvents.Batch("a", 1, 3);
@@ -288,7 +292,7 @@ public abstract class EventStoreTests
             // What an older collector left: batches keyed on (agent, sequence) without epoch or digest, none of
             // the other columns and tables of 6 (see SchemaFiveSql); each event's bytes in its row and no
             // event_chunks (5), no paths column (added in 3), a record-type index over every event (partial since 4).
-            await ScalarAsync(c, (version == 6 ? SchemaSixSql() : SchemaFiveSql()) + " SELECT 0");
+            await ScalarAsync(c, (version switch { 7 => SchemaSevenSql, 6 => SchemaSixSql(), _ => SchemaFiveSql() }) + " SELECT 0");
             for (int i = 0; i < (version < 5 ? old.Events.Count : 0); i++)
             {
                 await using var command = c.CreateCommand();
@@ -309,21 +313,15 @@ public abstract class EventStoreTests
             await ScalarAsync(c, $"UPDATE schema_info SET version = {version}; {paths} {chunks} {typeIndex} SELECT 0");
         }
 
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None));
+        await using var reopened = await StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None);
 
-        Assert.Contains($"schema version {version}, older than this collector's {StoreSchema.Version}", refused.Message);
-        Assert.Contains(StoreSchema.Upgrade(Stores.Kind, version), refused.Message);
+        Assert.Equal(version, ((Sluice.Collector.Storage.Retention.IRetentionStore)reopened).UpgradedFrom);
         await using (var c = Connect(spec))
         {
             await c.OpenAsync();
-            await using var tx = await c.BeginTransactionAsync();
-            await using var upgrade = c.CreateCommand();
-            upgrade.Transaction = tx;
-            upgrade.CommandText = StoreSchema.Upgrade(Stores.Kind, version);
-            await upgrade.ExecuteNonQueryAsync();
-            await tx.CommitAsync();
+            Assert.Equal(StoreSchema.Version, await ScalarAsync(c, "SELECT version FROM schema_info"));
+            Assert.Equal(0, await ScalarAsync(c, "SELECT COUNT(*) FROM prunes"));
         }
-        await using var reopened = await StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None);
         Assert.Equal(3, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
         // The upgraded store takes new events, paths included.
         var added = TestEvents.Batch("a", 2, 2);
@@ -369,6 +367,39 @@ public abstract class EventStoreTests
             string definition = (string)(await command.ExecuteScalarAsync())!;
             Assert.Contains($"<> '{StoreSchema.UnindexedFirstType}'", definition);
         }
+    }
+
+    [Fact]
+    public async Task InitializeAsync_StoreOfNewerSchemaVersion_RefusedNamingBothVersions_StoreUntouched()
+    {
+        var (store, spec) = await Stores.CreateAsync();
+        await store.StoreBatchAsync(TestEvents.Batch("a", 1, 3), 1, CancellationToken.None);
+        await store.DisposeAsync();
+        await using (var c = Connect(spec))
+        {
+            await c.OpenAsync();
+            await ScalarAsync(c, $"UPDATE schema_info SET version = {StoreSchema.Version + 1}; SELECT 0");
+        }
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StoreLocation.Parse(spec).OpenAsync(mustExist: true, CancellationToken.None));
+
+        Assert.Contains($"schema version {StoreSchema.Version + 1}, newer than this collector's {StoreSchema.Version}", refused.Message);
+        await using (var c = Connect(spec))
+        {
+            await c.OpenAsync();
+            Assert.Equal(StoreSchema.Version + 1, await ScalarAsync(c, "SELECT version FROM schema_info"));
+            Assert.Equal(3, await ScalarAsync(c, "SELECT COUNT(*) FROM events"));
+        }
+    }
+
+    [Fact]
+    public void VersionMismatch_StoreWithoutUpgradePath_NamesVersionsAndExport()
+    {
+        string message = StoreSchema.VersionMismatch("store x", Stores.Kind, 0);
+
+        Assert.False(StoreSchema.CanUpgrade(0));
+        Assert.Contains($"schema version 0, older than this collector's {StoreSchema.Version}", message);
+        Assert.Contains("sluice-collector export", message);
     }
 }
 

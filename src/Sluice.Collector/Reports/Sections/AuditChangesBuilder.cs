@@ -27,6 +27,7 @@ internal sealed class AuditChangesBuilder(ReportQuery q, IReadOnlyList<HostCover
         await FromEventsAsync(ct);
         await AgentStartsAsync(ct);
         FromCoverage();
+        await PrunesAsync(ct);
 
         var ordered = _changes.OrderBy(e => e.TimeUnixMs).ThenBy(e => e.AgentId, StringComparer.Ordinal).ThenBy(e => e.Category, StringComparer.Ordinal)
             .ThenBy(e => e.Type, StringComparer.Ordinal).ThenBy(e => e.Detail, StringComparer.Ordinal).ToList();
@@ -110,6 +111,30 @@ internal sealed class AuditChangesBuilder(ReportQuery q, IReadOnlyList<HostCover
             _changes.Add(new AuditChange(started, a.AgentId, a.Hostname, "agent-start", "takeover", "success", "-", "", "agent started and took over kernel audit"));
         }
     }
+
+    /// <summary>
+    /// Each prune run in the range (<c>sluice-collector prune</c>): it deleted audit records of every host, so it is
+    /// listed under the agent id "*" and the host it ran on, whatever the --agent filter.
+    /// </summary>
+    private async Task PrunesAsync(CancellationToken ct)
+    {
+        await using var c = q.Command(
+            "SELECT started_ms, host, user_name, older_than_days, cutoff_ms, days, days_skipped, events, batches, heartbeats, status, store " +
+            "FROM prunes WHERE started_ms >= @from AND started_ms < @to");
+        foreach (var p in await ReportSql.ReadAsync(c, r => (Time: ReportSql.Long(r, 0), Host: r.GetString(1), User: r.GetString(2), DaysAsked: ReportSql.Long(r, 3),
+            Cutoff: ReportSql.Long(r, 4), Days: ReportSql.Long(r, 5), Skipped: ReportSql.Long(r, 6), Events: ReportSql.Long(r, 7), Batches: ReportSql.Long(r, 8),
+            Heartbeats: ReportSql.Long(r, 9), Status: r.GetString(10), Store: r.GetString(11)), ct))
+        {
+            Count(AllAgents, p.Host, "retention", 1);
+            string unit = p.Store == "postgres" ? "day partitions" : "days";
+            _changes.Add(new AuditChange(p.Time, AllAgents, p.Host, "retention", "prune", p.Skipped == 0 ? "success" : "partial", p.User, "sluice-collector",
+                $"events before {ReportTime.Iso(p.Cutoff)} deleted (older than {p.DaysAsked} days): {p.Days} {unit}, {p.Events} events, {p.Batches} batches, " +
+                $"{p.Heartbeats} heartbeats; {p.Status}"));
+        }
+    }
+
+    /// <summary>The agent id of a change that concerns every host (a prune).</summary>
+    internal const string AllAgents = "*";
 
     /// <summary>The agent's silences (stop and restore, or unreachable) and its rules changes, from coverage.</summary>
     private void FromCoverage()

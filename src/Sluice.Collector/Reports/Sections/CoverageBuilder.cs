@@ -53,8 +53,10 @@ internal sealed class CoverageBuilder(ReportQuery q, DeliveryFactsReader deliver
                 Batches = batchCount,
                 Heartbeats = beats.GetValueOrDefault(agent.Ref),
                 // The rule of the design: continuous, no loss of any kind, no delivery problem. Never otherwise.
-                Complete = continuous && !total.AnyLoss && !hostDelivery.AnyProblem,
-                Verdict = CoverageVerdict.Of(intervals, lossList, total, hostDelivery, nothingCovered: q.CoveredTo <= q.Request.FromUnixMs),
+                // Nor over pruned time: what was there is gone, so nothing shows it was complete.
+                Complete = continuous && !total.AnyLoss && !hostDelivery.AnyProblem && q.PrunedBefore is null,
+                Verdict = CoverageVerdict.Of(intervals, lossList, total, hostDelivery, nothingCovered: q.CoveredTo <= q.Request.FromUnixMs,
+                    prunedBefore: q.PrunedBefore),
             });
         }
         return result;

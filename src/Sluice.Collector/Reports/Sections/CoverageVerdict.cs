@@ -18,12 +18,18 @@ internal static class CoverageVerdict
     /// delivery gaps, refusals, interleaving; never left out), then each disconnected stretch and each loss with its
     /// times (UTC), the first <see cref="MaxItems"/> of those.
     /// </summary>
-    public static string Of(IReadOnlyList<CoverageInterval> intervals, IReadOnlyList<LossReport> losses, LossCounts? total, HostDelivery? delivery, bool nothingCovered = false)
+    /// <param name="prunedBefore">Set when the range starts before the retained range: events before it were pruned.</param>
+    public static string Of(IReadOnlyList<CoverageInterval> intervals, IReadOnlyList<LossReport> losses, LossCounts? total, HostDelivery? delivery,
+        bool nothingCovered = false, long? prunedBefore = null)
     {
         var always = new List<string>();
         if (nothingCovered)
         {
             always.Add("nothing covered: the range starts after the report was made");
+        }
+        if (prunedBefore is long pruned)
+        {
+            always.Add($"pruned: events before {ReportTime.Short(pruned)} were deleted by retention (sluice-collector prune), so the range before it is not covered");
         }
         if (delivery is not null)
         {

@@ -23,6 +23,23 @@ internal sealed class ReportQuery(DbConnection connection, ReportRequest request
     /// <summary>The agents in scope by their row id (<see cref="ReadAgentsAsync"/>).</summary>
     public IReadOnlyDictionary<long, ReportAgent> Agents { get; private set; } = new Dictionary<long, ReportAgent>();
 
+    /// <summary>
+    /// Set when the range starts before the retained range: the latest cutoff of any prune (<c>prunes</c>), before which
+    /// the store has deleted events. Null when nothing before the range's start was pruned.
+    /// </summary>
+    public long? PrunedBefore { get; private set; }
+
+    /// <summary>Reads <see cref="PrunedBefore"/>.</summary>
+    public async Task ReadRetentionAsync(CancellationToken ct)
+    {
+        await using var c = Command("SELECT MAX(cutoff_ms) FROM prunes");
+        if (await c.ExecuteScalarAsync(ct) is { } value and not DBNull
+            && Convert.ToInt64(value, CultureInfo.InvariantCulture) is long cutoff && cutoff > Request.FromUnixMs)
+        {
+            PrunedBefore = cutoff;
+        }
+    }
+
     /// <summary>The row id of the --agent, when the report is for one.</summary>
     public long? AgentRef { get; private set; }
 

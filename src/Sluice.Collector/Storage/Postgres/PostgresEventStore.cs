@@ -55,23 +55,38 @@ internal sealed partial class PostgresEventStore : IEventStore
         // Serialise concurrent first starts of several collectors on one database.
         await ExecAsync(connection, "SELECT pg_advisory_xact_lock(7361636501)", cancellationToken);
         await ExecAsync(connection, StoreSchema.Ddl(Dialect), cancellationToken);
+        string name = $"PostgreSQL store {connection.Database} on {connection.Host}:{connection.Port}";
         await using (var check = new NpgsqlCommand("SELECT version FROM schema_info", connection))
         {
             var version = await check.ExecuteScalarAsync(cancellationToken);
+            long found = version is null ? StoreSchema.Version : Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture);
             if (version is null)
             {
                 await ExecAsync(connection, $"INSERT INTO schema_info VALUES ({StoreSchema.Version})", cancellationToken);
             }
-            else if (Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture) != StoreSchema.Version)
+            else if (StoreSchema.CanUpgrade(found))
             {
-                throw new InvalidOperationException(StoreSchema.VersionMismatch(
-                    $"PostgreSQL store {connection.Database} on {connection.Host}:{connection.Port}", StoreKind.Postgres,
-                    Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)));
+                // Under the lock: a collector that waited on it finds the version this one wrote, and does nothing.
+                // The schema again after the upgrade: it makes what the upgrade dropped or rebuilt.
+                await ExecAsync(connection, StoreSchema.Upgrade(StoreKind.Postgres, found), cancellationToken);
+                await ExecAsync(connection, StoreSchema.Ddl(Dialect), cancellationToken);
+                UpgradedFrom = found;
+            }
+            else if (found != StoreSchema.Version)
+            {
+                throw new InvalidOperationException(StoreSchema.VersionMismatch(name, StoreKind.Postgres, found));
             }
         }
         await ExecAsync(connection, StoreSchema.DeliveryIndexes, cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        Name = name;
     }
+
+    /// <summary>The schema version this store had before <see cref="InitializeAsync"/> upgraded it, or null.</summary>
+    public long? UpgradedFrom { get; private set; }
+
+    /// <summary>For messages: the database and server.</summary>
+    public string Name { get; private set; } = "PostgreSQL store";
 
     public async Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken)
     {
@@ -79,6 +94,25 @@ internal sealed partial class PostgresEventStore : IEventStore
         // connection is not held while the events are serialised and compressed.
         var times = IndexTimes.Of(batch, receivedUnixMs, _timeBounds);
         using var rows = EncodedRows.From(batch, times);
+        try
+        {
+            return await StoreOnceAsync(rows, times, receivedUnixMs, cancellationToken);
+        }
+        catch (PostgresException e) when (StoreErrors.IsMissingPartition(e))
+        {
+            // A prune (of this or another collector process) dropped a day partition this process had made or seen:
+            // the transaction rolled back whole. Forget the batch's days, so that they are made again, and retry once.
+            for (int i = 0; i < batch.Events.Count; i++)
+            {
+                _partitions.TryRemove(PostgresSchema.Day(times.TimeMs(i, batch.Events[i])), out _);
+            }
+            return await StoreOnceAsync(rows, times, receivedUnixMs, cancellationToken);
+        }
+    }
+
+    private async Task<StoreOutcome> StoreOnceAsync(EncodedRows rows, IndexTimes times, long receivedUnixMs, CancellationToken cancellationToken)
+    {
+        var batch = rows.Batch;
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await EnsurePartitionsAsync(connection, batch, times, cancellationToken);
 

@@ -46,6 +46,9 @@ internal sealed partial class SqliteEventStore : IEventStore
 
     public string Path { get; }
 
+    /// <summary>The schema version this store had before <see cref="InitializeAsync"/> upgraded it, or null.</summary>
+    public long? UpgradedFrom { get; private set; }
+
     /// <summary>What this store's SQL says its own way.</summary>
     internal static SqlDialect Dialect => SqlDialect.Sqlite;
 
@@ -66,20 +69,30 @@ internal sealed partial class SqliteEventStore : IEventStore
         // Checkpoints are the WalCheckpointer's, on its own thread.
         // The WAL file is cut back to the size at which it starts over (see WalCheckpointer).
         Exec(_writeConnection, $"PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {(long)_options.WalResetPages * 16384};");
-        using (var tx = _writeConnection.BeginTransaction())
+        // BEGIN IMMEDIATE: the write lock before the version is read, so that of several processes opening an older
+        // file at once one upgrades it and the others, waiting on the lock (busy_timeout), find it upgraded.
+        using (var tx = _writeConnection.BeginTransaction(deferred: false))
         {
             Exec(_writeConnection, StoreSchema.Ddl(Dialect), tx);
             using var check = _writeConnection.CreateCommand();
             check.Transaction = tx;
             check.CommandText = "SELECT version FROM schema_info";
             var version = check.ExecuteScalar();
+            long found = version is null ? StoreSchema.Version : Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture);
             if (version is null)
             {
                 Exec(_writeConnection, $"INSERT INTO schema_info VALUES ({StoreSchema.Version})", tx);
             }
-            else if (Convert.ToInt32(version, System.Globalization.CultureInfo.InvariantCulture) != StoreSchema.Version)
+            else if (StoreSchema.CanUpgrade(found))
             {
-                throw new InvalidOperationException(StoreSchema.VersionMismatch($"SQLite store {Path}", StoreKind.Sqlite, Convert.ToInt64(version, System.Globalization.CultureInfo.InvariantCulture)));
+                // The schema again after the upgrade: it makes what the upgrade dropped or rebuilt.
+                Exec(_writeConnection, StoreSchema.Upgrade(StoreKind.Sqlite, found), tx);
+                Exec(_writeConnection, StoreSchema.Ddl(Dialect), tx);
+                UpgradedFrom = found;
+            }
+            else if (found != StoreSchema.Version)
+            {
+                throw new InvalidOperationException(StoreSchema.VersionMismatch($"SQLite store {Path}", StoreKind.Sqlite, found));
             }
             Exec(_writeConnection, StoreSchema.DeliveryIndexes, tx);
             tx.Commit();
