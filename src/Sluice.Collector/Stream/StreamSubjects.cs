@@ -123,7 +123,14 @@ internal static class StreamSubjects
                 throw new FormatException($"'{token}' is not an encoded subject token");
             }
         }
-        return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes.ToArray());
+        try
+        {
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes.ToArray());
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new FormatException($"'{token}' is not an encoded subject token: {e.Message}", e);
+        }
     }
 
     /// <summary>True when subject pattern <paramref name="pattern"/> (with '*' and '>') matches every subject <paramref name="filter"/> matches.</summary>

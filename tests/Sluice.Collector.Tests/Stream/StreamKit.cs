@@ -1,0 +1,120 @@
+using System.Text.Json;
+using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using Sluice.Collector.Hosting;
+using Sluice.Collector.Storage;
+using Sluice.Collector.Streaming;
+using Sluice.Collector.Tests.Support;
+using IngestClient = Sluice.Protocol.V1.Ingest.IngestClient;
+
+namespace Sluice.Collector.Tests.Stream;
+
+/// <summary>One message as a consumer of the stream received it.</summary>
+internal sealed record Received(string Subject, string MsgId, string AgentId, ulong Sequence, ulong Serial, ulong StreamSequence, JsonElement Payload);
+
+/// <summary>What the stream tests share: a collector with <c>--stream</c> in this process, and a consumer that reads the stream whole.</summary>
+internal static class StreamKit
+{
+    /// <summary>A collector (SQLite store in <paramref name="dir"/>, any agent accepted) publishing to <paramref name="cluster"/>.</summary>
+    public static Task<CollectorServer> StartCollectorAsync(string dir, NatsCluster cluster, Func<StreamOptions, StreamOptions>? configure = null,
+        ScriptedIngestFaults? faults = null, IEventStore? store = null)
+    {
+        var stream = new StreamOptions { Servers = StreamOptions.ParseServers(cluster.Urls), Replicas = 3 };
+        return CollectorServer.StartAsync(new CollectorOptions
+        {
+            Listen = "127.0.0.1:0",
+            Store = new StoreLocation(StoreKind.Sqlite, Path.Combine(dir, $"events-{Guid.NewGuid():N}.db")),
+            AllowAnonymous = true,
+            Stream = configure is null ? stream : configure(stream),
+            MeterName = "Sluice.Collector.Test." + Guid.NewGuid().ToString("N"),
+        }, store, services: faults is null ? null : s => s.AddGrpc(g => g.Interceptors.Add<IngestFaultInterceptor>(faults)));
+    }
+
+    public static IngestClient Client(CollectorServer server, out GrpcChannel channel)
+    {
+        channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { MaxSendMessageSize = null, MaxReceiveMessageSize = null });
+        return new IngestClient(channel);
+    }
+
+    /// <summary>Waits until every event the collector took into its buffer has an outcome (published, duplicate or dropped).</summary>
+    public static async Task DrainedAsync(CollectorServer server, TimeSpan timeout)
+    {
+        var s = server.StreamCounters!;
+        var deadline = DateTime.UtcNow + timeout;
+        while (!(s.Buffered == 0 && s.Enqueued == s.Published + s.Duplicates + s.DroppedShutdown + s.DroppedUnwritable))
+        {
+            Assert.True(DateTime.UtcNow < deadline,
+                $"the stream did not drain in {timeout}: enqueued {s.Enqueued}, published {s.Published}, duplicates {s.Duplicates}, buffered {s.Buffered}, failures {s.PublishFailures}, connected {s.Connected}");
+            await Task.Delay(200);
+        }
+    }
+
+    public static NatsConnection Connect(NatsCluster cluster) => new(new NatsOpts
+    {
+        Url = cluster.Urls,
+        AuthOpts = cluster.User is null ? NatsAuthOpts.Default : new NatsAuthOpts { Username = cluster.User, Password = cluster.Password },
+        RequestTimeout = TimeSpan.FromSeconds(10),
+    });
+
+    /// <summary>Every message of stream <paramref name="name"/> (matching <paramref name="filter"/>), read by an ordered consumer from the start.</summary>
+    public static async Task<List<Received>> ReadAllAsync(NatsCluster cluster, string name = StreamOptions.DefaultName, string? filter = null, TimeSpan? timeout = null)
+    {
+        await using var nats = Connect(cluster);
+        var js = new NatsJSContext(nats);
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
+        var stream = await js.GetStreamAsync(name, cancellationToken: cts.Token);
+        long expected = filter is null ? stream.Info.State.Messages : -1;
+        var consumer = await js.CreateOrderedConsumerAsync(name, new NatsJSOrderedConsumerOpts { FilterSubjects = [filter ?? StreamSubjects.Filter] }, cts.Token);
+        var received = new List<Received>();
+        if (expected == 0)
+        {
+            return received;
+        }
+        // A filtered read stops when a fetch finds nothing more; a whole read when it has the stream's count.
+        while (true)
+        {
+            int before = received.Count;
+            await foreach (var msg in consumer.FetchNoWaitAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = 1000 }, cancellationToken: cts.Token))
+            {
+                using var doc = JsonDocument.Parse(msg.Data);
+                var root = doc.RootElement.Clone();
+                string msgId = msg.Headers is { } h && h.TryGetValue("Nats-Msg-Id", out var id) ? id.ToString() : "";
+                received.Add(new Received(msg.Subject, msgId,
+                    root.TryGetProperty("agent_id", out var a) ? a.GetString()! : "",
+                    root.TryGetProperty("batch_sequence", out var q) ? q.GetUInt64() : 0,
+                    root.TryGetProperty("serial", out var r) ? r.GetUInt64() : 0,
+                    msg.Metadata?.Sequence.Stream ?? 0, root));
+            }
+            if (expected >= 0 ? received.Count >= expected : received.Count == before)
+            {
+                return received;
+            }
+            if (received.Count == before)
+            {
+                await Task.Delay(200, cts.Token);
+            }
+        }
+    }
+
+    /// <summary>(agent, batch sequence, serial) of every event the store holds.</summary>
+    public static async Task<List<(string Agent, ulong Sequence, ulong Serial)>> StoredAsync(IEventStore store)
+    {
+        var keys = new List<(string, ulong, ulong)>();
+        await foreach (var e in store.ReadEventsAsync(new EventQuery(), CancellationToken.None))
+        {
+            keys.Add((e.AgentId, e.Sequence, e.Event.Serial));
+        }
+        return keys;
+    }
+
+    /// <summary>The stream's info: its leader's server name, its message count.</summary>
+    public static async Task<NATS.Client.JetStream.Models.StreamInfo> InfoAsync(NatsCluster cluster, string name = StreamOptions.DefaultName)
+    {
+        await using var nats = Connect(cluster);
+        var js = new NatsJSContext(nats);
+        var stream = await js.GetStreamAsync(name);
+        return stream.Info;
+    }
+}
