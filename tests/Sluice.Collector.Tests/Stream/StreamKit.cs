@@ -3,6 +3,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
 using Sluice.Collector.Hosting;
 using Sluice.Collector.Storage;
 using Sluice.Collector.Streaming;
@@ -66,7 +67,15 @@ internal static class StreamKit
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
         var stream = await js.GetStreamAsync(name, cancellationToken: cts.Token);
         long expected = filter is null ? stream.Info.State.Messages : -1;
-        var consumer = await js.CreateOrderedConsumerAsync(name, new NatsJSOrderedConsumerOpts { FilterSubjects = [filter ?? StreamSubjects.Filter] }, cts.Token);
+        // One filter_subject, not the ordered consumer's filter_subjects: nats-server 2.9 knows only the former and ignores the latter.
+        var consumer = await js.CreateOrUpdateConsumerAsync(name, new ConsumerConfig
+        {
+            Name = "read-" + Guid.NewGuid().ToString("N"),
+            FilterSubject = filter ?? StreamSubjects.Filter,
+            AckPolicy = ConsumerConfigAckPolicy.None,
+            DeliverPolicy = ConsumerConfigDeliverPolicy.All,
+            InactiveThreshold = TimeSpan.FromMinutes(1),
+        }, cts.Token);
         var received = new List<Received>();
         if (expected == 0)
         {
@@ -110,7 +119,7 @@ internal static class StreamKit
     }
 
     /// <summary>The stream's info: its leader's server name, its message count.</summary>
-    public static async Task<NATS.Client.JetStream.Models.StreamInfo> InfoAsync(NatsCluster cluster, string name = StreamOptions.DefaultName)
+    public static async Task<StreamInfo> InfoAsync(NatsCluster cluster, string name = StreamOptions.DefaultName)
     {
         await using var nats = Connect(cluster);
         var js = new NatsJSContext(nats);
