@@ -4,7 +4,7 @@ using Sluice.Collector.Storage;
 
 namespace Sluice.Collector.Cli;
 
-/// <summary><c>sluice-collector export</c>: stored events as JSON Lines in the replay format.</summary>
+/// <summary><c>sluice-collector export</c>: stored events as JSON Lines, in the replay format or as OCSF objects.</summary>
 internal static class ExportCommand
 {
     public static Command Create()
@@ -13,22 +13,31 @@ internal static class ExportCommand
         var agent = new Option<string?>("--agent") { Description = "Only this agent id." };
         var from = new Option<string?>("--from") { Description = "Events at or after this time (ISO 8601, unix seconds, or now)." };
         var to = new Option<string?>("--to") { Description = "Events before this time." };
+        var format = new Option<string>("--format")
+        {
+            Description = "replay: the replay JSON with agent_id, hostname and batch_sequence added; ocsf: one OCSF 1.8.0 object per event (raw records in raw_data).",
+            DefaultValueFactory = _ => "replay",
+        };
         var output = new Option<string?>("--out") { Description = "Write to this file instead of stdout." };
-        var command = new Command("export", "Write stored events as JSON Lines in the replay format, oldest first, with agent_id, hostname and batch_sequence added.");
-        foreach (var o in new Option[] { store, agent, from, to, output })
+        var command = new Command("export", "Write stored events as JSON Lines, oldest first: in the replay format (the default) or as OCSF objects.");
+        foreach (var o in new Option[] { store, agent, from, to, format, output })
         {
             command.Options.Add(o);
         }
         command.SetAction((parse, ct) => RunAsync(
-            parse.GetValue(store)!, parse.GetValue(agent), parse.GetValue(from), parse.GetValue(to), parse.GetValue(output), Console.Error, ct));
+            parse.GetValue(store)!, parse.GetValue(agent), parse.GetValue(from), parse.GetValue(to), parse.GetValue(output), Console.Error, ct, parse.GetValue(format)!));
         return command;
     }
 
-    internal static async Task<int> RunAsync(string storeSpec, string? agent, string? from, string? to, string? outPath, TextWriter stderr, CancellationToken ct)
+    internal static async Task<int> RunAsync(string storeSpec, string? agent, string? from, string? to, string? outPath, TextWriter stderr, CancellationToken ct,
+        string format = "replay")
     {
         EventQuery query;
+        ExportFormat exportFormat;
         try
         {
+            // checked before the store is opened or the output created: a bad value is an argument error
+            exportFormat = EventExporter.ParseFormat(format);
             query = new EventQuery(
                 agent,
                 from is null ? null : CliOptions.ParseTime(from, "--from"),
@@ -43,7 +52,7 @@ internal static class ExportCommand
         {
             await using var store = await CliOptions.OpenExistingAsync(storeSpec, ct);
             await using Stream output = outPath is null ? Console.OpenStandardOutput() : File.Create(outPath);
-            long n = await EventExporter.ExportAsync(store, query, output, ct);
+            long n = await EventExporter.ExportAsync(store, query, output, ct, exportFormat);
             stderr.WriteLine($"sluice-collector export: {n} events");
             return 0;
         }

@@ -16,9 +16,16 @@ internal enum EventClass
     Network,
 }
 
-/// <summary>Stored events as OCSF JSON (schema 1.x): the classes that fit, the raw records always kept.</summary>
+/// <summary>
+/// Stored events as OCSF JSON (schema 1.8.0): the classes that fit, the raw records always kept.
+/// The mapping is documented in the collector's README ("OCSF"); <see cref="OcsfActivity"/> chooses the class,
+/// <see cref="OcsfWriter"/> writes the object.
+/// </summary>
 internal static class OcsfEvent
 {
+    /// <summary>The OCSF schema version the objects follow (<c>metadata.version</c>).</summary>
+    public const string SchemaVersion = "1.8.0";
+
     /// <summary>The subject token of each class: <c>other</c>, <c>process</c>, <c>authentication</c>, <c>account</c>, <c>file</c>, <c>network</c>.</summary>
     public static string Token(EventClass c) => c switch
     {
@@ -31,8 +38,8 @@ internal static class OcsfEvent
     };
 
     /// <summary>The class <paramref name="e"/> maps to.</summary>
-    public static EventClass Classify(Event e) => throw new NotImplementedException("OCSF mapping: issue 18");
+    public static EventClass Classify(Event e) => OcsfActivity.Of(e).Class;
 
     /// <summary>Writes the event as one OCSF JSON object.</summary>
-    public static void Write(Utf8JsonWriter writer, StoredEvent stored) => throw new NotImplementedException("OCSF mapping: issue 18");
+    public static void Write(Utf8JsonWriter writer, StoredEvent stored) => OcsfWriter.Write(writer, stored, OcsfActivity.Of(stored.Event));
 }
