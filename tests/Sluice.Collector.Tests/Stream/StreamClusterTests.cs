@@ -217,6 +217,26 @@ public sealed class StreamClusterTests(Xunit.Abstractions.ITestOutputHelper outp
         Assert.Equal(10, (await StreamKit.ReadAllAsync(secured)).Count);
     }
 
+    [Fact]
+    public async Task OcsfFormat_ProcessActivityOnTheProcessSubject_RawRecordsKept()
+    {
+        await using var server = await StreamKit.StartCollectorAsync(_dir, _cluster, o => o with { Format = StreamFormat.Ocsf, Replicas = 1 });
+        await using var _ = server.Store;
+        var client = StreamKit.Client(server, out var channel);
+        using var __ = channel;
+        await client.SendAsync(TestEvents.Batch("web-1.example", 1, 20));
+        await StreamKit.DrainedAsync(server, TimeSpan.FromMinutes(2));
+        Assert.Equal((20, 0L), (server.StreamCounters!.Published, server.StreamCounters.Dropped));
+
+        var received = await StreamKit.ReadAllAsync(_cluster, filter: "sluice.events.web-1%2Eexample.process");
+        Assert.Equal(20, received.Count);
+        Assert.All(received, r =>
+        {
+            Assert.Equal(1007, r.Payload.GetProperty("class_uid").GetInt32());
+            Assert.True(r.Payload.TryGetProperty("raw_data", out var raw) && raw.ValueKind != System.Text.Json.JsonValueKind.Null);
+        });
+    }
+
     /// <summary>The class token the subject must end in: the OCSF mapping's, or "other" while the mapping is not there.</summary>
     private static string OcsfToken(Received r)
     {

@@ -59,14 +59,16 @@ internal static class StreamKit
         RequestTimeout = TimeSpan.FromSeconds(10),
     });
 
-    /// <summary>Every message of stream <paramref name="name"/> (matching <paramref name="filter"/>), read by an ordered consumer from the start.</summary>
+    /// <summary>
+    /// Every message of stream <paramref name="name"/> (matching <paramref name="filter"/>), read by a consumer from the
+    /// start, once the stream's replicas are all current (a node started again catches up first).
+    /// </summary>
     public static async Task<List<Received>> ReadAllAsync(NatsCluster cluster, string name = StreamOptions.DefaultName, string? filter = null, TimeSpan? timeout = null)
     {
         await using var nats = Connect(cluster);
         var js = new NatsJSContext(nats);
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
-        var stream = await js.GetStreamAsync(name, cancellationToken: cts.Token);
-        long expected = filter is null ? stream.Info.State.Messages : -1;
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(3));
+        var info = await HealthyAsync(js, name, cts.Token);
         // One filter_subject, not the ordered consumer's filter_subjects: nats-server 2.9 knows only the former and ignores the latter.
         var consumer = await js.CreateOrUpdateConsumerAsync(name, new ConsumerConfig
         {
@@ -76,34 +78,51 @@ internal static class StreamKit
             DeliverPolicy = ConsumerConfigDeliverPolicy.All,
             InactiveThreshold = TimeSpan.FromMinutes(1),
         }, cts.Token);
+        // All there is: the stream's count, or what a filtered consumer found pending when it was made (after the writes).
+        long expected = filter is null ? info.State.Messages : (long)consumer.Info.NumPending;
         var received = new List<Received>();
-        if (expected == 0)
+        while (received.Count < expected)
         {
-            return received;
+            try
+            {
+                await foreach (var msg in consumer.FetchAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = 1000, Expires = TimeSpan.FromSeconds(2) }, cancellationToken: cts.Token))
+                {
+                    using var doc = JsonDocument.Parse(msg.Data);
+                    var root = doc.RootElement.Clone();
+                    string msgId = msg.Headers is { } h && h.TryGetValue("Nats-Msg-Id", out var id) ? id.ToString() : "";
+                    received.Add(new Received(msg.Subject, msgId,
+                        root.TryGetProperty("agent_id", out var a) ? a.GetString()! : "",
+                        root.TryGetProperty("batch_sequence", out var q) ? q.GetUInt64() : 0,
+                        root.TryGetProperty("serial", out var r) ? r.GetUInt64() : 0,
+                        msg.Metadata?.Sequence.Stream ?? 0, root));
+                }
+            }
+            catch (OperationCanceledException) when (cts.IsCancellationRequested)
+            {
+                throw new TimeoutException($"read {received.Count} of {expected} messages of {name} (filter {filter}); consumer: {consumer.Info.NumPending} pending, delivered up to {consumer.Info.Delivered?.StreamSeq}");
+            }
         }
-        // A filtered read stops when a fetch finds nothing more; a whole read when it has the stream's count.
+        return received;
+    }
+
+    /// <summary>Waits until the stream has a leader and every replica is current; its info then.</summary>
+    private static async Task<StreamInfo> HealthyAsync(NatsJSContext js, string name, CancellationToken cancellationToken)
+    {
         while (true)
         {
-            int before = received.Count;
-            await foreach (var msg in consumer.FetchNoWaitAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = 1000 }, cancellationToken: cts.Token))
+            try
             {
-                using var doc = JsonDocument.Parse(msg.Data);
-                var root = doc.RootElement.Clone();
-                string msgId = msg.Headers is { } h && h.TryGetValue("Nats-Msg-Id", out var id) ? id.ToString() : "";
-                received.Add(new Received(msg.Subject, msgId,
-                    root.TryGetProperty("agent_id", out var a) ? a.GetString()! : "",
-                    root.TryGetProperty("batch_sequence", out var q) ? q.GetUInt64() : 0,
-                    root.TryGetProperty("serial", out var r) ? r.GetUInt64() : 0,
-                    msg.Metadata?.Sequence.Stream ?? 0, root));
+                var stream = await js.GetStreamAsync(name, cancellationToken: cancellationToken);
+                var c = stream.Info.Cluster;
+                if (c is null || (c.Leader is { Length: > 0 } && (c.Replicas ?? []).All(p => p.Current && !p.Offline)))
+                {
+                    return stream.Info;
+                }
             }
-            if (expected >= 0 ? received.Count >= expected : received.Count == before)
+            catch (NatsJSApiException e) when (e.Error.Code == 503)
             {
-                return received;
             }
-            if (received.Count == before)
-            {
-                await Task.Delay(200, cts.Token);
-            }
+            await Task.Delay(250, cancellationToken);
         }
     }
 
