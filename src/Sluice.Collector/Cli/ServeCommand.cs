@@ -37,7 +37,7 @@ internal static class ServeCommand
         var streamName = new Option<string?>("--stream-name") { Description = $"The JetStream stream (default {StreamOptions.DefaultName}); created with subjects {StreamSubjects.Filter} if missing." };
         var streamFormat = new Option<string?>("--stream-format") { Description = "Payload of each message: replay (the export's JSON, default) or ocsf." };
         var streamReplicas = new Option<string?>("--stream-replicas") { Description = "Replicas of the stream when the collector creates it (1-5, default 1); an existing stream keeps its own." };
-        var streamBuffer = new Option<string?>("--stream-buffer-events") { Description = $"Events held for publishing while the stream is slow or away (default {StreamOptions.DefaultBufferEvents}, about 2-3 KiB each); beyond it they are dropped from the stream, counted." };
+        var streamBuffer = new Option<string?>("--stream-buffer-events") { Description = $"Events held for publishing while the stream is slow or away (default {StreamOptions.DefaultBufferEvents}, about 4 KB of memory each); beyond it they are dropped from the stream, counted." };
         var streamWait = new Option<string?>("--stream-max-wait") { Description = $"Milliseconds an ingest call may wait for room in that buffer before its events are dropped from the stream (default {StreamOptions.DefaultMaxWait.TotalMilliseconds:0}; 0-60000)." };
         var streamCredentials = new Option<string?>("--stream-credentials") { Description = "NATS credentials: a .creds file, or a file with USER:PASSWORD or a token; mode 0600." };
 
