@@ -20,7 +20,7 @@ internal static class StreamKit
 {
     /// <summary>A collector (SQLite store in <paramref name="dir"/>, any agent accepted) publishing to <paramref name="cluster"/>.</summary>
     public static Task<CollectorServer> StartCollectorAsync(string dir, NatsCluster cluster, Func<StreamOptions, StreamOptions>? configure = null,
-        ScriptedIngestFaults? faults = null, IEventStore? store = null)
+        ScriptedIngestFaults? faults = null, IEventStore? store = null, LogLines? log = null)
     {
         var stream = new StreamOptions { Servers = StreamOptions.ParseServers(cluster.Urls), Replicas = 3 };
         return CollectorServer.StartAsync(new CollectorOptions
@@ -30,7 +30,7 @@ internal static class StreamKit
             AllowAnonymous = true,
             Stream = configure is null ? stream : configure(stream),
             MeterName = "Sluice.Collector.Test." + Guid.NewGuid().ToString("N"),
-        }, store, services: faults is null ? null : s => s.AddGrpc(g => g.Interceptors.Add<IngestFaultInterceptor>(faults)));
+        }, store, log is null ? null : log.AddTo, services: faults is null ? null : s => s.AddGrpc(g => g.Interceptors.Add<IngestFaultInterceptor>(faults)));
     }
 
     public static IngestClient Client(CollectorServer server, out GrpcChannel channel)
