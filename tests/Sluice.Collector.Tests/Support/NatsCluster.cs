@@ -13,11 +13,13 @@ namespace Sluice.Collector.Tests.Support;
 /// <remarks>A missing nats-server is an error naming the package, never a skip.</remarks>
 public sealed class NatsCluster : IAsyncDisposable
 {
+    private readonly string _server;
     private readonly string _dir;
     private readonly Node[] _nodes;
 
-    private NatsCluster(string dir, Node[] nodes, string? user, string? password)
+    private NatsCluster(string server, string dir, Node[] nodes, string? user, string? password)
     {
+        _server = server;
         _dir = dir;
         _nodes = nodes;
         User = user;
@@ -51,7 +53,7 @@ public sealed class NatsCluster : IAsyncDisposable
             all[i].Config = Path.Combine(dir, $"n{i + 1}.conf");
             await File.WriteAllTextAsync(all[i].Config, Config(all[i], all, user, password));
         }
-        var cluster = new NatsCluster(dir, all, user, password) { _server = server };
+        var cluster = new NatsCluster(server, dir, all, user, password);
         try
         {
             foreach (var n in all)
@@ -70,8 +72,6 @@ public sealed class NatsCluster : IAsyncDisposable
         }
         return cluster;
     }
-
-    private string _server = "";
 
     /// <summary>SIGKILLs node <paramref name="node"/> (no lame duck, no goodbye to its routes).</summary>
     public void Kill(int node)
