@@ -48,6 +48,7 @@ internal sealed class StreamPublisher : IStreamOutlet, IAsyncDisposable
     private volatile bool _completed;
     private int _disposed;
     private int _classifyLogged;
+    private int _ensuring;
 
     public StreamPublisher(StreamOptions options, NatsAuthOpts auth, StreamCounters counters, ILoggerFactory loggers, TimeProvider time)
     {
@@ -88,6 +89,12 @@ internal sealed class StreamPublisher : IStreamOutlet, IAsyncDisposable
             OnRetry = args =>
             {
                 _counters.PublishFailed();
+                if (args.Outcome.Exception is NatsJSPublishNoResponseException && _connection.ConnectionState == NatsConnectionState.Open)
+                {
+                    // Connected, yet nothing answers for the subject: during an election that passes, but a stream
+                    // deleted (or never made, if creating it failed) does not. Look again, in the background.
+                    EnsureAgain();
+                }
                 string error = args.Outcome.Exception is { } e ? $"{e.GetType().Name}: {e.Message}" : "no acknowledgement";
                 if (_failureLog.TryEnter(args.Outcome.Exception?.GetType().Name ?? "", out long suppressed))
                 {
@@ -185,6 +192,27 @@ internal sealed class StreamPublisher : IStreamOutlet, IAsyncDisposable
             workers[w] = Task.Run(WorkerAsync);
         }
         await Task.WhenAll(workers);
+    }
+
+    /// <summary>Runs <see cref="EnsureStreamAsync"/> once more unless it runs already.</summary>
+    private void EnsureAgain()
+    {
+        if (Interlocked.CompareExchange(ref _ensuring, 1, 0) != 0)
+        {
+            return;
+        }
+        var stopping = _stopping.Token;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await EnsureStreamAsync(stopping);
+            }
+            finally
+            {
+                Volatile.Write(ref _ensuring, 0);
+            }
+        });
     }
 
     /// <summary>Looks the stream up and creates it if missing; checks an existing one. Retries until it succeeds or the collector stops.</summary>

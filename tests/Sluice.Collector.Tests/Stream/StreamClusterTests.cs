@@ -243,6 +243,30 @@ public sealed class StreamClusterTests(Xunit.Abstractions.ITestOutputHelper outp
         });
     }
 
+    [Fact]
+    public async Task StreamDeletedWhileRunning_CreatedAgain_NothingLostThatCameAfter()
+    {
+        await using var server = await StreamKit.StartCollectorAsync(_dir, _cluster);
+        await using var _ = server.Store;
+        var client = StreamKit.Client(server, out var channel);
+        using var __ = channel;
+        await client.SendAsync(TestEvents.Batch("agent-a", 1, 10));
+        await StreamKit.DrainedAsync(server, TimeSpan.FromMinutes(2));
+
+        await using (var nats = StreamKit.Connect(_cluster))
+        {
+            Assert.True(await new NATS.Client.JetStream.NatsJSContext(nats).DeleteStreamAsync(StreamOptions.DefaultName));
+        }
+        await client.SendAsync(TestEvents.Batch("agent-a", 2, 10));
+        await StreamKit.DrainedAsync(server, TimeSpan.FromMinutes(2));
+
+        // The publisher found nobody answering, looked for the stream, made it again, and published the second batch.
+        var received = await StreamKit.ReadAllAsync(_cluster);
+        Assert.Equal(Enumerable.Repeat(2ul, 10), received.Select(r => r.Sequence));
+        Assert.Equal((20, 0L), (server.StreamCounters!.Published, server.StreamCounters.Dropped));
+        Assert.True(server.StreamCounters.PublishFailures > 0);
+    }
+
     /// <summary>The class token the subject must end in: the OCSF mapping's, or "other" while the mapping is not there.</summary>
     private static string OcsfToken(Received r)
     {
