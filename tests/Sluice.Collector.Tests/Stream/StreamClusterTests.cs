@@ -267,6 +267,44 @@ public sealed class StreamClusterTests(Xunit.Abstractions.ITestOutputHelper outp
         Assert.True(server.StreamCounters.PublishFailures > 0);
     }
 
+    [Fact]
+    public async Task ServeProcess_StreamOptions_EnqueuedBeforeTheAck_SigtermFlushesBeforeExit()
+    {
+        using var collector = CollectorProcess.Start(
+        [
+            "serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + Path.Combine(_dir, "serve.db"), "--insecure-no-auth",
+            "--stream", _cluster.Urls, "--stream-name", "FLEET", "--stream-replicas", "3", "--stream-buffer-events", "5000", "--stream-max-wait", "200",
+        ]);
+        var address = await collector.ListeningAsync();
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(address);
+        var client = new Sluice.Protocol.V1.Ingest.IngestClient(channel);
+        for (ulong s = 1; s <= 5; s++)
+        {
+            await client.SendAsync(TestEvents.Batch("web-1", s, 20));
+        }
+        using (var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version11, Timeout = TimeSpan.FromSeconds(30) })
+        using (var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri(address, "/api/ingest"))))
+        {
+            // Taken into the buffer before each call was acknowledged.
+            Assert.Equal(100, doc.RootElement.GetProperty("stream_enqueued").GetInt64());
+            Assert.Equal(0, doc.RootElement.GetProperty("stream_dropped_events").GetInt64());
+        }
+        // SIGTERM right away: the collector stops taking calls and flushes what it holds before it exits.
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", collector.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        Assert.Equal(0, await collector.ExitAsync(TimeSpan.FromMinutes(1)));
+        Assert.Contains("sluice-collector: event stream FLEET (replay)", collector.Output);
+
+        var info = await StreamKit.InfoAsync(_cluster, "FLEET");
+        Assert.Equal(3, info.Config.NumReplicas);
+        Assert.Equal(["sluice.events.>"], info.Config.Subjects!);
+        var received = await StreamKit.ReadAllAsync(_cluster, "FLEET");
+        Assert.Equal(100, received.Count);
+        Assert.All(received, r => Assert.StartsWith("sluice.events.web-1.", r.Subject));
+    }
+
     /// <summary>The class token the subject must end in: the OCSF mapping's, or "other" while the mapping is not there.</summary>
     private static string OcsfToken(Received r)
     {
