@@ -53,7 +53,7 @@ internal sealed partial record StreamOptions
     /// <summary>Events held for publishing at most (<c>--stream-buffer-events</c>).</summary>
     public int BufferEvents { get; init; } = DefaultBufferEvents;
 
-    /// <summary>How long an ingest call may wait for room in the buffer before its events are dropped from the stream (<c>--stream-max-wait</c>).</summary>
+    /// <summary>How long an ingest call may wait for room in the buffer before its events are dropped from the stream (<c>--stream-max-wait</c>); no wait while disconnected.</summary>
     public TimeSpan MaxWait { get; init; } = DefaultMaxWait;
 
     /// <summary>A NATS .creds file, or a file with <c>USER:PASSWORD</c> or a token on its first line (<c>--stream-credentials</c>).</summary>

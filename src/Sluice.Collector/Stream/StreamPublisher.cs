@@ -126,11 +126,13 @@ internal sealed class StreamPublisher : IStreamOutlet, IAsyncDisposable
         {
             return;
         }
-        // Full (or closed): wait for room, at most MaxWait for the whole call.
+        // Full (or closed): wait for room, at most MaxWait for the whole call, and only while connected. Without a
+        // connection nothing frees room, and every call of the fleet waiting the bound through an outage would slow
+        // ingest to a crawl for nothing.
         long start = _time.GetTimestamp();
         try
         {
-            while (i < events.Count && !_completed)
+            while (i < events.Count && !_completed && _connection.ConnectionState == NatsConnectionState.Open)
             {
                 if (TryEnqueue(writer, new StreamItem(origin, i, events[i])))
                 {

@@ -39,7 +39,25 @@ public sealed class NatsCluster : IAsyncDisposable
 
     /// <summary>Starts <paramref name="nodes"/> servers and waits until each accepts clients.</summary>
     /// <param name="user">With <paramref name="password"/>: clients must authenticate as this user.</param>
+    /// <remarks>
+    /// A port found free can be taken by another process before the server binds it (other tests start servers
+    /// too): a node that exits at start makes the whole cluster start again on new ports, up to three times.
+    /// </remarks>
     public static async Task<NatsCluster> StartAsync(int nodes = 3, string? user = null, string? password = null)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await TryStartAsync(nodes, user, password);
+            }
+            catch (NodeExitedException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    private static async Task<NatsCluster> TryStartAsync(int nodes, string? user, string? password)
     {
         string server = FindServer();
         string dir = Directory.CreateTempSubdirectory("sluice-nats-").FullName;
@@ -170,7 +188,8 @@ public sealed class NatsCluster : IAsyncDisposable
         {
             if (n.Process is { HasExited: true } p)
             {
-                throw new InvalidOperationException($"nats-server {n.Name} exited with {p.ExitCode}");
+                string log = Path.Combine(Path.GetDirectoryName(n.Store)!, n.Name + ".log");
+                throw new NodeExitedException($"nats-server {n.Name} exited with {p.ExitCode}:\n{(File.Exists(log) ? File.ReadAllText(log) : "(no log)")}");
             }
             try
             {
@@ -210,6 +229,8 @@ public sealed class NatsCluster : IAsyncDisposable
         }
         return ValueTask.CompletedTask;
     }
+
+    private sealed class NodeExitedException(string message) : InvalidOperationException(message);
 
     private sealed class Node(string name, int port, int clusterPort, string store)
     {
