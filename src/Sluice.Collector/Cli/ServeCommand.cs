@@ -2,6 +2,7 @@ using System.CommandLine;
 using Sluice.Collector.Hosting;
 using Sluice.Collector.Ingest;
 using Sluice.Collector.Storage;
+using Sluice.Collector.Streaming;
 
 namespace Sluice.Collector.Cli;
 
@@ -31,8 +32,18 @@ internal static class ServeCommand
         var noDashboard = new Option<bool>("--no-dashboard") { Description = "Do not serve the dashboard and its JSON API." };
         var dashboardToken = new Option<string?>("--dashboard-token-file") { Description = "File with the dashboard's token (or sha256:HEX); without it the dashboard API answers loopback clients only." };
 
+        // The stream's numbers are read as text and parsed here, so that a bad value is a usage error (exit 2) naming the option.
+        var stream = new Option<string?>("--stream") { Description = "Publish every stored event to NATS JetStream: nats://HOST:PORT, several separated by commas (seeds: the client learns the cluster and reconnects across its servers)." };
+        var streamName = new Option<string?>("--stream-name") { Description = $"The JetStream stream (default {StreamOptions.DefaultName}); created with subjects {StreamSubjects.Filter} if missing." };
+        var streamFormat = new Option<string?>("--stream-format") { Description = "Payload of each message: replay (the export's JSON, default) or ocsf." };
+        var streamReplicas = new Option<string?>("--stream-replicas") { Description = "Replicas of the stream when the collector creates it (1-5, default 1); an existing stream keeps its own." };
+        var streamBuffer = new Option<string?>("--stream-buffer-events") { Description = $"Events held for publishing while the stream is slow or away (default {StreamOptions.DefaultBufferEvents}, about 4 KB of memory each); beyond it they are dropped from the stream, counted." };
+        var streamWait = new Option<string?>("--stream-max-wait") { Description = $"Milliseconds an ingest call may wait for room in that buffer before its events are dropped from the stream (default {StreamOptions.DefaultMaxWait.TotalMilliseconds:0}; 0-60000)." };
+        var streamCredentials = new Option<string?>("--stream-credentials") { Description = "NATS credentials: a .creds file, or a file with USER:PASSWORD or a token; mode 0600." };
+
         var command = new Command("serve", "Receive event batches and heartbeats from agents over gRPC and store them.");
-        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, maxInFlight, maxStreams, noDashboard, dashboardToken })
+        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, maxInFlight, maxStreams, noDashboard, dashboardToken,
+            stream, streamName, streamFormat, streamReplicas, streamBuffer, streamWait, streamCredentials })
         {
             command.Options.Add(o);
         }
@@ -60,6 +71,7 @@ internal static class ServeCommand
                     MaxStreamsPerConnection = parse.GetValue(maxStreams) ?? CollectorOptions.DefaultMaxStreamsPerConnection,
                     Dashboard = !parse.GetValue(noDashboard),
                     DashboardTokenFile = parse.GetValue(dashboardToken),
+                    Stream = StreamValue(parse, stream, streamName, streamFormat, streamReplicas, streamBuffer, streamWait, streamCredentials),
                 };
                 options.Validate();
                 if (parse.GetValue(store) is not null && options.Store.HasPassword)
@@ -76,6 +88,10 @@ internal static class ServeCommand
             {
                 await using var server = await CollectorServer.StartAsync(options, cancellationToken: ct);
                 Console.Out.WriteLine($"sluice-collector: listening on {server.Address} ({(options.TlsCertificatePath is null ? "h2c and HTTP/1.1" : "TLS")}), store {options.Store}, {(options.AllowAnonymous ? "authentication OFF" : "token authentication")}");
+                if (options.Stream is { } streaming)
+                {
+                    Console.Out.WriteLine($"sluice-collector: event stream {streaming.Name} ({(streaming.Format == StreamFormat.Ocsf ? "ocsf" : "replay")}) on {string.Join(",", streaming.Servers.Select(s => $"{s.Scheme}://{s.Host}:{s.Port}"))}, buffer {streaming.BufferEvents} events");
+                }
                 if (options.Dashboard)
                 {
                     Console.Out.WriteLine($"sluice-collector: dashboard at {server.Address} ({(options.DashboardTokenFile is null ? "API for loopback clients only" : "API needs the dashboard token")})");
@@ -94,6 +110,29 @@ internal static class ServeCommand
             }
         });
         return command;
+    }
+
+    private static StreamOptions? StreamValue(ParseResult parse, Option<string?> stream, Option<string?> name, Option<string?> format,
+        Option<string?> replicas, Option<string?> buffer, Option<string?> wait, Option<string?> credentials)
+    {
+        if (parse.GetValue(stream) is not string servers)
+        {
+            foreach (var o in new[] { name, format, replicas, buffer, wait, credentials })
+            {
+                if (parse.GetResult(o) is not null)
+                {
+                    throw new ArgumentException($"{o.Name} needs --stream");
+                }
+            }
+            return null;
+        }
+        var options = new StreamOptions { Servers = StreamOptions.ParseServers(servers), CredentialsFile = parse.GetValue(credentials) };
+        if (parse.GetValue(name) is string n) options = options with { Name = n };
+        if (parse.GetValue(format) is string f) options = options with { Format = StreamOptions.ParseFormat(f) };
+        if (parse.GetValue(replicas) is string r) options = options with { Replicas = StreamOptions.ParseInt("--stream-replicas", r, 1, 5) };
+        if (parse.GetValue(buffer) is string b) options = options with { BufferEvents = StreamOptions.ParseInt("--stream-buffer-events", b, 1, StreamOptions.MaxBufferEvents) };
+        if (parse.GetValue(wait) is string w) options = options with { MaxWait = TimeSpan.FromMilliseconds(StreamOptions.ParseInt("--stream-max-wait", w, 0, 60_000)) };
+        return options;
     }
 
     /// <summary>The environment variable that gives the store when --store is not on the command line.</summary>

@@ -51,6 +51,9 @@ internal sealed record CollectorOptions
     /// <summary>File holding the dashboard's bearer token (or its sha256:HEX); without it the dashboard API answers loopback clients only.</summary>
     public string? DashboardTokenFile { get; init; }
 
+    /// <summary>Publish every stored event to this NATS JetStream stream (<c>--stream</c>); null for none.</summary>
+    public Streaming.StreamOptions? Stream { get; init; }
+
     /// <summary>
     /// The name of the meter <c>/metrics</c> exports (<see cref="Metrics.CollectorInstruments.MeterName"/>). Tests
     /// that run several collectors in one process give each its own: OpenTelemetry picks meters by name, process-wide.
@@ -90,5 +93,6 @@ internal sealed record CollectorOptions
             throw new ArgumentException("the in-flight pushback and the refusal log interval must be positive");
         }
         ListenEndpoint.Parse(Listen);
+        Stream?.Validate();
     }
 }

@@ -13,6 +13,7 @@ using Sluice.Collector.Dashboard;
 using Sluice.Collector.Ingest;
 using Sluice.Collector.Metrics;
 using Sluice.Collector.Storage;
+using Sluice.Collector.Streaming;
 
 namespace Sluice.Collector.Hosting;
 
@@ -26,10 +27,12 @@ internal sealed class CollectorServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly bool _ownsStore;
+    private readonly StreamPublisher? _stream;
 
-    private CollectorServer(WebApplication app, IEventStore store, bool ownsStore, Uri address)
+    private CollectorServer(WebApplication app, IEventStore store, bool ownsStore, Uri address, StreamPublisher? stream)
     {
         _app = app;
+        _stream = stream;
         Store = store;
         _ownsStore = ownsStore;
         Address = address;
@@ -41,6 +44,9 @@ internal sealed class CollectorServer : IAsyncDisposable
     public IEventStore Store { get; }
 
     public IngestCounters Counters => _app.Services.GetRequiredService<IngestCounters>();
+
+    /// <summary>The event stream's counters; null without <see cref="CollectorOptions.Stream"/>.</summary>
+    public StreamCounters? StreamCounters => _app.Services.GetService<StreamCounters>();
 
     /// <summary>The collector's services, for tests that look at one (the token file's reload counts, the policy cache).</summary>
     internal IServiceProvider Services => _app.Services;
@@ -63,6 +69,8 @@ internal sealed class CollectorServer : IAsyncDisposable
         var dashboardAccess = !options.Dashboard ? null
             : options.DashboardTokenFile is null ? DashboardAccess.LocalOnly
             : DashboardAccess.Load(options.DashboardTokenFile, tokens);
+        // Read before anything starts: a credentials file open to others refuses the start, as the token file does.
+        var streamAuth = options.Stream?.CredentialsFile is string credentials ? StreamCredentials.Load(credentials) : NATS.Client.Core.NatsAuthOpts.Default;
         var endpoint = ListenEndpoint.Parse(options.Listen);
         X509Certificate2? certificate = options.TlsCertificatePath is null
             ? null
@@ -82,6 +90,9 @@ internal sealed class CollectorServer : IAsyncDisposable
             // One line per request at 100 calls/s is noise, and costs: ASP.NET Core and gRPC log warnings and up.
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
             builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+            // The NATS client logs each reconnect attempt as a warning: through an outage, one line every
+            // second or two. The publisher logs the connection's changes and the drops itself, throttled.
+            builder.Logging.AddFilter("NATS", LogLevel.Error);
             if (logging is not null)
             {
                 logging(builder.Logging);
@@ -152,6 +163,17 @@ internal sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton(sp => new Policy.PolicyCache(Policy.PolicyStore.Of(store), sp.GetRequiredService<TimeProvider>(), options.PolicyRefreshInterval,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<Policy.PolicyCache>()));
             builder.Services.AddSingleton(sp => new LogThrottle(sp.GetRequiredService<TimeProvider>(), TimeSpan.FromMinutes(1)));
+            if (options.Stream is { } streamOptions)
+            {
+                builder.Services.AddSingleton<StreamCounters>();
+                builder.Services.AddSingleton(sp => new StreamPublisher(streamOptions, streamAuth, sp.GetRequiredService<StreamCounters>(),
+                    sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+                builder.Services.AddSingleton<IStreamOutlet>(sp => sp.GetRequiredService<StreamPublisher>());
+            }
+            else
+            {
+                builder.Services.AddSingleton<IStreamOutlet>(NoStream.Instance);
+            }
             if (dashboardAccess is not null)
             {
                 builder.Services.AddCollectorMetrics(options.MeterName);
@@ -170,18 +192,34 @@ internal sealed class CollectorServer : IAsyncDisposable
             app.Use(frontDoor.InvokeAsync);
             app.MapGrpcService<IngestService>();
             app.MapGet("/healthz", () => Results.Text("ok\n"));
-            app.MapGet("/api/ingest", (IngestCounters c, AgentAuthenticator a) => Results.Text(CountersJson(c, a), "application/json"));
+            var streamCounters = app.Services.GetService<StreamCounters>();
+            app.MapGet("/api/ingest", (IngestCounters c, AgentAuthenticator a) => Results.Text(CountersJson(c, a, streamCounters), "application/json"));
             if (dashboardAccess is not null)
             {
                 app.MapDashboard(dashboardAccess);
                 app.MapCollectorMetrics(dashboardAccess, options.MeterName);
             }
-            await app.StartAsync(cancellationToken);
+            // Started before the server takes calls, so that the first stored batch finds the buffer; the
+            // publisher connects and makes sure of the stream in the background, and ingest never waits for that.
+            var stream = app.Services.GetService<StreamPublisher>();
+            stream?.Start();
+            try
+            {
+                await app.StartAsync(cancellationToken);
+            }
+            catch
+            {
+                if (stream is not null)
+                {
+                    await stream.DisposeAsync();
+                }
+                throw;
+            }
 
             var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
                 .First(a => a.StartsWith("http", StringComparison.Ordinal) && !a.Contains(new Http1PipelineEndPoint().ToString(), StringComparison.Ordinal));
             var address = new Uri(bound.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
-            return new CollectorServer(app, store, ownsStore, address);
+            return new CollectorServer(app, store, ownsStore, address, stream);
         }
         catch
         {
@@ -196,7 +234,26 @@ internal sealed class CollectorServer : IAsyncDisposable
     /// <summary>Runs until the host is asked to stop (SIGTERM, Ctrl-C).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
-    private static string CountersJson(IngestCounters c, AgentAuthenticator a) => JsonSerializer.Serialize(new Dictionary<string, long>
+    private static string CountersJson(IngestCounters c, AgentAuthenticator a, StreamCounters? s)
+    {
+        var counters = IngestCountersMap(c, a);
+        if (s is not null)
+        {
+            counters["stream_connected"] = s.Connected ? 1 : 0;
+            counters["stream_enqueued"] = s.Enqueued;
+            counters["stream_published"] = s.Published;
+            counters["stream_duplicates"] = s.Duplicates;
+            counters["stream_buffered"] = s.Buffered;
+            counters["stream_dropped_events"] = s.Dropped;
+            counters["stream_dropped_buffer_full"] = s.DroppedBufferFull;
+            counters["stream_dropped_shutdown"] = s.DroppedShutdown;
+            counters["stream_dropped_unwritable"] = s.DroppedUnwritable;
+            counters["stream_publish_failures"] = s.PublishFailures;
+        }
+        return JsonSerializer.Serialize(counters);
+    }
+
+    private static Dictionary<string, long> IngestCountersMap(IngestCounters c, AgentAuthenticator a) => new()
     {
         ["batches_stored"] = c.BatchesStored,
         ["events_stored"] = c.EventsStored,
@@ -216,11 +273,16 @@ internal sealed class CollectorServer : IAsyncDisposable
         ["policy_refusals_truncated"] = c.PolicyRefusalsTruncated,
         ["token_file_reloads"] = a.File?.Reloads ?? 0,
         ["token_file_reload_failures"] = a.File?.ReloadFailures ?? 0,
-    });
+    };
 
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
+        // After the server stopped taking calls: what they stored is in the buffer, and gets its bounded flush.
+        if (_stream is not null)
+        {
+            await _stream.DisposeAsync();
+        }
         await _app.DisposeAsync();
         if (_ownsStore)
         {

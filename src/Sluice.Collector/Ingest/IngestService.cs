@@ -18,6 +18,7 @@ namespace Sluice.Collector.Ingest;
 /// AlreadyExists. A store error that the batch would meet on every retry (<see cref="StoreErrors"/>) is
 /// returned as InvalidArgument. InvalidArgument and AlreadyExists refusals of the token's own agent are
 /// counted and recorded in the store (<see cref="IEventStore.RecordRefusalAsync"/>), so their events count as loss.
+/// A stored batch (or a resend of one) is handed to the event stream (<see cref="Streaming.IStreamOutlet"/>) before it is acknowledged.
 /// </remarks>
 internal sealed class IngestService(
     IEventStore store,
@@ -28,7 +29,8 @@ internal sealed class IngestService(
     LogThrottle conflictLog,
     ILogger<IngestService> logger,
     Hosting.RefusalLog refusals,
-    Policy.PolicyCache policies) : Sluice.Protocol.V1.Ingest.IngestBase
+    Policy.PolicyCache policies,
+    Streaming.IStreamOutlet stream) : Sluice.Protocol.V1.Ingest.IngestBase
 {
 
     /// <summary>Batches of one stream being stored at once; the stream stops reading beyond this.</summary>
@@ -300,6 +302,10 @@ internal sealed class IngestService(
         {
             counters.Stored(outcome.EventsStored);
         }
+        // After the store, never before: the stream carries only what the store holds. A duplicate goes out again too:
+        // its first attempt may have been stored and then lost before it was published, and the stream's duplicate
+        // window drops it if not (same message ids). Waits a bounded time at most; never fails the call.
+        await stream.OfferAsync(batch, cancellationToken);
         return new Ack { Sequence = batch.Sequence, Duplicate = outcome.Duplicate, EventsStored = (uint)outcome.EventsStored };
     }
 

@@ -46,6 +46,23 @@ internal static class CollectorInstruments
         meter.CreateObservableCounter("process.cpu", () => Environment.CpuUsage.TotalTime.TotalSeconds, "s", "CPU time the collector used, user and system.");
     }
 
+    /// <summary>The event stream's instruments (<c>sluice_stream_*</c>, docs/metrics.md "Collector stream metrics"), created only with <c>--stream</c>.</summary>
+    public static void CreateStream(Meter meter, Streaming.StreamCounters s)
+    {
+        meter.CreateObservableCounter("sluice.stream.enqueued", () => s.Enqueued, "{event}", "Stored events taken into the stream's buffer (resends of stored batches included).");
+        meter.CreateObservableCounter("sluice.stream.published", () => s.Published, "{event}", "Events the stream acknowledged as stored.");
+        meter.CreateObservableCounter("sluice.stream.duplicates", () => s.Duplicates, "{event}", "Events the stream acknowledged as duplicates: their message id was in its duplicate window (a resend, or a retried publish that had landed).");
+        meter.CreateObservableCounter("sluice.stream.dropped_events", () => new Measurement<long>[]
+        {
+            Reason(s.DroppedBufferFull, "buffer_full"),
+            Reason(s.DroppedShutdown, "shutdown"),
+            Reason(s.DroppedUnwritable, "unwritable"),
+        }, "{event}", "Stored events left out of the stream, by reason: the buffer stayed full for the bounded wait; still buffered when the collector stopped; the payload could not be written or the stream refused it for good.");
+        meter.CreateObservableCounter("sluice.stream.publish_failures", () => s.PublishFailures, "{attempt}", "Publish attempts that failed and were retried (timeout, lost connection, no stream or leader).");
+        meter.CreateObservableGauge("sluice.stream.buffered", () => s.Buffered, "{event}", "Events in the stream's buffer or being published.");
+        meter.CreateObservableGauge("sluice.stream.connected", () => s.Connected ? 1 : 0, "", "1 while the connection to a NATS server is open, else 0.");
+    }
+
     private static Measurement<long> Result(long value, string result) => new(value, new KeyValuePair<string, object?>("result", result));
 
     private static Measurement<long> Reason(long value, string reason) => new(value, new KeyValuePair<string, object?>("reason", reason));

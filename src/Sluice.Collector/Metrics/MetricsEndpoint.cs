@@ -44,6 +44,10 @@ internal static class MetricsEndpoint
     {
         var meter = app.Services.GetRequiredService<IMeterFactory>().Create(meterName);
         CollectorInstruments.Create(meter, app.Services.GetRequiredService<IngestCounters>());
+        if (app.Services.GetService<Streaming.StreamCounters>() is { } stream)
+        {
+            CollectorInstruments.CreateStream(meter, stream);
+        }
         app.MapPrometheusScrapingEndpoint(Path, meterProvider: null, configureBranchedPipeline: branch => branch.Use(async (context, next) =>
         {
             if (access.Check(context) is IResult refused)
