@@ -80,26 +80,7 @@ internal sealed partial class PostgresEventStore : IRetentionStore
                 days.Add(new PrunedDay(day * PostgresSchema.DayMs, partition, dropped));
                 progress($"{Day(day)}  {partition}: {dropped} events, dropped");
             }
-            var rest = request.DryRun
-                ? await RetentionSql.CountAsync(connection, request.CutoffUnixMs, cancellationToken)
-                : await RetentionSql.DeleteRestAsync(connection, Dialect, request.CutoffUnixMs, request.MaxRowsPerTransaction, progress, cancellationToken);
-            var result = new PruneResult
-            {
-                StartedUnixMs = started,
-                FinishedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                DryRun = request.DryRun,
-                Days = [.. days.OrderBy(d => d.DayUnixMs)],
-                Events = events,
-                Batches = rest.Batches,
-                EventChunks = rest.EventChunks,
-                Heartbeats = rest.Heartbeats,
-                Refusals = rest.Refusals,
-            };
-            if (!request.DryRun)
-            {
-                await RetentionSql.RecordAsync(connection, StoreKind.Postgres, request, result, cancellationToken);
-            }
-            return result;
+            return await RetentionSql.FinishAsync(connection, StoreKind.Postgres, request, started, days, events, progress, cancellationToken);
         }
         finally
         {

@@ -96,6 +96,35 @@ internal static class RetentionSql
         """;
 
     /// <summary>Records a prune that was run (not a dry run).</summary>
+    /// <summary>
+    /// What both stores do once the events of the pruned days are gone (or counted, on a dry run): the rows of the
+    /// other tables that belong only to pruned time, the result, and its record in <c>prunes</c> (not for a dry run).
+    /// </summary>
+    public static async Task<PruneResult> FinishAsync(DbConnection c, StoreKind kind, PruneRequest request, long startedUnixMs,
+        IEnumerable<PrunedDay> days, long events, Action<string> progress, CancellationToken ct)
+    {
+        var rest = request.DryRun
+            ? await CountAsync(c, request.CutoffUnixMs, ct)
+            : await DeleteRestAsync(c, SqlDialect.For(kind), request.CutoffUnixMs, request.MaxRowsPerTransaction, progress, ct);
+        var result = new PruneResult
+        {
+            StartedUnixMs = startedUnixMs,
+            FinishedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            DryRun = request.DryRun,
+            Days = [.. days.OrderBy(d => d.DayUnixMs)],
+            Events = events,
+            Batches = rest.Batches,
+            EventChunks = rest.EventChunks,
+            Heartbeats = rest.Heartbeats,
+            Refusals = rest.Refusals,
+        };
+        if (!request.DryRun)
+        {
+            await RecordAsync(c, kind, request, result, ct);
+        }
+        return result;
+    }
+
     public static async Task RecordAsync(DbConnection c, StoreKind kind, PruneRequest request, PruneResult result, CancellationToken ct)
     {
         var days = result.Days.Where(d => d.Skipped is null).ToList();

@@ -38,26 +38,7 @@ internal sealed partial class SqliteEventStore : IRetentionStore
             days.Add(new PrunedDay(day, name, n));
             progress($"{name}: {n} events{(request.DryRun ? ", would be deleted" : ", deleted")}");
         }
-        var rest = request.DryRun
-            ? await RetentionSql.CountAsync(connection, request.CutoffUnixMs, cancellationToken)
-            : await RetentionSql.DeleteRestAsync(connection, Dialect, request.CutoffUnixMs, request.MaxRowsPerTransaction, progress, cancellationToken);
-        var result = new PruneResult
-        {
-            StartedUnixMs = started,
-            FinishedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-            DryRun = request.DryRun,
-            Days = days,
-            Events = events,
-            Batches = rest.Batches,
-            EventChunks = rest.EventChunks,
-            Heartbeats = rest.Heartbeats,
-            Refusals = rest.Refusals,
-        };
-        if (!request.DryRun)
-        {
-            await RetentionSql.RecordAsync(connection, StoreKind.Sqlite, request, result, cancellationToken);
-        }
-        return result;
+        return await RetentionSql.FinishAsync(connection, StoreKind.Sqlite, request, started, days, events, progress, cancellationToken);
     }
 
     public async Task<RetainedRange> GetRetainedRangeAsync(CancellationToken cancellationToken)
