@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Sluice.Collector.Auth;
 
-/// <summary>Reads a file of tokens (or their digests), refusing one that users other than its owner can read or write.</summary>
+/// <summary>Reads a file that holds a secret (agent tokens or their digests, stream credentials), refusing one that users other than its owner can read or write.</summary>
 /// <remarks>
 /// The mode is checked on the opened file (fstat), so the file read is the file checked. Any group or
 /// other permission is refused: a readable file gives tokens (or digests to guess them from) away, a
@@ -18,8 +18,9 @@ internal static class SecretFile
     private const UnixFileMode OtherBits = UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     /// <param name="what">How the file is named in messages, e.g. "token file" or "--dashboard-token-file".</param>
+    /// <param name="holds">What the file gives away, for the refusal's message.</param>
     /// <exception cref="FormatException">The file cannot be read, or group or others have access to it; the message names the file and its mode.</exception>
-    public static string ReadAllText(string path, string what)
+    public static string ReadAllText(string path, string what, string holds = "agent tokens or their digests")
     {
         try
         {
@@ -29,7 +30,7 @@ internal static class SecretFile
             if (open != 0 && !(InCredentialsDirectory(path) && (mode & OtherBits) == 0))
             {
                 throw new FormatException(
-                    $"{what} {path} has mode {Octal(mode)}: group or others may {Access(open)} it, and it holds agent tokens or their digests. " +
+                    $"{what} {path} has mode {Octal(mode)}: group or others may {Access(open)} it, and it holds {holds}. " +
                     $"Make it private to the collector's user (chmod 0600 {path}), or hand it over with systemd's LoadCredential=");
             }
             using var stream = new FileStream(handle, FileAccess.Read);

@@ -60,45 +60,38 @@ internal static class AgentsCommand
         return command;
     }
 
-    internal static int RunAdd(string tokensPath, string name, string group, TextWriter stdout, TextWriter stderr)
-    {
-        string token;
-        try
+    internal static int RunAdd(string tokensPath, string name, string group, TextWriter stdout, TextWriter stderr) =>
+        EditTokens("add", stderr, () =>
         {
-            token = TokenFileEditor.Add(tokensPath, name, group);
-        }
-        catch (Exception e) when (e is ArgumentException or FormatException)
-        {
-            stderr.WriteLine($"sluice-collector agents add: {e.Message}");
-            return 2;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            stderr.WriteLine($"sluice-collector agents add: {e.Message}");
-            return 1;
-        }
-        stdout.WriteLine(token);
-        stderr.WriteLine($"sluice-collector agents add: enrolled '{name}' in group {group} in {tokensPath}; the token above is shown once: " +
-                         "put it in the agent's Shipping:TokenFile (0600). A running collector accepts it within a second.");
-        return 0;
-    }
+            string token = TokenFileEditor.Add(tokensPath, name, group);
+            stdout.WriteLine(token);
+            stderr.WriteLine($"sluice-collector agents add: enrolled '{name}' in group {group} in {tokensPath}; the token above is shown once: " +
+                             "put it in the agent's Shipping:TokenFile (0600). A running collector accepts it within a second.");
+        });
 
-    internal static int RunRevoke(string tokensPath, string name, TextWriter stderr)
-    {
-        try
+    internal static int RunRevoke(string tokensPath, string name, TextWriter stderr) =>
+        EditTokens("revoke", stderr, () =>
         {
             string group = TokenFileEditor.Revoke(tokensPath, name);
             stderr.WriteLine($"sluice-collector agents revoke: removed '{name}' (group {group}) from {tokensPath}; a running collector refuses its next call.");
+        });
+
+    /// <summary>Runs an edit of the token file: a bad name or group exits 2, a file that cannot be read or written 1.</summary>
+    private static int EditTokens(string verb, TextWriter stderr, Action edit)
+    {
+        try
+        {
+            edit();
             return 0;
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
-            stderr.WriteLine($"sluice-collector agents revoke: {e.Message}");
+            stderr.WriteLine($"sluice-collector agents {verb}: {e.Message}");
             return 2;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"sluice-collector agents revoke: {e.Message}");
+            stderr.WriteLine($"sluice-collector agents {verb}: {e.Message}");
             return 1;
         }
     }

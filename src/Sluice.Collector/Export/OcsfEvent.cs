@@ -41,5 +41,8 @@ internal static class OcsfEvent
     public static EventClass Classify(Event e) => OcsfActivity.Of(e).Class;
 
     /// <summary>Writes the event as one OCSF JSON object.</summary>
-    public static void Write(Utf8JsonWriter writer, StoredEvent stored) => OcsfWriter.Write(writer, stored, OcsfActivity.Of(stored.Event));
+    public static void Write(Utf8JsonWriter writer, StoredEvent stored) => Write(writer, stored, OcsfActivity.Of(stored.Event));
+
+    /// <summary>Writes the event as one OCSF JSON object of <paramref name="activity"/>, already worked out (<see cref="OcsfActivity.Of"/>).</summary>
+    public static void Write(Utf8JsonWriter writer, StoredEvent stored, OcsfActivity activity) => OcsfWriter.Write(writer, stored, activity);
 }

@@ -7,8 +7,9 @@ namespace Sluice.Collector.Streaming;
 /// whose first line that is not blank or a <c>#</c> comment is <c>USER:PASSWORD</c> or, without a colon, a token.
 /// </summary>
 /// <remarks>
-/// The file is refused if its group or others have any access to it, as the agents' token file is: it holds a
-/// secret that lets its reader publish into (or read) the stream. A password containing ':' is fine (the first
+/// The file is refused if its group or others have any access to it, as the agents' token file is
+/// (<see cref="Auth.SecretFile"/>, which also takes it from systemd's <c>LoadCredential=</c>): it holds a secret
+/// that lets its reader publish into (or read) the stream. A password containing ':' is fine (the first
 /// colon separates); a token cannot contain one.
 /// </remarks>
 internal static class StreamCredentials
@@ -18,7 +19,7 @@ internal static class StreamCredentials
     /// <exception cref="FormatException">The file cannot be read, is open to others, or holds nothing usable; the message names it.</exception>
     public static NatsAuthOpts Load(string path)
     {
-        string text = ReadPrivate(path);
+        string text = Auth.SecretFile.ReadAllText(path, "--stream-credentials", "the secret that publishes into the stream");
         if (text.Contains(CredsMarker, StringComparison.Ordinal))
         {
             return new NatsAuthOpts { Creds = text };
@@ -32,28 +33,5 @@ internal static class StreamCredentials
         return colon < 0
             ? new NatsAuthOpts { Token = line }
             : new NatsAuthOpts { Username = line[..colon], Password = line[(colon + 1)..] };
-    }
-
-    private static string ReadPrivate(string path)
-    {
-        try
-        {
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
-            var mode = File.GetUnixFileMode(handle);
-            const UnixFileMode open = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-                | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
-            if ((mode & open) != 0)
-            {
-                throw new FormatException(
-                    $"--stream-credentials {path} has mode {Auth.SecretFile.Octal(mode)}: group or others may use it, and it holds the secret that publishes into the stream. Make it private to the collector's user (chmod 0600 {path})");
-            }
-            using var stream = new FileStream(handle, FileAccess.Read);
-            using var reader = new StreamReader(stream);
-            return reader.ReadToEnd();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FormatException($"--stream-credentials {path}: cannot read it: {e.Message}", e);
-        }
     }
 }

@@ -297,10 +297,15 @@ internal sealed class StreamPublisher : IStreamOutlet, IAsyncDisposable
             return;
         }
         var origin = item.Origin;
+        var activity = StreamSubjects.Activity(item.Event, out var failure);
+        if (failure is not null && Interlocked.Exchange(ref _classifyLogged, 1) == 0)
+        {
+            StreamLog.ClassifyFailed(_logger, failure);
+        }
         byte[] data;
         try
         {
-            data = Payload(item, payload, json);
+            data = Payload(item, activity, payload, json);
             if (_connection.ServerInfo is { MaxPayload: > 0 } info && data.Length > info.MaxPayload)
             {
                 throw new InvalidOperationException($"{data.Length} bytes, more than the server's max_payload of {info.MaxPayload}");
@@ -312,12 +317,7 @@ internal sealed class StreamPublisher : IStreamOutlet, IAsyncDisposable
             StreamLog.Unwritable(_logger, e, item.Event.Serial, origin.Sequence, origin.AgentId, _format);
             return;
         }
-        var eventClass = StreamSubjects.Classify(item.Event, out var failure);
-        if (failure is not null && Interlocked.Exchange(ref _classifyLogged, 1) == 0)
-        {
-            StreamLog.ClassifyFailed(_logger, failure);
-        }
-        string subject = StreamSubjects.Subject(origin.AgentId, eventClass);
+        string subject = StreamSubjects.Subject(origin.AgentId, activity?.Class ?? EventClass.Other);
         var opts = new NatsJSPubOpts
         {
             MsgId = StreamSubjects.MessageId(origin.AgentId, origin.Epoch, origin.BootId, origin.Sequence, item.Event.Serial, item.Ordinal),
@@ -353,14 +353,22 @@ internal sealed class StreamPublisher : IStreamOutlet, IAsyncDisposable
         }
     }
 
-    private byte[] Payload(StreamItem item, MemoryStream payload, Utf8JsonWriter json)
+    private byte[] Payload(StreamItem item, OcsfActivity? activity, MemoryStream payload, Utf8JsonWriter json)
     {
         payload.SetLength(0);
         var stored = new StoredEvent(item.Origin.AgentId, item.Origin.Hostname, item.Origin.Sequence, item.Event);
         if (_options.Format == StreamFormat.Ocsf)
         {
             json.Reset(payload);
-            OcsfEvent.Write(json, stored);
+            if (activity is null)
+            {
+                // The classifier failed: writing classifies again and fails the same way, and the event is counted unwritable.
+                OcsfEvent.Write(json, stored);
+            }
+            else
+            {
+                OcsfEvent.Write(json, stored, activity);
+            }
             json.Flush();
         }
         else

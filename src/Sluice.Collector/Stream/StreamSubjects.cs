@@ -46,19 +46,22 @@ internal static class StreamSubjects
         string.Create(CultureInfo.InvariantCulture,
             $"{EncodeToken(agentId)}:{(epoch.Length > 0 ? "E" + EncodeToken(epoch) : "B" + EncodeToken(bootId))}:{sequence}:{serial}:{ordinal}");
 
-    /// <summary>The class of <paramref name="e"/>, <see cref="EventClass.Other"/> if the classifier fails.</summary>
-    /// <remarks>A classifier that throws must not keep an event out of the stream; it goes out under "other".</remarks>
-    public static EventClass Classify(Event e, out Exception? failure)
+    /// <summary>The OCSF class and activity of <paramref name="e"/>; null if the classifier fails (the subject says "other").</summary>
+    /// <remarks>
+    /// A classifier that throws must not keep an event out of the stream; it goes out under "other". The activity is
+    /// worked out once per event: the subject takes its class, and the OCSF payload is written from it.
+    /// </remarks>
+    public static OcsfActivity? Activity(Event e, out Exception? failure)
     {
         try
         {
             failure = null;
-            return OcsfEvent.Classify(e);
+            return OcsfActivity.Of(e);
         }
         catch (Exception error) when (error is not OutOfMemoryException)
         {
             failure = error;
-            return EventClass.Other;
+            return null;
         }
     }
 

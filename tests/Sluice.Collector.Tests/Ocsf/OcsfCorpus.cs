@@ -15,6 +15,17 @@ internal static class OcsfCorpus
     public const string AgentId = "corpus-agent";
     public const string Hostname = "corpus.example";
 
+    /// <summary>OCSF 1.8.0's class_uid of each class, written out here rather than taken from the writer it checks.</summary>
+    public static int ClassUid(EventClass c) => c switch
+    {
+        EventClass.Process => 1007,
+        EventClass.FileSystem => 1001,
+        EventClass.Authentication => 3002,
+        EventClass.AccountChange => 3001,
+        EventClass.Network => 4001,
+        _ => 0,
+    };
+
     public static readonly string[] Files = ["kernel-6.18-raw.log", "kernel-6.18-enriched.log"];
 
     /// <summary>Every event of a corpus file, interpreted as the agent does, with account names from the capturing host's files.</summary>

@@ -309,7 +309,7 @@ public sealed class StreamClusterTests(Xunit.Abstractions.ITestOutputHelper outp
     private static string OcsfToken(Received r)
     {
         var e = TestEvents.Exec((long)r.Serial, 0, (int)r.Serial - 1);
-        return Sluice.Collector.Export.OcsfEvent.Token(StreamSubjects.Classify(e, out _));
+        return Sluice.Collector.Export.OcsfEvent.Token(StreamSubjects.Activity(e, out _)?.Class ?? Sluice.Collector.Export.EventClass.Other);
     }
 
     [Fact]
