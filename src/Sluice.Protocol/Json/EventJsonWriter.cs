@@ -21,6 +21,7 @@ namespace Sluice.Protocol.Json;
 /// When the event's ids were named: <c>uid_name</c>, <c>auid_name</c>, <c>euid_name</c>, <c>suid_name</c>,
 /// <c>fsuid_name</c>, <c>gid_name</c>, <c>egid_name</c>, <c>sgid_name</c>, <c>fsgid_name</c>, and
 /// <c>path_ouid_names</c> / <c>path_ogid_names</c> (lists parallel to <c>paths</c>, null where unknown).
+/// When the agent enriched the event: <c>context</c> (process ancestry, container and unit; see <c>WriteContext</c>).
 /// Byte fields (raw text, argv, paths, ...) are written with <see cref="ByteStringJson"/>: valid UTF-8 as is,
 /// every other byte as <c>\udc80</c>..<c>\udcff</c>.
 /// </remarks>
@@ -169,8 +170,133 @@ public static class EventJsonWriter
         {
             writer.WriteString("completion"u8, e.Completion);
         }
+        if (e.Context is ProcessContext context)
+        {
+            WriteContext(writer, context);
+        }
         writer.WriteEndObject();
     }
+
+    /// <summary>
+    /// <c>context</c>: <c>{parent_state, parent, ancestry, ancestry_truncated, container_state, container,
+    /// unit_state, unit, cgroup, cgroup_inherited, exec_serial}</c>. States are <c>"known"</c> or
+    /// <c>"unknown"</c> (an unset state is left out, with its field); <c>parent</c> is <c>{pid, exe, argv,
+    /// argv_truncated, exec_serial, start_unix_ms, source, cwd, uid, auid, exited}</c>; each ancestry level
+    /// is <c>{pid, exe, exec_serial}</c>, or <c>{pid, unknown: true}</c> where the chain stops.
+    /// </summary>
+    private static void WriteContext(Utf8JsonWriter writer, ProcessContext c)
+    {
+        writer.WriteStartObject("context"u8);
+        if (WriteState(writer, "parent_state"u8, c.ParentState) && c.Parent is ProcessRef p)
+        {
+            writer.WriteStartObject("parent"u8);
+            writer.WriteNumber("pid"u8, p.Pid);
+            WriteBytesIfAny(writer, "exe"u8, p.Exe);
+            WriteList(writer, "argv"u8, p.Argv);
+            if (p.ArgvTruncated)
+            {
+                writer.WriteBoolean("argv_truncated"u8, true);
+            }
+            if (p.ExecSerial != 0)
+            {
+                writer.WriteNumber("exec_serial"u8, p.ExecSerial);
+            }
+            if (p.StartUnixMs != 0)
+            {
+                writer.WriteNumber("start_unix_ms"u8, p.StartUnixMs);
+            }
+            writer.WriteString("source"u8, SourceName(p.Source));
+            WriteBytesIfAny(writer, "cwd"u8, p.Cwd);
+            WriteNumber(writer, "uid"u8, p.HasUid, p.Uid);
+            WriteNumber(writer, "auid"u8, p.HasAuid, p.Auid);
+            if (p.Exited)
+            {
+                writer.WriteBoolean("exited"u8, true);
+            }
+            writer.WriteEndObject();
+        }
+        if (c.Ancestry.Count > 0)
+        {
+            writer.WriteStartArray("ancestry"u8);
+            foreach (Ancestor a in c.Ancestry)
+            {
+                writer.WriteStartObject();
+                writer.WriteNumber("pid"u8, a.Pid);
+                if (a.Unknown)
+                {
+                    writer.WriteBoolean("unknown"u8, true);
+                }
+                else
+                {
+                    WriteBytesIfAny(writer, "exe"u8, a.Exe);
+                    if (a.ExecSerial != 0)
+                    {
+                        writer.WriteNumber("exec_serial"u8, a.ExecSerial);
+                    }
+                }
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+            if (c.AncestryTruncated)
+            {
+                writer.WriteBoolean("ancestry_truncated"u8, true);
+            }
+        }
+        if (WriteState(writer, "container_state"u8, c.ContainerState) && c.Container is Container k)
+        {
+            writer.WriteStartObject("container"u8);
+            writer.WriteString("id"u8, k.Id);
+            writer.WriteString("runtime"u8, k.Runtime);
+            if (k.PodUid.Length > 0)
+            {
+                writer.WriteString("pod_uid"u8, k.PodUid);
+            }
+            if (k.Inherited)
+            {
+                writer.WriteBoolean("inherited"u8, true);
+            }
+            writer.WriteEndObject();
+        }
+        if (WriteState(writer, "unit_state"u8, c.UnitState) && c.Unit.Length > 0)
+        {
+            writer.WriteString("unit"u8, c.Unit);
+        }
+        WriteBytesIfAny(writer, "cgroup"u8, c.Cgroup);
+        if (c.CgroupInherited)
+        {
+            writer.WriteBoolean("cgroup_inherited"u8, true);
+        }
+        if (c.ExecSerial != 0)
+        {
+            writer.WriteNumber("exec_serial"u8, c.ExecSerial);
+        }
+        writer.WriteEndObject();
+    }
+
+    private static bool WriteState(Utf8JsonWriter writer, ReadOnlySpan<byte> name, ContextState state)
+    {
+        switch (state)
+        {
+            case ContextState.Known:
+                writer.WriteString(name, "known"u8);
+                return true;
+            case ContextState.Unknown:
+                writer.WriteString(name, "unknown"u8);
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>The JSON name of a <see cref="ProcessSource"/>: <c>exec</c>, <c>fork</c>, <c>proc</c>, <c>event</c>.</summary>
+    public static string SourceName(ProcessSource source) => source switch
+    {
+        ProcessSource.Exec => "exec",
+        ProcessSource.Fork => "fork",
+        ProcessSource.ProcScan => "proc",
+        ProcessSource.Event => "event",
+        _ => "unspecified",
+    };
 
     private static void WriteNumber(Utf8JsonWriter writer, ReadOnlySpan<byte> name, bool has, uint value)
     {

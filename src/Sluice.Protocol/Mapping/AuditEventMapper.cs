@@ -76,6 +76,8 @@ public static class AuditEventMapper
             TimeUnixMs = e.TimeUnixMs,
             Node = e.Node,
             Completion = e.Completion,
+            // The agent's process table is not in the records: the context is kept as the agent sent it.
+            Context = e.Context,
         };
         using var ev = AuditEvent.Detached();
         bool whole = interpret;
