@@ -91,7 +91,7 @@ internal sealed class PrivilegedBuilder(ReportQuery q)
     /// before process context, or stored before schema 9).
     /// </summary>
     internal static string ParentChain(string? chain, string exe) =>
-        chain is null ? Storage.ContextColumns.Unknown + " (no context)" : chain + Storage.ContextColumns.Arrow + (exe.Length == 0 ? "?" : exe);
+        (chain ?? Storage.ContextColumns.Unknown + " (no context)") + Storage.ContextColumns.Arrow + (exe.Length == 0 ? "?" : exe);
 
     /// <summary>Successful program executions with effective uid 0.</summary>
     private static string Where(DbCommand c)
