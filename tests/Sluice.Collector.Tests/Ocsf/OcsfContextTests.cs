@@ -114,6 +114,7 @@ public sealed class OcsfContextTests
         byte[] huge = [.. Enumerable.Repeat((byte)'A', 1 << 20), .. invalid];
         var forged = Contexts.Ssh(containerId: "id\"\n\0<x>", runtime: "\u2028", unit: "u\nv");
         forged.Parent.Exe = ByteString.CopyFrom(huge);
+        forged.Parent.Argv.Clear();
         forged.Parent.Argv.Add(ByteString.CopyFrom(invalid));
         forged.Ancestry[1].Exe = ByteString.CopyFrom(invalid);
 
