@@ -115,6 +115,38 @@ public abstract class DashboardContextTests : PerStoreTests
         Assert.Equal("evil.service\n<script>", hostile.GetProperty("unit").GetString());
         Assert.True(hostile.GetProperty("ancestry_truncated").GetBoolean());
     }
+
+    [Fact]
+    public async Task Ingest_ContextOverTheBound_RefusedInvalidAndCounted_CollectorGoesOn()
+    {
+        await using var server = await StartAsync();
+        await using var _ = server.Store;
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        var client = new Sluice.Protocol.V1.Ingest.IngestClient(channel);
+        var huge = TestEvents.Batch("web-1", 2, 3, firstSerial: 10);
+        var forged = Contexts.Ssh();
+        forged.Parent.Exe = ByteString.CopyFrom(new byte[1 << 20]);
+        huge.Events[1].With(forged);
+        var deep = TestEvents.Batch("web-1", 3, 1, firstSerial: 20);
+        deep.Events[0].With(Contexts.Ssh());
+        for (uint i = 0; i < 50_000; i++)
+        {
+            deep.Events[0].Context.Ancestry.Add(new Ancestor { Pid = i, Unknown = true });
+        }
+
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await client.SendAsync(huge));
+        var refusedToo = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await client.SendAsync(deep));
+        var after = await client.SendAsync(TestEvents.Batch("web-1", 4, 2, firstSerial: 30));
+
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains($"event 1 (serial 11) context is {forged.CalculateSize()} bytes, limit 65536", refused.Status.Detail);
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, refusedToo.StatusCode);
+        Assert.False(after.Duplicate);
+        Assert.Equal(2, server.Counters.RefusedInvalid);
+        var (_, page) = await GetAsync(server, "/api/events?from=1764028799&to=1764028900&limit=1000");
+        // nothing of the refused batches was stored
+        Assert.Equal([1, 2, 3, 4, 30, 31], Serials(page).Order());
+    }
 }
 
 public sealed class SqliteDashboardContextTests() : DashboardContextTests(new SqliteStoreFactory());
