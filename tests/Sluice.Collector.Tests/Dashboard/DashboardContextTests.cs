@@ -117,6 +117,27 @@ public abstract class DashboardContextTests : PerStoreTests
     }
 
     [Fact]
+    public async Task Ingest_RawFormEventWithContext_ExpandedWithItsContextKeptAndSearchable()
+    {
+        await using var server = await StartAsync();
+        await using var _ = server.Store;
+        var full = TestEvents.Exec(40, TestEvents.BaseUnixMs + 50, 1);
+        var raw = new Event { Serial = full.Serial, Timestamp = full.Timestamp, TimeUnixMs = full.TimeUnixMs, RawOnly = true, Context = Contexts.CronPartial() };
+        raw.Records.AddRange(full.Records);
+        var batch = TestEvents.Batch("web-1", 2, 0);
+        batch.Events.Add(raw);
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        Assert.False((await new Sluice.Protocol.V1.Ingest.IngestClient(channel).SendAsync(batch)).Duplicate);
+
+        var (_, page) = await GetAsync(server, $"/api/events?{Range}&unit=cron.service&parent_exe=sh");
+
+        Assert.Equal([40, 2], Serials(page));
+        var e = page.GetProperty("events")[0];
+        Assert.Equal("/usr/bin/sudo", e.GetProperty("exe").GetString());
+        Assert.Equal(Contexts.ReplayJson(raw).GetProperty("context").GetRawText(), e.GetProperty("context").GetRawText());
+    }
+
+    [Fact]
     public async Task Ingest_ContextOverTheBound_RefusedInvalidAndCounted_CollectorGoesOn()
     {
         await using var server = await StartAsync();
