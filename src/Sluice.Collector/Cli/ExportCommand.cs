@@ -19,18 +19,22 @@ internal static class ExportCommand
             DefaultValueFactory = _ => "replay",
         };
         var output = new Option<string?>("--out") { Description = "Write to this file instead of stdout." };
+        var parentExe = new Option<string?>("--parent-exe") { Description = "Only events whose parent (from the agent's process context) ran this exe: a whole path, or a program name without '/'." };
+        var container = new Option<string?>("--container") { Description = "Only events in this container: its id, or at least 12 hex digits of it." };
+        var unit = new Option<string?>("--unit") { Description = "Only events of this systemd unit or scope, e.g. ssh.service." };
         var command = new Command("export", "Write stored events as JSON Lines, oldest first: in the replay format (the default) or as OCSF objects.");
-        foreach (var o in new Option[] { store, agent, from, to, format, output })
+        foreach (var o in new Option[] { store, agent, from, to, format, output, parentExe, container, unit })
         {
             command.Options.Add(o);
         }
         command.SetAction((parse, ct) => RunAsync(
-            parse.GetValue(store)!, parse.GetValue(agent), parse.GetValue(from), parse.GetValue(to), parse.GetValue(output), Console.Error, ct, parse.GetValue(format)!));
+            parse.GetValue(store)!, parse.GetValue(agent), parse.GetValue(from), parse.GetValue(to), parse.GetValue(output), Console.Error, ct, parse.GetValue(format)!,
+            new ExportFilters(parse.GetValue(parentExe), parse.GetValue(container), parse.GetValue(unit))));
         return command;
     }
 
     internal static async Task<int> RunAsync(string storeSpec, string? agent, string? from, string? to, string? outPath, TextWriter stderr, CancellationToken ct,
-        string format = "replay")
+        string format = "replay", ExportFilters? filters = null)
     {
         EventQuery query;
         ExportFormat exportFormat;
@@ -41,7 +45,10 @@ internal static class ExportCommand
             query = new EventQuery(
                 agent,
                 from is null ? null : CliOptions.ParseTime(from, "--from"),
-                to is null ? null : CliOptions.ParseTime(to, "--to"));
+                to is null ? null : CliOptions.ParseTime(to, "--to"))
+            {
+                Context = new ContextFilter(filters?.ParentExe, ContextFilter.ParseContainer(filters?.Container, "--container"), filters?.Unit),
+            };
         }
         catch (FormatException e)
         {
@@ -63,3 +70,6 @@ internal static class ExportCommand
         }
     }
 }
+
+/// <summary>The process-context filters of <c>export</c> as given: <c>--parent-exe</c>, <c>--container</c>, <c>--unit</c>.</summary>
+internal sealed record ExportFilters(string? ParentExe = null, string? Container = null, string? Unit = null);

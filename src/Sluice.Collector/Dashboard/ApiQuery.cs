@@ -93,6 +93,20 @@ internal sealed class ApiQuery
         return v;
     }
 
+    /// <summary>A container id, or a prefix of at least 12 hex digits (<see cref="ContextFilter.ParseContainer"/>).</summary>
+    public string? Container()
+    {
+        string? v = Text("container");
+        try
+        {
+            return ContextFilter.ParseContainer(v, "container");
+        }
+        catch (FormatException e)
+        {
+            throw ApiException.BadParameter("container", e.Message["container: ".Length..]);
+        }
+    }
+
     /// <summary>A uid or login uid: a number from 0 to 4294967295, or 'unset' (4294967295, the auid of processes no one logged in to).</summary>
     public long? User()
     {

@@ -49,7 +49,7 @@ internal static partial class DashboardEndpoints
 
     private static async Task<IResult> SearchAsync(HttpContext context, IEventStore store, TimeProvider time, CancellationToken ct)
     {
-        var q = ApiQuery.From(context.Request, "from", "to", "key", "user", "exe", "argv", "agent", "limit", "before");
+        var q = ApiQuery.From(context.Request, "from", "to", "key", "user", "exe", "argv", "agent", "parent_exe", "container", "unit", "limit", "before");
         var (from, to) = q.Range(time);
         var search = new EventSearch
         {
@@ -60,6 +60,7 @@ internal static partial class DashboardEndpoints
             User = q.User(),
             Exe = q.Text("exe"),
             ArgvContains = q.Text("argv"),
+            Context = new ContextFilter(q.Text("parent_exe"), q.Container(), q.Text("unit")),
             Limit = q.Limit(DefaultEventLimit, EventSearch.MaxLimit),
             Before = q.Before(),
         };
@@ -80,9 +81,23 @@ internal sealed record EventsView(string From, string To, long FromUnixMs, long 
 internal sealed record EventView(
     string AgentId, string Hostname, string Time, long TimeUnixMs, long Serial, string FirstType, string? Syscall,
     bool? Success, long? Exit, long? Pid, long? Uid, long? Auid, long? Euid, string? UidName, string? AuidName, string? EuidName,
-    string? Key, string? Exe, string? Comm, string? Argv)
+    string? Key, string? Exe, string? Comm, string? Argv,
+    [property: System.Text.Json.Serialization.JsonConverter(typeof(ContextJsonConverter))] Sluice.Protocol.V1.ProcessContext? Context)
 {
     public static EventView From(EventHit e) => new(
         e.AgentId, e.Hostname, ApiQuery.Iso(e.TimeUnixMs), e.TimeUnixMs, e.Serial, e.FirstType, e.Syscall,
-        e.Success, e.Exit, e.Pid, e.Uid, e.Auid, e.Euid, e.UidName, e.AuidName, e.EuidName, e.Key, e.Exe, e.Comm, e.Argv);
+        e.Success, e.Exit, e.Pid, e.Uid, e.Auid, e.Euid, e.UidName, e.AuidName, e.EuidName, e.Key, e.Exe, e.Comm, e.Argv, e.Context);
+}
+
+/// <summary>
+/// An event's process context as the replay format writes it (<see cref="Sluice.Protocol.Json.EventJsonWriter.WriteContext"/>):
+/// byte fields that are not UTF-8 as lone surrogate escapes, which the page shows as U+FFFD, as text.
+/// </summary>
+internal sealed class ContextJsonConverter : System.Text.Json.Serialization.JsonConverter<Sluice.Protocol.V1.ProcessContext>
+{
+    public override Sluice.Protocol.V1.ProcessContext Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options) =>
+        throw new NotSupportedException("the API only writes contexts");
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, Sluice.Protocol.V1.ProcessContext value, System.Text.Json.JsonSerializerOptions options) =>
+        Sluice.Protocol.Json.EventJsonWriter.WriteContext(writer, value);
 }

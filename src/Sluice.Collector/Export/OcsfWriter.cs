@@ -108,6 +108,11 @@ internal static class OcsfWriter
         // device and actor on the IAM and network classes come from the host profile
         w.WriteStartArray("profiles");
         w.WriteStringValue("host");
+        if (ContainerOf(e) is not null)
+        {
+            // process.container comes from the container profile
+            w.WriteStringValue("container");
+        }
         w.WriteEndArray();
         // The same in every export and on the stream: the batch the event was stored in, and the audit event's own
         // identity, audit(SEC.MSEC:SERIAL). The serial alone is not unique in a batch (a serial reused after a
@@ -200,14 +205,12 @@ internal static class OcsfWriter
     private static byte[]? Terminal(Event e, UserMessage? m) =>
         e.Tty.Length > 0 && e.Tty != "(none)" ? System.Text.Encoding.UTF8.GetBytes(e.Tty) : m?.Terminal;
 
-    private static void WriteProcess(Utf8JsonWriter w, string name, Event e, RepeatedField<ByteString> commandLine)
+    /// <summary>The event's container, when the agent's process context names one (OCSF's container profile).</summary>
+    private static Container? ContainerOf(Event e) =>
+        e.HasPid && ContextColumns.ContainerOf(e.Context) is { Id.Length: > 0 } k ? k : null;
+
+    private static void WriteCommandLine(Utf8JsonWriter w, RepeatedField<ByteString> commandLine)
     {
-        w.WriteStartObject(name);
-        w.WriteNumber("pid", e.Pid);
-        if (e.Comm.Length > 0)
-        {
-            WriteBytes(w, "name", e.Comm.Span);
-        }
         if (commandLine.Count > 0)
         {
             // OCSF's cmd_line is one string: the arguments joined by spaces (the exact list is in unmapped)
@@ -222,22 +225,116 @@ internal static class OcsfWriter
             }
             WriteBytes(w, "cmd_line", joined.WrittenSpan);
         }
-        if (e.Exe.Length > 0)
+    }
+
+    private static void WriteExecutable(Utf8JsonWriter w, ByteString exe)
+    {
+        if (exe.Length > 0)
         {
             w.WriteStartObject("file");
-            WriteBytes(w, "name", BaseName(e.Exe.Span));
-            WriteBytes(w, "path", e.Exe.Span);
+            WriteBytes(w, "name", BaseName(exe.Span));
+            WriteBytes(w, "path", exe.Span);
             // what a process executes is a regular file: execve refuses anything else
             w.WriteNumber("type_id", 1);
             w.WriteString("type", "Regular File");
             w.WriteEndObject();
         }
-        if (e.HasPpid)
+    }
+
+    /// <summary>
+    /// <c>parent_process</c>: the parent the agent's process table knew (its pid, exe, argv, uid, cwd, start), else the
+    /// ppid alone. The agent's parent is the process that forked this one, even when the kernel has since reparented it.
+    /// </summary>
+    private static void WriteParentProcess(Utf8JsonWriter w, Event e)
+    {
+        if (e.Context is { ParentState: ContextState.Known, Parent: ProcessRef p })
+        {
+            w.WriteStartObject("parent_process");
+            w.WriteNumber("pid", p.Pid);
+            WriteCommandLine(w, p.Argv);
+            WriteExecutable(w, p.Exe);
+            if (p.StartUnixMs > 0)
+            {
+                w.WriteNumber("created_time", p.StartUnixMs);
+            }
+            if (p.HasUid)
+            {
+                WriteUser(w, "user", p.Uid, null);
+            }
+            if (p.Cwd.Length > 0)
+            {
+                WriteBytes(w, "working_directory", p.Cwd.Span);
+            }
+            w.WriteEndObject();
+        }
+        else if (e.HasPpid)
         {
             w.WriteStartObject("parent_process");
             w.WriteNumber("pid", e.Ppid);
             w.WriteEndObject();
         }
+    }
+
+    /// <summary>
+    /// <c>lineage</c>: the exe paths of the ancestry, farthest first, then the process's own, as OCSF's example has it;
+    /// only the levels the agent knew, up to the first it did not (the whole context is in <c>unmapped.context</c>).
+    /// </summary>
+    private static void WriteLineage(Utf8JsonWriter w, Event e)
+    {
+        if (e.Context is not { ParentState: ContextState.Known } c || c.Ancestry.Count == 0 || e.Exe.Length == 0)
+        {
+            return;
+        }
+        int known = 0;
+        while (known < c.Ancestry.Count && !c.Ancestry[known].Unknown && c.Ancestry[known].Exe.Length > 0)
+        {
+            known++;
+        }
+        if (known == 0)
+        {
+            return;
+        }
+        w.WriteStartArray("lineage");
+        for (int i = known - 1; i >= 0; i--)
+        {
+            WriteBytesValue(w, c.Ancestry[i].Exe.Span);
+        }
+        WriteBytesValue(w, e.Exe.Span);
+        w.WriteEndArray();
+    }
+
+    private static void WriteContainer(Utf8JsonWriter w, Event e)
+    {
+        if (ContainerOf(e) is not Container k)
+        {
+            return;
+        }
+        w.WriteStartObject("container");
+        w.WriteString("uid", k.Id);
+        if (k.Runtime.Length > 0)
+        {
+            w.WriteString("runtime", k.Runtime);
+        }
+        if (k.PodUid.Length > 0)
+        {
+            w.WriteString("pod_uuid", k.PodUid);
+        }
+        w.WriteEndObject();
+    }
+
+    private static void WriteProcess(Utf8JsonWriter w, string name, Event e, RepeatedField<ByteString> commandLine)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("pid", e.Pid);
+        if (e.Comm.Length > 0)
+        {
+            WriteBytes(w, "name", e.Comm.Span);
+        }
+        WriteCommandLine(w, commandLine);
+        WriteExecutable(w, e.Exe);
+        WriteParentProcess(w, e);
+        WriteLineage(w, e);
+        WriteContainer(w, e);
         if (e.HasUid)
         {
             WriteUser(w, "user", e.Uid, e.HasUidName ? e.UidName : null);
@@ -535,6 +632,12 @@ internal static class OcsfWriter
                 WriteBytes(w, key, value);
             }
             w.WriteEndObject();
+        }
+        if (e.Context is ProcessContext context)
+        {
+            // the whole process context, states, unknown levels and truncation included, as the replay format has it
+            w.WritePropertyName("context");
+            EventJsonWriter.WriteContext(w, context);
         }
         w.WriteEndObject();
     }

@@ -85,6 +85,10 @@ internal sealed class BatchValidator(IngestLimits limits)
             {
                 return $"event {i} (serial {e.Serial}) has no timestamp";
             }
+            if (Storage.ContextColumns.Check(e) is string context)
+            {
+                return $"event {i} (serial {e.Serial}) {context}";
+            }
             for (int r = 0; r < e.Records.Count; r++)
             {
                 var rec = e.Records[r];

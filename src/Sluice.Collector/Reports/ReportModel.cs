@@ -290,6 +290,9 @@ internal sealed record PrivilegedByUser(string AgentId, string Hostname, string 
 
 internal sealed record PrivilegedCommand(string AgentId, string Hostname, string LoginUser, string Uid, string Exe, string Argv, long Count, long FirstUnixMs, long LastUnixMs)
 {
+    /// <summary>Who started the command: its ancestry, farthest first, then the command (<see cref="Sections.PrivilegedBuilder.ParentChain"/>).</summary>
+    public string ParentChain { get; init; } = "";
+
     public string First => ReportTime.Iso(FirstUnixMs);
     public string Last => ReportTime.Iso(LastUnixMs);
 }

@@ -108,8 +108,8 @@ internal static class ReportTables
         $"{r.Privileged.Total} commands run with euid 0, {r.Privileged.Elevated} of them by a login user other than root (sudo, su, setuid programs, or no login uid).");
 
     public static ReportTable PrivilegedCommands(ComplianceReport r) => new("privileged-commands", "Privileged command lines",
-        ["agent", "host", "login_user", "uid", "exe", "argv", "count", "first", "last"],
-        [.. r.Privileged.Commands.Select(x => (IReadOnlyList<string>)[x.AgentId, x.Hostname, x.LoginUser, x.Uid, x.Exe, x.Argv, N(x.Count), x.First, x.Last])],
+        ["agent", "host", "login_user", "uid", "exe", "argv", "parent_chain", "count", "first", "last"],
+        [.. r.Privileged.Commands.Select(x => (IReadOnlyList<string>)[x.AgentId, x.Hostname, x.LoginUser, x.Uid, x.Exe, x.Argv, x.ParentChain, N(x.Count), x.First, x.Last])],
         Omitted(r.Privileged.CommandsOmitted, "distinct command lines"));
 
     public static ReportTable IdentityCounts(ComplianceReport r) => new("identity", "Identity and authentication, counts",

@@ -17,10 +17,15 @@ namespace Sluice.Collector.Storage;
 /// </remarks>
 internal sealed class EncodedRows : IDisposable
 {
-    /// <summary>Per event: node, first_type, record_types, syscall, key, exe, comm, argv, paths.</summary>
-    public const int Slots = 9;
+    /// <summary>
+    /// Per event: node, first_type, record_types, syscall, key, exe, comm, argv, paths, and from its process context
+    /// (<see cref="ContextColumns"/>) parent_exe, container_id, container_runtime, unit, parent_chain and the context's bytes.
+    /// </summary>
+    public const int Slots = 15;
 
     public const int Node = 0, FirstType = 1, RecordTypes = 2, Syscall = 3, Key = 4, Exe = 5, Comm = 6, Argv = 7, Paths = 8;
+
+    public const int ParentExe = 9, ContainerId = 10, ContainerRuntime = 11, Unit = 12, ParentChain = 13, Context = 14;
 
     private byte[] _buffer;
     private int _used;
@@ -68,6 +73,7 @@ internal sealed class EncodedRows : IDisposable
             rows.PutSearchText(slot + Comm, e.Comm, s.Comm);
             rows.Put(slot + Argv, s.Argv);
             rows.Put(slot + Paths, s.Paths);
+            rows.PutContext(slot, e.Context);
         }
         return rows;
     }
@@ -110,6 +116,25 @@ internal sealed class EncodedRows : IDisposable
         }
         var span = Reserve(slot, Encoding.UTF8.GetMaxByteCount(text.Length));
         SetLength(slot, Encoding.UTF8.GetBytes(text, span));
+    }
+
+    /// <summary>The context's columns of one event: all NULL when it has none.</summary>
+    private void PutContext(int slot, ProcessContext? c)
+    {
+        var parentExe = ContextColumns.ParentExe(c);
+        PutSearchText(slot + ParentExe, parentExe, IndexedText.Bound(EventSummary.SearchText(parentExe)));
+        var container = ContextColumns.ContainerOf(c);
+        Put(slot + ContainerId, ContextColumns.Text(container?.Id));
+        Put(slot + ContainerRuntime, ContextColumns.Text(container?.Runtime));
+        Put(slot + Unit, ContextColumns.Text(ContextColumns.UnitOf(c)));
+        Put(slot + ParentChain, ContextColumns.Chain(c));
+        if (c is null)
+        {
+            _spans[(slot + Context) * 2 + 1] = -1;
+            return;
+        }
+        int size = ContextColumns.Size(c);
+        ContextColumns.Encode(c, Reserve(slot + Context, size));
     }
 
     /// <summary>Bytes from the audited process: copied as they are when they are already what the text column holds.</summary>

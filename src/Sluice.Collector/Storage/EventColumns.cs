@@ -70,6 +70,9 @@ internal interface IEventColumnWriter
     /// <summary>A blob column that is never NULL, written empty.</summary>
     void EmptyBlob(string name);
 
+    /// <summary>A blob column: the bytes <paramref name="row"/>'s rows hold in <paramref name="slot"/>, or NULL.</summary>
+    void Blob(string name, in EventRow row, int slot);
+
     /// <summary>A line of the schema's comment on the next column; nothing to the writers of rows.</summary>
     void Comment(string line);
 }
@@ -113,7 +116,21 @@ internal static class EventColumns
         c.Comment("True when the event's own time (in its exact copy) was outside the accepted bounds and");
         c.Comment("time_ms is the batch's receive time instead; NULL otherwise.");
         c.Bool("time_adjusted", r.TimeAdjusted, true);
+        // Schema 9: the agent's process context (ContextColumns), NULL when the event has none.
+        c.Comment("The ProcessContext protobuf bytes as the agent sent them; NULL when unset (and before schema 9).");
+        c.Blob("context", r, EncodedRows.Context);
+        c.Text("parent_exe", r, EncodedRows.ParentExe, notNull: false);
+        bool hasParent = ContextColumns.HasParentPid(e.Context, out long parentPid);
+        c.Int64("parent_pid", hasParent, parentPid);
+        c.Text("container_id", r, EncodedRows.ContainerId, notNull: false);
+        c.Text("container_runtime", r, EncodedRows.ContainerRuntime, notNull: false);
+        c.Text("unit", r, EncodedRows.Unit, notNull: false);
+        c.Comment("The ancestry, farthest first, as text (ContextColumns.Chain): what the privileged-commands report groups on.");
+        c.Text("parent_chain", r, EncodedRows.ParentChain, notNull: false);
     }
+
+    /// <summary>The columns schema 9 added (<see cref="ContextColumns"/>), in table order.</summary>
+    public static readonly string[] AddedInVersion9 = ["context", "parent_exe", "parent_pid", "container_id", "container_runtime", "unit", "parent_chain"];
 
     /// <summary>The columns in table order, read off <see cref="Write"/>.</summary>
     public static readonly Column[] Columns = Describe();
@@ -146,6 +163,8 @@ internal static class EventColumns
         public readonly void Text(string name, in EventRow row, int slot, bool notNull) => Add(name, SqlType.Text, notNull);
 
         public readonly void EmptyBlob(string name) => Add(name, SqlType.Blob, notNull: true);
+
+        public readonly void Blob(string name, in EventRow row, int slot) => Add(name, SqlType.Blob, notNull: false);
 
         public readonly void Comment(string line) => Comments.Add(line);
 

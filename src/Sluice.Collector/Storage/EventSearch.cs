@@ -22,6 +22,8 @@ internal sealed record EventSearch
     public long? User { get; init; }
     public string? Exe { get; init; }
     public string? ArgvContains { get; init; }
+    /// <summary>Parent exe, container and unit (<see cref="ContextFilter"/>).</summary>
+    public ContextFilter Context { get; init; } = new();
     public int Limit { get; init; } = 100;
     public EventCursor? Before { get; init; }
 }
@@ -71,6 +73,8 @@ internal sealed record EventHit
     public string? Exe { get; init; }
     public string? Comm { get; init; }
     public string? Argv { get; init; }
+    /// <summary>The agent's process context of the event (from its exact copy), or null when it has none.</summary>
+    public Sluice.Protocol.V1.ProcessContext? Context { get; init; }
     public required EventCursor Cursor { get; init; }
 }
 

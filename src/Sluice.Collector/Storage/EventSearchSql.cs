@@ -82,6 +82,7 @@ internal static class EventSearchSql
             sql.Append(" AND ").Append(dialect.Contains("e.argv", "@argv"));
             StoreSql.Add(command, "argv", s.ArgvContains);
         }
+        s.Context.AppendSql(sql, command, dialect);
         if (s.Before is EventCursor c)
         {
             // The plain bound lets the time index stop early; the row comparison is the exact cut.
@@ -137,6 +138,7 @@ internal static class EventSearchSql
                 UidName = e.HasUidName ? e.UidName : null,
                 AuidName = e.HasAuidName ? e.AuidName : null,
                 EuidName = e.HasEuidName ? e.EuidName : null,
+                Context = e.Context,
                 Cursor = cursor,
             });
         }
@@ -153,9 +155,12 @@ internal static class EventSearchSql
         if (s.Exe is not null)
         {
             string exe = EventSummary.SearchText(e.Exe) ?? "";
-            return s.Exe.Contains('/') ? exe == s.Exe : exe.EndsWith("/" + s.Exe, StringComparison.Ordinal);
+            if (!(s.Exe.Contains('/') ? exe == s.Exe : exe.EndsWith("/" + s.Exe, StringComparison.Ordinal)))
+            {
+                return false;
+            }
         }
-        return true;
+        return s.Context.Matches(e);
     }
 
     private static string? Text(DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);

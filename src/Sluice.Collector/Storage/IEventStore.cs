@@ -132,7 +132,11 @@ internal sealed record BatchRefusal(
 internal sealed record StoredEvent(string AgentId, string Hostname, ulong Sequence, Event Event);
 
 /// <summary>Filter for reading events: [FromUnixMs, ToUnixMs) on the event time.</summary>
-internal sealed record EventQuery(string? AgentId = null, long? FromUnixMs = null, long? ToUnixMs = null);
+internal sealed record EventQuery(string? AgentId = null, long? FromUnixMs = null, long? ToUnixMs = null)
+{
+    /// <summary>Filters on the events' process context (parent exe, container, unit); none by default.</summary>
+    public ContextFilter Context { get; init; } = new();
+}
 
 /// <summary>Per-agent totals for <c>sluice-collector stats</c>.</summary>
 internal sealed record AgentStats

@@ -21,6 +21,7 @@ internal sealed class SqlDialect
         Greatest = "max",
         ContainsFormat = "instr({0}, {1}) > 0",
         EndsWithFormat = "substr({0}, -length({1})) = {1}",
+        StartsWithFormat = "substr({0}, 1, length({1})) = {1}",
         ParameterFormat = "@{0}",
     };
 
@@ -38,6 +39,7 @@ internal sealed class SqlDialect
         Greatest = "greatest",
         ContainsFormat = "strpos({0}, {1}) > 0",
         EndsWithFormat = "right({0}, length({1})) = {1}",
+        StartsWithFormat = "left({0}, length({1})) = {1}",
         // Positional: Npgsql sends the text as it is, without rewriting named parameters in it.
         ParameterFormat = "${1}",
     };
@@ -82,6 +84,8 @@ internal sealed class SqlDialect
 
     private string EndsWithFormat { get; init; } = "";
 
+    private string StartsWithFormat { get; init; } = "";
+
     /// <summary>{0} is the parameter's name, {1} its position (from 1).</summary>
     private string ParameterFormat { get; init; } = "";
 
@@ -99,6 +103,9 @@ internal sealed class SqlDialect
 
     /// <summary>SQL true when <paramref name="column"/> ends with <paramref name="parameter"/>'s bytes.</summary>
     public string EndsWith(string column, string parameter) => string.Format(CultureInfo.InvariantCulture, EndsWithFormat, column, parameter);
+
+    /// <summary>SQL true when <paramref name="column"/> starts with <paramref name="parameter"/>'s bytes.</summary>
+    public string StartsWith(string column, string parameter) => string.Format(CultureInfo.InvariantCulture, StartsWithFormat, column, parameter);
 
     /// <summary>
     /// A statement whose parameters <paramref name="text"/> writes with the function it is given: each name becomes this

@@ -19,8 +19,12 @@ internal static class StoreSchema
     /// group and the policy hashes (<see cref="HeartbeatColumns.AddedInVersion7"/>).
     /// 8: retention. <c>prunes</c> records each prune; <c>pruned_batches</c> and <c>pruned_epochs</c> keep what a prune
     /// must remember about batches it deleted in part or whole (see <see cref="RetentionTables"/>).
+    /// 9: process context. Events gained <c>context</c> (the agent's ProcessContext bytes) and the columns search and the
+    /// report use, <c>parent_exe</c>, <c>parent_pid</c>, <c>container_id</c>, <c>container_runtime</c>, <c>unit</c>,
+    /// <c>parent_chain</c> (<see cref="EventColumns.AddedInVersion9"/>, <see cref="ContextColumns"/>), with
+    /// <see cref="ContextIndexes"/>. Events stored before have NULL there, and no context in their exact copy.
     /// </summary>
-    public const int Version = 8;
+    public const int Version = 9;
 
     /// <summary>The columns of agents added in version 7: the agent's group and the policy state of its last heartbeat.</summary>
     public static readonly Column[] AgentPolicyColumns =
@@ -120,6 +124,13 @@ internal static class StoreSchema
         {
             steps.Add(RetentionTables(d).Trim());
         }
+        if (from < 9)
+        {
+            foreach (string column in EventColumns.AddedInVersion9)
+            {
+                steps.Add(AddColumn("events", EventColumns.Named(column), d));
+            }
+        }
         steps.Add($"UPDATE schema_info SET version = {Version};");
         return string.Join(" ", steps);
     }
@@ -208,6 +219,18 @@ internal static class StoreSchema
         CREATE INDEX IF NOT EXISTS batches_key_cover ON batches (agent, epoch, sequence, epoch_start_sequence, received_ms, created_ms);
         CREATE INDEX IF NOT EXISTS batches_agent_boot ON batches (agent, boot_id, received_ms, created_ms);
         CREATE INDEX IF NOT EXISTS batches_spool_loss ON batches (agent) WHERE spool_dropped_batches > 0 OR spool_corrupt_batches > 0;
+        """;
+
+    /// <summary>
+    /// Indexes for the event search by parent exe, container and unit (<see cref="EventSearchSql"/>), created, like
+    /// <see cref="DeliveryIndexes"/>, once the store is known to be of this version (they name columns of schema 9).
+    /// Partial: an event without the field (every event of an agent without enrichment) costs no entry. On PostgreSQL
+    /// they are declared on the partitioned events table, so every day partition has them, those of before included.
+    /// </summary>
+    public const string ContextIndexes = """
+        CREATE INDEX IF NOT EXISTS events_parent_exe_time ON events (parent_exe, time_ms) WHERE parent_exe IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS events_container_time ON events (container_id, time_ms) WHERE container_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS events_unit_time ON events (unit, time_ms) WHERE unit IS NOT NULL;
         """;
 
     public static string Ddl(SqlDialect d) => $"""

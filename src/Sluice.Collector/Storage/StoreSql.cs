@@ -63,7 +63,7 @@ internal static class StoreSql
     }
 
     /// <summary>SELECT agent_id, hostname, sequence, payload, batch_id, ordinal for an <see cref="EventQuery"/>, in export order.</summary>
-    public static void PrepareEventQuery(DbCommand command, EventQuery query)
+    public static void PrepareEventQuery(DbCommand command, EventQuery query, SqlDialect dialect)
     {
         var sql = new StringBuilder("""
             SELECT a.agent_id, b.hostname, b.sequence, e.payload, e.batch_id, e.ordinal
@@ -85,17 +85,24 @@ internal static class StoreSql
             sql.Append(" AND e.time_ms < @to");
             Add(command, "to", to);
         }
+        query.Context.AppendSql(sql, command, dialect);
         sql.Append(" ORDER BY e.time_ms, e.batch_id, e.ordinal");
         command.CommandText = sql.ToString();
     }
 
     /// <summary>The events of a query prepared by <see cref="PrepareEventQuery"/>, with their exact copies.</summary>
     public static async IAsyncEnumerable<StoredEvent> ReadEventsAsync(
-        DbDataReader reader, EventPayloadReader payloads, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        DbDataReader reader, EventPayloadReader payloads, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct,
+        ContextFilter? filter = null)
     {
         while (await reader.ReadAsync(ct))
         {
             var e = await payloads.ReadAsync(reader.GetFieldValue<byte[]>(3), reader.GetInt64(4), reader.GetInt64(5), ct);
+            // The bounded columns matched; the exact copy decides (ContextFilter.Matches).
+            if (filter is { IsEmpty: false } && !filter.Matches(e))
+            {
+                continue;
+            }
             yield return new StoredEvent(reader.GetString(0), reader.GetString(1), (ulong)reader.GetInt64(2), e);
         }
     }

@@ -172,6 +172,7 @@ public static class EventJsonWriter
         }
         if (e.Context is ProcessContext context)
         {
+            writer.WritePropertyName("context"u8);
             WriteContext(writer, context);
         }
         writer.WriteEndObject();
@@ -183,10 +184,11 @@ public static class EventJsonWriter
     /// <c>"unknown"</c> (an unset state is left out, with its field); <c>parent</c> is <c>{pid, exe, argv,
     /// argv_truncated, exec_serial, start_unix_ms, source, cwd, uid, auid, exited}</c>; each ancestry level
     /// is <c>{pid, exe, exec_serial}</c>, or <c>{pid, unknown: true}</c> where the chain stops.
+    /// Written as a value, so that other JSON (the collector's dashboard API) can carry the same object.
     /// </summary>
-    private static void WriteContext(Utf8JsonWriter writer, ProcessContext c)
+    public static void WriteContext(Utf8JsonWriter writer, ProcessContext c)
     {
-        writer.WriteStartObject("context"u8);
+        writer.WriteStartObject();
         if (WriteState(writer, "parent_state"u8, c.ParentState) && c.Parent is ProcessRef p)
         {
             writer.WriteStartObject("parent"u8);

@@ -12,6 +12,10 @@ internal sealed class OcsfSchemaFacts
 {
     private readonly JsonElement _facts;
 
+    // Whether the object being checked declares OCSF's container profile (metadata.profiles): then the objects that
+    // include it (process, endpoint) also take its attributes (container, namespace_pid).
+    private bool _containerProfile;
+
     private OcsfSchemaFacts(JsonElement facts) => _facts = facts;
 
     public static OcsfSchemaFacts Load() =>
@@ -42,6 +46,9 @@ internal sealed class OcsfSchemaFacts
         bool host = ev.TryGetProperty("metadata", out JsonElement md) && md.ValueKind == JsonValueKind.Object
             && md.TryGetProperty("profiles", out JsonElement profiles) && profiles.ValueKind == JsonValueKind.Array
             && profiles.EnumerateArray().Any(p => p.ValueKind == JsonValueKind.String && p.GetString() == "host");
+        _containerProfile = md.ValueKind == JsonValueKind.Object && md.TryGetProperty("profiles", out JsonElement declared)
+            && declared.ValueKind == JsonValueKind.Array
+            && declared.EnumerateArray().Any(p => p.ValueKind == JsonValueKind.String && p.GetString() == "container");
         if (host)
         {
             foreach (JsonProperty a in _facts.GetProperty("host_profile").EnumerateObject())
@@ -134,6 +141,14 @@ internal sealed class OcsfSchemaFacts
                 return;
             }
             var attributes = spec.GetProperty("attributes").EnumerateObject().ToDictionary(a => a.Name, a => a.Value.GetString()!, StringComparer.Ordinal);
+            JsonElement container = _facts.GetProperty("container_profile");
+            if (_containerProfile && container.GetProperty("objects").EnumerateArray().Any(o => o.GetString() == name))
+            {
+                foreach (JsonProperty a in container.GetProperty("attributes").EnumerateObject())
+                {
+                    attributes.TryAdd(a.Name, a.Value.GetString()!);
+                }
+            }
             CheckObject(value, at + ".", attributes, spec, errors);
             return;
         }

@@ -7,7 +7,8 @@ Usage: extract-ocsf-facts.py SCHEMA_REPO TAG > ocsf-required.json
 Inheritance as the schema defines it: a class extends its category's class, which extends base_event;
 an object extends its parent objects; a child's settings override, enums add up. Attributes a profile
 adds ($include) are left out unless the class itself declares them, as system.json does for actor and
-device; the host profile's are listed apart (Sluice declares that profile in metadata.profiles).
+device; the host profile's are listed apart (Sluice declares that profile in metadata.profiles), and so are the
+container profile's, with the objects that include it (Sluice declares it when it writes process.container).
 """
 import json, subprocess, sys
 
@@ -79,12 +80,17 @@ def facts(table, name):
 
 
 host = show("profiles/host.json")["attributes"]
+container = show("profiles/container.json")["attributes"]
+# the objects that take the container profile's attributes ($include of profiles/container.json)
+container_objects = sorted(n for n, (_, d) in objects.items()
+                           if "profiles/container.json" in (lambda i: i if isinstance(i, list) else [i])(d.get("attributes", {}).get("$include", [])))
 result = {
     "schema": "OCSF",
     "version": tag,
     "source": f"https://github.com/ocsf/ocsf-schema at tag {tag}, commit {commit}",
     "derived_by": "tests/Sluice.Collector.Tests/Ocsf/extract-ocsf-facts.py",
     "host_profile": {k: json_type(k) for k in sorted(host)},
+    "container_profile": {"objects": container_objects, "attributes": {k: json_type(k) for k in sorted(container)}},
     "classes": {},
     "objects": {},
 }
@@ -101,7 +107,7 @@ for name in ["base_event", "process_activity", "file_activity", "authentication"
     f["enums"]["class_uid"] = [class_uid]
     f["enums"]["category_uid"] = [cat_uid]
     result["classes"][str(class_uid)] = f
-for name in ["metadata", "product", "device", "actor", "process", "file", "user", "session", "network_endpoint", "network_connection_info"]:
+for name in ["metadata", "product", "device", "actor", "process", "file", "user", "session", "network_endpoint", "network_connection_info", "container"]:
     result["objects"][name] = facts(objects, name)
 json.dump(result, sys.stdout, indent=1, sort_keys=False)
 print()

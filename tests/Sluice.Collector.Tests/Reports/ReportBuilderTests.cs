@@ -90,6 +90,9 @@ public abstract class ReportBuilderTests : PerStoreTests
             ("b", "1001", "1001", "/usr/bin/sudo", "sudo systemctl restart nginx", 1L)],
             p.Commands.Select(x => (x.AgentId, x.LoginUser, x.Uid, x.Exe, x.Argv, x.Count)));
         Assert.Equal((T0, End - 1), (p.Commands[0].FirstUnixMs, p.Commands[0].LastUnixMs));
+        // b's agent sent the parent chain; a's did not.
+        Assert.Equal(["unknown (no context) \u2192 /usr/bin/id", "unknown (no context) \u2192 /usr/bin/sudo", "unknown (no context) \u2192 /usr/sbin/cron",
+            "/usr/sbin/sshd \u2192 /usr/bin/bash \u2192 /usr/bin/sudo"], p.Commands.Select(x => x.ParentChain));
         Assert.Equal(0, p.CommandsOmitted);
     }
 

@@ -79,7 +79,8 @@ public sealed partial class ReportCommandTests : IDisposable
         Assert.Equal(14, lines.Length - 1);
         Assert.Contains(lines, l => l.EndsWith(",policy,report.policy.csv,4", StringComparison.Ordinal));
         string privileged = await File.ReadAllTextAsync(Path.Combine(_dir, "report.privileged-commands.csv"));
-        Assert.Contains("\r\nb,b.example,1001,1001,/usr/bin/sudo,sudo systemctl restart nginx,1,2025-11-25T01:10:00.500Z,2025-11-25T01:10:00.500Z\r\n", privileged);
+        Assert.Contains("\r\nb,b.example,1001,1001,/usr/bin/sudo,sudo systemctl restart nginx,/usr/sbin/sshd \u2192 /usr/bin/bash \u2192 /usr/bin/sudo,1,2025-11-25T01:10:00.500Z,2025-11-25T01:10:00.500Z\r\n", privileged);
+        Assert.Contains("\r\na,a.example,0,0,/usr/bin/id,id,unknown (no context) \u2192 /usr/bin/id,8,", privileged);
     }
 
     [Fact]

@@ -70,7 +70,18 @@ internal static class ReportDataset
             await store.StoreHeartbeatAsync(Heartbeat("b", t, started: t < T0 + 70 * Minute ? T0 - 60 * Minute : T0 + 70 * Minute, hash: "h1"), t + 5, ct);
         }
         var b = Batch("b", 1, T0 + 70 * Minute, T0 + 71 * Minute, "h1");
+        // b's agent enriches: the command's parent chain (sshd, its session's shell) is known.
         b.Events.Add(Exec(T0 + 70 * Minute + 500, 1, euid: 0, auid: 1001, uid: 1001, "/usr/bin/sudo", "sudo", "systemctl", "restart", "nginx"));
+        b.Events[^1].Context = new ProcessContext
+        {
+            ParentState = ContextState.Known,
+            Parent = new ProcessRef { Pid = 700, Exe = ByteString.CopyFromUtf8("/usr/bin/bash"), Source = ProcessSource.Exec },
+            Ancestry =
+            {
+                new Ancestor { Pid = 700, Exe = ByteString.CopyFromUtf8("/usr/bin/bash") },
+                new Ancestor { Pid = 650, Exe = ByteString.CopyFromUtf8("/usr/sbin/sshd") },
+            },
+        };
         await store.StoreBatchAsync(b, T0 + 72 * Minute, ct);
 
         // Host c: one heartbeat long before.

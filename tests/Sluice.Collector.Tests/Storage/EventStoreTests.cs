@@ -222,8 +222,15 @@ public abstract class EventStoreTests
         Assert.True((await reopened.StoreBatchAsync(TestEvents.Batch("a", 1, 7), 2, CancellationToken.None)).Duplicate);
     }
 
-    /// <summary>Takes a new store back to schema 7: without the retention tables of 8.</summary>
-    internal const string SchemaSevenSql = "DROP TABLE prunes; DROP TABLE pruned_batches; DROP TABLE pruned_epochs;";
+    /// <summary>Takes a new store back to schema 8: without the process-context columns of 9 and their indexes.</summary>
+    internal const string SchemaEightSql =
+        "DROP INDEX events_parent_exe_time; DROP INDEX events_container_time; DROP INDEX events_unit_time; "
+        + "ALTER TABLE events DROP COLUMN context; ALTER TABLE events DROP COLUMN parent_exe; ALTER TABLE events DROP COLUMN parent_pid; "
+        + "ALTER TABLE events DROP COLUMN container_id; ALTER TABLE events DROP COLUMN container_runtime; ALTER TABLE events DROP COLUMN unit; "
+        + "ALTER TABLE events DROP COLUMN parent_chain; ";
+
+    /// <summary>Takes a new store back to schema 7: without the retention tables of 8 (nor what 9 added).</summary>
+    internal const string SchemaSevenSql = SchemaEightSql + "DROP TABLE prunes; DROP TABLE pruned_batches; DROP TABLE pruned_epochs;";
 
     /// <summary>Takes a new store back to schema 6: the columns schema 7 added to agents and heartbeats (its new tables may stay: they are made if missing).</summary>
     private static string SchemaSixSql() =>
@@ -280,6 +287,7 @@ public abstract class EventStoreTests
     [InlineData(5)]
     [InlineData(6)]
     [InlineData(7)]
+    [InlineData(8)]
     public async Task InitializeAsync_StoreOfOlderSchemaVersion_UpgradedInPlaceKeepingItsData(int version)
     {
         var (store, spec) = await Stores.CreateAsync();
@@ -292,7 +300,7 @@ public abstract class EventStoreTests
             // What an older collector left: batches keyed on (agent, sequence) without epoch or digest, none of
             // the other columns and tables of 6 (see SchemaFiveSql); each event's bytes in its row and no
             // event_chunks (5), no paths column (added in 3), a record-type index over every event (partial since 4).
-            await ScalarAsync(c, (version switch { 7 => SchemaSevenSql, 6 => SchemaSixSql(), _ => SchemaFiveSql() }) + " SELECT 0");
+            await ScalarAsync(c, (version switch { 8 => SchemaEightSql, 7 => SchemaSevenSql, 6 => SchemaSixSql(), _ => SchemaFiveSql() }) + " SELECT 0");
             for (int i = 0; i < (version < 5 ? old.Events.Count : 0); i++)
             {
                 await using var command = c.CreateCommand();
@@ -323,8 +331,9 @@ public abstract class EventStoreTests
             Assert.Equal(0, await ScalarAsync(c, "SELECT COUNT(*) FROM prunes"));
         }
         Assert.Equal(3, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
-        // The upgraded store takes new events, paths included.
+        // The upgraded store takes new events, paths and process contexts included.
         var added = TestEvents.Batch("a", 2, 2);
+        added.Events[1].Context = Contexts.Ssh();
         Assert.False((await reopened.StoreBatchAsync(added, 2, CancellationToken.None)).Duplicate);
         Assert.Equal(5, (await reopened.GetAgentStatsAsync(CancellationToken.None)).Single().Events);
         // Events from before (bytes in their rows) and after (bytes in chunks) read back exact.
@@ -334,6 +343,7 @@ public abstract class EventStoreTests
             read.Add(e.Event);
         }
         Assert.Equal(old.Events.Concat(added.Events).OrderBy(e => e.TimeUnixMs).ThenBy(e => e.Serial), read.OrderBy(e => e.TimeUnixMs).ThenBy(e => e.Serial));
+        Assert.Equal(4, read.Count(e => e.Context is null));
         // Keys of 6: a batch of before has no digest and is taken as the same content, as it was then; a new
         // epoch starts its sequences again; heartbeats keep their epoch and refusals are recorded.
         Assert.Equal(new StoreOutcome(true, 0), await reopened.StoreBatchAsync(TestEvents.Batch("a", 1, 3), 3, CancellationToken.None));
@@ -360,6 +370,14 @@ public abstract class EventStoreTests
             // Columns of 7: the agent's group (default until a heartbeat names one) and its policy state.
             Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM agents WHERE group_name = 'default' AND policy_hash = '' AND policy_refusal = ''"));
             Assert.Equal(1, await ScalarAsync(c, "SELECT COUNT(*) FROM heartbeats WHERE group_name = 'default' AND policy_refused_hash = ''"));
+            // Columns of 9: events stored before have no context; the new one has it, and its indexes are there.
+            Assert.Equal(8, await ScalarAsync(c, "SELECT COUNT(*) FROM events WHERE context IS NULL AND parent_exe IS NULL AND unit IS NULL AND parent_chain IS NULL"));
+            Assert.Equal(1, await ScalarAsync(c, $"SELECT COUNT(*) FROM events WHERE parent_exe = '/usr/bin/bash' AND parent_pid = 2100 AND container_id = '{Contexts.DockerId}' AND container_runtime = 'docker' AND unit = 'ssh.service' AND context IS NOT NULL"));
+            await using var indexes = c.CreateCommand();
+            indexes.CommandText = Stores.Kind == StoreKind.Postgres
+                ? "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'events' AND indexname IN ('events_parent_exe_time', 'events_container_time', 'events_unit_time')"
+                : "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('events_parent_exe_time', 'events_container_time', 'events_unit_time')";
+            Assert.Equal(3L, Convert.ToInt64(await indexes.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
             await using var command = c.CreateCommand();
             command.CommandText = Stores.Kind == StoreKind.Postgres
                 ? "SELECT indexdef FROM pg_indexes WHERE indexname = 'events_type_time'"

@@ -406,14 +406,87 @@ function appendEvents(body, events, withHost) {
       el("td", {}, e.key || ""),
       el("td", { class: e.success === false ? "gap" : "" }, result),
       el("td", { class: "argv" }, e.argv || ""));
-    body.append(el("tr", { "data-agent": e.agent_id, "data-serial": e.serial }, ...cells));
+    const row = el("tr", { "data-agent": e.agent_id, "data-serial": e.serial }, ...cells);
+    row.addEventListener("click", () => showDetail(e));
+    body.append(row);
   }
+}
+
+// ---- event detail: who started the process ----------------------------------------------------
+// Every value is set as text (el() appends text nodes): exe, argv, unit and container come from the audited host.
+
+const DETAIL_STATES = { known: "known", unknown: "unknown" };
+
+function levelText(exe, pid, serial) {
+  const parts = [exe || "(exe unknown)", `pid ${pid}`];
+  if (serial) parts.push(`exec serial ${serial}`);
+  return parts.join("  ·  ");
+}
+
+// The process, then its parent, grandparent ... nested one level deeper each; "unknown" where the chain stops.
+function ancestryTree(e) {
+  const c = e.context;
+  const self = el("li", { "data-level": "0" }, levelText(e.exe, e.pid, c && c.exec_serial) + "  (this process)");
+  const root = self;
+  let at = self;
+  const nest = (li) => {
+    const ul = el("ul", {}, li);
+    at.append(ul);
+    at = li;
+  };
+  if (!c || !c.parent_state) {
+    nest(el("li", { class: "unknown", "data-level": "1" }, "no process context (the agent's enrichment was off, or the event was stored before it)"));
+    return root;
+  }
+  if (c.parent_state === DETAIL_STATES.unknown || !c.parent) {
+    nest(el("li", { class: "unknown", "data-level": "1" }, `parent unknown (pid ${e.pid === null ? "?" : e.pid}'s parent was not in the agent's process table)`));
+    return root;
+  }
+  const p = c.parent;
+  const levels = c.ancestry && c.ancestry.length ? c.ancestry : [{ pid: p.pid, exe: p.exe, exec_serial: p.exec_serial }];
+  levels.forEach((a, i) => {
+    if (a.unknown) {
+      nest(el("li", { class: "unknown", "data-level": String(i + 1) }, `unknown (pid ${a.pid}: not in the agent's process table; the chain stops here)`));
+      return;
+    }
+    let text = levelText(a.exe, a.pid, a.exec_serial);
+    if (i === 0) {
+      if (p.argv && p.argv.length) text += `\nargv: ${p.argv.join(" ")}${p.argv_truncated ? " …(cut)" : ""}`;
+      if (p.exited) text += "  (exited)";
+    }
+    nest(el("li", { "data-level": String(i + 1) }, text));
+  });
+  if (c.ancestry_truncated) nest(el("li", { class: "unknown", "data-level": "cut" }, "… (cut at the agent's ancestry depth)"));
+  return root;
+}
+
+function contextRows(c) {
+  const state = (s, known, none) => (!s ? "not looked up" : s === DETAIL_STATES.unknown ? "unknown" : known || none);
+  const k = c && c.container;
+  const container = k ? `${k.id} (${k.runtime}${k.pod_uid ? `, pod ${k.pod_uid}` : ""})${k.inherited ? ", inherited from an ancestor" : ""}` : null;
+  return [
+    ["container", "Container", state(c && c.container_state, container, "none (not in a container)")],
+    ["unit", "Systemd unit", state(c && c.unit_state, c && c.unit, "none")],
+    ["cgroup", "Cgroup", c && c.cgroup ? c.cgroup + (c.cgroup_inherited ? " (inherited from an ancestor)" : "") : "unknown"],
+  ];
+}
+
+function showDetail(e) {
+  const section = $("event-detail");
+  section.hidden = false;
+  section.dataset.serial = String(e.serial);
+  $("detail-title").textContent = `${e.hostname} ${short(e.time_unix_ms)} UTC, serial ${e.serial}`;
+  $("detail-command").textContent = `${e.exe || ""} ${e.argv || ""}`.trim();
+  $("detail-tree").replaceChildren(ancestryTree(e));
+  $("detail-context").tBodies[0].replaceChildren(...contextRows(e.context).map(([key, name, value]) =>
+    el("tr", { "data-key": key }, el("td", {}, name), el("td", {}, value))));
+  section.scrollIntoView({ block: "nearest" });
 }
 
 function searchParams() {
   const f = $("search-form");
   const p = { ...rangeParams() };
-  for (const name of ["key", "user", "exe", "argv", "agent", "limit"]) {
+  for (const name of ["key", "user", "exe", "argv", "parent_exe", "container", "unit", "agent", "limit"]) {
     const v = f.elements[name].value.trim();
     if (v) p[name] = v;
   }

@@ -9,8 +9,9 @@ internal sealed class PrivilegedBuilder(ReportQuery q)
     internal static readonly string[] ExecSyscalls = ["execve", "execveat"];
 
     /// <summary>
-    /// One pass over the privileged executions, grouped in SQL by host, login user, uid, exe and
-    /// argv; the per-user totals and the largest groups are taken from that stream.
+    /// One pass over the privileged executions, grouped in SQL by host, login user, uid, exe, argv and
+    /// parent chain (<c>events.parent_chain</c>, schema 9); the per-user totals and the largest groups are
+    /// taken from that stream.
     /// </summary>
     public async Task<PrivilegedSection> BuildAsync(CancellationToken ct)
     {
@@ -21,9 +22,9 @@ internal sealed class PrivilegedBuilder(ReportQuery q)
         await using (var c = q.Command(""))
         {
             c.CommandText = $"""
-                SELECT agent, auid, uid, exe, argv, COUNT(*), MIN(time_ms), MAX(time_ms) FROM events
+                SELECT agent, auid, uid, exe, argv, COUNT(*), MIN(time_ms), MAX(time_ms), parent_chain FROM events
                 WHERE time_ms >= @from AND time_ms < @to AND {Where(c)}{q.AgentFilter()}
-                GROUP BY agent, auid, uid, exe, argv
+                GROUP BY agent, auid, uid, exe, argv, parent_chain
                 """;
             q.Bind(c);
             await using var r = await c.ExecuteReaderAsync(ct);
@@ -39,7 +40,10 @@ internal sealed class PrivilegedBuilder(ReportQuery q)
                 byUser[(agent, auid)] = byUser.GetValueOrDefault((agent, auid)) + n;
                 groups++;
                 var row = new PrivilegedCommand(a.AgentId, a.Hostname, ReportTime.User(auid), ReportTime.User(ReportSql.NullableLong(r, 2)),
-                    ReportSql.Text(r, 3), ReportSql.Text(r, 4), n, ReportSql.Long(r, 6), ReportSql.Long(r, 7));
+                    ReportSql.Text(r, 3), ReportSql.Text(r, 4), n, ReportSql.Long(r, 6), ReportSql.Long(r, 7))
+                {
+                    ParentChain = ParentChain(r.IsDBNull(8) ? null : r.GetString(8), ReportSql.Text(r, 3)),
+                };
                 // Keep the largest groups: by count, then earliest, then by text, ordinally (the same from every store).
                 int at = top.BinarySearch(row, LargestFirst);
                 at = at < 0 ? ~at : at;
@@ -61,7 +65,8 @@ internal sealed class PrivilegedBuilder(ReportQuery q)
             Elevated = users.Sum(x => x.Elevated),
             ByUser = users,
             Commands = [.. top.OrderBy(x => x.AgentId, StringComparer.Ordinal).ThenBy(x => x.LoginUser, StringComparer.Ordinal)
-                .ThenBy(x => x.FirstUnixMs).ThenBy(x => x.Exe, StringComparer.Ordinal).ThenBy(x => x.Argv, StringComparer.Ordinal).ThenBy(x => x.Uid, StringComparer.Ordinal)],
+                .ThenBy(x => x.FirstUnixMs).ThenBy(x => x.Exe, StringComparer.Ordinal).ThenBy(x => x.Argv, StringComparer.Ordinal).ThenBy(x => x.Uid, StringComparer.Ordinal)
+                .ThenBy(x => x.ParentChain, StringComparer.Ordinal)],
             CommandsOmitted = groups - top.Count,
         };
     }
@@ -75,8 +80,18 @@ internal sealed class PrivilegedBuilder(ReportQuery q)
         if (c == 0) c = string.CompareOrdinal(x.Uid, y.Uid);
         if (c == 0) c = string.CompareOrdinal(x.Exe, y.Exe);
         if (c == 0) c = string.CompareOrdinal(x.Argv, y.Argv);
+        if (c == 0) c = string.CompareOrdinal(x.ParentChain, y.ParentChain);
         return c;
     });
+
+    /// <summary>
+    /// The command's chain as the report shows it: its ancestry, farthest first, then the command's own exe
+    /// (<c>/usr/sbin/sshd → /usr/bin/bash → /usr/bin/sudo</c>); <c>unknown</c> where the agent's process table did
+    /// not know a level; <c>unknown (no context)</c> for events the agent sent without one (enrichment off, an agent
+    /// before process context, or stored before schema 9).
+    /// </summary>
+    internal static string ParentChain(string? chain, string exe) =>
+        (chain ?? Storage.ContextColumns.Unknown + " (no context)") + Storage.ContextColumns.Arrow + (exe.Length == 0 ? "?" : exe);
 
     /// <summary>Successful program executions with effective uid 0.</summary>
     private static string Where(DbCommand c)

@@ -105,6 +105,9 @@ internal sealed class BinaryCopy : IDisposable
             Written += 4 + length;
         }
 
+        /// <summary>bytea in binary COPY is the bytes themselves, as a text is.</summary>
+        public void Blob(string name, in EventRow row, int slot) => Text(name, row, slot, notNull: false);
+
         /// <summary>A field of length 0: the payload is empty.</summary>
         public void EmptyBlob(string name)
         {

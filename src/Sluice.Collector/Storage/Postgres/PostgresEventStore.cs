@@ -77,7 +77,7 @@ internal sealed partial class PostgresEventStore : IEventStore
                 throw new InvalidOperationException(StoreSchema.VersionMismatch(name, StoreKind.Postgres, found));
             }
         }
-        await ExecAsync(connection, StoreSchema.DeliveryIndexes, cancellationToken);
+        await ExecAsync(connection, StoreSchema.DeliveryIndexes + StoreSchema.ContextIndexes, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         Name = name;
     }
@@ -304,10 +304,10 @@ internal sealed partial class PostgresEventStore : IEventStore
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        StoreSql.PrepareEventQuery(command, query);
+        StoreSql.PrepareEventQuery(command, query, Dialect);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await using var payloads = new EventPayloadReader(async ct => await _dataSource.OpenConnectionAsync(ct));
-        await foreach (var e in StoreSql.ReadEventsAsync(reader, payloads, cancellationToken))
+        await foreach (var e in StoreSql.ReadEventsAsync(reader, payloads, cancellationToken, query.Context))
         {
             yield return e;
         }

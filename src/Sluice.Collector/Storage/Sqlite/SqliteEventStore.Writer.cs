@@ -143,6 +143,18 @@ internal sealed partial class SqliteEventStore
 
         public void EmptyBlob(string name) => Interop.Sqlite.sqlite3_bind_zeroblob(st, ++_index, 0);
 
+        public void Blob(string name, in EventRow row, int slot)
+        {
+            if (row.Rows.TryGetRange(row.Ordinal, slot, out int start, out int length))
+            {
+                Interop.Sqlite.sqlite3_bind_blob(st, ++_index, text + start, length, Interop.Sqlite.SQLITE_STATIC);
+            }
+            else
+            {
+                Interop.Sqlite.sqlite3_bind_null(st, ++_index);
+            }
+        }
+
         public readonly void Comment(string line)
         {
         }

@@ -94,7 +94,7 @@ internal sealed partial class SqliteEventStore : IEventStore
             {
                 throw new InvalidOperationException(StoreSchema.VersionMismatch($"SQLite store {Path}", StoreKind.Sqlite, found));
             }
-            Exec(_writeConnection, StoreSchema.DeliveryIndexes, tx);
+            Exec(_writeConnection, StoreSchema.DeliveryIndexes + StoreSchema.ContextIndexes, tx);
             tx.Commit();
         }
         _statements = new Statements(_writeConnection);
@@ -158,10 +158,10 @@ internal sealed partial class SqliteEventStore : IEventStore
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        StoreSql.PrepareEventQuery(command, query);
+        StoreSql.PrepareEventQuery(command, query, Dialect);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await using var payloads = new EventPayloadReader(async ct => await OpenReaderAsync(ct));
-        await foreach (var e in StoreSql.ReadEventsAsync(reader, payloads, cancellationToken))
+        await foreach (var e in StoreSql.ReadEventsAsync(reader, payloads, cancellationToken, query.Context))
         {
             yield return e;
         }
