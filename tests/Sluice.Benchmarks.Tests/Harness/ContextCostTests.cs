@@ -76,6 +76,16 @@ public sealed class ContextCostTests
     }
 
     [Fact]
+    public void RefusedEnrichmentSection_TheBindersMessage_OnlyThat()
+    {
+        // What an agent before issue 19 printed when the off variant's agent.json reached it.
+        Assert.True(SluiceConsumer.RefusedEnrichmentSection("sluice-agent: invalid configuration: 'ErrorOnUnknownConfiguration' was set on the provided BinderOptions, " +
+            "but the following properties were not found on the instance of Sluice.Agent.Configuration.AgentOptions: 'Enrichment'"));
+        Assert.False(SluiceConsumer.RefusedEnrichmentSection("sluice-agent: Enrichment: MaxProcesses must be > 0"));
+        Assert.False(SluiceConsumer.RefusedEnrichmentSection("sluice-agent: the status socket directory was not found"));
+    }
+
+    [Fact]
     public void StatusParse_SectionUnderAgent_AsStatusJsonPrintsIt()
     {
         string json = """

@@ -63,10 +63,11 @@ public sealed class SluiceConsumer(string agentPath, string collectorPath, bool 
             || trial.Control.GetStatus().Pid != (uint)_agent.Pid
             || !ConsumerWait.RuleLoaded(trial.Control, trial.Rule))
         {
-            if (enrichmentOff && _agent.HasExited && _agent.Output.Contains("Enrichment", StringComparison.Ordinal))
+            // WaitForExit flushes the output readers, so the agent's last line is there.
+            if (enrichmentOff && _agent.HasExited && _agent.WaitForExit(TimeSpan.FromSeconds(5)) && RefusedEnrichmentSection(_agent.Output))
             {
                 throw new InvalidOperationException("sluice-agent refused \"Enrichment\": {\"Enabled\": false} (an agent built before issue 19 does not know the section): " +
-                    $"the enrichment-off variant needs an agent that has it; its last output:\n{_agent.Output}");
+                    "the enrichment-off variant needs an agent that has it.\nIts last output:\n" + _agent.Output);
             }
             _agent.ThrowIfExited("starting");
             cancel.ThrowIfCancellationRequested();
@@ -119,6 +120,10 @@ public sealed class SluiceConsumer(string agentPath, string collectorPath, bool 
             $"evicted {m.ReassemblyEvicted}, spool dropped {m.SpoolDroppedEvents}; " +
             $"backlog_limit {m.BacklogLimit}, buffer {m.ReceiveBufferBytes / 1048576.0:0} MiB, interval {m.IntervalMs} ms{(m.Continuous ? " (continuous)" : "")}");
     }
+
+    /// <summary>True when the agent's output says its configuration binder did not know the <c>Enrichment</c> section (an agent before issue 19).</summary>
+    public static bool RefusedEnrichmentSection(string output) =>
+        output.Contains("'Enrichment'", StringComparison.Ordinal) && output.Contains("not found", StringComparison.Ordinal);
 
     /// <summary>The agent's process table as <c>sluice-agent status --json</c> reports it; null when the agent has no such section or did not answer.</summary>
     public EnrichmentStatus? Enrichment() =>
