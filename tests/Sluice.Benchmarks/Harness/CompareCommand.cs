@@ -663,8 +663,10 @@ public static class CompareCommand
         if (options.Consumers.Contains(ConsumerKind.SluiceNoContext))
         {
             sb.AppendLine();
-            sb.AppendLine($"{ComparisonReport.SluiceNoContext}: the same agent with `\"Enrichment\": {{\"Enabled\": false}}` in its agent.json; {ComparisonReport.Sluice}: no Enrichment section (the agent's default). "
-                + "Both run in every run and rate, on the same load, and swap places on every other run.");
+            sb.AppendLine($"{ComparisonReport.SluiceNoContext}: the same agent with `\"Enrichment\": {{\"Enabled\": false}}` in its agent.json"
+                + (options.Consumers.Contains(ConsumerKind.Sluice)
+                    ? $"; {ComparisonReport.Sluice}: no Enrichment section (the agent's default). Both run at every rate of every run, on the same load, and swap places on every even run."
+                    : "."));
         }
         return sb.ToString().TrimEnd();
     }
