@@ -86,6 +86,31 @@ public sealed class ContextCostTests
     }
 
     [Fact]
+    public void AgentConfig_OffVariant_AcceptedByTheAgent_OrRefusedInWordsTheHarnessRecognises()
+    {
+        // Before issue 19's agent side the loader refuses the section as an unknown key, and the harness
+        // must tell that refusal apart (it says why the variant failed); with it, the section binds.
+        string dir = Directory.CreateTempSubdirectory("sluice-ctx-config-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "agent.json");
+            File.WriteAllText(path, SluiceConsumer.AgentConfig(dir, 5000, 65752, 0, enrichmentOff: true));
+            try
+            {
+                Assert.Contains(Sluice.Benchmarks.Stages.StageLevel.ConfiguredForm(path), new[] { "raw", "interpreted" });
+            }
+            catch (Exception e) when (e.GetType().Name == "ConfigurationException")
+            {
+                Assert.True(SluiceConsumer.RefusedEnrichmentSection("sluice-agent: " + e.Message), e.Message);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void StatusParse_SectionUnderAgent_AsStatusJsonPrintsIt()
     {
         string json = """
