@@ -57,7 +57,7 @@ public static class CompareCommand
         }
 
         using var cts = new CancellationTokenSource();
-        if (options.Consumers.Contains(ConsumerKind.Sluice) && (options.AgentPath is null || options.CollectorPath is null))
+        if (options.UsesSluice && (options.AgentPath is null || options.CollectorPath is null))
         {
             try
             {
@@ -133,7 +133,7 @@ public static class CompareCommand
                         {
                             break;
                         }
-                        foreach (var kind in options.Consumers)
+                        foreach (var kind in options.ConsumersFor(run))
                         {
                             if (cts.IsCancellationRequested)
                             {
@@ -345,7 +345,7 @@ public static class CompareCommand
         {
             missing.Add(l);
         }
-        if (options.Consumers.Contains(ConsumerKind.Sluice) && options.AgentPath is not null && options.CollectorPath is not null
+        if (options.UsesSluice && options.AgentPath is not null && options.CollectorPath is not null
             && SluiceConsumer.Missing(options.AgentPath, options.CollectorPath) is { } s)
         {
             missing.Add(s);
@@ -481,6 +481,7 @@ public static class CompareCommand
         ConsumerKind.Bare => new BareReaderConsumer(),
         ConsumerKind.Auditd => new AuditdConsumer(laurel: false),
         ConsumerKind.Laurel => new AuditdConsumer(laurel: true),
+        ConsumerKind.SluiceNoContext => new SluiceConsumer(options.AgentPath!, options.CollectorPath!, enrichmentOff: true),
         _ => new SluiceConsumer(options.AgentPath!, options.CollectorPath!),
     };
 
@@ -505,7 +506,7 @@ public static class CompareCommand
             }
             var trial = new TrialContext(key, options.Load == LoadKind.Exec ? "execve" : "getppid", ruleText, parsed.Rules[0].Rule, dir, options.BacklogLimit, options.BacklogWaitTime, control);
             consumer.Start(trial, cancel);
-            var meter = new CpuMeter(consumer.ConsumerPids, consumer.CollectorPids, threads: kind == ConsumerKind.Sluice);
+            var meter = new CpuMeter(consumer.ConsumerPids, consumer.CollectorPids, threads: kind is ConsumerKind.Sluice or ConsumerKind.SluiceNoContext);
             bool idleReached = WaitIdle(meter, TimeSpan.FromSeconds(IdleRssSeconds), TimeSpan.FromSeconds(IdleRssTimeoutSeconds), cancel);
             long idleRss = CpuMeter.RssKb(consumer.ConsumerPids);
             long? collectorIdleRss = consumer.CollectorPids.Count > 0 ? CpuMeter.RssKb(consumer.CollectorPids) : null;
@@ -572,6 +573,8 @@ public static class CompareCommand
             {
                 details = null;
             }
+            // The process table as the agent counts it, once the trial's events are through (after the window, before the stop).
+            var enrichment = consumer is SluiceConsumer sluice ? sluice.Enrichment() : null;
             return result with
             {
                 Offered = load.Operations,
@@ -592,6 +595,8 @@ public static class CompareCommand
                 BacklogLimitAtEnd = after.BacklogLimit,
                 TimedOut = timedOut,
                 Details = details,
+                SluiceVariant = consumer is SluiceConsumer,
+                Enrichment = enrichment,
                 ThreadCpu = CpuMeter.ByThread(start, atChange),
             };
         }
@@ -625,6 +630,7 @@ public static class CompareCommand
             $"idle CPU {t.IdleCores * 100:0.0} % of a core, idle RSS {t.ConsumerIdleRssKb / 1024.0:0} MB{(t.IdleReached ? "" : " (not idle)")}, peak RSS {t.ConsumerPeakRssKb / 1024.0:0} MB, kauditd {t.KauditdCpuPerEventUs:0.00} µs/event" +
             (t.CollectorCpuPerEventUs is double c ? $", collector {c:0.00} µs/event, {t.CollectorPeakRssKb / 1024.0:0} MB" : "") +
             (t.WaitActual != 0 ? $", backlog_wait_time_actual +{t.WaitActual}" : "") +
+            (t.SluiceVariant ? $", {ComparisonReport.TableText(t)}" : "") +
             (t.Details is { } d ? $"\n    {d}" : "");
 
     private static string Header(CompareOptions options, string[] args)
@@ -649,10 +655,18 @@ public static class CompareCommand
         sb.AppendLine($"Command: `compare {string.Join(' ', args.Skip(1))}`. Load: {(options.Load == LoadKind.Exec ? "posix_spawn of /bin/true" : "getppid loop")}, "
             + $"{options.Seconds:0.#} s per trial after a {options.WarmupSeconds:0.#} s warm-up under another key, {options.Runs} run(s). Rule: `{RuleText(options.Load, 0, "KEY").Replace("=0 ", "=GENERATOR ", StringComparison.Ordinal)}`. "
             + $"Every consumer ran with backlog_limit {options.BacklogLimit} and backlog_wait_time {options.BacklogWaitTime} (Sluice through its Kernel config; its loss monitor may raise backlog_limit, see the last column).");
-        if (options.Consumers.Contains(ConsumerKind.Sluice) && options.AgentPath is { } agent)
+        if (options.UsesSluice && options.AgentPath is { } agent)
         {
             sb.AppendLine();
             sb.AppendLine($"Sluice: agent `{agent}` ({AgentPublish.Kind(agent)}{(agent == AgentPublish.AgentIn(options.PublishDirectory) ? ", published by deploy/publish.sh for this comparison" : "")}), collector `{options.CollectorPath}`.");
+        }
+        if (options.Consumers.Contains(ConsumerKind.SluiceNoContext))
+        {
+            sb.AppendLine();
+            sb.AppendLine($"{ComparisonReport.SluiceNoContext}: the same agent with `\"Enrichment\": {{\"Enabled\": false}}` in its agent.json"
+                + (options.Consumers.Contains(ConsumerKind.Sluice)
+                    ? $"; {ComparisonReport.Sluice}: no Enrichment section (the agent's default). Both run at every rate of every run, on the same load, and swap places on every even run."
+                    : "."));
         }
         return sb.ToString().TrimEnd();
     }

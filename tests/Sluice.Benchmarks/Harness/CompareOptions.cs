@@ -9,6 +9,9 @@ public enum ConsumerKind
     Auditd,
     Laurel,
     Sluice,
+
+    /// <summary>The same agent with its process context (issue 19) turned off: <c>"Enrichment": {"Enabled": false}</c>.</summary>
+    SluiceNoContext,
 }
 
 /// <summary>Command-line options of <c>compare</c>; <see cref="Parse"/> names the bad argument and why.</summary>
@@ -24,6 +27,39 @@ public sealed class CompareOptions
     public IReadOnlyList<ConsumerKind> Consumers { get; private set; } = [ConsumerKind.Bare, ConsumerKind.Auditd, ConsumerKind.Laurel, ConsumerKind.Sluice];
 
     public LoadKind Load { get; private set; } = LoadKind.Getppid;
+
+    /// <summary>True when a Sluice agent runs (with or without enrichment): the agent and collector are needed.</summary>
+    public bool UsesSluice => Consumers.Contains(ConsumerKind.Sluice) || Consumers.Contains(ConsumerKind.SluiceNoContext);
+
+    /// <summary>
+    /// The consumers in the order they run in <paramref name="run"/>: as given, except that when
+    /// both Sluice variants run, they swap places on every even run, so that neither always runs
+    /// first (a warmer page cache, a quieter moment) and the difference between them is not the order's.
+    /// </summary>
+    public IReadOnlyList<ConsumerKind> ConsumersFor(int run)
+    {
+        int on = IndexOf(ConsumerKind.Sluice);
+        int off = IndexOf(ConsumerKind.SluiceNoContext);
+        if (on < 0 || off < 0 || run % 2 == 1)
+        {
+            return Consumers;
+        }
+        var swapped = Consumers.ToArray();
+        (swapped[on], swapped[off]) = (swapped[off], swapped[on]);
+        return swapped;
+
+        int IndexOf(ConsumerKind kind)
+        {
+            for (int i = 0; i < Consumers.Count; i++)
+            {
+                if (Consumers[i] == kind)
+                {
+                    return i;
+                }
+            }
+            return -1;
+        }
+    }
 
     public string? OutFile { get; private set; }
 
@@ -69,7 +105,7 @@ public sealed class CompareOptions
 
     public const string Usage = """
         usage: compare [--rates 5000,20000,40000,60000,max] [--runs 3] [--seconds 10]
-                       [--consumers bare,auditd,laurel,sluice] [--load getppid|exec] [--out FILE.md]
+                       [--consumers bare,auditd,laurel,sluice,sluice-noctx] [--load getppid|exec] [--out FILE.md]
                        [--backlog-limit 65752] [--backlog-wait-time 0] [--warmup 10] [--settle 5] [--drain-timeout 300]
                        [--agent PATH] [--collector PATH] [--publish-dir DIR] [--no-stages] [--stage-repetitions 3] [--keep]
         """;
@@ -188,7 +224,8 @@ public sealed class CompareOptions
                 "auditd" => ConsumerKind.Auditd,
                 "laurel" => ConsumerKind.Laurel,
                 "sluice" => ConsumerKind.Sluice,
-                _ => throw new ArgumentException($"--consumers: '{part}' is not one of bare, auditd, laurel, sluice"),
+                "sluice-noctx" => ConsumerKind.SluiceNoContext,
+                _ => throw new ArgumentException($"--consumers: '{part}' is not one of bare, auditd, laurel, sluice, sluice-noctx"),
             };
             if (!list.Contains(kind))
             {

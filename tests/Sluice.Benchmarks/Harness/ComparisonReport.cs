@@ -12,6 +12,12 @@ public static class ComparisonReport
     public const string Laurel = "auditd + laurel";
     public const string Sluice = "Sluice";
 
+    /// <summary>The same agent with its process context (issue 19) off; <see cref="Sluice"/> runs with the agent's default (on).</summary>
+    public const string SluiceNoContext = "Sluice (enrichment off)";
+
+    /// <summary>The order consumers are listed in, within a rate.</summary>
+    public static readonly IReadOnlyList<string> Order = [Bare, AuditdRaw, Laurel, Sluice, SluiceNoContext];
+
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The median; the mean of the middle two for an even count; null for none.</summary>
@@ -100,7 +106,7 @@ public static class ComparisonReport
     {
         var rows = Rows(trials);
         var rates = trials.Select(t => t.Rate).Distinct().OrderBy(r => r == 0 ? int.MaxValue : r).ToList();
-        var order = new[] { Bare, AuditdRaw, Laurel, Sluice };
+        var order = Order.ToArray();
         var sb = new StringBuilder();
         sb.AppendLine(header).AppendLine();
 
@@ -170,6 +176,11 @@ public static class ComparisonReport
         }
         sb.AppendLine();
 
+        if (trials.Any(t => t.Consumer == SluiceNoContext))
+        {
+            sb.Append(ContextMarkdown(trials, rows, rates));
+        }
+
         foreach (var breakdown in stages ?? [])
         {
             var perRate = rates.Select(r => new StageBreakdown.RateFigures(r, rows.FirstOrDefault(x => x.Rate == r && x.Consumer == Bare)?.CpuPerEventUs,
@@ -184,7 +195,8 @@ public static class ComparisonReport
         foreach (var t in trials)
         {
             string notes = string.Join("; ", new[] { t.Error is null ? null : "FAILED: " + t.Error, t.TimedOut ? "drain timeout" : null,
-                    t.IdleReached ? null : $"not idle after {CompareCommand.IdleRssTimeoutSeconds:0} s: idle RSS read anyway", t.Details }.Where(s => s is not null))
+                    t.IdleReached ? null : $"not idle after {CompareCommand.IdleRssTimeoutSeconds:0} s: idle RSS read anyway", t.Details,
+                    t.SluiceVariant && t.Error is null ? TableText(t) : null }.Where(s => s is not null))
                 .Replace('|', '/').Replace('\n', ' ');
             sb.AppendLine($"| {t.Run} | {CompareOptions.RateName(t.Rate)} | {t.Consumer} | {t.Offered:N0} | {t.GeneratorSeconds:0.00} | {t.AchievedRate:N0} | {t.BaselineRate:N0} | "
                 + $"{t.Delivered:N0} | {t.KernelLost:N0} | {t.UncountedLoss:N0} | {t.ConsumerCpuUs:N0} | {F(t.CpuPerEventUs)} | {F(t.ConsumerIdleRssKb / 1024.0, 0)} | {t.ConsumerPeakRssKb / 1024.0:0} | {t.WaitActual} | "
@@ -198,7 +210,7 @@ public static class ComparisonReport
             sb.AppendLine("<details><summary>Where Sluice's CPU goes, per thread name (µs per delivered event; threads that exited during the trial are counted under \"(exited threads)\")</summary>").AppendLine();
             foreach (var t in threaded)
             {
-                sb.Append($"- run {t.Run}, {CompareOptions.RateName(t.Rate)}: ");
+                sb.Append($"- run {t.Run}, {CompareOptions.RateName(t.Rate)}{(t.Consumer == Sluice ? "" : $", {t.Consumer}")}: ");
                 sb.AppendLine(string.Join(", ", t.ThreadCpu.Select(x => $"{x.Thread} {(t.Delivered > 0 ? x.Us / t.Delivered : 0):0.00}")));
             }
             sb.AppendLine().AppendLine("</details>");
@@ -260,6 +272,132 @@ public static class ComparisonReport
             : $"The host is never stalled: **not met**: backlog_wait_time_actual grew by {waits:N0} over the Sluice trials.");
         return goals;
     }
+
+    /// <summary>The agent's process table after a trial, as its status said, or that it said nothing.</summary>
+    public static string TableText(TrialResult t) => t.Enrichment is not { } e
+        ? "process table n/a (no enrichment section in the agent's status)"
+        : string.Create(Inv, $"process table: enrichment {OnOff(e.Enabled)}, {Count(e.Processes)} processes, {Count(e.TableBytes)} bytes, {Count(e.Evicted)} evicted");
+
+    /// <summary>
+    /// Enrichment's cost at one rate: the two Sluice variants' medians, their ratios to the bare
+    /// reader, and the per-run differences (on − off, paired by run, both completed), with the
+    /// table as each variant's status reported it (medians; null: not reported).
+    /// </summary>
+    public sealed record ContextCost(int Rate, Row? On, Row? Off, Row? BareRow, IReadOnlyList<double> Differences,
+        double? OnProcesses, double? OnTableBytes, double? OnEvicted, double? OffProcesses, double? OffTableBytes,
+        IReadOnlyList<bool?> OnEnabled, IReadOnlyList<bool?> OffEnabled)
+    {
+        public double? OnPerBare => Ratio(On?.CpuPerEventUs, BareRow?.CpuPerEventUs);
+
+        public double? OffPerBare => Ratio(Off?.CpuPerEventUs, BareRow?.CpuPerEventUs);
+
+        /// <summary>Enrichment's own CPU per event: the median of the per-run differences.</summary>
+        public double? CostUs => Median(Differences.Select(d => (double?)d));
+
+        public double? CostMin => Differences.Count > 0 ? Differences.Min() : null;
+
+        public double? CostMax => Differences.Count > 0 ? Differences.Max() : null;
+
+        /// <summary>The cost against the agent's CPU/event without enrichment.</summary>
+        public double? CostShare => Ratio(CostUs, Off?.CpuPerEventUs);
+
+        public double? PeakRssDeltaMb => On?.PeakRssMb is double a && Off?.PeakRssMb is double b ? a - b : null;
+
+        public double? IdleRssDeltaMb => On?.IdleRssMb is double a && Off?.IdleRssMb is double b ? a - b : null;
+
+        public double? BytesPerProcess => OnTableBytes is double b && OnProcesses is double p && p > 0 ? b / p : null;
+    }
+
+    public static IReadOnlyList<ContextCost> ContextCosts(IReadOnlyList<TrialResult> trials, IReadOnlyList<Row> rows)
+    {
+        var costs = new List<ContextCost>();
+        foreach (int rate in trials.Where(t => t.Consumer is Sluice or SluiceNoContext).Select(t => t.Rate).Distinct().OrderBy(r => r == 0 ? int.MaxValue : r))
+        {
+            List<TrialResult> Ok(string consumer) => trials.Where(t => t.Rate == rate && t.Consumer == consumer && t.Error is null).ToList();
+            var (on, off) = (Ok(Sluice), Ok(SluiceNoContext));
+            var differences = on.Where(t => t.CpuPerEventUs is not null)
+                .Join(off.Where(t => t.CpuPerEventUs is not null), t => t.Run, t => t.Run, (a, b) => (a.Run, Diff: a.CpuPerEventUs!.Value - b.CpuPerEventUs!.Value))
+                .OrderBy(x => x.Run).Select(x => x.Diff).ToList();
+            Row? Get(string c) => rows.FirstOrDefault(r => r.Rate == rate && r.Consumer == c);
+            costs.Add(new ContextCost(rate, Get(Sluice), Get(SluiceNoContext), Get(Bare), differences,
+                Median(on.Select(t => (double?)t.Enrichment?.Processes)), Median(on.Select(t => (double?)t.Enrichment?.TableBytes)),
+                Median(on.Select(t => (double?)t.Enrichment?.Evicted)),
+                Median(off.Select(t => (double?)t.Enrichment?.Processes)), Median(off.Select(t => (double?)t.Enrichment?.TableBytes)),
+                on.Select(t => t.Enrichment?.Enabled).ToList(), off.Select(t => t.Enrichment?.Enabled).ToList()));
+        }
+        return costs;
+    }
+
+    /// <summary>The "Process context cost" section: CPU per event with enrichment on and off, the difference with its spread, and the table's memory.</summary>
+    public static string ContextMarkdown(IReadOnlyList<TrialResult> trials, IReadOnlyList<Row> rows, IReadOnlyList<int> rates)
+    {
+        var costs = ContextCosts(trials, rows);
+        var sb = new StringBuilder();
+        sb.AppendLine("Process context cost (issue 19): the agent with its default (*on*: Sluice above) and with `\"Enrichment\": {\"Enabled\": false}` (*off*), same load, same run. "
+            + "*enrichment µs/event*: the median over the runs of on − off CPU/event, paired by run; in brackets the least and most of those differences. "
+            + "*share*: that median against off's CPU/event. The goals above are judged on *on*.").AppendLine();
+        sb.AppendLine("| rate | CPU/event on µs | CPU/event off µs | on/bare | off/bare | enrichment µs/event (min–max) | runs paired | share | idle RSS on − off MB | peak RSS on − off MB |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var c in costs)
+        {
+            string cost = c.CostUs is double u ? $"{F(u)} ({F(c.CostMin)}–{F(c.CostMax)})" : "—";
+            sb.AppendLine($"| {CompareOptions.RateName(c.Rate)} | {F(c.On?.CpuPerEventUs)} | {F(c.Off?.CpuPerEventUs)} | {F(c.OnPerBare)} | {F(c.OffPerBare)} | {cost} | {c.Differences.Count} | "
+                + $"{P(c.CostShare)} | {F(c.IdleRssDeltaMb, 1)} | {F(c.PeakRssDeltaMb, 1)} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("The process table after each trial, from `sluice-agent status --json` (`enrichment`; medians of the runs; n/a: the agent reported no such section). "
+            + "It holds what the warm-up and the trial put there.").AppendLine();
+        sb.AppendLine("| rate | variant | enrichment | processes | table bytes | bytes/process | evicted | idle RSS MB | peak RSS MB |");
+        sb.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var c in costs)
+        {
+            sb.AppendLine($"| {CompareOptions.RateName(c.Rate)} | on | {States(c.OnEnabled)} | {NA(c.OnProcesses)} | {NA(c.OnTableBytes)} | {(c.BytesPerProcess is double b ? F(b, 0) : "n/a")} | {NA(c.OnEvicted)} | "
+                + $"{F(c.On?.IdleRssMb, 0)} | {F(c.On?.PeakRssMb, 0)} |");
+            sb.AppendLine($"| {CompareOptions.RateName(c.Rate)} | off | {States(c.OffEnabled)} | {NA(c.OffProcesses)} | {NA(c.OffTableBytes)} | — | — | {F(c.Off?.IdleRssMb, 0)} | {F(c.Off?.PeakRssMb, 0)} |");
+        }
+        sb.AppendLine();
+        foreach (var note in ContextNotes(costs))
+        {
+            sb.AppendLine("- " + note);
+        }
+        if (ContextNotes(costs).Count > 0)
+        {
+            sb.AppendLine();
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>What makes the on − off difference not enrichment's cost, or weak, said plainly.</summary>
+    public static IReadOnlyList<string> ContextNotes(IReadOnlyList<ContextCost> costs)
+    {
+        var notes = new List<string>();
+        if (costs.SelectMany(c => c.OnEnabled.Concat(c.OffEnabled)).All(e => e is null))
+        {
+            notes.Add("The agent reported no `enrichment` section (built before issue 19?): its table is n/a, and *on* is whatever the agent does by default.");
+        }
+        if (costs.Any(c => c.OnEnabled.Any(e => e is false)))
+        {
+            notes.Add("**The *on* variant reported enrichment off** (the agent's default is off): on − off is not enrichment's cost.");
+        }
+        if (costs.Any(c => c.OffEnabled.Any(e => e is true)))
+        {
+            notes.Add("**The *off* variant reported enrichment on**: on − off is not enrichment's cost.");
+        }
+        foreach (var c in costs.Where(c => c.Differences.Count < 2))
+        {
+            notes.Add($"At {CompareOptions.RateName(c.Rate)}/s {(c.Differences.Count == 0 ? "no run completed with both variants: no difference" : "one run completed with both variants: no spread")}.");
+        }
+        return notes;
+    }
+
+    private static string OnOff(bool? enabled) => enabled switch { true => "on", false => "off", null => "n/a" };
+
+    private static string States(IReadOnlyList<bool?> states) =>
+        states.Count == 0 ? "—" : states.Distinct().Count() == 1 ? OnOff(states[0]) : string.Join("/", states.Select(OnOff));
+
+    private static string Count(long? v) => v is long x ? x.ToString("N0", Inv) : "n/a";
+
+    private static string NA(double? v) => v is double x ? x.ToString("N0", Inv) : "n/a";
 
     private static string IdleCpu(Row row) => row.IdleCores is double c ? $"{F(c * 100, 1)} ({F(row.IdleUsPerEvent)})" : "—";
 

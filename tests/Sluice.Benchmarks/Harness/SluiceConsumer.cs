@@ -13,9 +13,11 @@ namespace Sluice.Benchmarks.Harness;
 /// shipping to a real <c>sluice-collector serve</c> with a SQLite store on 127.0.0.1. The agent
 /// loads the trial's rule from its own rules file. Delivered = events of the audited syscall with
 /// the key stored at the collector. The agent runs with its defaults except paths, the sink, and the kernel's
-/// backlog settings, which are the harness's (the same for every consumer).
+/// backlog settings, which are the harness's (the same for every consumer). With
+/// <paramref name="enrichmentOff"/> its process context (issue 19) is turned off in its agent.json;
+/// otherwise the agent.json has no Enrichment section and the agent runs with its default.
 /// </summary>
-public sealed class SluiceConsumer(string agentPath, string collectorPath) : IConsumer
+public sealed class SluiceConsumer(string agentPath, string collectorPath, bool enrichmentOff = false) : IConsumer
 {
     private const string AgentId = "bench-agent";
     private const string Token = "bench-token-0123456789abcdef";
@@ -26,7 +28,7 @@ public sealed class SluiceConsumer(string agentPath, string collectorPath) : ICo
     private string? _database;
     private string? _statusSocket;
 
-    public string Name => "Sluice";
+    public string Name => enrichmentOff ? ComparisonReport.SluiceNoContext : ComparisonReport.Sluice;
 
     public IReadOnlyList<int> ConsumerPids => _agent is null ? [] : [_agent.Pid];
 
@@ -54,13 +56,19 @@ public sealed class SluiceConsumer(string agentPath, string collectorPath) : ICo
         WaitListening(_collector, port, cancel);
 
         File.WriteAllText(Path.Combine(dir, "audit.rules"), trial.RuleText + "\n");
-        File.WriteAllText(Path.Combine(dir, "agent.json"), AgentConfig(dir, port, trial.BacklogLimit, trial.BacklogWaitTime));
+        File.WriteAllText(Path.Combine(dir, "agent.json"), AgentConfig(dir, port, trial.BacklogLimit, trial.BacklogWaitTime, enrichmentOff));
         _agent = ChildProcess.Start("sluice-agent", agentPath, ["run", "--config", Path.Combine(dir, "agent.json")]);
         var sw = Stopwatch.StartNew();
         while (StatusServer.Query(_statusSocket, TimeSpan.FromSeconds(1)) is null
             || trial.Control.GetStatus().Pid != (uint)_agent.Pid
             || !ConsumerWait.RuleLoaded(trial.Control, trial.Rule))
         {
+            // WaitForExit flushes the output readers, so the agent's last line is there.
+            if (enrichmentOff && _agent.HasExited && _agent.WaitForExit(TimeSpan.FromSeconds(5)) && RefusedEnrichmentSection(_agent.Output))
+            {
+                throw new InvalidOperationException("sluice-agent refused \"Enrichment\": {\"Enabled\": false} (an agent built before issue 19 does not know the section): " +
+                    "the enrichment-off variant needs an agent that has it.\nIts last output:\n" + _agent.Output);
+            }
             _agent.ThrowIfExited("starting");
             cancel.ThrowIfCancellationRequested();
             if (sw.Elapsed > TimeSpan.FromSeconds(90))
@@ -113,6 +121,14 @@ public sealed class SluiceConsumer(string agentPath, string collectorPath) : ICo
             $"backlog_limit {m.BacklogLimit}, buffer {m.ReceiveBufferBytes / 1048576.0:0} MiB, interval {m.IntervalMs} ms{(m.Continuous ? " (continuous)" : "")}");
     }
 
+    /// <summary>True when the agent's output says its configuration binder did not know the <c>Enrichment</c> section (an agent before issue 19).</summary>
+    public static bool RefusedEnrichmentSection(string output) =>
+        output.Contains("'Enrichment'", StringComparison.Ordinal) && output.Contains("not found", StringComparison.Ordinal);
+
+    /// <summary>The agent's process table as <c>sluice-agent status --json</c> reports it; null when the agent has no such section or did not answer.</summary>
+    public EnrichmentStatus? Enrichment() =>
+        _statusSocket is null || _agent is null || _agent.HasExited ? null : EnrichmentStatus.Query(agentPath, _statusSocket);
+
     public void Stop()
     {
         // The agent deletes its rule and restores the kernel settings it found at start.
@@ -138,10 +154,15 @@ public sealed class SluiceConsumer(string agentPath, string collectorPath) : ICo
         _collector?.Dispose();
     }
 
-    /// <summary>The agent's config for a trial: defaults, except paths, the Collector sink and the kernel backlog settings.</summary>
-    public static string AgentConfig(string dir, int port, uint backlogLimit, uint backlogWaitTime) => $$"""
+    /// <summary>
+    /// The agent's config for a trial: defaults, except paths, the Collector sink and the kernel
+    /// backlog settings; with <paramref name="enrichmentOff"/>, also <c>"Enrichment": {"Enabled": false}</c>.
+    /// The section is written only then: an agent that does not know it refuses it as an unknown
+    /// key, and the default variant must run on such an agent too.
+    /// </summary>
+    public static string AgentConfig(string dir, int port, uint backlogLimit, uint backlogWaitTime, bool enrichmentOff = false) => $$"""
         {
-          "AgentId": "{{AgentId}}",
+          "AgentId": "{{AgentId}}",{{(enrichmentOff ? "\n  \"Enrichment\": { \"Enabled\": false }," : "")}}
           "StateDirectory": "{{dir}}/state",
           "DisableAuditdService": false,
           "Kernel": { "BacklogLimit": {{backlogLimit}}, "BacklogWaitTime": {{backlogWaitTime}} },

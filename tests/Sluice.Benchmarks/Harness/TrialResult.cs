@@ -77,6 +77,15 @@ public sealed record TrialResult
 
     public string? Details { get; init; }
 
+    /// <summary>True for a Sluice agent (either variant): the one consumer with a process table to report.</summary>
+    public bool SluiceVariant { get; init; }
+
+    /// <summary>
+    /// The agent's <c>enrichment</c> status section after the trial (process count, table bytes);
+    /// null when the agent has none (built before issue 19) or did not answer, reported "n/a".
+    /// </summary>
+    public EnrichmentStatus? Enrichment { get; init; }
+
     /// <summary>CPU per thread name, for the consumer's processes (ticks).</summary>
     public IReadOnlyList<(string Thread, double Us)> ThreadCpu { get; init; } = [];
 
