@@ -188,7 +188,9 @@ internal sealed class CollectorServer : IAsyncDisposable
                 app.Services.GetRequiredService<IngestCounters>(),
                 app.Services.GetRequiredService<RefusalLog>(),
                 options.MaxInFlight,
-                options.InFlightPushback);
+                options.InFlightPushback,
+                options.InFlightWait,
+                options.MaxWaiting);
             app.Use(frontDoor.InvokeAsync);
             app.MapGrpcService<IngestService>();
             app.MapGet("/healthz", () => Results.Text("ok\n"));
@@ -266,6 +268,7 @@ internal sealed class CollectorServer : IAsyncDisposable
         ["store_failures"] = c.StoreFailures,
         ["refused_by_store"] = c.RefusedByStore,
         ["refused_over_limit"] = c.RefusedOverLimit,
+        ["waited_for_slot"] = c.WaitedForSlot,
         ["refused_too_large"] = c.RefusedTooLarge,
         ["events_interpreted"] = c.EventsInterpreted,
         ["interpretation_failures"] = c.InterpretationFailures,
