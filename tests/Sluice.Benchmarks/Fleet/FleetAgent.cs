@@ -15,6 +15,8 @@ internal sealed class FleetCounters
     public readonly ConcurrentDictionary<StatusCode, long> Failed = new();
     public readonly ConcurrentDictionary<StatusCode, long> Refused = new();
     public long Heartbeats;
+    /// <summary>Acknowledgements of a resend whose first attempt was stored (its answer lost to the attempt timeout).</summary>
+    public long DuplicateAcks;
 }
 
 /// <summary>
@@ -41,6 +43,8 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
             },
             static _ => throw new NotSupportedException()),
         Marshallers.Create(a => a.ToByteArray(), Ack.Parser.ParseFrom));
+
+    internal static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(15);
 
     private readonly CallOptions _call = new(new Metadata { { "authorization", "Bearer " + token } });
     private readonly Random _random = new(seed);
@@ -84,6 +88,15 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
         FinalLagMs = Math.Max(0, (Stopwatch.GetTimestamp() - next) * 1000.0 / Stopwatch.Frequency);
     }
 
+    /// <summary>Batches one after the other, no schedule: the warm-up before the idle RSS is read.</summary>
+    public async Task SendBatchesAsync(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            await SendOneAsync(CancellationToken.None);
+        }
+    }
+
     private async Task SendOneAsync(CancellationToken grace)
     {
         int size = FleetBatchSizes.Next(_random, options.BatchMedian, options.BurstEvery, options.BurstSize, payloads.Count);
@@ -109,13 +122,19 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
         {
             try
             {
-                var ack = await invoker.AsyncUnaryCall(Send, null, _call.WithCancellationToken(grace), body);
+                // The agent's per-attempt timeout (Shipping:AttemptTimeout, 15 s): a call not answered by then is given up and resent.
+                var ack = await invoker.AsyncUnaryCall(Send, null, _call.WithCancellationToken(grace).WithDeadline(DateTime.UtcNow + AttemptTimeout), body);
                 if (ack.Sequence != (ulong)sequence || (!ack.Duplicate && ack.EventsStored != size))
                 {
                     throw new InvalidOperationException($"{id}: batch {sequence} of {size} events acknowledged as {ack}");
                 }
                 LastAcked = sequence;
-                EventsAcked += ack.Duplicate ? 0 : size;
+                // A duplicate's events are stored (once, by the attempt that timed out).
+                EventsAcked += size;
+                if (ack.Duplicate)
+                {
+                    Interlocked.Increment(ref counters.DuplicateAcks);
+                }
                 LatencyMs.Add((float)Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                 return;
             }
@@ -159,7 +178,7 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
                 };
                 try
                 {
-                    await client.HeartbeatAsync(heartbeat, _call.WithCancellationToken(stop));
+                    await client.HeartbeatAsync(heartbeat, _call.WithCancellationToken(stop).WithDeadline(DateTime.UtcNow + AttemptTimeout));
                     Interlocked.Increment(ref counters.Heartbeats);
                 }
                 catch (RpcException e) when (!stop.IsCancellationRequested)

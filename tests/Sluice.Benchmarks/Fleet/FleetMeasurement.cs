@@ -49,7 +49,7 @@ internal static class FleetMeasurement
         string dir = Directory.CreateTempSubdirectory("sluice-bench-fleet-").FullName;
         string tokens = Path.Combine(dir, "tokens");
         var ids = Enumerable.Range(1, options.Agents).Select(i => $"fleet-{i:D5}").ToArray();
-        await File.WriteAllTextAsync(tokens, string.Concat(ids.Select(id => AgentTokens.HashedLine(id, Token(id)) + "\n")));
+        await File.WriteAllTextAsync(tokens, string.Concat(ids.Append(WarmUpAgent).Select(id => AgentTokens.HashedLine(id, Token(id)) + "\n")));
         File.SetUnixFileMode(tokens, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         await using var collector = FleetCollector.Start(location, tokens, options.CollectorArgs);
         var channels = new List<GrpcChannel>();
@@ -61,8 +61,13 @@ internal static class FleetMeasurement
                 channels.Add(GrpcChannel.ForAddress(url, new GrpcChannelOptions
                 {
                     // One HTTP/2 connection per channel, kept for the whole run, as an agent keeps its own.
+                    // The agent's handler settings (src/Sluice.Agent/Shipping/CollectorChannel.cs), but one connection per channel.
                     HttpHandler = new SocketsHttpHandler
                     {
+                        ConnectTimeout = TimeSpan.FromSeconds(5),
+                        KeepAlivePingDelay = TimeSpan.FromSeconds(30),
+                        KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+                        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
                         EnableMultipleHttp2Connections = false,
                         PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
                         PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
@@ -73,9 +78,17 @@ internal static class FleetMeasurement
             var invokers = channels.Select(c => c.CreateCallInvoker()).ToArray();
             var counters = new FleetCounters();
             var agents = ids.Select((id, i) => new FleetAgent(id, Token(id), invokers[i % invokers.Length], payloads, options, counters, seed: i + 1)).ToArray();
-            // Idle: listening, its store open, no agent connected yet.
-            await Task.Delay(TimeSpan.FromSeconds(2));
-            long idleRss = ProcRss(collector.Pid);
+            // Idle: warmed up (its code compiled, its store's caches filled) by one agent on one connection, which is then let go.
+            long idleRss;
+            var warmUp = new FleetAgent(WarmUpAgent, Token(WarmUpAgent), channels[0].CreateCallInvoker(), payloads, options with { BurstEvery = 0 }, counters, seed: 0);
+            {
+                await warmUp.SendBatchesAsync(WarmUpBatches);
+                using var http = new HttpClient();
+                await http.GetStringAsync(new Uri(new Uri(url), "/api/fleet"));
+                await Task.Delay(TimeSpan.FromSeconds(2));
+                idleRss = ProcRss(collector.Pid);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fleet: warmed up with {WarmUpBatches} batches of one agent; collector RSS {idleRss / 1048576.0:F0} MiB"));
+            }
 
             string loadBefore = LoadAverage();
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
@@ -108,12 +121,13 @@ internal static class FleetMeasurement
             var fleetView = await polls;
             string loadAfter = LoadAverage();
 
-            var lastAcked = agents.ToDictionary(a => a.Id, a => a.LastAcked, StringComparer.Ordinal);
+            var lastAcked = agents.Append(warmUp).ToDictionary(a => a.Id, a => a.LastAcked, StringComparer.Ordinal);
             var (stored, storedEvents) = await StoredAsync(location);
             var problems = FleetVerifier.Check(lastAcked, stored);
             long ackedEvents = agents.Sum(a => a.EventsAcked);
+            long ackedWithWarmUp = ackedEvents + warmUp.EventsAcked;
             long refused = counters.Refused.Values.Sum();
-            bool exactly = problems.Count == 0 && (refused > 0 || storedEvents == ackedEvents);
+            bool exactly = problems.Count == 0 && (refused > 0 || storedEvents == ackedWithWarmUp);
             var report = new FleetReport
             {
                 Options = options,
@@ -121,6 +135,7 @@ internal static class FleetMeasurement
                 BatchesAcked = agents.Sum(a => a.LatencyMs.Count),
                 EventsAcked = ackedEvents,
                 HeartbeatsAnswered = counters.Heartbeats,
+                DuplicateAcks = counters.DuplicateAcks,
                 AckLatencyMs = [.. agents.SelectMany(a => a.LatencyMs).Select(l => (double)l)],
                 FinalLagMs = [.. agents.Select(a => a.FinalLagMs)],
                 CollectorCpuSeconds = collectorCpu.TotalSeconds,
@@ -134,7 +149,7 @@ internal static class FleetMeasurement
                 FleetViewMs = fleetView,
                 StoredExactlyOnce = exactly,
                 StoredCheck = (exactly ? "yes" : "NO") + string.Create(CultureInfo.InvariantCulture,
-                    $": {stored.Values.Sum(s => s.Count):N0} batches of {stored.Count:N0} agents stored, {lastAcked.Values.Sum():N0} acknowledged; {storedEvents:N0} events stored, {ackedEvents:N0} acknowledged") +
+                    $": {stored.Values.Sum(s => s.Count):N0} batches of {stored.Count:N0} agents stored, {lastAcked.Values.Sum():N0} acknowledged; {storedEvents:N0} events stored, {ackedWithWarmUp:N0} acknowledged (the warm-up agent's included)") +
                     (problems.Count == 0 ? "" : "; " + string.Join("; ", problems.Take(10)) + (problems.Count > 10 ? $"; ... {problems.Count} in all" : "")),
                 LoadBefore = loadBefore,
                 LoadAfter = loadAfter,
@@ -149,6 +164,9 @@ internal static class FleetMeasurement
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    private const string WarmUpAgent = "fleet-warmup";
+    private const int WarmUpBatches = 200;
 
     private static string Token(string agentId) => "fleet-token-" + agentId + "-0123456789abcdef";
 

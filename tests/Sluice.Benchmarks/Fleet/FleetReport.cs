@@ -11,6 +11,7 @@ internal sealed record FleetReport
     public long BatchesAcked { get; init; }
     public long EventsAcked { get; init; }
     public long HeartbeatsAnswered { get; init; }
+    public long DuplicateAcks { get; init; }
     /// <summary>Acknowledgement latency of every batch (ms), sorted or not.</summary>
     public IReadOnlyList<double> AckLatencyMs { get; init; } = [];
     /// <summary>Per agent, how far behind its schedule its last batch went out (ms).</summary>
@@ -73,7 +74,7 @@ internal sealed record FleetReport
         Line($"  database CPU: {DatabaseCpuSeconds / ElapsedSeconds:F2} cores, {DatabaseUsPerBatch:F0} us/batch, {DatabaseUsPerEvent:F2} us/event{(o.Store == "sqlite" ? " (SQLite: inside the collector's figure)" : "")}");
         Line($"  simulator CPU: {ClientCpuSeconds / ElapsedSeconds:F2} cores");
         Line($"  collector RSS: idle {CollectorIdleRssBytes / 1048576.0:F0} MiB, loaded {CollectorLoadedRssBytes / 1048576.0:F0} MiB, peak {CollectorPeakRssBytes / 1048576.0:F0} MiB; {RssPerConnectionBytes / 1024:F1} KiB per connection");
-        Line($"  failed calls (retried): {Codes(FailedCalls)}; refused calls: {Codes(RefusedCalls)}");
+        Line($"  failed calls (retried): {Codes(FailedCalls)}; refused calls: {Codes(RefusedCalls)}; duplicate acks (a resend after the attempt timeout): {DuplicateAcks}");
         var polls = FleetViewMs;
         Line($"  /api/fleet: {polls.Count} polls, {polls.Count(double.IsInfinity)} failed, p50 {Quantile(polls, 0.5):F0} ms, max {Quantile(polls, 1):F0} ms");
         Line($"  exactly once: {StoredCheck}");
