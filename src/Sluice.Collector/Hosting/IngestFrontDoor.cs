@@ -91,7 +91,10 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
                 return;
             }
             counters.OverLimit();
-            string detail = $"the collector is handling its limit of {maxInFlight} calls at once (--max-in-flight), with {maxWaiting} more waiting at most {(long)wait.TotalMilliseconds} ms each; retry after the pushback";
+            string detail = wait <= TimeSpan.Zero
+                ? $"the collector is handling its limit of {maxInFlight} calls at once (--max-in-flight); retry after the pushback"
+                : $"the collector is handling its limit of {maxInFlight} calls at once (--max-in-flight), and no slot came free within {(long)wait.TotalMilliseconds} ms " +
+                  $"(--in-flight-wait-ms) or {maxWaiting} calls were waiting already (--max-waiting); retry after the pushback";
             log.Refused(peer, RefusalLog.OverLimit, call, StatusCode.ResourceExhausted, detail);
             TrailersOnly(context.Response, StatusCode.ResourceExhausted, detail, pushback);
             return;

@@ -17,6 +17,14 @@ internal sealed class FleetCounters
     public long Heartbeats;
     /// <summary>Acknowledgements of a resend whose first attempt was stored (its answer lost to the attempt timeout).</summary>
     public long DuplicateAcks;
+    /// <summary>The first failure of each status code, its detail: what to look at first.</summary>
+    public readonly ConcurrentDictionary<StatusCode, string> FirstDetail = new();
+
+    public void Fail(RpcException e)
+    {
+        Failed.AddOrUpdate(e.StatusCode, 1, (_, n) => n + 1);
+        FirstDetail.TryAdd(e.StatusCode, e.Status.Detail + (e.Status.DebugException is { } inner ? " (" + inner.GetType().Name + ": " + inner.Message + ")" : ""));
+    }
 }
 
 /// <summary>
@@ -147,7 +155,7 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
             }
             catch (RpcException e) when (!grace.IsCancellationRequested)
             {
-                counters.Failed.AddOrUpdate(e.StatusCode, 1, (_, n) => n + 1);
+                counters.Fail(e);
                 await Task.Delay(e.StatusCode == StatusCode.ResourceExhausted ? 1000 : 200, CancellationToken.None);
             }
         }
@@ -183,8 +191,14 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
                 }
                 catch (RpcException e) when (!stop.IsCancellationRequested)
                 {
-                    var into = e.StatusCode is StatusCode.InvalidArgument or StatusCode.PermissionDenied or StatusCode.Unauthenticated ? counters.Refused : counters.Failed;
-                    into.AddOrUpdate(e.StatusCode, 1, (_, n) => n + 1);
+                    if (e.StatusCode is StatusCode.InvalidArgument or StatusCode.PermissionDenied or StatusCode.Unauthenticated)
+                    {
+                        counters.Refused.AddOrUpdate(e.StatusCode, 1, (_, n) => n + 1);
+                    }
+                    else
+                    {
+                        counters.Fail(e);
+                    }
                 }
                 await Task.Delay(TimeSpan.FromSeconds(options.HeartbeatSeconds), stop);
             }

@@ -155,6 +155,10 @@ internal static class FleetMeasurement
                 LoadAfter = loadAfter,
             };
             Console.Write(report.Text());
+            foreach (var (code, detail) in counters.FirstDetail.OrderBy(d => d.Key))
+            {
+                Console.WriteLine($"  first {code}: {detail}");
+            }
             Console.WriteLine($"  collector /api/ingest: {await collector.IngestCountersAsync()}");
             return exactly ? 0 : 1;
         }
@@ -333,6 +337,8 @@ internal sealed class FleetCollector : IAsyncDisposable
     private async Task ReadAsync()
     {
         string? line;
+        int shown = 0;
+        int more = 0;
         while ((line = await _process.StandardOutput.ReadLineAsync()) is not null)
         {
             if (!_url.Task.IsCompleted && line.StartsWith("sluice-collector: listening on ", StringComparison.Ordinal))
@@ -341,6 +347,16 @@ internal sealed class FleetCollector : IAsyncDisposable
             }
             else if (line.StartsWith("fail:", StringComparison.Ordinal) || line.StartsWith("crit:", StringComparison.Ordinal) || line.StartsWith("warn:", StringComparison.Ordinal))
             {
+                // The first few in full (the message is on the lines after), then counted.
+                more = ++shown <= 10 ? 3 : 0;
+                if (shown == 11)
+                {
+                    Console.Error.WriteLine($"collector {_process.Id}: more warnings and errors follow, not shown");
+                }
+            }
+            if (more > 0)
+            {
+                more--;
                 Console.Error.WriteLine($"collector {_process.Id}: {line}");
             }
         }

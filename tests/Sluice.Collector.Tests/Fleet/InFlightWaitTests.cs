@@ -104,3 +104,32 @@ public sealed class SqliteInFlightWaitTests() : InFlightWaitTests(new SqliteStor
 
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresInFlightWaitTests(PostgresFixture pg) : InFlightWaitTests(new PostgresStoreFactory(pg.Cluster));
+
+/// <summary>Kestrel's socket listen backlog: a fleet connects at once when its collector starts or comes back.</summary>
+public sealed class ListenBacklogTests
+{
+    [Fact]
+    public async Task Server_ListensWithTheFleetBacklog_NotKestrelsDefault512()
+    {
+        string dir = Directory.CreateTempSubdirectory("sluice-backlog-").FullName;
+        try
+        {
+            await using var store = new Sluice.Collector.Storage.Sqlite.SqliteEventStore(Path.Combine(dir, "events.db"));
+            await store.InitializeAsync(CancellationToken.None);
+            await using var server = await Sluice.Collector.Hosting.CollectorServer.StartAsync(new Sluice.Collector.Hosting.CollectorOptions
+            {
+                Listen = "127.0.0.1:0",
+                Store = new Sluice.Collector.Storage.StoreLocation(Sluice.Collector.Storage.StoreKind.Sqlite, "unused: the store is given"),
+                AllowAnonymous = true,
+            }, store);
+            var sockets = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<
+                Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>(server.Services);
+            Assert.Equal(8192, sockets.Value.Backlog);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
