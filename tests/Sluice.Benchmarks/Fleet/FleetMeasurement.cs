@@ -121,6 +121,15 @@ internal static class FleetMeasurement
             var fleetView = await polls;
             string loadAfter = LoadAverage();
 
+            // The fleet view again with the load gone (connections still open): what the query itself costs at this many agents.
+            double quietFleetViewMs;
+            {
+                using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+                long t = Stopwatch.GetTimestamp();
+                await http.GetStringAsync(new Uri(new Uri(url), "/api/fleet"));
+                quietFleetViewMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+            }
+
             var lastAcked = agents.Append(warmUp).ToDictionary(a => a.Id, a => a.LastAcked, StringComparer.Ordinal);
             var (stored, storedEvents) = await StoredAsync(location);
             var problems = FleetVerifier.Check(lastAcked, stored);
@@ -147,6 +156,7 @@ internal static class FleetMeasurement
                 FailedCalls = counters.Failed.ToDictionary(f => f.Key.ToString(), f => f.Value),
                 RefusedCalls = counters.Refused.ToDictionary(f => f.Key.ToString(), f => f.Value),
                 FleetViewMs = fleetView,
+                QuietFleetViewMs = quietFleetViewMs,
                 StoredExactlyOnce = exactly,
                 StoredCheck = (exactly ? "yes" : "NO") + string.Create(CultureInfo.InvariantCulture,
                     $": {stored.Values.Sum(s => s.Count):N0} batches of {stored.Count:N0} agents stored, {lastAcked.Values.Sum():N0} acknowledged; {storedEvents:N0} events stored, {ackedWithWarmUp:N0} acknowledged (the warm-up agent's included)") +

@@ -83,5 +83,5 @@ internal sealed record FleetOptions
     }
 
     /// <summary>Batches the fleet is asked to send in the run: every agent, one per interval.</summary>
-    public long OfferedBatches => (long)Agents * (Seconds * 1000L / BatchIntervalMs);
+    public long OfferedBatches => (long)Math.Round((double)Agents * Seconds * 1000 / BatchIntervalMs);
 }

@@ -28,6 +28,8 @@ internal sealed record FleetReport
     public IReadOnlyDictionary<string, long> RefusedCalls { get; init; } = new Dictionary<string, long>();
     /// <summary>Latency of each <c>/api/fleet</c> answer during the run (ms); a failed poll is <see cref="double.PositiveInfinity"/>.</summary>
     public IReadOnlyList<double> FleetViewMs { get; init; } = [];
+    /// <summary>One <c>/api/fleet</c> after the run, the load gone (ms).</summary>
+    public double QuietFleetViewMs { get; init; } = double.NaN;
     public string StoredCheck { get; init; } = "";
     public bool StoredExactlyOnce { get; init; }
     public string LoadBefore { get; init; } = "";
@@ -76,7 +78,7 @@ internal sealed record FleetReport
         Line($"  collector RSS: idle {CollectorIdleRssBytes / 1048576.0:F0} MiB, loaded {CollectorLoadedRssBytes / 1048576.0:F0} MiB, peak {CollectorPeakRssBytes / 1048576.0:F0} MiB; {RssPerConnectionBytes / 1024:F1} KiB per connection");
         Line($"  failed calls (retried): {Codes(FailedCalls)}; refused calls: {Codes(RefusedCalls)}; duplicate acks (a resend after the attempt timeout): {DuplicateAcks}");
         var polls = FleetViewMs;
-        Line($"  /api/fleet: {polls.Count} polls, {polls.Count(double.IsInfinity)} failed, p50 {Quantile(polls, 0.5):F0} ms, max {Quantile(polls, 1):F0} ms");
+        Line($"  /api/fleet: {polls.Count} polls, {polls.Count(double.IsInfinity)} failed, p50 {Quantile(polls, 0.5):F0} ms, max {Quantile(polls, 1):F0} ms; after the run, the load gone: {QuietFleetViewMs:F0} ms");
         Line($"  exactly once: {StoredCheck}");
         return t.ToString();
     }
