@@ -28,6 +28,8 @@ public static class BenchmarkProgram
         ["collector-scale"] = Collector.CollectorScaleMeasurement.Run,
         // Peak RSS of the real collector under calls that inflate without (or with a bad) token.
         ["collector-preauth"] = Collector.PreAuthMemoryMeasurement.Run,
+        // Thousands of simulated agents (own token, epoch, connection; heartbeats, small batches) against one collector.
+        ["fleet"] = Fleet.FleetMeasurement.Run,
         ["delivery-facts"] = Collector.DeliveryFactsMeasurement.Run,
         // Compliance reports over a synthetic fleet: build the dataset, then time the report.
         ["report-dataset"] = a => Reports.ReportDatasetGenerator.RunAsync(a).GetAwaiter().GetResult(),

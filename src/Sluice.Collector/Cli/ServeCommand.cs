@@ -27,7 +27,9 @@ internal static class ServeCommand
         var eventAge = new Option<int?>("--max-event-age-days") { Description = "Events older than this many days at receipt are stored under the receive time, flagged (default 400)." };
         var eventAhead = new Option<int?>("--max-event-ahead-hours") { Description = "Events more than this many hours ahead of the receive time are stored under it, flagged (default 24)." };
         var eventDays = new Option<int?>("--max-event-days-per-batch") { Description = "Distinct UTC days one batch may store events in, on PostgreSQL the day partitions it may create (default 4, 2-64)." };
-        var maxInFlight = new Option<int?>("--max-in-flight") { Description = "Most ingest calls handled at once, over all connections; one more is refused at once with RESOURCE_EXHAUSTED and a retry hint (default 64)." };
+        var maxInFlight = new Option<int?>("--max-in-flight") { Description = "Most ingest calls handled at once, over all connections; one more waits for a slot (--in-flight-wait-ms, --max-waiting), then is refused with RESOURCE_EXHAUSTED and a retry hint (default 64)." };
+        var inFlightWait = new Option<int?>("--in-flight-wait-ms") { Description = "How long a call over --max-in-flight waits for a slot before it is refused; 0 refuses at once (default 5000)." };
+        var maxWaiting = new Option<int?>("--max-waiting") { Description = "Most calls waiting for a slot at once; one more is refused at once (default 20000: about one per agent)." };
         var maxStreams = new Option<int?>("--max-streams-per-connection") { Description = "Most HTTP/2 streams one connection may have open at once (default 32)." };
         var noDashboard = new Option<bool>("--no-dashboard") { Description = "Do not serve the dashboard and its JSON API." };
         var dashboardToken = new Option<string?>("--dashboard-token-file") { Description = "File with the dashboard's token (or sha256:HEX); without it the dashboard API answers loopback clients only." };
@@ -42,7 +44,7 @@ internal static class ServeCommand
         var streamCredentials = new Option<string?>("--stream-credentials") { Description = "NATS credentials: a .creds file, or a file with USER:PASSWORD or a token; mode 0600." };
 
         var command = new Command("serve", "Receive event batches and heartbeats from agents over gRPC and store them.");
-        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, maxInFlight, maxStreams, noDashboard, dashboardToken,
+        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, maxInFlight, inFlightWait, maxWaiting, maxStreams, noDashboard, dashboardToken,
             stream, streamName, streamFormat, streamReplicas, streamBuffer, streamWait, streamCredentials })
         {
             command.Options.Add(o);
@@ -69,6 +71,8 @@ internal static class ServeCommand
                     Limits = limits,
                     MaxInFlight = parse.GetValue(maxInFlight) ?? CollectorOptions.DefaultMaxInFlight,
                     MaxStreamsPerConnection = parse.GetValue(maxStreams) ?? CollectorOptions.DefaultMaxStreamsPerConnection,
+                    InFlightWait = parse.GetValue(inFlightWait) is int waitMs ? TimeSpan.FromMilliseconds(waitMs) : CollectorOptions.DefaultInFlightWait,
+                    MaxWaiting = parse.GetValue(maxWaiting) ?? CollectorOptions.DefaultMaxWaiting,
                     Dashboard = !parse.GetValue(noDashboard),
                     DashboardTokenFile = parse.GetValue(dashboardToken),
                     Stream = StreamValue(parse, stream, streamName, streamFormat, streamReplicas, streamBuffer, streamWait, streamCredentials),

@@ -39,6 +39,19 @@ internal sealed record CollectorOptions
 
     public const int DefaultMaxStreamsPerConnection = 32;
 
+    /// <summary>
+    /// How long a call over <see cref="MaxInFlight"/> waits for a slot before it is refused (<c>--in-flight-wait-ms</c>; zero:
+    /// refused at once). A fleet of agents each with one small call in flight passes the limit whenever the store slows for a moment.
+    /// </summary>
+    public TimeSpan InFlightWait { get; init; } = DefaultInFlightWait;
+
+    public static readonly TimeSpan DefaultInFlightWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>Calls that may wait for a slot at once (<c>--max-waiting</c>); one more is refused at once. About one per agent of the fleet.</summary>
+    public int MaxWaiting { get; init; } = DefaultMaxWaiting;
+
+    public const int DefaultMaxWaiting = 20_000;
+
     /// <summary>How long a call refused for the in-flight limit is told to wait before it retries (<c>grpc-retry-pushback-ms</c>).</summary>
     public TimeSpan InFlightPushback { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -87,6 +100,10 @@ internal sealed record CollectorOptions
         if (MaxStreamsPerConnection < 1)
         {
             throw new ArgumentException($"--max-streams-per-connection {MaxStreamsPerConnection}: must be at least 1");
+        }
+        if (InFlightWait < TimeSpan.Zero || MaxWaiting < 0)
+        {
+            throw new ArgumentException($"--in-flight-wait-ms {(long)InFlightWait.TotalMilliseconds} and --max-waiting {MaxWaiting}: must not be negative");
         }
         if (InFlightPushback <= TimeSpan.Zero || RefusalLogInterval <= TimeSpan.Zero)
         {

@@ -38,6 +38,9 @@ internal sealed class CollectorServer : IAsyncDisposable
         Address = address;
     }
 
+    /// <summary>Connections the kernel queues for accept (listen(2)'s backlog; net.core.somaxconn caps it).</summary>
+    internal const int ListenBacklog = 8192;
+
     /// <summary>The address the server listens on, with the real port when 0 was asked.</summary>
     public Uri Address { get; }
 
@@ -146,6 +149,10 @@ internal sealed class CollectorServer : IAsyncDisposable
                 grpc.EnableDetailedErrors = false;
             });
             builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, PipelineOnlyListenerFactory>();
+            // A fleet connects at once when a collector starts or comes back: with Kestrel's default backlog (512) the
+            // kernel dropped SYNs past it, and agents waited out retransmits (1 s, 3 s, 7 s) until their connect
+            // timeout (the fleet simulator at 10,000 agents: thousands of UNAVAILABLE). The kernel caps it at somaxconn.
+            builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>(sockets => sockets.Backlog = ListenBacklog);
             builder.Services.AddSingleton(store);
             builder.Services.AddSingleton(sp =>
             {
@@ -188,7 +195,9 @@ internal sealed class CollectorServer : IAsyncDisposable
                 app.Services.GetRequiredService<IngestCounters>(),
                 app.Services.GetRequiredService<RefusalLog>(),
                 options.MaxInFlight,
-                options.InFlightPushback);
+                options.InFlightPushback,
+                options.InFlightWait,
+                options.MaxWaiting);
             app.Use(frontDoor.InvokeAsync);
             app.MapGrpcService<IngestService>();
             app.MapGet("/healthz", () => Results.Text("ok\n"));
@@ -266,6 +275,7 @@ internal sealed class CollectorServer : IAsyncDisposable
         ["store_failures"] = c.StoreFailures,
         ["refused_by_store"] = c.RefusedByStore,
         ["refused_over_limit"] = c.RefusedOverLimit,
+        ["waited_for_slot"] = c.WaitedForSlot,
         ["refused_too_large"] = c.RefusedTooLarge,
         ["events_interpreted"] = c.EventsInterpreted,
         ["interpretation_failures"] = c.InterpretationFailures,

@@ -16,6 +16,7 @@ internal sealed class IngestCounters
     private long _refusedByStore;
     // Refused at the front door (Hosting/IngestFrontDoor.cs), beside the unauthenticated ones.
     private long _refusedOverLimit;
+    private long _waitedForSlot;
     private long _refusedTooLarge;
     private long _eventsInterpreted;
     private long _interpretationFailures;
@@ -36,6 +37,8 @@ internal sealed class IngestCounters
     public long StoreFailures => Volatile.Read(ref _storeFailures);
     /// <summary>Calls refused with RESOURCE_EXHAUSTED because the collector had its limit of calls in flight.</summary>
     public long RefusedOverLimit => Volatile.Read(ref _refusedOverLimit);
+    /// <summary>Calls that found the limit of calls in flight reached and waited for a slot (then handled, or refused over the limit).</summary>
+    public long WaitedForSlot => Volatile.Read(ref _waitedForSlot);
     /// <summary>Calls refused with RESOURCE_EXHAUSTED because a message exceeded the size limit, compressed or decompressed.</summary>
     public long RefusedTooLarge => Volatile.Read(ref _refusedTooLarge);
 
@@ -67,6 +70,7 @@ internal sealed class IngestCounters
     internal void StoreFailure() => Interlocked.Increment(ref _storeFailures);
     internal void StoreRefused() => Interlocked.Increment(ref _refusedByStore);
     internal void OverLimit() => Interlocked.Increment(ref _refusedOverLimit);
+    internal void Waited() => Interlocked.Increment(ref _waitedForSlot);
     internal void TooLarge() => Interlocked.Increment(ref _refusedTooLarge);
 
     private long _policiesSent;

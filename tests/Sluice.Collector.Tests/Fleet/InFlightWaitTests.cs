@@ -1,0 +1,135 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Sluice.Collector.Tests.Adversarial;
+using Sluice.Collector.Tests.Support;
+using Sluice.Testing;
+using static Sluice.Collector.Tests.Support.CollectorHarness;
+using IngestClient = Sluice.Protocol.V1.Ingest.IngestClient;
+
+namespace Sluice.Collector.Tests.Fleet;
+
+/// <summary>
+/// The front door's in-flight limit under a fleet: a call over <c>--max-in-flight</c> waits for a slot (bounded in time
+/// and in waiters) instead of being refused at once. The fleet simulator showed the refusals: 100 agents, 158 calls refused
+/// with RESOURCE_EXHAUSTED in 15 s, each retried a second later. The store is gated, so the slots stay taken for as long
+/// as each test needs; nothing here is timed.
+/// </summary>
+public abstract class InFlightWaitTests : PerStoreTests
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sluice-inflight-wait-").FullName;
+
+    private protected InFlightWaitTests(IStoreFactory stores) : base(stores)
+    {
+    }
+
+    public override void Dispose()
+    {
+        Directory.Delete(_dir, recursive: true);
+        base.Dispose();
+    }
+
+    /// <summary>Waits (polling) until <paramref name="condition"/> holds; fails naming <paramref name="what"/> after a generous timeout.</summary>
+    private static async Task UntilAsync(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"never: {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
+    public async Task Send_OverTheInFlightLimit_WaitsForASlotAndIsStoredOnce()
+    {
+        await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 2, InFlightWait = TimeSpan.FromMinutes(5) }, gated: true);
+        using var channel = GrpcChannel.ForAddress(h.Server.Address);
+        var client = new IngestClient(channel);
+        var calls = Enumerable.Range(1, 6)
+            .Select(i => client.SendAsync(TestEvents.Batch(AgentA, (ulong)i, 3, firstSerial: i * 10), Bearer(TokenA)).ResponseAsync).ToList();
+
+        await h.Gate!.ArrivedAsync(2);
+        await UntilAsync(() => h.Server.Counters.WaitedForSlot == 4, TimeSpan.FromMinutes(1), "4 calls waiting for a slot");
+        // Two in the store, four waiting at the front door: none answered, none refused.
+        Assert.Equal(2, h.Gate.Arrived);
+        Assert.DoesNotContain(calls, c => c.IsCompleted);
+        h.Gate.Open();
+
+        var acks = await Task.WhenAll(calls);
+        Assert.All(acks, a => Assert.Equal((false, 3u), (a.Duplicate, a.EventsStored)));
+        Assert.Equal((6L, 0L, 4L), (h.Server.Counters.BatchesStored, h.Server.Counters.RefusedOverLimit, h.Server.Counters.WaitedForSlot));
+        var stats = Assert.Single(await h.Store.GetAgentStatsAsync(CancellationToken.None));
+        Assert.Equal((6L, 18L), (stats.Batches, stats.Events));
+    }
+
+    [Fact]
+    public async Task Send_OverTheLimitWithTheWaitersFull_RefusedAtOnceWithPushback()
+    {
+        await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 1, MaxWaiting = 1, InFlightWait = TimeSpan.FromMinutes(5) }, gated: true);
+        using var channel = GrpcChannel.ForAddress(h.Server.Address);
+        var client = new IngestClient(channel);
+        var first = client.SendAsync(TestEvents.Batch(AgentA, 1, 2), Bearer(TokenA)).ResponseAsync;
+        await h.Gate!.ArrivedAsync(1);
+        var waiting = client.SendAsync(TestEvents.Batch(AgentA, 2, 2, firstSerial: 10), Bearer(TokenA)).ResponseAsync;
+        await UntilAsync(() => h.Server.Counters.WaitedForSlot == 1, TimeSpan.FromMinutes(1), "one call waiting for a slot");
+
+        // The slot is taken and the one place to wait too: refused while the gate is still closed.
+        var refused = await Assert.ThrowsAsync<RpcException>(() => client.SendAsync(TestEvents.Batch(AgentA, 3, 2, firstSerial: 20), Bearer(TokenA)).ResponseAsync);
+        Assert.Equal((StatusCode.ResourceExhausted, "1000"), (refused.StatusCode, refused.Trailers.GetValue("grpc-retry-pushback-ms")));
+        Assert.Contains("its limit of 1 calls at once", refused.Status.Detail);
+        Assert.False(first.IsCompleted || waiting.IsCompleted);
+        h.Gate.Open();
+        Assert.Equal([2u, 2u], (await Task.WhenAll(first, waiting)).Select(a => a.EventsStored));
+        Assert.Equal((2L, 1L), (h.Server.Counters.BatchesStored, h.Server.Counters.RefusedOverLimit));
+    }
+
+    [Fact]
+    public async Task Send_OverTheLimitWithNoWait_RefusedAtOnce()
+    {
+        await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 1, InFlightWait = TimeSpan.Zero }, gated: true);
+        using var channel = GrpcChannel.ForAddress(h.Server.Address);
+        var client = new IngestClient(channel);
+        var first = client.SendAsync(TestEvents.Batch(AgentA, 1, 2), Bearer(TokenA)).ResponseAsync;
+        await h.Gate!.ArrivedAsync(1);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => client.SendAsync(TestEvents.Batch(AgentA, 2, 2, firstSerial: 10), Bearer(TokenA)).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Equal(0, h.Server.Counters.WaitedForSlot);
+        h.Gate.Open();
+        Assert.Equal(2u, (await first).EventsStored);
+    }
+}
+
+public sealed class SqliteInFlightWaitTests() : InFlightWaitTests(new SqliteStoreFactory());
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresInFlightWaitTests(PostgresFixture pg) : InFlightWaitTests(new PostgresStoreFactory(pg.Cluster));
+
+/// <summary>Kestrel's socket listen backlog: a fleet connects at once when its collector starts or comes back.</summary>
+public sealed class ListenBacklogTests
+{
+    [Fact]
+    public async Task Server_ListensWithTheFleetBacklog_NotKestrelsDefault512()
+    {
+        string dir = Directory.CreateTempSubdirectory("sluice-backlog-").FullName;
+        try
+        {
+            await using var store = new Sluice.Collector.Storage.Sqlite.SqliteEventStore(Path.Combine(dir, "events.db"));
+            await store.InitializeAsync(CancellationToken.None);
+            await using var server = await Sluice.Collector.Hosting.CollectorServer.StartAsync(new Sluice.Collector.Hosting.CollectorOptions
+            {
+                Listen = "127.0.0.1:0",
+                Store = new Sluice.Collector.Storage.StoreLocation(Sluice.Collector.Storage.StoreKind.Sqlite, "unused: the store is given"),
+                AllowAnonymous = true,
+            }, store);
+            var sockets = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<
+                Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>(server.Services);
+            Assert.Equal(8192, sockets.Value.Backlog);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
