@@ -129,6 +129,12 @@ internal sealed class Enricher
         {
             case SyscallKind.Exec when facts.Success:
                 Exec(e, ev);
+                // A process is often moved to its cgroup just before it execs (what container runtimes
+                // do): read its cgroup again, once per exec, not per event.
+                if (e.ProcTried && _proc is not null && e.FirstSeenMs != now)
+                {
+                    TryProc(e, now);
+                }
                 break;
             case SyscallKind.Fork or SyscallKind.Clone3 when facts.Success && facts.Exit > 0 && facts.Exit <= int.MaxValue:
                 Forked(e, (int)facts.Exit, now);
@@ -225,8 +231,11 @@ internal sealed class Enricher
         {
             return;
         }
-        if (_proc.Read(e.Pid) is { } info && (info.StartUnixMs == 0 || info.StartUnixMs <= now + 1000)
-            && (e.Ppid == 0 || info.Ppid == e.Ppid || info.Ppid == 1 || e.Parent is { Exited: true }))
+        // The same process, not a later one with its pid: started before the event (boot time is whole
+        // seconds, hence the second of slack); without a start time, the parent must match or be gone.
+        if (_proc.Read(e.Pid) is { } info && (info.StartUnixMs != 0
+            ? info.StartUnixMs <= now + 1000
+            : e.Ppid == 0 || info.Ppid == e.Ppid || info.Ppid == 1 || e.Parent is { Exited: true }))
         {
             Interlocked.Increment(ref _procScanned);
             e.StartTicks = info.StartTicks;
