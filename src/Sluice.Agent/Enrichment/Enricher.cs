@@ -260,7 +260,8 @@ internal sealed class Enricher
                 (e.Cgroup, e.CgroupInfo, e.CgroupInherited) = (info.Cgroup, info.CgroupInfo, false);
             }
         }
-        else if (e.CgroupInfo is null)
+        // Gone, or a zombie whose cgroup no longer says: the nearest ancestor's (a child is born in its parent's cgroup).
+        if (e.CgroupInfo is null)
         {
             for (var a = e.Parent; a is not null; a = a.Parent)
             {

@@ -83,10 +83,13 @@ internal sealed class ProcReader(string root, int maxArgs, int maxArgBytes) : IP
     {
         string dir = Path.Combine(root, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         byte[]? stat = ReadBounded(Path.Combine(dir, "stat"), 4096);
-        if (stat is null || !TryParseStat(stat, out int ppid, out long startTicks))
+        if (stat is null || !TryParseStat(stat, out int ppid, out long startTicks, out byte state))
         {
             return null;
         }
+        // A zombie (Z) or dead (X) task has left its cgroups: its cgroup file shows the root whatever it
+        // was in (the kernel moves an exiting task to the root css_set), so it is not read.
+        bool exited = state is (byte)'Z' or (byte)'X';
         long boot = BootUnixMs;
         long startMs = boot == 0 ? 0 : boot + (startTicks * 1000 / ClockTicksPerSecond);
         byte[] exe = ReadLink(Path.Combine(dir, "exe"));
@@ -107,7 +110,7 @@ internal sealed class ProcReader(string root, int maxArgs, int maxArgBytes) : IP
         {
             auid = a;
         }
-        byte[]? cgroupText = ReadBounded(Path.Combine(dir, "cgroup"), 64 * 1024);
+        byte[]? cgroupText = exited ? null : ReadBounded(Path.Combine(dir, "cgroup"), 64 * 1024);
         byte[]? cgroup = null;
         CgroupInfo? info = null;
         if (cgroupText is not null)
@@ -119,14 +122,15 @@ internal sealed class ProcReader(string root, int maxArgs, int maxArgBytes) : IP
     }
 
     /// <summary>
-    /// Fields 4 (ppid) and 22 (starttime, clock ticks after boot) of /proc/PID/stat. The command name
+    /// Fields 3 (state), 4 (ppid) and 22 (starttime, clock ticks after boot) of /proc/PID/stat. The command name
     /// (field 2) is in parentheses and may hold anything, ')' and spaces too: fields are counted after
     /// the last ')'.
     /// </summary>
-    internal static bool TryParseStat(ReadOnlySpan<byte> stat, out int ppid, out long startTicks)
+    internal static bool TryParseStat(ReadOnlySpan<byte> stat, out int ppid, out long startTicks, out byte state)
     {
         ppid = 0;
         startTicks = 0;
+        state = 0;
         int close = stat.LastIndexOf((byte)')');
         if (close < 0 || close + 2 > stat.Length)
         {
@@ -137,6 +141,10 @@ internal sealed class ProcReader(string root, int maxArgs, int maxArgBytes) : IP
         foreach (Range r in rest.Split((byte)' '))
         {
             var value = rest[r];
+            if (field == 3 && value.Length == 1)
+            {
+                state = value[0];
+            }
             if (field == 4 && !Utf8Parser.TryParse(value, out ppid, out _))
             {
                 return false;

@@ -226,6 +226,23 @@ public sealed class EnricherTests
     }
 
     [Fact]
+    public void Proc_ZombieWithoutCgroup_InheritsFromItsParent()
+    {
+        var proc = new FakeProc();
+        proc.Add(100, 1, "/bin/sh", $"/system.slice/docker-{Hex}.scope");
+        var en = new Enricher(new EnrichmentOptions(), proc);
+        en.ScanProc(1_700_000_000_000);
+        en.Enrich(_ev.Fork(1, 100, "/bin/sh", 101));
+        // 101 is a zombie when read: /proc/101 exists but its cgroup says nothing (ProcReader leaves it out).
+        proc.Processes[101] = proc.Processes[100] with { Pid = 101, Ppid = 100, Cgroup = null, CgroupInfo = null };
+
+        var c = en.Enrich(_ev.Exec(100, 101, "/usr/bin/true", ["true"]))!;
+
+        Assert.Equal(Hex, c.Container.Id);
+        Assert.True(c.Container.Inherited);
+    }
+
+    [Fact]
     public void Proc_LaterProcessWithSamePid_IsNotTaken()
     {
         var proc = new FakeProc();

@@ -93,7 +93,7 @@ public sealed class EnrichmentConfigTests : IDisposable
             {
                 int parent = c.GetProperty("parent").GetProperty("pid").GetInt32();
                 Assert.Contains(parent, seenPids);
-                Assert.NotEqual("proc_scan", c.GetProperty("parent").GetProperty("source").GetString());
+                Assert.NotEqual("proc", c.GetProperty("parent").GetProperty("source").GetString());
                 known++;
             }
             if (e.TryGetProperty("pid", out var pid))
