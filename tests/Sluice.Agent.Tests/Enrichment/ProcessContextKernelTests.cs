@@ -169,20 +169,30 @@ public sealed class ProcessContextKernelTests : IDisposable
         {
             using var agent = AgentRunner.Start(Rules());
             agent.WaitReady();
-            string inner = $"/bin/true short-{_key}; sleep 2; exit 0";
+            // The moved shell forks a subshell that only exits (status 37): its one event, exit_group, is read
+            // when the child is already exiting, so its own /proc says nothing and it inherits.
+            string inner = $"( exit 37 ); /bin/true after-{_key}; sleep 1; exit 0";
             RunToEnd("/bin/sh", ["-c", $"echo $$ > {cgroup}/cgroup.procs && exec /bin/sh -c '{inner}'"]);
 
-            var events = WaitExecs(agent, ["/bin/sh", "-c", inner], ["/bin/true", $"short-{_key}"]);
-            var moved = ExecWith(events, "/bin/sh", "-c", inner).GetProperty("context");
+            var events = WaitExecs(agent, ["/bin/sh", "-c", inner], ["/bin/true", $"after-{_key}"]);
+            var movedExec = ExecWith(events, "/bin/sh", "-c", inner);
+            var moved = movedExec.GetProperty("context");
             Assert.Equal("known", moved.GetProperty("container_state").GetString());
             Assert.Equal(id, moved.GetProperty("container").GetProperty("id").GetString());
             Assert.Equal("docker", moved.GetProperty("container").GetProperty("runtime").GetString());
             Assert.False(moved.GetProperty("container").TryGetProperty("inherited", out _));
             Assert.EndsWith($"docker-{id}.scope", moved.GetProperty("cgroup").GetString());
+            Assert.Equal($"docker-{id}.scope", moved.GetProperty("unit").GetString());
 
-            var child = ExecWith(events, "/bin/true", $"short-{_key}").GetProperty("context");
+            int movedPid = movedExec.GetProperty("pid").GetInt32();
+            bool IsChildExit(JsonElement e) => e.TryGetProperty("ppid", out var pp) && pp.GetInt32() == movedPid
+                && e.GetProperty("records")[0].GetProperty("raw").GetString()!.Contains(" syscall=231 a0=25 ", StringComparison.Ordinal);
+            agent.WaitFor(_ => (events = agent.Events()).Any(IsChildExit), Wait, "the subshell's exit_group event");
+            var child = events.First(IsChildExit).GetProperty("context");
+            Assert.Equal(movedPid, child.GetProperty("parent").GetProperty("pid").GetInt32());
             Assert.Equal(id, child.GetProperty("container").GetProperty("id").GetString());
             Assert.True(child.GetProperty("container").GetProperty("inherited").GetBoolean(), child.ToString());
+            Assert.True(child.GetProperty("cgroup_inherited").GetBoolean());
             Assert.Equal(0, agent.Stop());
         }
         finally
