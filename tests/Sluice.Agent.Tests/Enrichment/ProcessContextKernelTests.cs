@@ -241,20 +241,27 @@ public sealed class ProcessContextKernelTests : IDisposable
             {
                 continue;
             }
-            var firstShell = ExecWith(events, "/bin/sh", "-c", $"/bin/true {a}; exit 0");
-            Assert.Equal(target, firstShell.GetProperty("pid").GetInt32());
+            try
+            {
+                var firstShell = ExecWith(events, "/bin/sh", "-c", $"/bin/true {a}; exit 0");
+                Assert.Equal(target, firstShell.GetProperty("pid").GetInt32());
 
-            var ofFirst = ExecWith(events, "/bin/true", a).GetProperty("context");
-            var ofSecond = ExecWith(events, "/bin/true", b).GetProperty("context");
-            Assert.Equal(target, ofFirst.GetProperty("parent").GetProperty("pid").GetInt32());
-            Assert.Equal(target, ofSecond.GetProperty("parent").GetProperty("pid").GetInt32());
-            Assert.Equal(firstShell.GetProperty("serial").GetUInt64(), ofFirst.GetProperty("parent").GetProperty("exec_serial").GetUInt64());
-            Assert.Equal(secondShell.GetProperty("serial").GetUInt64(), ofSecond.GetProperty("parent").GetProperty("exec_serial").GetUInt64());
-            Assert.Equal(["/bin/sh", "-c", innerB], Argv(ofSecond.GetProperty("parent")));
-            // Each incarnation's own parent: this test process, then the outer shell.
-            Assert.Equal(Environment.ProcessId, ofFirst.GetProperty("ancestry")[1].GetProperty("pid").GetInt32());
-            Assert.Equal(secondShell.GetProperty("ppid").GetInt32(), ofSecond.GetProperty("ancestry")[1].GetProperty("pid").GetInt32());
-            Assert.NotEqual(Environment.ProcessId, secondShell.GetProperty("ppid").GetInt32());
+                var ofFirst = ExecWith(events, "/bin/true", a).GetProperty("context");
+                var ofSecond = ExecWith(events, "/bin/true", b).GetProperty("context");
+                Assert.Equal(target, ofFirst.GetProperty("parent").GetProperty("pid").GetInt32());
+                Assert.Equal(target, ofSecond.GetProperty("parent").GetProperty("pid").GetInt32());
+                Assert.Equal(firstShell.GetProperty("serial").GetUInt64(), ofFirst.GetProperty("parent").GetProperty("exec_serial").GetUInt64());
+                Assert.Equal(secondShell.GetProperty("serial").GetUInt64(), ofSecond.GetProperty("parent").GetProperty("exec_serial").GetUInt64());
+                Assert.Equal(["/bin/sh", "-c", innerB], Argv(ofSecond.GetProperty("parent")));
+                // Each incarnation's own parent: this test process, then the outer shell.
+                Assert.Equal(Environment.ProcessId, ofFirst.GetProperty("ancestry")[1].GetProperty("pid").GetInt32());
+                Assert.Equal(secondShell.GetProperty("ppid").GetInt32(), ofSecond.GetProperty("ancestry")[1].GetProperty("pid").GetInt32());
+                Assert.NotEqual(Environment.ProcessId, secondShell.GetProperty("ppid").GetInt32());
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw new InvalidOperationException($"target {target}:\n" + string.Join("\n", events.Where(x => x.ToString().Contains($"{attempt}-{_key}", StringComparison.Ordinal) || (x.TryGetProperty("pid", out var p) && p.GetInt32() == target)).Select(x => x.GetProperty("records")[0].GetProperty("raw").GetString() + " => " + x.GetProperty("context"))), e);
+            }
             Assert.Equal(0, agent.Stop());
             return;
         }
