@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.CommandLine;
 using System.Text;
+using Sluice.Agent.Configuration;
 using Sluice.Agent.Events;
 using Sluice.Audit.Accounts;
 using Sluice.Audit.Records;
@@ -38,6 +39,11 @@ internal static class ReplayCommand
             Description = "Like --names, but with DIR/etc/passwd and DIR/etc/group (e.g. copies taken from the host that wrote the log).",
             HelpName = "DIR",
         };
+        var noContext = new Option<bool>("--no-context")
+        {
+            Description = "Leave out each event's process context. By default it comes from the events alone (exec and fork events " +
+                "earlier in the files): no /proc and no cgroups, so container and unit are unknown (docs/process-context.md, \"Replay\").",
+        };
         var command = new Command("replay",
             "Reassemble audit records from log files into events and write them as JSON Lines on stdout. " +
             "Malformed lines are reported on stderr with their file and line number, counted, and skipped. " + EncodingHelp);
@@ -45,6 +51,7 @@ internal static class ReplayCommand
         command.Options.Add(strict);
         command.Options.Add(names);
         command.Options.Add(namesRoot);
+        command.Options.Add(noContext);
         command.SetAction(parse =>
         {
             string[] paths = parse.GetValue(files) ?? [];
@@ -56,15 +63,20 @@ internal static class ReplayCommand
             }
             AccountNameCache? accounts = root is not null ? new AccountNameCache(root) : parse.GetValue(names) ? new AccountNameCache("/") : null;
             using Stream stdout = Console.OpenStandardOutput();
-            return Run(paths.Length == 0 ? ["-"] : paths, stdout, Console.Error, parse.GetValue(strict), accounts);
+            return Run(paths.Length == 0 ? ["-"] : paths, stdout, Console.Error, parse.GetValue(strict), accounts,
+                parse.GetValue(noContext) ? null : new EnrichmentOptions());
         });
         return command;
     }
 
     /// <summary>Replays <paramref name="paths"/>; returns the exit status (0 ok, 1 a file could not be read, 3 malformed lines with --strict).</summary>
     /// <param name="names">Names the events' ids when given (<c>--names</c>); null leaves them numeric.</param>
-    internal static int Run(IReadOnlyList<string> paths, Stream stdout, TextWriter stderr, bool strict = false, AccountNameCache? names = null)
+    /// <param name="enrichment">The process table's bounds when each event gets its context (from the events alone); null: none.</param>
+    internal static int Run(IReadOnlyList<string> paths, Stream stdout, TextWriter stderr, bool strict = false, AccountNameCache? names = null,
+        EnrichmentOptions? enrichment = null)
     {
+        // No /proc: the processes of a capture are not this host's now.
+        var enricher = enrichment is null ? null : new Enrichment.Enricher(enrichment, proc: null);
         if (names is not null)
         {
             // load both files now, so that their problems are reported before the events
@@ -80,7 +92,10 @@ internal static class ReplayCommand
             using (ev)
             {
                 json.ResetWrittenCount();
-                EventJsonWriter.Write(json, AuditEventMapper.ToProto(ev, AuditEventInterpreter.Interpret(ev, names)));
+                var context = enricher?.Enrich(ev);
+                var e = AuditEventMapper.ToProto(ev, AuditEventInterpreter.Interpret(ev, names));
+                e.Context = context;
+                EventJsonWriter.Write(json, e);
                 output.Write(json.WrittenSpan);
                 events++;
             }

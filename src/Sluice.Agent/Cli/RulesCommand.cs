@@ -22,6 +22,7 @@ internal static class RulesCommand
         command.Subcommands.Add(CreateList());
         command.Subcommands.Add(CreateLoad());
         command.Subcommands.Add(CreateDelete());
+        command.Subcommands.Add(CreateSuggest());
         return command;
     }
 
@@ -108,6 +109,69 @@ internal static class RulesCommand
             OwnAllRules = parse.GetValue(ownAll),
         }, Console.Out, Console.Error));
         return command;
+    }
+
+    private static Command CreateSuggest()
+    {
+        var rules = new Option<string[]>("--rules") { Description = "Rules files to check (default: the rules loaded in the kernel)." , AllowMultipleArgumentsPerToken = true };
+        var machine = Machine();
+        var command = new Command("suggest", "Print the audit rules the process table (parent, ancestry, container) needs that the rules don't produce. Never loads them.");
+        command.Options.Add(rules);
+        command.Options.Add(machine);
+        command.SetAction(parse => Suggest(parse.GetValue(rules), parse.GetValue(machine), Console.Out, Console.Error));
+        return command;
+    }
+
+    /// <summary>
+    /// <c>rules suggest</c>: the exec, fork and exit_group rules missing from <paramref name="files"/> (or
+    /// the kernel's rules), in auditctl syntax with key <see cref="Enrichment.RuleAdvisor.Key"/>. Exit 0
+    /// either way; a comment says when nothing is missing.
+    /// </summary>
+    internal static int Suggest(string[]? files, string? machine, TextWriter stdout, TextWriter stderr)
+    {
+        uint arch = AuditArch.Machine;
+        if (machine is not null && !AuditArch.TryParse(machine, out arch))
+        {
+            stderr.WriteLine($"sluice-agent rules suggest: unknown machine '{machine}' (x86_64, aarch64, i386)");
+            return ExitRuleErrors;
+        }
+        IReadOnlyList<KernelRule> rules;
+        string source;
+        if (files is { Length: > 0 })
+        {
+            var set = RuleParser.ParseFiles(files, new RuleParserOptions { MachineArch = arch });
+            if (!ReportErrors(set, stderr, "suggest"))
+            {
+                return ExitRuleErrors;
+            }
+            rules = [.. set.Rules.Where(r => r.Operation == RuleOperation.Add).Select(r => r.Rule)];
+            source = string.Join(", ", files);
+        }
+        else
+        {
+            IReadOnlyList<KernelRule>? loaded = null;
+            int rc = WithClient(stderr, "suggest", client =>
+            {
+                loaded = client.ListRules();
+                return 0;
+            });
+            if (loaded is null)
+            {
+                return rc;
+            }
+            rules = loaded;
+            source = "the rules loaded in the kernel";
+        }
+        var missing = Enrichment.RuleAdvisor.Missing(rules, arch);
+        if (missing.Count == 0)
+        {
+            stdout.WriteLine($"# {source} already give the process table every exec, fork and exit_group event it needs");
+            return 0;
+        }
+        stdout.WriteLine($"# Rules the process table needs that {source} don't produce (docs/process-context.md).");
+        stdout.WriteLine("# Add them to the agent's rules file (Rules:Files); the agent never adds them itself.");
+        stdout.Write(Enrichment.RuleAdvisor.Suggest(missing));
+        return 0;
     }
 
     internal static int Check(string[] files, string? machine, TextWriter stdout, TextWriter stderr)

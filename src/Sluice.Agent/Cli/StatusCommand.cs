@@ -103,6 +103,7 @@ internal static partial class StatusCommand
             o.WriteLine("  " + line);
         }
         o.WriteLine(ProcessText(a, "  process     "));
+        o.WriteLine(EnrichmentText(a.Enrichment, "  "));
         foreach (var f in a.FilterRules)
         {
             o.WriteLine($"  filter      {f.Name} ({f.Action}): matched {f.Matched}, dropped {f.Dropped}");
@@ -152,6 +153,12 @@ internal static partial class StatusCommand
     internal static string ProcessText(MetricsSnapshot a, string prefix) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"{prefix}rss {a.RssBytes / 1048576.0:0.0} MiB (peak {a.PeakRssBytes / 1048576.0:0.0} MiB), cpu {a.CpuUserSeconds:0.00} s user + {a.CpuSystemSeconds:0.00} s system, " +
         $"{a.CpuPercent:0.0} % of a core over the last monitor interval");
+
+    /// <summary>The process table's line: "enrichment: off" or its size, bound, evictions and unknowns.</summary>
+    internal static string EnrichmentText(Enrichment.EnrichmentStatus t, string prefix) => !t.Enabled
+        ? $"{prefix}enrichment: off"
+        : $"{prefix}enrichment: {t.Processes} processes of {t.MaxProcesses} ({t.ExitedKept} exited kept), {t.TableBytes} bytes, {t.Evicted} evicted, " +
+          $"unknown parent {t.ParentUnknown} / container {t.ContainerUnknown} / unit {t.UnitUnknown} events, {t.ProcScanned} read from /proc";
 
     internal static string ToJson(AuditStatus status, AuditFeatureState features, string? comm, int rules, MetricsSnapshot? agent = null)
     {

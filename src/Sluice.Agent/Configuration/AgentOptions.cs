@@ -71,6 +71,11 @@ internal sealed class AgentOptions
     [Required]
     public InterpretationOptions Interpretation { get; set; } = new();
 
+    /// <summary>The process table: parent, ancestry, container and unit on every event (docs/process-context.md).</summary>
+    [Required]
+    [ValidateObjectMembers]
+    public EnrichmentOptions Enrichment { get; set; } = new();
+
     /// <summary>Ordered filter rules; the first that matches decides. No match keeps the event.</summary>
     [ValidateEnumeratedItems]
     public List<FilterRuleOptions> Filters { get; set; } = new();

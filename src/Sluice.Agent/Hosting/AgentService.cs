@@ -60,6 +60,10 @@ internal sealed partial class AgentService(
                 }
                 metrics.RulesHash = rules.Hash;
             }
+            if (options.Enrichment.Enabled)
+            {
+                WarnMissingProcessRules(session.Control.ListRules());
+            }
             metrics.BacklogLimit = (int)session.Control.GetStatus().BacklogLimit;
             controller.Attach(socket, pipelineFactory());
             Log.Started(logger, options.Drain.IntervalMs, options.Drain.BatchCap);
@@ -133,8 +137,21 @@ internal sealed partial class AgentService(
         }
     }
 
+    /// <summary>One warning naming the exec, fork and exit_group rules the process table lacks; the agent never adds them.</summary>
+    private void WarnMissingProcessRules(IReadOnlyList<Sluice.Audit.Rules.KernelRule> loaded)
+    {
+        var missing = Enrichment.RuleAdvisor.Missing(loaded, Sluice.Audit.Tables.AuditArch.Machine);
+        if (missing.Count > 0)
+        {
+            Log.ProcessRulesMissing(logger, Enrichment.RuleAdvisor.Describe(missing));
+        }
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(139, LogLevel.Warning, "Process context: the rules in force produce no events for {Missing}; parents, ancestry and exits of such processes will be UNKNOWN or late. `sluice-agent rules suggest` prints the rules to add (the agent never adds them itself)")]
+        public static partial void ProcessRulesMissing(ILogger logger, string missing);
+
         [LoggerMessage(60, LogLevel.Information, "Compatibility mode: reading the audit multicast group; auditd keeps running, no kernel settings or rules are changed, delivery is best effort")]
         public static partial void Multicast(ILogger logger);
 

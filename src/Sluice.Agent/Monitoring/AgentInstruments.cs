@@ -68,6 +68,14 @@ internal static class AgentInstruments
         meter.CreateObservableGauge("sluice.spool.batches", () => Spool(m, s => s.DepthBatches), "{batch}", "Batches waiting in the spool.");
         meter.CreateObservableGauge("sluice.spool.events", () => Spool(m, s => s.DepthEvents), "{event}", "Events waiting in the spool.");
 
+        // The process table (docs/process-context.md).
+        meter.CreateObservableGauge("sluice.enrichment.processes", () => Table(m, t => t.Processes), "{process}", "Processes in the table, live and exited.");
+        meter.CreateObservableGauge("sluice.enrichment.table", () => Table(m, t => t.TableBytes), "By", "Approximate bytes the process table's entries hold.");
+        meter.CreateObservableCounter("sluice.enrichment.evictions", () => Table(m, t => t.Evicted), "{process}", "Processes pushed out of the table by Enrichment:MaxProcesses.");
+        meter.CreateObservableCounter<long>("sluice.enrichment.unknown", () => m.Enrichment?.Invoke() is { Enabled: true } t
+            ? [Field(t.ParentUnknown, "parent"), Field(t.ContainerUnknown, "container"), Field(t.UnitUnknown, "unit")]
+            : [], "{event}", "Events whose context field (parent, container, unit) was UNKNOWN.");
+
         // The agent process, the fleet cost (the names Prometheus's client libraries give them).
         meter.CreateObservableGauge("process.resident_memory", () => ProcessResources.Self().RssBytes, "By", "The agent's resident memory (VmRSS).");
         meter.CreateObservableCounter("process.cpu", () => Environment.CpuUsage.TotalTime.TotalSeconds, "s", "CPU time the agent used, user and system.");
@@ -86,6 +94,12 @@ internal static class AgentInstruments
     /// <summary>A spool figure, or nothing when events do not go to a collector.</summary>
     private static Measurement<long>[] Spool(AgentMetrics m, Func<Spool.SpoolCounters, long> value) =>
         m.SpoolCounters?.Invoke() is { } s ? [new Measurement<long>(value(s))] : [];
+
+    /// <summary>A process table figure, or nothing when enrichment is off.</summary>
+    private static Measurement<long>[] Table(AgentMetrics m, Func<Enrichment.EnrichmentStatus, long> value) =>
+        m.Enrichment?.Invoke() is { Enabled: true } t ? [new Measurement<long>(value(t))] : [];
+
+    private static Measurement<long> Field(long count, string field) => new(count, new KeyValuePair<string, object?>("field", field));
 
     private static Measurement<long>[] Filters(AgentMetrics m, Func<Filtering.FilterCount, long> value) =>
         [.. (m.FilterCounts?.Invoke() ?? []).Select(f => new Measurement<long>(value(f),

@@ -104,6 +104,9 @@ internal sealed class AgentMetrics : IDisposable
     /// <summary>The central policy's state (in force, refused), supplied by <see cref="Policy.PolicyState"/>.</summary>
     public Func<Policy.PolicyStatus>? PolicyStatus { get; set; }
 
+    /// <summary>The process table's figures, supplied by the pipeline.</summary>
+    public Func<Enrichment.EnrichmentStatus>? Enrichment { get; set; }
+
     /// <summary>Per filter rule counts, supplied by the pipeline.</summary>
     public Func<IReadOnlyList<Filtering.FilterCount>>? FilterCounts { get; set; }
 
@@ -222,6 +225,7 @@ internal sealed class AgentMetrics : IDisposable
             FilterRules = FilterCounts?.Invoke() ?? [],
             Policy = PolicyStatus?.Invoke() ?? new Policy.PolicyStatus(),
             Spool = SpoolCounters?.Invoke(),
+            Enrichment = Enrichment?.Invoke() ?? new Enrichment.EnrichmentStatus(),
             Shipping = ShipperStatus?.Invoke(),
             RssBytes = self.RssBytes,
             PeakRssBytes = self.PeakRssBytes,
@@ -279,6 +283,8 @@ internal sealed record MetricsSnapshot
     /// <summary>Where the rules and filters in force come from (local files or a central policy), and the last refusal.</summary>
     public Policy.PolicyStatus Policy { get; init; } = new();
     public Spool.SpoolCounters? Spool { get; init; }
+    /// <summary>The process table (docs/process-context.md).</summary>
+    public Enrichment.EnrichmentStatus Enrichment { get; init; } = new();
     /// <summary>The shipper and each collector it ships to, when events go to a collector.</summary>
     public Shipping.ShipperStatus? Shipping { get; init; }
     /// <summary>The agent process's resident memory when the snapshot was taken (VmRSS), bytes.</summary>

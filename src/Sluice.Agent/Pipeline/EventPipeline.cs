@@ -24,12 +24,16 @@ internal sealed partial class EventPipeline : IRecordPipeline
     private readonly AgentMetrics _metrics;
     private readonly ILogger _logger;
     private readonly AccountNameCache? _names;
+    private readonly TimeProvider _time;
 
     /// <summary>Set when the collector interprets: events go to the sink in the raw form.</summary>
     private readonly RawEventMapper? _raw;
 
+    /// <summary>The process table (Enrichment:Enabled): every event that names a process gets its context.</summary>
+    private readonly Enrichment.Enricher? _enricher;
+
     public EventPipeline(AgentOptions options, IEventSink sink, AgentMetrics metrics, TimeProvider time, ILogger<EventPipeline> logger,
-        SerialWatermark? watermark = null, bool rawForm = false, ActiveFilter? filter = null)
+        SerialWatermark? watermark = null, bool rawForm = false, ActiveFilter? filter = null, Enrichment.IProcSource? procSource = null)
     {
         _raw = rawForm ? new RawEventMapper() : null;
         _sink = sink;
@@ -42,6 +46,17 @@ internal sealed partial class EventPipeline : IRecordPipeline
         {
             _names = new AccountNameCache(options.Interpretation.AccountsRoot, time, OnAccountsLoaded);
         }
+        if (options.Enrichment.Enabled)
+        {
+            _enricher = new Enrichment.Enricher(options.Enrichment, procSource ?? Enrichment.ProcReader.Host(options.Enrichment.MaxArgs, options.Enrichment.MaxArgBytes));
+            if (options.Enrichment.ScanProcAtStart && procSource is null)
+            {
+                int scanned = _enricher.ScanProc(time.GetUtcNow().ToUnixTimeMilliseconds());
+                Log.Scanned(logger, scanned);
+            }
+        }
+        metrics.Enrichment = () => Enrichment.EnrichmentStatus.From(options.Enrichment, _enricher);
+        _time = time;
         _reassembler = new AuditReassembler(OnEvent, time, options.Reassembly.ToReassemblerOptions());
         if (watermark?.ReadPrevious() is uint previous)
         {
@@ -89,6 +104,7 @@ internal sealed partial class EventPipeline : IRecordPipeline
                 return;
             }
             _metrics.AddEvent();
+            var process = _enricher?.Learn(ev);
             if (!_filter.Current.Keep(ev))
             {
                 _metrics.AddFiltered();
@@ -96,8 +112,12 @@ internal sealed partial class EventPipeline : IRecordPipeline
             }
             try
             {
-                // The raw form wraps the event's buffers: the sink serializes it before the event is disposed.
-                _sink.Write(_raw is not null ? _raw.Map(ev) : AuditEventMapper.ToProto(ev, AuditEventInterpreter.Interpret(ev, _names)));
+                // The raw form wraps the event's buffers: the sink serializes it before the event is disposed
+                // (and before the next event: the context is reused too).
+                var context = process is null ? null : _enricher!.Context(process);
+                var e = _raw is not null ? _raw.Map(ev) : AuditEventMapper.ToProto(ev, AuditEventInterpreter.Interpret(ev, _names));
+                e.Context = context;
+                _sink.Write(e);
                 _metrics.AddWritten();
             }
             catch (IOException e)
@@ -134,6 +154,7 @@ internal sealed partial class EventPipeline : IRecordPipeline
     public void Tick()
     {
         _reassembler.CompleteExpired();
+        _enricher?.Expire(_time.GetUtcNow().ToUnixTimeMilliseconds());
         _sink.Flush();
     }
 
@@ -164,6 +185,9 @@ internal sealed partial class EventPipeline : IRecordPipeline
 
         [LoggerMessage(92, LogLevel.Warning, "Account names: {State}")]
         public static partial void AccountsProblem(ILogger logger, string state);
+
+        [LoggerMessage(96, LogLevel.Information, "Process table: {Count} processes read from /proc at start")]
+        public static partial void Scanned(ILogger logger, int count);
 
         [LoggerMessage(95, LogLevel.Warning, "The previous run did not stop cleanly: counting serials after {Serial}, the last it spooled; those not received are reported as serial gaps")]
         public static partial void Resumed(ILogger logger, uint serial);

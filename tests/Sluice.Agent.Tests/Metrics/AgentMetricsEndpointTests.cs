@@ -88,6 +88,8 @@ public sealed class AgentMetricsEndpointTests
         Assert.Equal(0.05, samples["sluice_drain_interval_seconds"]);
         Assert.Equal(12, samples["sluice_filter_matched_total{action=\"Drop\",rule=\"cron\"}"]);
         Assert.True(samples["process_resident_memory_bytes"] > 1 << 20);
+        Assert.Equal(status.Enrichment.TableBytes, samples["sluice_enrichment_table_bytes"]);
+        Assert.Equal(status.Enrichment.ParentUnknown, samples["sluice_enrichment_unknown_total{field=\"parent\"}"]);
     }
 
     [Fact]

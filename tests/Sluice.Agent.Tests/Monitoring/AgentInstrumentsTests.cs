@@ -50,6 +50,7 @@ public sealed class AgentInstrumentsTests
             },
             SpoolAppendFailures = () => (1, 8),
             FilterCounts = () => [new FilterCount("cron", "Drop", 12, 11)],
+            Enrichment = () => new Sluice.Agent.Enrichment.EnrichmentStatus { Enabled = true, Processes = 300, MaxProcesses = 32768, TableBytes = 250_000, Evicted = 4, ParentUnknown = 7, ContainerUnknown = 9, UnitUnknown = 9 },
             IntervalMs = 50,
             Continuous = true,
             ReceiveBufferBytes = 64 << 20,
@@ -139,6 +140,12 @@ public sealed class AgentInstrumentsTests
             ["sluice.spool"] = status.Spool!.Value.DepthBytes,
             ["sluice.spool.batches"] = status.Spool!.Value.DepthBatches,
             ["sluice.spool.events"] = status.Spool!.Value.DepthEvents,
+            ["sluice.enrichment.processes"] = status.Enrichment.Processes,
+            ["sluice.enrichment.table"] = status.Enrichment.TableBytes,
+            ["sluice.enrichment.evictions"] = status.Enrichment.Evicted,
+            ["sluice.enrichment.unknown{field=parent}"] = status.Enrichment.ParentUnknown,
+            ["sluice.enrichment.unknown{field=container}"] = status.Enrichment.ContainerUnknown,
+            ["sluice.enrichment.unknown{field=unit}"] = status.Enrichment.UnitUnknown,
         };
         Assert.Equal(expected.OrderBy(kv => kv.Key), measured.OrderBy(kv => kv.Key));
         // The loss kinds add up to the total status prints.
