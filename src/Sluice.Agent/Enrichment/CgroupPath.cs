@@ -6,7 +6,7 @@ namespace Sluice.Agent.Enrichment;
 /// <param name="ContainerId">64 lowercase hex digits, or the machine name for systemd-nspawn; null when none is recognised.</param>
 /// <param name="Runtime">"docker", "containerd", "cri-o", "podman", "systemd-nspawn", or "kubernetes" (cgroupfs-driver kubepods paths don't name the runtime); null with no container.</param>
 /// <param name="PodUid">The pod's uid for kubepods paths, dashes restored; null otherwise.</param>
-/// <param name="Unit">The deepest systemd unit (<c>.service</c> or <c>.scope</c>) in the path, escapes decoded; null when none.</param>
+/// <param name="Unit">The deepest systemd unit (<c>.service</c> or <c>.scope</c>) in the path, as systemd names it (escapes kept); null when none.</param>
 internal sealed record CgroupInfo(string? ContainerId, string? Runtime, string? PodUid, string? Unit)
 {
     public static readonly CgroupInfo None = new(null, null, null, null);
@@ -128,7 +128,8 @@ internal static class CgroupPath
             }
             if (part.EndsWith(".service", StringComparison.Ordinal) || part.EndsWith(".scope", StringComparison.Ordinal))
             {
-                unit = Unescape(part);
+                // As systemd names the unit (systemctl, journalctl -u): its \xHH escapes stay as written.
+                unit = part.Length > MaxUnitChars ? part[..MaxUnitChars] : part;
             }
             previous = part;
         }

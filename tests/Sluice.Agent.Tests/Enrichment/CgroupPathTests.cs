@@ -24,7 +24,7 @@ public sealed class CgroupPathTests
         { "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + Hex + ".scope", Hex, "podman", null, "libpod-" + Hex + ".scope" },
         { "/machine.slice/libpod-conmon-" + Hex + ".scope", null, null, null, "libpod-conmon-" + Hex + ".scope" },
         { "/machine.slice/systemd-nspawn@debian.service", "debian", "systemd-nspawn", null, "systemd-nspawn@debian.service" },
-        { "/machine.slice/systemd-nspawn@my\\x2dbox.service/payload", "my-box", "systemd-nspawn", null, "systemd-nspawn@my-box.service" },
+        { "/machine.slice/systemd-nspawn@my\\x2dbox.service/payload", "my-box", "systemd-nspawn", null, "systemd-nspawn@my\\x2dbox.service" },
         { "/machine.slice/machine-fedora.scope", "fedora", "systemd-nspawn", null, "machine-fedora.scope" },
         { "/docker/" + Hex + "/docker/" + Hex2, Hex2, "docker", null, null },
         { "/system.slice/ssh.service", null, null, null, "ssh.service" },
@@ -33,7 +33,7 @@ public sealed class CgroupPathTests
         { "/user.slice/user-1000.slice/user@1000.service/app.slice", null, null, null, "user@1000.service" },
         { "/system.slice/system-getty.slice/getty@tty1.service", null, null, null, "getty@tty1.service" },
         { "/system.slice/dev-disk-by\\x2duuid-1234.swap", null, null, null, null },
-        { "/system.slice/systemd-fsck@dev-disk-by\\x2duuid-ab.service", null, null, null, "systemd-fsck@dev-disk-by-uuid-ab.service" },
+        { "/system.slice/systemd-fsck@dev-disk-by\\x2duuid-ab.service", null, null, null, "systemd-fsck@dev-disk-by\\x2duuid-ab.service" },
         { "/", null, null, null, null },
         { "", null, null, null, null },
         // Look-alikes that are not containers.
