@@ -276,6 +276,7 @@ internal sealed class CollectorServer : IAsyncDisposable
         ["refused_by_store"] = c.RefusedByStore,
         ["refused_over_limit"] = c.RefusedOverLimit,
         ["waited_for_slot"] = c.WaitedForSlot,
+        ["caller_gone"] = c.CallerGone,
         ["refused_too_large"] = c.RefusedTooLarge,
         ["events_interpreted"] = c.EventsInterpreted,
         ["interpretation_failures"] = c.InterpretationFailures,

@@ -17,6 +17,7 @@ internal sealed class IngestCounters
     // Refused at the front door (Hosting/IngestFrontDoor.cs), beside the unauthenticated ones.
     private long _refusedOverLimit;
     private long _waitedForSlot;
+    private long _callerGone;
     private long _refusedTooLarge;
     private long _eventsInterpreted;
     private long _interpretationFailures;
@@ -39,6 +40,8 @@ internal sealed class IngestCounters
     public long RefusedOverLimit => Volatile.Read(ref _refusedOverLimit);
     /// <summary>Calls that found the limit of calls in flight reached and waited for a slot (then handled, or refused over the limit).</summary>
     public long WaitedForSlot => Volatile.Read(ref _waitedForSlot);
+    /// <summary>Calls whose caller went away (cancelled, deadline, connection closed) before the answer: nothing acknowledged.</summary>
+    public long CallerGone => Volatile.Read(ref _callerGone);
     /// <summary>Calls refused with RESOURCE_EXHAUSTED because a message exceeded the size limit, compressed or decompressed.</summary>
     public long RefusedTooLarge => Volatile.Read(ref _refusedTooLarge);
 
@@ -71,6 +74,7 @@ internal sealed class IngestCounters
     internal void StoreRefused() => Interlocked.Increment(ref _refusedByStore);
     internal void OverLimit() => Interlocked.Increment(ref _refusedOverLimit);
     internal void Waited() => Interlocked.Increment(ref _waitedForSlot);
+    internal void Gone() => Interlocked.Increment(ref _callerGone);
     internal void TooLarge() => Interlocked.Increment(ref _refusedTooLarge);
 
     private long _policiesSent;

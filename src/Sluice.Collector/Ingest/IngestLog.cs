@@ -24,4 +24,7 @@ internal static partial class IngestLog
 
     [LoggerMessage(EventId = 107, Level = LogLevel.Error, Message = "Interpreting event {Serial} of batch {Sequence} from {AgentId} failed; it is stored with its records and without the interpreted fields")]
     public static partial void InterpretationFailed(ILogger logger, Exception exception, ulong serial, ulong sequence, string agentId);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "{Call} from {AgentId}: the caller went away (cancelled, deadline or connection closed) before the answer; nothing acknowledged")]
+    public static partial void CallerGone(ILogger logger, string call, string agentId);
 }

@@ -39,8 +39,30 @@ internal sealed class IngestService(
     public override async Task<Ack> Send(EventBatch request, ServerCallContext context)
     {
         string? agent = Authenticate(context, "Send");
-        await CheckAsync(agent, request, context);
-        return await StoreAsync(request, context);
+        try
+        {
+            await CheckAsync(agent, request, context);
+            return await StoreAsync(request, context);
+        }
+        catch (Exception e) when (CallerWentAway(e, context))
+        {
+            throw Gone("Send", request.AgentId);
+        }
+    }
+
+    /// <summary>
+    /// The caller gave up (its deadline, a cancel, the connection closed) while the call was running: not an error of
+    /// the collector. Left to gRPC, each such call was logged as an error with a stack trace (thousands under a fleet
+    /// that times out); it is counted (<c>caller_gone</c>) and written as one line instead.
+    /// </summary>
+    private static bool CallerWentAway(Exception e, ServerCallContext context) =>
+        context.CancellationToken.IsCancellationRequested && e is OperationCanceledException or IOException;
+
+    private RpcException Gone(string call, string agentId)
+    {
+        counters.Gone();
+        IngestLog.CallerGone(logger, call, agentId);
+        return new RpcException(new Status(StatusCode.Cancelled, "the caller went away before the answer"));
     }
 
     public override async Task SendStream(IAsyncStreamReader<EventBatch> requestStream, IServerStreamWriter<Ack> responseStream, ServerCallContext context)
@@ -123,6 +145,10 @@ internal sealed class IngestService(
         try
         {
             await store.StoreHeartbeatAsync(request, now, group, context.CancellationToken);
+        }
+        catch (Exception e) when (CallerWentAway(e, context))
+        {
+            throw Gone("Heartbeat", request.AgentId);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -178,7 +178,7 @@ public abstract class FrontDoorLimitsTests : PerStoreTests
     public async Task Send_BeyondTheGlobalInFlightLimit_RefusedAtOnceWithPushbackCountedExactly()
     {
         var logs = new LogLines();
-        await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 4, RefusalLogInterval = TimeSpan.FromHours(1) }, logs, gated: true);
+        await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 4, InFlightWait = TimeSpan.Zero, RefusalLogInterval = TimeSpan.FromHours(1) }, logs, gated: true);
         using var channel = GrpcChannel.ForAddress(h.Server.Address);
         var client = new IngestClient(channel);
         var done = new SemaphoreSlim(0);

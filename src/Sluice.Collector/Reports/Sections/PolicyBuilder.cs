@@ -10,7 +10,7 @@ namespace Sluice.Collector.Reports.Sections;
 /// <remarks>
 /// The group's policy "at the end of the range" is the last one set before it (<c>policy_history</c>), so a report of
 /// a past range judges the hosts against the policy of then. A host's state is its last heartbeat's before
-/// <see cref="ReportQuery.CoveredTo"/>, found through the (agent, time_ms) index, one lookup per host. The refusal's
+/// <see cref="ReportQuery.CoveredTo"/>, found through the (agent, time_ms) index, every host in one query. The refusal's
 /// text is kept for the latest refusal only (in agents): it is shown when that is the one the heartbeat reported.
 /// </remarks>
 internal sealed class PolicyBuilder(ReportQuery q)
@@ -39,17 +39,11 @@ internal sealed class PolicyBuilder(ReportQuery q)
             }
         }
 
+        var beats = await LastHeartbeatsAsync(ct);
         var hosts = new List<HostPolicy>();
         foreach (var agent in q.AgentsInOrder)
         {
-            await using var c = q.Command("""
-                SELECT group_name, policy_hash, policy_refused_hash, received_ms FROM heartbeats
-                WHERE agent = @hb_agent AND time_ms < @covered ORDER BY time_ms DESC LIMIT 1
-                """);
-            ReportSql.Add(c, "hb_agent", agent.Ref);
-            ReportSql.Add(c, "covered", q.CoveredTo);
-            var beat = (await ReportSql.ReadAsync(c, r => (Group: r.GetString(0), InForce: r.GetString(1), Refused: r.GetString(2), Received: ReportSql.Long(r, 3)), ct))
-                .Cast<(string Group, string InForce, string Refused, long Received)?>().FirstOrDefault();
+            var beat = beats.TryGetValue(agent.Ref, out var b) ? b : ((string Group, string InForce, string Refused, long Received)?)null;
             var stored = latest.GetValueOrDefault(agent.Ref);
             string group = beat?.Group ?? stored.Group ?? Auth.AgentTokens.DefaultGroup;
             var expected = current.GetValueOrDefault(group);
@@ -70,5 +64,35 @@ internal sealed class PolicyBuilder(ReportQuery q)
             Differing = [.. hosts.Where(h => h.Differs).Select(h => h.AgentId)],
             Changes = changes,
         };
+    }
+
+    /// <summary>
+    /// Each host's last heartbeat before <see cref="ReportQuery.CoveredTo"/>, for every host in one query: per host one
+    /// probe of the (agent, time_ms) index for its latest time, then that row. (One query per host took 2.5-3 s over
+    /// 10,000 hosts, nearly all of the fleet view.) Heartbeats of a host at the same time_ms: the one received last.
+    /// </summary>
+    private async Task<Dictionary<long, (string Group, string InForce, string Refused, long Received)>> LastHeartbeatsAsync(CancellationToken ct)
+    {
+        var result = new Dictionary<long, (string Group, string InForce, string Refused, long Received)>();
+        if (q.Agents.Count == 0)
+        {
+            return result;
+        }
+        await using var c = q.Command($"""
+            SELECT h.agent, h.group_name, h.policy_hash, h.policy_refused_hash, h.received_ms
+            FROM (SELECT a.id, (SELECT MAX(x.time_ms) FROM heartbeats x WHERE x.agent = a.id AND x.time_ms < @covered) AS t
+                  FROM agents a WHERE {q.AgentsIn().Replace("agent IN", "a.id IN", StringComparison.Ordinal)}) m
+            JOIN heartbeats h ON h.agent = m.id AND h.time_ms = m.t
+            """);
+        ReportSql.Add(c, "covered", q.CoveredTo);
+        var rows = await ReportSql.ReadAsync(c, r => (Agent: ReportSql.Long(r, 0), Beat: (Group: r.GetString(1), InForce: r.GetString(2), Refused: r.GetString(3), Received: ReportSql.Long(r, 4))), ct);
+        foreach (var (agent, beat) in rows)
+        {
+            if (!result.TryGetValue(agent, out var seen) || beat.Received > seen.Received)
+            {
+                result[agent] = beat;
+            }
+        }
+        return result;
     }
 }

@@ -224,29 +224,7 @@ internal sealed partial class PostgresEventStore : IEventStore
     public Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, CancellationToken cancellationToken) =>
         StoreHeartbeatAsync(heartbeat, receivedUnixMs, Auth.AgentTokens.DefaultGroup, cancellationToken);
 
-    public async Task StoreHeartbeatAsync(AgentHeartbeat heartbeat, long receivedUnixMs, string group, CancellationToken cancellationToken)
-    {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        long agent;
-        await using (var upsert = Command(HeartbeatAgent, connection, tx,
-            heartbeat.AgentId, heartbeat.Hostname, heartbeat.BootId, receivedUnixMs, heartbeat.TimeUnixMs, heartbeat.Version, heartbeat.RulesHash,
-            group, heartbeat.PolicyHash, heartbeat.PolicyRefusedHash, heartbeat.PolicyRefusal))
-        {
-            agent = (long)(await upsert.ExecuteScalarAsync(cancellationToken))!;
-        }
-        await using (var insert = new NpgsqlCommand(InsertHeartbeat.Text, connection, tx))
-        {
-            AddParameters(insert, HeartbeatColumns.Table, new HeartbeatRow(heartbeat, agent, receivedUnixMs, group));
-            await insert.ExecuteNonQueryAsync(cancellationToken);
-        }
-        if (AgentRulesSql.Text(heartbeat) is string rules)
-        {
-            await using var upsert = Command(UpsertRules, connection, tx, agent, heartbeat.RulesHash, rules, heartbeat.TimeUnixMs);
-            await upsert.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await tx.CommitAsync(cancellationToken);
-    }
+    // StoreHeartbeatAsync(heartbeat, received, group, ct): PostgresEventStore.Heartbeats.cs (written together).
 
     public async Task RecordRefusalAsync(BatchRefusal refusal, CancellationToken cancellationToken)
     {
