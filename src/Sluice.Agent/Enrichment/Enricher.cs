@@ -133,7 +133,7 @@ internal sealed class Enricher
                 // do): read its cgroup again, once per exec, not per event.
                 if (e.ProcTried && _proc is not null && e.FirstSeenMs != now)
                 {
-                    TryProc(e, now);
+                    TryProc(e, now, imageFromEvent: true);
                 }
                 break;
             case SyscallKind.Fork or SyscallKind.Clone3 when facts.Success && facts.Exit > 0 && facts.Exit <= int.MaxValue:
@@ -153,6 +153,8 @@ internal sealed class Enricher
     private ProcessEntry Resolve(AuditEvent ev, in EventFacts facts, long now)
     {
         ProcessEntry? e = _table.Get(facts.Pid);
+        // An exec event says the new image (exe, argv, cwd, ids): /proc is read only for what it cannot.
+        bool imageFromEvent = facts.Kind == SyscallKind.Exec && facts.Success;
         bool hasPending = _pending.Remove(facts.Pid, out var fork) && fork.TimeMs <= now;
         if (e is not null)
         {
@@ -166,7 +168,7 @@ internal sealed class Enricher
                 _table.Touch(e);
                 if (!e.ProcTried)
                 {
-                    TryProc(e, now);
+                    TryProc(e, now, imageFromEvent);
                 }
                 return e;
             }
@@ -194,7 +196,7 @@ internal sealed class Enricher
             e.Auid = EventFacts.ReadId(ev, "auid"u8) ?? e.Auid;
         }
         _table.Add(e, now);
-        TryProc(e, now);
+        TryProc(e, now, imageFromEvent);
         return e;
     }
 
@@ -224,7 +226,7 @@ internal sealed class Enricher
     }
 
     /// <summary>First sight of a process: its /proc entry, unless gone or a later process's; then its cgroup comes from its parent (inherited).</summary>
-    private void TryProc(ProcessEntry e, long now)
+    private void TryProc(ProcessEntry e, long now, bool imageFromEvent = false)
     {
         e.ProcTried = true;
         if (_proc is null)
@@ -233,7 +235,7 @@ internal sealed class Enricher
         }
         // The same process, not a later one with its pid: started before the event (boot time is whole
         // seconds, hence the second of slack); without a start time, the parent must match or be gone.
-        if (_proc.Read(e.Pid) is { } info && (info.StartUnixMs != 0
+        if (_proc.Read(e.Pid, imageFromEvent) is { } info && (info.StartUnixMs != 0
             ? info.StartUnixMs <= now + 1000
             : e.Ppid == 0 || info.Ppid == e.Ppid || info.Ppid == 1 || e.Parent is { Exited: true }))
         {

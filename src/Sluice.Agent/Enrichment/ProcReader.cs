@@ -1,4 +1,6 @@
 using System.Buffers.Text;
+using System.Text;
+using Sluice.Audit.Interop;
 
 namespace Sluice.Agent.Enrichment;
 
@@ -10,7 +12,11 @@ internal sealed record ProcInfo(int Pid, int Ppid, long StartTicks, long StartUn
 internal interface IProcSource
 {
     /// <summary>The process now at <paramref name="pid"/>, or null when there is none (or it cannot be read).</summary>
-    ProcInfo? Read(int pid);
+    /// <param name="imageFromEvent">
+    /// The caller has the process's exe, argv, cwd and ids from its exec event: only what the event
+    /// cannot say (start time, ppid, state, cgroup) is read; the rest is left empty.
+    /// </param>
+    ProcInfo? Read(int pid, bool imageFromEvent = false);
 
     /// <summary>The pids of the processes there now.</summary>
     IEnumerable<int> Pids();
@@ -20,8 +26,20 @@ internal interface IProcSource
 /// Reads <c>/proc/PID/{stat,exe,cmdline,cwd,status,loginuid,cgroup}</c> (proc(5)). Every file is read
 /// with a bound; a process that goes away half way gives what was read, or null when its stat is gone.
 /// </summary>
+/// <remarks>
+/// Read on the drain thread for every process the table meets, most of them gone already (a short-lived
+/// command): files are read with open/read/close into buffers reused from read to read, through
+/// <see cref="PosixCalls"/>, which gives an errno where .NET's file API would throw. Not thread-safe.
+/// </remarks>
 internal sealed class ProcReader(string root, int maxArgs, int maxArgBytes) : IProcSource
 {
+    private const int MaxFileBytes = 64 * 1024;
+    private const int MaxLinkBytes = 4096;
+    private readonly byte[] _root = Encoding.UTF8.GetBytes(root.EndsWith('/') ? root : root + "/");
+    private byte[] _path = [];
+    private readonly byte[] _buffer = new byte[MaxFileBytes];
+    private readonly byte[] _link = new byte[MaxLinkBytes];
+
     /// <summary>
     /// USER_HZ: /proc/PID/stat times are in clock ticks, sysconf(_SC_CLK_TCK) (proc(5)), which Linux
     /// fixes at 100 for user space on x86 and arm64 whatever the kernel's HZ.
@@ -40,13 +58,14 @@ internal sealed class ProcReader(string root, int maxArgs, int maxArgBytes) : IP
             if (_bootUnixMs < 0)
             {
                 _bootUnixMs = 0;
-                byte[]? stat = ReadBounded(Path.Combine(root, "stat"), 64 * 1024);
-                if (stat is not null)
+                int n = ReadFile(Path(-1, "stat"u8), MaxFileBytes);
+                if (n >= 0)
                 {
-                    int at = stat.AsSpan().IndexOf("\nbtime "u8);
+                    ReadOnlySpan<byte> stat = _buffer.AsSpan(0, n);
+                    int at = stat.IndexOf("\nbtime "u8);
                     if (at >= 0)
                     {
-                        var rest = stat.AsSpan(at + 7);
+                        var rest = stat[(at + 7)..];
                         int end = rest.IndexOf((byte)'\n');
                         if (Utf8Parser.TryParse(end < 0 ? rest : rest[..end], out long seconds, out _))
                         {
@@ -72,18 +91,17 @@ internal sealed class ProcReader(string root, int maxArgs, int maxArgBytes) : IP
         }
         foreach (string dir in dirs)
         {
-            if (int.TryParse(Path.GetFileName(dir), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid) && pid > 0)
+            if (int.TryParse(System.IO.Path.GetFileName(dir), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid) && pid > 0)
             {
                 yield return pid;
             }
         }
     }
 
-    public ProcInfo? Read(int pid)
+    public ProcInfo? Read(int pid, bool imageFromEvent = false)
     {
-        string dir = Path.Combine(root, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        byte[]? stat = ReadBounded(Path.Combine(dir, "stat"), 4096);
-        if (stat is null || !TryParseStat(stat, out int ppid, out long startTicks, out byte state))
+        int n = ReadFile(Path(pid, "stat"u8), 4096);
+        if (n < 0 || !TryParseStat(_buffer.AsSpan(0, n), out int ppid, out long startTicks, out byte state))
         {
             return null;
         }
@@ -92,30 +110,37 @@ internal sealed class ProcReader(string root, int maxArgs, int maxArgBytes) : IP
         bool exited = state is (byte)'Z' or (byte)'X';
         long boot = BootUnixMs;
         long startMs = boot == 0 ? 0 : boot + (startTicks * 1000 / ClockTicksPerSecond);
-        byte[] exe = ReadLink(Path.Combine(dir, "exe"));
-        byte[] cwd = ReadLink(Path.Combine(dir, "cwd"));
-        var (argv, truncated) = SplitCmdline(ReadBounded(Path.Combine(dir, "cmdline"), maxArgBytes + 1) ?? [], maxArgs, maxArgBytes);
+        byte[] exe = [], cwd = [];
+        byte[][] argv = [];
+        bool truncated = false;
         uint? uid = null, auid = null;
-        byte[]? status = ReadBounded(Path.Combine(dir, "status"), 16 * 1024);
-        if (status is not null)
+        if (!imageFromEvent)
         {
-            int at = status.AsSpan().IndexOf("\nUid:\t"u8);
-            if (at >= 0 && Utf8Parser.TryParse(status.AsSpan(at + 6), out uint u, out _))
+            exe = ReadLink(Path(pid, "exe"u8));
+            cwd = ReadLink(Path(pid, "cwd"u8));
+            n = ReadFile(Path(pid, "cmdline"u8), maxArgBytes + 1);
+            (argv, truncated) = SplitCmdline(n < 0 ? [] : _buffer.AsSpan(0, n), maxArgs, maxArgBytes);
+            n = ReadFile(Path(pid, "status"u8), 16 * 1024);
+            if (n >= 0)
             {
-                uid = u;
+                ReadOnlySpan<byte> status = _buffer.AsSpan(0, n);
+                int at = status.IndexOf("\nUid:\t"u8);
+                if (at >= 0 && Utf8Parser.TryParse(status[(at + 6)..], out uint u, out _))
+                {
+                    uid = u;
+                }
+            }
+            n = ReadFile(Path(pid, "loginuid"u8), 32);
+            if (n >= 0 && Utf8Parser.TryParse(_buffer.AsSpan(0, n), out uint a, out _))
+            {
+                auid = a;
             }
         }
-        byte[]? login = ReadBounded(Path.Combine(dir, "loginuid"), 32);
-        if (login is not null && Utf8Parser.TryParse(login, out uint a, out _))
-        {
-            auid = a;
-        }
-        byte[]? cgroupText = exited ? null : ReadBounded(Path.Combine(dir, "cgroup"), 64 * 1024);
         byte[]? cgroup = null;
         CgroupInfo? info = null;
-        if (cgroupText is not null)
+        if (!exited && (n = ReadFile(Path(pid, "cgroup"u8), MaxFileBytes)) >= 0)
         {
-            (cgroup, var parsed) = CgroupPath.FromProcFile(cgroupText);
+            (cgroup, var parsed) = CgroupPath.FromProcFile(_buffer.AsSpan(0, n));
             info = cgroup is null ? null : parsed;
         }
         return new ProcInfo(pid, ppid, startTicks, startMs, exe, argv, truncated, cwd, uid, auid, cgroup, info);
@@ -188,39 +213,38 @@ internal sealed class ProcReader(string root, int maxArgs, int maxArgBytes) : IP
         return ([.. args], truncated);
     }
 
-    private static byte[] ReadLink(string path)
+    /// <summary><c>ROOT/PID/NAME</c> (or <c>ROOT/NAME</c> for a negative pid) and a NUL, in a buffer reused from call to call.</summary>
+    private ReadOnlySpan<byte> Path(int pid, ReadOnlySpan<byte> name)
     {
-        try
+        int need = _root.Length + 12 + name.Length + 1;
+        if (_path.Length < need)
         {
-            return new FileInfo(path).LinkTarget is string target ? System.Text.Encoding.UTF8.GetBytes(target) : [];
+            _path = new byte[need];
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        _root.CopyTo(_path, 0);
+        int at = _root.Length;
+        if (pid >= 0)
         {
-            return [];
+            Utf8Formatter.TryFormat(pid, _path.AsSpan(at), out int written);
+            at += written;
+            _path[at++] = (byte)'/';
         }
+        name.CopyTo(_path.AsSpan(at));
+        at += name.Length;
+        _path[at++] = 0;
+        return _path.AsSpan(0, at);
     }
 
-    private static byte[]? ReadBounded(string path, int max)
+    /// <summary>The file's first <paramref name="max"/> bytes into the shared buffer; their count, or −1 when it cannot be read.</summary>
+    private int ReadFile(ReadOnlySpan<byte> path, int max)
     {
-        try
-        {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None);
-            byte[] buffer = new byte[max];
-            int total = 0;
-            while (total < max)
-            {
-                int n = file.Read(buffer, total, max - total);
-                if (n == 0)
-                {
-                    break;
-                }
-                total += n;
-            }
-            return buffer.AsSpan(0, total).ToArray();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        int n = PosixCalls.ReadFile(path, _buffer.AsSpan(0, Math.Min(max, _buffer.Length)));
+        return n < 0 ? -1 : n;
+    }
+
+    private byte[] ReadLink(ReadOnlySpan<byte> path)
+    {
+        int n = PosixCalls.ReadLink(path, _link);
+        return n <= 0 ? [] : _link.AsSpan(0, n).ToArray();
     }
 }

@@ -292,4 +292,24 @@ public sealed class EnricherTests
         Assert.Same(ancestor, last.Ancestry[0]);
         Assert.True(perEvent < 200, $"{perEvent} bytes per event of a known process");
     }
+
+    [Fact]
+    public void ExecOfANewProcess_ReadsOnlyStartAndCgroupFromProc_ImageFromTheEvent()
+    {
+        var proc = new FakeProc();
+        proc.Add(100, 1, "/bin/sh", "/system.slice/cron.service");
+        proc.Add(101, 100, "/usr/bin/stale-image", $"/system.slice/docker-{Hex}.scope");
+        var en = new Enricher(new EnrichmentOptions { ScanProcAtStart = false }, proc);
+
+        var c = en.Enrich(_ev.Exec(100, 101, "/usr/bin/backup", ["backup", "--all"]))!;
+        Assert.Equal(Hex, c.Container.Id);
+        Assert.Equal("/bin/sh", S(c.Parent.Exe));
+        // (the context is reused: read it before the next event)
+        var child = en.Enrich(_ev.Open(101, 102, "/usr/bin/tar"))!;
+
+        // 101 read lightly (its exec event had the image), 100 (the parent, no event of its own) in full, 102 in full
+        Assert.Equal(1, proc.LightReads);
+        Assert.Equal("/usr/bin/backup", S(child.Parent.Exe));
+        Assert.Equal(["backup", "--all"], child.Parent.Argv.Select(S));
+    }
 }

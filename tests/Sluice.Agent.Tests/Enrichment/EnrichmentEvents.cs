@@ -71,10 +71,22 @@ internal sealed class FakeProc : IProcSource
     public Dictionary<int, ProcInfo> Processes { get; } = [];
     public int Reads { get; private set; }
 
-    public ProcInfo? Read(int pid)
+    /// <summary>Reads that asked for the start time and cgroup only (the event had the image).</summary>
+    public int LightReads { get; private set; }
+
+    public ProcInfo? Read(int pid, bool imageFromEvent = false)
     {
         Reads++;
-        return Processes.GetValueOrDefault(pid);
+        if (!Processes.TryGetValue(pid, out var info))
+        {
+            return null;
+        }
+        if (!imageFromEvent)
+        {
+            return info;
+        }
+        LightReads++;
+        return info with { Exe = [], Argv = [], ArgvTruncated = false, Cwd = [], Uid = null, Auid = null };
     }
 
     public IEnumerable<int> Pids() => Processes.Keys.ToList();

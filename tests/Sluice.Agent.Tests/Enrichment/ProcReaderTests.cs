@@ -49,4 +49,55 @@ public sealed class ProcReaderTests
         Assert.NotEmpty(me.Exe);
         Assert.Null(proc.Read(int.MaxValue));
     }
+
+    [Fact]
+    public void ImageFromEvent_ReadsStartTimeAndCgroupOnly_AndAGonePidIsNullWithoutThrowing()
+    {
+        var proc = ProcReader.Host(32, 1024);
+        var full = proc.Read(Environment.ProcessId)!;
+        var light = proc.Read(Environment.ProcessId, imageFromEvent: true)!;
+
+        Assert.Equal((full.Ppid, full.StartTicks, full.StartUnixMs), (light.Ppid, light.StartTicks, light.StartUnixMs));
+        Assert.Equal(full.Cgroup, light.Cgroup);
+        Assert.Empty(light.Exe);
+        Assert.Empty(light.Argv);
+        Assert.Empty(light.Cwd);
+        Assert.Null(light.Uid);
+        Assert.Equal(File.ReadAllText($"/proc/{Environment.ProcessId}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries)[0],
+            Encoding.UTF8.GetString(full.Argv[0]));
+
+        // A process that has gone: every file is refused with ENOENT (an errno, not an exception).
+        int pid;
+        using (var gone = System.Diagnostics.Process.Start("/bin/true")!)
+        {
+            gone.WaitForExit();
+            pid = gone.Id;
+        }
+        Assert.Null(proc.Read(pid));
+        Assert.Null(proc.Read(pid, imageFromEvent: true));
+    }
+
+    [Fact]
+    public void FakeRoot_PathsBuiltUnderIt()
+    {
+        string root = Directory.CreateTempSubdirectory("sluice-proc-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root, "42"));
+            File.WriteAllText(Path.Combine(root, "stat"), "cpu 1 2 3\nbtime 1700000000\n");
+            File.WriteAllText(Path.Combine(root, "42", "stat"), "42 (x) S 7 42 42 0 -1 4194304 1 2 3 4 5 6 7 8 20 0 1 0 250 1 2 3");
+            File.WriteAllText(Path.Combine(root, "42", "cgroup"), "0::/system.slice/ssh.service\n");
+            File.WriteAllText(Path.Combine(root, "42", "cmdline"), "sshd\0-D\0");
+            var info = new ProcReader(root, 32, 1024).Read(42)!;
+
+            Assert.Equal(7, info.Ppid);
+            Assert.Equal(1_700_000_000_000L + 2_500, info.StartUnixMs);
+            Assert.Equal("ssh.service", info.CgroupInfo!.Unit);
+            Assert.Equal(["sshd", "-D"], info.Argv.Select(Encoding.UTF8.GetString));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }
