@@ -34,18 +34,21 @@ internal static class CollectorGrpcMeasurement
 
     // An EventBatch's bytes written as two parts, header then events: no copy into one array first.
     private static readonly Marshaller<Body> Bytes = Marshallers.Create<Body>(
-        static (body, context) =>
-        {
-            int length = body.Header.Length + body.Events.Length;
-            context.SetPayloadLength(length);
-            var writer = context.GetBufferWriter();
-            var span = writer.GetSpan(length);
-            body.Header.CopyTo(span);
-            body.Events.CopyTo(span[body.Header.Length..]);
-            writer.Advance(length);
-            context.Complete();
-        },
+        static (body, context) => WriteTwoParts(body.Header, body.Events, context),
         static _ => throw new NotSupportedException());
+
+    /// <summary>Writes a message given as two encoded parts (header, then events) into the call's buffer, without joining them first.</summary>
+    internal static void WriteTwoParts(ReadOnlySpan<byte> header, ReadOnlySpan<byte> events, SerializationContext context)
+    {
+        int length = header.Length + events.Length;
+        context.SetPayloadLength(length);
+        var writer = context.GetBufferWriter();
+        var span = writer.GetSpan(length);
+        header.CopyTo(span);
+        events.CopyTo(span[header.Length..]);
+        writer.Advance(length);
+        context.Complete();
+    }
     /// <summary><c>Ingest.Send</c> with the batch given as its encoded <see cref="Body"/> (<c>collector-scale</c> sends the same way).</summary>
     internal static readonly Method<Body, Ack> Send = new(
         MethodType.Unary, "sluice.v1.Ingest", "Send", Bytes, Marshallers.Create(a => a.ToByteArray(), Ack.Parser.ParseFrom));

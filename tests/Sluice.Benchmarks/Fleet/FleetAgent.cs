@@ -38,17 +38,7 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
     internal static readonly Method<FleetBody, Ack> Send = new(
         MethodType.Unary, "sluice.v1.Ingest", "Send",
         Marshallers.Create<FleetBody>(
-            static (body, context) =>
-            {
-                int length = body.Header.Length + body.Events.Length;
-                context.SetPayloadLength(length);
-                var writer = context.GetBufferWriter();
-                var span = writer.GetSpan(length);
-                body.Header.CopyTo(span);
-                body.Events.Span.CopyTo(span[body.Header.Length..]);
-                writer.Advance(length);
-                context.Complete();
-            },
+            static (body, context) => Collector.CollectorGrpcMeasurement.WriteTwoParts(body.Header, body.Events.Span, context),
             static _ => throw new NotSupportedException()),
         Marshallers.Create(a => a.ToByteArray(), Ack.Parser.ParseFrom));
 
