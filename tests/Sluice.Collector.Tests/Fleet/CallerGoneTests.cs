@@ -39,6 +39,12 @@ public sealed class CallerGoneTests : IDisposable
         }
         var counters = await PreAuthenticationTests.CountersAsync(http, h.Server.Address);
         Assert.Equal((1L, 0L, 0L), (counters["caller_gone"], counters["batches_stored"], counters["store_failures"]));
+        // The counter is raised before the line is logged: wait (bounded) for the line too.
+        while (!logs.With(108).Any(l => l.Contains("Send from " + AgentA, StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the cancelled call was counted but its line was never logged");
+            await Task.Delay(50);
+        }
         Assert.Single(logs.With(108), l => l.Contains("Send from " + AgentA, StringComparison.Ordinal));
         Assert.DoesNotContain(logs.All, l => l.Category.StartsWith("Grpc", StringComparison.Ordinal));
 
