@@ -294,7 +294,8 @@ public sealed class StreamClusterTests(Xunit.Abstractions.ITestOutputHelper outp
         {
             await kill.WaitForExitAsync();
         }
-        Assert.Equal(0, await collector.ExitAsync(TimeSpan.FromMinutes(1)));
+        int exit = await collector.ExitAsync(TimeSpan.FromMinutes(1));
+        Assert.True(exit == 0, $"the collector exited {exit} after SIGTERM; its output:\n{collector.Output}");
         Assert.Contains("sluice-collector: event stream FLEET (replay)", collector.Output);
 
         var info = await StreamKit.InfoAsync(_cluster, "FLEET");

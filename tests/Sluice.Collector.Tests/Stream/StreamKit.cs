@@ -116,15 +116,33 @@ internal static class StreamKit
     }
 
     // One filter_subject, not the ordered consumer's filter_subjects: nats-server 2.9 knows only the former and ignores the latter.
-    private static async Task<INatsJSConsumer> ConsumerAsync(NatsJSContext js, string name, string? filter, CancellationToken cancellationToken) =>
-        await js.CreateOrUpdateConsumerAsync(name, new ConsumerConfig
+    // A JetStream API request can go unanswered (or answered 503) while the cluster's meta leader or the stream's leader is
+    // being elected, as after a test that killed a node; the request is made again until the caller's deadline. Seen once in
+    // a fresh-clone run: consumer creation right after the stream reported healthy got no response.
+    private static async Task<INatsJSConsumer> ConsumerAsync(NatsJSContext js, string name, string? filter, CancellationToken cancellationToken)
+    {
+        while (true)
         {
-            Name = "read-" + Guid.NewGuid().ToString("N"),
-            FilterSubject = filter ?? StreamSubjects.Filter,
-            AckPolicy = ConsumerConfigAckPolicy.None,
-            DeliverPolicy = ConsumerConfigDeliverPolicy.All,
-            InactiveThreshold = TimeSpan.FromMinutes(1),
-        }, cancellationToken);
+            try
+            {
+                return await js.CreateOrUpdateConsumerAsync(name, new ConsumerConfig
+                {
+                    Name = "read-" + Guid.NewGuid().ToString("N"),
+                    FilterSubject = filter ?? StreamSubjects.Filter,
+                    AckPolicy = ConsumerConfigAckPolicy.None,
+                    DeliverPolicy = ConsumerConfigDeliverPolicy.All,
+                    InactiveThreshold = TimeSpan.FromMinutes(1),
+                }, cancellationToken);
+            }
+            catch (Exception e) when (Unanswered(e) && !cancellationToken.IsCancellationRequested)
+            {
+            }
+            await Task.Delay(250, cancellationToken);
+        }
+    }
+
+    private static bool Unanswered(Exception e) =>
+        e is NatsJSApiNoResponseException || (e is NatsJSApiException api && api.Error.Code == 503);
 
     /// <summary>Waits until the stream has a leader and every replica is current; its info then.</summary>
     private static async Task<StreamInfo> HealthyAsync(NatsJSContext js, string name, CancellationToken cancellationToken)
@@ -140,7 +158,7 @@ internal static class StreamKit
                     return stream.Info;
                 }
             }
-            catch (NatsJSApiException e) when (e.Error.Code == 503)
+            catch (Exception e) when (Unanswered(e) && !cancellationToken.IsCancellationRequested)
             {
             }
             await Task.Delay(250, cancellationToken);
