@@ -28,7 +28,7 @@ internal static class ServeCommand
         var eventAhead = new Option<int?>("--max-event-ahead-hours") { Description = "Events more than this many hours ahead of the receive time are stored under it, flagged (default 24)." };
         var eventDays = new Option<int?>("--max-event-days-per-batch") { Description = "Distinct UTC days one batch may store events in, on PostgreSQL the day partitions it may create (default 4, 2-64)." };
         var maxInFlight = new Option<int?>("--max-in-flight") { Description = "Most ingest calls handled at once, over all connections; one more waits for a slot (--in-flight-wait-ms, --max-waiting), then is refused with RESOURCE_EXHAUSTED and a retry hint (default 64)." };
-        var inFlightWait = new Option<int?>("--in-flight-wait-ms") { Description = "How long a call over --max-in-flight waits for a slot before it is refused; 0 refuses at once (default 5000)." };
+        var inFlightWait = new Option<int?>("--in-flight-wait-ms") { Description = "How long a call over --max-in-flight waits for a slot before it is refused, and at most two thirds of the call's deadline (grpc-timeout); 0 refuses at once (default 10000)." };
         var maxWaiting = new Option<int?>("--max-waiting") { Description = "Most calls waiting for a slot at once; one more is refused at once (default 20000: about one per agent)." };
         var maxStreams = new Option<int?>("--max-streams-per-connection") { Description = "Most HTTP/2 streams one connection may have open at once (default 32)." };
         var noDashboard = new Option<bool>("--no-dashboard") { Description = "Do not serve the dashboard and its JSON API." };

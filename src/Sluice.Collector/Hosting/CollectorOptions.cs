@@ -41,11 +41,12 @@ internal sealed record CollectorOptions
 
     /// <summary>
     /// How long a call over <see cref="MaxInFlight"/> waits for a slot before it is refused (<c>--in-flight-wait-ms</c>; zero:
-    /// refused at once). A fleet of agents each with one small call in flight passes the limit whenever the store slows for a moment.
+    /// refused at once), and never more than two thirds of the call's own deadline (<see cref="IngestFrontDoor.WaitFor"/>).
+    /// A fleet of agents each with one small call in flight passes the limit whenever the store slows for a moment.
     /// </summary>
     public TimeSpan InFlightWait { get; init; } = DefaultInFlightWait;
 
-    public static readonly TimeSpan DefaultInFlightWait = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan DefaultInFlightWait = TimeSpan.FromSeconds(10);
 
     /// <summary>Calls that may wait for a slot at once (<c>--max-waiting</c>); one more is refused at once. About one per agent of the fleet.</summary>
     public int MaxWaiting { get; init; } = DefaultMaxWaiting;

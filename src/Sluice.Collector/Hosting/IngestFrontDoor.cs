@@ -27,7 +27,7 @@ namespace Sluice.Collector.Hosting;
 /// </para>
 /// <para>
 /// In flight: at most <c>maxInFlight</c> authenticated calls at once, over all connections. One more
-/// waits for a slot, in arrival order, for at most <c>wait</c>, and at most <c>maxWaiting</c> calls
+/// waits for a slot, in arrival order, for at most <c>wait</c> or two thirds of its own deadline, and at most <c>maxWaiting</c> calls
 /// wait at once; past either it is refused with RESOURCE_EXHAUSTED and a <c>grpc-retry-pushback-ms</c>
 /// hint, which is what an agent retries on (without the hint, RESOURCE_EXHAUSTED means "too large",
 /// which no retry fixes). The wait is for fleets: thousands of agents each with one small call in
@@ -84,7 +84,8 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
             TrailersOnly(context.Response, StatusCode.Unauthenticated, refusal, pushback: null);
             return;
         }
-        if (!await TakeSlotAsync(context.RequestAborted))
+        var waitFor = WaitFor(context.Request.Headers["grpc-timeout"]);
+        if (!await TakeSlotAsync(waitFor, context.RequestAborted))
         {
             if (context.RequestAborted.IsCancellationRequested)
             {
@@ -93,8 +94,8 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
             counters.OverLimit();
             string detail = wait <= TimeSpan.Zero
                 ? $"the collector is handling its limit of {maxInFlight} calls at once (--max-in-flight); retry after the pushback"
-                : $"the collector is handling its limit of {maxInFlight} calls at once (--max-in-flight), and no slot came free within {(long)wait.TotalMilliseconds} ms " +
-                  $"(--in-flight-wait-ms) or {maxWaiting} calls were waiting already (--max-waiting); retry after the pushback";
+                : $"the collector is handling its limit of {maxInFlight} calls at once (--max-in-flight), and no slot came free within {(long)waitFor.TotalMilliseconds} ms " +
+                  $"(--in-flight-wait-ms, or two thirds of the call's deadline) or {maxWaiting} calls were waiting already (--max-waiting); retry after the pushback";
             log.Refused(peer, RefusalLog.OverLimit, call, StatusCode.ResourceExhausted, detail);
             TrailersOnly(context.Response, StatusCode.ResourceExhausted, detail, pushback);
             return;
@@ -115,8 +116,61 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
         }
     }
 
+    /// <summary>
+    /// How long this call may wait for a slot: <c>wait</c>, but at most <see cref="DeadlineShareForWait"/> of the deadline the
+    /// caller sent (<c>grpc-timeout</c>), so that a call let in late still has a third of its time to be stored and acknowledged.
+    /// </summary>
+    /// <remarks>
+    /// Waiting past the caller's deadline is worse than refusing: the call is stored, its acknowledgement never arrives, and
+    /// the agent sends the batch again (a duplicate that costs the store a second time). The agent sends a 15 s deadline
+    /// per attempt, so it waits up to 10 s under the default <c>--in-flight-wait-ms</c>.
+    /// </remarks>
+    internal TimeSpan WaitFor(string? grpcTimeout) =>
+        TryParseTimeout(grpcTimeout, out var deadline) && deadline * DeadlineShareForWait < wait ? deadline * DeadlineShareForWait : wait;
+
+    /// <summary>The share of the caller's deadline a call may spend waiting for a slot.</summary>
+    internal const double DeadlineShareForWait = 2.0 / 3;
+
+    /// <summary>
+    /// A <c>grpc-timeout</c> header value: 1 to 8 ASCII digits and a unit, H M S m u n (gRPC over HTTP/2, "Requests").
+    /// Anything else is no deadline.
+    /// </summary>
+    internal static bool TryParseTimeout(string? value, out TimeSpan timeout)
+    {
+        timeout = default;
+        if (value is not { Length: >= 2 and <= 9 })
+        {
+            return false;
+        }
+        var digits = value.AsSpan(0, value.Length - 1);
+        foreach (char c in digits)
+        {
+            if (c is < '0' or > '9')
+            {
+                return false;
+            }
+        }
+        long amount = long.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
+        double ticksPerUnit = value[^1] switch
+        {
+            'H' => TimeSpan.TicksPerHour,
+            'M' => TimeSpan.TicksPerMinute,
+            'S' => TimeSpan.TicksPerSecond,
+            'm' => TimeSpan.TicksPerMillisecond,
+            'u' => TimeSpan.TicksPerMicrosecond,
+            'n' => 1.0 / TimeSpan.NanosecondsPerTick,
+            _ => -1,
+        };
+        if (ticksPerUnit < 0)
+        {
+            return false;
+        }
+        timeout = TimeSpan.FromTicks((long)(amount * ticksPerUnit));
+        return true;
+    }
+
     /// <summary>A slot now, or after waiting for one (bounded in time and in waiters); false if none came or the call went away.</summary>
-    private async Task<bool> TakeSlotAsync(CancellationToken aborted)
+    private async Task<bool> TakeSlotAsync(TimeSpan wait, CancellationToken aborted)
     {
         if (_slots.Wait(0))
         {

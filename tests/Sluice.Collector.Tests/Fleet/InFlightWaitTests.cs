@@ -84,6 +84,32 @@ public abstract class InFlightWaitTests : PerStoreTests
     }
 
     [Fact]
+    public async Task Send_WithADeadline_WaitsTwoThirdsOfItThenIsRefusedWithTimeLeftToRetry()
+    {
+        // The wait allowed is long; the caller's deadline (3 s) is what bounds it: refused after about 2 s, before the
+        // deadline, as RESOURCE_EXHAUSTED with the pushback (not DEADLINE_EXCEEDED after the store had it).
+        await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 1, InFlightWait = TimeSpan.FromMinutes(5) }, gated: true);
+        using var channel = GrpcChannel.ForAddress(h.Server.Address);
+        var client = new IngestClient(channel);
+        var first = client.SendAsync(TestEvents.Batch(AgentA, 1, 2), Bearer(TokenA)).ResponseAsync;
+        await h.Gate!.ArrivedAsync(1);
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var refused = await Assert.ThrowsAsync<RpcException>(() => client.SendAsync(TestEvents.Batch(AgentA, 2, 2, firstSerial: 10), Bearer(TokenA),
+            deadline: DateTime.UtcNow.AddSeconds(3)).ResponseAsync);
+        var waited = started.Elapsed;
+        Assert.Equal((StatusCode.ResourceExhausted, "1000"), (refused.StatusCode, refused.Trailers.GetValue("grpc-retry-pushback-ms")));
+        Assert.Contains("two thirds of the call's deadline", refused.Status.Detail);
+        // Lower bound only (the refusal cannot come before the share of the deadline); the upper bound is the deadline itself,
+        // which the status above already shows was not reached.
+        Assert.True(waited >= TimeSpan.FromSeconds(1.5), $"refused after {waited}");
+        Assert.Equal((1L, 1L), (h.Server.Counters.WaitedForSlot, h.Server.Counters.RefusedOverLimit));
+        h.Gate.Open();
+        Assert.Equal(2u, (await first).EventsStored);
+        Assert.Equal(1L, h.Server.Counters.BatchesStored);
+    }
+
+    [Fact]
     public async Task Send_OverTheLimitWithNoWait_RefusedAtOnce()
     {
         await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 1, InFlightWait = TimeSpan.Zero }, gated: true);
@@ -104,6 +130,48 @@ public sealed class SqliteInFlightWaitTests() : InFlightWaitTests(new SqliteStor
 
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresInFlightWaitTests(PostgresFixture pg) : InFlightWaitTests(new PostgresStoreFactory(pg.Cluster));
+
+/// <summary>The <c>grpc-timeout</c> header read as gRPC over HTTP/2 defines it, and the wait it allows.</summary>
+public sealed class DeadlineWaitTests
+{
+    [Theory]
+    [InlineData("15000m", 15_000_000)]
+    [InlineData("15S", 15_000_000)]
+    [InlineData("1M", 60_000_000)]
+    [InlineData("2H", 7_200_000_000)]
+    [InlineData("99999999u", 99_999_999)]
+    [InlineData("5000000n", 5_000)]
+    [InlineData("0m", 0)]
+    public void TryParseTimeout_EveryUnit(string header, long microseconds)
+    {
+        Assert.True(Sluice.Collector.Hosting.IngestFrontDoor.TryParseTimeout(header, out var timeout));
+        Assert.Equal(microseconds, (long)timeout.TotalMicroseconds);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("m")]
+    [InlineData("15")]
+    [InlineData("15s")]
+    [InlineData("-15S")]
+    [InlineData("123456789S")]
+    [InlineData(" 15S")]
+    [InlineData("1.5S")]
+    public void TryParseTimeout_AnythingElse_IsNoDeadline(string? header) =>
+        Assert.False(Sluice.Collector.Hosting.IngestFrontDoor.TryParseTimeout(header, out _));
+
+    [Fact]
+    public void WaitFor_TheConfiguredWaitOrTwoThirdsOfTheDeadline_TheShorter()
+    {
+        var door = new Sluice.Collector.Hosting.IngestFrontDoor(new Sluice.Collector.Auth.AgentAuthenticator((Sluice.Collector.Auth.AgentTokens?)null),
+            new Sluice.Collector.Ingest.IngestCounters(), null!, maxInFlight: 1, pushback: TimeSpan.FromSeconds(1), wait: TimeSpan.FromSeconds(10), maxWaiting: 1);
+        Assert.Equal(TimeSpan.FromSeconds(10), door.WaitFor(null));
+        Assert.Equal(TimeSpan.FromSeconds(10), door.WaitFor("15S"));
+        Assert.Equal(TimeSpan.FromSeconds(2), door.WaitFor("3000m"));
+        Assert.Equal(TimeSpan.FromSeconds(10), door.WaitFor("garbage"));
+    }
+}
 
 /// <summary>Kestrel's socket listen backlog: a fleet connects at once when its collector starts or comes back.</summary>
 public sealed class ListenBacklogTests
