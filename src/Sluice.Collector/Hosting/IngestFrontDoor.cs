@@ -26,7 +26,8 @@ namespace Sluice.Collector.Hosting;
 /// refusal is counted once.
 /// </para>
 /// <para>
-/// In flight: at most <c>maxInFlight</c> authenticated calls at once, over all connections. One more
+/// In flight: at most <c>maxInFlight</c> authenticated calls at once, over all connections, and apart from them a quarter as
+/// many heartbeats (<see cref="HeartbeatSlots"/>). One more
 /// waits for a slot, in arrival order, for at most <c>wait</c> or two thirds of its own deadline, and at most <c>maxWaiting</c> calls
 /// wait at once; past either it is refused with RESOURCE_EXHAUSTED and a <c>grpc-retry-pushback-ms</c>
 /// hint, which is what an agent retries on (without the hint, RESOURCE_EXHAUSTED means "too large",
@@ -58,6 +59,16 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
     /// <summary>Slots for authenticated ingest calls; async waiters are let in first come, first served.</summary>
     private readonly SemaphoreSlim _slots = new(maxInFlight, maxInFlight);
 
+    /// <summary>
+    /// Slots for heartbeats, apart from the batches': <see cref="HeartbeatSlots"/> of them. In one queue with the batches, a
+    /// heartbeat waited behind a fleet's backlog of batches (10,000 agents: seconds), or was refused with them, and the fleet
+    /// view showed live agents as silent. A heartbeat is small and written in groups, so a few slots carry a fleet's.
+    /// </summary>
+    private readonly SemaphoreSlim _heartbeatSlots = new(HeartbeatSlots(maxInFlight), HeartbeatSlots(maxInFlight));
+
+    /// <summary>A quarter of <c>--max-in-flight</c>, at least one: what may be in flight beyond it, for heartbeats.</summary>
+    internal static int HeartbeatSlots(int maxInFlight) => Math.Max(1, maxInFlight / 4);
+
     /// <summary>Calls waiting for a slot now.</summary>
     private int _waiting;
 
@@ -85,16 +96,20 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
             return;
         }
         var waitFor = WaitFor(context.Request.Headers["grpc-timeout"]);
-        if (!await TakeSlotAsync(waitFor, context.RequestAborted))
+        bool heartbeat = string.Equals(method?.Method.Name, nameof(IngestService.Heartbeat), StringComparison.Ordinal);
+        var slots = heartbeat ? _heartbeatSlots : _slots;
+        int limit = heartbeat ? HeartbeatSlots(maxInFlight) : maxInFlight;
+        if (!await TakeSlotAsync(slots, waitFor, context.RequestAborted))
         {
             if (context.RequestAborted.IsCancellationRequested)
             {
                 return;
             }
             counters.OverLimit();
+            string what = heartbeat ? "heartbeats at once (a quarter of --max-in-flight)" : "calls at once (--max-in-flight)";
             string detail = wait <= TimeSpan.Zero
-                ? $"the collector is handling its limit of {maxInFlight} calls at once (--max-in-flight); retry after the pushback"
-                : $"the collector is handling its limit of {maxInFlight} calls at once (--max-in-flight), and no slot came free within {(long)waitFor.TotalMilliseconds} ms " +
+                ? $"the collector is handling its limit of {limit} {what}; retry after the pushback"
+                : $"the collector is handling its limit of {limit} {what}, and no slot came free within {(long)waitFor.TotalMilliseconds} ms " +
                   $"(--in-flight-wait-ms, or two thirds of the call's deadline) or {maxWaiting} calls were waiting already (--max-waiting); retry after the pushback";
             log.Refused(peer, RefusalLog.OverLimit, call, StatusCode.ResourceExhausted, detail);
             TrailersOnly(context.Response, StatusCode.ResourceExhausted, detail, pushback);
@@ -106,7 +121,7 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
         }
         finally
         {
-            _slots.Release();
+            slots.Release();
         }
         var (code, message) = ResponseStatus(context);
         if (code == StatusCode.ResourceExhausted && message is not null && message.StartsWith(TooLargePrefix, StringComparison.Ordinal))
@@ -170,9 +185,9 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
     }
 
     /// <summary>A slot now, or after waiting for one (bounded in time and in waiters); false if none came or the call went away.</summary>
-    private async Task<bool> TakeSlotAsync(TimeSpan wait, CancellationToken aborted)
+    private async Task<bool> TakeSlotAsync(SemaphoreSlim slots, TimeSpan wait, CancellationToken aborted)
     {
-        if (_slots.Wait(0))
+        if (slots.Wait(0))
         {
             return true;
         }
@@ -188,7 +203,7 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
         counters.Waited();
         try
         {
-            return await _slots.WaitAsync(wait, aborted);
+            return await slots.WaitAsync(wait, aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

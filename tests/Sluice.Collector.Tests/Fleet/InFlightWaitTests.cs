@@ -110,6 +110,31 @@ public abstract class InFlightWaitTests : PerStoreTests
     }
 
     [Fact]
+    public async Task Heartbeat_WhileEveryBatchSlotIsTakenAndBatchesWait_PassesAtOnce()
+    {
+        // Heartbeats have their own slots: a heartbeat does not queue behind the batches, so a fleet that is behind on its
+        // batches still shows its agents alive. With the wait off, a heartbeat in the batches' queue would be refused here.
+        await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 1, InFlightWait = TimeSpan.FromMinutes(5) }, gated: true);
+        using var channel = GrpcChannel.ForAddress(h.Server.Address);
+        var client = new IngestClient(channel);
+        var first = client.SendAsync(TestEvents.Batch(AgentA, 1, 2), Bearer(TokenA)).ResponseAsync;
+        await h.Gate!.ArrivedAsync(1);
+        var waiting = client.SendAsync(TestEvents.Batch(AgentA, 2, 2, firstSerial: 10), Bearer(TokenA)).ResponseAsync;
+        await UntilAsync(() => h.Server.Counters.WaitedForSlot == 1, TimeSpan.FromMinutes(1), "one batch waiting for a slot");
+
+        var reply = await client.HeartbeatAsync(new Sluice.Protocol.V1.AgentHeartbeat
+        {
+            AgentId = AgentA, Hostname = "a.example", BootId = "boot-a", Version = "0.1.0",
+            TimeUnixMs = TestEvents.BaseUnixMs + 60_000, StartedUnixMs = TestEvents.BaseUnixMs,
+        }, Bearer(TokenA), deadline: DateTime.UtcNow.AddMinutes(1));
+        Assert.True(reply.ServerTimeUnixMs > 0);
+        Assert.Equal((1L, 1L, 0L), (h.Server.Counters.Heartbeats, h.Server.Counters.WaitedForSlot, h.Server.Counters.RefusedOverLimit));
+        Assert.False(first.IsCompleted || waiting.IsCompleted);
+        h.Gate.Open();
+        Assert.Equal([2u, 2u], (await Task.WhenAll(first, waiting)).Select(a => a.EventsStored));
+    }
+
+    [Fact]
     public async Task Send_OverTheLimitWithNoWait_RefusedAtOnce()
     {
         await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 1, InFlightWait = TimeSpan.Zero }, gated: true);
