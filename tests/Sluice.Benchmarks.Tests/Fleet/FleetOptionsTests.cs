@@ -15,6 +15,16 @@ public sealed class FleetOptionsTests
         Assert.Equal((20, 5000, 2000, 30, 1000, 5), (o.BatchMedian, o.BurstEvery, o.BurstSize, o.HeartbeatSeconds, o.BatchIntervalMs, o.FleetPollSeconds));
         Assert.Empty(o.CollectorArgs);
         Assert.Equal(60_000, o.OfferedBatches);
+        Assert.Equal((0, 0.0, 0.0), (o.RampSeconds, o.StartMs(0), o.StartMs(999)));
+    }
+
+    [Fact]
+    public void Parse_Ramp_AgentsComeUpEvenlyAndOfferLess()
+    {
+        var o = Parse("--agents", "4", "--seconds", "10", "--store", "sqlite", "--ramp-seconds", "4");
+        Assert.Equal([0.0, 1000.0, 2000.0, 3000.0], Enumerable.Range(0, 4).Select(o.StartMs));
+        // Each agent a batch a second from the moment it comes up: 10 + 9 + 8 + 7.
+        Assert.Equal(34, o.OfferedBatches);
     }
 
     [Fact]
@@ -39,6 +49,7 @@ public sealed class FleetOptionsTests
     [InlineData("--batch-interval-ms 5: must be a whole number from 10", "--batch-interval-ms", "5")]
     [InlineData("--connections 11: more than the 10 agents", "--agents", "10", "--seconds", "5", "--store", "sqlite", "--connections", "11")]
     [InlineData("--seconds needs a value", "--seconds")]
+    [InlineData("--ramp-seconds 5: must be shorter than the run (--seconds 5)", "--agents", "10", "--seconds", "5", "--store", "sqlite", "--ramp-seconds", "5")]
     [InlineData("unknown option --agent", "--agent", "10")]
     public void Parse_Bad_NamesTheOption(string message, params string[] args)
     {

@@ -33,7 +33,8 @@ internal sealed class FleetCounters
 /// failed call is retried after a short pause (counted by status); a refused one is counted and set aside. No thread
 /// of its own: two async loops on timers.
 /// </summary>
-internal sealed class FleetAgent(string id, string token, CallInvoker invoker, FleetPayloads payloads, FleetOptions options, FleetCounters counters, int seed)
+internal sealed class FleetAgent(string id, string token, CallInvoker invoker, FleetPayloads payloads, FleetOptions options, FleetCounters counters, int seed,
+    double startMs = 0)
 {
     internal static readonly Method<FleetBody, Ack> Send = new(
         MethodType.Unary, "sluice.v1.Ingest", "Send",
@@ -61,7 +62,7 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
     public async Task RunBatchesAsync(long startTimestamp, CancellationToken stop, CancellationToken grace)
     {
         double intervalTicks = options.BatchIntervalMs * Stopwatch.Frequency / 1000.0;
-        double next = startTimestamp + _random.NextDouble() * intervalTicks;
+        double next = startTimestamp + startMs * Stopwatch.Frequency / 1000.0 + _random.NextDouble() * intervalTicks;
         while (true)
         {
             long now = Stopwatch.GetTimestamp();
@@ -151,13 +152,13 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
         }
     }
 
-    /// <summary>A heartbeat at a random moment of the first batch interval (as an agent starting), then every heartbeat interval.</summary>
+    /// <summary>A heartbeat at a random moment of the agent's first batch interval (as an agent starting), then every heartbeat interval.</summary>
     public async Task RunHeartbeatsAsync(CancellationToken stop)
     {
         var client = new Sluice.Protocol.V1.Ingest.IngestClient(invoker);
         try
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(_random.NextDouble() * options.BatchIntervalMs), stop);
+            await Task.Delay(TimeSpan.FromMilliseconds(startMs + _random.NextDouble() * options.BatchIntervalMs), stop);
             while (!stop.IsCancellationRequested)
             {
                 var heartbeat = new AgentHeartbeat

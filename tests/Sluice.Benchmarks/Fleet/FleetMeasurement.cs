@@ -77,7 +77,7 @@ internal static class FleetMeasurement
             }
             var invokers = channels.Select(c => c.CreateCallInvoker()).ToArray();
             var counters = new FleetCounters();
-            var agents = ids.Select((id, i) => new FleetAgent(id, Token(id), invokers[i % invokers.Length], payloads, options, counters, seed: i + 1)).ToArray();
+            var agents = ids.Select((id, i) => new FleetAgent(id, Token(id), invokers[i % invokers.Length], payloads, options, counters, seed: i + 1, startMs: options.StartMs(i))).ToArray();
             // Idle: warmed up (its code compiled, its store's caches filled) by one agent on one connection, which is then let go.
             long idleRss;
             var warmUp = new FleetAgent(WarmUpAgent, Token(WarmUpAgent), channels[0].CreateCallInvoker(), payloads, options with { BurstEvery = 0 }, counters, seed: 0);

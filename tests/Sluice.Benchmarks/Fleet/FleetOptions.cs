@@ -20,6 +20,12 @@ internal sealed record FleetOptions
     public int BurstSize { get; init; } = 2000;
     public int HeartbeatSeconds { get; init; } = 30;
     public int BatchIntervalMs { get; init; } = 1000;
+    /// <summary>
+    /// Over how many seconds the agents come up, one after the other, evenly (0: all in the first batch interval). A fleet
+    /// whose hosts start over a minute, or agents reconnecting with their jittered backoff, against every agent's first
+    /// connection in the same second.
+    /// </summary>
+    public int RampSeconds { get; init; }
     /// <summary>How often <c>/api/fleet</c> is asked during the run (0: never).</summary>
     public int FleetPollSeconds { get; init; } = 5;
     /// <summary>Passed on to <c>sluice-collector serve</c> as they are (for a before/after of one of its options).</summary>
@@ -28,7 +34,7 @@ internal sealed record FleetOptions
     public const string Usage =
         "usage: fleet --agents N --seconds S --store sqlite|postgres [--connections C] [--batch-median 20] " +
         "[--burst-every K (0: none)] [--burst-size 2000] [--heartbeat-seconds 30] [--batch-interval-ms 1000] " +
-        "[--fleet-poll-seconds 5 (0: none)] [--collector-arg ARG]...";
+        "[--ramp-seconds 0] [--fleet-poll-seconds 5 (0: none)] [--collector-arg ARG]...";
 
     /// <summary>The options after the verb (<c>args[0]</c> is <c>fleet</c>); throws <see cref="ArgumentException"/> naming the option at fault.</summary>
     public static FleetOptions Parse(IReadOnlyList<string> args)
@@ -61,6 +67,7 @@ internal sealed record FleetOptions
                 "--heartbeat-seconds" => o with { HeartbeatSeconds = Int(1, 3600) },
                 "--batch-interval-ms" => o with { BatchIntervalMs = Int(10, 3_600_000) },
                 "--fleet-poll-seconds" => o with { FleetPollSeconds = Int(0, 3600) },
+                "--ramp-seconds" => o with { RampSeconds = Int(0, 3600) },
                 "--collector-arg" => Add(o, collectorArgs, Value()),
                 _ => throw new ArgumentException($"unknown option {name}"),
             };
@@ -68,6 +75,10 @@ internal sealed record FleetOptions
         if (o.Agents == 0 || o.Seconds == 0 || o.Store.Length == 0)
         {
             throw new ArgumentException("--agents, --seconds and --store are required");
+        }
+        if (o.RampSeconds >= o.Seconds)
+        {
+            throw new ArgumentException($"--ramp-seconds {o.RampSeconds}: must be shorter than the run (--seconds {o.Seconds})");
         }
         if (connections > o.Agents)
         {
@@ -82,6 +93,9 @@ internal sealed record FleetOptions
         return o;
     }
 
-    /// <summary>Batches the fleet is asked to send in the run: every agent, one per interval.</summary>
-    public long OfferedBatches => (long)Math.Round((double)Agents * Seconds * 1000 / BatchIntervalMs);
+    /// <summary>When agent <paramref name="index"/> (from 0) comes up, in milliseconds from the start: evenly over the ramp.</summary>
+    public double StartMs(int index) => (double)RampSeconds * 1000 * index / Agents;
+
+    /// <summary>Batches the fleet is asked to send in the run: every agent, one per interval from the moment it comes up.</summary>
+    public long OfferedBatches => (long)Math.Round(((double)Agents * Seconds * 1000 - (double)RampSeconds * 1000 * (Agents - 1) / 2) / BatchIntervalMs);
 }

@@ -67,7 +67,7 @@ internal sealed record FleetReport
         var o = Options;
         var t = new StringBuilder();
         void Line(FormattableString s) => t.AppendLine(s.ToString(CultureInfo.InvariantCulture));
-        Line($"fleet: {o.Agents:N0} agents on {o.Connections:N0} connections, store {o.Store}, {o.Seconds} s, a batch every {o.BatchIntervalMs} ms (median {o.BatchMedian} events, burst of {o.BurstSize} in 1/{o.BurstEvery}), heartbeat every {o.HeartbeatSeconds} s");
+        Line($"fleet: {o.Agents:N0} agents on {o.Connections:N0} connections, store {o.Store}, {o.Seconds} s, a batch every {o.BatchIntervalMs} ms (median {o.BatchMedian} events, burst of {o.BurstSize} in 1/{o.BurstEvery}), heartbeat every {o.HeartbeatSeconds} s{(o.RampSeconds > 0 ? $", agents coming up over the first {o.RampSeconds} s" : "")}");
         Line($"  load average before {LoadBefore}, after {LoadAfter}");
         Line($"  stored: {BatchesPerSecond:N0} batches/s, {EventsPerSecond:N0} events/s ({MeanBatchEvents:F1} events/batch), {HeartbeatsAnswered:N0} heartbeats; {BatchesAcked:N0} of {o.OfferedBatches:N0} offered batches ({AchievedShare:P1})");
         Line($"  ack latency: p50 {Quantile(AckLatencyMs, 0.5):F1} ms, p99 {Quantile(AckLatencyMs, 0.99):F1} ms, max {Quantile(AckLatencyMs, 1):F1} ms");
