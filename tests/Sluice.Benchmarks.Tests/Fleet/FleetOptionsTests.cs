@@ -149,4 +149,15 @@ public sealed class FleetReportTests
             "stranger: 1 stored sequence(s) outside the acknowledged 1..0",
         ], problems);
     }
+
+    [Fact]
+    public void Verifier_UnfinishedBatch_StoredOrNot_ButNothingBeyondIt()
+    {
+        var unfinished = new Dictionary<string, long> { ["stored"] = 3, ["lost"] = 3, ["beyond"] = 3 };
+        var problems = FleetVerifier.Check(
+            new Dictionary<string, long> { ["stored"] = 2, ["lost"] = 2, ["beyond"] = 2 },
+            new Dictionary<string, List<long>> { ["stored"] = [1, 2, 3], ["lost"] = [1, 2], ["beyond"] = [1, 2, 3, 4] },
+            unfinished);
+        Assert.Equal(["beyond: 1 stored sequence(s) outside the acknowledged 1..2"], problems);
+    }
 }

@@ -55,6 +55,11 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
     public long EventsAcked { get; private set; }
     /// <summary>Milliseconds from each batch's first attempt to its acknowledgement.</summary>
     public List<float> LatencyMs { get; } = [];
+    /// <summary>
+    /// The batch still unanswered when the grace after the stop ran out (0: none): it may or may not be stored, as for an
+    /// agent stopped with a call in flight, which sends it again when it starts.
+    /// </summary>
+    public long Unfinished { get; private set; }
     /// <summary>How far behind its schedule the agent was when the run stopped (ms; 0 if on time).</summary>
     public double FinalLagMs { get; private set; }
 
@@ -149,7 +154,12 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
                 counters.Fail(e);
                 await Task.Delay(e.StatusCode == StatusCode.ResourceExhausted ? 1000 : 200, CancellationToken.None);
             }
+            catch (RpcException)
+            {
+                break;
+            }
         }
+        Unfinished = sequence;
     }
 
     /// <summary>A heartbeat at a random moment of the agent's first batch interval (as an agent starting), then every heartbeat interval.</summary>

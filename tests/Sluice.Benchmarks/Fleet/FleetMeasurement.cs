@@ -132,11 +132,12 @@ internal static class FleetMeasurement
 
             var lastAcked = agents.Append(warmUp).ToDictionary(a => a.Id, a => a.LastAcked, StringComparer.Ordinal);
             var (stored, storedEvents) = await StoredAsync(location);
-            var problems = FleetVerifier.Check(lastAcked, stored);
+            var unfinished = agents.Where(a => a.Unfinished > 0).ToDictionary(a => a.Id, a => a.Unfinished, StringComparer.Ordinal);
+            var problems = FleetVerifier.Check(lastAcked, stored, unfinished);
             long ackedEvents = agents.Sum(a => a.EventsAcked);
             long ackedWithWarmUp = ackedEvents + warmUp.EventsAcked;
             long refused = counters.Refused.Values.Sum();
-            bool exactly = problems.Count == 0 && (refused > 0 || storedEvents == ackedWithWarmUp);
+            bool exactly = problems.Count == 0 && (refused > 0 || unfinished.Count > 0 || storedEvents == ackedWithWarmUp);
             var report = new FleetReport
             {
                 Options = options,
@@ -160,6 +161,7 @@ internal static class FleetMeasurement
                 StoredExactlyOnce = exactly,
                 StoredCheck = (exactly ? "yes" : "NO") + string.Create(CultureInfo.InvariantCulture,
                     $": {stored.Values.Sum(s => s.Count):N0} batches of {stored.Count:N0} agents stored, {lastAcked.Values.Sum():N0} acknowledged; {storedEvents:N0} events stored, {ackedWithWarmUp:N0} acknowledged (the warm-up agent's included)") +
+                    (unfinished.Count == 0 ? "" : $"; {unfinished.Count:N0} batches still unanswered 2 minutes after the stop, each stored once or not at all") +
                     (problems.Count == 0 ? "" : "; " + string.Join("; ", problems.Take(10)) + (problems.Count > 10 ? $"; ... {problems.Count} in all" : "")),
                 LoadBefore = loadBefore,
                 LoadAfter = loadAfter,
