@@ -174,6 +174,34 @@ public sealed class PostgresGroupCommitTests(PostgresFixture pg)
     }
 
     [Fact]
+    public async Task OneFlushIntoAPartitionDroppedByAnotherProcess_EachWrittenAgainAlone_PartitionMadeAgain()
+    {
+        var (store, spec) = await new PostgresStoreFactory(pg.Cluster).CreateAsync();
+        await using var _ = store;
+        var postgres = Assert.IsType<PostgresEventStore>(store);
+        long dayStart = Base + 2 * DayMs;
+        await store.StoreBatchAsync(TestEvents.Batch("p", 1, 3, startUnixMs: dayStart), Base, CancellationToken.None);
+        string partition = PostgresSchema.PartitionName(PostgresSchema.Day(dayStart));
+        // What a prune of another process does, as far as this store can tell: the partition it made is gone.
+        await StoreQuery.LongAsync(spec, $"DROP TABLE {partition}; SELECT 0");
+        var batches = new[] { TestEvents.Batch("p", 2, 4, firstSerial: 10, startUnixMs: dayStart + 100), TestEvents.Batch("q", 1, 5, startUnixMs: dayStart + 200) };
+
+        await using var gate = await Gate.HoldAsync(postgres, spec);
+        var calls = new List<Task<StoreOutcome>>();
+        foreach (var batch in batches)
+        {
+            calls.Add(await gate.QueueAsync(batch));
+        }
+        long before = postgres.BatchTransactions;
+        await gate.ReleaseAsync();
+
+        Assert.Equal([new StoreOutcome(false, 4), new StoreOutcome(false, 5)], await Task.WhenAll(calls));
+        // The flush (copied into the partition by name: 42P01), then each batch alone, the first making the partition again.
+        Assert.Equal(before + Gate.HeldTransactions + 1 + 2, postgres.BatchTransactions);
+        Assert.Equal(4 + 5, await StoreQuery.LongAsync(spec, $"SELECT COUNT(*) FROM {partition}"));
+    }
+
+    [Fact]
     public async Task CallerCancelsOnceQueued_BatchStillWritten()
     {
         var (store, spec) = await new PostgresStoreFactory(pg.Cluster).CreateAsync();
