@@ -18,9 +18,10 @@ namespace Sluice.Collector.Storage.Postgres;
 /// Group commit, not a timer: a batch that finds fewer than <see cref="MaxBatchFlushes"/> flushes running starts one
 /// at once, so a lone batch waits for nothing but its own transaction; under load each flush takes what queued
 /// meanwhile, in arrival order, at most <see cref="MaxBatchesPerFlush"/> batches and <see cref="MaxEventsPerFlush"/>
-/// events (a larger batch goes alone). Two flushes at a time, so that one is written while the other waits for its
-/// commit. At most <see cref="MaxQueuedBatches"/> are queued or being written (a caller beyond that waits for room,
-/// under its own cancellation).
+/// events (a larger batch goes alone). Up to two flushes at a time, so that PostgreSQL can write one while the other
+/// waits for its commit to reach the disk (a guess for a database server of two cores, not a measured figure: the
+/// constant is there to change). At most <see cref="MaxQueuedBatches"/> are queued or being written (a caller beyond
+/// that waits for room, under its own cancellation).
 /// </para>
 /// <para>
 /// A flush of several: the agent rows in one round trip, outside the transaction as for a batch alone; then one
@@ -36,8 +37,9 @@ namespace Sluice.Collector.Storage.Postgres;
 /// </para>
 /// <para>
 /// Lock order: the agent rows and the batch rows are written in agent_id order (bytewise, as PostgreSQL's "C"
-/// collation orders them), then epoch and sequence. The heartbeat flush locks agent rows in that order too, so
-/// two flushes, of this collector or of another over the same database, never wait on each other in a cycle.
+/// collation orders them), then epoch and sequence. A batch row locks its agent row (a share lock, through the foreign
+/// key) and its key; the heartbeat flush locks agent rows in that same order, so two flushes, of batches or of
+/// heartbeats, of this collector or of another over the same database, never wait on each other in a cycle.
 /// </para>
 /// </remarks>
 internal sealed partial class PostgresEventStore
@@ -49,6 +51,7 @@ internal sealed partial class PostgresEventStore
     internal const int MaxEventsPerFlush = 20_000;
 
     /// <summary>Flushes written at once: one can be written while another waits for its commit.</summary>
+    /// <remarks>Also the connections the batches hold at once (besides those of heartbeats and readers).</remarks>
     internal const int MaxBatchFlushes = 2;
 
     /// <summary>Batches at most queued or being written; each holds its encoded rows until it is written.</summary>
