@@ -5,8 +5,8 @@ using System.Runtime.CompilerServices;
 namespace Sluice.Collector.Storage.Postgres;
 
 /// <summary>
-/// A batch's rows in PostgreSQL's binary COPY format, written straight into one pooled buffer and
-/// sent through <c>BeginRawBinaryCopy</c>.
+/// Rows in PostgreSQL's binary COPY format, a batch's or those of several batches one after another, written
+/// straight into one pooled buffer and sent through <c>BeginRawBinaryCopy</c>.
 /// </summary>
 /// <remarks>
 /// Npgsql's row-by-row importer costs about 100 ns per value (an async state machine and a type
@@ -32,17 +32,52 @@ internal sealed class BinaryCopy : IDisposable
     /// <summary>The events table's rows (<see cref="EventColumns"/>, in order) of a batch.</summary>
     public static BinaryCopy Events(EncodedRows rows, long batchId, long agent)
     {
-        var copy = new BinaryCopy(HeaderBytes + rows.Count * (2 + MaxFixedRowBytes) + rows.TextBytes + 2);
-        var writer = new RowWriter(copy._buffer.AsSpan(copy._used), rows.Buffer);
+        var copy = Start(EventsBytes(rows));
+        copy.AppendEvents(rows, batchId, agent);
+        copy.Finish();
+        return copy;
+    }
+
+    /// <summary>
+    /// A COPY of rows yet to be appended, <paramref name="rowBytes"/> at most (<see cref="EventsBytes"/>,
+    /// <see cref="ChunksBytes"/>): its header is written, the rows go after it, then <see cref="Finish"/>.
+    /// </summary>
+    /// <remarks>
+    /// So that the rows of several batches go in one COPY: each COPY is a round trip and a statement's setup in
+    /// PostgreSQL, which is most of what a small batch costs there.
+    /// </remarks>
+    public static BinaryCopy Start(int rowBytes) => new(HeaderBytes + rowBytes + TrailerBytes);
+
+    /// <summary>The most bytes <see cref="AppendEvents"/> writes for <paramref name="rows"/>.</summary>
+    public static int EventsBytes(EncodedRows rows) => rows.Count * (2 + MaxFixedRowBytes) + rows.TextBytes;
+
+    /// <summary>The bytes <see cref="AppendChunks"/> writes for <paramref name="chunks"/>.</summary>
+    public static int ChunksBytes(EncodedChunks chunks)
+    {
+        int size = 0;
+        for (int c = 0; c < chunks.Count; c++)
+        {
+            size += 2 + 12 + 12 + 4 + chunks[c].Length;
+        }
+        return size;
+    }
+
+    /// <summary>Appends a batch's events rows, without header or trailer.</summary>
+    public void AppendEvents(EncodedRows rows, long batchId, long agent)
+    {
+        var writer = new RowWriter(_buffer.AsSpan(_used), rows.Buffer);
         for (int i = 0; i < rows.Count; i++)
         {
             writer.FieldCount(EventColumns.Count);
             EventColumns.Write(ref writer, new EventRow(rows, i, batchId, agent));
         }
-        copy._used += writer.Written;
-        copy.Int16(-1);
-        return copy;
+        _used += writer.Written;
     }
+
+    /// <summary>Ends the rows: the trailer, a field count of -1.</summary>
+    public void Finish() => Int16(-1);
+
+    private const int TrailerBytes = 2;
 
     /// <summary>Signature, flags and header extension length.</summary>
     private const int HeaderBytes = 11 + 4 + 4;
@@ -137,23 +172,24 @@ internal sealed class BinaryCopy : IDisposable
     /// <summary>The event_chunks rows (batch_id, chunk, data) of a batch.</summary>
     public static BinaryCopy Chunks(EncodedChunks chunks, long batchId)
     {
-        int size = 32;
-        for (int c = 0; c < chunks.Count; c++)
-        {
-            size += 2 + 12 + 12 + 4 + chunks[c].Length;
-        }
-        var copy = new BinaryCopy(size);
-        for (int c = 0; c < chunks.Count; c++)
-        {
-            copy.Int16(3);
-            copy.Int64(batchId);
-            copy.Int64(c);
-            copy.Int32(chunks[c].Length);
-            chunks[c].Span.CopyTo(copy._buffer.AsSpan(copy._used));
-            copy._used += chunks[c].Length;
-        }
-        copy.Int16(-1);
+        var copy = Start(ChunksBytes(chunks));
+        copy.AppendChunks(chunks, batchId);
+        copy.Finish();
         return copy;
+    }
+
+    /// <summary>Appends a batch's event_chunks rows, without header or trailer.</summary>
+    public void AppendChunks(EncodedChunks chunks, long batchId)
+    {
+        for (int c = 0; c < chunks.Count; c++)
+        {
+            Int16(3);
+            Int64(batchId);
+            Int64(c);
+            Int32(chunks[c].Length);
+            chunks[c].Span.CopyTo(_buffer.AsSpan(_used));
+            _used += chunks[c].Length;
+        }
     }
 
     private void WriteHeader()

@@ -9,9 +9,9 @@ namespace Sluice.Collector.Storage.Postgres;
 
 /// <summary>The fleet store: PostgreSQL, events written with binary COPY into day partitions.</summary>
 /// <remarks>
-/// Each batch is one transaction on its own pooled connection, so batches from many agents are
-/// written in parallel and PostgreSQL groups their commits. The batch row goes in first with
-/// ON CONFLICT DO NOTHING on (agent, epoch, sequence): a concurrent send of the same key waits on the
+/// Batches that arrive together are written in one transaction (<c>PostgresEventStore.Batches.cs</c>); a batch
+/// alone is written in a transaction of its own (<see cref="StoreAloneAsync"/>). Either way the batch row goes in
+/// first with ON CONFLICT DO NOTHING on (agent, epoch, sequence): a concurrent send of the same key waits on the
 /// unique index until the first commits, then sees the conflict, and compares digests: a resend is
 /// counted as a duplicate, other content is a conflict and nothing of it is stored.
 /// </remarks>
@@ -88,25 +88,34 @@ internal sealed partial class PostgresEventStore : IEventStore
     /// <summary>For messages: the database and server.</summary>
     public string Name { get; private set; } = "PostgreSQL store";
 
-    public async Task<StoreOutcome> StoreBatchAsync(EventBatch batch, long receivedUnixMs, CancellationToken cancellationToken)
+    // StoreBatchAsync(batch, received, ct): PostgresEventStore.Batches.cs (written together).
+
+    /// <summary>
+    /// One batch in a transaction of its own: a flush of one, a batch whose key a flush found taken, and each batch of a
+    /// flush that failed.
+    /// </summary>
+    private async Task<StoreOutcome> StoreAloneAsync(EncodedRows rows, long receivedUnixMs, CancellationToken cancellationToken)
     {
-        // Encoded before the batch row goes in, on the calling thread: that gives the digest, and the
-        // connection is not held while the events are serialised and compressed.
-        var times = IndexTimes.Of(batch, receivedUnixMs, _timeBounds);
-        using var rows = EncodedRows.From(batch, times);
         try
         {
-            return await StoreOnceAsync(rows, times, receivedUnixMs, cancellationToken);
+            return await StoreOnceAsync(rows, rows.Times, receivedUnixMs, cancellationToken);
         }
         catch (PostgresException e) when (StoreErrors.IsMissingPartition(e))
         {
             // A prune (of this or another collector process) dropped a day partition this process had made or seen:
             // the transaction rolled back whole. Forget the batch's days, so that they are made again, and retry once.
-            for (int i = 0; i < batch.Events.Count; i++)
-            {
-                _partitions.TryRemove(PostgresSchema.Day(times.TimeMs(i, batch.Events[i])), out _);
-            }
-            return await StoreOnceAsync(rows, times, receivedUnixMs, cancellationToken);
+            ForgetDays(rows);
+            return await StoreOnceAsync(rows, rows.Times, receivedUnixMs, cancellationToken);
+        }
+    }
+
+    /// <summary>Forgets the day partitions of <paramref name="rows"/>' events, so that they are made again if need be.</summary>
+    private void ForgetDays(EncodedRows rows)
+    {
+        var events = rows.Batch.Events;
+        for (int i = 0; i < events.Count; i++)
+        {
+            _partitions.TryRemove(PostgresSchema.Day(rows.Times.TimeMs(i, events[i])), out _);
         }
     }
 
@@ -124,6 +133,7 @@ internal sealed partial class PostgresEventStore : IEventStore
             agent = (long)(await upsert.ExecuteScalarAsync(cancellationToken))!;
         }
 
+        Interlocked.Increment(ref _batchTransactions);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         object? batchId;
         await using (var insert = new NpgsqlCommand(InsertBatch.Text, connection, tx))
@@ -307,13 +317,17 @@ internal sealed partial class PostgresEventStore : IEventStore
     }
 
     /// <summary>The row's values as positional parameters, in table order; a NULL is typed as its column.</summary>
-    private static void AddParameters<TRow>(NpgsqlCommand command, ColumnTable<TRow> table, TRow row)
+    private static void AddParameters<TRow>(NpgsqlCommand command, ColumnTable<TRow> table, TRow row) =>
+        AddParameters(command.Parameters, table, row);
+
+    /// <inheritdoc cref="AddParameters{TRow}(NpgsqlCommand, ColumnTable{TRow}, TRow)"/>
+    private static void AddParameters<TRow>(NpgsqlParameterCollection parameters, ColumnTable<TRow> table, TRow row)
     {
         var columns = table.Columns;
         var values = table.Values(row);
         for (int i = 0; i < values.Length; i++)
         {
-            command.Parameters.Add(values[i] is { } value
+            parameters.Add(values[i] is { } value
                 ? new NpgsqlParameter { Value = value }
                 : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlType(columns[i].Type) });
         }
