@@ -86,6 +86,11 @@ internal sealed class FleetViewCache : IDisposable
 
     private long _builds;
 
+    /// <summary>Requests waiting for a build now.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
+
+    private int _waiting;
+
     /// <summary>The view of <paramref name="range"/>: a recent one at once, else the one being built (started if none is).</summary>
     /// <param name="cancellationToken">Stops this request's wait, not the build.</param>
     public async Task<FleetView> GetAsync(FleetRange range, CancellationToken cancellationToken)
@@ -106,8 +111,16 @@ internal sealed class FleetViewCache : IDisposable
             }
             building = entry.Running ?? Start(range, entry);
         }
-        // Built while this request waited: as new as any view can be.
-        return (await building.WaitAsync(cancellationToken)).View;
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            // Built while this request waited: as new as any view can be.
+            return (await building.WaitAsync(cancellationToken)).View;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
     }
 
     /// <summary>The range's entry, made if need be; entries that can serve nothing and build nothing are dropped first.</summary>
