@@ -49,6 +49,9 @@ internal sealed class FleetViewCache : IDisposable
     /// <summary>How old a served view may be (<c>serve --fleet-view-max-age</c>); zero serves none, and every request waits for a build.</summary>
     public static readonly TimeSpan DefaultMaxAge = TimeSpan.FromSeconds(15);
 
+    /// <summary>The largest <c>--fleet-view-max-age</c>: a view an hour old is as far as "as of" stays useful.</summary>
+    public static readonly TimeSpan MaxMaxAge = TimeSpan.FromHours(1);
+
     /// <summary>
     /// A view older than this, when served, starts a build in the background. Under ingest load a build takes longer than
     /// this, so a range that is asked for often is rebuilt one build after another, never two at once.

@@ -190,17 +190,67 @@ public sealed class FleetViewCacheTests : IDisposable
         Assert.Equal(JsonSerializer.Serialize(expected), JsonSerializer.Serialize(built));
     }
 
+    [Fact]
+    public async Task MaxAgeZero_ServesNoEarlierView_EveryRequestBuilds()
+    {
+        await using var fleet = await FleetAsync(TimeSpan.Zero);
+
+        var first = await GetOkAsync(fleet, "/api/fleet");
+        var second = await GetOkAsync(fleet, "/api/fleet");
+
+        Assert.Equal(2, fleet.Store.Builds);
+        Assert.Equal(0, second.GetProperty("age_ms").GetInt64());
+        Assert.Equal(first.GetProperty("generated_at").GetString(), second.GetProperty("generated_at").GetString()); // the clock stood still
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(3601)]
+    public void Options_MaxAgeOutOfBounds_ThrowsNamingTheOption(int seconds)
+    {
+        var options = new CollectorOptions
+        {
+            Listen = "127.0.0.1:0",
+            Store = new StoreLocation(StoreKind.Sqlite, "x"),
+            AllowAnonymous = true,
+            FleetViewMaxAge = TimeSpan.FromSeconds(seconds),
+        };
+
+        var e = Assert.Throws<ArgumentException>(options.Validate);
+        Assert.Equal($"--fleet-view-max-age {seconds}: must be from 0 to 3600 seconds", e.Message);
+    }
+
+    [Theory]
+    [InlineData("--fleet-view-max-age 15s", "--fleet-view-max-age '15s': expected a whole number from 0 to 3600")]
+    [InlineData("--fleet-view-max-age 3601", "--fleet-view-max-age '3601': expected a whole number from 0 to 3600")]
+    [InlineData("--fleet-view-max-age 5 --no-dashboard", "--fleet-view-max-age and --no-dashboard exclude each other")]
+    public async Task Serve_BadMaxAge_Exit2_NamingTheOption(string args, string message)
+    {
+        using var collector = CollectorProcess.Start(
+            ["serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + Path.Combine(Path.GetTempPath(), $"sluice-fleet-view-{Guid.NewGuid():N}.db"), "--insecure-no-auth", .. args.Split(' ')]);
+        int rc = await collector.ExitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.True(rc == 2, $"exit {rc}:\n{collector.Output}");
+        Assert.Contains(message, collector.Output);
+    }
+
     private static string ReportTimeIso(DateTimeOffset t) => ApiQuery.Iso(t.ToUnixTimeMilliseconds());
 
     private static Dictionary<string, JsonElement> Hosts(JsonElement view) =>
         view.GetProperty("hosts").EnumerateArray().ToDictionary(h => h.GetProperty("agent_id").GetString()!);
 
-    private async Task<Fleet> FleetAsync()
+    private async Task<Fleet> FleetAsync(TimeSpan? maxAge = null)
     {
         var (real, _) = await _stores.CreateAsync();
         var store = new SlowFleetStore(real);
         var server = await CollectorServer.StartAsync(
-            new CollectorOptions { Listen = "127.0.0.1:0", Store = new StoreLocation(StoreKind.Sqlite, "given"), AllowAnonymous = true },
+            new CollectorOptions
+            {
+                Listen = "127.0.0.1:0",
+                Store = new StoreLocation(StoreKind.Sqlite, "given"),
+                AllowAnonymous = true,
+                FleetViewMaxAge = maxAge ?? FleetViewCache.DefaultMaxAge,
+            },
             store,
             services: s => s.AddSingleton<TimeProvider>(_time));
         var fleet = new Fleet(server, store, real, server.Services.GetRequiredService<FleetViewCache>());
