@@ -182,7 +182,7 @@ internal sealed class FleetViewCache : IDisposable
             {
                 entry.Running = null;
             }
-            if (e is not ApiException)
+            if (e is not ApiException && !_stopping.IsCancellationRequested)
             {
                 _logger.LogWarning(e, "fleet view {From}..{To}: the build failed", range.From, range.To);
             }

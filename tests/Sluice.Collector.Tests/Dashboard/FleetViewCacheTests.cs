@@ -122,6 +122,27 @@ public sealed class FleetViewCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task BuildPastItsTimeout_WaitersGet503_NextRequestBuildsAgain()
+    {
+        await using var fleet = await FleetAsync();
+        fleet.Store.Close();
+
+        var request = GetAsync(fleet, "/api/fleet");
+        await fleet.WaitingAsync(1);
+        await fleet.Store.ArrivedAsync(1);
+        _time.Advance(FleetViewCache.BuildTimeout);
+        var (status, error) = await request;
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Contains("took longer than 2 minutes", error.GetProperty("error").GetString());
+        Assert.True(fleet.Store.BuildCancelled);
+        fleet.Store.Open();
+        var view = await GetOkAsync(fleet, "/api/fleet");
+        Assert.Equal(2, fleet.Store.Builds);
+        Assert.Equal(Agents, Hosts(view).Keys.Order());
+    }
+
+    [Fact]
     public async Task RequestGivingUp_DoesNotCancelTheBuildOthersWaitFor()
     {
         await using var fleet = await FleetAsync();
