@@ -187,6 +187,23 @@ public sealed class FleetViewCacheTests : IDisposable
         Assert.Equal(2, fleet.Store.Builds);
     }
 
+    [Fact]
+    public async Task Ranges_Bounded_LeastRecentlyAskedForDroppedFirst()
+    {
+        await using var fleet = await FleetAsync();
+        string RangeOf(int i) => $"/api/fleet?from={From / 1000}&to={(To - i * MinuteMs) / 1000}";
+
+        for (int i = 0; i <= FleetViewCache.MaxRanges; i++)
+        {
+            await GetOkAsync(fleet, RangeOf(i));
+        }
+        Assert.Equal(FleetViewCache.MaxRanges + 1, fleet.Store.Builds);
+        await GetOkAsync(fleet, RangeOf(FleetViewCache.MaxRanges));
+        Assert.Equal(FleetViewCache.MaxRanges + 1, fleet.Store.Builds); // the newest is kept
+        await GetOkAsync(fleet, RangeOf(0));
+        Assert.Equal(FleetViewCache.MaxRanges + 2, fleet.Store.Builds); // the first was dropped for the seventeenth
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
