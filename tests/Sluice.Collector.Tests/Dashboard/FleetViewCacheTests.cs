@@ -4,6 +4,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using OpenQA.Selenium;
 using Sluice.Collector.Dashboard;
 using Sluice.Collector.Hosting;
 using Sluice.Collector.Reports;
@@ -226,6 +227,32 @@ public sealed class FleetViewCacheTests : IDisposable
         Assert.Equal(Agents, Hosts(built).Keys.Order());
         Assert.Equal(EventsPerHourA.Sum(), Hosts(built)["agent-a"].GetProperty("events").GetInt64());
         Assert.Equal(JsonSerializer.Serialize(expected), JsonSerializer.Serialize(built));
+    }
+
+    [Fact]
+    public async Task Page_ViewServedFromEarlier_SaysAsOfWhen()
+    {
+        await using var fleet = await FleetAsync();
+        using var browser = new HeadlessChromium();
+        var d = browser.Driver;
+        var page = new Uri(fleet.Server.Address, $"/?from={ApiQuery.Iso(From)}&to={ApiQuery.Iso(To)}");
+        void Load()
+        {
+            d.Navigate().GoToUrl(page);
+            browser.WaitFor(() => d.FindElement(By.TagName("body")).GetDomAttribute("data-loaded") == "true", "the page to load its data");
+        }
+
+        Load();
+        var asOf = d.FindElement(By.Id("fleet-as-of"));
+        Assert.False(asOf.Displayed); // built for this request: nothing to say
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Load();
+
+        asOf = d.FindElement(By.Id("fleet-as-of"));
+        Assert.True(asOf.Displayed);
+        Assert.Equal($"as of {Start.UtcDateTime:HH:mm:ss} UTC", asOf.Text);
+        await fleet.Store.ArrivedAsync(2);
+        Assert.Equal(2, fleet.Store.Builds); // the first load's, and the refresh the second started
     }
 
     [Fact]
