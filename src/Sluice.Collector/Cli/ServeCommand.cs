@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Sluice.Collector.Dashboard;
 using Sluice.Collector.Hosting;
 using Sluice.Collector.Ingest;
 using Sluice.Collector.Storage;
@@ -33,6 +34,7 @@ internal static class ServeCommand
         var maxStreams = new Option<int?>("--max-streams-per-connection") { Description = "Most HTTP/2 streams one connection may have open at once (default 32)." };
         var noDashboard = new Option<bool>("--no-dashboard") { Description = "Do not serve the dashboard and its JSON API." };
         var dashboardToken = new Option<string?>("--dashboard-token-file") { Description = "File with the dashboard's token (or sha256:HEX); without it the dashboard API answers loopback clients only." };
+        var fleetViewMaxAge = new Option<string?>("--fleet-view-max-age") { Description = $"Seconds a fleet view the dashboard API built may be served at once to later requests, with its age, while a newer one is built; 0 serves none (default {FleetViewCache.DefaultMaxAge.TotalSeconds:0}, at most {FleetViewCache.MaxMaxAge.TotalSeconds:0})." };
 
         // The stream's numbers are read as text and parsed here, so that a bad value is a usage error (exit 2) naming the option.
         var stream = new Option<string?>("--stream") { Description = "Publish every stored event to NATS JetStream: nats://HOST:PORT, several separated by commas (seeds: the client learns the cluster and reconnects across its servers)." };
@@ -44,7 +46,7 @@ internal static class ServeCommand
         var streamCredentials = new Option<string?>("--stream-credentials") { Description = "NATS credentials: a .creds file, or a file with USER:PASSWORD or a token; mode 0600." };
 
         var command = new Command("serve", "Receive event batches and heartbeats from agents over gRPC and store them.");
-        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, maxInFlight, inFlightWait, maxWaiting, maxStreams, noDashboard, dashboardToken,
+        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, maxInFlight, inFlightWait, maxWaiting, maxStreams, noDashboard, dashboardToken, fleetViewMaxAge,
             stream, streamName, streamFormat, streamReplicas, streamBuffer, streamWait, streamCredentials })
         {
             command.Options.Add(o);
@@ -75,6 +77,7 @@ internal static class ServeCommand
                     MaxWaiting = parse.GetValue(maxWaiting) ?? CollectorOptions.DefaultMaxWaiting,
                     Dashboard = !parse.GetValue(noDashboard),
                     DashboardTokenFile = parse.GetValue(dashboardToken),
+                    FleetViewMaxAge = FleetViewMaxAgeValue(parse, fleetViewMaxAge, noDashboard),
                     Stream = StreamValue(parse, stream, streamName, streamFormat, streamReplicas, streamBuffer, streamWait, streamCredentials),
                 };
                 options.Validate();
@@ -137,6 +140,20 @@ internal static class ServeCommand
         if (parse.GetValue(buffer) is string b) options = options with { BufferEvents = StreamOptions.ParseInt("--stream-buffer-events", b, 1, StreamOptions.MaxBufferEvents) };
         if (parse.GetValue(wait) is string w) options = options with { MaxWait = TimeSpan.FromMilliseconds(StreamOptions.ParseInt("--stream-max-wait", w, 0, 60_000)) };
         return options;
+    }
+
+    /// <summary>Read as text, as the stream's numbers are, so that a bad value is a usage error naming the option.</summary>
+    private static TimeSpan FleetViewMaxAgeValue(ParseResult parse, Option<string?> maxAge, Option<bool> noDashboard)
+    {
+        if (parse.GetValue(maxAge) is not string value)
+        {
+            return FleetViewCache.DefaultMaxAge;
+        }
+        if (parse.GetValue(noDashboard))
+        {
+            throw new ArgumentException("--fleet-view-max-age and --no-dashboard exclude each other");
+        }
+        return TimeSpan.FromSeconds(StreamOptions.ParseInt("--fleet-view-max-age", value, 0, (int)FleetViewCache.MaxMaxAge.TotalSeconds));
     }
 
     /// <summary>The environment variable that gives the store when --store is not on the command line.</summary>

@@ -59,6 +59,12 @@ internal sealed class ApiQuery
         return (from, to);
     }
 
+    /// <summary>Whether the range ends now: no <c>to</c>, or <c>to=now</c>.</summary>
+    public bool EndsNow => Raw("to") is not string t || t.Equals("now", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Whether the parameter is given (and not empty).</summary>
+    public bool Has(string name) => Raw(name) is not null;
+
     private static long Time(string value, string name)
     {
         try

@@ -17,14 +17,13 @@ internal static partial class DashboardEndpoints
         api.MapGet("/report", ReportAsync);
     }
 
-    private static async Task<IResult> FleetAsync(HttpContext context, IEventStore store, TimeProvider time, CancellationToken ct)
+    /// <summary>Served through <see cref="FleetViewCache"/>: one build at a time per range, and a recent view at once.</summary>
+    private static async Task<IResult> FleetAsync(HttpContext context, FleetViewCache views, TimeProvider time, CancellationToken ct)
     {
         var q = ApiQuery.From(context.Request, "from", "to");
         var (from, to) = q.Range(time);
-        var report = await BuildAsync(store, time, from, to, null, ct, coverageOnly: true);
-        var hosts = report.Coverage.Select(HostRow.From).ToList();
-        return Results.Json(new FleetView(report.From, report.To, from, to, report.GeneratedAt, report.CoveredTo, report.CoveredToUnixMs, report.CutAtNow,
-            ReportLoss.Kinds, hosts, report.Totals, report.Policy.Differing, report.Policy.Groups), DashboardJson.Options);
+        var range = q.EndsNow ? new FleetRange(q.Has("from") ? from : null, null) : new FleetRange(from, to);
+        return Results.Json(await views.GetAsync(range, ct), DashboardJson.Options);
     }
 
     private static async Task<IResult> HostAsync(HttpContext context, string agentId, IEventStore store, TimeProvider time, CancellationToken ct)
@@ -91,11 +90,18 @@ internal static partial class DashboardEndpoints
 /// <summary>
 /// The whole fleet over a range: one row per host, and the report's sums. Coverage ends at <c>covered_to</c>, min(to, now);
 /// <c>loss_kinds</c> says how each loss counter counts (which add up to <c>total</c>, which are whole batches).
+/// <c>generated_at</c> is when the view was built; <c>age_ms</c> is how old it was when served: 0 for a view built while
+/// the request waited, more for one served from <see cref="FleetViewCache"/>.
 /// </summary>
 internal sealed record FleetView(
-    string From, string To, long FromUnixMs, long ToUnixMs, string GeneratedAt, string CoveredTo, long CoveredToUnixMs, bool CutAtNow,
+    string From, string To, long FromUnixMs, long ToUnixMs, string GeneratedAt, long AgeMs, string CoveredTo, long CoveredToUnixMs, bool CutAtNow,
     IReadOnlyList<LossKind> LossKinds, IReadOnlyList<HostRow> Hosts, CoverageTotals Totals,
-    IReadOnlyList<string> PolicyDiffering, IReadOnlyList<GroupPolicyAt> PolicyGroups);
+    IReadOnlyList<string> PolicyDiffering, IReadOnlyList<GroupPolicyAt> PolicyGroups)
+{
+    public static FleetView Of(ComplianceReport report) => new(
+        report.From, report.To, report.FromUnixMs, report.ToUnixMs, report.GeneratedAt, AgeMs: 0, report.CoveredTo, report.CoveredToUnixMs, report.CutAtNow,
+        ReportLoss.Kinds, [.. report.Coverage.Select(HostRow.From)], report.Totals, report.Policy.Differing, report.Policy.Groups);
+}
 
 /// <summary>One host in the fleet table: the report's figures for it, loss of every kind and delivery included.</summary>
 internal sealed record HostRow(

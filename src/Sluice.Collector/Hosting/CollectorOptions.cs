@@ -1,3 +1,4 @@
+using Sluice.Collector.Dashboard;
 using Sluice.Collector.Ingest;
 using Sluice.Collector.Storage;
 
@@ -65,6 +66,12 @@ internal sealed record CollectorOptions
     /// <summary>File holding the dashboard's bearer token (or its sha256:HEX); without it the dashboard API answers loopback clients only.</summary>
     public string? DashboardTokenFile { get; init; }
 
+    /// <summary>
+    /// How old a fleet view the dashboard's API may serve (<c>--fleet-view-max-age</c>, <see cref="FleetViewCache"/>);
+    /// zero serves none: every request waits for a build (shared with the others that wait for it).
+    /// </summary>
+    public TimeSpan FleetViewMaxAge { get; init; } = FleetViewCache.DefaultMaxAge;
+
     /// <summary>Publish every stored event to this NATS JetStream stream (<c>--stream</c>); null for none.</summary>
     public Streaming.StreamOptions? Stream { get; init; }
 
@@ -92,6 +99,10 @@ internal sealed record CollectorOptions
         if (DashboardTokenFile is not null && !Dashboard)
         {
             throw new ArgumentException("--dashboard-token-file and --no-dashboard exclude each other");
+        }
+        if (FleetViewMaxAge < TimeSpan.Zero || FleetViewMaxAge > FleetViewCache.MaxMaxAge)
+        {
+            throw new ArgumentException($"--fleet-view-max-age {FleetViewMaxAge.TotalSeconds:0}: must be from 0 to {FleetViewCache.MaxMaxAge.TotalSeconds:0} seconds");
         }
         Limits.Validate();
         if (MaxInFlight < 1)

@@ -184,6 +184,7 @@ internal sealed class CollectorServer : IAsyncDisposable
             if (dashboardAccess is not null)
             {
                 builder.Services.AddCollectorMetrics(options.MeterName);
+                builder.Services.AddSingleton(sp => new Dashboard.FleetViewCache(store, sp.GetRequiredService<TimeProvider>(), options.FleetViewMaxAge, sp.GetRequiredService<ILogger<Dashboard.FleetViewCache>>()));
             }
             services?.Invoke(builder.Services);
 

@@ -165,10 +165,19 @@ function fleetSummary(t) {
   return more.length ? `${text} ${cap(more.join("; "))}.` : text;
 }
 
+// The collector serves a fleet view built a few seconds ago at once, while it builds a newer one: say when it was built.
+function showAsOf(view) {
+  const asOf = $("fleet-as-of");
+  asOf.hidden = !(view.age_ms > 0);
+  asOf.textContent = asOf.hidden ? "" : `as of ${new Date(view.generated_at).toISOString().slice(11, 19)} UTC`;
+  asOf.title = asOf.hidden ? "" : `built ${Math.round(view.age_ms / 1000)} s before it was served`;
+}
+
 async function loadFleet() {
   const fleet = await api("/api/fleet", rangeParams());
   state.kinds = fleet.loss_kinds;
   showCoveredTo(fleet);
+  showAsOf(fleet);
   fleetHead();
   const body = $("fleet-table").tBodies[0];
   body.replaceChildren();
