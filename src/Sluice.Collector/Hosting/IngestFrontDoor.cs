@@ -26,8 +26,8 @@ namespace Sluice.Collector.Hosting;
 /// refusal is counted once.
 /// </para>
 /// <para>
-/// In flight: at most <c>maxInFlight</c> authenticated calls at once, over all connections, and apart from them a quarter as
-/// many heartbeats (<see cref="HeartbeatSlots"/>). One more
+/// In flight: at most <c>maxInFlight</c> authenticated calls at once, over all connections, and apart from them as many
+/// heartbeats. One more
 /// waits for a slot, in arrival order, for at most <c>wait</c> or two thirds of its own deadline, and at most <c>maxWaiting</c> calls
 /// wait at once; past either it is refused with RESOURCE_EXHAUSTED and a <c>grpc-retry-pushback-ms</c>
 /// hint, which is what an agent retries on (without the hint, RESOURCE_EXHAUSTED means "too large",
@@ -60,14 +60,12 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
     private readonly SemaphoreSlim _slots = new(maxInFlight, maxInFlight);
 
     /// <summary>
-    /// Slots for heartbeats, apart from the batches': <see cref="HeartbeatSlots"/> of them. In one queue with the batches, a
-    /// heartbeat waited behind a fleet's backlog of batches (10,000 agents: seconds), or was refused with them, and the fleet
-    /// view showed live agents as silent. A heartbeat is small and written in groups, so a few slots carry a fleet's.
+    /// Slots for heartbeats, as many again as the batches' and apart from them. In one queue with the batches, a heartbeat
+    /// waited behind a fleet's backlog of batches (10,000 agents: seconds) or was refused with them, and the fleet view
+    /// showed live agents as silent. A pool of a quarter as many was too few: 10,000 agents send 333 heartbeats a second,
+    /// each held for a commit of the store (about 100 ms under that load), and 16 slots let through about 160 a second.
     /// </summary>
-    private readonly SemaphoreSlim _heartbeatSlots = new(HeartbeatSlots(maxInFlight), HeartbeatSlots(maxInFlight));
-
-    /// <summary>A quarter of <c>--max-in-flight</c>, at least one: what may be in flight beyond it, for heartbeats.</summary>
-    internal static int HeartbeatSlots(int maxInFlight) => Math.Max(1, maxInFlight / 4);
+    private readonly SemaphoreSlim _heartbeatSlots = new(maxInFlight, maxInFlight);
 
     /// <summary>Calls waiting for a slot now.</summary>
     private int _waiting;
@@ -98,7 +96,6 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
         var waitFor = WaitFor(context.Request.Headers["grpc-timeout"]);
         bool heartbeat = string.Equals(method?.Method.Name, nameof(IngestService.Heartbeat), StringComparison.Ordinal);
         var slots = heartbeat ? _heartbeatSlots : _slots;
-        int limit = heartbeat ? HeartbeatSlots(maxInFlight) : maxInFlight;
         if (!await TakeSlotAsync(slots, waitFor, context.RequestAborted))
         {
             if (context.RequestAborted.IsCancellationRequested)
@@ -106,10 +103,10 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
                 return;
             }
             counters.OverLimit();
-            string what = heartbeat ? "heartbeats at once (a quarter of --max-in-flight)" : "calls at once (--max-in-flight)";
+            string what = heartbeat ? "heartbeats at once (--max-in-flight, for heartbeats)" : "calls at once (--max-in-flight)";
             string detail = wait <= TimeSpan.Zero
-                ? $"the collector is handling its limit of {limit} {what}; retry after the pushback"
-                : $"the collector is handling its limit of {limit} {what}, and no slot came free within {(long)waitFor.TotalMilliseconds} ms " +
+                ? $"the collector is handling its limit of {maxInFlight} {what}; retry after the pushback"
+                : $"the collector is handling its limit of {maxInFlight} {what}, and no slot came free within {(long)waitFor.TotalMilliseconds} ms " +
                   $"(--in-flight-wait-ms, or two thirds of the call's deadline) or {maxWaiting} calls were waiting already (--max-waiting); retry after the pushback";
             log.Refused(peer, RefusalLog.OverLimit, call, StatusCode.ResourceExhausted, detail);
             TrailersOnly(context.Response, StatusCode.ResourceExhausted, detail, pushback);

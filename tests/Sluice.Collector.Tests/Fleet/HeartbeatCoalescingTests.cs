@@ -59,6 +59,37 @@ public sealed class HeartbeatCoalescingTests(PostgresFixture pg)
         Assert.Equal(121, await StoreQuery.LongAsync(spec, "SELECT COUNT(*) FROM heartbeats"));
     }
 
+    [Fact]
+    public async Task HeartbeatsWhileABatchTransactionHoldsTheAgentRows_NotBlocked()
+    {
+        // A transaction that inserts a batch holds a KEY SHARE lock on its agent's row (the foreign key) until it commits.
+        // The heartbeats of those agents must not wait for it: under a fleet's batches they queued behind them.
+        var (store, spec) = await new PostgresStoreFactory(pg.Cluster).CreateAsync();
+        await using var _ = store;
+        const int agents = 20;
+        await Task.WhenAll(Enumerable.Range(0, agents).Select(a => store.StoreHeartbeatAsync(Beat(a, 0), Base + 5, CancellationToken.None)));
+
+        await using var holder = await StoreQuery.OpenAsync(spec);
+        await using var tx = await holder.BeginTransactionAsync();
+        await using (var share = holder.CreateCommand())
+        {
+            share.Transaction = tx;
+            share.CommandText = "SELECT id FROM agents FOR KEY SHARE";
+            await share.ExecuteNonQueryAsync();
+        }
+        // Several at once, so that flushes of more than one (which lock their rows first) are among them.
+        var beats = Enumerable.Range(0, agents).SelectMany(a => new[] { 1, 2 }.Select(n => Task.Run(() => store.StoreHeartbeatAsync(Beat(a, n), Base + n * 30_000 + 5, CancellationToken.None)))).ToArray();
+        var all = Task.WhenAll(beats);
+        // Under Npgsql's command timeout (30 s): past it a blocked flush fails, and its heartbeats written again alone (no
+        // lock statement) would pass. Unblocked, they take milliseconds.
+        var finished = await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(15)));
+        bool done = finished == all;
+        await tx.RollbackAsync();
+        await all;
+        Assert.True(done, "heartbeats waited for a transaction that only holds KEY SHARE locks on their agents' rows");
+        Assert.Equal(agents * 3, await StoreQuery.LongAsync(spec, "SELECT COUNT(*) FROM heartbeats"));
+    }
+
     private static string Id(int n) => $"beat-{n:D3}";
 
     private static AgentHeartbeat Beat(int agent, int n) => new()

@@ -126,9 +126,12 @@ internal sealed partial class PostgresEventStore
         await using var tx = await connection.BeginTransactionAsync(ct);
         if (flush.Count > 1)
         {
-            // The agent rows' locks in one order (ids ordinal), before any of them is written in arrival order.
+            // The agent rows' locks in one order (ids ordinal), before any of them is written in arrival order. The lock
+            // the upserts take anyway (NO KEY UPDATE: they change no key), not FOR UPDATE, which also waits for every
+            // transaction that inserts a batch of the agent (its foreign key holds a KEY SHARE lock on the agent row):
+            // under a fleet's batches the heartbeats queued behind them.
             await using var lockAgents = new NpgsqlCommand(
-                "SELECT id FROM agents WHERE agent_id = ANY($1) ORDER BY agent_id COLLATE \"C\" FOR UPDATE", connection, tx);
+                "SELECT id FROM agents WHERE agent_id = ANY($1) ORDER BY agent_id COLLATE \"C\" FOR NO KEY UPDATE", connection, tx);
             lockAgents.Parameters.Add(new() { Value = flush.Select(p => p.Heartbeat.AgentId).Distinct(StringComparer.Ordinal).ToArray() });
             await lockAgents.ExecuteNonQueryAsync(ct);
         }
