@@ -52,6 +52,35 @@ public sealed class FleetViewCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task SlowBuild_NextRefresh_WaitsAsLongAfterItsEndAsItTook()
+    {
+        // A build that took 5 s (on the collector's clock): the next refresh comes 5 s after it ended, not 2 s, so that
+        // under load builds do not run one after another beside ingest.
+        await using var fleet = await FleetAsync();
+        fleet.Store.Close();
+        var first = GetAsync(fleet, "/api/fleet");
+        await fleet.Store.ArrivedAsync(1);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        fleet.Store.Open();
+        Assert.Equal(HttpStatusCode.OK, (await first).Status);
+
+        _time.Advance(TimeSpan.FromSeconds(3)); // 3 s after the end: past 2 s, not past the 5 s it took
+        fleet.Store.Close();
+        var early = await GetOkAsync(fleet, "/api/fleet");
+        Assert.Equal(8000, early.GetProperty("age_ms").GetInt64());
+
+        _time.Advance(TimeSpan.FromSeconds(2)); // 5 s after the end: the refresh starts now
+        var due = await GetOkAsync(fleet, "/api/fleet");
+        Assert.Equal(10_000, due.GetProperty("age_ms").GetInt64());
+        await fleet.Store.ArrivedAsync(2);
+        fleet.Store.Open();
+        // Had the first request started it, the refresh would carry the time of that request (8 s).
+        string refreshed = ReportTimeIso(Start.AddSeconds(10));
+        await UntilAsync(fleet, "/api/fleet", v => v.GetProperty("generated_at").GetString() == refreshed);
+        Assert.Equal(2, fleet.Store.Builds);
+    }
+
+    [Fact]
     public async Task RecentView_ServedAtOnce_WithItsAge_AndOneRefreshBuildsTheNext()
     {
         await using var fleet = await FleetAsync();
