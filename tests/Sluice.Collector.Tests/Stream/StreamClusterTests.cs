@@ -119,6 +119,26 @@ public sealed class StreamClusterTests(Xunit.Abstractions.ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task ReadBySequence_GivesWhatTheConsumerDelivers()
+    {
+        // The test kit's fallback when consumers keep stopping short: the same messages, asked for by sequence.
+        await using var server = await StreamKit.StartCollectorAsync(_dir, _cluster);
+        await using var _ = server.Store;
+        var client = StreamKit.Client(server, out var channel);
+        using var __ = channel;
+        await client.SendAsync(TestEvents.Batch("agent-a", 1, 10));
+        await StreamKit.DrainedAsync(server, TimeSpan.FromMinutes(2));
+
+        var received = await StreamKit.ReadAllAsync(_cluster);
+        Assert.NotEmpty(received);
+        var bySequence = await StreamKit.ReadBySequenceAsync(_cluster, received.Select(r => r.StreamSequence));
+        Assert.Equal(
+            received.Select(r => (r.Subject, r.MsgId, r.AgentId, r.Sequence, r.Serial, r.StreamSequence, r.Payload.GetRawText())),
+            bySequence.Select(r => (r.Subject, r.MsgId, r.AgentId, r.Sequence, r.Serial, r.StreamSequence, r.Payload.GetRawText())));
+        Assert.All(bySequence, r => Assert.NotEqual("", r.MsgId));
+    }
+
+    [Fact]
     public async Task ResendAfterLostAcknowledgement_StoredOnce_ReceivedOnce()
     {
         // The first batch is stored, published, and its acknowledgement lost; the client resends it.

@@ -68,7 +68,10 @@ internal static class StreamKit
     /// A reader whose consumer stops short for 20 s makes another and reads again from the start, keeping what it has
     /// by stream sequence, and says so through <paramref name="note"/>. Seen once on nats-server 2.9.10 under heavy load,
     /// after the stream's leader was SIGKILLed and restarted: a consumer (on one replica) found 33 messages fewer than the
-    /// leader's count, with every replica reported current; a consumer placed anew read them all.
+    /// leader's count, with every replica reported current; a consumer placed anew read them all. Once (a fresh-clone
+    /// run), consumers placed anew on every replica stopped at the same 62 short: after the third new consumer, an
+    /// unfiltered read asks the stream for each missing sequence (<see cref="GetBySequenceAsync"/>), and fails if the
+    /// stream no longer holds one.
     /// </remarks>
     public static async Task<List<Received>> ReadAllAsync(NatsCluster cluster, string name = StreamOptions.DefaultName, string? filter = null,
         TimeSpan? timeout = null, Action<string>? note = null)
@@ -82,6 +85,7 @@ internal static class StreamKit
         long expected = filter is null ? info.State.Messages : (long)consumer.Info.NumPending;
         var received = new SortedDictionary<ulong, Received>();
         int quiet = 0;
+        int rereads = 0;
         while (received.Count < expected)
         {
             int before = received.Count;
@@ -89,15 +93,9 @@ internal static class StreamKit
             {
                 await foreach (var msg in consumer.FetchAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = 1000, Expires = TimeSpan.FromSeconds(2) }, cancellationToken: cts.Token))
                 {
-                    using var doc = JsonDocument.Parse(msg.Data);
-                    var root = doc.RootElement.Clone();
                     string msgId = msg.Headers is { } h && h.TryGetValue("Nats-Msg-Id", out var id) ? id.ToString() : "";
                     ulong sequence = msg.Metadata?.Sequence.Stream ?? throw new InvalidOperationException("a JetStream message without metadata");
-                    received.TryAdd(sequence, new Received(msg.Subject, msgId,
-                        root.TryGetProperty("agent_id", out var a) ? a.GetString()! : "",
-                        root.TryGetProperty("batch_sequence", out var q) ? q.GetUInt64() : 0,
-                        root.TryGetProperty("serial", out var r) ? r.GetUInt64() : 0,
-                        sequence, root));
+                    received.TryAdd(sequence, Parse(msg.Subject, msgId, sequence, msg.Data!));
                 }
             }
             catch (OperationCanceledException) when (cts.IsCancellationRequested)
@@ -105,6 +103,25 @@ internal static class StreamKit
                 throw new TimeoutException($"read {received.Count} of {expected} messages of {name} (filter {filter}); consumer on {consumer.Info.Cluster?.Leader} found {consumer.Info.NumPending} pending at its start; stream leader {info.Cluster?.Leader}, last sequence {info.State.LastSeq}");
             }
             quiet = received.Count == before ? quiet + 1 : 0;
+            if (quiet == 10 && received.Count < expected && filter is null && ++rereads > 2)
+            {
+                // Consumers placed anew keep missing the same messages: ask the stream for each by its sequence.
+                var missing = new List<ulong>();
+                for (ulong seq = info.State.FirstSeq; seq <= info.State.LastSeq; seq++)
+                {
+                    if (!received.ContainsKey(seq))
+                    {
+                        missing.Add(seq);
+                    }
+                }
+                foreach (ulong seq in missing)
+                {
+                    received[seq] = await GetBySequenceAsync(nats, name, seq, cts.Token);
+                }
+                note?.Invoke($"{missing.Count} messages that no consumer delivered were read from the stream by sequence ({missing.FirstOrDefault()}..{missing.LastOrDefault()})");
+                quiet = 0;
+                continue;
+            }
             if (quiet == 10 && received.Count < expected)
             {
                 note?.Invoke($"consumer on {consumer.Info.Cluster?.Leader} stopped at {received.Count} of {expected} messages (it found {consumer.Info.NumPending} at its start; stream leader {info.Cluster?.Leader}); reading again with a new consumer");
@@ -113,6 +130,51 @@ internal static class StreamKit
             }
         }
         return [.. received.Values];
+    }
+
+    /// <summary>Messages of stream <paramref name="name"/> read one by one by their sequences, as the fallback of <see cref="ReadAllAsync"/> reads them.</summary>
+    public static async Task<List<Received>> ReadBySequenceAsync(NatsCluster cluster, IEnumerable<ulong> sequences, string name = StreamOptions.DefaultName)
+    {
+        await using var nats = Connect(cluster);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var read = new List<Received>();
+        foreach (ulong sequence in sequences)
+        {
+            read.Add(await GetBySequenceAsync(nats, name, sequence, cts.Token));
+        }
+        return read;
+    }
+
+    private static Received Parse(string subject, string msgId, ulong sequence, byte[] data)
+    {
+        using var doc = JsonDocument.Parse(data);
+        var root = doc.RootElement.Clone();
+        return new Received(subject, msgId,
+            root.TryGetProperty("agent_id", out var a) ? a.GetString()! : "",
+            root.TryGetProperty("batch_sequence", out var q) ? q.GetUInt64() : 0,
+            root.TryGetProperty("serial", out var r) ? r.GetUInt64() : 0,
+            sequence, root);
+    }
+
+    /// <summary>
+    /// One message of the stream by its sequence, through the JetStream API's message get (answered by the stream's
+    /// leader). Seen on nats-server 2.9.10 after the stream's leader was SIGKILLed and restarted: every replica counted
+    /// the messages, yet consumers on each of them stopped 62 short, again and again; the stream still held them.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The stream no longer holds the sequence (its error, as it gave it).</exception>
+    private static async Task<Received> GetBySequenceAsync(NatsConnection nats, string name, ulong sequence, CancellationToken cancellationToken)
+    {
+        var reply = await nats.RequestAsync<byte[], byte[]>($"$JS.API.STREAM.MSG.GET.{name}",
+            System.Text.Encoding.UTF8.GetBytes($"{{\"seq\":{sequence}}}"), cancellationToken: cancellationToken);
+        using var doc = JsonDocument.Parse(reply.Data!);
+        if (!doc.RootElement.TryGetProperty("message", out var message))
+        {
+            throw new InvalidOperationException($"stream {name} does not give sequence {sequence}: {doc.RootElement.GetRawText()}");
+        }
+        string headers = message.TryGetProperty("hdrs", out var h) ? System.Text.Encoding.UTF8.GetString(h.GetBytesFromBase64()) : "";
+        string msgId = headers.Split("\r\n").Select(line => line.Split(':', 2)).Where(kv => kv.Length == 2 && kv[0].Trim() == "Nats-Msg-Id")
+            .Select(kv => kv[1].Trim()).FirstOrDefault() ?? "";
+        return Parse(message.GetProperty("subject").GetString()!, msgId, sequence, message.GetProperty("data").GetBytesFromBase64());
     }
 
     // One filter_subject, not the ordered consumer's filter_subjects: nats-server 2.9 knows only the former and ignores the latter.
