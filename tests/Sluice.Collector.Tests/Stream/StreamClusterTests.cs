@@ -124,10 +124,7 @@ public sealed class StreamClusterTests(Xunit.Abstractions.ITestOutputHelper outp
         // The test kit's fallback when consumers keep stopping short: the same messages, asked for by sequence.
         await using var server = await StreamKit.StartCollectorAsync(_dir, _cluster);
         await using var _ = server.Store;
-        var client = StreamKit.Client(server, out var channel);
-        using var __ = channel;
-        await client.SendAsync(TestEvents.Batch("agent-a", 1, 10));
-        await StreamKit.DrainedAsync(server, TimeSpan.FromMinutes(2));
+        await StreamKit.SendAndDrainAsync(server, TestEvents.Batch("agent-a", 1, 10));
 
         var received = await StreamKit.ReadAllAsync(_cluster);
         Assert.NotEmpty(received);
@@ -236,10 +233,7 @@ public sealed class StreamClusterTests(Xunit.Abstractions.ITestOutputHelper outp
         await PrivateFile.WriteAsync(file, "sluice:pw-0123456789\n");
         await using var server = await StreamKit.StartCollectorAsync(_dir, secured, o => o with { CredentialsFile = file, Replicas = 1 });
         await using var _ = server.Store;
-        var client = StreamKit.Client(server, out var channel);
-        using var __ = channel;
-        await client.SendAsync(TestEvents.Batch("agent-a", 1, 10));
-        await StreamKit.DrainedAsync(server, TimeSpan.FromMinutes(2));
+        await StreamKit.SendAndDrainAsync(server, TestEvents.Batch("agent-a", 1, 10));
         Assert.Equal(10, (await StreamKit.ReadAllAsync(secured)).Count);
     }
 
@@ -268,17 +262,13 @@ public sealed class StreamClusterTests(Xunit.Abstractions.ITestOutputHelper outp
     {
         await using var server = await StreamKit.StartCollectorAsync(_dir, _cluster);
         await using var _ = server.Store;
-        var client = StreamKit.Client(server, out var channel);
-        using var __ = channel;
-        await client.SendAsync(TestEvents.Batch("agent-a", 1, 10));
-        await StreamKit.DrainedAsync(server, TimeSpan.FromMinutes(2));
+        await StreamKit.SendAndDrainAsync(server, TestEvents.Batch("agent-a", 1, 10));
 
         await using (var nats = StreamKit.Connect(_cluster))
         {
             Assert.True(await new NATS.Client.JetStream.NatsJSContext(nats).DeleteStreamAsync(StreamOptions.DefaultName));
         }
-        await client.SendAsync(TestEvents.Batch("agent-a", 2, 10));
-        await StreamKit.DrainedAsync(server, TimeSpan.FromMinutes(2));
+        await StreamKit.SendAndDrainAsync(server, TestEvents.Batch("agent-a", 2, 10));
 
         // The publisher found nobody answering, looked for the stream, made it again, and published the second batch.
         var received = await StreamKit.ReadAllAsync(_cluster);

@@ -39,6 +39,17 @@ internal static class StreamKit
         return new IngestClient(channel);
     }
 
+    /// <summary>Sends <paramref name="batch"/> to the collector on a channel of its own, then waits until the collector's buffer is drained (<see cref="DrainedAsync"/>).</summary>
+    public static async Task SendAndDrainAsync(CollectorServer server, Sluice.Protocol.V1.EventBatch batch)
+    {
+        var client = Client(server, out var channel);
+        using (channel)
+        {
+            await client.SendAsync(batch);
+        }
+        await DrainedAsync(server, TimeSpan.FromMinutes(2));
+    }
+
     /// <summary>Waits until every event the collector took into its buffer has an outcome (published, duplicate or dropped).</summary>
     public static async Task DrainedAsync(CollectorServer server, TimeSpan timeout)
     {
