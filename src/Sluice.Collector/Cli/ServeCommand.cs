@@ -31,6 +31,8 @@ internal static class ServeCommand
         var maxInFlight = new Option<int?>("--max-in-flight") { Description = "Most ingest calls handled at once, over all connections; one more waits for a slot (--in-flight-wait-ms, --max-waiting), then is refused with RESOURCE_EXHAUSTED and a retry hint (default 256; as many again for heartbeats)." };
         var inFlightWait = new Option<int?>("--in-flight-wait-ms") { Description = "How long a call over --max-in-flight waits for a slot before it is refused, and at most two thirds of the call's deadline (grpc-timeout); 0 refuses at once (default 10000)." };
         var maxWaiting = new Option<int?>("--max-waiting") { Description = "Most calls waiting for a slot at once; one more is refused at once (default 20000: about one per agent)." };
+        var paceTarget = new Option<int?>("--pace-target-wait-ms") { Description = "When calls wait for a slot longer than this, acks tell agents how long to hold their next batch (next_send_after_ms), so that the fleet waits in its spools rather than at the collector; 0 turns pacing off (default 1000)." };
+        var maxPace = new Option<int?>("--max-pace-ms") { Description = "The longest an ack tells an agent to hold its next batch (default 60000; 1000 to 600000)." };
         var maxStreams = new Option<int?>("--max-streams-per-connection") { Description = "Most HTTP/2 streams one connection may have open at once (default 32)." };
         var noDashboard = new Option<bool>("--no-dashboard") { Description = "Do not serve the dashboard and its JSON API." };
         var dashboardToken = new Option<string?>("--dashboard-token-file") { Description = "File with the dashboard's token (or sha256:HEX); without it the dashboard API answers loopback clients only." };
@@ -46,7 +48,7 @@ internal static class ServeCommand
         var streamCredentials = new Option<string?>("--stream-credentials") { Description = "NATS credentials: a .creds file, or a file with USER:PASSWORD or a token; mode 0600." };
 
         var command = new Command("serve", "Receive event batches and heartbeats from agents over gRPC and store them.");
-        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, maxInFlight, inFlightWait, maxWaiting, maxStreams, noDashboard, dashboardToken, fleetViewMaxAge,
+        foreach (var o in new Option[] { listen, store, tokens, noAuth, cert, key, maxMessage, maxEvents, eventAge, eventAhead, eventDays, maxInFlight, inFlightWait, maxWaiting, paceTarget, maxPace, maxStreams, noDashboard, dashboardToken, fleetViewMaxAge,
             stream, streamName, streamFormat, streamReplicas, streamBuffer, streamWait, streamCredentials })
         {
             command.Options.Add(o);
@@ -75,6 +77,8 @@ internal static class ServeCommand
                     MaxStreamsPerConnection = parse.GetValue(maxStreams) ?? CollectorOptions.DefaultMaxStreamsPerConnection,
                     InFlightWait = parse.GetValue(inFlightWait) is int waitMs ? TimeSpan.FromMilliseconds(waitMs) : CollectorOptions.DefaultInFlightWait,
                     MaxWaiting = parse.GetValue(maxWaiting) ?? CollectorOptions.DefaultMaxWaiting,
+                    PaceTargetWait = TimeSpan.FromMilliseconds(parse.GetValue(paceTarget) ?? IngestPacer.DefaultTargetWaitMs),
+                    MaxPace = TimeSpan.FromMilliseconds(parse.GetValue(maxPace) ?? IngestPacer.DefaultMaxPaceMs),
                     Dashboard = !parse.GetValue(noDashboard),
                     DashboardTokenFile = parse.GetValue(dashboardToken),
                     FleetViewMaxAge = FleetViewMaxAgeValue(parse, fleetViewMaxAge, noDashboard),

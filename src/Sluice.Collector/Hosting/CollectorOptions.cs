@@ -60,6 +60,18 @@ internal sealed record CollectorOptions
 
     public const int DefaultMaxWaiting = 20_000;
 
+    /// <summary>The largest <see cref="PaceTargetWait"/>: a call that may wait a minute for a slot is not paced but stuck.</summary>
+    public static readonly TimeSpan MaxPaceTargetWait = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The longest wait for a slot the collector lets calls expect before its acks pace the agents (<c>--pace-target-wait-ms</c>,
+    /// <see cref="IngestPacer"/>); zero: no pacing.
+    /// </summary>
+    public TimeSpan PaceTargetWait { get; init; } = TimeSpan.FromMilliseconds(IngestPacer.DefaultTargetWaitMs);
+
+    /// <summary>The longest pace an ack asks for (<c>--max-pace-ms</c>).</summary>
+    public TimeSpan MaxPace { get; init; } = TimeSpan.FromMilliseconds(IngestPacer.DefaultMaxPaceMs);
+
     /// <summary>How long a call refused for the in-flight limit is told to wait before it retries (<c>grpc-retry-pushback-ms</c>).</summary>
     public TimeSpan InFlightPushback { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -122,6 +134,14 @@ internal sealed record CollectorOptions
         if (InFlightWait < TimeSpan.Zero || MaxWaiting < 0)
         {
             throw new ArgumentException($"--in-flight-wait-ms {(long)InFlightWait.TotalMilliseconds} and --max-waiting {MaxWaiting}: must not be negative");
+        }
+        if (PaceTargetWait < TimeSpan.Zero || PaceTargetWait > MaxPaceTargetWait)
+        {
+            throw new ArgumentException($"--pace-target-wait-ms {(long)PaceTargetWait.TotalMilliseconds}: must be from 0 (no pacing) to {(long)MaxPaceTargetWait.TotalMilliseconds}");
+        }
+        if (MaxPace < TimeSpan.FromSeconds(1) || MaxPace > TimeSpan.FromMinutes(10))
+        {
+            throw new ArgumentException($"--max-pace-ms {(long)MaxPace.TotalMilliseconds}: must be from 1000 to 600000");
         }
         if (InFlightPushback <= TimeSpan.Zero || RefusalLogInterval <= TimeSpan.Zero)
         {

@@ -166,6 +166,7 @@ internal sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton(TimeProvider.System);
             builder.Services.AddSingleton(new BatchValidator(options.Limits));
             builder.Services.AddSingleton<IngestCounters>();
+            builder.Services.AddSingleton(sp => new IngestPacer(sp.GetRequiredService<TimeProvider>(), options.MaxInFlight, options.PaceTargetWait, options.MaxPace));
             builder.Services.AddSingleton(sp => new RefusalLog(sp.GetRequiredService<ILogger<RefusalLog>>(), sp.GetRequiredService<TimeProvider>(), options.RefusalLogInterval));
             builder.Services.AddSingleton(sp => new Policy.PolicyCache(Policy.PolicyStore.Of(store), sp.GetRequiredService<TimeProvider>(), options.PolicyRefreshInterval,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<Policy.PolicyCache>()));
@@ -198,12 +199,13 @@ internal sealed class CollectorServer : IAsyncDisposable
                 options.MaxInFlight,
                 options.InFlightPushback,
                 options.InFlightWait,
-                options.MaxWaiting);
+                options.MaxWaiting,
+                app.Services.GetRequiredService<IngestPacer>());
             app.Use(frontDoor.InvokeAsync);
             app.MapGrpcService<IngestService>();
             app.MapGet("/healthz", () => Results.Text("ok\n"));
             var streamCounters = app.Services.GetService<StreamCounters>();
-            app.MapGet("/api/ingest", (IngestCounters c, AgentAuthenticator a) => Results.Text(CountersJson(c, a, streamCounters), "application/json"));
+            app.MapGet("/api/ingest", (IngestCounters c, AgentAuthenticator a, IngestPacer p) => Results.Text(CountersJson(c, a, p, streamCounters), "application/json"));
             if (dashboardAccess is not null)
             {
                 app.MapDashboard(dashboardAccess);
@@ -244,9 +246,13 @@ internal sealed class CollectorServer : IAsyncDisposable
     /// <summary>Runs until the host is asked to stop (SIGTERM, Ctrl-C).</summary>
     public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
-    private static string CountersJson(IngestCounters c, AgentAuthenticator a, StreamCounters? s)
+    private static string CountersJson(IngestCounters c, AgentAuthenticator a, IngestPacer p, StreamCounters? s)
     {
         var counters = IngestCountersMap(c, a);
+        p.Update();
+        counters["paced_acks"] = p.PacedAcks;
+        counters["pace_ms"] = (long)Math.Round(p.PaceSeconds * 1000);
+        counters["expected_wait_ms"] = (long)Math.Round(p.ExpectedWaitSeconds * 1000);
         if (s is not null)
         {
             counters["stream_connected"] = s.Connected ? 1 : 0;

@@ -38,6 +38,7 @@ namespace Sluice.Collector.Hosting;
 /// holds is its headers and what HTTP/2 flow control lets its connection send unread (Kestrel's
 /// connection window, 1 MiB), the same as a call over <c>--max-streams-per-connection</c>. A wait of
 /// zero refuses at once, as before. A stream (<c>SendStream</c>) holds its slot until it ends.
+/// Before the wait grows that long, the acks pace the agents (<see cref="IngestPacer"/>), fed from here.
 /// Per connection, Kestrel's HTTP/2 <c>MaxStreamsPerConnection</c> is advertised in SETTINGS, so a
 /// client waits before opening more streams; that bound lives in <see cref="CollectorServer"/>.
 /// </para>
@@ -48,7 +49,7 @@ namespace Sluice.Collector.Hosting;
 /// </para>
 /// </remarks>
 internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCounters counters, RefusalLog log, int maxInFlight, TimeSpan pushback,
-    TimeSpan wait = default, int maxWaiting = 0)
+    TimeSpan wait = default, int maxWaiting = 0, IngestPacer? pacer = null)
 {
     /// <summary>How grpc-dotnet's refusal of a message over MaxReceiveMessageSize begins (Grpc.AspNetCore.Server, PipeExtensions).</summary>
     internal const string TooLargePrefix = "Received message exceeds the maximum configured message size";
@@ -96,7 +97,9 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
         var waitFor = WaitFor(context.Request.Headers["grpc-timeout"]);
         bool heartbeat = string.Equals(method?.Method.Name, nameof(IngestService.Heartbeat), StringComparison.Ordinal);
         var slots = heartbeat ? _heartbeatSlots : _slots;
-        if (!await TakeSlotAsync(slots, waitFor, context.RequestAborted))
+        // Batch calls only: what the pacer reads is the batches' queue.
+        var paced = heartbeat ? null : pacer;
+        if (!await TakeSlotAsync(slots, waitFor, paced, context.RequestAborted))
         {
             if (context.RequestAborted.IsCancellationRequested)
             {
@@ -112,6 +115,7 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
             TrailersOnly(context.Response, StatusCode.ResourceExhausted, detail, pushback);
             return;
         }
+        paced?.Entered();
         try
         {
             await next(context);
@@ -119,6 +123,7 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
         finally
         {
             slots.Release();
+            paced?.Left();
         }
         var (code, message) = ResponseStatus(context);
         if (code == StatusCode.ResourceExhausted && message is not null && message.StartsWith(TooLargePrefix, StringComparison.Ordinal))
@@ -182,7 +187,7 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
     }
 
     /// <summary>A slot now, or after waiting for one (bounded in time and in waiters); false if none came or the call went away.</summary>
-    private async Task<bool> TakeSlotAsync(SemaphoreSlim slots, TimeSpan wait, CancellationToken aborted)
+    private async Task<bool> TakeSlotAsync(SemaphoreSlim slots, TimeSpan wait, IngestPacer? pacer, CancellationToken aborted)
     {
         if (slots.Wait(0))
         {
@@ -198,6 +203,7 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
             return false;
         }
         counters.Waited();
+        pacer?.WaitStarted();
         try
         {
             return await slots.WaitAsync(wait, aborted);
@@ -208,6 +214,7 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
         }
         finally
         {
+            pacer?.WaitEnded();
             Interlocked.Decrement(ref _waiting);
         }
     }

@@ -30,7 +30,8 @@ internal sealed class IngestService(
     ILogger<IngestService> logger,
     Hosting.RefusalLog refusals,
     Policy.PolicyCache policies,
-    Streaming.IStreamOutlet stream) : Sluice.Protocol.V1.Ingest.IngestBase
+    Streaming.IStreamOutlet stream,
+    Hosting.IngestPacer pacer) : Sluice.Protocol.V1.Ingest.IngestBase
 {
 
     /// <summary>Batches of one stream being stored at once; the stream stops reading beyond this.</summary>
@@ -42,7 +43,10 @@ internal sealed class IngestService(
         try
         {
             await CheckAsync(agent, request, context);
-            return await StoreAsync(request, context);
+            var ack = await StoreAsync(request, context);
+            // Unary calls only: they are what waits at the front door; a stream holds its slot until it ends.
+            ack.NextSendAfterMs = pacer.NextSendAfterMs();
+            return ack;
         }
         catch (Exception e) when (CallerWentAway(e, context))
         {

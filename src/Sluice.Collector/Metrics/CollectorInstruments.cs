@@ -46,6 +46,18 @@ internal static class CollectorInstruments
         meter.CreateObservableCounter("process.cpu", () => Environment.CpuUsage.TotalTime.TotalSeconds, "s", "CPU time the collector used, user and system.");
     }
 
+    /// <summary>The pacing of the fleet through acks (<c>sluice_ingest_pace_*</c>, <see cref="Hosting.IngestPacer"/>).</summary>
+    public static void CreatePacing(Meter meter, Hosting.IngestPacer p)
+    {
+        meter.CreateObservableCounter("sluice.ingest.paced_acks", () => p.PacedAcks, "{ack}", "Acks that told their agent to hold its next batch (next_send_after_ms): calls were waiting for a slot longer than --pace-target-wait-ms.");
+        meter.CreateObservableGauge("sluice.ingest.pace", () =>
+        {
+            p.Update();
+            return p.PaceSeconds;
+        }, "s", "How long acks now tell agents to hold their next batch (each ack varies it by up to a quarter either way); 0 when the collector keeps up.");
+        meter.CreateObservableGauge("sluice.ingest.expected_wait", () => p.ExpectedWaitSeconds, "s", "The wait for a slot a batch call could expect at the last adjustment of the pace: calls waiting / calls completed per second.");
+    }
+
     /// <summary>The event stream's instruments (<c>sluice_stream_*</c>, docs/metrics.md "Collector stream metrics"), created only with <c>--stream</c>.</summary>
     public static void CreateStream(Meter meter, Streaming.StreamCounters s)
     {

@@ -44,6 +44,7 @@ internal static class MetricsEndpoint
     {
         var meter = app.Services.GetRequiredService<IMeterFactory>().Create(meterName);
         CollectorInstruments.Create(meter, app.Services.GetRequiredService<IngestCounters>());
+        CollectorInstruments.CreatePacing(meter, app.Services.GetRequiredService<Hosting.IngestPacer>());
         if (app.Services.GetService<Streaming.StreamCounters>() is { } stream)
         {
             CollectorInstruments.CreateStream(meter, stream);

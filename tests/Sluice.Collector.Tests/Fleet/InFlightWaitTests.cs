@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
+using Sluice.Collector.Hosting;
 using Sluice.Collector.Tests.Adversarial;
 using Sluice.Collector.Tests.Support;
 using Sluice.Testing;
@@ -107,6 +108,69 @@ public abstract class InFlightWaitTests : PerStoreTests
         h.Gate.Open();
         Assert.Equal(2u, (await first).EventsStored);
         Assert.Equal(1L, h.Server.Counters.BatchesStored);
+    }
+
+    [Fact]
+    public async Task Send_WhileCallsWaitPastTheTarget_AcksPaceTheAgents_AndThePaceGoesWithTheQueue()
+    {
+        // One slot, held by the gate, and 19 calls waiting behind it: a call arriving now would wait without end, against the
+        // default target of 1 s. /api/ingest reads the pacer (and adjusts it), so the pace is seen growing before any ack.
+        await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 1, InFlightWait = TimeSpan.FromMinutes(5) }, gated: true);
+        using var channel = GrpcChannel.ForAddress(h.Server.Address);
+        var client = new IngestClient(channel);
+        using var http = new HttpClient { DefaultRequestVersion = System.Net.HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        async Task<(long PaceMs, long PacedAcks)> PacingAsync()
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri(h.Server.Address, "/api/ingest")));
+            return (doc.RootElement.GetProperty("pace_ms").GetInt64(), doc.RootElement.GetProperty("paced_acks").GetInt64());
+        }
+        var calls = Enumerable.Range(1, 20)
+            .Select(i => client.SendAsync(TestEvents.Batch(AgentA, (ulong)i, 2, firstSerial: i * 10), Bearer(TokenA)).ResponseAsync).ToList();
+        await h.Gate!.ArrivedAsync(1);
+        await UntilAsync(() => h.Server.Counters.WaitedForSlot == 19, TimeSpan.FromMinutes(1), "19 calls waiting for a slot");
+        Assert.Equal((0L, 0L), await PacingAsync());
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while ((await PacingAsync()).PaceMs == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no pace while 19 calls waited");
+            await Task.Delay(100);
+        }
+
+        h.Gate.Open();
+        var acks = await Task.WhenAll(calls);
+        Assert.All(acks, a => Assert.Equal(2u, a.EventsStored));
+        var paced = acks.Where(a => a.NextSendAfterMs > 0).ToList();
+        Assert.NotEmpty(paced);
+        // The pace never goes past --max-pace-ms (60 s), spread by a quarter at most.
+        Assert.All(paced, a => Assert.InRange(a.NextSendAfterMs, 1u, 75_000u));
+        Assert.Equal((long)paced.Count, (await PacingAsync()).PacedAcks);
+
+        // The queue gone and the slot idle: the pace falls back to none, and the next ack asks for no wait.
+        deadline = DateTime.UtcNow.AddMinutes(1);
+        while ((await PacingAsync()).PaceMs > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the pace stayed after the queue went");
+            await Task.Delay(100);
+        }
+        var after = await client.SendAsync(TestEvents.Batch(AgentA, 21, 2, firstSerial: 500), Bearer(TokenA));
+        Assert.Equal((21ul, 0u), (after.Sequence, after.NextSendAfterMs));
+        Assert.Equal(21L, h.Server.Counters.BatchesStored);
+    }
+
+    [Fact]
+    public async Task Send_PacingOff_AcksNeverPace()
+    {
+        await using var h = await FrontDoor.StartAsync(Stores, _dir, o => o with { MaxInFlight = 1, InFlightWait = TimeSpan.FromMinutes(5), PaceTargetWait = TimeSpan.Zero }, gated: true);
+        using var channel = GrpcChannel.ForAddress(h.Server.Address);
+        var client = new IngestClient(channel);
+        var calls = Enumerable.Range(1, 10)
+            .Select(i => client.SendAsync(TestEvents.Batch(AgentA, (ulong)i, 2, firstSerial: i * 10), Bearer(TokenA)).ResponseAsync).ToList();
+        await h.Gate!.ArrivedAsync(1);
+        await UntilAsync(() => h.Server.Counters.WaitedForSlot == 9, TimeSpan.FromMinutes(1), "9 calls waiting for a slot");
+        // Long enough for several of the pacer's ticks while the calls wait.
+        await Task.Delay(IngestPacer.Tick * 4);
+        h.Gate.Open();
+        Assert.All(await Task.WhenAll(calls), a => Assert.Equal(0u, a.NextSendAfterMs));
     }
 
     [Fact]

@@ -1,0 +1,231 @@
+using Microsoft.Extensions.Time.Testing;
+using Sluice.Collector.Hosting;
+
+namespace Sluice.Collector.Tests.Fleet;
+
+/// <summary>
+/// The pacer's control, on the test's clock: what the front door reports (calls waiting, slots taken, completions) and
+/// what the acks then carry. A small model of a saturated collector checks that the pace settles where the wait is near
+/// the target, and that it goes when the load goes.
+/// </summary>
+public sealed class IngestPacerTests
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-05T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+
+    private IngestPacer Pacer(int slots = 4, int targetMs = 1000, int maxMs = 60_000) =>
+        new(_time, slots, TimeSpan.FromMilliseconds(targetMs), TimeSpan.FromMilliseconds(maxMs));
+
+    /// <summary>Completes <paramref name="count"/> calls (each took a slot and gave it back).</summary>
+    private static void Complete(IngestPacer pacer, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            pacer.Entered();
+            pacer.Left();
+        }
+    }
+
+    [Fact]
+    public void NothingWaiting_AcksCarryNoPace()
+    {
+        var pacer = Pacer();
+        for (int i = 0; i < 40; i++)
+        {
+            Complete(pacer, 10);
+            _time.Advance(IngestPacer.Tick);
+            Assert.Equal(0u, pacer.NextSendAfterMs());
+        }
+        Assert.Equal((0, 0L), (pacer.PaceSeconds, pacer.PacedAcks));
+    }
+
+    [Fact]
+    public void WaitOverTheTarget_PaceGrows_AndEachAckCarriesItSpreadByAQuarter()
+    {
+        var pacer = Pacer();
+        // 100 calls done a second, 500 waiting: a call arriving now waits about 5 s, against a target of 1 s.
+        for (int i = 0; i < 500; i++)
+        {
+            pacer.WaitStarted();
+        }
+        for (int i = 0; i < 12; i++)
+        {
+            Complete(pacer, 25);
+            _time.Advance(IngestPacer.Tick);
+            pacer.Update();
+        }
+        Assert.InRange(pacer.ExpectedWaitSeconds, 4, 6);
+        double pace = pacer.PaceSeconds;
+        Assert.True(pace > 1, $"pace {pace} s after 3 s of a 5 s wait");
+
+        // No tick passes: the pace stays, and every ack carries it times 0.75 to 1.25.
+        var asked = Enumerable.Range(0, 400).Select(_ => pacer.NextSendAfterMs()).ToList();
+        Assert.All(asked, ms => Assert.InRange(ms, (uint)Math.Floor(pace * 750), (uint)Math.Ceiling(pace * 1250)));
+        Assert.True(asked.Distinct().Count() > 100, "the acks are spread, not all the same");
+        Assert.Equal(400L, pacer.PacedAcks);
+    }
+
+    [Fact]
+    public void PaceNeverExceedsTheMaximum()
+    {
+        var pacer = Pacer(maxMs: 2000);
+        for (int i = 0; i < 10_000; i++)
+        {
+            pacer.WaitStarted();
+        }
+        // Nothing completes at all: the expected wait is as long as it gets.
+        for (int i = 0; i < 400; i++)
+        {
+            _time.Advance(IngestPacer.Tick);
+            pacer.Update();
+        }
+        Assert.Equal(2.0, pacer.PaceSeconds);
+        Assert.All(Enumerable.Range(0, 100).Select(_ => pacer.NextSendAfterMs()), ms => Assert.InRange(ms, 1500u, 2500u));
+    }
+
+    [Fact]
+    public void TargetZero_PacingOff_EvenUnderAQueue()
+    {
+        var pacer = Pacer(targetMs: 0);
+        for (int i = 0; i < 1000; i++)
+        {
+            pacer.WaitStarted();
+        }
+        for (int i = 0; i < 40; i++)
+        {
+            Complete(pacer, 10);
+            _time.Advance(IngestPacer.Tick);
+            Assert.Equal(0u, pacer.NextSendAfterMs());
+        }
+        Assert.False(pacer.Enabled);
+        Assert.Equal(0L, pacer.PacedAcks);
+    }
+
+    [Fact]
+    public void LoadGone_PaceFallsToZero()
+    {
+        var pacer = Pacer();
+        for (int i = 0; i < 1000; i++)
+        {
+            pacer.WaitStarted();
+        }
+        for (int i = 0; i < 20; i++)
+        {
+            Complete(pacer, 25);
+            _time.Advance(IngestPacer.Tick);
+            pacer.Update();
+        }
+        Assert.True(pacer.PaceSeconds > 1);
+        for (int i = 0; i < 1000; i++)
+        {
+            pacer.WaitEnded();
+        }
+        // Nothing waits and every slot is idle: the pace goes within seconds.
+        for (int i = 0; i < 40 && pacer.PaceSeconds > 0; i++)
+        {
+            _time.Advance(IngestPacer.Tick);
+            pacer.Update();
+        }
+        Assert.Equal(0, pacer.PaceSeconds);
+        Assert.Equal(0u, pacer.NextSendAfterMs());
+    }
+
+    [Fact]
+    public void AfterALongQuiet_TheFirstAckIsNotHeldByAnOldPace()
+    {
+        var pacer = Pacer();
+        for (int i = 0; i < 1000; i++)
+        {
+            pacer.WaitStarted();
+        }
+        for (int i = 0; i < 40; i++)
+        {
+            Complete(pacer, 25);
+            _time.Advance(IngestPacer.Tick);
+            pacer.Update();
+        }
+        Assert.True(pacer.PaceSeconds > 2);
+        for (int i = 0; i < 1000; i++)
+        {
+            pacer.WaitEnded();
+        }
+        // No call for a minute, so no tick: the next ack finds the queue gone and the slots idle.
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Complete(pacer, 1);
+        Assert.Equal(0u, pacer.NextSendAfterMs());
+    }
+
+    /// <summary>
+    /// A saturated collector, modelled: <paramref name="agents"/> agents (brought up over the first 20 s), each sending its next
+    /// call as soon as its last is answered and its pace has passed, at least a second apart; the collector has 64 slots,
+    /// takes waiting calls in arrival order, and holds each for 64 ÷ <paramref name="perSecond"/> s. Returns the longest wait
+    /// for a slot in the last 30 s of two simulated minutes, and the calls completed.
+    /// </summary>
+    private (double LateMaxWait, long Completed) Saturate(int agents, int perSecond, IngestPacer pacer)
+    {
+        const int slots = 64;
+        const double step = 0.01;
+        double service = (double)slots / perSecond;
+        var waiting = new Queue<(int Agent, double Arrived)>();
+        var inSlots = new PriorityQueue<int, double>();
+        var ready = new PriorityQueue<int, double>();
+        var rng = new Random(7);
+        for (int a = 0; a < agents; a++)
+        {
+            ready.Enqueue(a, rng.NextDouble() * 20);
+        }
+        double now = 0, lateMax = 0;
+        long completed = 0;
+        while (now < 120)
+        {
+            now += step;
+            _time.Advance(TimeSpan.FromSeconds(step));
+            while (inSlots.TryPeek(out int a, out double done) && done <= now)
+            {
+                inSlots.Dequeue();
+                pacer.Left();
+                completed++;
+                double hold = pacer.NextSendAfterMs() / 1000.0;
+                ready.Enqueue(a, now + Math.Max(1, hold));
+            }
+            while (ready.TryPeek(out int a, out double at) && at <= now)
+            {
+                ready.Dequeue();
+                waiting.Enqueue((a, now));
+                pacer.WaitStarted();
+            }
+            while (inSlots.Count < slots && waiting.TryDequeue(out var call))
+            {
+                pacer.WaitEnded();
+                pacer.Entered();
+                if (now > 90)
+                {
+                    lateMax = Math.Max(lateMax, now - call.Arrived);
+                }
+                inSlots.Enqueue(call.Agent, now + service);
+            }
+        }
+        return (lateMax, completed);
+    }
+
+    [Fact]
+    public void SaturatedFleet_SettlesWithTheWaitNearTheTarget_AndTheCollectorKeptBusy()
+    {
+        // 5,000 agents against 500 calls a second: unpaced, each call waits about 9 s (past the 10 s wait an agent's 15 s
+        // deadline allows, once anything slows). Paced, the wait settles near the 1 s target.
+        var pacer = Pacer(slots: 64);
+        var (lateMaxWait, completed) = Saturate(agents: 5000, perSecond: 500, pacer);
+        Assert.True(lateMaxWait < 3, $"calls still waited up to {lateMaxWait:0.0} s in the last 30 s");
+        Assert.True(pacer.PaceSeconds is > 5 and < 15, $"pace {pacer.PaceSeconds:0.0} s; 5,000 agents at 500/s need about 9");
+        // The collector stayed busy: at least 90 % of what it could complete in two minutes (less the first seconds of ramp).
+        Assert.True(completed > 0.9 * 500 * 100, $"{completed} calls completed");
+    }
+
+    [Fact]
+    public void SaturatedFleet_Unpaced_WaitsGrowToTheFleetOverTheRate()
+    {
+        // The same model with pacing off: the check above can fail.
+        var pacer = Pacer(slots: 64, targetMs: 0);
+        var (lateMaxWait, _) = Saturate(agents: 5000, perSecond: 500, pacer);
+        Assert.True(lateMaxWait > 8, $"unpaced calls waited at most {lateMaxWait:0.0} s");
+    }
+}
