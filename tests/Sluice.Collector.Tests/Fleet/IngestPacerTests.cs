@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using Sluice.Collector.Hosting;
+using Sluice.Collector.Storage;
+using Sluice.Collector.Tests.Support;
 
 namespace Sluice.Collector.Tests.Fleet;
 
@@ -227,5 +229,37 @@ public sealed class IngestPacerTests
         var pacer = Pacer(slots: 64, targetMs: 0);
         var (lateMaxWait, _) = Saturate(agents: 5000, perSecond: 500, pacer);
         Assert.True(lateMaxWait > 8, $"unpaced calls waited at most {lateMaxWait:0.0} s");
+    }
+
+    [Theory]
+    [InlineData(-1, 60_000, "--pace-target-wait-ms -1: must be from 0 (no pacing) to 60000")]
+    [InlineData(60_001, 60_000, "--pace-target-wait-ms 60001: must be from 0 (no pacing) to 60000")]
+    [InlineData(1000, 999, "--max-pace-ms 999: must be from 1000 to 600000")]
+    [InlineData(1000, 600_001, "--max-pace-ms 600001: must be from 1000 to 600000")]
+    public void Options_PacingOutOfBounds_ThrowsNamingTheOption(int targetMs, int maxMs, string message)
+    {
+        var options = new CollectorOptions
+        {
+            Listen = "127.0.0.1:0",
+            Store = new StoreLocation(StoreKind.Sqlite, "x"),
+            AllowAnonymous = true,
+            PaceTargetWait = TimeSpan.FromMilliseconds(targetMs),
+            MaxPace = TimeSpan.FromMilliseconds(maxMs),
+        };
+
+        Assert.Equal(message, Assert.Throws<ArgumentException>(options.Validate).Message);
+    }
+
+    [Theory]
+    [InlineData("--pace-target-wait-ms -5", "--pace-target-wait-ms -5: must be from 0 (no pacing) to 60000")]
+    [InlineData("--max-pace-ms 10", "--max-pace-ms 10: must be from 1000 to 600000")]
+    public async Task Serve_BadPacing_Exit2_NamingTheOption(string args, string message)
+    {
+        using var collector = CollectorProcess.Start(
+            ["serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + Path.Combine(Path.GetTempPath(), $"sluice-pacing-{Guid.NewGuid():N}.db"), "--insecure-no-auth", .. args.Split(' ')]);
+        int rc = await collector.ExitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.True(rc == 2, $"exit {rc}:\n{collector.Output}");
+        Assert.Contains(message, collector.Output);
     }
 }
