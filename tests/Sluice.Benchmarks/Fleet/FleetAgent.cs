@@ -30,8 +30,11 @@ internal sealed class FleetCounters
 /// <summary>
 /// One simulated agent: its identity, token and epoch; a batch every interval (from a random phase), the next one only
 /// once the last is acknowledged, as the real agent's unary shipping does; a heartbeat every heartbeat interval. A
-/// failed call is retried after a short pause (counted by status); a refused one is counted and set aside. No thread
-/// of its own: two async loops on timers.
+/// failed call is retried after a short pause (counted by status); a refused one is counted and set aside. An ack that
+/// asks for a pace (<c>Ack.next_send_after_ms</c>, at most <see cref="MaxPace"/>) holds the next batch back until that
+/// long after the ack, as the agent does: the batches due meanwhile are not lost but wait (in a real agent's spool) and
+/// go out one per call afterwards, so the agent falls behind its schedule by as much. No thread of its own: two async
+/// loops on timers.
 /// </summary>
 internal sealed class FleetAgent(string id, string token, CallInvoker invoker, FleetPayloads payloads, FleetOptions options, FleetCounters counters, int seed,
     double startMs = 0)
@@ -44,6 +47,12 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
         Marshallers.Create(a => a.ToByteArray(), Ack.Parser.ParseFrom));
 
     internal static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>The longest pace honoured, as the agent caps <c>Ack.next_send_after_ms</c>: a larger one waits this long.</summary>
+    internal static readonly TimeSpan MaxPace = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long after an ack the next batch is held back for the pace it asked (0: not at all).</summary>
+    internal static TimeSpan Pace(uint nextSendAfterMs) => TimeSpan.FromMilliseconds(Math.Min(nextSendAfterMs, MaxPace.TotalMilliseconds));
 
     private readonly CallOptions _call = new(new Metadata { { "authorization", "Bearer " + token } });
     private readonly Random _random = new(seed);
@@ -60,36 +69,47 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
     /// agent stopped with a call in flight, which sends it again when it starts.
     /// </summary>
     public long Unfinished { get; private set; }
-    /// <summary>How far behind its schedule the agent was when the run stopped (ms; 0 if on time).</summary>
+    /// <summary>
+    /// How far behind its schedule the agent was when the run stopped (ms; 0 if on time): how long the first batch due
+    /// and not yet sent had been due. The batches due by then and not sent are what waits in a real agent's spool.
+    /// </summary>
     public double FinalLagMs { get; private set; }
+    /// <summary>Acks that asked for a pace (<c>next_send_after_ms</c> above 0).</summary>
+    public long PacedAcks { get; private set; }
+    /// <summary>The pace each of those acks asked (ms, as asked: above <see cref="MaxPace"/> only <see cref="MaxPace"/> is waited).</summary>
+    public List<float> PaceAskedMs { get; } = [];
+    /// <summary>Batches sent later than they would have been without a pace: the pace, not the schedule or the last ack, set their time.</summary>
+    public long DeferredBatches { get; private set; }
+
+    /// <summary>The <see cref="Stopwatch"/> timestamp before which the next batch may not go out (the last ack's time plus its pace).</summary>
+    private long _pacedUntil;
 
     /// <summary>Batches until <paramref name="stop"/>; the call in flight then still finishes (within <paramref name="grace"/>).</summary>
     public async Task RunBatchesAsync(long startTimestamp, CancellationToken stop, CancellationToken grace)
     {
         double intervalTicks = options.BatchIntervalMs * Stopwatch.Frequency / 1000.0;
+        // The schedule: when the next batch is due. A pace delays when it goes out, never the schedule, so that the
+        // batches held back are still sent, one per call, and the lag shows them.
         double next = startTimestamp + startMs * Stopwatch.Frequency / 1000.0 + _random.NextDouble() * intervalTicks;
+        long stoppedAt = 0;
+        using var stopped = stop.Register(() => Volatile.Write(ref stoppedAt, Stopwatch.GetTimestamp()));
         while (true)
         {
-            long now = Stopwatch.GetTimestamp();
-            if (next > now)
-            {
-                try
-                {
-                    await Task.Delay(TimeSpan.FromSeconds((next - now) / Stopwatch.Frequency), stop);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-            if (stop.IsCancellationRequested)
+            bool deferred = _pacedUntil > Math.Max(next, Stopwatch.GetTimestamp());
+            if (!await WaitUntilAsync(Math.Max(next, _pacedUntil), stop))
             {
                 break;
+            }
+            if (deferred)
+            {
+                DeferredBatches++;
             }
             await SendOneAsync(grace);
             next += intervalTicks;
         }
-        FinalLagMs = Math.Max(0, (Stopwatch.GetTimestamp() - next) * 1000.0 / Stopwatch.Frequency);
+        // At the stop, not after the call then in flight finished (the first batch not sent is the one due at next).
+        long end = Volatile.Read(ref stoppedAt);
+        FinalLagMs = Math.Max(0, ((end != 0 ? end : Stopwatch.GetTimestamp()) - next) * 1000.0 / Stopwatch.Frequency);
     }
 
     /// <summary>Batches one after the other, no schedule: the warm-up before the idle RSS is read.</summary>
@@ -97,8 +117,30 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
     {
         for (int i = 0; i < count; i++)
         {
+            await WaitUntilAsync(_pacedUntil, CancellationToken.None);
             await SendOneAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// Until the <see cref="Stopwatch"/> timestamp <paramref name="at"/>, no sooner (a timer may fire a millisecond early:
+    /// it is waited again); false if <paramref name="stop"/> came first.
+    /// </summary>
+    private static async Task<bool> WaitUntilAsync(double at, CancellationToken stop)
+    {
+        long now;
+        while ((now = Stopwatch.GetTimestamp()) < at)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(Math.Max((at - now) / Stopwatch.Frequency, 0.001)), stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+        return !stop.IsCancellationRequested;
     }
 
     private async Task SendOneAsync(CancellationToken grace)
@@ -131,6 +173,12 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
                 if (ack.Sequence != (ulong)sequence || (!ack.Duplicate && ack.EventsStored != size))
                 {
                     throw new InvalidOperationException($"{id}: batch {sequence} of {size} events acknowledged as {ack}");
+                }
+                if (ack.NextSendAfterMs > 0)
+                {
+                    _pacedUntil = Stopwatch.GetTimestamp() + (long)(Pace(ack.NextSendAfterMs).TotalSeconds * Stopwatch.Frequency);
+                    PacedAcks++;
+                    PaceAskedMs.Add(ack.NextSendAfterMs);
                 }
                 LastAcked = sequence;
                 // A duplicate's events are stored (once, by the attempt that timed out).

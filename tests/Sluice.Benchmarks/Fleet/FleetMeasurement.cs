@@ -14,9 +14,10 @@ namespace Sluice.Benchmarks.Fleet;
 /// <c>fleet</c>: a fleet of simulated agents against one real <c>sluice-collector serve</c> (a process of its own, on
 /// loopback) with a fresh SQLite or PostgreSQL store, for a fixed time (see <see cref="FleetOptions"/> and README.md,
 /// "Collector under a fleet"). Reports what was stored and how fast, acknowledgement latency, how far behind schedule
-/// the agents fell, the collector's and the database's CPU per batch and per event, the collector's RSS per connection,
-/// failed and refused calls, the dashboard's <c>/api/fleet</c> latency during the run; then checks in the store that
-/// every agent's sequences are exactly 1..its last acknowledged one.
+/// the agents were at the stop, the acks that paced them, the collector's and the database's CPU per batch and per
+/// event, the collector's RSS per connection, failed and refused calls (and whether any failed for lack of resources),
+/// the dashboard's <c>/api/fleet</c> latency during the run; then checks in the store that every agent's sequences are
+/// exactly 1..its last acknowledged one.
 /// </summary>
 internal static class FleetMeasurement
 {
@@ -148,6 +149,9 @@ internal static class FleetMeasurement
                 DuplicateAcks = counters.DuplicateAcks,
                 AckLatencyMs = [.. agents.SelectMany(a => a.LatencyMs).Select(l => (double)l)],
                 FinalLagMs = [.. agents.Select(a => a.FinalLagMs)],
+                PacedAcks = agents.Sum(a => a.PacedAcks),
+                PaceAskedMs = [.. agents.SelectMany(a => a.PaceAskedMs).Select(p => (double)p)],
+                DeferredBatches = agents.Sum(a => a.DeferredBatches),
                 CollectorCpuSeconds = collectorCpu.TotalSeconds,
                 DatabaseCpuSeconds = dbCpu.TotalSeconds,
                 ClientCpuSeconds = clientCpu.TotalSeconds,

@@ -14,8 +14,17 @@ internal sealed record FleetReport
     public long DuplicateAcks { get; init; }
     /// <summary>Acknowledgement latency of every batch (ms), sorted or not.</summary>
     public IReadOnlyList<double> AckLatencyMs { get; init; } = [];
-    /// <summary>Per agent, how far behind its schedule its last batch went out (ms).</summary>
+    /// <summary>
+    /// Per agent, how far behind its schedule it was at the stop (ms): how long its first batch not yet sent had been due.
+    /// The batches due and not sent are what waits in a real agent's spool.
+    /// </summary>
     public IReadOnlyList<double> FinalLagMs { get; init; } = [];
+    /// <summary>Acks that asked the agent for a pace (<c>Ack.next_send_after_ms</c> above 0).</summary>
+    public long PacedAcks { get; init; }
+    /// <summary>The pace each of those acks asked (ms), sorted or not.</summary>
+    public IReadOnlyList<double> PaceAskedMs { get; init; } = [];
+    /// <summary>Batches an agent sent later than its schedule (or, behind it, the last ack) allowed, held back by a pace.</summary>
+    public long DeferredBatches { get; init; }
     public double CollectorCpuSeconds { get; init; }
     public double DatabaseCpuSeconds { get; init; }
     public double ClientCpuSeconds { get; init; }
@@ -49,6 +58,23 @@ internal sealed record FleetReport
     public double RssPerConnectionBytes => (double)(CollectorLoadedRssBytes - CollectorIdleRssBytes) / Options.Connections;
     /// <summary>The share of the offered batches that were acknowledged.</summary>
     public double AchievedShare => Options.OfferedBatches == 0 ? 0 : (double)BatchesAcked / Options.OfferedBatches;
+    /// <summary>The share of the acks that asked for a pace.</summary>
+    public double PacedShare => BatchesAcked == 0 ? 0 : (double)PacedAcks / BatchesAcked;
+    /// <summary>The share of the acknowledged batches that a pace held back.</summary>
+    public double DeferredShare => BatchesAcked == 0 ? 0 : (double)DeferredBatches / BatchesAcked;
+
+    /// <summary>
+    /// The failures that mean the collector (or the host under it) ran short: RESOURCE_EXHAUSTED (no slot for the call),
+    /// DEADLINE_EXCEEDED (not answered within the attempt timeout), UNAVAILABLE (a connection not made in time, or lost).
+    /// </summary>
+    public static readonly IReadOnlyList<string> LackOfResourcesCodes = ["ResourceExhausted", "DeadlineExceeded", "Unavailable"];
+    /// <summary>Calls (batches and heartbeats; each attempt) that failed for lack of resources: <see cref="LackOfResourcesCodes"/> among <see cref="FailedCalls"/>.</summary>
+    public long FailedForLackOfResources => LackOfResourcesCodes.Sum(c => FailedCalls.GetValueOrDefault(c));
+    /// <summary>Whether the run held "no call fails for lack of resources".</summary>
+    public bool NoCallFailedForLackOfResources => FailedForLackOfResources == 0;
+
+    /// <summary>Batches an agent <paramref name="lagMs"/> behind its schedule has due and not sent (the first one due at lag 0+).</summary>
+    public double BatchesBehind(double lagMs) => lagMs > 0 ? Math.Floor(lagMs / Options.BatchIntervalMs) + 1 : 0;
 
     /// <summary>The value at quantile <paramref name="q"/> (0..1) of <paramref name="values"/>, nearest rank; NaN for none.</summary>
     public static double Quantile(IReadOnlyList<double> values, double q)
@@ -71,16 +97,25 @@ internal sealed record FleetReport
         Line($"  load average before {LoadBefore}, after {LoadAfter}");
         Line($"  stored: {BatchesPerSecond:N0} batches/s, {EventsPerSecond:N0} events/s ({MeanBatchEvents:F1} events/batch), {HeartbeatsAnswered:N0} heartbeats; {BatchesAcked:N0} of {o.OfferedBatches:N0} offered batches ({AchievedShare:P1})");
         Line($"  ack latency: p50 {Quantile(AckLatencyMs, 0.5):F1} ms, p99 {Quantile(AckLatencyMs, 0.99):F1} ms, max {Quantile(AckLatencyMs, 1):F1} ms");
-        Line($"  behind schedule at the end, per agent: p50 {Quantile(FinalLagMs, 0.5) / 1000:F2} s, p99 {Quantile(FinalLagMs, 0.99) / 1000:F2} s, max {Quantile(FinalLagMs, 1) / 1000:F2} s");
+        Line($"  behind schedule at the stop, per agent (batches due and not sent: what waits in its spool): p50 {Lag(0.5)}, p99 {Lag(0.99)}, max {Lag(1)}");
+        Line($"  paced: {PacedAcks:N0} of {BatchesAcked:N0} acks asked for a pace ({PacedShare:P1}){(PacedAcks == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", asked p50 {Quantile(PaceAskedMs, 0.5):F0} ms, p99 {Quantile(PaceAskedMs, 0.99):F0} ms, max {Quantile(PaceAskedMs, 1):F0} ms"))}; {DeferredBatches:N0} batches held back by a pace ({DeferredShare:P1} of those acknowledged)");
         Line($"  collector CPU: {CollectorCores:F2} cores, {CollectorUsPerBatch:F0} us/batch, {CollectorUsPerEvent:F2} us/event");
         Line($"  database CPU: {DatabaseCpuSeconds / ElapsedSeconds:F2} cores, {DatabaseUsPerBatch:F0} us/batch, {DatabaseUsPerEvent:F2} us/event{(o.Store == "sqlite" ? " (SQLite: inside the collector's figure)" : "")}");
         Line($"  simulator CPU: {ClientCpuSeconds / ElapsedSeconds:F2} cores");
         Line($"  collector RSS: idle {CollectorIdleRssBytes / 1048576.0:F0} MiB, loaded {CollectorLoadedRssBytes / 1048576.0:F0} MiB, peak {CollectorPeakRssBytes / 1048576.0:F0} MiB; {RssPerConnectionBytes / 1024:F1} KiB per connection");
         Line($"  failed calls (retried): {Codes(FailedCalls)}; refused calls: {Codes(RefusedCalls)}; duplicate acks (a resend after the attempt timeout): {DuplicateAcks}");
+        var lack = FailedCalls.Where(f => LackOfResourcesCodes.Contains(f.Key) && f.Value > 0).ToDictionary();
+        Line($"  no call failed for lack of resources ({string.Join(", ", LackOfResourcesCodes)}): {(NoCallFailedForLackOfResources ? "yes" : string.Create(CultureInfo.InvariantCulture, $"NO: {FailedForLackOfResources:N0} calls ({Codes(lack)})"))}");
         var polls = FleetViewMs;
         Line($"  /api/fleet: {polls.Count} polls, {polls.Count(double.IsInfinity)} failed, p50 {Quantile(polls, 0.5):F0} ms, max {Quantile(polls, 1):F0} ms; after the run, the load gone: {QuietFleetViewMs:F0} ms");
         Line($"  exactly once: {StoredCheck}");
         return t.ToString();
+
+        string Lag(double q)
+        {
+            double ms = Quantile(FinalLagMs, q);
+            return string.Create(CultureInfo.InvariantCulture, $"{ms / 1000:F2} s ({BatchesBehind(ms):N0} batches)");
+        }
     }
 
     private static string Codes(IReadOnlyDictionary<string, long> codes) =>
