@@ -129,12 +129,22 @@ internal static partial class StatusCommand
         }
     }
 
-    /// <summary>The shipper's state, then one line per collector: up or down since when, which one is current, its counters and last error.</summary>
-    internal static void WriteShipping(TextWriter o, Shipping.ShipperStatus s)
+    /// <summary>
+    /// The shipper's state; while the collector paces the agent, when the next batch may go (from
+    /// <paramref name="now"/>, the current time by default); then one line per collector: up or down
+    /// since when, which one is current, its counters and last error.
+    /// </summary>
+    internal static void WriteShipping(TextWriter o, Shipping.ShipperStatus s, DateTimeOffset? now = null)
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
         o.WriteLine(string.Create(c, $"  shipping    {s.State}, {s.InFlight} in flight, {s.AckedBatches} batches acked ({s.DuplicateAcks} duplicate), {s.Retries} retries, {s.QuarantinedBatches} quarantined") +
             (s.LastError is null ? "" : string.Create(c, $"; last error {s.LastErrorAt:u}: {s.LastError}")));
+        if (s.PacedUntil is { } until)
+        {
+            double left = (until - (now ?? DateTimeOffset.UtcNow)).TotalSeconds;
+            string next = left > 0 ? string.Create(c, $"next batch in {left:0.0} s") : "one batch in flight at a time";
+            o.WriteLine(string.Create(c, $"  paced       by the collector: {next} (asked {s.PaceMs:N0} ms, honoured {s.PaceSeconds:0.###} s; {s.PacedAcks:N0} acks paced since start)"));
+        }
         foreach (var collector in s.Collectors)
         {
             string state = collector.State switch

@@ -68,6 +68,12 @@ internal static class AgentInstruments
         meter.CreateObservableGauge("sluice.spool.batches", () => Spool(m, s => s.DepthBatches), "{batch}", "Batches waiting in the spool.");
         meter.CreateObservableGauge("sluice.spool.events", () => Spool(m, s => s.DepthEvents), "{event}", "Events waiting in the spool.");
 
+        // The shipper (Collector sink only): pacing by the collector (Ack.next_send_after_ms).
+        meter.CreateObservableCounter("sluice.shipper.paced_acks", () => Shipper(m, s => s.PacedAcks), "{ack}",
+            "Acks with which the collector paced the agent's sends (a nonzero next_send_after_ms).");
+        meter.CreateObservableGauge("sluice.shipper.pace", () => Shipper(m, s => s.PaceSeconds), "s",
+            "The pace in force: the wait after an ack before the next batch is sent, one in flight at a time; 0 when not paced.");
+
         // The process table (docs/process-context.md).
         meter.CreateObservableGauge("sluice.enrichment.processes", () => Table(m, t => t.Processes), "{process}", "Processes in the table, live and exited.");
         meter.CreateObservableGauge("sluice.enrichment.table", () => Table(m, t => t.TableBytes), "By", "Approximate bytes the process table's entries hold.");
@@ -94,6 +100,10 @@ internal static class AgentInstruments
     /// <summary>A spool figure, or nothing when events do not go to a collector.</summary>
     private static Measurement<long>[] Spool(AgentMetrics m, Func<Spool.SpoolCounters, long> value) =>
         m.SpoolCounters?.Invoke() is { } s ? [new Measurement<long>(value(s))] : [];
+
+    /// <summary>A shipper figure, or nothing when events do not go to a collector.</summary>
+    private static Measurement<T>[] Shipper<T>(AgentMetrics m, Func<Shipping.ShipperStatus, T> value) where T : struct =>
+        m.ShipperStatus?.Invoke() is { } s ? [new Measurement<T>(value(s))] : [];
 
     /// <summary>A process table figure, or nothing when enrichment is off.</summary>
     private static Measurement<long>[] Table(AgentMetrics m, Func<Enrichment.EnrichmentStatus, long> value) =>

@@ -18,11 +18,20 @@ namespace Sluice.Agent.Shipping;
 /// the first batch not known to be stored (at-least-once; the collectors, on one store, deduplicate
 /// on (agent, epoch, sequence)). A batch a collector refuses is set aside in the quarantine and
 /// reported as loss in the next batch; after ALREADY_EXISTS the spool also starts a new epoch.
+/// An ack may pace the agent (<c>Ack.next_send_after_ms</c>): the next Send waits that long after
+/// the ack, at most <see cref="MaxPace"/>, with one call in flight until an ack ends the pacing.
 /// </summary>
 internal sealed class Shipper : IDisposable
 {
     private static readonly ResiliencePropertyKey<ulong> SequenceKey = new("sluice.sequence");
     private static readonly ResiliencePropertyKey<CollectorEndpoint> CollectorKey = new("sluice.collector");
+
+    /// <summary>
+    /// The longest pace honoured from one ack: a collector that asks for more (a bug, a wrong unit)
+    /// still gets a Send this often, so it cannot stop shipping for long. A minute is already far
+    /// beyond what a collector aims for (seconds); its batches wait in the spool meanwhile.
+    /// </summary>
+    internal static readonly TimeSpan MaxPace = TimeSpan.FromSeconds(60);
 
     private enum OutcomeKind
     {
@@ -62,6 +71,14 @@ internal sealed class Shipper : IDisposable
     private DateTimeOffset? _lastErrorAt;
     private DateTimeOffset? _lastAckAt;
     private int _running;
+
+    // Pacing by the collector (Ack.next_send_after_ms), as the last applied ack set it: written by
+    // the run loop, read by Status; _pacedUntil and _paceMs under _errorLock. _pacedUntil is null
+    // when not paced (full window); otherwise no Send starts before it, and one call is in flight.
+    private DateTimeOffset? _pacedUntil;
+    private uint _paceMs;
+    private long _pacedAcks;
+    private long _pacedAcksThisTime;
 
     /// <summary>Creates a shipper for <paramref name="spool"/>, with its own gRPC client for each of <see cref="ShipperOptions.CollectorsInOrder"/>. Validates the options (throws <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>).</summary>
     public Shipper(DiskSpool spool, ShipperOptions options, TimeProvider? time = null, ILogger<Shipper>? logger = null)
@@ -123,6 +140,9 @@ internal sealed class Shipper : IDisposable
                     LastError = _lastError,
                     LastErrorAt = _lastErrorAt,
                     LastAckAt = _lastAckAt,
+                    PacedAcks = Interlocked.Read(ref _pacedAcks),
+                    PaceMs = _paceMs,
+                    PacedUntil = _pacedUntil,
                     Collectors = _collectors.Status,
                 };
             }
@@ -144,18 +164,29 @@ internal sealed class Shipper : IDisposable
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                while (inFlight.Count < _options.MaxInFlight && _spool.TryRead() is { } entry)
+                var (window, paceLeft) = Pace();
+                while (paceLeft == TimeSpan.Zero && inFlight.Count < window && _spool.TryRead() is { } entry)
                 {
                     inFlight.Enqueue((entry, SendAsync(entry, sends.Token)));
                     Volatile.Write(ref _inFlight, inFlight.Count);
                 }
                 if (inFlight.Count == 0)
                 {
-                    await _spool.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+                    if (paceLeft > TimeSpan.Zero)
+                    {
+                        // Paced, nothing in flight: the next Send waits, its batch in the spool.
+                        await Task.Delay(paceLeft, _time, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await _spool.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+                    }
                     continue;
                 }
+                // While a pace runs, only the answers in flight are awaited (and applied: a later
+                // ack may end or renew the pace); nothing new starts.
                 var (head, send) = inFlight.Peek();
-                if (!send.IsCompleted && inFlight.Count < _options.MaxInFlight)
+                if (!send.IsCompleted && inFlight.Count < window && paceLeft == TimeSpan.Zero)
                 {
                     // Room in the window: wake for the head's answer or for a new batch, whichever first.
                     await Task.WhenAny(send, _spool.WaitToReadAsync(cancellationToken).AsTask()).ConfigureAwait(false);
@@ -167,7 +198,7 @@ internal sealed class Shipper : IDisposable
                 switch (outcome.Kind)
                 {
                     case OutcomeKind.Acked:
-                        Acknowledge(head, outcome.Ack!);
+                        Acknowledge(head, outcome.Ack!, outcome.Url);
                         head.Dispose();
                         break;
                     case OutcomeKind.Refused:
@@ -196,6 +227,12 @@ internal sealed class Shipper : IDisposable
             await sends.CancelAsync().ConfigureAwait(false);
             await AbandonAsync(inFlight).ConfigureAwait(false);
             sends.Dispose();
+            // A pace holds for this run only: the next one starts unpaced, as a restarted agent does.
+            lock (_errorLock)
+            {
+                (_pacedUntil, _paceMs) = (null, 0);
+            }
+            _pacedAcksThisTime = 0;
             _state = ShipperState.Stopped;
             Interlocked.Exchange(ref _running, 0);
         }
@@ -235,7 +272,22 @@ internal sealed class Shipper : IDisposable
         }
     }
 
-    private void Acknowledge(SpoolEntry entry, Ack ack)
+    /// <summary>The calls allowed in flight now (1 while paced), and the time left before a new one may start (zero: now).</summary>
+    private (int Window, TimeSpan PaceLeft) Pace()
+    {
+        // Read without the lock: the run loop, which calls this, is the only writer.
+        if (_pacedUntil is not { } at)
+        {
+            return (_options.MaxInFlight, TimeSpan.Zero);
+        }
+        var left = at - _time.GetUtcNow();
+        return (1, left > TimeSpan.Zero ? left : TimeSpan.Zero);
+    }
+
+    /// <summary>The pace an ack asks for, cut to <see cref="MaxPace"/>.</summary>
+    internal static TimeSpan Honoured(uint paceMs) => TimeSpan.FromMilliseconds(Math.Min(paceMs, MaxPace.TotalMilliseconds));
+
+    private void Acknowledge(SpoolEntry entry, Ack ack, string? url)
     {
         _spool.Acknowledge(entry.Sequence);
         Interlocked.Increment(ref _ackedBatches);
@@ -249,9 +301,31 @@ internal sealed class Shipper : IDisposable
             ShipperLog.Resumed(_logger);
             _state = ShipperState.Running;
         }
+        // Acks are applied in sequence order, so the latest applied one decides the pace: a later
+        // ack with 0 ends it, one with another value replaces it (counted from that ack).
+        uint pace = ack.NextSendAfterMs;
+        var now = _time.GetUtcNow();
+        bool wasPaced;
         lock (_errorLock)
         {
-            _lastAckAt = _time.GetUtcNow();
+            _lastAckAt = now;
+            wasPaced = _pacedUntil is not null;
+            _pacedUntil = pace == 0 ? null : now + Honoured(pace);
+            _paceMs = pace;
+        }
+        if (pace != 0)
+        {
+            Interlocked.Increment(ref _pacedAcks);
+            _pacedAcksThisTime++;
+            if (!wasPaced)
+            {
+                ShipperLog.PacingStarted(_logger, url ?? "", pace, Honoured(pace), MaxPace);
+            }
+        }
+        else if (wasPaced)
+        {
+            ShipperLog.PacingEnded(_logger, url ?? "", _pacedAcksThisTime, _options.MaxInFlight);
+            _pacedAcksThisTime = 0;
         }
     }
 

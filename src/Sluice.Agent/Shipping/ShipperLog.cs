@@ -34,4 +34,10 @@ internal static partial class ShipperLog
 
     [LoggerMessage(EventId = 2114, Level = LogLevel.Error, Message = "The collector {CollectorUrl} refused this agent's credentials ({Code}: {Detail}) while {AcceptingUrl} accepts them: that collector's token list probably lacks this agent (enrolled on one collector only, or revoked on one only). Shipping stops all the same until it is fixed, so that a revoked agent stops everywhere")]
     public static partial void CredentialsRefusedByOne(ILogger logger, string collectorUrl, StatusCode code, string detail, string acceptingUrl);
+
+    [LoggerMessage(EventId = 2115, Level = LogLevel.Information, Message = "The collector {CollectorUrl} paces this agent: each next batch is sent {PaceMs} ms after an ack (honoured: {Pace}, at most {MaxPace}), one in flight at a time; batches wait in the spool meanwhile")]
+    public static partial void PacingStarted(ILogger logger, string collectorUrl, uint paceMs, TimeSpan pace, TimeSpan maxPace);
+
+    [LoggerMessage(EventId = 2116, Level = LogLevel.Information, Message = "The collector {CollectorUrl} no longer paces this agent, after {PacedAcks} paced acks: up to {MaxInFlight} batches in flight again")]
+    public static partial void PacingEnded(ILogger logger, string collectorUrl, long pacedAcks, int maxInFlight);
 }

@@ -36,6 +36,15 @@ internal sealed record ShipperStatus
     public string? LastError { get; init; }
     public DateTimeOffset? LastErrorAt { get; init; }
     public DateTimeOffset? LastAckAt { get; init; }
+    /// <summary>Acks that asked the agent to pace its sends (a nonzero <c>next_send_after_ms</c>), since the shipper started.</summary>
+    public long PacedAcks { get; init; }
+    /// <summary>The pace the last applied ack asked for, in milliseconds, as asked (<see cref="PaceSeconds"/> is what is honoured); 0 when not paced.</summary>
+    public uint PaceMs { get; init; }
+    /// <summary>While the collector paces the agent: no Send starts before this time, and one is in flight at a time. Null when not paced.</summary>
+    public DateTimeOffset? PacedUntil { get; init; }
+    /// <summary>The pace in force, cut to <see cref="Shipper.MaxPace"/>, in seconds; 0 when not paced.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double PaceSeconds => PacedUntil is null ? 0 : Shipper.Honoured(PaceMs).TotalSeconds;
     /// <summary>Each collector of <see cref="ShipperOptions.Collectors"/>, in order: state, which one is current, counters.</summary>
     public IReadOnlyList<CollectorStatus> Collectors { get; init; } = [];
 }

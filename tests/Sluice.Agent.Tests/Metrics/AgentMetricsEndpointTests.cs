@@ -84,6 +84,8 @@ public sealed class AgentMetricsEndpointTests
         Assert.Equal(status.Spool!.Value.QuarantinedEvents, samples["sluice_loss_events_total{kind=\"quarantined\"}"]);
         Assert.Equal(status.TotalLoss, samples.Where(s => s.Key.StartsWith("sluice_loss_events_total{", StringComparison.Ordinal)).Sum(s => s.Value));
         Assert.Equal(status.Spool!.Value.DepthBytes, samples["sluice_spool_bytes"]);
+        Assert.Equal(status.Shipping!.PacedAcks, samples["sluice_shipper_paced_acks_total"]);
+        Assert.Equal(2.5, samples["sluice_shipper_pace_seconds"]);
         Assert.Equal(status.Backlog, samples["sluice_kernel_backlog"]);
         Assert.Equal(0.05, samples["sluice_drain_interval_seconds"]);
         Assert.Equal(12, samples["sluice_filter_matched_total{action=\"Drop\",rule=\"cron\"}"]);

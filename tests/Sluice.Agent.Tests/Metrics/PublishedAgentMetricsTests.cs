@@ -45,7 +45,8 @@ public sealed class PublishedAgentMetricsTests : IDisposable
         var families = PrometheusText.Families(text);
         Assert.Subset(documented.ToHashSet(), families.Keys.ToHashSet());
         string[] collectorSinkOnly =
-            ["sluice_events_delivered_total", "sluice_loss_batches_total", "sluice_quarantine_trimmed_events_total", "sluice_spool_bytes", "sluice_spool_batches", "sluice_spool_events"];
+            ["sluice_events_delivered_total", "sluice_loss_batches_total", "sluice_quarantine_trimmed_events_total", "sluice_spool_bytes", "sluice_spool_batches", "sluice_spool_events",
+             "sluice_shipper_paced_acks_total", "sluice_shipper_pace_seconds"];
         Assert.Equal(documented.Except(collectorSinkOnly).Order(), families.Keys.Order());
         var samples = PrometheusText.Samples(text);
         Assert.Equal(status.RulesLoaded, samples["sluice_rules_loaded"]);

@@ -12,7 +12,7 @@ namespace Sluice.Agent.Tests.Monitoring;
 public sealed class AgentInstrumentsTests
 {
     /// <summary>Every measurement of one collection of <paramref name="meter"/>'s instruments, by instrument name and tags ("name" or "name{kind=x}").</summary>
-    private static Dictionary<string, double> Collect(Meter meter)
+    internal static Dictionary<string, double> Collect(Meter meter)
     {
         var values = new Dictionary<string, double>();
         using var listener = new MeterListener();
@@ -49,6 +49,7 @@ public sealed class AgentInstrumentsTests
                 QuarantineTrimmedBatches = 2, QuarantineTrimmedEvents = 20, CorruptBatches = 7, CorruptEvents = 70,
             },
             SpoolAppendFailures = () => (1, 8),
+            ShipperStatus = () => new Sluice.Agent.Shipping.ShipperStatus { PacedAcks = 11, PaceMs = 2500, PacedUntil = DateTimeOffset.UnixEpoch },
             FilterCounts = () => [new FilterCount("cron", "Drop", 12, 11)],
             Enrichment = () => new Sluice.Agent.Enrichment.EnrichmentStatus { Enabled = true, Processes = 300, MaxProcesses = 32768, TableBytes = 250_000, Evicted = 4, ParentUnknown = 7, ContainerUnknown = 9, UnitUnknown = 9 },
             IntervalMs = 50,
@@ -140,6 +141,8 @@ public sealed class AgentInstrumentsTests
             ["sluice.spool"] = status.Spool!.Value.DepthBytes,
             ["sluice.spool.batches"] = status.Spool!.Value.DepthBatches,
             ["sluice.spool.events"] = status.Spool!.Value.DepthEvents,
+            ["sluice.shipper.paced_acks"] = status.Shipping!.PacedAcks,
+            ["sluice.shipper.pace"] = status.Shipping!.PaceSeconds,
             ["sluice.enrichment.processes"] = status.Enrichment.Processes,
             ["sluice.enrichment.table"] = status.Enrichment.TableBytes,
             ["sluice.enrichment.evictions"] = status.Enrichment.Evicted,
@@ -151,6 +154,7 @@ public sealed class AgentInstrumentsTests
         // The loss kinds add up to the total status prints.
         Assert.Equal(status.TotalLoss, measured.Where(kv => kv.Key.StartsWith("sluice.loss.events{", StringComparison.Ordinal)).Sum(kv => kv.Value));
         Assert.Equal(1 + 2 + 4 + 5 + 58 + 60 + 70, status.TotalLoss);
+        Assert.Equal((11.0, 2.5), (measured["sluice.shipper.paced_acks"], measured["sluice.shipper.pace"]));
     }
 
     [Fact]
@@ -161,7 +165,8 @@ public sealed class AgentInstrumentsTests
 
         var measured = Collect(metrics.Meter);
 
-        Assert.DoesNotContain(measured.Keys, k => k.StartsWith("sluice.spool", StringComparison.Ordinal) || k.StartsWith("sluice.loss.batches", StringComparison.Ordinal));
+        Assert.DoesNotContain(measured.Keys, k => k.StartsWith("sluice.spool", StringComparison.Ordinal) || k.StartsWith("sluice.loss.batches", StringComparison.Ordinal)
+            || k.StartsWith("sluice.shipper", StringComparison.Ordinal));
         Assert.Equal(0, measured["sluice.loss.events{kind=spool_dropped}"]);
         Assert.Equal(metrics.Snapshot().TotalLoss, measured.Where(kv => kv.Key.StartsWith("sluice.loss.events{", StringComparison.Ordinal)).Sum(kv => kv.Value));
         Assert.Equal(5, metrics.Snapshot().TotalLoss);

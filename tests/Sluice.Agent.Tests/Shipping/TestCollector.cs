@@ -73,6 +73,15 @@ public sealed class TestCollector : IAsyncDisposable
 
     public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>The pace (next_send_after_ms) each ack asks for, from the batch sequence; null: 0, no pacing.</summary>
+    public Func<ulong, uint>? PaceFor { get; set; }
+
+    /// <summary>Each Send call, in order of arrival: its sequence and <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
+    public ConcurrentQueue<(ulong Sequence, long At)> Arrivals { get; } = new();
+
+    /// <summary>Sequence → <see cref="System.Diagnostics.Stopwatch"/> timestamp of the last ack sent for it (taken just before the answer goes out).</summary>
+    public ConcurrentDictionary<ulong, long> Answered { get; } = new();
+
     public int Port { get; private set; }
 
     public string Url => $"{(_certificate is null ? "http" : "https")}://{(_certificate is null ? "127.0.0.1" : "localhost")}:{Port}";
@@ -168,6 +177,7 @@ public sealed class TestCollector : IAsyncDisposable
     internal async Task<Ack> SendAsync(EventBatch batch, ServerCallContext context)
     {
         Interlocked.Increment(ref _calls);
+        Arrivals.Enqueue((batch.Sequence, System.Diagnostics.Stopwatch.GetTimestamp()));
         CheckToken(context);
         string? encoding = context.GetHttpContext().Request.Headers["grpc-encoding"];
         RequestEncodings.Enqueue(encoding ?? "identity");
@@ -205,6 +215,8 @@ public sealed class TestCollector : IAsyncDisposable
                 context.GetHttpContext().Abort();
                 throw new RpcException(new Grpc.Core.Status(StatusCode.Cancelled, "scripted: cut"));
         }
+        ack.NextSendAfterMs = PaceFor?.Invoke(batch.Sequence) ?? 0;
+        Answered[batch.Sequence] = System.Diagnostics.Stopwatch.GetTimestamp();
         return ack;
     }
 
