@@ -166,7 +166,7 @@ internal sealed class CollectorServer : IAsyncDisposable
             builder.Services.AddSingleton(TimeProvider.System);
             builder.Services.AddSingleton(new BatchValidator(options.Limits));
             builder.Services.AddSingleton<IngestCounters>();
-            builder.Services.AddSingleton(sp => new IngestPacer(sp.GetRequiredService<TimeProvider>(), options.MaxInFlight, options.PaceTargetWait, options.MaxPace));
+            builder.Services.AddSingleton(sp => new IngestPacer(sp.GetRequiredService<TimeProvider>(), options.PaceTargetWait, options.MaxPace));
             builder.Services.AddSingleton(sp => new RefusalLog(sp.GetRequiredService<ILogger<RefusalLog>>(), sp.GetRequiredService<TimeProvider>(), options.RefusalLogInterval));
             builder.Services.AddSingleton(sp => new Policy.PolicyCache(Policy.PolicyStore.Of(store), sp.GetRequiredService<TimeProvider>(), options.PolicyRefreshInterval,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<Policy.PolicyCache>()));
@@ -253,6 +253,7 @@ internal sealed class CollectorServer : IAsyncDisposable
         counters["paced_acks"] = p.PacedAcks;
         counters["pace_ms"] = (long)Math.Round(p.PaceSeconds * 1000);
         counters["expected_wait_ms"] = (long)Math.Round(p.ExpectedWaitSeconds * 1000);
+        counters["paced_agents_held"] = p.Held;
         if (s is not null)
         {
             counters["stream_connected"] = s.Connected ? 1 : 0;

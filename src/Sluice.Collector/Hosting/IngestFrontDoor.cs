@@ -115,7 +115,6 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
             TrailersOnly(context.Response, StatusCode.ResourceExhausted, detail, pushback);
             return;
         }
-        paced?.Entered();
         try
         {
             await next(context);
@@ -123,7 +122,7 @@ internal sealed class IngestFrontDoor(AgentAuthenticator authenticator, IngestCo
         finally
         {
             slots.Release();
-            paced?.Left();
+            paced?.Completed();
         }
         var (code, message) = ResponseStatus(context);
         if (code == StatusCode.ResourceExhausted && message is not null && message.StartsWith(TooLargePrefix, StringComparison.Ordinal))

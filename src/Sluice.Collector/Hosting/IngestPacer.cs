@@ -8,58 +8,77 @@ namespace Sluice.Collector.Hosting;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The pace is one figure for every agent, adjusted every <see cref="Tick"/> from two readings of the front door: the
-/// wait a call arriving now can expect (calls waiting for a slot ÷ calls completed per second), and, when none waits,
-/// how busy the slots are. While the expected wait is above the target the pace grows; while nothing waits it shrinks,
-/// faster the more slots stand idle. The step is the error over the length of an agent's cycle (pace + wait + 1 s),
-/// times <see cref="Gain"/>: a change of pace shows in the front door's queue only once the agents told have come
-/// back, so a controller that moved faster overshot. With N agents each sending as soon as allowed and C calls stored
-/// per second, it settles where the agents' cycle is N ÷ C and the wait is near the target: 10,000 agents on a
-/// collector that stores 900 batches a second hold about 10 s each, and their calls wait about a second.
+/// The pace is the agent's turn: the calls ahead of it when it comes back are the calls waiting now and the agents
+/// already told to hold (each counted until its pace ends), and the collector completes C calls a second, so the
+/// agent comes back after (waiting + held) ÷ C, less the target wait. An agent that keeps to it finds the calls ahead of
+/// it done and waits about the target. With N agents each sending as soon as allowed, the pace settles near N ÷ C
+/// with nothing to tune: 10,000 agents on a collector that completes 600 calls a second hold about 16 s each.
+/// </para>
+/// <para>
+/// C is the completion rate read while calls wait (the collector is then working at what it can), followed smoothly;
+/// while none waits it is at least the rate read, and while agents are held it grows by 5 % a second, so that a
+/// collector that became faster is found again: shorter paces bring calls back until they wait.
 /// </para>
 /// <para>
 /// Each ack carries the pace times a random factor from 0.75 to 1.25, so that agents told at the same moment do not
-/// come back together. The pace never exceeds <c>maxPace</c>; past it the front door's bounded wait and refusal are what
-/// is left. A target of zero turns pacing off: every ack carries 0.
+/// come back together. What an ack carries never exceeds <c>maxPace</c>; past it the front door's bounded wait and refusal are what
+/// is left. A target of zero turns pacing off: every ack carries 0, and the expected wait is still reported.
 /// </para>
 /// <para>
-/// The figures are updated by the first call that finds a tick due (no timer): a collector without calls has nothing
-/// to pace. Heartbeats are not paced and do not count: they have slots of their own.
+/// The figures are updated every <see cref="Tick"/> by the first call or status read that finds one due (no timer): a
+/// collector without calls has nothing to pace. Heartbeats are not paced and do not count: they have slots of their own.
 /// </para>
 /// </remarks>
-internal sealed class IngestPacer(TimeProvider time, int slots, TimeSpan targetWait, TimeSpan maxPace)
+internal sealed class IngestPacer
 {
     /// <summary>How often the pace is adjusted.</summary>
     internal static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>The share of an agent's cycle by which one second of error moves the pace in one second.</summary>
-    internal const double Gain = 2.0;
+    /// <summary>The width of the buckets that count held agents by the time their pace ends.</summary>
+    private static readonly TimeSpan Bucket = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How fast the completion rate follows its readings: the weight of one second of readings.</summary>
     private const double RatePerSecond = 1.2;
 
-    /// <summary>The least error that shrinks the pace while nothing waits (seconds).</summary>
-    private const double MinDecrease = 0.25;
+    /// <summary>How fast the completion rate grows, per second, while agents are held and no call waits.</summary>
+    private const double ProbePerSecond = 1.05;
 
     public const int DefaultTargetWaitMs = 1000;
     public const int DefaultMaxPaceMs = 60_000;
 
+    private readonly TimeProvider _time;
+    private readonly double _target;
+    private readonly double _max;
     private readonly Lock _lock = new();
-    private readonly double _target = targetWait.TotalSeconds;
-    private readonly double _max = maxPace.TotalSeconds;
     private int _waiting;
-    private int _busy;
     private long _completed;
     private long _pacedAcks;
 
+    // Agents held, by the bucket their pace ends in (a ring longer than the longest pace), and their total.
+    private readonly int[] _returns;
+    private long _held;
+    // The last bucket whose agents are no longer counted (under _lock; read without it).
+    private long _expiredUpTo;
+
     // Under _lock.
-    private long _lastTick = time.GetTimestamp();
+    private long _lastTick;
     private long _completedAtTick;
     private double _rate;
 
     // Written under _lock, read without it.
     private double _pace;
     private double _expectedWait;
+
+    public IngestPacer(TimeProvider time, TimeSpan targetWait, TimeSpan maxPace)
+    {
+        _time = time;
+        _target = targetWait.TotalSeconds;
+        _max = maxPace.TotalSeconds;
+        // Room for the longest pace, and a tick's buckets to spare.
+        _returns = new int[(int)Math.Ceiling(maxPace / Bucket) + 16];
+        _lastTick = time.GetTimestamp();
+        _expiredUpTo = BucketOf(_lastTick);
+    }
 
     /// <summary>True when the collector paces (a positive target wait).</summary>
     public bool Enabled => _target > 0;
@@ -70,6 +89,9 @@ internal sealed class IngestPacer(TimeProvider time, int slots, TimeSpan targetW
     /// <summary>What a call arriving at the last tick could expect to wait for a slot (seconds).</summary>
     public double ExpectedWaitSeconds => Volatile.Read(ref _expectedWait);
 
+    /// <summary>Agents told to hold whose pace has not ended yet.</summary>
+    public long Held => Interlocked.Read(ref _held);
+
     /// <summary>Acks that carried a pace, since start.</summary>
     public long PacedAcks => Interlocked.Read(ref _pacedAcks);
 
@@ -79,15 +101,8 @@ internal sealed class IngestPacer(TimeProvider time, int slots, TimeSpan targetW
     /// <summary>A batch call stopped waiting (it got a slot, or was refused, or went away).</summary>
     public void WaitEnded() => Interlocked.Decrement(ref _waiting);
 
-    /// <summary>A batch call took a slot.</summary>
-    public void Entered() => Interlocked.Increment(ref _busy);
-
     /// <summary>A batch call gave its slot back: one completion.</summary>
-    public void Left()
-    {
-        Interlocked.Decrement(ref _busy);
-        Interlocked.Increment(ref _completed);
-    }
+    public void Completed() => Interlocked.Increment(ref _completed);
 
     /// <summary>What the ack of a call answered now carries: the pace, spread by a random factor, in ms (0: none).</summary>
     public uint NextSendAfterMs()
@@ -103,54 +118,76 @@ internal sealed class IngestPacer(TimeProvider time, int slots, TimeSpan targetW
             return 0;
         }
         Interlocked.Increment(ref _pacedAcks);
-        double spread = pace * (0.75 + (0.5 * Random.Shared.NextDouble()));
+        double spread = Math.Min(pace * (0.75 + (0.5 * Random.Shared.NextDouble())), _max);
+        long ends = Math.Max(BucketOf(_time.GetTimestamp() + (long)(spread * _time.TimestampFrequency)), Volatile.Read(ref _expiredUpTo) + 1);
+        Interlocked.Increment(ref _returns[ends % _returns.Length]);
+        Interlocked.Increment(ref _held);
         return (uint)Math.Clamp(Math.Round(spread * 1000), 1, uint.MaxValue);
     }
+
+    private long BucketOf(long timestamp) => (long)(timestamp / (Bucket.TotalSeconds * _time.TimestampFrequency));
 
     /// <summary>Adjusts the pace if a tick has passed since the last adjustment.</summary>
     internal void Update()
     {
-        long now = time.GetTimestamp();
-        if (time.GetElapsedTime(Volatile.Read(ref _lastTick), now) < Tick || !_lock.TryEnter())
+        long now = _time.GetTimestamp();
+        if (_time.GetElapsedTime(Volatile.Read(ref _lastTick), now) < Tick || !_lock.TryEnter())
         {
             return;
         }
         try
         {
-            double dt = time.GetElapsedTime(_lastTick, now).TotalSeconds;
+            double dt = _time.GetElapsedTime(_lastTick, now).TotalSeconds;
             if (dt < Tick.TotalSeconds)
             {
                 return;
             }
+            Volatile.Write(ref _lastTick, now);
+            ExpireHeld(BucketOf(now));
+
             long completed = Interlocked.Read(ref _completed);
             double reading = (completed - _completedAtTick) / dt;
-            _rate += (reading - _rate) * Math.Min(1, dt * RatePerSecond);
             _completedAtTick = completed;
-            Volatile.Write(ref _lastTick, now);
-
             int waiting = Math.Max(0, Volatile.Read(ref _waiting));
-            double expected = waiting == 0 ? 0 : waiting / Math.Max(_rate, 1);
-            double pace = _pace;
-            double error;
+            long held = Interlocked.Read(ref _held);
             if (waiting > 0)
             {
-                error = expected - _target;
+                _rate = _rate == 0 ? reading : _rate + (reading - _rate) * Math.Min(1, dt * RatePerSecond);
             }
             else
             {
-                double idle = 1 - Math.Clamp((double)Volatile.Read(ref _busy) / slots, 0, 1);
-                // At least a quarter of a second: a small target alone would let a pace shrink by halves, never reaching 0.
-                error = -Math.Max(Math.Max(_target, MinDecrease), pace * idle);
+                _rate = Math.Max(_rate, reading);
+                if (held > 0)
+                {
+                    _rate *= Math.Pow(ProbePerSecond, Math.Min(dt, 1));
+                }
             }
-            // A long gap between ticks (no calls answered) may end any pace at once, but grows one by a second's step at most.
-            double step = error > 0 ? Math.Min(dt, 1) : dt;
-            pace += Gain * error * step / (pace + expected + 1);
+            double rate = Math.Max(_rate, 1);
+            Volatile.Write(ref _expectedWait, waiting / rate);
+            double pace = Enabled ? ((waiting + held) / rate) - _target : 0;
             Volatile.Write(ref _pace, Math.Clamp(pace, 0, _max));
-            Volatile.Write(ref _expectedWait, expected);
         }
         finally
         {
             _lock.Exit();
         }
+    }
+
+    /// <summary>Stops counting the agents whose pace ended by bucket <paramref name="current"/>.</summary>
+    private void ExpireHeld(long current)
+    {
+        long from = _expiredUpTo + 1;
+        if (current - from >= _returns.Length)
+        {
+            // Quiet for longer than any pace: every hold has ended.
+            from = current - _returns.Length + 1;
+        }
+        long ended = 0;
+        for (long b = from; b <= current; b++)
+        {
+            ended += Interlocked.Exchange(ref _returns[b % _returns.Length], 0);
+        }
+        Volatile.Write(ref _expiredUpTo, current);
+        Interlocked.Add(ref _held, -ended);
     }
 }

@@ -14,16 +14,15 @@ public sealed class IngestPacerTests
 {
     private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-05T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
 
-    private IngestPacer Pacer(int slots = 4, int targetMs = 1000, int maxMs = 60_000) =>
-        new(_time, slots, TimeSpan.FromMilliseconds(targetMs), TimeSpan.FromMilliseconds(maxMs));
+    private IngestPacer Pacer(int targetMs = 1000, int maxMs = 60_000) =>
+        new(_time, TimeSpan.FromMilliseconds(targetMs), TimeSpan.FromMilliseconds(maxMs));
 
-    /// <summary>Completes <paramref name="count"/> calls (each took a slot and gave it back).</summary>
+    /// <summary>Completes <paramref name="count"/> calls.</summary>
     private static void Complete(IngestPacer pacer, int count)
     {
         for (int i = 0; i < count; i++)
         {
-            pacer.Entered();
-            pacer.Left();
+            pacer.Completed();
         }
     }
 
@@ -81,7 +80,10 @@ public sealed class IngestPacerTests
             pacer.Update();
         }
         Assert.Equal(2.0, pacer.PaceSeconds);
-        Assert.All(Enumerable.Range(0, 100).Select(_ => pacer.NextSendAfterMs()), ms => Assert.InRange(ms, 1500u, 2500u));
+        // Spread below the maximum only: no ack asks for more than --max-pace-ms.
+        var asked = Enumerable.Range(0, 200).Select(_ => pacer.NextSendAfterMs()).ToList();
+        Assert.All(asked, ms => Assert.InRange(ms, 1500u, 2000u));
+        Assert.Contains(asked, ms => ms < 1900);
     }
 
     [Fact]
@@ -162,11 +164,12 @@ public sealed class IngestPacerTests
     /// takes waiting calls in arrival order, and holds each for 64 ÷ <paramref name="perSecond"/> s. Returns the longest wait
     /// for a slot in the last 30 s of two simulated minutes, and the calls completed.
     /// </summary>
-    private (double LateMaxWait, long Completed) Saturate(int agents, int perSecond, IngestPacer pacer)
+    private (double LateMaxWait, long Completed, long LateCompleted) Saturate(int agents, int perSecond, IngestPacer pacer, int? perSecondAfterMinute = null)
     {
         const int slots = 64;
         const double step = 0.01;
         double service = (double)slots / perSecond;
+        long lateCompleted = 0;
         var waiting = new Queue<(int Agent, double Arrived)>();
         var inSlots = new PriorityQueue<int, double>();
         var ready = new PriorityQueue<int, double>();
@@ -180,12 +183,17 @@ public sealed class IngestPacerTests
         while (now < 120)
         {
             now += step;
+            if (now >= 60 && perSecondAfterMinute is int after)
+            {
+                service = (double)slots / after;
+            }
             _time.Advance(TimeSpan.FromSeconds(step));
             while (inSlots.TryPeek(out int a, out double done) && done <= now)
             {
                 inSlots.Dequeue();
-                pacer.Left();
+                pacer.Completed();
                 completed++;
+                lateCompleted += now > 90 ? 1 : 0;
                 double hold = pacer.NextSendAfterMs() / 1000.0;
                 ready.Enqueue(a, now + Math.Max(1, hold));
             }
@@ -198,7 +206,6 @@ public sealed class IngestPacerTests
             while (inSlots.Count < slots && waiting.TryDequeue(out var call))
             {
                 pacer.WaitEnded();
-                pacer.Entered();
                 if (now > 90)
                 {
                     lateMax = Math.Max(lateMax, now - call.Arrived);
@@ -206,7 +213,7 @@ public sealed class IngestPacerTests
                 inSlots.Enqueue(call.Agent, now + service);
             }
         }
-        return (lateMax, completed);
+        return (lateMax, completed, lateCompleted);
     }
 
     [Fact]
@@ -214,8 +221,8 @@ public sealed class IngestPacerTests
     {
         // 5,000 agents against 500 calls a second: unpaced, each call waits about 9 s (past the 10 s wait an agent's 15 s
         // deadline allows, once anything slows). Paced, the wait settles near the 1 s target.
-        var pacer = Pacer(slots: 64);
-        var (lateMaxWait, completed) = Saturate(agents: 5000, perSecond: 500, pacer);
+        var pacer = Pacer();
+        var (lateMaxWait, completed, _) = Saturate(agents: 5000, perSecond: 500, pacer);
         Assert.True(lateMaxWait < 3, $"calls still waited up to {lateMaxWait:0.0} s in the last 30 s");
         Assert.True(pacer.PaceSeconds is > 5 and < 15, $"pace {pacer.PaceSeconds:0.0} s; 5,000 agents at 500/s need about 9");
         // The collector stayed busy: at least 90 % of what it could complete in two minutes (less the first seconds of ramp).
@@ -226,9 +233,53 @@ public sealed class IngestPacerTests
     public void SaturatedFleet_Unpaced_WaitsGrowToTheFleetOverTheRate()
     {
         // The same model with pacing off: the check above can fail.
-        var pacer = Pacer(slots: 64, targetMs: 0);
-        var (lateMaxWait, _) = Saturate(agents: 5000, perSecond: 500, pacer);
+        var pacer = Pacer(targetMs: 0);
+        var (lateMaxWait, _, _) = Saturate(agents: 5000, perSecond: 500, pacer);
         Assert.True(lateMaxWait > 8, $"unpaced calls waited at most {lateMaxWait:0.0} s");
+    }
+
+    [Fact]
+    public void SaturatedFleet_CollectorTwiceAsFast_FoundAgainAndKeptBusy()
+    {
+        // Half way, the collector completes 1,000 calls a second instead of 500 (a store that was slowed recovers): the paces
+        // shorten until calls wait again, and the last 30 s complete near the new rate, still without long waits.
+        var pacer = Pacer();
+        var (lateMaxWait, _, lateCompleted) = Saturate(agents: 5000, perSecond: 500, pacer, perSecondAfterMinute: 1000);
+        Assert.True(lateCompleted > 0.85 * 1000 * 30, $"{lateCompleted} calls completed in the last 30 s");
+        Assert.True(lateMaxWait < 3, $"calls waited up to {lateMaxWait:0.0} s in the last 30 s");
+        Assert.True(pacer.PaceSeconds is > 2 and < 7, $"pace {pacer.PaceSeconds:0.0} s; 5,000 agents at 1,000/s need about 4");
+    }
+
+    [Fact]
+    public void HeldAgents_CountUntilTheirPaceEnds_AndLengthenTheNextPace()
+    {
+        var pacer = Pacer();
+        for (int i = 0; i < 200; i++)
+        {
+            pacer.WaitStarted();
+        }
+        // 100 calls a second while 200 wait: a call's turn comes in 2 s, 1 s past the target.
+        for (int i = 0; i < 12; i++)
+        {
+            Complete(pacer, 25);
+            _time.Advance(IngestPacer.Tick);
+            pacer.Update();
+        }
+        Assert.InRange(pacer.PaceSeconds, 0.9, 1.1);
+        var asked = Enumerable.Range(0, 100).Select(_ => pacer.NextSendAfterMs()).ToList();
+        Assert.Equal(100L, pacer.Held);
+
+        // The 100 held come back after the 200 waiting: the next agent's turn is 3 s away.
+        Complete(pacer, 25);
+        _time.Advance(IngestPacer.Tick);
+        pacer.Update();
+        Assert.InRange(pacer.PaceSeconds, 1.8, 2.2);
+
+        // Once the longest pace asked has passed, none of them is held any more.
+        _time.Advance(TimeSpan.FromMilliseconds(asked.Max()) + IngestPacer.Tick);
+        Complete(pacer, 25);
+        pacer.Update();
+        Assert.Equal(0L, pacer.Held);
     }
 
     [Theory]
