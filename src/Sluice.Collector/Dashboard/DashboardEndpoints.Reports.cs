@@ -23,7 +23,7 @@ internal static partial class DashboardEndpoints
         var q = ApiQuery.From(context.Request, "from", "to");
         var (from, to) = q.Range(time);
         var range = q.EndsNow ? new FleetRange(q.Has("from") ? from : null, null) : new FleetRange(from, to);
-        return Results.Json(await views.GetAsync(range, ct), DashboardJson.Options);
+        return await views.GetJsonAsync(range, ct);
     }
 
     private static async Task<IResult> HostAsync(HttpContext context, string agentId, IEventStore store, TimeProvider time, CancellationToken ct)
