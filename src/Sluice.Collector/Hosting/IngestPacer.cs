@@ -15,9 +15,10 @@ namespace Sluice.Collector.Hosting;
 /// with nothing to tune: 10,000 agents on a collector that completes 600 calls a second hold about 16 s each.
 /// </para>
 /// <para>
-/// C is the completion rate read while calls wait (the collector is then working at what it can), followed smoothly;
-/// while none waits it is at least the rate read, and while agents are held it grows by 5 % a second, so that a
-/// collector that became faster is found again: shorter paces bring calls back until they wait.
+/// C is the completion rate read over the last 1-2 s while calls waited throughout (the collector was then working at
+/// what it can), followed smoothly; nothing is paced before such a reading. While none waits, C is at least the rate
+/// read, and while agents are held it grows by 5 % a second, so that a collector that became faster is found again:
+/// shorter paces bring calls back until they wait.
 /// </para>
 /// <para>
 /// Each ack carries the pace times a random factor from 0.75 to 1.25, so that agents told at the same moment do not
@@ -36,6 +37,9 @@ internal sealed class IngestPacer
 
     /// <summary>The width of the buckets that count held agents by the time their pace ends.</summary>
     private static readonly TimeSpan Bucket = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long calls must have waited throughout before the completion rate is read over that time.</summary>
+    internal static readonly TimeSpan SaturatedWindow = TimeSpan.FromSeconds(1);
 
     /// <summary>How fast the completion rate follows its readings: the weight of one second of readings.</summary>
     private const double RatePerSecond = 1.2;
@@ -64,6 +68,9 @@ internal sealed class IngestPacer
     private long _lastTick;
     private long _completedAtTick;
     private double _rate;
+    private bool _rateKnown;
+    // Where the reading of the rate starts while calls wait: the tick and the completions then.
+    private (long At, long Completed)? _window;
 
     // Written under _lock, read without it.
     private double _pace;
@@ -142,29 +149,50 @@ internal sealed class IngestPacer
             {
                 return;
             }
-            Volatile.Write(ref _lastTick, now);
             ExpireHeld(BucketOf(now));
 
             long completed = Interlocked.Read(ref _completed);
-            double reading = (completed - _completedAtTick) / dt;
-            _completedAtTick = completed;
             int waiting = Math.Max(0, Volatile.Read(ref _waiting));
             long held = Interlocked.Read(ref _held);
             if (waiting > 0)
             {
-                _rate = _rate == 0 ? reading : _rate + (reading - _rate) * Math.Min(1, dt * RatePerSecond);
+                // Read over a window of 1-2 s of calls waiting throughout: a queue's first moments complete little (the calls
+                // let in are still being stored), and a rate read over them paced 1,000 agents that a collector kept up with
+                // for up to 30 s.
+                if (_window is not { } window)
+                {
+                    _window = (_lastTick, _completedAtTick);
+                }
+                else
+                {
+                    double span = _time.GetElapsedTime(window.At, now).TotalSeconds;
+                    if (span >= SaturatedWindow.TotalSeconds)
+                    {
+                        double reading = (completed - window.Completed) / span;
+                        _rate = _rateKnown ? _rate + (reading - _rate) * Math.Min(1, dt * RatePerSecond) : reading;
+                        _rateKnown = true;
+                        if (span >= 2 * SaturatedWindow.TotalSeconds)
+                        {
+                            _window = (_lastTick, _completedAtTick);
+                        }
+                    }
+                }
             }
             else
             {
-                _rate = Math.Max(_rate, reading);
+                _window = null;
+                _rate = Math.Max(_rate, (completed - _completedAtTick) / dt);
+                _rateKnown |= _rate > 0;
                 if (held > 0)
                 {
                     _rate *= Math.Pow(ProbePerSecond, Math.Min(dt, 1));
                 }
             }
+            Volatile.Write(ref _lastTick, now);
+            _completedAtTick = completed;
             double rate = Math.Max(_rate, 1);
-            Volatile.Write(ref _expectedWait, waiting / rate);
-            double pace = Enabled ? ((waiting + held) / rate) - _target : 0;
+            Volatile.Write(ref _expectedWait, _rateKnown ? waiting / rate : 0);
+            double pace = Enabled && _rateKnown ? ((waiting + held) / rate) - _target : 0;
             Volatile.Write(ref _pace, Math.Clamp(pace, 0, _max));
         }
         finally

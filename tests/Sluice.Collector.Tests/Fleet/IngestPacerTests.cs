@@ -66,6 +66,36 @@ public sealed class IngestPacerTests
     }
 
     [Fact]
+    public void QueueJustFormed_NotPacedOnItsFirstMoments()
+    {
+        // 1,000 agents starting at once: 1,500 calls wait, and the first quarter second completes 5 of them (the calls let in
+        // are still being stored). Read over that quarter second, the rate (20/s) would pace every agent 75 s; the rate is
+        // read over a second of waiting at least, and the collector completes 1,000 a second.
+        var pacer = Pacer();
+        for (int i = 0; i < 1500; i++)
+        {
+            pacer.WaitStarted();
+        }
+        Complete(pacer, 5);
+        _time.Advance(IngestPacer.Tick);
+        Assert.Equal(0u, pacer.NextSendAfterMs());
+        // Not before a second of waiting.
+        for (int i = 0; i < 2; i++)
+        {
+            Complete(pacer, 250);
+            _time.Advance(IngestPacer.Tick);
+            Assert.Equal(0u, pacer.NextSendAfterMs());
+        }
+        for (int i = 0; i < 5; i++)
+        {
+            Complete(pacer, 250);
+            _time.Advance(IngestPacer.Tick);
+            pacer.Update();
+        }
+        Assert.InRange(pacer.PaceSeconds, 0, 1.5);
+    }
+
+    [Fact]
     public void PaceNeverExceedsTheMaximum()
     {
         var pacer = Pacer(maxMs: 2000);
