@@ -16,7 +16,8 @@ namespace Sluice.Collector.Hosting;
 /// </para>
 /// <para>
 /// C is the completion rate read over the last 1-2 s while calls waited throughout (the collector was then working at
-/// what it can), followed smoothly; nothing is paced before such a reading. While none waits, C is at least the rate
+/// what it can), followed smoothly; nothing is paced before such a reading. The pace grows by 2 s a second at most, and
+/// falls at once: a rate read low while the collector warms up would otherwise hold agents far too long. While none waits, C is at least the rate
 /// read, and while agents are held it grows by 5 % a second, so that a collector that became faster is found again:
 /// shorter paces bring calls back until they wait.
 /// </para>
@@ -43,6 +44,9 @@ internal sealed class IngestPacer
 
     /// <summary>How fast the completion rate follows its readings: the weight of one second of readings.</summary>
     private const double RatePerSecond = 1.2;
+
+    /// <summary>How much the pace may grow in a second (seconds).</summary>
+    internal const double MaxRisePerSecond = 2;
 
     /// <summary>How fast the completion rate grows, per second, while agents are held and no call waits.</summary>
     private const double ProbePerSecond = 1.05;
@@ -193,6 +197,9 @@ internal sealed class IngestPacer
             double rate = Math.Max(_rate, 1);
             Volatile.Write(ref _expectedWait, _rateKnown ? waiting / rate : 0);
             double pace = Enabled && _rateKnown ? ((waiting + held) / rate) - _target : 0;
+            // Up by at most MaxRisePerSecond, down at once: a rate read low (a collector just started, its first calls slow)
+            // asked 1,000 agents for 50 s each, which then held their pace and counted as held for as long.
+            pace = Math.Min(pace, _pace + MaxRisePerSecond * Math.Min(dt, 1));
             Volatile.Write(ref _pace, Math.Clamp(pace, 0, _max));
         }
         finally

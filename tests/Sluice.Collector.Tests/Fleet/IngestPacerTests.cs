@@ -96,6 +96,33 @@ public sealed class IngestPacerTests
     }
 
     [Fact]
+    public void RateReadLowAtFirst_PaceGrowsSlowly_AndFallsOnceTheRateIsKnown()
+    {
+        // A collector warming up: 1,000 calls wait and it completes 20 a second for two seconds (its turn formula says
+        // 50 s), then 1,000 a second. The pace grows by 2 s a second at most, and falls as soon as the rate is read.
+        var pacer = Pacer();
+        for (int i = 0; i < 1000; i++)
+        {
+            pacer.WaitStarted();
+        }
+        for (int i = 0; i < 8; i++)
+        {
+            Complete(pacer, 5);
+            _time.Advance(IngestPacer.Tick);
+            pacer.Update();
+            Assert.True(pacer.PaceSeconds <= IngestPacer.MaxRisePerSecond * (i + 1) * IngestPacer.Tick.TotalSeconds + 1e-9, $"pace {pacer.PaceSeconds} s after {i + 1} ticks");
+        }
+        Assert.True(pacer.PaceSeconds > 0.5, $"pace {pacer.PaceSeconds} s while the queue grew");
+        for (int i = 0; i < 12; i++)
+        {
+            Complete(pacer, 250);
+            _time.Advance(IngestPacer.Tick);
+            pacer.Update();
+        }
+        Assert.True(pacer.PaceSeconds < 1, $"pace {pacer.PaceSeconds} s at 1,000 calls a second with 1,000 waiting");
+    }
+
+    [Fact]
     public void PaceNeverExceedsTheMaximum()
     {
         var pacer = Pacer(maxMs: 2000);
@@ -299,10 +326,13 @@ public sealed class IngestPacerTests
         var asked = Enumerable.Range(0, 100).Select(_ => pacer.NextSendAfterMs()).ToList();
         Assert.Equal(100L, pacer.Held);
 
-        // The 100 held come back after the 200 waiting: the next agent's turn is 3 s away.
-        Complete(pacer, 25);
-        _time.Advance(IngestPacer.Tick);
-        pacer.Update();
+        // The 100 held come back after the 200 waiting: the next agent's turn is 3 s away (the pace grows to it over two ticks, before any of them has come back).
+        for (int i = 0; i < 2; i++)
+        {
+            Complete(pacer, 25);
+            _time.Advance(IngestPacer.Tick);
+            pacer.Update();
+        }
         Assert.InRange(pacer.PaceSeconds, 1.8, 2.2);
 
         // Once the longest pace asked has passed, none of them is held any more.
