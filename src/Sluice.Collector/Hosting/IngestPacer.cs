@@ -73,8 +73,10 @@ internal sealed class IngestPacer
     private long _completedAtTick;
     private double _rate;
     private bool _rateKnown;
-    // Where the reading of the rate starts while calls wait: the tick and the completions then.
-    private (long At, long Completed)? _window;
+    // The ticks of the last 2 s: when, and the completions by then.
+    private readonly Queue<(long At, long Completed)> _ticks = new();
+    // The tick before calls were first seen waiting, while they still wait.
+    private long? _saturatedSince;
 
     // Written under _lock, read without it.
     private double _pace;
@@ -158,36 +160,33 @@ internal sealed class IngestPacer
             long completed = Interlocked.Read(ref _completed);
             int waiting = Math.Max(0, Volatile.Read(ref _waiting));
             long held = Interlocked.Read(ref _held);
+            _ticks.Enqueue((now, completed));
+            while (_time.GetElapsedTime(_ticks.Peek().At, now) > 2 * SaturatedWindow)
+            {
+                _ticks.Dequeue();
+            }
             if (waiting > 0)
             {
-                // Read over a window of 1-2 s of calls waiting throughout: a queue's first moments complete little (the calls
-                // let in are still being stored), and a rate read over them paced 1,000 agents that a collector kept up with
-                // for up to 30 s.
-                if (_window is not { } window)
+                // Read over 1-2 s of calls waiting throughout: a queue's first moments complete little (the calls let in are
+                // still being stored), and a rate read over them paced 1,000 agents that a collector kept up with for up to 30 s.
+                _saturatedSince ??= _lastTick;
+                if (Reading(now, completed, _saturatedSince.Value) is { } reading)
                 {
-                    _window = (_lastTick, _completedAtTick);
-                }
-                else
-                {
-                    double span = _time.GetElapsedTime(window.At, now).TotalSeconds;
-                    if (span >= SaturatedWindow.TotalSeconds)
-                    {
-                        double reading = (completed - window.Completed) / span;
-                        _rate = _rateKnown ? _rate + (reading - _rate) * Math.Min(1, dt * RatePerSecond) : reading;
-                        _rateKnown = true;
-                        if (span >= 2 * SaturatedWindow.TotalSeconds)
-                        {
-                            _window = (_lastTick, _completedAtTick);
-                        }
-                    }
+                    _rate = _rateKnown ? _rate + (reading - _rate) * Math.Min(1, dt * RatePerSecond) : reading;
+                    _rateKnown = true;
                 }
             }
             else
             {
-                _window = null;
-                _rate = Math.Max(_rate, (completed - _completedAtTick) / dt);
-                _rateKnown |= _rate > 0;
-                if (held > 0)
+                _saturatedSince = null;
+                // At least what was done in the last 1-2 s. Not one tick's reading: a group of calls answered by one commit
+                // read as a rate far above the collector's, and the pace fell with it.
+                if (Reading(now, completed, long.MinValue) is { } reading && reading > _rate)
+                {
+                    _rate = reading;
+                    _rateKnown = true;
+                }
+                if (held > 0 && _rateKnown)
                 {
                     _rate *= Math.Pow(ProbePerSecond, Math.Min(dt, 1));
                 }
@@ -206,6 +205,20 @@ internal sealed class IngestPacer
         {
             _lock.Exit();
         }
+    }
+
+    /// <summary>Calls completed per second since the first tick at or after <paramref name="since"/> (within the last 2 s), if that spans a second at least.</summary>
+    private double? Reading(long now, long completed, long since)
+    {
+        foreach (var (at, then) in _ticks)
+        {
+            if (at >= since)
+            {
+                double span = _time.GetElapsedTime(at, now).TotalSeconds;
+                return span >= SaturatedWindow.TotalSeconds ? (completed - then) / span : null;
+            }
+        }
+        return null;
     }
 
     /// <summary>Stops counting the agents whose pace ended by bucket <paramref name="current"/>.</summary>
