@@ -17,6 +17,24 @@ public sealed class IngestPacerTests
     private IngestPacer Pacer(int targetMs = 1000, int maxMs = 60_000) =>
         new(_time, TimeSpan.FromMilliseconds(targetMs), TimeSpan.FromMilliseconds(maxMs));
 
+    /// <summary><paramref name="count"/> calls start waiting for a slot.</summary>
+    private static void Queue(IngestPacer pacer, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            pacer.WaitStarted();
+        }
+    }
+
+    /// <summary><paramref name="count"/> calls stop waiting.</summary>
+    private static void Dequeue(IngestPacer pacer, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            pacer.WaitEnded();
+        }
+    }
+
     /// <summary>Completes <paramref name="count"/> calls.</summary>
     private static void Complete(IngestPacer pacer, int count)
     {
@@ -44,10 +62,7 @@ public sealed class IngestPacerTests
     {
         var pacer = Pacer();
         // 100 calls done a second, 500 waiting: a call arriving now waits about 5 s, against a target of 1 s.
-        for (int i = 0; i < 500; i++)
-        {
-            pacer.WaitStarted();
-        }
+        Queue(pacer, 500);
         for (int i = 0; i < 12; i++)
         {
             Complete(pacer, 25);
@@ -72,10 +87,7 @@ public sealed class IngestPacerTests
         // are still being stored). Read over that quarter second, the rate (20/s) would pace every agent 75 s; the rate is
         // read over a second of waiting at least, and the collector completes 1,000 a second.
         var pacer = Pacer();
-        for (int i = 0; i < 1500; i++)
-        {
-            pacer.WaitStarted();
-        }
+        Queue(pacer, 1500);
         Complete(pacer, 5);
         _time.Advance(IngestPacer.Tick);
         Assert.Equal(0u, pacer.NextSendAfterMs());
@@ -101,10 +113,7 @@ public sealed class IngestPacerTests
         // A collector warming up: 1,000 calls wait and it completes 20 a second for two seconds (its turn formula says
         // 50 s), then 1,000 a second. The pace grows by 2 s a second at most, and falls as soon as the rate is read.
         var pacer = Pacer();
-        for (int i = 0; i < 1000; i++)
-        {
-            pacer.WaitStarted();
-        }
+        Queue(pacer, 1000);
         for (int i = 0; i < 8; i++)
         {
             Complete(pacer, 5);
@@ -126,10 +135,7 @@ public sealed class IngestPacerTests
     public void PaceNeverExceedsTheMaximum()
     {
         var pacer = Pacer(maxMs: 2000);
-        for (int i = 0; i < 10_000; i++)
-        {
-            pacer.WaitStarted();
-        }
+        Queue(pacer, 10_000);
         // Nothing completes at all: the expected wait is as long as it gets.
         for (int i = 0; i < 400; i++)
         {
@@ -147,10 +153,7 @@ public sealed class IngestPacerTests
     public void TargetZero_PacingOff_EvenUnderAQueue()
     {
         var pacer = Pacer(targetMs: 0);
-        for (int i = 0; i < 1000; i++)
-        {
-            pacer.WaitStarted();
-        }
+        Queue(pacer, 1000);
         for (int i = 0; i < 40; i++)
         {
             Complete(pacer, 10);
@@ -165,10 +168,7 @@ public sealed class IngestPacerTests
     public void LoadGone_PaceFallsToZero()
     {
         var pacer = Pacer();
-        for (int i = 0; i < 1000; i++)
-        {
-            pacer.WaitStarted();
-        }
+        Queue(pacer, 1000);
         for (int i = 0; i < 20; i++)
         {
             Complete(pacer, 25);
@@ -176,10 +176,7 @@ public sealed class IngestPacerTests
             pacer.Update();
         }
         Assert.True(pacer.PaceSeconds > 1);
-        for (int i = 0; i < 1000; i++)
-        {
-            pacer.WaitEnded();
-        }
+        Dequeue(pacer, 1000);
         // Nothing waits and every slot is idle: the pace goes within seconds.
         for (int i = 0; i < 40 && pacer.PaceSeconds > 0; i++)
         {
@@ -194,10 +191,7 @@ public sealed class IngestPacerTests
     public void AfterALongQuiet_TheFirstAckIsNotHeldByAnOldPace()
     {
         var pacer = Pacer();
-        for (int i = 0; i < 1000; i++)
-        {
-            pacer.WaitStarted();
-        }
+        Queue(pacer, 1000);
         for (int i = 0; i < 40; i++)
         {
             Complete(pacer, 25);
@@ -205,10 +199,7 @@ public sealed class IngestPacerTests
             pacer.Update();
         }
         Assert.True(pacer.PaceSeconds > 2);
-        for (int i = 0; i < 1000; i++)
-        {
-            pacer.WaitEnded();
-        }
+        Dequeue(pacer, 1000);
         // No call for a minute, so no tick: the next ack finds the queue gone and the slots idle.
         _time.Advance(TimeSpan.FromMinutes(1));
         Complete(pacer, 1);
@@ -311,10 +302,7 @@ public sealed class IngestPacerTests
     public void HeldAgents_CountUntilTheirPaceEnds_AndLengthenTheNextPace()
     {
         var pacer = Pacer();
-        for (int i = 0; i < 200; i++)
-        {
-            pacer.WaitStarted();
-        }
+        Queue(pacer, 200);
         // 100 calls a second while 200 wait: a call's turn comes in 2 s, 1 s past the target.
         for (int i = 0; i < 12; i++)
         {
