@@ -18,17 +18,19 @@ internal sealed class FleetViewJson(FleetViewJson.Parts parts, long ageMs) : IRe
 
     private static readonly byte[] AgeKey = "\"age_ms\":"u8.ToArray();
 
+    /// <summary>The key and the marker as the serialiser writes them: what <see cref="Split"/> looks for.</summary>
+    private static readonly byte[] MarkedAge = [.. AgeKey, .. System.Text.Encoding.ASCII.GetBytes(AgeMarker.ToString(CultureInfo.InvariantCulture))];
+
     /// <summary>The view's JSON as <see cref="DashboardJson.Options"/> writes it, cut at its age.</summary>
     public static Parts Split(FleetView view)
     {
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(view with { AgeMs = AgeMarker }, DashboardJson.Options);
-        byte[] marker = [.. AgeKey, .. System.Text.Encoding.ASCII.GetBytes(AgeMarker.ToString(CultureInfo.InvariantCulture))];
-        int at = json.AsSpan().IndexOf(marker);
+        int at = json.AsSpan().IndexOf(MarkedAge);
         if (at < 0)
         {
             throw new InvalidOperationException("a fleet view's JSON has no age_ms where the view puts it");
         }
-        int tail = at + marker.Length;
+        int tail = at + MarkedAge.Length;
         return new Parts(json[..(at + AgeKey.Length)], json[tail..]);
     }
 

@@ -70,7 +70,6 @@ internal sealed class IngestPacer
 
     // Under _lock.
     private long _lastTick;
-    private long _completedAtTick;
     private double _rate;
     private bool _rateKnown;
     // The ticks of the last 2 s: when, and the completions by then.
@@ -192,7 +191,6 @@ internal sealed class IngestPacer
                 }
             }
             Volatile.Write(ref _lastTick, now);
-            _completedAtTick = completed;
             double rate = Math.Max(_rate, 1);
             Volatile.Write(ref _expectedWait, _rateKnown ? waiting / rate : 0);
             double pace = Enabled && _rateKnown ? ((waiting + held) / rate) - _target : 0;

@@ -48,11 +48,11 @@ internal sealed class FleetAgent(string id, string token, CallInvoker invoker, F
 
     internal static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(15);
 
-    /// <summary>The longest pace honoured, as the agent caps <c>Ack.next_send_after_ms</c>: a larger one waits this long.</summary>
-    internal static readonly TimeSpan MaxPace = TimeSpan.FromSeconds(60);
+    /// <summary>The longest pace honoured: the agent's own cap on <c>Ack.next_send_after_ms</c> (a larger one waits this long).</summary>
+    internal static TimeSpan MaxPace => Sluice.Agent.Shipping.Shipper.MaxPace;
 
-    /// <summary>How long after an ack the next batch is held back for the pace it asked (0: not at all).</summary>
-    internal static TimeSpan Pace(uint nextSendAfterMs) => TimeSpan.FromMilliseconds(Math.Min(nextSendAfterMs, MaxPace.TotalMilliseconds));
+    /// <summary>How long after an ack the next batch is held back for the pace it asked (0: not at all), as the agent honours it.</summary>
+    internal static TimeSpan Pace(uint nextSendAfterMs) => Sluice.Agent.Shipping.Shipper.Honoured(nextSendAfterMs);
 
     private readonly CallOptions _call = new(new Metadata { { "authorization", "Bearer " + token } });
     private readonly Random _random = new(seed);
